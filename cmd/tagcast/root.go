@@ -1,0 +1,92 @@
+package main
+
+import (
+	"fmt"
+	"runtime/debug"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// globals are the flags every subcommand shares.
+type globals struct {
+	configPath string // --config; default tagcast.yaml when present
+	output     string // --output table|json
+}
+
+// exitError carries an explicit exit code (1: failed or invalid, 2: usage).
+// A nil err means the command already printed what went wrong.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// usageError marks an error as a usage error (exit code 2).
+func usageError(format string, a ...any) error {
+	return &exitError{code: 2, err: fmt.Errorf(format, a...)}
+}
+
+// isUsageError reports whether cobra rejected the command line itself
+// (unknown command or flag, wrong number of arguments).
+func isUsageError(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "accepts ", "requires at least", "requires at most", "invalid argument", "flag needs an argument", "required flag"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func newRootCmd() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:           "tagcast",
+		Short:         "Scheduled push campaigns through the push service's Server API, inside its quota",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			switch g.output {
+			case "table", "json":
+				return nil
+			default:
+				return usageError("--output: must be table or json, got %q", g.output)
+			}
+		},
+	}
+	root.PersistentFlags().StringVar(&g.configPath, "config", "", "config file (default tagcast.yaml when present)")
+	root.PersistentFlags().StringVarP(&g.output, "output", "o", "table", "output format: table or json")
+
+	root.AddCommand(newVersionCmd())
+	// Subcommands register here, one line each.
+	registerCommands(root, g)
+	return root
+}
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "print the version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			v := version
+			if bi, ok := debug.ReadBuildInfo(); ok && v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+				v = bi.Main.Version
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "tagcast %s\n", v)
+			return nil
+		},
+	}
+}
