@@ -3,6 +3,23 @@
 // hosts with fail-over, typed errors classified into tagcast's outcome
 // classes, and the user tag APIs.
 //
+// The pieces:
+//   - Request (and its parts) is the /push.json body with the service's exact
+//     JSON names; Request.Validate, SetUserTagsRequest.Validate,
+//     BatchSetUserTagsRequest.Validate and ValidateGetUserTags enforce every
+//     documented rule and report all problems at once as a *ValidationError
+//     of FieldErrors (JSON path, rule, service code). The emulator calls the
+//     same functions, so client and stand-in agree.
+//   - Sign computes the Signature header; Secret keeps App Secrets out of
+//     logs, errors and dumps.
+//   - Client (one per App Key, any number per process) sends calls with a
+//     context and an overall per-call deadline, fails over between a data
+//     center's hosts, and bounds connection reuse as the service advises. It
+//     makes at most one fail-over hop per call and never retries otherwise.
+//   - Every Client error is an *Error; Classify maps any result to an Outcome
+//     (sent, retry, rate_limited, failed, unknown) for the worker, and
+//     (*Error).NotSent tells the quota guard a reservation can be released.
+//
 // It imports nothing of tagcast and only the standard library, so it can be
-// used on its own. It never logs or returns an App Secret.
+// used on its own. It never logs, and never returns or prints an App Secret.
 package pushapi

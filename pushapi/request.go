@@ -8,9 +8,14 @@ const (
 )
 
 // Request is the JSON body of POST /push.json, with the service's exact field
-// names. Required fields are always marshalled; unset optional fields are
-// omitted. Pointer fields distinguish "unset" from an explicit zero (a badge
-// of 0 clears the badge and must survive a round trip).
+// names (push-by-tag.txt). Required fields are always marshalled; unset
+// optional fields are omitted. Pointer fields distinguish "unset" from an
+// explicit zero (a badge of 0 clears the badge and must survive a round trip).
+// Message is optional: without it the push is a notification only (and
+// fromuserid is then not needed). Extras maps use omitzero, so an explicit
+// empty object {} survives while an unset (nil) map is omitted.
+//
+// Call Validate before sending; Client.Push does so itself.
 type Request struct {
 	Platform     []string      `json:"platform"`
 	FromUserID   string        `json:"fromuserid"`
@@ -58,7 +63,7 @@ type IOSNotification struct {
 	Category          string         `json:"category,omitempty"`
 	RichMediaURI      string         `json:"richMediaUri,omitempty"`
 	InterruptionLevel string         `json:"interruption-level,omitempty"`
-	Extras            map[string]any `json:"extras,omitempty"`
+	Extras            map[string]any `json:"extras,omitzero"`
 }
 
 // AndroidNotification is notification.android.
@@ -70,7 +75,7 @@ type AndroidNotification struct {
 	Oppo   *Oppo          `json:"oppo,omitempty"`
 	Vivo   *Vivo          `json:"vivo,omitempty"`
 	FCM    *FCM           `json:"fcm,omitempty"`
-	Extras map[string]any `json:"extras,omitempty"`
+	Extras map[string]any `json:"extras,omitzero"`
 }
 
 // Honor is notification.android.honor.
@@ -117,7 +122,7 @@ type FCM struct {
 type HarmonyOSNotification struct {
 	Alert  string         `json:"alert,omitempty"`
 	Ohos   *Ohos          `json:"ohos,omitempty"`
-	Extras map[string]any `json:"extras,omitempty"`
+	Extras map[string]any `json:"extras,omitzero"`
 }
 
 // Ohos is notification.harmonyOS.ohos.

@@ -1,0 +1,402 @@
+package pushapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode"
+)
+
+// Defaults of ClientConfig.
+const (
+	DefaultTimeout          = 10 * time.Second
+	DefaultFailoverCooldown = 5 * time.Minute
+)
+
+// ClientConfig configures one Client, that is one App Key. A process may hold
+// any number of Clients; they share nothing.
+type ClientConfig struct {
+	AppKey    string
+	AppSecret Secret
+	// DataCenter names a host pair (see DataCenterHosts). Ignored when Hosts is
+	// set.
+	DataCenter string
+	// Hosts are explicit base URLs (scheme://host[:port][/prefix]), primary
+	// first, e.g. a local emulator. They take precedence over DataCenter.
+	Hosts []string
+	// Timeout bounds a whole call (both hosts of a fail-over, reading the
+	// response body included), whatever the server does. Default 10s.
+	Timeout time.Duration
+	// FailoverCooldown is how long the client stays on the host it failed
+	// over to before trying the primary again. Default 5 minutes.
+	FailoverCooldown time.Duration
+	// HTTPClient replaces the client's own HTTP/1.1 transport (which keeps
+	// idle connections under 55 s and uses each at most 79 times). Its
+	// redirect policy is overridden: redirects are never followed. With your
+	// own client, connection reuse limits are yours to set.
+	HTTPClient *http.Client
+	// UserAgent defaults to "tagcast/<module version>".
+	UserAgent string
+	// Now is the clock (fail-over cool-down, Timestamp header, Retry-After
+	// dates). Default time.Now.
+	Now func() time.Time
+}
+
+// PushResponse is the answer to a successful /push.json call.
+type PushResponse struct {
+	ID         string `json:"id"`         // push id (the service documents it equal to MessageUID)
+	MessageUID string `json:"messageUID"` // message id
+	Host       string `json:"host,omitempty"`
+	RequestID  string `json:"requestId,omitempty"`
+}
+
+// Client calls the Server API for one App Key. It is safe for concurrent use.
+//
+// Every call carries a context and is bounded by ClientConfig.Timeout. Hosts:
+// the client uses the active host (the primary at first). When a call meets a
+// network error, a timeout or an HTTP 5xx there, the client fails over to the
+// next host and stays there for FailoverCooldown (the service's advice), then
+// returns to the primary. Within one call the client makes at most one
+// fail-over hop, and only when a second attempt cannot duplicate a send: the
+// request was never fully written, or the host answered 5xx. It never retries
+// beyond that: retry policy (backoff, attempts, quota) belongs to the caller;
+// classify errors with Classify.
+type Client struct {
+	appKey    string
+	secret    Secret
+	hosts     []string
+	timeout   time.Duration
+	cooldown  time.Duration
+	http      *http.Client
+	userAgent string
+	now       func() time.Time
+
+	mu          sync.Mutex
+	active      int       // index in hosts of the host calls go to
+	stickyUntil time.Time // when active != 0: return to the primary after this
+}
+
+// NewClient checks cfg and returns a Client.
+func NewClient(cfg ClientConfig) (*Client, error) {
+	var errs []error
+	if strings.TrimSpace(cfg.AppKey) == "" {
+		errs = append(errs, errors.New("app key: required"))
+	}
+	if cfg.AppSecret == "" {
+		errs = append(errs, errors.New("app secret: required"))
+	}
+	var hosts []string
+	if len(cfg.Hosts) > 0 {
+		for i, h := range cfg.Hosts {
+			norm, err := normalizeHost(h)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("hosts[%d]: %w", i, err))
+				continue
+			}
+			hosts = append(hosts, norm)
+		}
+	} else {
+		dc, err := DataCenterHosts(cfg.DataCenter)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("data center: %w", err))
+		}
+		hosts = dc
+	}
+	if cfg.Timeout < 0 {
+		errs = append(errs, fmt.Errorf("timeout: must not be negative, got %s", cfg.Timeout))
+	}
+	if cfg.FailoverCooldown < 0 {
+		errs = append(errs, fmt.Errorf("failover cooldown: must not be negative, got %s", cfg.FailoverCooldown))
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("pushapi: invalid client config: %w", errors.Join(errs...))
+	}
+	c := &Client{
+		appKey:    cfg.AppKey,
+		secret:    cfg.AppSecret,
+		hosts:     hosts,
+		timeout:   cfg.Timeout,
+		cooldown:  cfg.FailoverCooldown,
+		userAgent: cfg.UserAgent,
+		now:       cfg.Now,
+	}
+	if c.timeout == 0 {
+		c.timeout = DefaultTimeout
+	}
+	if c.cooldown == 0 {
+		c.cooldown = DefaultFailoverCooldown
+	}
+	if c.userAgent == "" {
+		c.userAgent = "tagcast/" + moduleVersion()
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if cfg.HTTPClient != nil {
+		hc := *cfg.HTTPClient // a copy: the caller's client keeps its policy
+		hc.CheckRedirect = noRedirect
+		c.http = &hc
+	} else {
+		c.http = &http.Client{Transport: newTransport(c.timeout), CheckRedirect: noRedirect}
+	}
+	return c, nil
+}
+
+// noRedirect makes redirects surface as 3xx answers: following one would turn
+// a POST into a GET, and the service never redirects.
+func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+func normalizeHost(h string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(h))
+	if err != nil {
+		return "", err
+	}
+	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return "", fmt.Errorf("must be an absolute http(s) base URL, got %q", h)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", fmt.Errorf("must be a base URL without user info, query or fragment, got %q", h)
+	}
+	return strings.TrimRight(u.String(), "/"), nil
+}
+
+func moduleVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// DataCenterHosts returns the https base URLs of a data center's hosts,
+// primary first: "beijing", "singapore", "singapore-b", "north-america",
+// "saudi-arabia".
+func DataCenterHosts(name string) ([]string, error) {
+	var primary, backup string
+	switch strings.ToLower(strings.TrimSpace(name)) {
+	case "beijing":
+		primary, backup = "api.rong-api.com", "api-b.rong-api.com"
+	case "singapore":
+		primary, backup = "api.sg-light-api.com", "api-b.sg-light-api.com"
+	case "singapore-b":
+		primary, backup = "api.sg-b-light-api.com", "api-b.sg-b-light-api.com"
+	case "north-america":
+		primary, backup = "api.us-light-api.com", "api-b.us-light-api.com"
+	case "saudi-arabia":
+		primary, backup = "api.sau-light-api.com", "api-b.sau-light-api.com"
+	case "":
+		return nil, errors.New("required when no hosts are given: one of beijing, singapore, singapore-b, north-america, saudi-arabia")
+	default:
+		return nil, fmt.Errorf("unknown data center %q: one of beijing, singapore, singapore-b, north-america, saudi-arabia", name)
+	}
+	return []string{"https://" + primary, "https://" + backup}, nil
+}
+
+// Hosts returns the client's base URLs, primary first.
+func (c *Client) Hosts() []string { return append([]string(nil), c.hosts...) }
+
+// ActiveHost returns the base URL the next call goes to.
+func (c *Client) ActiveHost() string { return c.hosts[c.activeHost()] }
+
+// activeHost returns the index of the host to use, returning to the primary
+// once the cool-down has passed.
+func (c *Client) activeHost() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.active != 0 && !c.now().Before(c.stickyUntil) {
+		c.active = 0
+	}
+	return c.active
+}
+
+// hostFailed moves to the host after idx, sticky for the cool-down, unless a
+// concurrent call already moved away from idx.
+func (c *Client) hostFailed(idx int) {
+	if len(c.hosts) < 2 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.active != idx {
+		return
+	}
+	c.active = (idx + 1) % len(c.hosts)
+	c.stickyUntil = c.now().Add(c.cooldown)
+}
+
+// CloseIdleConnections closes the client's idle connections (at shutdown).
+func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
+
+// Push validates req and sends it to /push.json.
+func (c *Client) Push(ctx context.Context, req *Request) (*PushResponse, error) {
+	if err := req.Validate(); err != nil {
+		return nil, c.invalid(PathPush, err)
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, c.invalid(PathPush, err)
+	}
+	var out PushResponse
+	res, err := c.call(ctx, PathPush, contentTypeJSON, body, &out)
+	if err != nil {
+		return nil, err
+	}
+	out.Host, out.RequestID = res.host, res.requestID
+	return &out, nil
+}
+
+// invalid wraps a request rejected before sending (NotSent, OutcomeFailed).
+func (c *Client) invalid(path string, err error) *Error {
+	return &Error{Path: path, Message: "request rejected before sending", Err: err}
+}
+
+type callResult struct {
+	host, requestID string
+}
+
+// call POSTs body to path: one attempt on the active host, plus at most one
+// fail-over hop. out receives the JSON body of a successful answer.
+func (c *Client) call(ctx context.Context, path, contentType string, body []byte, out any) (callResult, error) {
+	requestID, err := newRequestID()
+	if err != nil {
+		return callResult{}, &Error{Path: path, Message: "generating request id", Err: err}
+	}
+	callCtx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+
+	first := c.activeHost()
+	attempts := min(2, len(c.hosts))
+	var mayHaveReached bool
+	for i := range attempts {
+		idx := (first + i) % len(c.hosts)
+		e := c.attempt(callCtx, c.hosts[idx], path, contentType, requestID, body, out)
+		if e == nil {
+			return callResult{host: c.hosts[idx], requestID: requestID}, nil
+		}
+		mayHaveReached = mayHaveReached || e.MayHaveReached
+		e.MayHaveReached = mayHaveReached
+		e.Attempts = i + 1
+		hostFault := e.HTTPStatus >= 500 || e.transport
+		if hostFault && ctx.Err() == nil { // the caller's own cancellation says nothing about the host
+			c.hostFailed(idx)
+		}
+		// A second attempt must not duplicate a send: only when the request
+		// never got written, or the host answered 5xx (retry class anyway).
+		hop := hostFault && (e.HTTPStatus >= 500 || !e.lastWritten) && callCtx.Err() == nil
+		if !hop || i == attempts-1 {
+			return callResult{}, e
+		}
+	}
+	panic("unreachable")
+}
+
+// attempt makes one HTTP exchange with one host.
+func (c *Client) attempt(ctx context.Context, host, path, contentType, requestID string, body []byte, out any) *Error {
+	fail := func(e *Error) *Error {
+		e.Path, e.Host, e.RequestID = path, host, requestID
+		return e
+	}
+	nonce, err := newNonce()
+	if err != nil {
+		return fail(&Error{Message: "generating nonce", Err: err})
+	}
+	ts := timestamp(c.now())
+
+	var gotConn, wrote, writeFailed atomic.Bool
+	trace := &httptrace.ClientTrace{
+		GotConn: func(httptrace.GotConnInfo) { gotConn.Store(true) },
+		WroteRequest: func(info httptrace.WroteRequestInfo) {
+			if info.Err != nil {
+				writeFailed.Store(true)
+			} else {
+				wrote.Store(true)
+			}
+		},
+	}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodPost, host+path, bytes.NewReader(body))
+	if err != nil {
+		return fail(&Error{Message: "building request", Err: err})
+	}
+	h := req.Header
+	h.Set("App-Key", c.appKey)
+	h.Set("Nonce", nonce)
+	h.Set("Timestamp", ts)
+	h.Set("Signature", Sign(c.secret.Reveal(), nonce, ts))
+	h.Set("Content-Type", contentType)
+	h.Set("User-Agent", c.userAgent)
+	h.Set("X-Request-ID", requestID)
+
+	resp, err := c.http.Do(req)
+	if err != nil {
+		// Written: the write completed, or a connection was in use and we
+		// cannot tell how far the write went (the conservative answer).
+		written := wrote.Load() || (gotConn.Load() && !writeFailed.Load())
+		msg := "request not sent"
+		if written {
+			msg = "no answer after the request was sent"
+		}
+		return fail(&Error{Message: msg, MayHaveReached: written, lastWritten: written, transport: true, Err: err})
+	}
+	defer resp.Body.Close()
+
+	e := &Error{HTTPStatus: resp.StatusCode, lastWritten: true, RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), c.now())}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBodyBytes+1))
+	switch {
+	case err != nil:
+		e.Message, e.Err, e.transport = "reading the response body", err, true
+	case len(data) > maxResponseBodyBytes:
+		e.Message = fmt.Sprintf("response body larger than %d bytes", maxResponseBodyBytes)
+	default:
+		var env struct {
+			Code         *int   `json:"code"`
+			ErrorMessage string `json:"errorMessage"`
+		}
+		if jerr := json.Unmarshal(data, &env); jerr != nil || env.Code == nil {
+			e.Message = fmt.Sprintf("non-JSON response body (HTTP %d, Content-Type %q): %s",
+				resp.StatusCode, resp.Header.Get("Content-Type"), snippet(data))
+			e.Err = jerr
+			break
+		}
+		if resp.StatusCode/100 == 2 && *env.Code == CodeOK {
+			if out != nil {
+				if jerr := json.Unmarshal(data, out); jerr != nil {
+					e.Message, e.Err = "decoding the success response", jerr
+					break
+				}
+			}
+			return nil
+		}
+		e.Code, e.Message = *env.Code, env.ErrorMessage
+	}
+	e.MayHaveReached = !e.refused()
+	return fail(e)
+}
+
+// snippet returns at most 120 printable characters of a body, for messages.
+func snippet(b []byte) string {
+	const limit = 120
+	s := strings.Map(func(r rune) rune {
+		if unicode.IsPrint(r) {
+			return r
+		}
+		return ' '
+	}, string(b))
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > limit {
+		s = string(r[:limit]) + "…"
+	}
+	if s == "" {
+		return "(empty)"
+	}
+	return s
+}
