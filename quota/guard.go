@@ -1,0 +1,487 @@
+package quota
+
+import (
+	"context"
+	"crypto/rand"
+	_ "embed" // the Lua scripts
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+)
+
+var (
+	//go:embed reserve.lua
+	reserveSource string
+	//go:embed seed.lua
+	seedSource string
+	//go:embed block.lua
+	blockSource string
+
+	reserveScript = redis.NewScript(reserveSource)
+	seedScript    = redis.NewScript(seedSource)
+	blockScript   = redis.NewScript(blockSource)
+)
+
+// DefaultPrefix starts every Redis key of the guard.
+const DefaultPrefix = "tagcast:quota:"
+
+// DefaultMargin is how much longer than its window a reservation is counted:
+// the request reaches the service a little after the reservation (latency,
+// clock differences), and the service stamps the send on arrival.
+const DefaultMargin = 10 * time.Second
+
+// NoMargin, as Options.Margin, counts reservations exactly at their instant.
+const NoMargin time.Duration = -1
+
+// Key lifetimes. Entries outlive the longest window (a calendar day is 25
+// hours across a DST change); the marker outlives the entries, so a missing
+// marker with live entries only ever means lost state.
+const (
+	entriesTTL = 26 * time.Hour
+	markerTTL  = 50 * time.Hour
+)
+
+// maxRebuilds bounds Reserve's rebuild-and-retry loop (state lost again
+// between the rebuild and the reservation).
+const maxRebuilds = 3
+
+// Ledger is the store's record of sends: the instants of every send of app
+// that reached (or may have reached) the service in [from, to). The campaign
+// store implements it; sends in flight should be included, or a rebuild
+// while they are in flight forgets them.
+type Ledger interface {
+	SentBetween(ctx context.Context, app string, from, to time.Time) ([]time.Time, error)
+}
+
+// Options configure a Guard.
+type Options struct {
+	// Client is the shared Redis client (single node, Sentinel or cluster).
+	Client redis.UniversalClient
+	// Ledger rebuilds lost windows; required.
+	Ledger Ledger
+	// Apps maps an app name to its quota policy.
+	Apps map[string]Policy
+	// Prefix starts every key (several deployments or tests on one Redis);
+	// "" means DefaultPrefix.
+	Prefix string
+	// Margin widens every window (see DefaultMargin); 0 means DefaultMargin,
+	// NoMargin means none.
+	Margin time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger receives reservations (debug), rebuilds and blocks (info).
+	Logger zerolog.Logger
+}
+
+// Guard reserves sends against each app's quota. It is safe for concurrent
+// use, and any number of Guards in any number of processes may share a Redis.
+type Guard struct {
+	client redis.UniversalClient
+	ledger Ledger
+	apps   map[string]resolved
+	prefix string
+	margin time.Duration
+	now    func() time.Time
+	log    zerolog.Logger
+}
+
+// New validates the options and every app's policy.
+func New(opts Options) (*Guard, error) {
+	if opts.Client == nil {
+		return nil, errors.New("quota: Options.Client is required")
+	}
+	if opts.Ledger == nil {
+		return nil, errors.New("quota: Options.Ledger is required (windows are rebuilt from it)")
+	}
+	g := &Guard{
+		client: opts.Client,
+		ledger: opts.Ledger,
+		apps:   make(map[string]resolved, len(opts.Apps)),
+		prefix: opts.Prefix,
+		margin: opts.Margin,
+		now:    opts.Now,
+		log:    opts.Logger,
+	}
+	if g.prefix == "" {
+		g.prefix = DefaultPrefix
+	}
+	switch {
+	case g.margin == 0:
+		g.margin = DefaultMargin
+	case g.margin == NoMargin:
+		g.margin = 0
+	case g.margin < 0:
+		return nil, fmt.Errorf("quota: Options.Margin: must not be negative, got %s", opts.Margin)
+	}
+	if g.now == nil {
+		g.now = time.Now
+	}
+	var problems []string
+	for name, p := range opts.Apps {
+		r, err := p.resolve("apps." + name + ".quota")
+		var pe *PolicyError
+		if errors.As(err, &pe) {
+			problems = append(problems, pe.Problems...)
+			continue
+		}
+		g.apps[name] = r
+	}
+	if len(problems) > 0 {
+		return nil, &PolicyError{Problems: problems}
+	}
+	return g, nil
+}
+
+// Reservation is a slot taken in both of an app's windows.
+type Reservation struct {
+	App string
+	// ID identifies the reservation in Redis (for Release).
+	ID string
+	// At is the reservation instant (the Guard's clock).
+	At time.Time
+	// HourUsed and DayUsed count the slots taken, this one included.
+	HourUsed, DayUsed int
+}
+
+// Constraint names what keeps an app from sending.
+type Constraint string
+
+// Constraints reported by NoRoomError.
+const (
+	ConstraintHour    Constraint = "hour"
+	ConstraintDay     Constraint = "day"
+	ConstraintBlocked Constraint = "blocked"
+)
+
+// ErrNoRoom matches every *NoRoomError (errors.Is).
+var ErrNoRoom = errors.New("quota: no room")
+
+// NoRoomError is Reserve's answer when a window is full or the app is
+// blocked: not a failure, the caller waits until OpensAt.
+type NoRoomError struct {
+	App string
+	// OpensAt is when the binding windows have room again, assuming no one
+	// else reserves meanwhile: never later than the first instant a
+	// reservation can succeed. (With a margin, a fixed window may still be
+	// full right after its boundary, from sends in the margin before it;
+	// Reserve then answers a later instant.)
+	OpensAt time.Time
+	// By is the constraint that opens last (the one OpensAt comes from).
+	By Constraint
+	// HourUsed and DayUsed are the current counts.
+	HourUsed, DayUsed int
+}
+
+func (e *NoRoomError) Error() string {
+	return fmt.Sprintf("quota: app %s: no room (%s) until %s", e.App, e.By, e.OpensAt.UTC().Format(time.RFC3339Nano))
+}
+
+// Is makes errors.Is(err, ErrNoRoom) true.
+func (e *NoRoomError) Is(target error) bool { return target == ErrNoRoom }
+
+// keys are an app's Redis keys; the hash tag keeps them in one cluster slot.
+type keys struct{ entries, marker, blocked string }
+
+func (g *Guard) keys(app string) keys {
+	base := g.prefix + "{" + app + "}:"
+	return keys{entries: base + "entries", marker: base + "initialized", blocked: base + "blocked"}
+}
+
+func (g *Guard) policy(app string) (resolved, error) {
+	r, ok := g.apps[app]
+	if !ok {
+		return resolved{}, fmt.Errorf("app %q: %w", app, ErrUnknownApp)
+	}
+	return r, nil
+}
+
+// scriptResult is reserve.lua's answer.
+type scriptResult struct {
+	state               string
+	hourUsed, dayUsed   int
+	hourOpens, dayOpens int64 // Unix ms; 0: room
+	blockedUntil        int64 // Unix ms; 0: not blocked
+}
+
+// runReserve runs reserve.lua in mode "reserve" or "peek" at now.
+func (g *Guard) runReserve(ctx context.Context, mode, app string, r resolved, now time.Time, id string) (scriptResult, error) {
+	k := g.keys(app)
+	hour, day := r.hourWindow(now, g.margin), r.dayWindow(now, g.margin)
+	trimBelow := hour.countFrom
+	if day.countFrom.Before(trimBelow) {
+		trimBelow = day.countFrom
+	}
+	args := []any{
+		mode, now.UnixMilli(), id, entriesTTL.Milliseconds(), markerTTL.Milliseconds(), trimBelow.UnixMilli(),
+		hour.limit, hour.zcountMin(), hour.hold.Milliseconds(), unixMilliOrZero(hour.reset),
+		day.limit, day.zcountMin(), day.hold.Milliseconds(), unixMilliOrZero(day.reset),
+	}
+	raw, err := reserveScript.Run(ctx, g.client, []string{k.entries, k.marker, k.blocked}, args...).Slice()
+	if err != nil {
+		return scriptResult{}, fmt.Errorf("quota: app %s: reserve script: %w", app, err)
+	}
+	return parseResult(raw)
+}
+
+func parseResult(raw []any) (scriptResult, error) {
+	if len(raw) != 6 {
+		return scriptResult{}, fmt.Errorf("quota: reserve script: %d values, want 6", len(raw))
+	}
+	state, ok := raw[0].(string)
+	if !ok {
+		return scriptResult{}, fmt.Errorf("quota: reserve script: state %T, want string", raw[0])
+	}
+	var n [5]int64
+	for i := range n {
+		v, ok := raw[i+1].(int64)
+		if !ok {
+			return scriptResult{}, fmt.Errorf("quota: reserve script: value %d is %T, want integer", i+1, raw[i+1])
+		}
+		n[i] = v
+	}
+	return scriptResult{state: state, hourUsed: int(n[0]), hourOpens: n[1], dayUsed: int(n[2]), dayOpens: n[3], blockedUntil: n[4]}, nil
+}
+
+func unixMilliOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// newID returns a random reservation id.
+func newID() (string, error) {
+	var b [12]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("quota: reservation id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// Reserve takes a slot in both of app's windows, or returns a *NoRoomError
+// with the instant the next slot opens. When Redis has lost the app's state,
+// the windows are rebuilt from the ledger first.
+func (g *Guard) Reserve(ctx context.Context, app string) (Reservation, error) {
+	r, err := g.policy(app)
+	if err != nil {
+		return Reservation{}, err
+	}
+	id, err := newID()
+	if err != nil {
+		return Reservation{}, err
+	}
+	for attempt := 0; ; attempt++ {
+		now := g.now()
+		res, err := g.runReserve(ctx, "reserve", app, r, now, id)
+		if err != nil {
+			return Reservation{}, err
+		}
+		switch res.state {
+		case "reserved":
+			g.log.Debug().Str("app", app).Str("reservation", id).Int("hour_used", res.hourUsed).Int("day_used", res.dayUsed).Msg("quota reserved")
+			return Reservation{App: app, ID: id, At: now, HourUsed: res.hourUsed, DayUsed: res.dayUsed}, nil
+		case "full":
+			e := noRoom(app, res)
+			g.log.Debug().Str("app", app).Str("by", string(e.By)).Time("opens_at", e.OpensAt).Msg("quota full")
+			return Reservation{}, e
+		case "rebuild":
+			if attempt >= maxRebuilds {
+				return Reservation{}, fmt.Errorf("quota: app %s: state lost again after %d rebuilds", app, attempt)
+			}
+			if err := g.rebuild(ctx, app, r, now); err != nil {
+				return Reservation{}, err
+			}
+		default:
+			return Reservation{}, fmt.Errorf("quota: app %s: reserve script: unexpected state %q", app, res.state)
+		}
+	}
+}
+
+// noRoom builds the error for a "full" answer: the latest of the binding
+// constraints is when every one of them has room.
+func noRoom(app string, res scriptResult) *NoRoomError {
+	e := &NoRoomError{App: app, HourUsed: res.hourUsed, DayUsed: res.dayUsed}
+	var opens int64
+	for _, c := range []struct {
+		at int64
+		by Constraint
+	}{{res.hourOpens, ConstraintHour}, {res.dayOpens, ConstraintDay}, {res.blockedUntil, ConstraintBlocked}} {
+		if c.at > opens {
+			opens, e.By = c.at, c.by
+		}
+	}
+	e.OpensAt = time.UnixMilli(opens)
+	return e
+}
+
+// rebuild seeds app's windows from the ledger unless another process did it
+// first.
+func (g *Guard) rebuild(ctx context.Context, app string, r resolved, now time.Time) error {
+	hour, day := r.hourWindow(now, g.margin), r.dayWindow(now, g.margin)
+	from := hour.countFrom
+	if day.countFrom.Before(from) {
+		from = day.countFrom
+	}
+	// Up to a minute ahead: sends stamped by a process whose clock runs a
+	// little ahead still count.
+	to := now.Add(time.Minute)
+	sent, err := g.ledger.SentBetween(ctx, app, from, to)
+	if err != nil {
+		return fmt.Errorf("quota: app %s: rebuild from ledger [%s, %s): %w", app, from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339), err)
+	}
+	k := g.keys(app)
+	args := make([]any, 0, 2+2*len(sent))
+	args = append(args, entriesTTL.Milliseconds(), markerTTL.Milliseconds())
+	for i, t := range sent {
+		args = append(args, t.UnixMilli(), "ledger:"+strconv.Itoa(i)+":"+strconv.FormatInt(t.UnixNano(), 10))
+	}
+	seeded, err := seedScript.Run(ctx, g.client, []string{k.entries, k.marker}, args...).Int()
+	if err != nil {
+		return fmt.Errorf("quota: app %s: seed script: %w", app, err)
+	}
+	if seeded == 1 {
+		g.log.Info().Str("app", app).Int("sends", len(sent)).Time("from", from).Msg("quota windows rebuilt from the ledger")
+	}
+	return nil
+}
+
+// Release gives back a reservation whose send the service definitively
+// refused without sending (401 class, 400 class, 1009). Releasing twice, or
+// after the state was rebuilt, is harmless.
+func (g *Guard) Release(ctx context.Context, res Reservation) error {
+	if res.ID == "" {
+		return fmt.Errorf("quota: app %s: release: empty reservation id", res.App)
+	}
+	n, err := g.client.ZRem(ctx, g.keys(res.App).entries, res.ID).Result()
+	if err != nil {
+		return fmt.Errorf("quota: app %s: release reservation %s: %w", res.App, res.ID, err)
+	}
+	g.log.Debug().Str("app", res.App).Str("reservation", res.ID).Bool("found", n == 1).Msg("quota released")
+	return nil
+}
+
+// Block keeps app from reserving until until (a longer block in force is
+// kept). Used after the service answered 429/1008.
+func (g *Guard) Block(ctx context.Context, app string, until time.Time) error {
+	if _, err := g.policy(app); err != nil {
+		return err
+	}
+	now := g.now()
+	if !until.After(now) {
+		return nil
+	}
+	ttl := until.Sub(now) + g.margin + time.Minute
+	in, err := blockScript.Run(ctx, g.client, []string{g.keys(app).blocked}, until.UnixMilli(), ttl.Milliseconds()).Int64()
+	if err != nil {
+		return fmt.Errorf("quota: app %s: block until %s: %w", app, until.UTC().Format(time.RFC3339), err)
+	}
+	g.log.Info().Str("app", app).Time("until", time.UnixMilli(in)).Msg("quota blocked")
+	return nil
+}
+
+// NextBoundary is the next window boundary of app after the Guard's now (see
+// Policy.NextBoundary).
+func (g *Guard) NextBoundary(app string) (time.Time, error) {
+	r, err := g.policy(app)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return r.nextBoundary(g.now()), nil
+}
+
+// BlockRateLimited blocks app after a 429/1008: until the next window
+// boundary, or later when the service asked for a longer wait (Retry-After).
+// It returns the instant the block ends.
+func (g *Guard) BlockRateLimited(ctx context.Context, app string, retryAfter time.Duration) (time.Time, error) {
+	r, err := g.policy(app)
+	if err != nil {
+		return time.Time{}, err
+	}
+	now := g.now()
+	until := r.nextBoundary(now)
+	if t := now.Add(retryAfter); t.After(until) {
+		until = t
+	}
+	return until, g.Block(ctx, app, until)
+}
+
+// WindowStatus is one window of an app at an instant.
+type WindowStatus struct {
+	Mode      string `json:"mode"`
+	Limit     int    `json:"limit"`
+	Used      int    `json:"used"`
+	Remaining int    `json:"remaining"`
+	// Start is where the window begins (rolling: now minus its length).
+	Start time.Time `json:"start"`
+	// Reset is when a fixed window starts afresh (zero for rolling).
+	Reset time.Time `json:"reset,omitzero"`
+	// NextOpening is when this window has room: now if it has room.
+	NextOpening time.Time `json:"next_opening"`
+}
+
+// Status is an app's quota at an instant.
+type Status struct {
+	App      string       `json:"app"`
+	At       time.Time    `json:"at"`
+	Timezone string       `json:"timezone"`
+	Hour     WindowStatus `json:"hour"`
+	Day      WindowStatus `json:"day"`
+	// BlockedUntil is set while a block after a 429/1008 is in force.
+	BlockedUntil time.Time `json:"blocked_until,omitzero"`
+	// NextOpening is when a Reserve can succeed: At if it can now.
+	NextOpening time.Time `json:"next_opening"`
+	// Rebuilt reports that Redis had no state for the app and this call
+	// rebuilt it from the ledger.
+	Rebuilt bool `json:"rebuilt"`
+}
+
+// Status reports app's windows without reserving anything (rebuilding them
+// from the ledger first when Redis lost them).
+func (g *Guard) Status(ctx context.Context, app string) (Status, error) {
+	r, err := g.policy(app)
+	if err != nil {
+		return Status{}, err
+	}
+	now := g.now()
+	res, err := g.runReserve(ctx, "peek", app, r, now, "")
+	if err != nil {
+		return Status{}, err
+	}
+	rebuilt := false
+	if res.state == "uninitialized" {
+		if err := g.rebuild(ctx, app, r, now); err != nil {
+			return Status{}, err
+		}
+		rebuilt = true
+		if res, err = g.runReserve(ctx, "peek", app, r, now, ""); err != nil {
+			return Status{}, err
+		}
+	}
+	windowStatus := func(mode string, w window, used int, opens int64) WindowStatus {
+		s := WindowStatus{Mode: mode, Limit: w.limit, Used: used, Remaining: max(w.limit-used, 0), Start: w.start, Reset: w.reset, NextOpening: now}
+		if opens > 0 {
+			s.NextOpening = time.UnixMilli(opens)
+		}
+		return s
+	}
+	st := Status{
+		App: app, At: now, Timezone: r.Timezone, Rebuilt: rebuilt,
+		Hour: windowStatus(string(r.HourWindow), r.hourWindow(now, g.margin), res.hourUsed, res.hourOpens),
+		Day:  windowStatus(string(r.DayWindow), r.dayWindow(now, g.margin), res.dayUsed, res.dayOpens),
+	}
+	st.NextOpening = now
+	if res.blockedUntil > 0 {
+		st.BlockedUntil = time.UnixMilli(res.blockedUntil)
+	}
+	for _, t := range []time.Time{st.Hour.NextOpening, st.Day.NextOpening, st.BlockedUntil} {
+		if t.After(st.NextOpening) {
+			st.NextOpening = t
+		}
+	}
+	return st, nil
+}

@@ -1,0 +1,79 @@
+-- reserve.lua: check and record one send against an app's hour and day
+-- windows in one atomic step (or, in peek mode, only report them).
+--
+-- KEYS[1]  entries: ZSET of reservations; member = reservation id,
+--          score = reservation time (Unix ms, the caller's clock)
+-- KEYS[2]  initialized marker: present once the entries were rebuilt from the
+--          store's ledger; without it nothing is reserved
+-- KEYS[3]  blocked-until: Unix ms before which nothing is reserved (set after
+--          a 429/1008 from the service)
+--
+-- ARGV[1]  mode: "reserve" records a reservation when there is room;
+--          "peek" changes nothing and only reports
+-- ARGV[2]  now, Unix ms (the caller's clock, so simulated time works)
+-- ARGV[3]  reservation id (the new ZSET member)
+-- ARGV[4]  TTL of the entries key, ms
+-- ARGV[5]  TTL of the marker, ms
+-- ARGV[6]  entries scored below this Unix ms are outside every window and
+--          are removed (reserve mode)
+-- ARGV[7..10]   hour window: limit; count-from (a ZCOUNT min bound, "(ms"
+--               exclusive or "ms" inclusive); hold ms (rolling: how long an
+--               entry holds its slot; 0 for a fixed window); reset Unix ms
+--               (fixed: the next boundary; 0 for rolling)
+-- ARGV[11..14]  day window: the same four fields
+--
+-- Returns {state, hour_used, hour_opens, day_used, day_opens, blocked_until}:
+--   state "reserved": recorded; the used counts include the new entry
+--   state "full": nothing recorded; *_opens is the Unix ms at which that
+--         window has room again (0: room now); blocked_until is 0 unless set
+--         and still in the future
+--   state "rebuild": reserve mode, marker missing: nothing recorded, the
+--         caller must rebuild from the ledger first
+--   state "peek" / "uninitialized": peek mode, with or without the marker
+local entries, marker, blocked = KEYS[1], KEYS[2], KEYS[3]
+local mode = ARGV[1]
+local now = tonumber(ARGV[2])
+local initialized = redis.call('EXISTS', marker) == 1
+if mode == 'reserve' and not initialized then
+  return {'rebuild', 0, 0, 0, 0, 0}
+end
+
+-- window returns how many entries count and when a slot opens (0: now).
+local function window(limit, from, hold, reset)
+  local used = redis.call('ZCOUNT', entries, from, '+inf')
+  if used < limit then
+    return used, 0
+  end
+  if hold > 0 then
+    -- Rolling: once the (used-limit+1)-th oldest counted entry has left,
+    -- limit-1 remain.
+    local e = redis.call('ZRANGEBYSCORE', entries, from, '+inf', 'WITHSCORES', 'LIMIT', used - limit, 1)
+    return used, tonumber(e[2]) + hold
+  end
+  return used, reset
+end
+
+if mode == 'reserve' then
+  redis.call('ZREMRANGEBYSCORE', entries, '-inf', '(' .. ARGV[6])
+end
+local hour_used, hour_opens = window(tonumber(ARGV[7]), ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10]))
+local day_used, day_opens = window(tonumber(ARGV[11]), ARGV[12], tonumber(ARGV[13]), tonumber(ARGV[14]))
+local blocked_until = tonumber(redis.call('GET', blocked) or '0') or 0
+if blocked_until <= now then
+  blocked_until = 0
+end
+
+if mode ~= 'reserve' then
+  local state = 'peek'
+  if not initialized then
+    state = 'uninitialized'
+  end
+  return {state, hour_used, hour_opens, day_used, day_opens, blocked_until}
+end
+if hour_opens > 0 or day_opens > 0 or blocked_until > 0 then
+  return {'full', hour_used, hour_opens, day_used, day_opens, blocked_until}
+end
+redis.call('ZADD', entries, now, ARGV[3])
+redis.call('PEXPIRE', entries, ARGV[4])
+redis.call('PEXPIRE', marker, ARGV[5])
+return {'reserved', hour_used + 1, 0, day_used + 1, 0, 0}
