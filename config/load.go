@@ -1,0 +1,416 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// EnvPrefix starts every environment override: TAGCAST_ + the key's path in
+// upper case with "_" between parts, list indexes included:
+//
+//	TAGCAST_DATABASE_URL, TAGCAST_REDIS_URL, TAGCAST_ADMIN_ADDR,
+//	TAGCAST_WORKER_CONCURRENCY, TAGCAST_LOG_LEVEL,
+//	TAGCAST_APPS_0_APP_KEY, TAGCAST_APPS_0_QUOTA_HOUR_WINDOW,
+//	TAGCAST_APPS_1_HOSTS=http://127.0.0.1:9001,http://127.0.0.1:9002
+//
+// Lists of strings (hosts) are comma-separated. An override for the app just
+// past the last one in the file (index len(apps), then the next, ...) adds an
+// app with the defaults, so a whole config can come from the environment. A
+// variable that is set but empty sets the key to "" (for redis.url: embedded).
+const EnvPrefix = "TAGCAST"
+
+// Option changes how Load reads its inputs.
+type Option func(*loader)
+
+// WithLookupEnv replaces os.LookupEnv, for TAGCAST_* overrides, App Secret
+// variables and admin tokens. Tests use it instead of mutating the process
+// environment.
+func WithLookupEnv(lookup func(string) (string, bool)) Option {
+	return func(l *loader) { l.lookupEnv = lookup }
+}
+
+// WithReadFile replaces os.ReadFile, for the config file and app_secret_file.
+func WithReadFile(read func(string) ([]byte, error)) Option {
+	return func(l *loader) { l.readFile = read }
+}
+
+type loader struct {
+	lookupEnv func(string) (string, bool)
+	readFile  func(string) ([]byte, error)
+	problems  []Problem
+}
+
+func (l *loader) problem(path, format string, a ...any) {
+	if path == "" {
+		path = "(root)"
+	}
+	l.problems = append(l.problems, Problem{Path: path, Rule: fmt.Sprintf(format, a...)})
+}
+
+// Load reads the YAML file at path (none when path is ""), starts from the
+// defaults, applies TAGCAST_* environment overrides and resolves App Secrets
+// and admin tokens. Unknown keys, values of the wrong type and unreadable
+// files are errors (a *ValidationError lists every key problem with its
+// path). Load does not call Validate.
+func Load(path string, opts ...Option) (*Config, error) {
+	l := &loader{lookupEnv: os.LookupEnv, readFile: os.ReadFile}
+	for _, o := range opts {
+		o(l)
+	}
+	cfg := Default()
+	cfg.lookupEnv, cfg.readFile, cfg.file = l.lookupEnv, l.readFile, path
+	if path != "" {
+		data, err := l.readFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+		var doc yaml.Node
+		if err := yaml.Unmarshal(data, &doc); err != nil {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+		if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
+			l.decode(cfg, "", doc.Content[0], reflect.ValueOf(cfg).Elem())
+		}
+	}
+	l.applyEnv(cfg)
+	if len(l.problems) > 0 {
+		return nil, &ValidationError{Source: path, Problems: l.problems}
+	}
+	cfg.resolveSecrets()
+	return cfg, nil
+}
+
+var (
+	durationType = reflect.TypeFor[time.Duration]()
+	appType      = reflect.TypeFor[App]()
+)
+
+// keyName is the YAML key of a struct field, ok false for fields that are not
+// configuration keys (unexported, `yaml:"-"`).
+func keyName(sf reflect.StructField) (string, bool) {
+	if !sf.IsExported() {
+		return "", false
+	}
+	tag, _, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+	if tag == "" || tag == "-" {
+		return "", false
+	}
+	return tag, true
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func lineOf(n *yaml.Node) string { return "line " + strconv.Itoa(n.Line) }
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	default:
+		return "a single value"
+	}
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+}
+
+// decode walks a YAML node against the configuration struct, reporting every
+// unknown key and badly typed value with its path. Keys that are absent or
+// null keep their defaults.
+func (l *loader) decode(cfg *Config, path string, n *yaml.Node, v reflect.Value) {
+	for n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if isNull(n) {
+		return
+	}
+	t := v.Type()
+	switch {
+	case t.Kind() == reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			l.problem(path, "must be a mapping, got %s (%s)", kindName(n), lineOf(n))
+			return
+		}
+		fields := map[string]reflect.Value{}
+		var known []string
+		for i := range t.NumField() {
+			if name, ok := keyName(t.Field(i)); ok {
+				fields[name] = v.Field(i)
+				known = append(known, name)
+			}
+		}
+		seen := map[string]bool{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := n.Content[i], n.Content[i+1]
+			p := joinPath(path, k.Value)
+			f, ok := fields[k.Value]
+			switch {
+			case !ok:
+				l.problem(p, "unknown key (%s); known keys here: %s", lineOf(k), strings.Join(known, ", "))
+			case seen[k.Value]:
+				l.problem(p, "duplicate key (%s)", lineOf(k))
+			default:
+				seen[k.Value] = true
+				l.decode(cfg, p, val, f)
+			}
+		}
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct:
+		if n.Kind != yaml.SequenceNode {
+			l.problem(path, "must be a list, got %s (%s)", kindName(n), lineOf(n))
+			return
+		}
+		list := reflect.MakeSlice(t, 0, len(n.Content))
+		for i, item := range n.Content {
+			elem := reflect.New(t.Elem()).Elem()
+			if t.Elem() == appType {
+				elem.Set(reflect.ValueOf(DefaultApp()))
+			}
+			l.decode(cfg, fmt.Sprintf("%s[%d]", path, i), item, elem)
+			list = reflect.Append(list, elem)
+		}
+		v.Set(list)
+	case t.Kind() == reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			l.problem(path, "must be a list, got %s (%s)", kindName(n), lineOf(n))
+			return
+		}
+		list := make([]string, 0, len(n.Content))
+		for i, item := range n.Content {
+			for item.Kind == yaml.AliasNode {
+				item = item.Alias
+			}
+			if item.Kind != yaml.ScalarNode {
+				l.problem(fmt.Sprintf("%s[%d]", path, i), "must be a single value, got %s (%s)", kindName(item), lineOf(item))
+				continue
+			}
+			list = append(list, item.Value)
+		}
+		v.Set(reflect.ValueOf(list))
+		cfg.mark(path, "file")
+	default:
+		if n.Kind != yaml.ScalarNode {
+			l.problem(path, "must be a single value, got %s (%s)", kindName(n), lineOf(n))
+			return
+		}
+		if rule := setLeaf(v, n.Value); rule != "" {
+			l.problem(path, "%s (%s)", rule, lineOf(n))
+			return
+		}
+		cfg.mark(path, "file")
+	}
+}
+
+// setLeaf parses raw into the leaf v; it returns the broken rule, or "".
+func setLeaf(v reflect.Value, raw string) string {
+	t := v.Type()
+	switch {
+	case t == durationType:
+		d, err := time.ParseDuration(strings.TrimSpace(raw))
+		if err != nil {
+			return fmt.Sprintf("must be a duration with a unit such as 10s or 1m30s, got %q", raw)
+		}
+		v.SetInt(int64(d))
+	case t.Kind() == reflect.Int:
+		n, err := strconv.Atoi(strings.TrimSpace(raw))
+		if err != nil {
+			return fmt.Sprintf("must be an integer, got %q", raw)
+		}
+		v.SetInt(int64(n))
+	case t.Kind() == reflect.String:
+		v.SetString(raw)
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.String:
+		v.Set(reflect.ValueOf(splitList(raw)))
+	default:
+		return fmt.Sprintf("cannot be set from text (type %s)", t)
+	}
+	return ""
+}
+
+// splitList splits a comma-separated list, trimming blanks and dropping empty
+// items.
+func splitList(raw string) []string {
+	out := []string{}
+	for item := range strings.SplitSeq(raw, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+// leaf is one settable key: its path, its environment variable and its value.
+type leaf struct {
+	path string
+	env  string
+	v    reflect.Value
+}
+
+func collectLeaves(path, env string, v reflect.Value, out []leaf) []leaf {
+	t := v.Type()
+	switch {
+	case t.Kind() == reflect.Struct:
+		for i := range t.NumField() {
+			if name, ok := keyName(t.Field(i)); ok {
+				out = collectLeaves(joinPath(path, name), env+"_"+strings.ToUpper(name), v.Field(i), out)
+			}
+		}
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct:
+		for i := range v.Len() {
+			out = collectLeaves(fmt.Sprintf("%s[%d]", path, i), fmt.Sprintf("%s_%d", env, i), v.Index(i), out)
+		}
+	default:
+		out = append(out, leaf{path: path, env: env, v: v})
+	}
+	return out
+}
+
+func (c *Config) leaves() []leaf {
+	return collectLeaves("", EnvPrefix, reflect.ValueOf(c).Elem(), nil)
+}
+
+// EnvVar returns the environment variable that overrides the key at path
+// (e.g. "apps[0].quota.daily" -> "TAGCAST_APPS_0_QUOTA_DAILY"), or "" for a
+// path that is not a key of c.
+func (c *Config) EnvVar(path string) string {
+	for _, lf := range c.leaves() {
+		if lf.path == path {
+			return lf.env
+		}
+	}
+	return ""
+}
+
+// applyEnv adds the apps the environment defines past the file's, then
+// applies every TAGCAST_* override.
+func (l *loader) applyEnv(cfg *Config) {
+	for i := len(cfg.Apps); ; i++ {
+		app := DefaultApp()
+		probe := collectLeaves(fmt.Sprintf("apps[%d]", i), fmt.Sprintf("%s_APPS_%d", EnvPrefix, i), reflect.ValueOf(&app).Elem(), nil)
+		if !slices.ContainsFunc(probe, func(lf leaf) bool { _, ok := l.lookupEnv(lf.env); return ok }) {
+			break
+		}
+		cfg.Apps = append(cfg.Apps, app)
+	}
+	for _, lf := range cfg.leaves() {
+		raw, ok := l.lookupEnv(lf.env)
+		if !ok {
+			continue
+		}
+		if rule := setLeaf(lf.v, raw); rule != "" {
+			l.problem(lf.path, "from %s: %s", lf.env, rule)
+			continue
+		}
+		cfg.mark(lf.path, "env "+lf.env)
+	}
+}
+
+// Set overrides the key at path (as Settings and Validate name it, e.g.
+// "admin.addr", "apps[0].timeout") with a textual value, the way a
+// command-line flag does, then re-resolves secrets. Lists are
+// comma-separated.
+func (c *Config) Set(path, value string) error {
+	for _, lf := range c.leaves() {
+		if lf.path != path {
+			continue
+		}
+		if rule := setLeaf(lf.v, value); rule != "" {
+			return &ValidationError{Problems: []Problem{{Path: path, Rule: rule}}}
+		}
+		c.mark(path, "flag")
+		c.resolveSecrets()
+		return nil
+	}
+	return fmt.Errorf("config: %s: %w", path, ErrUnknownKey)
+}
+
+// ErrUnknownKey is returned by Set for a path that is not a configuration key.
+var ErrUnknownKey = errors.New("unknown key")
+
+func (c *Config) mark(path, source string) {
+	if c.sources == nil {
+		c.sources = map[string]string{}
+	}
+	c.sources[path] = source
+}
+
+// Source says where the value at path came from: "default", "file",
+// "env TAGCAST_...", or "flag".
+func (c *Config) Source(path string) string {
+	if s, ok := c.sources[path]; ok {
+		return s
+	}
+	return "default"
+}
+
+// resolveSecrets reads each app's secret from its variable or file and the
+// admin tokens from theirs. Failures are kept for Validate; no message holds a
+// secret.
+func (c *Config) resolveSecrets() {
+	lookup, read := c.lookupEnv, c.readFile
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	if read == nil {
+		read = os.ReadFile
+	}
+	for i := range c.Apps {
+		a := &c.Apps[i]
+		a.secretProblem = ""
+		switch {
+		case a.AppSecretEnv != "" && a.AppSecretFile != "":
+			a.Secret = Secret{} // Validate reports the ambiguity
+		case a.AppSecretEnv != "":
+			a.Secret = Secret{}
+			v, ok := lookup(a.AppSecretEnv)
+			switch {
+			case !ok:
+				a.secretProblem = fmt.Sprintf("environment variable %s is not set", a.AppSecretEnv)
+			case strings.TrimSpace(v) == "":
+				a.secretProblem = fmt.Sprintf("environment variable %s is empty", a.AppSecretEnv)
+			default:
+				a.Secret = NewSecret(strings.TrimSpace(v))
+			}
+		case a.AppSecretFile != "":
+			a.Secret = Secret{}
+			data, err := read(a.AppSecretFile)
+			switch {
+			case err != nil:
+				a.secretProblem = fmt.Sprintf("cannot read the secret file: %v", err)
+			case strings.TrimSpace(string(data)) == "":
+				a.secretProblem = fmt.Sprintf("file %s is empty", a.AppSecretFile)
+			default:
+				a.Secret = NewSecret(strings.TrimSpace(string(data)))
+			}
+		}
+	}
+	c.Admin.Tokens = nil
+	if c.Admin.TokensEnv != "" {
+		if v, ok := lookup(c.Admin.TokensEnv); ok {
+			for _, t := range splitList(v) {
+				c.Admin.Tokens = append(c.Admin.Tokens, NewSecret(t))
+			}
+		}
+	}
+	c.Admin.Token = Secret{}
+	if c.Admin.TokenEnv != "" {
+		if v, ok := lookup(c.Admin.TokenEnv); ok {
+			c.Admin.Token = NewSecret(strings.TrimSpace(v))
+		}
+	}
+}

@@ -1,0 +1,239 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Setting is one key of the effective configuration, ready for display:
+// secrets and URL passwords are redacted.
+type Setting struct {
+	Path   string `json:"path"`
+	Value  string `json:"value"`
+	Source string `json:"source"` // default | file | env TAGCAST_... | flag | resolved from ...
+}
+
+// Settings lists every key with its redacted value and where it came from,
+// including the resolved App Secrets and admin tokens (as "[redacted]" or
+// "(not set)").
+func (c *Config) Settings() []Setting {
+	var out []Setting
+	for _, lf := range c.leaves() {
+		out = append(out, Setting{Path: lf.path, Value: displayValue(lf.path, lf.v), Source: c.Source(lf.path)})
+		if i, ok := appIndex(lf.path, "app_secret_file"); ok {
+			a := c.Apps[i]
+			out = append(out, Setting{Path: fmt.Sprintf("apps[%d].app_secret", i), Value: secretState(a.Secret), Source: a.secretSource()})
+		}
+		switch lf.path {
+		case "admin.tokens_env":
+			out = append(out, Setting{Path: "admin.tokens", Value: tokensState(c.Admin.Tokens), Source: resolvedFrom("env " + c.Admin.TokensEnv)})
+		case "admin.token_env":
+			out = append(out, Setting{Path: "admin.token", Value: secretState(c.Admin.Token), Source: resolvedFrom("env " + c.Admin.TokenEnv)})
+		}
+	}
+	return out
+}
+
+// Redacted is the effective configuration as nested maps and lists (keys as
+// in the file, durations as text), secrets shown as "[redacted]" and URL
+// passwords removed: safe to print as JSON or YAML.
+func (c *Config) Redacted() map[string]any {
+	m := redactedValue("", reflect.ValueOf(c).Elem()).(map[string]any)
+	apps := m["apps"].([]any)
+	for i := range apps {
+		apps[i].(map[string]any)["app_secret"] = secretState(c.Apps[i].Secret)
+	}
+	admin := m["admin"].(map[string]any)
+	admin["tokens"] = tokensState(c.Admin.Tokens)
+	admin["token"] = secretState(c.Admin.Token)
+	return m
+}
+
+func redactedValue(path string, v reflect.Value) any {
+	t := v.Type()
+	switch {
+	case t.Kind() == reflect.Struct:
+		m := map[string]any{}
+		for i := range t.NumField() {
+			if name, ok := keyName(t.Field(i)); ok {
+				m[name] = redactedValue(joinPath(path, name), v.Field(i))
+			}
+		}
+		return m
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct:
+		list := make([]any, 0, v.Len())
+		for i := range v.Len() {
+			list = append(list, redactedValue(fmt.Sprintf("%s[%d]", path, i), v.Index(i)))
+		}
+		return list
+	case t.Kind() == reflect.Slice:
+		list := make([]string, 0, v.Len())
+		for i := range v.Len() {
+			list = append(list, RedactURL(v.Index(i).String()))
+		}
+		return list
+	case t == durationType:
+		return time.Duration(v.Int()).String()
+	case t.Kind() == reflect.Int:
+		return int(v.Int())
+	case isURLKey(path):
+		return RedactURL(v.String())
+	default:
+		return v.String()
+	}
+}
+
+func isURLKey(path string) bool {
+	return path == "redis.url" || path == "database.url" || path == "admin.server"
+}
+
+func displayValue(path string, v reflect.Value) string {
+	t := v.Type()
+	switch {
+	case t == durationType:
+		return time.Duration(v.Int()).String()
+	case t.Kind() == reflect.Int:
+		return strconv.FormatInt(v.Int(), 10)
+	case t.Kind() == reflect.Slice:
+		items := make([]string, 0, v.Len())
+		for i := range v.Len() {
+			items = append(items, RedactURL(v.Index(i).String()))
+		}
+		return "[" + strings.Join(items, ", ") + "]"
+	case isURLKey(path):
+		return strconv.Quote(RedactURL(v.String()))
+	default:
+		return strconv.Quote(v.String())
+	}
+}
+
+// appIndex parses "apps[N].<key>".
+func appIndex(path, key string) (int, bool) {
+	rest, ok := strings.CutPrefix(path, "apps[")
+	if !ok {
+		return 0, false
+	}
+	n, tail, ok := strings.Cut(rest, "]")
+	if !ok || tail != "."+key {
+		return 0, false
+	}
+	i, err := strconv.Atoi(n)
+	return i, err == nil
+}
+
+func secretState(s Secret) string {
+	if s.IsZero() {
+		return "(not set)"
+	}
+	return redacted
+}
+
+func tokensState(ts []Secret) string {
+	if len(ts) == 0 {
+		return "(not set)"
+	}
+	return fmt.Sprintf("%s (%d)", redacted, len(ts))
+}
+
+func resolvedFrom(source string) string { return "resolved from " + source }
+
+func (a *App) secretSource() string {
+	switch {
+	case a.AppSecretEnv != "" && a.AppSecretFile != "":
+		return "ambiguous"
+	case a.AppSecretEnv != "":
+		return resolvedFrom("env " + a.AppSecretEnv)
+	case a.AppSecretFile != "":
+		return resolvedFrom("file " + a.AppSecretFile)
+	case !a.Secret.IsZero():
+		return "set in code"
+	}
+	return "missing"
+}
+
+// RedactURL replaces the password of a URL, and the value of any query
+// parameter whose name mentions a password, secret, token or key, with
+// "[redacted]". It works on the text (sentinel URLs with several hosts do not
+// parse as URLs), treating everything before the last '@' ahead of the query
+// as user information. Text without "://" is returned unchanged.
+func RedactURL(raw string) string {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return raw
+	}
+	beforeQuery, query, hasQuery := strings.Cut(rest, "?")
+	if at := strings.LastIndexByte(beforeQuery, '@'); at >= 0 {
+		if user, _, hasPass := strings.Cut(beforeQuery[:at], ":"); hasPass {
+			beforeQuery = user + ":" + redacted + beforeQuery[at:]
+		}
+	}
+	out := scheme + "://" + beforeQuery
+	if !hasQuery {
+		return out
+	}
+	query, fragment, hasFragment := strings.Cut(query, "#")
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return out + "?" + redacted
+	}
+	const placeholder = "REDACTEDPLACEHOLDER"
+	for k := range q {
+		lk := strings.ToLower(k)
+		if strings.Contains(lk, "password") || strings.Contains(lk, "secret") || strings.Contains(lk, "token") || strings.Contains(lk, "key") {
+			for i := range q[k] {
+				q[k][i] = placeholder
+			}
+		}
+	}
+	out += "?" + strings.ReplaceAll(q.Encode(), placeholder, redacted)
+	if hasFragment {
+		out += "#" + fragment
+	}
+	return out
+}
+
+// Redis and Database print, and marshal to JSON and YAML, with the URL's
+// password redacted, so that logging or dumping a whole Config is safe. Code
+// that connects reads the URL field itself.
+
+func (r Redis) String() string   { return "{URL:" + RedactURL(r.URL) + "}" }
+func (r Redis) GoString() string { return "config.Redis{URL:" + strconv.Quote(RedactURL(r.URL)) + "}" }
+
+// Format implements fmt.Formatter (every verb redacts).
+func (r Redis) Format(f fmt.State, verb rune) { formatRedacted(f, verb, r.String(), r.GoString()) }
+
+// MarshalJSON implements json.Marshaler.
+func (r Redis) MarshalJSON() ([]byte, error) { return json.Marshal(urlDump(r.URL)) }
+
+// MarshalYAML implements yaml.Marshaler.
+func (r Redis) MarshalYAML() (any, error) { return urlDump(r.URL), nil }
+
+func (d Database) String() string { return "{URL:" + RedactURL(d.URL) + "}" }
+func (d Database) GoString() string {
+	return "config.Database{URL:" + strconv.Quote(RedactURL(d.URL)) + "}"
+}
+
+// Format implements fmt.Formatter (every verb redacts).
+func (d Database) Format(f fmt.State, verb rune) { formatRedacted(f, verb, d.String(), d.GoString()) }
+
+// MarshalJSON implements json.Marshaler.
+func (d Database) MarshalJSON() ([]byte, error) { return json.Marshal(urlDump(d.URL)) }
+
+// MarshalYAML implements yaml.Marshaler.
+func (d Database) MarshalYAML() (any, error) { return urlDump(d.URL), nil }
+
+func urlDump(raw string) map[string]string { return map[string]string{"url": RedactURL(raw)} }
+
+func formatRedacted(f fmt.State, verb rune, s, gos string) {
+	if verb == 'v' && f.Flag('#') {
+		_, _ = io.WriteString(f, gos)
+		return
+	}
+	_, _ = io.WriteString(f, s)
+}

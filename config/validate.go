@@ -1,0 +1,451 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DataCenters are the data_center values (pushapi.DataCenterHosts knows the
+// host pair of each).
+var DataCenters = []string{"beijing", "singapore", "singapore-b", "north-america", "saudi-arabia"}
+
+// LogLevels are the log.level values.
+var LogLevels = []string{"trace", "debug", "info", "warn", "error"}
+
+// Problem is one broken rule, at a field path such as
+// "apps[1].quota.hour_window".
+type Problem struct {
+	Path string `json:"path"`
+	Rule string `json:"rule"`
+}
+
+func (p Problem) String() string { return p.Path + ": " + p.Rule }
+
+// ValidationError lists every problem found by Load or Validate. No rule ever
+// quotes a secret or a URL that may hold a password.
+type ValidationError struct {
+	Source   string // the config file, if any
+	Problems []Problem
+}
+
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	b.WriteString("config")
+	if e.Source != "" {
+		b.WriteString(" " + e.Source)
+	}
+	if len(e.Problems) == 1 {
+		b.WriteString(": ")
+	} else {
+		fmt.Fprintf(&b, ": %d problems: ", len(e.Problems))
+	}
+	for i, p := range e.Problems {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(p.String())
+	}
+	return b.String()
+}
+
+type validator struct{ problems []Problem }
+
+func (v *validator) add(path, format string, a ...any) {
+	v.problems = append(v.problems, Problem{Path: path, Rule: fmt.Sprintf(format, a...)})
+}
+
+var (
+	appNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
+
+// Validate checks every rule and returns nil or a *ValidationError listing
+// all problems. A config without apps is valid (the demo and migrate need
+// none); commands that need an app look it up with App.
+func (c *Config) Validate() error {
+	v := &validator{}
+	firstByName := map[string]int{}
+	for i := range c.Apps {
+		p := fmt.Sprintf("apps[%d]", i)
+		c.Apps[i].validate(p, v)
+		if name := c.Apps[i].Name; name != "" {
+			if j, dup := firstByName[name]; dup {
+				v.add(p+".name", "duplicate app name %q (also apps[%d])", name, j)
+			} else {
+				firstByName[name] = i
+			}
+		}
+	}
+	if c.Redis.URL != "" {
+		if _, err := ParseRedisURL(c.Redis.URL); err != nil {
+			v.add("redis.url", "%v", err)
+		}
+	}
+	if err := checkDatabaseURL(c.Database.URL); err != nil {
+		v.add("database.url", "%v", err)
+	}
+	if c.Admin.Addr != "" {
+		if err := checkListenAddr(c.Admin.Addr); err != nil {
+			v.add("admin.addr", "%v", err)
+		}
+	} else {
+		v.add("admin.addr", "must be host:port, e.g. %s", DefaultAdminAddr)
+	}
+	checkEnvName(v, "admin.tokens_env", c.Admin.TokensEnv, false)
+	checkEnvName(v, "admin.token_env", c.Admin.TokenEnv, false)
+	if err := checkHTTPURL(c.Admin.Server); err != nil {
+		v.add("admin.server", "%v", err)
+	}
+	if c.Worker.Concurrency < 1 {
+		v.add("worker.concurrency", "must be at least 1, got %d", c.Worker.Concurrency)
+	}
+	checkPositive(v, "worker.shutdown_timeout", c.Worker.ShutdownTimeout)
+	checkPositive(v, "scheduler.interval", c.Scheduler.Interval)
+	checkEnum(v, "log.level", c.Log.Level, LogLevels)
+	checkEnum(v, "log.format", c.Log.Format, []string{LogFormatJSON, LogFormatConsole})
+	if len(v.problems) == 0 {
+		return nil
+	}
+	return &ValidationError{Source: c.file, Problems: v.problems}
+}
+
+func (a *App) validate(p string, v *validator) {
+	switch {
+	case a.Name == "":
+		v.add(p+".name", "required")
+	case !appNameRE.MatchString(a.Name):
+		v.add(p+".name", "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit, got %q", a.Name)
+	}
+	switch {
+	case a.AppKey == "":
+		v.add(p+".app_key", "required")
+	case strings.ContainsFunc(a.AppKey, func(r rune) bool { return r <= ' ' || r == 0x7f }):
+		v.add(p+".app_key", "must not contain spaces or control characters")
+	}
+
+	switch {
+	case a.AppSecretEnv != "" && a.AppSecretFile != "":
+		v.add(p+".app_secret_env", "set exactly one of app_secret_env and app_secret_file, not both")
+	case a.AppSecretEnv == "" && a.AppSecretFile == "":
+		if a.Secret.IsZero() {
+			v.add(p+".app_secret_env", "required: set app_secret_env (a variable holding the App Secret) or app_secret_file")
+		}
+	case a.AppSecretEnv != "":
+		if checkEnvName(v, p+".app_secret_env", a.AppSecretEnv, true) && a.secretProblem != "" {
+			v.add(p+".app_secret_env", "%s", a.secretProblem)
+		}
+	default:
+		if a.secretProblem != "" {
+			v.add(p+".app_secret_file", "%s", a.secretProblem)
+		}
+	}
+
+	if a.DataCenter != "" && !slices.Contains(DataCenters, a.DataCenter) {
+		v.add(p+".data_center", "must be one of %s, got %q", strings.Join(DataCenters, ", "), a.DataCenter)
+	}
+	if a.DataCenter == "" && len(a.Hosts) == 0 {
+		v.add(p+".data_center", "required unless hosts is set: one of %s", strings.Join(DataCenters, ", "))
+	}
+	firstHost := map[string]int{}
+	for i, h := range a.Hosts {
+		hp := fmt.Sprintf("%s.hosts[%d]", p, i)
+		if err := checkHTTPURL(h); err != nil {
+			v.add(hp, "%v", err)
+			continue
+		}
+		if j, dup := firstHost[h]; dup {
+			v.add(hp, "duplicate of hosts[%d]", j)
+		} else {
+			firstHost[h] = i
+		}
+	}
+	checkPositive(v, p+".timeout", a.Timeout)
+
+	q := a.Quota
+	if q.Hourly < 1 {
+		v.add(p+".quota.hourly", "must be at least 1, got %d", q.Hourly)
+	}
+	if q.Daily < 1 {
+		v.add(p+".quota.daily", "must be at least 1, got %d", q.Daily)
+	}
+	checkEnum(v, p+".quota.hour_window", q.HourWindow, []string{HourWindowRolling, HourWindowClock})
+	checkEnum(v, p+".quota.day_window", q.DayWindow, []string{DayWindowCalendar, DayWindowRolling})
+	switch q.Timezone {
+	case "":
+		v.add(p+".quota.timezone", "required: an IANA time zone such as %s or UTC", DefaultQuotaTimezone)
+	case "Local":
+		v.add(p+".quota.timezone", "must name a zone (Local differs between machines), e.g. %s", DefaultQuotaTimezone)
+	default:
+		if _, err := time.LoadLocation(q.Timezone); err != nil {
+			v.add(p+".quota.timezone", "unknown time zone %q", q.Timezone)
+		}
+	}
+}
+
+func checkEnum(v *validator, path, got string, allowed []string) {
+	if !slices.Contains(allowed, got) {
+		v.add(path, "must be %s, got %q", orList(allowed), got)
+	}
+}
+
+// orList renders ["a","b","c"] as "a, b or c".
+func orList(items []string) string {
+	if len(items) == 1 {
+		return items[0]
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
+}
+
+func checkPositive(v *validator, path string, d time.Duration) {
+	if d <= 0 {
+		v.add(path, "must be a positive duration, got %s", d)
+	}
+}
+
+// checkEnvName reports whether name is usable as an environment variable name
+// (empty allowed unless required).
+func checkEnvName(v *validator, path, name string, required bool) bool {
+	if name == "" && !required {
+		return true
+	}
+	if !envNameRE.MatchString(name) {
+		v.add(path, "must be an environment variable name (letters, digits, '_'), got %q", name)
+		return false
+	}
+	return true
+}
+
+func checkListenAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("must be host:port, e.g. %s, got %q", DefaultAdminAddr, addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port must be a number from 0 to 65535, got %q", port)
+	}
+	return nil
+}
+
+// checkHTTPURL accepts an absolute http(s) base URL without credentials, query
+// or fragment. Its errors never quote the URL (it may hold a password).
+func checkHTTPURL(raw string) error {
+	const want = "must be an absolute http:// or https:// URL"
+	scheme, _, ok := strings.Cut(raw, "://")
+	switch {
+	case raw == "":
+		return fmt.Errorf("required: an absolute http:// or https:// URL")
+	case !ok:
+		return fmt.Errorf("%s", want)
+	case scheme != "http" && scheme != "https":
+		return fmt.Errorf("%s, got scheme %q", want, scheme)
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return fmt.Errorf("is not a valid URL")
+	case u.Host == "":
+		return fmt.Errorf("must name a host")
+	case u.User != nil:
+		return fmt.Errorf("must not contain credentials")
+	case u.RawQuery != "" || u.Fragment != "":
+		return fmt.Errorf("must not have a query or fragment")
+	}
+	return nil
+}
+
+// Database drivers.
+const (
+	DriverSQLite   = "sqlite"
+	DriverPostgres = "postgres"
+)
+
+// Driver returns DriverSQLite or DriverPostgres from the URL's scheme, or ""
+// for anything else.
+func (d Database) Driver() string {
+	scheme, _, _ := strings.Cut(d.URL, "://")
+	switch scheme {
+	case "sqlite":
+		return DriverSQLite
+	case "postgres", "postgresql":
+		return DriverPostgres
+	}
+	return ""
+}
+
+// SQLitePath is the file name of a sqlite:// URL (sqlite://tagcast.db ->
+// "tagcast.db", sqlite:///var/lib/tagcast.db -> "/var/lib/tagcast.db"),
+// query included.
+func (d Database) SQLitePath() (string, bool) {
+	return strings.CutPrefix(d.URL, "sqlite://")
+}
+
+func checkDatabaseURL(raw string) error {
+	const want = "must be sqlite://FILE, postgres:// or postgresql://"
+	if raw == "" {
+		return fmt.Errorf("required: %s", want)
+	}
+	switch (Database{URL: raw}).Driver() {
+	case DriverSQLite:
+		if p, _ := (Database{URL: raw}).SQLitePath(); p == "" || strings.HasPrefix(p, "?") {
+			return fmt.Errorf("sqlite:// must be followed by a file name, e.g. sqlite://tagcast.db")
+		}
+		return nil
+	case DriverPostgres:
+		u, err := url.Parse(raw)
+		if err != nil {
+			return fmt.Errorf("is not a valid URL (percent-encode special characters in the password)")
+		}
+		if u.Host == "" && u.Query().Get("host") == "" {
+			return fmt.Errorf("must name a host, e.g. postgres://user@host:5432/tagcast")
+		}
+		return nil
+	}
+	scheme, _, ok := strings.Cut(raw, "://")
+	if !ok {
+		return fmt.Errorf("%s (a URL with a scheme)", want)
+	}
+	return fmt.Errorf("%s, got scheme %q", want, scheme)
+}
+
+// RedisTarget is a parsed redis.url. Schemes (the same forms as
+// asynq.ParseRedisURI, plus the sentinel's own password):
+//
+//	redis://[user:password@]host[:port][/db]
+//	rediss://[user:password@]host[:port][/db]        (TLS)
+//	redis-socket://[user:password@]/path/to/redis.sock[?db=N]
+//	redis-sentinel://[user:password@]host1[:port][,host2[:port]...][/db]?master=NAME[&sentinel_password=P]
+//
+// For redis-sentinel, user and password authenticate to the Redis master and
+// sentinel_password to the sentinels. Default ports: 6379, sentinels 26379.
+type RedisTarget struct {
+	Scheme           string
+	Addrs            []string // host:port; the sentinels for redis-sentinel; the socket path for redis-socket
+	MasterName       string
+	Username         string
+	Password         Secret
+	SentinelPassword Secret
+	DB               int
+	TLS              bool
+}
+
+// ParseRedisURL parses a non-empty redis.url. Its errors never quote the URL.
+func ParseRedisURL(raw string) (*RedisTarget, error) {
+	const want = "must be redis://, rediss://, redis-socket:// or redis-sentinel:// (or empty for the embedded Redis)"
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return nil, fmt.Errorf("%s", want)
+	}
+	t := &RedisTarget{Scheme: scheme}
+	// The sentinel form lists several hosts, which url.Parse rejects as a
+	// port; parse it with a placeholder host and put the list back.
+	var hostList string
+	if scheme == "redis-sentinel" {
+		beforeQuery, query, hasQuery := strings.Cut(rest, "?")
+		authority, path, hasPath := strings.Cut(beforeQuery, "/")
+		userinfo := ""
+		if at := strings.LastIndexByte(authority, '@'); at >= 0 {
+			userinfo, authority = authority[:at+1], authority[at+1:]
+		}
+		hostList = authority
+		rest = userinfo + "sentinels"
+		if hasPath {
+			rest += "/" + path
+		}
+		if hasQuery {
+			rest += "?" + query
+		}
+	}
+	u, err := url.Parse(scheme + "://" + rest)
+	if err != nil {
+		return nil, fmt.Errorf("is not a valid URL (percent-encode special characters in the password)")
+	}
+	if u.User != nil {
+		t.Username = u.User.Username()
+		if p, ok := u.User.Password(); ok {
+			t.Password = NewSecret(p)
+		}
+	}
+	q := u.Query()
+	switch scheme {
+	case "redis", "rediss":
+		t.TLS = scheme == "rediss"
+		if u.Hostname() == "" {
+			return nil, fmt.Errorf("must name a host, e.g. redis://127.0.0.1:6379/0")
+		}
+		addr, err := withDefaultPort(u.Host, "6379")
+		if err != nil {
+			return nil, err
+		}
+		t.Addrs = []string{addr}
+		if t.DB, err = redisDB(u.Path, q); err != nil {
+			return nil, err
+		}
+	case "redis-socket":
+		if u.Path == "" {
+			return nil, fmt.Errorf("redis-socket:// must be followed by the socket path, e.g. redis-socket:///run/redis.sock")
+		}
+		t.Addrs = []string{u.Path}
+		if t.DB, err = redisDB("", q); err != nil {
+			return nil, err
+		}
+	case "redis-sentinel":
+		for h := range strings.SplitSeq(hostList, ",") {
+			if h == "" {
+				return nil, fmt.Errorf("redis-sentinel:// needs host[:port] of each sentinel, comma-separated")
+			}
+			addr, err := withDefaultPort(h, "26379")
+			if err != nil {
+				return nil, err
+			}
+			t.Addrs = append(t.Addrs, addr)
+		}
+		if t.MasterName = q.Get("master"); t.MasterName == "" {
+			return nil, fmt.Errorf("redis-sentinel:// needs ?master=NAME, the name the sentinels monitor")
+		}
+		if p := q.Get("sentinel_password"); p != "" {
+			t.SentinelPassword = NewSecret(p)
+		}
+		if t.DB, err = redisDB(u.Path, q); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("%s, got scheme %q", want, scheme)
+	}
+	return t, nil
+}
+
+func withDefaultPort(hostport, port string) (string, error) {
+	h, p, err := net.SplitHostPort(hostport)
+	if err != nil {
+		// No port (or an IPv6 literal in brackets without one).
+		h, p = strings.Trim(hostport, "[]"), port
+	}
+	if h == "" {
+		return "", fmt.Errorf("must name a host")
+	}
+	if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+		return "", fmt.Errorf("port must be a number from 1 to 65535")
+	}
+	return net.JoinHostPort(h, p), nil
+}
+
+func redisDB(path string, q url.Values) (int, error) {
+	s := strings.Trim(path, "/")
+	if s == "" {
+		s = q.Get("db")
+	}
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("database number must be a non-negative integer, got %q", s)
+	}
+	return n, nil
+}
