@@ -321,6 +321,8 @@ func TestValidateRules(t *testing.T) {
 			[]Problem{{"apps[1].name", `must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit, got "a b"`}}},
 		{"unique names", func(c *Config) { c.Apps[1].Name = "main" },
 			[]Problem{{"apps[1].name", `duplicate app name "main" (also apps[0])`}}},
+		{"unique app keys", func(c *Config) { c.Apps[1].AppKey = c.Apps[0].AppKey },
+			[]Problem{{"apps[1].app_key", "same App Key as apps[0]: the quota is per App Key, so configure it once"}}},
 		{"app_key required", func(c *Config) { c.Apps[0].AppKey = "" },
 			[]Problem{{"apps[0].app_key", "required"}}},
 		{"app_key no spaces", func(c *Config) { c.Apps[0].AppKey = "a b" },

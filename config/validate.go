@@ -71,6 +71,7 @@ var (
 func (c *Config) Validate() error {
 	v := &validator{}
 	firstByName := map[string]int{}
+	firstByKey := map[string]int{}
 	for i := range c.Apps {
 		p := fmt.Sprintf("apps[%d]", i)
 		c.Apps[i].validate(p, v)
@@ -79,6 +80,15 @@ func (c *Config) Validate() error {
 				v.add(p+".name", "duplicate app name %q (also apps[%d])", name, j)
 			} else {
 				firstByName[name] = i
+			}
+		}
+		// The service's quota belongs to the App Key and the guard counts per
+		// app: two apps on one key would each be given the whole quota.
+		if key := c.Apps[i].AppKey; key != "" {
+			if j, dup := firstByKey[key]; dup {
+				v.add(p+".app_key", "same App Key as apps[%d]: the quota is per App Key, so configure it once", j)
+			} else {
+				firstByKey[key] = i
 			}
 		}
 	}

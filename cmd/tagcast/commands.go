@@ -5,6 +5,10 @@ import "github.com/spf13/cobra"
 // registerCommands adds every subcommand to root. Keep one line per command
 // group so parallel work on separate commands does not collide.
 func registerCommands(root *cobra.Command, g *globals) {
-	_ = root
-	_ = g
+	root.AddCommand(newConfigCmd(g))
+	root.AddCommand(newPushCmd(g))
+	root.AddCommand(newTagsCmd(g))
+	root.AddCommand(newEmulatorCmd(g))
+	root.AddCommand(newDemoCmd(g))
+	root.AddCommand(newMigrateCmd(g))
 }

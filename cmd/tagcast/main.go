@@ -9,9 +9,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // quota time zones validate even where the system has no zoneinfo
+
+	"github.com/tagcast/tagcast/config"
 )
 
 func main() {
@@ -21,10 +25,31 @@ func main() {
 	os.Exit(code)
 }
 
+// environment is what a command line runs against: the standard streams and
+// the process environment. Tests run commands in-process with their own.
+type environment struct {
+	stdin     io.Reader
+	stdout    io.Writer
+	stderr    io.Writer
+	lookupEnv func(string) (string, bool)
+	// defaultConfig is the config file used when --config is not given and
+	// the file exists.
+	defaultConfig string
+}
+
+func processEnvironment() environment {
+	return environment{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, lookupEnv: os.LookupEnv, defaultConfig: "tagcast.yaml"}
+}
+
 // run executes the command line and maps the outcome to tagcast's exit codes:
 // 0 ok, 1 operation failed or input invalid, 2 usage error.
 func run(ctx context.Context, args []string) int {
-	root := newRootCmd()
+	return runIn(ctx, args, processEnvironment())
+}
+
+// runIn is run against env.
+func runIn(ctx context.Context, args []string, env environment) int {
+	root := newRootCmd(env)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
@@ -33,13 +58,38 @@ func run(ctx context.Context, args []string) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintln(root.ErrOrStderr(), "tagcast:", ee.err)
+			printError(root.ErrOrStderr(), ee.err)
 		}
 		return ee.code
 	}
-	fmt.Fprintln(root.ErrOrStderr(), "tagcast:", err)
+	printError(root.ErrOrStderr(), err)
 	if isUsageError(err) {
 		return 2
 	}
 	return 1
+}
+
+// printError writes err to w, a validation error with one problem a line.
+func printError(w io.Writer, err error) {
+	var cve *config.ValidationError
+	if !errors.As(err, &cve) {
+		fmt.Fprintln(w, "tagcast:", err)
+		return
+	}
+	src := "config"
+	if cve.Source != "" {
+		src += " " + cve.Source
+	}
+	fmt.Fprintf(w, "tagcast: %s: %s:\n", src, plural(len(cve.Problems), "problem"))
+	for _, p := range cve.Problems {
+		fmt.Fprintf(w, "  %s\n", p)
+	}
+}
+
+// plural renders "1 problem", "3 problems".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -15,6 +15,8 @@ var version = "dev"
 type globals struct {
 	configPath string // --config; default tagcast.yaml when present
 	output     string // --output table|json
+
+	env environment // streams and environment variables (tests replace them)
 }
 
 // exitError carries an explicit exit code (1: failed or invalid, 2: usage).
@@ -50,8 +52,10 @@ func isUsageError(err error) bool {
 	return false
 }
 
-func newRootCmd() *cobra.Command {
-	g := &globals{}
+// newRootCmd builds the command tree running against env (streams and
+// environment variables).
+func newRootCmd(env environment) *cobra.Command {
+	g := &globals{env: env}
 	root := &cobra.Command{
 		Use:           "tagcast",
 		Short:         "Scheduled push campaigns through the push service's Server API, inside its quota",
@@ -66,6 +70,9 @@ func newRootCmd() *cobra.Command {
 			}
 		},
 	}
+	root.SetIn(env.stdin)
+	root.SetOut(env.stdout)
+	root.SetErr(env.stderr)
 	root.PersistentFlags().StringVar(&g.configPath, "config", "", "config file (default tagcast.yaml when present)")
 	root.PersistentFlags().StringVarP(&g.output, "output", "o", "table", "output format: table or json")
 
