@@ -431,11 +431,11 @@ func TestValidateRules(t *testing.T) {
 func TestValidateSecretResolution(t *testing.T) {
 	t.Parallel()
 	const file = `apps:
-  - {name: a, app_key: k, data_center: beijing, app_secret_env: UNSET}
-  - {name: b, app_key: k, data_center: beijing, app_secret_env: EMPTY}
-  - {name: c, app_key: k, data_center: beijing, app_secret_file: /missing}
-  - {name: d, app_key: k, data_center: beijing, app_secret_file: /blank}
-  - {name: e, app_key: k, data_center: beijing, app_secret_file: /ok}
+  - {name: a, app_key: ka, data_center: beijing, app_secret_env: UNSET}
+  - {name: b, app_key: kb, data_center: beijing, app_secret_env: EMPTY}
+  - {name: c, app_key: kc, data_center: beijing, app_secret_file: /missing}
+  - {name: d, app_key: kd, data_center: beijing, app_secret_file: /blank}
+  - {name: e, app_key: ke, data_center: beijing, app_secret_file: /ok}
 `
 	cfg := mustLoad(t, file, env{"EMPTY": "  "}, files{"/blank": "\n\n", "/ok": "v\n"})
 	var ve *ValidationError
