@@ -10,5 +10,4 @@ func registerCommands(root *cobra.Command, g *globals) {
 	root.AddCommand(newTagsCmd(g))
 	root.AddCommand(newEmulatorCmd(g))
 	root.AddCommand(newDemoCmd(g))
-	root.AddCommand(newMigrateCmd(g))
 }

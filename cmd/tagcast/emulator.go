@@ -1,0 +1,312 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/tagcast/tagcast/pushapi/emulator"
+)
+
+// emulatorFlags are `tagcast emulator`'s own flags. Quota and fault flags,
+// when given, override what the --config file says (for every app).
+type emulatorFlags struct {
+	addr         string
+	apps         []string
+	disabled     []string
+	hourly       int
+	daily        int
+	hourWindow   string
+	dayWindow    string
+	timezone     string
+	freshness    time.Duration
+	seed         uint64
+	latency      time.Duration
+	error500     float64
+	error504     float64
+	stallSent    float64
+	stallDropped float64
+	reset        float64
+	stallFor     time.Duration
+	faultTagAPIs bool
+	verbose      bool
+}
+
+// emulatorShutdownTimeout bounds a graceful stop (a stalled call is cut).
+const emulatorShutdownTimeout = 5 * time.Second
+
+func newEmulatorCmd(g *globals) *cobra.Command {
+	f := &emulatorFlags{}
+	cmd := &cobra.Command{
+		Use:   "emulator",
+		Short: "run the local stand-in of the push service (Server API, quota, faults, /_emulator/ inspection)",
+		Long: `Run the push service emulator: /push.json and the user tag APIs with the service's
+signature check, validation, per-App-Key quota windows and "service not enabled" answers,
+plus injectable faults and a JSON inspection and control API under /_emulator/.
+
+Apps come from --app KEY:SECRET (repeatable) and/or --config FILE, a YAML file with the
+emulator's keys (apps, faults, freshness, seed, max_pushes). Its apps use tagcast's own keys
+(app_key, app_secret / app_secret_env / app_secret_file, quota), so tagcast's config file
+works too (keys the emulator does not know are ignored). Quota and fault flags override the
+file for every app. It stops gracefully on SIGINT or SIGTERM.`,
+		Example: `  tagcast emulator --addr 127.0.0.1:8090 --app uwd1c0sxdlx2:mysecret
+  tagcast emulator --app k1:s1 --hourly 100 --daily 1000 --error-500 0.1 --seed 42
+  curl -s http://127.0.0.1:8090/_emulator/pushes`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := f.config(cmd, g)
+			if err != nil {
+				return err
+			}
+			return runEmulator(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), g.output, f, cfg)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.addr, "addr", "127.0.0.1:8090", "listen address (port 0: any free port)")
+	fl.StringArrayVar(&f.apps, "app", nil, "an app as KEY:SECRET (repeatable)")
+	fl.StringArrayVar(&f.disabled, "disabled", nil, "App Key whose push service is not enabled: 430/1009, then 429/1008 (repeatable)")
+	fl.IntVar(&f.hourly, "hourly", emulator.DefaultHourly, "pushes per hour per App Key")
+	fl.IntVar(&f.daily, "daily", emulator.DefaultDaily, "pushes per day per App Key")
+	fl.StringVar(&f.hourWindow, "hour-window", emulator.DefaultHourWindow, "hour window: rolling (last 60 min) or clock")
+	fl.StringVar(&f.dayWindow, "day-window", emulator.DefaultDayWindow, "day window: calendar or rolling (last 24 h)")
+	fl.StringVar(&f.timezone, "timezone", emulator.DefaultTimezone, "time zone of clock hours and calendar days")
+	fl.DurationVar(&f.freshness, "freshness", emulator.DefaultFreshness, "accepted Timestamp skew; negative disables the check")
+	fl.Uint64Var(&f.seed, "seed", 0, "seed of fault draws and message ids")
+	fl.DurationVar(&f.latency, "latency", 0, "fault: delay every call")
+	fl.Float64Var(&f.error500, "error-500", 0, "fault: fraction of calls answered 500/1000")
+	fl.Float64Var(&f.error504, "error-504", 0, "fault: fraction of calls answered 504/1050")
+	fl.Float64Var(&f.stallSent, "stall-sent", 0, "fault: fraction of calls processed (push recorded), then stalled and dropped")
+	fl.Float64Var(&f.stallDropped, "stall-dropped", 0, "fault: fraction of calls stalled and dropped unprocessed")
+	fl.Float64Var(&f.reset, "reset", 0, "fault: fraction of calls whose connection is reset after the body is read")
+	fl.DurationVar(&f.stallFor, "stall-for", emulator.DefaultStallFor, "fault: how long a stall lasts before the drop")
+	fl.BoolVar(&f.faultTagAPIs, "fault-tag-apis", false, "faults also hit the user tag endpoints (default: /push.json only)")
+	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log every call")
+	return cmd
+}
+
+// config builds the emulator's configuration from --config and the flags.
+func (f *emulatorFlags) config(cmd *cobra.Command, g *globals) (emulator.Config, error) {
+	var cfg emulator.Config
+	if g.configPath != "" {
+		data, err := os.ReadFile(g.configPath)
+		if err != nil {
+			return cfg, &exitError{code: 1, err: fmt.Errorf("emulator config: %w", err)}
+		}
+		if err := yaml.Unmarshal(data, &cfg); err != nil {
+			return cfg, &exitError{code: 1, err: fmt.Errorf("emulator config %s: %w", g.configPath, err)}
+		}
+	}
+	for i := range cfg.Apps {
+		if err := resolveEmulatorSecret(g, &cfg.Apps[i], fmt.Sprintf("apps[%d]", i)); err != nil {
+			return cfg, &exitError{code: 1, err: fmt.Errorf("emulator config %s: %w", g.configPath, err)}
+		}
+	}
+	for _, s := range f.apps {
+		a, err := emulator.ParseAppFlag(s)
+		if err != nil {
+			return cfg, usageError("--app: %v", err)
+		}
+		if i := slices.IndexFunc(cfg.Apps, func(x emulator.AppConfig) bool { return x.AppKey == a.AppKey }); i >= 0 {
+			cfg.Apps[i].Secret = a.Secret
+		} else {
+			cfg.Apps = append(cfg.Apps, a)
+		}
+	}
+	if len(cfg.Apps) == 0 {
+		return cfg, usageError("no apps to serve: give --app KEY:SECRET or --config FILE with apps")
+	}
+	for _, key := range f.disabled {
+		i := slices.IndexFunc(cfg.Apps, func(x emulator.AppConfig) bool { return x.AppKey == key })
+		if i < 0 {
+			return cfg, usageError("--disabled: no app with App Key %q", key)
+		}
+		cfg.Apps[i].PushDisabled = true
+	}
+	changed := cmd.Flags().Changed
+	for i := range cfg.Apps {
+		q := &cfg.Apps[i].Quota
+		if changed("hourly") {
+			q.Hourly = f.hourly
+		}
+		if changed("daily") {
+			q.Daily = f.daily
+		}
+		if changed("hour-window") {
+			q.HourWindow = f.hourWindow
+		}
+		if changed("day-window") {
+			q.DayWindow = f.dayWindow
+		}
+		if changed("timezone") {
+			q.Timezone = f.timezone
+		}
+	}
+	fa := &cfg.Faults
+	for name, apply := range map[string]func(){
+		"latency":        func() { fa.Latency = emulator.Duration(f.latency) },
+		"error-500":      func() { fa.Error500 = f.error500 },
+		"error-504":      func() { fa.Error504 = f.error504 },
+		"stall-sent":     func() { fa.StallSent = f.stallSent },
+		"stall-dropped":  func() { fa.StallDropped = f.stallDropped },
+		"reset":          func() { fa.Reset = f.reset },
+		"stall-for":      func() { fa.StallFor = emulator.Duration(f.stallFor) },
+		"fault-tag-apis": func() { fa.TagAPIs = f.faultTagAPIs },
+		"freshness":      func() { cfg.Freshness = emulator.Duration(f.freshness) },
+		"seed":           func() { cfg.Seed = f.seed },
+	} {
+		if changed(name) {
+			apply()
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, &exitError{code: 1, err: fmt.Errorf("emulator config: %w", err)}
+	}
+	return cfg, nil
+}
+
+// resolveEmulatorSecret fills a.Secret from app_secret_env or app_secret_file.
+func resolveEmulatorSecret(g *globals, a *emulator.AppConfig, path string) error {
+	if a.Secret != "" {
+		return nil
+	}
+	switch {
+	case a.SecretEnv != "":
+		lookup := os.LookupEnv
+		if g.env.lookupEnv != nil {
+			lookup = g.env.lookupEnv
+		}
+		v, ok := lookup(a.SecretEnv)
+		if !ok || v == "" {
+			return fmt.Errorf("%s.app_secret_env: variable %s is not set", path, a.SecretEnv)
+		}
+		a.Secret = v
+	case a.SecretFile != "":
+		data, err := os.ReadFile(a.SecretFile)
+		if err != nil {
+			return fmt.Errorf("%s.app_secret_file: %w", path, err)
+		}
+		a.Secret = strings.TrimSpace(string(data))
+	}
+	return nil
+}
+
+// runningEmulator is an emulator served on a loopback listener.
+type runningEmulator struct {
+	em  *emulator.Emulator
+	url string
+	srv *http.Server
+	err chan error
+}
+
+// startEmulator serves cfg on addr until stop.
+func startEmulator(addr string, cfg emulator.Config, log zerolog.Logger) (*runningEmulator, error) {
+	em, err := emulator.New(cfg, emulator.WithLogger(log))
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("emulator: listen on %s: %w", addr, err)
+	}
+	r := &runningEmulator{
+		em:  em,
+		url: "http://" + ln.Addr().String(),
+		srv: &http.Server{Handler: em, ReadHeaderTimeout: 10 * time.Second},
+		err: make(chan error, 1),
+	}
+	go func() { r.err <- r.srv.Serve(ln) }()
+	return r, nil
+}
+
+// stop shuts the server down gracefully, cutting calls that outlast timeout.
+func (r *runningEmulator) stop(timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	err := r.srv.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = r.srv.Close()
+	}
+	if serveErr := <-r.err; !errors.Is(serveErr, http.ErrServerClosed) {
+		return serveErr
+	}
+	return err
+}
+
+// emulatorLogger logs to w in a human-readable form; debug with verbose.
+func emulatorLogger(w io.Writer, verbose bool) zerolog.Logger {
+	level := zerolog.InfoLevel
+	if verbose {
+		level = zerolog.DebugLevel
+	}
+	return zerolog.New(zerolog.ConsoleWriter{Out: w, NoColor: true, TimeFormat: time.TimeOnly}).Level(level).With().Timestamp().Logger()
+}
+
+// emulatorBanner is what `tagcast emulator --output json` prints once serving.
+type emulatorBanner struct {
+	URL     string            `json:"url"`
+	Control string            `json:"control"`
+	Apps    []emulatorAppLine `json:"apps"`
+}
+
+type emulatorAppLine struct {
+	AppKey       string         `json:"app_key"`
+	PushDisabled bool           `json:"push_disabled"`
+	Quota        emulator.Quota `json:"quota"`
+}
+
+func runEmulator(ctx context.Context, out, errOut io.Writer, output string, f *emulatorFlags, cfg emulator.Config) error {
+	r, err := startEmulator(f.addr, cfg, emulatorLogger(errOut, f.verbose))
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	banner := emulatorBanner{URL: r.url, Control: r.url + emulator.ControlPrefix}
+	for _, key := range r.em.AppKeys() {
+		st, err := r.em.App(key)
+		if err != nil {
+			return &exitError{code: 1, err: err}
+		}
+		banner.Apps = append(banner.Apps, emulatorAppLine{AppKey: key, PushDisabled: st.PushDisabled, Quota: st.Quota.Quota})
+	}
+	if output == "json" {
+		enc := json.NewEncoder(out)
+		if err := enc.Encode(banner); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(out, "tagcast emulator: serving the push service API at %s\n", banner.URL)
+		for _, a := range banner.Apps {
+			state := "push enabled"
+			if a.PushDisabled {
+				state = "push NOT enabled"
+			}
+			q := a.Quota
+			fmt.Fprintf(out, "  app %s: %s, quota %d/hour (%s), %d/day (%s, %s)\n", a.AppKey, state, q.Hourly, q.HourWindow, q.Daily, q.DayWindow, q.Timezone)
+		}
+		fmt.Fprintf(out, "  inspection and control: %s (Ctrl-C stops)\n", banner.Control)
+	}
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-r.err:
+		r.err <- serveErr // stop reads it
+	}
+	if err := r.stop(emulatorShutdownTimeout); err != nil {
+		return &exitError{code: 1, err: fmt.Errorf("emulator: %w", err)}
+	}
+	if output != "json" {
+		fmt.Fprintln(out, "tagcast emulator: stopped")
+	}
+	return nil
+}

@@ -1,0 +1,443 @@
+package emulator
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/tagcast/tagcast/pushapi"
+)
+
+// Emulator is the emulated push service. It is an http.Handler serving the
+// Server API (/push.json, /user/tag/set.json, /user/tag/batch/set.json,
+// /user/tags/get.json) and the inspection and control API under /_emulator/.
+// Its methods are safe for concurrent use.
+type Emulator struct {
+	log zerolog.Logger
+	mux *http.ServeMux
+
+	mu        sync.Mutex
+	clock     clock
+	rng       *rand.Rand
+	uidKey    uint64
+	seq       uint64 // accepted pushes, for message ids
+	reqSeq    uint64 // calls without X-Request-ID
+	freshness time.Duration
+	maxPushes int
+	faults    Faults
+	apps      map[string]*app
+	pushes    []Push // oldest first; the last maxPushes are shown (trimmed at 2x)
+	unknown   Counters
+}
+
+// app is the state of one App Key.
+type app struct {
+	cfg        AppConfig
+	windows    quotaWindows
+	accepted   ledger // accepted pushes: the quota
+	notEnabled ledger // /push.json calls while the service was not enabled
+	batchSets  ledger // /user/tag/batch/set.json calls (10 per second)
+	users      map[string]*user
+	counters   Counters
+}
+
+// Counters count a Server API's answers for one App Key.
+type Counters struct {
+	Accepted      int `json:"accepted"`       // 200 on /push.json
+	TagCalls      int `json:"tag_calls"`      // 200 on a tag endpoint
+	RateLimited   int `json:"rate_limited"`   // 429
+	Unauthorized  int `json:"unauthorized"`   // 401
+	BadRequest    int `json:"bad_request"`    // 400
+	NotEnabled    int `json:"not_enabled"`    // 430
+	NotAllowed    int `json:"not_allowed"`    // 405
+	Fault500      int `json:"fault_500"`      // injected 500/1000
+	Fault504      int `json:"fault_504"`      // injected 504/1050
+	StallSent     int `json:"stall_sent"`     // injected stall, call processed
+	StallDropped  int `json:"stall_dropped"`  // injected stall, call not processed
+	ResetConn     int `json:"reset"`          // injected connection reset
+	LatencyFaults int `json:"latency_faults"` // calls delayed by injected latency
+}
+
+// Push is one accepted /push.json call, as the inspection API shows it.
+type Push struct {
+	Seq        uint64          `json:"seq"` // 1, 2, ... across all apps, never reused
+	ID         string          `json:"id"`
+	MessageUID string          `json:"messageUID"`
+	AppKey     string          `json:"app_key"`
+	ReceivedAt time.Time       `json:"received_at"` // on the emulator's clock
+	RequestID  string          `json:"request_id,omitempty"`
+	Request    pushapi.Request `json:"request"`
+	Recipients []string        `json:"recipients"`
+	// Notifications is the effective notification per platform of the request.
+	Notifications map[string]Notification `json:"notifications"`
+	// Answer is "ok" when the client got the 200, "stall_sent" when the
+	// connection was dropped instead (the client cannot know it was sent).
+	Answer string `json:"answer"`
+}
+
+// Option configures an Emulator at construction.
+type Option func(*Emulator)
+
+// WithClock makes now the emulator's base clock (default time.Now). SetNow,
+// Advance and the control API still move the emulator's time relative to it.
+func WithClock(now func() time.Time) Option {
+	return func(e *Emulator) { e.clock.base = now }
+}
+
+// WithLogger sets the logger (default: discard). Secrets are never logged.
+func WithLogger(l zerolog.Logger) Option {
+	return func(e *Emulator) { e.log = l }
+}
+
+// New returns an emulator serving cfg's apps. It fails with every bad field
+// named when cfg is invalid.
+func New(cfg Config, opts ...Option) (*Emulator, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("emulator config: %w", err)
+	}
+	e := &Emulator{
+		log:       zerolog.Nop(),
+		clock:     clock{base: time.Now},
+		rng:       rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x5851f42d4c957f2d)),
+		freshness: time.Duration(cfg.Freshness),
+		maxPushes: cfg.MaxPushes,
+		faults:    cfg.Faults,
+		apps:      map[string]*app{},
+	}
+	if e.freshness == 0 {
+		e.freshness = DefaultFreshness
+	}
+	if e.maxPushes == 0 {
+		e.maxPushes = DefaultMaxPushes
+	}
+	e.uidKey = e.rng.Uint64()
+	for _, o := range opts {
+		o(e)
+	}
+	for _, a := range cfg.Apps {
+		if err := e.SetApp(a); err != nil {
+			return nil, err
+		}
+	}
+	e.mux = http.NewServeMux()
+	e.routeServerAPI()
+	e.routeControl()
+	return e, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) { e.mux.ServeHTTP(w, r) }
+
+// clock is the emulator's time: base() shifted by offset, or frozen at a set
+// instant.
+type clock struct {
+	base   func() time.Time
+	offset time.Duration
+	frozen bool
+	at     time.Time
+}
+
+func (c *clock) now() time.Time {
+	if c.frozen {
+		return c.at
+	}
+	return c.base().Add(c.offset).Round(0)
+}
+
+// Now is the emulator's current time.
+func (e *Emulator) Now() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.clock.now()
+}
+
+// SetNow freezes the emulator's clock at t until the next SetNow, Advance or
+// RunFrom.
+func (e *Emulator) SetNow(t time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.clock.frozen, e.clock.at = true, t.Round(0)
+}
+
+// RunFrom sets the emulator's clock to t and lets it run with the base clock.
+func (e *Emulator) RunFrom(t time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.clock.frozen = false
+	e.clock.offset = t.Sub(e.clock.base())
+}
+
+// Advance moves the emulator's clock forward by d (backward if negative),
+// frozen or running.
+func (e *Emulator) Advance(d time.Duration) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.clock.frozen {
+		e.clock.at = e.clock.at.Add(d)
+	} else {
+		e.clock.offset += d
+	}
+}
+
+// ErrUnknownApp is returned for an App Key the emulator does not serve.
+var ErrUnknownApp = errors.New("unknown app key")
+
+// SetApp adds an app or replaces its configuration. a.Users are added to the
+// app's users (replacing those with the same id); its other users, ledgers
+// and counters are kept.
+func (e *Emulator) SetApp(a AppConfig) error {
+	loc, err := validateApp(a, "app "+a.AppKey)
+	if err != nil {
+		return err
+	}
+	a.Quota = a.Quota.withDefaults()
+	a.Users = slices.Clone(a.Users)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st, ok := e.apps[a.AppKey]
+	if !ok {
+		st = &app{users: map[string]*user{}}
+		e.apps[a.AppKey] = st
+	}
+	st.cfg = a
+	st.windows = quotaWindows{q: a.Quota, loc: loc}
+	for _, u := range a.Users {
+		st.users[u.ID] = &user{tags: slices.Clone(u.Tags), packageName: u.PackageName}
+	}
+	return nil
+}
+
+// AppPatch changes some settings of an app at run time; nil fields stay.
+type AppPatch struct {
+	PushDisabled *bool   `json:"push_disabled,omitempty"`
+	Quota        *Quota  `json:"quota,omitempty"`  // replaces the whole quota (zero fields: defaults)
+	Faults       *Faults `json:"faults,omitempty"` // the app's own faults
+	ClearFaults  bool    `json:"clear_faults,omitempty"`
+	Secret       *string `json:"app_secret,omitempty"`
+}
+
+// UpdateApp applies p to the app with App Key key.
+func (e *Emulator) UpdateApp(key string, p AppPatch) error {
+	e.mu.Lock()
+	st, ok := e.apps[key]
+	var cfg AppConfig
+	if ok {
+		cfg = st.cfg
+	}
+	e.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("app %q: %w", key, ErrUnknownApp)
+	}
+	if p.PushDisabled != nil {
+		cfg.PushDisabled = *p.PushDisabled
+	}
+	if p.Quota != nil {
+		cfg.Quota = *p.Quota
+	}
+	if p.Faults != nil {
+		f := *p.Faults
+		cfg.Faults = &f
+	}
+	if p.ClearFaults {
+		cfg.Faults = nil
+	}
+	if p.Secret != nil {
+		cfg.Secret = *p.Secret
+	}
+	cfg.Users = nil // keep the current users
+	return e.SetApp(cfg)
+}
+
+// SetFaults sets the global faults (app "") or one app's own faults; nil
+// removes an app's own faults (the global ones apply again) or clears the
+// global ones.
+func (e *Emulator) SetFaults(appKey string, f *Faults) error {
+	if f != nil {
+		if err := f.Validate("faults"); err != nil {
+			return err
+		}
+	}
+	if appKey == "" {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if f == nil {
+			e.faults = Faults{}
+		} else {
+			e.faults = *f
+		}
+		return nil
+	}
+	if f == nil {
+		return e.UpdateApp(appKey, AppPatch{ClearFaults: true})
+	}
+	return e.UpdateApp(appKey, AppPatch{Faults: f})
+}
+
+// Faults returns the global faults (app "") or the faults in force for an app.
+func (e *Emulator) Faults(appKey string) Faults {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.faultsFor(e.apps[appKey])
+}
+
+func (e *Emulator) faultsFor(st *app) Faults {
+	if st != nil && st.cfg.Faults != nil {
+		return *st.cfg.Faults
+	}
+	return e.faults
+}
+
+// SetUsers adds or replaces users of an app (with their tags and package
+// names), as if their tags had been set through the tag APIs.
+func (e *Emulator) SetUsers(appKey string, users ...User) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st, ok := e.apps[appKey]
+	if !ok {
+		return fmt.Errorf("app %q: %w", appKey, ErrUnknownApp)
+	}
+	for i, u := range users {
+		if u.ID == "" {
+			return fmt.Errorf("users[%d].id: required", i)
+		}
+	}
+	for _, u := range users {
+		st.users[u.ID] = &user{tags: slices.Clone(u.Tags), packageName: u.PackageName}
+	}
+	return nil
+}
+
+// Users returns an app's users sorted by id.
+func (e *Emulator) Users(appKey string) []User {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st, ok := e.apps[appKey]
+	if !ok {
+		return nil
+	}
+	out := make([]User, 0, len(st.users))
+	for id, u := range st.users {
+		tags := slices.Clone(u.tags)
+		if tags == nil {
+			tags = []string{}
+		}
+		out = append(out, User{ID: id, Tags: tags, PackageName: u.packageName})
+	}
+	slices.SortFunc(out, func(a, b User) int {
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// Pushes returns the recorded pushes of every app, oldest first (at most
+// Config.MaxPushes are kept).
+func (e *Emulator) Pushes() []Push {
+	return e.PushesFor("")
+}
+
+// PushesFor returns the recorded pushes of one app ("" for every app).
+func (e *Emulator) PushesFor(appKey string) []Push {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	kept := e.pushes[max(0, len(e.pushes)-e.maxPushes):]
+	out := make([]Push, 0, len(kept))
+	for _, p := range kept {
+		if appKey == "" || p.AppKey == appKey {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Counters returns an app's counters; "" (or an unknown key) gives the
+// counters of calls with a missing or unknown App Key.
+func (e *Emulator) Counters(appKey string) Counters {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if st, ok := e.apps[appKey]; ok {
+		return st.counters
+	}
+	return e.unknown
+}
+
+// QuotaState is an app's quota at an instant.
+type QuotaState struct {
+	Quota
+	Now           time.Time `json:"now"`
+	UsedHour      int       `json:"used_hour"`
+	UsedDay       int       `json:"used_day"`
+	RemainingHour int       `json:"remaining_hour"`
+	RemainingDay  int       `json:"remaining_day"`
+	HourStart     time.Time `json:"hour_start"`
+	HourEnd       time.Time `json:"hour_end"`
+	DayStart      time.Time `json:"day_start"`
+	DayEnd        time.Time `json:"day_end"`
+	// NextOpening is when a push can be accepted again (== Now when it can now).
+	NextOpening time.Time `json:"next_opening"`
+}
+
+// QuotaState returns an app's quota state at the emulator's current time.
+func (e *Emulator) QuotaState(appKey string) (QuotaState, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st, ok := e.apps[appKey]
+	if !ok {
+		return QuotaState{}, fmt.Errorf("app %q: %w", appKey, ErrUnknownApp)
+	}
+	return st.quotaState(e.clock.now()), nil
+}
+
+func (st *app) quotaState(now time.Time) QuotaState {
+	h, d := st.windows.hour(&st.accepted, now), st.windows.day(&st.accepted, now)
+	loc := st.windows.loc // instants are shown in the app's time zone
+	return QuotaState{
+		Quota: st.cfg.Quota, Now: now.In(loc),
+		UsedHour: h.Used, UsedDay: d.Used,
+		RemainingHour: max(0, h.Limit-h.Used), RemainingDay: max(0, d.Limit-d.Used),
+		HourStart: h.Start.In(loc), HourEnd: h.End.In(loc), DayStart: d.Start.In(loc), DayEnd: d.End.In(loc),
+		NextOpening: st.windows.nextOpening(&st.accepted, now).In(loc),
+	}
+}
+
+// Reset forgets every recorded push, counter, quota ledger and user; the apps'
+// configuration, the faults and the clock stay. Message ids stay unique.
+func (e *Emulator) Reset() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.pushes = nil
+	e.unknown = Counters{}
+	for _, st := range e.apps {
+		st.accepted, st.notEnabled, st.batchSets = ledger{}, ledger{}, ledger{}
+		st.counters = Counters{}
+		st.users = map[string]*user{}
+	}
+}
+
+// AppKeys returns the App Keys served, sorted.
+func (e *Emulator) AppKeys() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.appKeysLocked()
+}
+
+// appKeysLocked is AppKeys for callers holding e.mu.
+func (e *Emulator) appKeysLocked() []string {
+	keys := make([]string, 0, len(e.apps))
+	for k := range e.apps {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

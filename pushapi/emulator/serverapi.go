@@ -1,0 +1,410 @@
+package emulator
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tagcast/tagcast/pushapi"
+)
+
+const (
+	maxBodyBytes     = 1 << 20
+	maxRequestIDLen  = 36
+	maxNonceLen      = 64
+	millisThreshold  = 1_000_000_000_000 // timestamps at or above are milliseconds
+	requestIDHeader  = "X-Request-ID"
+	contentTypeJSON  = "application/json; charset=utf-8"
+	codeMethodDenied = http.StatusMethodNotAllowed
+)
+
+// answer is what a Server API call gets: a status and a JSON body.
+type answer struct {
+	status int
+	code   int
+	msg    string         // errorMessage when code != 200
+	extra  map[string]any // more fields of a 200 body
+}
+
+func fail(status, code int, format string, a ...any) answer {
+	return answer{status: status, code: code, msg: fmt.Sprintf(format, a...)}
+}
+
+func ok(extra map[string]any) answer {
+	return answer{status: http.StatusOK, code: pushapi.CodeOK, extra: extra}
+}
+
+// call is one authenticated Server API call being processed.
+type call struct {
+	r         *http.Request
+	endpoint  string
+	appKey    string
+	st        *app
+	body      []byte
+	requestID string
+	stallSent bool // a stall_sent fault: process, then drop the answer
+}
+
+func (e *Emulator) routeServerAPI() {
+	e.mux.HandleFunc(pushapi.PathPush, e.serverAPI(pushapi.PathPush, e.processPush))
+	e.mux.HandleFunc(pushapi.PathSetUserTags, e.serverAPI(pushapi.PathSetUserTags, e.processTagSet))
+	e.mux.HandleFunc(pushapi.PathBatchSetTags, e.serverAPI(pushapi.PathBatchSetTags, e.processTagBatchSet))
+	e.mux.HandleFunc(pushapi.PathGetUserTags, e.serverAPI(pushapi.PathGetUserTags, e.processTagsGet))
+	e.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]any{"code": http.StatusNotFound, "errorMessage": "no such endpoint: " + r.URL.Path})
+	})
+}
+
+// header reads a signing header, with or without the RC- prefix.
+func header(r *http.Request, name string) string {
+	if v := r.Header.Get(name); v != "" {
+		return v
+	}
+	return r.Header.Get("RC-" + name)
+}
+
+// serverAPI wraps one endpoint's processing with the steps every Server API
+// call goes through (see the package doc for the order).
+func (e *Emulator) serverAPI(endpoint string, process func(*call) answer) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c := &call{r: r, endpoint: endpoint, appKey: header(r, "App-Key"), requestID: r.Header.Get(requestIDHeader)}
+		e.mu.Lock()
+		c.st = e.apps[c.appKey]
+		if c.requestID == "" {
+			e.reqSeq++ // not from e.rng: fault draws must not depend on clients' headers
+			c.requestID = fmt.Sprintf("emu-%016x", mix64(e.reqSeq^e.uidKey))
+		}
+		e.mu.Unlock()
+		w.Header().Set(requestIDHeader, c.requestID)
+
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			e.respond(w, c, fail(http.StatusMethodNotAllowed, codeMethodDenied, "method %s not allowed: use POST", r.Method))
+			return
+		}
+		if a, bad := e.authenticate(c); bad {
+			e.respond(w, c, a)
+			return
+		}
+		if len(c.requestID) > maxRequestIDLen {
+			e.respond(w, c, fail(http.StatusBadRequest, pushapi.CodeParam, "%s: at most %d characters, got %d", requestIDHeader, maxRequestIDLen, len(c.requestID)))
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				e.respond(w, c, fail(http.StatusBadRequest, pushapi.CodeTooLong, "body: at most %d bytes", maxBodyBytes))
+				return
+			}
+			e.log.Debug().Err(err).Str("path", endpoint).Msg("emulator: reading body")
+			return // the client went away
+		}
+		c.body = body
+		if len(bytes.TrimSpace(body)) == 0 {
+			e.respond(w, c, fail(http.StatusBadRequest, pushapi.CodeNoPostData, "no POST data"))
+			return
+		}
+		if done := e.injectFaults(w, c); done {
+			return
+		}
+		a := process(c)
+		if c.stallSent {
+			e.stallAndDrop(w, c, false)
+			return
+		}
+		e.respond(w, c, a)
+	}
+}
+
+// authenticate checks App-Key, Nonce, Timestamp and Signature. It returns
+// the 401 answer and true when the call is rejected.
+func (e *Emulator) authenticate(c *call) (answer, bool) {
+	if c.appKey == "" {
+		return fail(http.StatusUnauthorized, pushapi.CodeAppKeyMismatch, "App-Key: missing header"), true
+	}
+	if c.st == nil {
+		return fail(http.StatusUnauthorized, pushapi.CodeAppKeyMismatch, "App-Key: unknown app key %q", c.appKey), true
+	}
+	nonce, ts, sig := header(c.r, "Nonce"), header(c.r, "Timestamp"), header(c.r, "Signature")
+	for _, h := range []struct{ name, v string }{{"Nonce", nonce}, {"Timestamp", ts}, {"Signature", sig}} {
+		if h.v == "" {
+			return fail(http.StatusUnauthorized, pushapi.CodeSignature, "%s: missing header", h.name), true
+		}
+	}
+	if len(nonce) > maxNonceLen {
+		return fail(http.StatusUnauthorized, pushapi.CodeSignature, "Nonce: at most %d characters, got %d", maxNonceLen, len(nonce)), true
+	}
+	n, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil || n <= 0 {
+		return fail(http.StatusUnauthorized, pushapi.CodeSignature, "Timestamp: want Unix seconds or milliseconds, got %q", ts), true
+	}
+	at := time.Unix(n, 0)
+	if n >= millisThreshold {
+		at = time.UnixMilli(n)
+	}
+	e.mu.Lock()
+	now, fresh, secret := e.clock.now(), e.freshness, c.st.cfg.Secret
+	e.mu.Unlock()
+	if skew := now.Sub(at).Abs(); fresh > 0 && skew > fresh {
+		return fail(http.StatusUnauthorized, pushapi.CodeSignature, "Timestamp: %s is %s away from the service's clock (%s), more than the freshness window of %s",
+			at.UTC().Format(time.RFC3339), skew.Round(time.Second), now.UTC().Format(time.RFC3339), fresh), true
+	}
+	want := pushapi.Sign(secret, nonce, ts)
+	if subtle.ConstantTimeCompare([]byte(strings.ToLower(sig)), []byte(want)) != 1 {
+		return fail(http.StatusUnauthorized, pushapi.CodeSignature, "Signature: does not match SHA1(AppSecret + Nonce + Timestamp)"), true
+	}
+	return answer{}, false
+}
+
+// respond writes a and counts it.
+func (e *Emulator) respond(w http.ResponseWriter, c *call, a answer) {
+	e.mu.Lock()
+	ctr := &e.unknown
+	if c.st != nil {
+		ctr = &c.st.counters
+	}
+	switch a.status {
+	case http.StatusOK:
+		if c.endpoint == pushapi.PathPush {
+			ctr.Accepted++
+		} else {
+			ctr.TagCalls++
+		}
+	case http.StatusBadRequest:
+		ctr.BadRequest++
+	case http.StatusUnauthorized:
+		ctr.Unauthorized++
+	case http.StatusTooManyRequests:
+		ctr.RateLimited++
+	case 430:
+		ctr.NotEnabled++
+	case http.StatusMethodNotAllowed:
+		ctr.NotAllowed++
+	case http.StatusInternalServerError:
+		ctr.Fault500++
+	case http.StatusGatewayTimeout:
+		ctr.Fault504++
+	}
+	e.mu.Unlock()
+
+	body := map[string]any{"code": a.code}
+	if a.status == http.StatusOK {
+		for k, v := range a.extra {
+			body[k] = v
+		}
+	} else {
+		body["errorMessage"] = a.msg
+	}
+	e.log.Debug().Str("path", c.endpoint).Str("app_key", c.appKey).Str("request_id", c.requestID).
+		Int("status", a.status).Int("code", a.code).Str("error", a.msg).Msg("emulator: answered")
+	writeJSON(w, a.status, body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"code":1000,"errorMessage":"emulator: encoding the answer failed"}`)
+	}
+	w.Header().Set("Content-Type", contentTypeJSON)
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+// decodeAnswer turns a JSON decoding error into a 400/1002 naming the field.
+func decodeAnswer(err error) answer {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		field := te.Field
+		if field == "" {
+			field = "body"
+		}
+		return fail(http.StatusBadRequest, pushapi.CodeParam, "%s: want %s, got JSON %s", field, te.Type, te.Value)
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fail(http.StatusBadRequest, pushapi.CodeParam, "body: invalid JSON at byte %d: %v", se.Offset, err)
+	}
+	return fail(http.StatusBadRequest, pushapi.CodeParam, "body: %v", err)
+}
+
+// validationAnswer turns pushapi's validation error into a 400 with the first
+// problem's code (1002 or 1005) and every problem in the message.
+func validationAnswer(err error) answer {
+	var ve *pushapi.ValidationError
+	if errors.As(err, &ve) && len(ve.Problems) > 0 {
+		code := ve.Code()
+		if code != pushapi.CodeTooLong {
+			code = pushapi.CodeParam
+		}
+		return fail(http.StatusBadRequest, code, "%s", ve.Error())
+	}
+	return fail(http.StatusBadRequest, pushapi.CodeParam, "%v", err)
+}
+
+// processPush handles an authenticated /push.json call with a body.
+func (e *Emulator) processPush(c *call) answer {
+	e.mu.Lock()
+	if c.st.cfg.PushDisabled {
+		now := e.clock.now()
+		l := &c.st.notEnabled
+		room := c.st.windows.room(l, now)
+		if room {
+			l.add(now)
+			l.prune(now.Add(-keep))
+		}
+		e.mu.Unlock()
+		if room {
+			return fail(430, pushapi.CodeNotEnabled, "push service not enabled for this App Key")
+		}
+		return fail(http.StatusTooManyRequests, pushapi.CodeRateLimited, "rate limit exceeded (calls while the push service is not enabled)")
+	}
+	e.mu.Unlock()
+
+	var req pushapi.Request
+	if err := json.Unmarshal(c.body, &req); err != nil {
+		return decodeAnswer(err)
+	}
+	if err := req.Validate(); err != nil {
+		return validationAnswer(err)
+	}
+	notifications := effectiveNotifications(&req)
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.clock.now()
+	st := c.st
+	if !st.windows.room(&st.accepted, now) {
+		qs := st.quotaState(now)
+		return fail(http.StatusTooManyRequests, pushapi.CodeRateLimited,
+			"rate limit exceeded: %d per hour (%s), %d per day (%s, %s); used %d this hour, %d this day; next opening %s",
+			qs.Hourly, qs.HourWindow, qs.Daily, qs.DayWindow, qs.Timezone, qs.UsedHour, qs.UsedDay, qs.NextOpening.UTC().Format(time.RFC3339))
+	}
+	st.accepted.add(now)
+	st.accepted.prune(now.Add(-keep))
+	e.seq++
+	uid := messageUID(e.seq, e.uidKey)
+	p := Push{
+		Seq: e.seq, ID: uid, MessageUID: uid, AppKey: c.appKey, ReceivedAt: now, RequestID: c.requestID,
+		Request: req, Recipients: resolveAudience(req.Audience, st.users), Notifications: notifications, Answer: "ok",
+	}
+	if c.stallSent {
+		p.Answer = "stall_sent"
+	}
+	e.pushes = append(e.pushes, p)
+	if len(e.pushes) >= 2*e.maxPushes { // trim rarely: amortised O(1) per push
+		e.pushes = slices.Clone(e.pushes[len(e.pushes)-e.maxPushes:])
+	}
+	return ok(map[string]any{"id": uid, "messageUID": uid})
+}
+
+// requireList reports a 1002 answer when field is absent or null in the JSON
+// object body: the service wants [] to clear, not null.
+func requireList(body []byte, field string) (answer, bool) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return decodeAnswer(err), true
+	}
+	v, ok := raw[field]
+	if !ok || string(bytes.TrimSpace(v)) == "null" {
+		return fail(http.StatusBadRequest, pushapi.CodeParam, "%s: required (send [] to clear)", field), true
+	}
+	return answer{}, false
+}
+
+// processTagSet handles /user/tag/set.json: replaces one user's tags.
+func (e *Emulator) processTagSet(c *call) answer {
+	if a, bad := requireList(c.body, "tags"); bad {
+		return a
+	}
+	var req pushapi.SetUserTagsRequest
+	if err := json.Unmarshal(c.body, &req); err != nil {
+		return decodeAnswer(err)
+	}
+	if err := req.Validate(); err != nil {
+		return validationAnswer(err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c.st.setTags(req.UserID, req.Tags)
+	return ok(nil)
+}
+
+// setTags replaces a user's tags, keeping its package name.
+func (st *app) setTags(id string, tags []string) {
+	u, ok := st.users[id]
+	if !ok {
+		u = &user{}
+		st.users[id] = u
+	}
+	u.tags = slices.Clone(tags)
+}
+
+// processTagBatchSet handles /user/tag/batch/set.json: replaces the tags of
+// every listed user; at most BatchSetPerSecond calls per rolling second.
+func (e *Emulator) processTagBatchSet(c *call) answer {
+	e.mu.Lock()
+	now := e.clock.now()
+	l := &c.st.batchSets
+	if len(l.between(now.Add(-time.Second), now)) >= BatchSetPerSecond {
+		e.mu.Unlock()
+		return fail(http.StatusTooManyRequests, pushapi.CodeRateLimited, "rate limit exceeded: %d batch tag calls per second", BatchSetPerSecond)
+	}
+	l.add(now)
+	l.prune(now.Add(-time.Second))
+	e.mu.Unlock()
+
+	if a, bad := requireList(c.body, "tags"); bad {
+		return a
+	}
+	var req pushapi.BatchSetUserTagsRequest
+	if err := json.Unmarshal(c.body, &req); err != nil {
+		return decodeAnswer(err)
+	}
+	if err := req.Validate(); err != nil {
+		return validationAnswer(err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, id := range req.UserIDs {
+		c.st.setTags(id, req.Tags)
+	}
+	return ok(nil)
+}
+
+// processTagsGet handles /user/tags/get.json: form-encoded repeated userIds.
+func (e *Emulator) processTagsGet(c *call) answer {
+	form, err := url.ParseQuery(string(c.body))
+	if err != nil {
+		return fail(http.StatusBadRequest, pushapi.CodeParam, "body: want form-encoded userIds=a&userIds=b: %v", err)
+	}
+	ids := form["userIds"]
+	if len(ids) == 0 {
+		return fail(http.StatusBadRequest, pushapi.CodeParam, "userIds: required")
+	}
+	if err := pushapi.ValidateGetUserTags(ids); err != nil {
+		return validationAnswer(err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	result := make(map[string][]string, len(ids))
+	for _, id := range ids {
+		tags := []string{}
+		if u, ok := c.st.users[id]; ok && u.tags != nil {
+			tags = slices.Clone(u.tags)
+		}
+		result[id] = tags
+	}
+	return ok(map[string]any{"result": result})
+}
