@@ -10,4 +10,5 @@ func registerCommands(root *cobra.Command, g *globals) {
 	root.AddCommand(newTagsCmd(g))
 	root.AddCommand(newEmulatorCmd(g))
 	root.AddCommand(newDemoCmd(g))
+	root.AddCommand(newMigrateCmd(g))
 }

@@ -1,0 +1,491 @@
+package campaign
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/tagcast/tagcast/pushapi"
+)
+
+// FieldProblem is one problem of a campaign file: the JSON path of the field
+// and the rule it breaks.
+type FieldProblem struct {
+	Path string `json:"path"`
+	Rule string `json:"rule"`
+}
+
+func (p FieldProblem) String() string {
+	if p.Path == "" {
+		return p.Rule
+	}
+	return p.Path + ": " + p.Rule
+}
+
+// ValidationError lists every problem found in a campaign, in file order.
+type ValidationError struct {
+	Problems []FieldProblem
+}
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		parts[i] = p.String()
+	}
+	noun := "problems"
+	if len(parts) == 1 {
+		noun = "problem"
+	}
+	return fmt.Sprintf("invalid campaign (%d %s): %s", len(parts), noun, strings.Join(parts, "; "))
+}
+
+func (e *ValidationError) add(path, format string, a ...any) {
+	e.Problems = append(e.Problems, FieldProblem{Path: path, Rule: fmt.Sprintf(format, a...)})
+}
+
+// ValidateOptions carries what validation needs from outside.
+type ValidateOptions struct {
+	// Now is the creation time (an injected clock): `at` must not be before it.
+	Now time.Time
+	// Apps are the configured app names; a campaign must name one of them.
+	Apps []string
+	// FirstFire, when set, computes a cron campaign's first next_run_at
+	// (the scheduler's calculator, with its DST rules); nil uses robfig's
+	// Next as Schedule.FirstFire does.
+	FirstFire func(s Schedule, now time.Time) (time.Time, bool, error)
+}
+
+// maxCronHorizon is how far robfig/cron looks for the next fire.
+const maxCronHorizon = 5 * 365 * 24 * time.Hour
+
+// file is the shape of a campaign file (DESIGN.md "Campaign files").
+type file struct {
+	Name     string          `json:"name"`
+	App      string          `json:"app"`
+	Schedule fileSchedule    `json:"schedule"`
+	Vars     map[string]any  `json:"vars"`
+	Push     pushapi.Request `json:"push"`
+}
+
+type fileSchedule struct {
+	At            string `json:"at"`
+	Cron          string `json:"cron"`
+	Now           bool   `json:"now"`
+	Timezone      string `json:"timezone"`
+	Missed        string `json:"missed"`
+	DeliverWithin string `json:"deliver_within"`
+	Start         string `json:"start"`
+	End           string `json:"end"`
+}
+
+// ParseFile reads a campaign file (YAML or JSON), validates it and returns
+// the campaign ready for Store.Create: status active, next_run_at its first
+// fire. Any problem comes back as a *ValidationError listing all of them.
+func ParseFile(data []byte, opts ValidateOptions) (Campaign, error) {
+	var raw any
+	if err := yaml.Unmarshal(data, &raw); err != nil {
+		return Campaign{}, &ValidationError{Problems: []FieldProblem{{Rule: "not YAML or JSON: " + err.Error()}}}
+	}
+	generic, err := normalize(raw)
+	if err != nil {
+		return Campaign{}, &ValidationError{Problems: []FieldProblem{{Rule: err.Error()}}}
+	}
+	if _, ok := generic.(map[string]any); !ok {
+		return Campaign{}, &ValidationError{Problems: []FieldProblem{{Rule: "a campaign file is a mapping (name, app, schedule, vars, push)"}}}
+	}
+	verr := &ValidationError{}
+	checkShape(verr, "", generic, reflect.TypeFor[file]())
+	if len(verr.Problems) > 0 && hasTypeProblem(verr) {
+		return Campaign{}, verr
+	}
+	js, err := json.Marshal(generic)
+	if err != nil {
+		return Campaign{}, fmt.Errorf("campaign file: %w", err)
+	}
+	var f file
+	if err := json.Unmarshal(js, &f); err != nil {
+		verr.add("", "%v", err)
+		return Campaign{}, verr
+	}
+	c := Campaign{Name: f.Name, App: f.App, Push: f.Push, Vars: f.Vars, Status: CampaignActive}
+	c.Schedule = parseSchedule(verr, f.Schedule)
+	validate(verr, &c, opts)
+	if len(verr.Problems) > 0 {
+		return Campaign{}, verr
+	}
+	return c, nil
+}
+
+// Validate checks a campaign built elsewhere (e.g. decoded by the admin API)
+// by the same rules as ParseFile and sets its next_run_at. Every problem
+// comes back at once as a *ValidationError.
+func Validate(c *Campaign, opts ValidateOptions) error {
+	verr := &ValidationError{}
+	validate(verr, c, opts)
+	if len(verr.Problems) > 0 {
+		return verr
+	}
+	return nil
+}
+
+// parseSchedule converts the file's strings, recording problems.
+func parseSchedule(verr *ValidationError, fs fileSchedule) Schedule {
+	s := Schedule{Cron: strings.TrimSpace(fs.Cron), Now: fs.Now, Timezone: fs.Timezone, Missed: MissedPolicy(fs.Missed)}
+	parseTime := func(path, v string) *time.Time {
+		if v == "" {
+			return nil
+		}
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			verr.add(path, "must be an RFC 3339 time such as 2026-12-01T09:00:00+08:00, got %q", v)
+			return nil
+		}
+		return &t
+	}
+	s.At = parseTime("schedule.at", fs.At)
+	if fs.At != "" && s.At == nil {
+		s.At = &time.Time{} // keep "at" chosen for the one-of check
+	}
+	s.Start = parseTime("schedule.start", fs.Start)
+	s.End = parseTime("schedule.end", fs.End)
+	if fs.DeliverWithin != "" {
+		d, err := time.ParseDuration(fs.DeliverWithin)
+		switch {
+		case err != nil:
+			verr.add("schedule.deliver_within", "must be a duration such as 2h or 30m, got %q", fs.DeliverWithin)
+		case d <= 0:
+			verr.add("schedule.deliver_within", "must be positive, got %s", fs.DeliverWithin)
+		default:
+			s.DeliverWithin = d
+		}
+	}
+	return s
+}
+
+// validate checks every rule on c and sets c.NextRunAt.
+func validate(verr *ValidationError, c *Campaign, opts ValidateOptions) {
+	if strings.TrimSpace(c.Name) == "" {
+		verr.add("name", "required")
+	} else if len(c.Name) > 200 {
+		verr.add("name", "at most 200 bytes, got %d", len(c.Name))
+	}
+	switch {
+	case c.App == "":
+		verr.add("app", "required (one of the configured apps: %s)", strings.Join(opts.Apps, ", "))
+	case !slices.Contains(opts.Apps, c.App):
+		verr.add("app", "%q is not a configured app (configured: %s)", c.App, strings.Join(opts.Apps, ", "))
+	}
+	s := &c.Schedule
+	if s.Missed == "" {
+		s.Missed = MissedOnce
+	}
+	if s.Missed != MissedSkip && s.Missed != MissedOnce {
+		verr.add("schedule.missed", "must be skip or once, got %q", s.Missed)
+	}
+	kinds := 0
+	for _, set := range []bool{s.At != nil, s.Cron != "", s.Now} {
+		if set {
+			kinds++
+		}
+	}
+	if kinds != 1 {
+		verr.add("schedule", "exactly one of at, cron or now is required, got %d", kinds)
+	}
+	loc := time.UTC
+	if s.Timezone != "" {
+		l, err := time.LoadLocation(s.Timezone)
+		if err != nil {
+			verr.add("schedule.timezone", "unknown time zone %q", s.Timezone)
+		} else {
+			loc = l
+		}
+	}
+	if s.Cron == "" && (s.Start != nil || s.End != nil) {
+		verr.add("schedule", "start and end apply to cron schedules only")
+	}
+	if s.Start != nil && s.End != nil && !s.Start.Before(*s.End) {
+		verr.add("schedule.end", "must be after schedule.start")
+	}
+	now := opts.Now
+	fireTime := now
+	var next *time.Time
+	switch {
+	case kinds != 1:
+	case s.At != nil:
+		switch {
+		case s.At.IsZero(): // already reported as unparsable
+		case s.At.Before(now):
+			verr.add("schedule.at", "%s is in the past (now %s)", s.At.Format(time.RFC3339), now.In(s.At.Location()).Format(time.RFC3339))
+		default:
+			at := s.At.UTC()
+			fireTime, next = at, &at
+		}
+	case s.Cron != "":
+		sched, l, err := ParseCron(s.Cron, "")
+		if err != nil {
+			verr.add("schedule.cron", "%v", err)
+			break
+		}
+		if z, ok := cronTZ(s.Cron); ok && s.Timezone != "" && z != s.Timezone {
+			verr.add("schedule.timezone", "%q conflicts with CRON_TZ=%s in schedule.cron", s.Timezone, z)
+		}
+		if _, ok := cronTZ(s.Cron); !ok {
+			l = loc
+		}
+		from := now
+		if s.Start != nil && s.Start.After(from) {
+			from = s.Start.Add(-time.Nanosecond)
+		}
+		n := sched.Next(from.In(l))
+		switch {
+		case n.IsZero() || n.Sub(from) > maxCronHorizon:
+			verr.add("schedule.cron", "%q has no fire time within 5 years", s.Cron)
+		case s.End != nil && !n.Before(*s.End):
+			verr.add("schedule.end", "the cron has no fire time before the end (first would be %s)", n.Format(time.RFC3339))
+		default:
+			u := n.UTC()
+			if opts.FirstFire != nil {
+				f, ok, err := opts.FirstFire(*s, now)
+				if err != nil || !ok {
+					verr.add("schedule.cron", "no first fire time: %v", err)
+					break
+				}
+				u = f.UTC()
+			}
+			fireTime, next = u, &u
+		}
+	case s.Now:
+		u := now.UTC()
+		next = &u
+	}
+	c.NextRunAt = next
+	if c.Status == "" {
+		c.Status = CampaignActive
+	}
+	validatePush(verr, *c, fireTime)
+}
+
+// validatePush renders the templates against the declared vars (an unknown
+// variable is an error) and checks every send body by pushapi's rules.
+func validatePush(verr *ValidationError, c Campaign, fireTime time.Time) {
+	if _, err := c.Schedule.Location(); err != nil {
+		c.Schedule.Timezone, c.Schedule.Cron = "", "" // reported above; render in UTC
+	}
+	body, err := Render(c, fireTime)
+	if err != nil {
+		var rerr *RenderError
+		if !errors.As(err, &rerr) {
+			verr.add("push", "%v", err)
+			return
+		}
+		for _, p := range rerr.Problems {
+			verr.add("push."+p.Path, "%s", p.Rule)
+		}
+		body = c.Push
+	}
+	seen := map[string]bool{}
+	for _, chunk := range Split(body) {
+		err := chunk.Validate()
+		if err == nil {
+			continue
+		}
+		var pv *pushapi.ValidationError
+		if !errors.As(err, &pv) {
+			verr.add("push", "%v", err)
+			continue
+		}
+		for _, fe := range pv.Problems {
+			p := FieldProblem{Path: "push." + fe.Path, Rule: fe.Rule}
+			if fe.Path == "" {
+				p.Path = "push"
+			}
+			if !seen[p.String()] {
+				seen[p.String()] = true
+				verr.Problems = append(verr.Problems, p)
+			}
+		}
+	}
+}
+
+// normalize turns a YAML-decoded value into the JSON data model
+// (map[string]any, []any, string, bool, json.Number, nil).
+func normalize(v any) (any, error) {
+	fix, err := jsonable(v)
+	if err != nil {
+		return nil, err
+	}
+	js, err := json.Marshal(fix)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.UseNumber()
+	var out any
+	err = dec.Decode(&out)
+	return out, err
+}
+
+// jsonable converts YAML-only shapes (non-string keys, timestamps) to JSON ones.
+func jsonable(v any) (any, error) {
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			j, err := jsonable(e)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = j
+		}
+		return out, nil
+	case map[any]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			j, err := jsonable(e)
+			if err != nil {
+				return nil, err
+			}
+			out[fmt.Sprint(k)] = j
+		}
+		return out, nil
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			j, err := jsonable(e)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = j
+		}
+		return out, nil
+	case time.Time:
+		return t.Format(time.RFC3339Nano), nil
+	default:
+		return v, nil
+	}
+}
+
+const typeRulePrefix = "must be "
+
+func hasTypeProblem(verr *ValidationError) bool {
+	for _, p := range verr.Problems {
+		if strings.HasPrefix(p.Rule, typeRulePrefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkShape walks a JSON value against the Go type it will decode into and
+// records unknown keys (exact json names only) and wrong types, all at once.
+func checkShape(verr *ValidationError, path string, v any, t reflect.Type) {
+	join := func(k string) string {
+		if path == "" {
+			return k
+		}
+		return path + "." + k
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if v == nil {
+		return
+	}
+	switch t.Kind() {
+	case reflect.Interface:
+		return
+	case reflect.Struct:
+		m, ok := v.(map[string]any)
+		if !ok {
+			verr.add(path, "%sa mapping, got %s", typeRulePrefix, jsonKind(v))
+			return
+		}
+		fields := map[string]reflect.Type{}
+		for i := range t.NumField() {
+			name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+			if name != "" && name != "-" {
+				fields[name] = t.Field(i).Type
+			}
+		}
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			ft, ok := fields[k]
+			if !ok {
+				hint := ""
+				for name := range fields {
+					if strings.EqualFold(name, k) {
+						hint = fmt.Sprintf(" (did you mean %s?)", name)
+					}
+				}
+				verr.add(join(k), "unknown key%s", hint)
+				continue
+			}
+			checkShape(verr, join(k), m[k], ft)
+		}
+	case reflect.Map:
+		m, ok := v.(map[string]any)
+		if !ok {
+			verr.add(path, "%sa mapping, got %s", typeRulePrefix, jsonKind(v))
+			return
+		}
+		for k, e := range m {
+			checkShape(verr, join(k), e, t.Elem())
+		}
+	case reflect.Slice:
+		a, ok := v.([]any)
+		if !ok {
+			verr.add(path, "%sa list, got %s", typeRulePrefix, jsonKind(v))
+			return
+		}
+		for i, e := range a {
+			checkShape(verr, fmt.Sprintf("%s[%d]", path, i), e, t.Elem())
+		}
+	case reflect.String:
+		if _, ok := v.(string); !ok {
+			verr.add(path, "%sa string, got %s", typeRulePrefix, jsonKind(v))
+		}
+	case reflect.Bool:
+		if _, ok := v.(bool); !ok {
+			verr.add(path, "%strue or false, got %s", typeRulePrefix, jsonKind(v))
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		n, ok := v.(json.Number)
+		if !ok {
+			verr.add(path, "%san integer, got %s", typeRulePrefix, jsonKind(v))
+		} else if _, err := n.Int64(); err != nil {
+			verr.add(path, "%san integer, got %s", typeRulePrefix, n)
+		}
+	case reflect.Float32, reflect.Float64:
+		if _, ok := v.(json.Number); !ok {
+			verr.add(path, "%sa number, got %s", typeRulePrefix, jsonKind(v))
+		}
+	}
+}
+
+func jsonKind(v any) string {
+	switch v.(type) {
+	case map[string]any:
+		return "a mapping"
+	case []any:
+		return "a list"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case json.Number:
+		return "a number"
+	default:
+		return fmt.Sprintf("%T", v)
+	}
+}

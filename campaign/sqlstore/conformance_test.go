@@ -1,0 +1,753 @@
+package sqlstore_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/tagcast/tagcast/campaign"
+	"github.com/tagcast/tagcast/campaign/sqlstore"
+	"github.com/tagcast/tagcast/internal/testenv"
+	"github.com/tagcast/tagcast/pushapi"
+)
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(helperModeEnv); mode != "" {
+		os.Exit(helperMain(mode)) // a child of TestClaimAcrossProcesses
+	}
+	testenv.Main(m)
+}
+
+// storeFactory opens a fresh, migrated, empty store for one test.
+type storeFactory func(t testing.TB) campaign.Store
+
+// dialects are the two databases every conformance test runs on.
+var dialects = []struct {
+	name string
+	url  func(t testing.TB) string
+}{
+	{"postgres", func(t testing.TB) string { return testenv.Postgres(t) }},
+	{"sqlite", func(t testing.TB) string { return "sqlite://" + filepath.Join(t.TempDir(), "tagcast.db") }},
+}
+
+func openMigrated(t testing.TB, url string) *sqlstore.Store {
+	t.Helper()
+	ctx := context.Background()
+	s, err := sqlstore.Open(ctx, url)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			t.Parallel()
+			RunConformance(t, func(t testing.TB) campaign.Store { return openMigrated(t, d.url(t)) })
+		})
+	}
+}
+
+// t0 is the injected clock's start; tests move time by adding to it.
+var t0 = time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+
+// bundle is what a conformance test needs.
+type bundle struct {
+	ctx   context.Context
+	store campaign.Store
+}
+
+func setup(t testing.TB, newStore storeFactory) bundle {
+	t.Helper()
+	return bundle{ctx: context.Background(), store: newStore(t)}
+}
+
+// newCampaign is a valid one-off campaign due at `at` for app with users
+// user ids (0: a tag audience).
+func newCampaign(app, name string, at time.Time, users int) campaign.Campaign {
+	c := campaign.Campaign{
+		App:  app,
+		Name: name,
+		Push: pushapi.Request{
+			Platform:     []string{"ios", "android"},
+			FromUserID:   "system",
+			Audience:     pushapi.Audience{Tag: []string{"女"}},
+			Notification: &pushapi.Notification{Alert: "{{.Vars.product}} at {{.FireTime.Format \"15:04\"}}"},
+		},
+		Schedule:  campaign.Schedule{At: &at, Missed: campaign.MissedOnce, DeliverWithin: time.Hour},
+		Vars:      map[string]any{"product": "coat"},
+		Status:    campaign.CampaignActive,
+		NextRunAt: &at,
+	}
+	if users > 0 {
+		c.Push.Audience = pushapi.Audience{}
+		for i := range users {
+			c.Push.Audience.UserID = append(c.Push.Audience.UserID, fmt.Sprintf("user-%05d", i))
+		}
+	}
+	return c
+}
+
+func (b bundle) create(t testing.TB, c campaign.Campaign) campaign.Campaign {
+	t.Helper()
+	out, err := b.store.Create(b.ctx, c, t0.Add(-time.Hour))
+	if err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	return out
+}
+
+var plan = campaign.SimplePlan(time.Minute)
+
+// fire creates a due one-off campaign and claims it, returning its run and sends.
+func (b bundle) fire(t testing.TB, users int) (campaign.Run, []campaign.Send) {
+	t.Helper()
+	c := b.create(t, newCampaign("main", "fired", t0, users))
+	runs, err := b.store.ClaimDue(b.ctx, t0, 100, plan)
+	if err != nil || len(runs) != 1 || runs[0].CampaignID != c.ID {
+		t.Fatalf("ClaimDue = %v, %v; want one run of campaign %d", runs, err, c.ID)
+	}
+	r, sends, err := b.store.GetRun(b.ctx, runs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, sends
+}
+
+func (b bundle) claim(t testing.TB, sendID int64, now time.Time) campaign.Send {
+	t.Helper()
+	sd, err := b.store.ClaimSend(b.ctx, sendID, now, time.Minute)
+	if err != nil {
+		t.Fatalf("claim send %d: %v", sendID, err)
+	}
+	return sd
+}
+
+func (b bundle) send(t testing.TB, sd campaign.Send, at time.Time, o campaign.Outcome) campaign.Send {
+	t.Helper()
+	if o.Status == campaign.SendSent || o.Status == campaign.SendUnknown {
+		if err := b.store.BeginAttempt(b.ctx, sd.Token(), at); err != nil {
+			t.Fatalf("begin attempt: %v", err)
+		}
+	}
+	o.At = at
+	out, err := b.store.RecordOutcome(b.ctx, sd.Token(), o)
+	if err != nil {
+		t.Fatalf("record %s: %v", o.Status, err)
+	}
+	return out
+}
+
+func wantTransitionError(t testing.TB, err error, what string) {
+	t.Helper()
+	var te *campaign.TransitionError
+	if !errors.As(err, &te) || !errors.Is(err, campaign.ErrIllegalTransition) {
+		t.Fatalf("%s: err = %v, want a *campaign.TransitionError", what, err)
+	}
+}
+
+// RunConformance is the store conformance suite: every Store
+// implementation must pass it.
+func RunConformance(t *testing.T, newStore storeFactory) {
+	tests := map[string]func(t *testing.T, b bundle){
+		"CreateGetList":          testCreateGetList,
+		"ClaimDueFiresOnce":      testClaimDueFiresOnce,
+		"ClaimDueRace":           testClaimDueRace,
+		"ClaimSendRace":          testClaimSendRace,
+		"OutcomesAndLedger":      testOutcomesAndLedger,
+		"RetryWaitAndRelease":    testRetryWaitAndRelease,
+		"StaleLeases":            testStaleLeases,
+		"PauseResumeCancel":      testPauseResumeCancel,
+		"ExpireRun":              testExpireRun,
+		"EnqueueBookkeeping":     testEnqueueBookkeeping,
+		"RenderFailureFailsRun":  testRenderFailureFailsRun,
+		"PlanErrorSkipsCampaign": testPlanErrorSkipsCampaign,
+	}
+	for name, fn := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			fn(t, setup(t, newStore))
+		})
+	}
+}
+
+func testCreateGetList(t *testing.T, b bundle) {
+	var ids []int64
+	for i, app := range []string{"main", "other", "main", "main"} {
+		c := b.create(t, newCampaign(app, fmt.Sprintf("sale-%d", i), t0.Add(time.Duration(i)*time.Hour), 0))
+		ids = append(ids, c.ID)
+	}
+	d, err := b.store.Get(b.ctx, ids[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := newCampaign("other", "sale-1", t0.Add(time.Hour), 0)
+	want.ID = ids[1]
+	want.CreatedAt, want.UpdatedAt = t0.Add(-time.Hour), t0.Add(-time.Hour)
+	if diff := cmp.Diff(campaign.Detail{Campaign: want, Runs: []campaign.RunDetail{}}, d, cmpopts.EquateApproxTime(0)); diff != "" {
+		t.Errorf("Get (-want +got):\n%s", diff)
+	}
+	if _, err := b.store.Get(b.ctx, 999999); !errors.Is(err, campaign.ErrNotFound) {
+		t.Errorf("Get(missing) err = %v, want ErrNotFound", err)
+	}
+
+	names := func(cs []campaign.Campaign) []string {
+		var out []string
+		for _, c := range cs {
+			out = append(out, c.Name)
+		}
+		return out
+	}
+	page1, next, err := b.store.List(b.ctx, campaign.ListFilter{App: "main", Limit: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page2, next2, err := b.store.List(b.ctx, campaign.ListFilter{App: "main", Limit: 2, After: next})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([][]string{{"sale-0", "sale-2"}, {"sale-3"}}, [][]string{names(page1), names(page2)}); diff != "" {
+		t.Errorf("keyset pages (-want +got):\n%s", diff)
+	}
+	if next == 0 || next2 != 0 {
+		t.Errorf("cursors = %d, %d; want non-zero then 0", next, next2)
+	}
+	byName, _, err := b.store.List(b.ctx, campaign.ListFilter{Name: "ale-3"})
+	if err != nil || len(byName) != 1 || byName[0].ID != ids[3] {
+		t.Errorf("List(name) = %v, %v", names(byName), err)
+	}
+	if _, err := b.store.Pause(b.ctx, ids[2], t0); err != nil {
+		t.Fatal(err)
+	}
+	paused, _, err := b.store.List(b.ctx, campaign.ListFilter{Status: campaign.CampaignPaused})
+	if err != nil || len(paused) != 1 || paused[0].ID != ids[2] {
+		t.Errorf("List(paused) = %v, %v", names(paused), err)
+	}
+}
+
+func testClaimDueFiresOnce(t *testing.T, b bundle) {
+	oneOff := b.create(t, newCampaign("main", "one-off", t0, 2500))
+	cron := newCampaign("main", "every-5-min", t0, 0)
+	cron.Schedule = campaign.Schedule{Cron: "*/5 * * * *", Missed: campaign.MissedSkip}
+	cron = b.create(t, cron)
+	later := b.create(t, newCampaign("main", "later", t0.Add(time.Hour), 0))
+
+	if runs, err := b.store.ClaimDue(b.ctx, t0.Add(-time.Second), 10, plan); err != nil || len(runs) != 0 {
+		t.Fatalf("ClaimDue before the fire = %v, %v; want nothing (never early)", runs, err)
+	}
+	now := t0.Add(200 * time.Millisecond)
+	runs, err := b.store.ClaimDue(b.ctx, now, 10, plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[int64]time.Time{}
+	for _, r := range runs {
+		got[r.CampaignID] = r.ScheduledFor
+		if r.Status != campaign.RunPending || r.EnqueuedAt != nil {
+			t.Errorf("run %d: status %s enqueued %v, want pending and not enqueued", r.ID, r.Status, r.EnqueuedAt)
+		}
+	}
+	if diff := cmp.Diff(map[int64]time.Time{oneOff.ID: t0, cron.ID: t0}, got); diff != "" {
+		t.Errorf("fired (-want +got):\n%s", diff)
+	}
+	if again, err := b.store.ClaimDue(b.ctx, now, 10, plan); err != nil || len(again) != 0 {
+		t.Errorf("second ClaimDue = %v, %v; want nothing", again, err)
+	}
+
+	d, err := b.store.Get(b.ctx, oneOff.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Status != campaign.CampaignDone || d.NextRunAt != nil {
+		t.Errorf("one-off after its fire: status %s next %v, want done and nil", d.Status, d.NextRunAt)
+	}
+	if len(d.Runs) != 1 {
+		t.Fatalf("one-off has %d runs, want 1", len(d.Runs))
+	}
+	var sizes []int
+	for i, sd := range d.Runs[0].Sends {
+		sizes = append(sizes, len(sd.Body.Audience.UserID))
+		if sd.Index != i || sd.Status != campaign.SendPending || sd.App != "main" {
+			t.Errorf("send %d: index %d status %s app %s", sd.ID, sd.Index, sd.Status, sd.App)
+		}
+		if sd.Body.Notification.Alert != "coat at 09:00" {
+			t.Errorf("send %d: alert %q, want the rendered template", sd.ID, sd.Body.Notification.Alert)
+		}
+	}
+	if diff := cmp.Diff([]int{1000, 1000, 500}, sizes); diff != "" {
+		t.Errorf("user-id chunks (-want +got):\n%s", diff)
+	}
+	if d.Runs[0].DeliverBy == nil || !d.Runs[0].DeliverBy.Equal(t0.Add(time.Hour)) {
+		t.Errorf("deliver_by = %v, want scheduled_for + 1h", d.Runs[0].DeliverBy)
+	}
+
+	c, err := b.store.Get(b.ctx, cron.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Status != campaign.CampaignActive || c.NextRunAt == nil || !c.NextRunAt.Equal(t0.Add(5*time.Minute)) {
+		t.Errorf("cron after its fire: status %s next %v, want active at +5m", c.Status, c.NextRunAt)
+	}
+	if l, err := b.store.Get(b.ctx, later.ID); err != nil || len(l.Runs) != 0 {
+		t.Errorf("a campaign not yet due fired: %v %v", l.Runs, err)
+	}
+}
+
+// testClaimDueRace: 8 goroutines claim the same due campaigns; each fire is
+// claimed exactly once.
+func testClaimDueRace(t *testing.T, b bundle) {
+	const campaigns, workers = 40, 8
+	want := map[int64]int{}
+	for i := range campaigns {
+		c := b.create(t, newCampaign("main", fmt.Sprintf("c%d", i), t0.Add(-time.Duration(i)*time.Second), 0))
+		want[c.ID] = 1
+	}
+	var mu sync.Mutex
+	got := map[int64]int{}
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range workers {
+		wg.Go(func() {
+			<-start
+			for {
+				runs, err := b.store.ClaimDue(b.ctx, t0, 3, plan)
+				if err != nil {
+					t.Errorf("ClaimDue: %v", err)
+					return
+				}
+				if len(runs) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, r := range runs {
+					got[r.CampaignID]++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("claims per campaign (-want +got):\n%s", diff)
+	}
+}
+
+// testClaimSendRace: 8 goroutines claim the same sends; each send is
+// claimed exactly once.
+func testClaimSendRace(t *testing.T, b bundle) {
+	const workers = 8
+	var ids []int64
+	for range 3 {
+		c := b.create(t, newCampaign("main", "big", t0, 4500)) // 5 sends each
+		_ = c
+	}
+	runs, err := b.store.ClaimDue(b.ctx, t0, 10, plan)
+	if err != nil || len(runs) != 3 {
+		t.Fatalf("ClaimDue = %d runs, %v", len(runs), err)
+	}
+	for _, r := range runs {
+		_, sends, err := b.store.GetRun(b.ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sd := range sends {
+			ids = append(ids, sd.ID)
+		}
+	}
+	var mu sync.Mutex
+	got := map[int64]int{}
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for w := range workers {
+		wg.Go(func() {
+			<-start
+			order := slices.Clone(ids)
+			if w%2 == 1 {
+				slices.Reverse(order)
+			}
+			for _, id := range order {
+				sd, err := b.store.ClaimSend(b.ctx, id, t0, time.Minute)
+				if errors.Is(err, campaign.ErrIllegalTransition) {
+					continue
+				}
+				if err != nil {
+					t.Errorf("ClaimSend %d: %v", id, err)
+					return
+				}
+				if sd.Status != campaign.SendInFlight || sd.Attempts != 1 {
+					t.Errorf("claimed send %d: status %s attempts %d", id, sd.Status, sd.Attempts)
+				}
+				mu.Lock()
+				got[id]++
+				mu.Unlock()
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	want := map[int64]int{}
+	for _, id := range ids {
+		want[id] = 1
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("claims per send (-want +got):\n%s", diff)
+	}
+}
+
+func testOutcomesAndLedger(t *testing.T, b bundle) {
+	run, sends := b.fire(t, 3500) // 4 sends
+	if len(sends) != 4 {
+		t.Fatalf("%d sends, want 4", len(sends))
+	}
+	if _, err := b.store.StartRun(b.ctx, run.ID, t0); err != nil {
+		t.Fatal(err)
+	}
+	now := t0.Add(time.Second)
+
+	s0 := b.claim(t, sends[0].ID, now)
+	_, err := b.store.RecordOutcome(b.ctx, s0.Token(), campaign.Outcome{Status: campaign.SendSent, At: now})
+	wantTransitionError(t, err, "sent without BeginAttempt")
+	s0 = b.send(t, s0, now, campaign.Outcome{Status: campaign.SendSent, PushID: "push-1", MessageUID: "BS45-U2HJ-HAAD-HFNQ"})
+	if s0.Status != campaign.SendSent || s0.MessageUID != "BS45-U2HJ-HAAD-HFNQ" || s0.PushID != "push-1" || s0.LastCode != 200 ||
+		s0.SentAt == nil || !s0.SentAt.Equal(now) || s0.LeaseUntil != nil {
+		t.Errorf("sent send = %+v", s0)
+	}
+	_, err = b.store.RecordOutcome(b.ctx, s0.Token(), campaign.Outcome{Status: campaign.SendFailed, At: now})
+	wantTransitionError(t, err, "second outcome on a settled send")
+
+	b.send(t, b.claim(t, sends[1].ID, now.Add(time.Second)), now.Add(2*time.Second), campaign.Outcome{Status: campaign.SendUnknown, Message: "read timeout"})
+	s2 := b.send(t, b.claim(t, sends[2].ID, now), now, campaign.Outcome{Status: campaign.SendFailed, Code: 1002, Message: "parameter error"})
+	if s2.LastCode != 1002 || s2.LastMessage != "parameter error" {
+		t.Errorf("failed send keeps code and message: %+v", s2)
+	}
+	if _, err := b.store.FinishRun(b.ctx, run.ID, now); err == nil {
+		t.Fatal("FinishRun with a pending send succeeded")
+	}
+	b.send(t, b.claim(t, sends[3].ID, now), now.Add(3*time.Second), campaign.Outcome{Status: campaign.SendSent, PushID: "push-4", MessageUID: "m4"})
+
+	ledger, err := b.store.SentBetween(b.ctx, "main", now, now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantLedger := []time.Time{now, now.Add(2 * time.Second), now.Add(3 * time.Second)}
+	if diff := cmp.Diff(wantLedger, ledger); diff != "" {
+		t.Errorf("ledger: sent and unknown count (-want +got):\n%s", diff)
+	}
+	if l, _ := b.store.SentBetween(b.ctx, "main", now.Add(time.Second), now.Add(3*time.Second)); len(l) != 1 {
+		t.Errorf("ledger [from, to) window: %v, want only the unknown at +2s", l)
+	}
+	if l, _ := b.store.SentBetween(b.ctx, "other", now, now.Add(time.Hour)); len(l) != 0 {
+		t.Errorf("ledger of another app: %v", l)
+	}
+
+	r, err := b.store.FinishRun(b.ctx, run.ID, now.Add(time.Minute))
+	if err != nil || r.Status != campaign.RunPartiallyFailed || r.FinishedAt == nil {
+		t.Fatalf("FinishRun = %+v, %v; want partially_failed", r, err)
+	}
+
+	n, err := b.store.ResetForRetry(b.ctx, run.ID, campaign.RetryOptions{}, now.Add(time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("ResetForRetry(failed only) = %d, %v; want 1", n, err)
+	}
+	r, sends, err = b.store.GetRun(b.ctx, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != campaign.RunPending || r.EnqueuedAt != nil || r.Retries != 1 || r.DeliverBy == nil || !r.DeliverBy.Equal(now.Add(2*time.Hour)) {
+		t.Errorf("retried run = %+v", r)
+	}
+	statuses := func() []campaign.SendStatus {
+		_, ss, _ := b.store.GetRun(b.ctx, run.ID)
+		var out []campaign.SendStatus
+		for _, sd := range ss {
+			out = append(out, sd.Status)
+		}
+		return out
+	}
+	if diff := cmp.Diff([]campaign.SendStatus{"sent", "unknown", "pending", "sent"}, statuses()); diff != "" {
+		t.Errorf("after retry of failed sends (-want +got):\n%s", diff)
+	}
+	if sends[2].Attempts != 0 {
+		t.Errorf("retried send attempts = %d, want 0", sends[2].Attempts)
+	}
+	toEnqueue, err := b.store.RunsToEnqueue(b.ctx, 10)
+	if err != nil || len(toEnqueue) != 1 || toEnqueue[0].ID != run.ID {
+		t.Errorf("RunsToEnqueue = %v, %v; want the retried run", toEnqueue, err)
+	}
+
+	// Settle again, then re-send the unknown one on purpose.
+	b.send(t, b.claim(t, sends[2].ID, now.Add(time.Hour)), now.Add(time.Hour), campaign.Outcome{Status: campaign.SendFailed, Code: 1002})
+	if _, err := b.store.StartRun(b.ctx, run.ID, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.store.FinishRun(b.ctx, run.ID, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	n, err = b.store.ResetForRetry(b.ctx, run.ID, campaign.RetryOptions{Unknown: true}, now.Add(2*time.Hour))
+	if err != nil || n != 2 {
+		t.Fatalf("ResetForRetry(unknown too) = %d, %v; want 2", n, err)
+	}
+	if diff := cmp.Diff([]campaign.SendStatus{"sent", "pending", "pending", "sent"}, statuses()); diff != "" {
+		t.Errorf("after retry with unknown (-want +got):\n%s", diff)
+	}
+	ledger, _ = b.store.SentBetween(b.ctx, "main", now, now.Add(time.Hour))
+	if diff := cmp.Diff(wantLedger, ledger); diff != "" {
+		t.Errorf("a retry must keep earlier attempts in the ledger (-want +got):\n%s", diff)
+	}
+	if _, err := b.store.ResetForRetry(b.ctx, run.ID, campaign.RetryOptions{}, now); err == nil {
+		t.Error("retry of a pending run succeeded")
+	}
+}
+
+func testRetryWaitAndRelease(t *testing.T, b bundle) {
+	_, sends := b.fire(t, 0)
+	id := sends[0].ID
+	sd := b.claim(t, id, t0)
+	sd = b.send(t, sd, t0, campaign.Outcome{Status: campaign.SendRetryWait, Code: 1050, Message: "timeout", NextAttempt: t0.Add(10 * time.Second)})
+	if sd.Status != campaign.SendRetryWait || sd.NextAttemptAt == nil || sd.Attempts != 1 {
+		t.Fatalf("retry_wait send = %+v", sd)
+	}
+	_, err := b.store.ClaimSend(b.ctx, id, t0.Add(9*time.Second), time.Minute)
+	wantTransitionError(t, err, "claim before next_attempt_at")
+	sd = b.claim(t, id, t0.Add(10*time.Second))
+	if sd.Attempts != 2 || sd.Claim != 2 {
+		t.Errorf("second claim: attempts %d claim %d, want 2 and 2", sd.Attempts, sd.Claim)
+	}
+	// A quota snooze releases the claim without spending the attempt.
+	sd = b.send(t, sd, t0.Add(11*time.Second), campaign.Outcome{Status: campaign.SendPending, Message: "quota: next slot at 10:00"})
+	if sd.Status != campaign.SendPending || sd.Attempts != 1 || sd.ClaimedAt != nil {
+		t.Errorf("released send = %+v, want pending with 1 attempt", sd)
+	}
+	_, err = b.store.RecordOutcome(b.ctx, campaign.ClaimToken{SendID: id, Claim: 2}, campaign.Outcome{Status: campaign.SendSent, At: t0})
+	wantTransitionError(t, err, "outcome on a released claim")
+	_, err = b.store.RecordOutcome(b.ctx, sd.Token(), campaign.Outcome{Status: campaign.SendCancelled, At: t0})
+	wantTransitionError(t, err, "in_flight -> cancelled is not in the table")
+	if _, err := b.store.ClaimSend(b.ctx, 987654, t0, time.Minute); !errors.Is(err, campaign.ErrNotFound) {
+		t.Errorf("claim of a missing send: %v, want ErrNotFound", err)
+	}
+}
+
+func testStaleLeases(t *testing.T, b bundle) {
+	_, sends := b.fire(t, 2500) // 3 sends
+	notAttempted := b.claim(t, sends[0].ID, t0)
+	attempted := b.claim(t, sends[1].ID, t0)
+	if err := b.store.BeginAttempt(b.ctx, attempted.Token(), t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := b.store.ClaimSend(b.ctx, sends[2].ID, t0.Add(50*time.Second), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := b.store.ResolveStaleSends(b.ctx, t0.Add(59*time.Second)); len(got) != 0 {
+		t.Errorf("sends resolved before their lease ended: %v", got)
+	}
+	resolved, err := b.store.ResolveStaleSends(b.ctx, t0.Add(61*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[int64]campaign.SendStatus{}
+	for _, sd := range resolved {
+		got[sd.ID] = sd.Status
+	}
+	want := map[int64]campaign.SendStatus{notAttempted.ID: campaign.SendPending, attempted.ID: campaign.SendUnknown}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("resolved stale sends (-want +got):\n%s", diff)
+	}
+	ledger, _ := b.store.SentBetween(b.ctx, "main", t0, t0.Add(time.Hour))
+	if diff := cmp.Diff([]time.Time{t0.Add(time.Second)}, ledger); diff != "" {
+		t.Errorf("a stale attempted send counts against the quota (-want +got):\n%s", diff)
+	}
+	// The crashed worker comes back: its claims are over.
+	_, err = b.store.RecordOutcome(b.ctx, attempted.Token(), campaign.Outcome{Status: campaign.SendSent, At: t0.Add(62 * time.Second)})
+	wantTransitionError(t, err, "outcome after the lease was resolved")
+	err = b.store.BeginAttempt(b.ctx, notAttempted.Token(), t0.Add(62*time.Second))
+	wantTransitionError(t, err, "attempt after the lease was resolved")
+	// A worker past its own lease may not start the call either.
+	err = b.store.BeginAttempt(b.ctx, fresh.Token(), t0.Add(111*time.Second))
+	wantTransitionError(t, err, "attempt after the lease lapsed")
+	if sd := b.claim(t, notAttempted.ID, t0.Add(70*time.Second)); sd.Attempts != 1 {
+		t.Errorf("re-claimed send: attempts %d, want 1 (the lapsed claim made no attempt)", sd.Attempts)
+	}
+}
+
+func testPauseResumeCancel(t *testing.T, b bundle) {
+	c := newCampaign("main", "cron", t0, 0)
+	c.Schedule = campaign.Schedule{Cron: "0 * * * *", Missed: campaign.MissedOnce}
+	c = b.create(t, c)
+	if _, err := b.store.Pause(b.ctx, c.ID, t0); err != nil {
+		t.Fatal(err)
+	}
+	_, err := b.store.Pause(b.ctx, c.ID, t0)
+	wantTransitionError(t, err, "pause a paused campaign")
+	if runs, _ := b.store.ClaimDue(b.ctx, t0.Add(3*time.Hour+time.Minute), 10, plan); len(runs) != 0 {
+		t.Fatalf("a paused campaign fired: %v", runs)
+	}
+	if _, err := b.store.Resume(b.ctx, c.ID, t0.Add(3*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := b.store.ClaimDue(b.ctx, t0.Add(3*time.Hour+30*time.Second), 10, plan)
+	if err != nil || len(runs) != 1 || !runs[0].ScheduledFor.Equal(t0.Add(3*time.Hour)) {
+		t.Fatalf("after resume: %v, %v; want one catch-up fire at +3h", runs, err)
+	}
+	run := runs[0]
+	_, sends, _ := b.store.GetRun(b.ctx, run.ID)
+	inFlight := b.claim(t, sends[0].ID, t0.Add(3*time.Hour))
+
+	if _, err := b.store.Cancel(b.ctx, c.ID, t0.Add(3*time.Hour+5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	d, err := b.store.Get(b.ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Status != campaign.CampaignCancelled || d.NextRunAt != nil || d.Runs[0].Status != campaign.RunCancelled {
+		t.Errorf("cancelled: campaign %s next %v run %s", d.Status, d.NextRunAt, d.Runs[0].Status)
+	}
+	// The send in flight finishes and is recorded; nothing else can start.
+	b.send(t, inFlight, t0.Add(3*time.Hour+10*time.Second), campaign.Outcome{Status: campaign.SendSent, MessageUID: "m"})
+	_, err = b.store.Resume(b.ctx, c.ID, t0)
+	wantTransitionError(t, err, "resume a cancelled campaign")
+	_, err = b.store.Cancel(b.ctx, c.ID, t0)
+	wantTransitionError(t, err, "cancel twice")
+	_, err = b.store.ResetForRetry(b.ctx, run.ID, campaign.RetryOptions{Unknown: true}, t0)
+	wantTransitionError(t, err, "retry a cancelled campaign's run")
+	if runs, _ := b.store.ClaimDue(b.ctx, t0.Add(48*time.Hour), 10, plan); len(runs) != 0 {
+		t.Errorf("a cancelled campaign fired: %v", runs)
+	}
+
+	// Cancel stops a done campaign's run that is still sending.
+	_, sends2 := b.fire(t, 1500)
+	oneOff := sends2[0].CampaignID
+	if _, err := b.store.Cancel(b.ctx, oneOff, t0); err != nil {
+		t.Fatalf("cancel a done campaign: %v", err)
+	}
+	_, err = b.store.ClaimSend(b.ctx, sends2[1].ID, t0, time.Minute)
+	wantTransitionError(t, err, "claim a cancelled send")
+}
+
+func testExpireRun(t *testing.T, b bundle) {
+	run, sends := b.fire(t, 2500)
+	b.send(t, b.claim(t, sends[0].ID, t0), t0, campaign.Outcome{Status: campaign.SendSent, MessageUID: "m"})
+	inFlight := b.claim(t, sends[1].ID, t0)
+	if _, err := b.store.StartRun(b.ctx, run.ID, t0); err != nil {
+		t.Fatal(err)
+	}
+	r, err := b.store.ExpireRun(b.ctx, run.ID, t0.Add(2*time.Hour))
+	if err != nil || r.Status != campaign.RunRunning {
+		t.Fatalf("ExpireRun with a send in flight = %s, %v; want still running", r.Status, err)
+	}
+	b.send(t, inFlight, t0.Add(2*time.Hour), campaign.Outcome{Status: campaign.SendExpired, Message: "deliver_within passed"})
+	r, err = b.store.FinishRun(b.ctx, run.ID, t0.Add(2*time.Hour))
+	if err != nil || r.Status != campaign.RunPartiallyFailed {
+		t.Fatalf("FinishRun = %s, %v; want partially_failed", r.Status, err)
+	}
+
+	run2, _ := b.fire(t, 0)
+	r, err = b.store.ExpireRun(b.ctx, run2.ID, t0.Add(2*time.Hour))
+	if err != nil || r.Status != campaign.RunExpired || r.FinishedAt == nil {
+		t.Fatalf("ExpireRun of an unstarted run = %+v, %v; want expired", r, err)
+	}
+	_, err = b.store.ExpireRun(b.ctx, run2.ID, t0.Add(3*time.Hour))
+	wantTransitionError(t, err, "expire an expired run")
+	if n, err := b.store.ResetForRetry(b.ctx, run2.ID, campaign.RetryOptions{}, t0.Add(3*time.Hour)); err != nil || n != 1 {
+		t.Errorf("retry of an expired run = %d, %v; want 1", n, err)
+	}
+}
+
+func testEnqueueBookkeeping(t *testing.T, b bundle) {
+	r1, _ := b.fire(t, 0)
+	r2, _ := b.fire(t, 0)
+	list, err := b.store.RunsToEnqueue(b.ctx, 10)
+	if err != nil || len(list) != 2 {
+		t.Fatalf("RunsToEnqueue = %v, %v", list, err)
+	}
+	if err := b.store.MarkRunEnqueued(b.ctx, r1.ID, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.store.MarkRunEnqueued(b.ctx, 424242, t0); !errors.Is(err, campaign.ErrNotFound) {
+		t.Errorf("MarkRunEnqueued(missing) = %v", err)
+	}
+	list, _ = b.store.RunsToEnqueue(b.ctx, 10)
+	if len(list) != 1 || list[0].ID != r2.ID {
+		t.Errorf("RunsToEnqueue after marking = %v", list)
+	}
+	if _, err := b.store.StartRun(b.ctx, r1.ID, t0); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := b.store.StartRun(b.ctx, r1.ID, t0); err != nil || r.Status != campaign.RunRunning {
+		t.Errorf("StartRun twice = %s, %v; want a no-op", r.Status, err)
+	}
+	open, err := b.store.OpenRuns(b.ctx, 0, 10)
+	if err != nil || len(open) != 2 {
+		t.Errorf("OpenRuns = %v, %v", open, err)
+	}
+	if open, _ := b.store.OpenRuns(b.ctx, r1.ID, 10); len(open) != 1 || open[0].ID != r2.ID {
+		t.Errorf("OpenRuns after cursor = %v", open)
+	}
+	if _, _, err := b.store.GetRun(b.ctx, 777777); !errors.Is(err, campaign.ErrNotFound) {
+		t.Errorf("GetRun(missing) = %v", err)
+	}
+}
+
+func testRenderFailureFailsRun(t *testing.T, b bundle) {
+	c := newCampaign("main", "bad-template", t0, 0)
+	c.Push.Notification.Alert = "{{.Vars.missing}}" // bypasses validation on purpose
+	c = b.create(t, c)
+	runs, err := b.store.ClaimDue(b.ctx, t0, 10, plan)
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("ClaimDue = %v, %v", runs, err)
+	}
+	r, sends, err := b.store.GetRun(b.ctx, runs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != campaign.RunFailed || r.Error == "" || len(sends) != 0 {
+		t.Errorf("run = %+v with %d sends; want failed with the render error", r, len(sends))
+	}
+	if list, _ := b.store.RunsToEnqueue(b.ctx, 10); len(list) != 0 {
+		t.Errorf("a failed run is to be enqueued: %v", list)
+	}
+}
+
+func testPlanErrorSkipsCampaign(t *testing.T, b bundle) {
+	bad := b.create(t, newCampaign("main", "bad", t0, 0))
+	good := b.create(t, newCampaign("main", "good", t0, 0))
+	failing := func(c campaign.Campaign, now time.Time) (campaign.FirePlan, error) {
+		if c.ID == bad.ID {
+			return campaign.FirePlan{}, errors.New("boom")
+		}
+		return plan(c, now)
+	}
+	runs, err := b.store.ClaimDue(b.ctx, t0, 10, failing)
+	if err == nil || len(runs) != 1 || runs[0].CampaignID != good.ID {
+		t.Fatalf("ClaimDue = %v, %v; want the good campaign fired and the bad one reported", runs, err)
+	}
+	if want := fmt.Sprintf("campaign %d: plan: boom", bad.ID); err.Error() != want {
+		t.Errorf("err = %q, want %q", err, want)
+	}
+	if d, _ := b.store.Get(b.ctx, bad.ID); d.Status != campaign.CampaignActive || len(d.Runs) != 0 {
+		t.Errorf("the bad campaign changed: %s, %d runs", d.Status, len(d.Runs))
+	}
+}
+
+func jsonString(v any) (string, error) {
+	b, err := json.Marshal(v)
+	return string(b), err
+}

@@ -1,0 +1,130 @@
+// Package sqlstore implements campaign.Store on database/sql for PostgreSQL
+// (pgx) and SQLite (modernc.org/sqlite, pure Go).
+//
+// Every status change is a compare-and-set built from campaign's transition
+// table. Claims are safe across goroutines and processes: PostgreSQL locks
+// due campaigns with FOR UPDATE SKIP LOCKED; SQLite runs every transaction
+// as BEGIN IMMEDIATE (one writer at a time, others wait on busy_timeout) in
+// WAL mode over a single connection per process. The store holds no cron
+// logic: ClaimDue asks the caller's campaign.PlanFunc.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+
+	"github.com/tagcast/tagcast/migrations"
+)
+
+// Store is campaign.Store on a SQL database.
+type Store struct {
+	db      *sql.DB
+	dialect migrations.Dialect
+}
+
+// busyTimeout is how long a SQLite writer waits for another process's
+// transaction before failing with SQLITE_BUSY.
+const busyTimeout = 10 * time.Second
+
+// Open connects to the database named by dbURL and checks the connection:
+// postgres://… or postgresql://… (PostgreSQL), sqlite://PATH (a file,
+// relative or sqlite:///absolute) or sqlite::memory: (a private in-memory
+// database, for tests). It does not migrate; call Migrate.
+func Open(ctx context.Context, dbURL string) (*Store, error) {
+	db, d, err := openDB(dbURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("sqlstore: connect to %s: %w", redact(dbURL), err)
+	}
+	return &Store{db: db, dialect: d}, nil
+}
+
+// OpenDB opens the database/sql handle for dbURL with the settings the
+// store relies on (for migrations and tools), and names its dialect.
+func OpenDB(dbURL string) (*sql.DB, migrations.Dialect, error) { return openDB(dbURL) }
+
+func openDB(dbURL string) (*sql.DB, migrations.Dialect, error) {
+	switch {
+	case strings.HasPrefix(dbURL, "postgres://"), strings.HasPrefix(dbURL, "postgresql://"):
+		db, err := sql.Open("pgx", dbURL)
+		if err != nil {
+			return nil, "", fmt.Errorf("sqlstore: open %s: %w", redact(dbURL), err)
+		}
+		db.SetMaxOpenConns(10)
+		db.SetMaxIdleConns(5)
+		db.SetConnMaxIdleTime(5 * time.Minute)
+		return db, migrations.Postgres, nil
+	case dbURL == "sqlite::memory:" || strings.HasPrefix(dbURL, "sqlite://"):
+		path := ":memory:"
+		if dbURL != "sqlite::memory:" {
+			path = strings.TrimPrefix(dbURL, "sqlite://")
+			if path == "" {
+				return nil, "", fmt.Errorf("sqlstore: %q: missing file path (sqlite://tagcast.db or sqlite:///var/lib/tagcast.db)", dbURL)
+			}
+		}
+		q := url.Values{}
+		q.Set("_txlock", "immediate")
+		q.Set("_busy_timeout", fmt.Sprint(busyTimeout.Milliseconds()))
+		q.Set("_foreign_keys", "1")
+		if path != ":memory:" {
+			q.Set("_journal_mode", "WAL")
+			q.Set("_synchronous", "NORMAL")
+		}
+		sep := "?"
+		if strings.Contains(path, "?") {
+			sep = "&"
+		}
+		db, err := sql.Open("sqlite", path+sep+q.Encode())
+		if err != nil {
+			return nil, "", fmt.Errorf("sqlstore: open %s: %w", dbURL, err)
+		}
+		// One connection: SQLite has one writer anyway, an in-memory database
+		// lives and dies with its connection, and it rules out SQLITE_BUSY
+		// between connections of the same process. Other processes are
+		// serialised by BEGIN IMMEDIATE and busy_timeout.
+		db.SetMaxOpenConns(1)
+		db.SetMaxIdleConns(1)
+		db.SetConnMaxLifetime(0)
+		db.SetConnMaxIdleTime(0)
+		return db, migrations.SQLite, nil
+	default:
+		return nil, "", fmt.Errorf("sqlstore: database url %q: want a postgres://, postgresql://, sqlite:// or sqlite::memory: url", redact(dbURL))
+	}
+}
+
+// redact hides a password in a database URL.
+func redact(dbURL string) string {
+	u, err := url.Parse(dbURL)
+	if err != nil || u.User == nil {
+		if err != nil {
+			return "(unparsable database url)"
+		}
+		return dbURL
+	}
+	return u.Redacted()
+}
+
+// Migrate applies every pending migration.
+func (s *Store) Migrate(ctx context.Context) error {
+	_, err := migrations.Up(ctx, s.db, s.dialect)
+	return err
+}
+
+// DB is the underlying handle (for migrations, tests and benchmarks).
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Dialect names the database kind.
+func (s *Store) Dialect() migrations.Dialect { return s.dialect }
+
+// Close closes the database handle.
+func (s *Store) Close() error { return s.db.Close() }

@@ -1,0 +1,263 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/tagcast/tagcast/campaign"
+)
+
+// ClaimSend moves a send to in_flight by compare-and-set.
+func (s *Store) ClaimSend(ctx context.Context, sendID int64, now time.Time, lease time.Duration) (campaign.Send, error) {
+	if lease <= 0 {
+		return campaign.Send{}, fmt.Errorf("send %d: claim: lease must be positive, got %s", sendID, lease)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`UPDATE sends SET status = 'in_flight', attempts = attempts + 1, claim = claim + 1,
+		claimed_at = ?, lease_until = ?, sent_at = NULL, next_attempt_at = NULL, updated_at = ?
+		WHERE id = ? AND status IN (`+inList(campaign.AllowedFrom(campaign.SendInFlight))+`)
+		AND (status <> 'retry_wait' OR next_attempt_at <= ?) RETURNING `+sendCols),
+		s.ts(now), s.ts(now.Add(lease)), s.ts(now), sendID, s.ts(now))
+	if err != nil {
+		return campaign.Send{}, fmt.Errorf("send %d: claim: %w", sendID, err)
+	}
+	sends, err := collect(rows, scanSend)
+	if err != nil {
+		return campaign.Send{}, fmt.Errorf("send %d: claim: %w", sendID, err)
+	}
+	if len(sends) == 1 {
+		return sends[0], nil
+	}
+	cur, err := s.getSend(ctx, s.db, sendID, false)
+	if err != nil {
+		return cur, err
+	}
+	te := &campaign.TransitionError{Entity: "send", ID: sendID, From: string(cur.Status), To: string(campaign.SendInFlight)}
+	switch {
+	case cur.Status == campaign.SendInFlight:
+		te.Reason = "claimed by another worker"
+	case cur.Status == campaign.SendRetryWait && cur.NextAttemptAt != nil:
+		te.Reason = "next attempt not before " + cur.NextAttemptAt.Format(time.RFC3339Nano)
+	}
+	return cur, fmt.Errorf("campaign %d run %d: %w", cur.CampaignID, cur.RunID, te)
+}
+
+// BeginAttempt records that the claimed send is being attempted.
+func (s *Store) BeginAttempt(ctx context.Context, tok campaign.ClaimToken, at time.Time) error {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE sends SET sent_at = ?, updated_at = ?
+		WHERE id = ? AND status = 'in_flight' AND claim = ? AND lease_until > ?`), s.ts(at), s.ts(at), tok.SendID, tok.Claim, s.ts(at))
+	if err != nil {
+		return fmt.Errorf("send %d: begin attempt: %w", tok.SendID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return nil
+	}
+	cur, err := s.getSend(ctx, s.db, tok.SendID, false)
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("campaign %d run %d: %w", cur.CampaignID, cur.RunID, lostClaim(cur, tok, "attempt"))
+}
+
+// lostClaim explains why a claim token no longer holds.
+func lostClaim(cur campaign.Send, tok campaign.ClaimToken, to string) *campaign.TransitionError {
+	te := &campaign.TransitionError{Entity: "send", ID: cur.ID, From: string(cur.Status), To: to}
+	switch {
+	case cur.Status != campaign.SendInFlight || cur.Claim != tok.Claim:
+		te.Reason = fmt.Sprintf("claim %d is over (current claim %d)", tok.Claim, cur.Claim)
+	default:
+		te.Reason = fmt.Sprintf("the lease of claim %d has lapsed", tok.Claim)
+	}
+	return te
+}
+
+// RecordOutcome ends a claim with its outcome.
+func (s *Store) RecordOutcome(ctx context.Context, tok campaign.ClaimToken, o campaign.Outcome) (campaign.Send, error) {
+	if !campaign.CanTransition(campaign.SendInFlight, o.Status) {
+		return campaign.Send{}, &campaign.TransitionError{Entity: "send", ID: tok.SendID, From: string(campaign.SendInFlight), To: string(o.Status)}
+	}
+	if o.Status == campaign.SendRetryWait && o.NextAttempt.IsZero() {
+		return campaign.Send{}, fmt.Errorf("send %d: record retry_wait: NextAttempt is required", tok.SendID)
+	}
+	if o.At.IsZero() {
+		return campaign.Send{}, fmt.Errorf("send %d: record %s: At is required", tok.SendID, o.Status)
+	}
+	var out campaign.Send
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		cur, err := s.getSend(ctx, tx, tok.SendID, true)
+		if err != nil {
+			return err
+		}
+		wrap := func(err error) error { return fmt.Errorf("campaign %d run %d: %w", cur.CampaignID, cur.RunID, err) }
+		if cur.Status != campaign.SendInFlight || cur.Claim != tok.Claim {
+			return wrap(lostClaim(cur, tok, string(o.Status)))
+		}
+		attempted := cur.SentAt != nil
+		if (o.Status == campaign.SendSent || o.Status == campaign.SendUnknown) && !attempted {
+			return wrap(&campaign.TransitionError{Entity: "send", ID: cur.ID, From: string(cur.Status), To: string(o.Status),
+				Reason: "no attempt begun: call BeginAttempt before the push call"})
+		}
+		code := o.Code
+		if o.Status == campaign.SendSent && code == 0 {
+			code = 200
+		}
+		set := `status = ?, last_code = ?, last_message = ?, updated_at = ?, lease_until = NULL`
+		args := []any{o.Status, code, o.Message, s.ts(o.At)}
+		switch o.Status {
+		case campaign.SendSent:
+			set += `, push_id = ?, message_uid = ?`
+			args = append(args, o.PushID, o.MessageUID)
+		case campaign.SendRetryWait:
+			set += `, next_attempt_at = ?`
+			args = append(args, s.ts(o.NextAttempt))
+		case campaign.SendPending: // released: the attempt is not spent
+			set += `, attempts = attempts - 1, sent_at = NULL, claimed_at = NULL`
+		}
+		args = append(args, cur.ID)
+		row := tx.QueryRowContext(ctx, s.q(`UPDATE sends SET `+set+` WHERE id = ? RETURNING `+sendCols), args...)
+		if out, err = scanSend(row); err != nil {
+			return wrap(fmt.Errorf("send %d: record %s: %w", cur.ID, o.Status, err))
+		}
+		if o.Status == campaign.SendSent || o.Status == campaign.SendUnknown {
+			if err := s.ledger(ctx, tx, out, o.Status); err != nil {
+				return wrap(err)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ledger records an attempt that reached or may have reached the service.
+func (s *Store) ledger(ctx context.Context, tx *sql.Tx, sd campaign.Send, outcome campaign.SendStatus) error {
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO quota_ledger (send_id, claim, app, sent_at, outcome) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (send_id, claim) DO NOTHING`), sd.ID, sd.Claim, sd.App, s.tsp(sd.SentAt), outcome); err != nil {
+		return fmt.Errorf("send %d: quota ledger: %w", sd.ID, err)
+	}
+	return nil
+}
+
+// ResolveStaleSends settles in_flight sends whose lease ended.
+func (s *Store) ResolveStaleSends(ctx context.Context, now time.Time) ([]campaign.Send, error) {
+	var out []campaign.Send
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		out = nil
+		rows, err := tx.QueryContext(ctx, s.q(`SELECT `+sendCols+` FROM sends WHERE status = 'in_flight' AND lease_until < ? ORDER BY lease_until, id{skiplocked}`), s.ts(now))
+		if err != nil {
+			return fmt.Errorf("stale sends: %w", err)
+		}
+		stale, err := collect(rows, scanSend)
+		if err != nil {
+			return fmt.Errorf("stale sends: %w", err)
+		}
+		for _, sd := range stale {
+			var row *sql.Row
+			if sd.SentAt != nil {
+				row = tx.QueryRowContext(ctx, s.q(`UPDATE sends SET status = 'unknown', lease_until = NULL, last_message = ?, updated_at = ?
+					WHERE id = ? RETURNING `+sendCols), "lease lapsed after the attempt began: it may have reached the service", s.ts(now), sd.ID)
+			} else {
+				row = tx.QueryRowContext(ctx, s.q(`UPDATE sends SET status = 'pending', attempts = attempts - 1, claimed_at = NULL,
+					lease_until = NULL, last_message = ?, updated_at = ? WHERE id = ? RETURNING `+sendCols),
+					"lease lapsed before the attempt began: not sent", s.ts(now), sd.ID)
+			}
+			updated, err := scanSend(row)
+			if err != nil {
+				return fmt.Errorf("campaign %d run %d send %d: resolve stale: %w", sd.CampaignID, sd.RunID, sd.ID, err)
+			}
+			if updated.Status == campaign.SendUnknown {
+				if err := s.ledger(ctx, tx, updated, campaign.SendUnknown); err != nil {
+					return err
+				}
+			}
+			out = append(out, updated)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// moveCampaign changes a campaign's status by compare-and-set inside tx.
+func (s *Store) moveCampaign(ctx context.Context, tx *sql.Tx, id int64, to campaign.CampaignStatus, now time.Time, extraSet string) (campaign.Campaign, error) {
+	rows, err := tx.QueryContext(ctx, s.q(`UPDATE campaigns SET status = ?, updated_at = ?`+extraSet+` WHERE id = ? AND status IN (`+
+		inList(campaign.AllowedFrom(to))+`) RETURNING `+campaignCols), to, s.ts(now), id)
+	if err != nil {
+		return campaign.Campaign{}, fmt.Errorf("campaign %d: %s: %w", id, to, err)
+	}
+	cs, err := collect(rows, scanCampaign)
+	if err != nil {
+		return campaign.Campaign{}, fmt.Errorf("campaign %d: %s: %w", id, to, err)
+	}
+	if len(cs) == 1 {
+		return cs[0], nil
+	}
+	cur, err := s.getCampaign(ctx, tx, id, false)
+	if err != nil {
+		return cur, err
+	}
+	return cur, &campaign.TransitionError{Entity: "campaign", ID: id, From: string(cur.Status), To: string(to)}
+}
+
+// Pause stops a campaign's fires.
+func (s *Store) Pause(ctx context.Context, id int64, now time.Time) (campaign.Campaign, error) {
+	var out campaign.Campaign
+	err := s.inTx(ctx, func(tx *sql.Tx) (err error) {
+		out, err = s.moveCampaign(ctx, tx, id, campaign.CampaignPaused, now, "")
+		return err
+	})
+	return out, err
+}
+
+// Resume re-activates a paused campaign; its next_run_at is kept, so the
+// scheduler's missed-fire policy decides what fell in the pause.
+func (s *Store) Resume(ctx context.Context, id int64, now time.Time) (campaign.Campaign, error) {
+	var out campaign.Campaign
+	err := s.inTx(ctx, func(tx *sql.Tx) (err error) {
+		out, err = s.moveCampaign(ctx, tx, id, campaign.CampaignActive, now, "")
+		return err
+	})
+	return out, err
+}
+
+// Cancel cancels a campaign, its unfinished runs and their unsent sends.
+// Sends in flight finish; their outcome is still recorded.
+func (s *Store) Cancel(ctx context.Context, id int64, now time.Time) (campaign.Campaign, error) {
+	var out campaign.Campaign
+	err := s.inTx(ctx, func(tx *sql.Tx) (err error) {
+		if out, err = s.moveCampaign(ctx, tx, id, campaign.CampaignCancelled, now, ", next_run_at = NULL"); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE runs SET status = 'cancelled', finished_at = ?, updated_at = ?
+			WHERE campaign_id = ? AND status IN (`+inList(campaign.AllowedFrom(campaign.RunCancelled))+`)`), s.ts(now), s.ts(now), id); err != nil {
+			return fmt.Errorf("campaign %d: cancel runs: %w", id, err)
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE sends SET status = 'cancelled', last_message = ?, updated_at = ?
+			WHERE campaign_id = ? AND status IN (`+inList(campaign.AllowedFrom(campaign.SendCancelled))+`)`),
+			"campaign cancelled", s.ts(now), id); err != nil {
+			return fmt.Errorf("campaign %d: cancel sends: %w", id, err)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// SentBetween is the quota ledger of one app in [from, to).
+func (s *Store) SentBetween(ctx context.Context, app string, from, to time.Time) ([]time.Time, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT sent_at FROM quota_ledger WHERE app = ? AND sent_at >= ? AND sent_at < ? ORDER BY sent_at`),
+		app, s.ts(from), s.ts(to))
+	if err != nil {
+		return nil, fmt.Errorf("app %s: quota ledger: %w", app, err)
+	}
+	out, err := collect(rows, func(row interface{ Scan(...any) error }) (time.Time, error) {
+		var t time.Time
+		err := row.Scan(scanTimeV{&t})
+		return t, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("app %s: quota ledger: %w", app, err)
+	}
+	if out == nil {
+		out = []time.Time{}
+	}
+	return out, nil
+}

@@ -1,0 +1,527 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tagcast/tagcast/campaign"
+)
+
+var _ campaign.Store = (*Store)(nil)
+
+// Create stores a validated campaign.
+func (s *Store) Create(ctx context.Context, c campaign.Campaign, now time.Time) (campaign.Campaign, error) {
+	if c.Status == "" {
+		c.Status = campaign.CampaignActive
+	}
+	if c.NextRunAt == nil && c.Status == campaign.CampaignActive {
+		c.Status = campaign.CampaignDone
+	}
+	if !campaign.Valid(c.Status) {
+		return campaign.Campaign{}, fmt.Errorf("create campaign %q: unknown status %q", c.Name, c.Status)
+	}
+	push, err := mustJSON(c.Push)
+	if err != nil {
+		return campaign.Campaign{}, fmt.Errorf("create campaign %q: push: %w", c.Name, err)
+	}
+	sched, err := mustJSON(c.Schedule)
+	if err != nil {
+		return campaign.Campaign{}, fmt.Errorf("create campaign %q: schedule: %w", c.Name, err)
+	}
+	if c.Vars == nil {
+		c.Vars = map[string]any{}
+	}
+	vars, err := mustJSON(c.Vars)
+	if err != nil {
+		return campaign.Campaign{}, fmt.Errorf("create campaign %q: vars: %w", c.Name, err)
+	}
+	c.NextRunAt = utcp(c.NextRunAt)
+	c.CreatedAt, c.UpdatedAt = utc(now), utc(now)
+	err = s.db.QueryRowContext(ctx, s.q(`INSERT INTO campaigns (app, name, push, schedule, vars, status, next_run_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+		c.App, c.Name, push, sched, vars, c.Status, s.tsp(c.NextRunAt), s.ts(now), s.ts(now)).Scan(&c.ID)
+	if err != nil {
+		return campaign.Campaign{}, fmt.Errorf("create campaign %q: %w", c.Name, err)
+	}
+	return c, nil
+}
+
+// List returns a page of campaigns.
+func (s *Store) List(ctx context.Context, f campaign.ListFilter) ([]campaign.Campaign, int64, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	limit = min(limit, 1000)
+	where := []string{"id > ?"}
+	args := []any{f.After}
+	if f.App != "" {
+		where, args = append(where, "app = ?"), append(args, f.App)
+	}
+	if f.Status != "" {
+		where, args = append(where, "status = ?"), append(args, string(f.Status))
+	}
+	if f.Name != "" {
+		esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(f.Name)
+		where, args = append(where, `name LIKE ? ESCAPE '\'`), append(args, "%"+esc+"%")
+	}
+	args = append(args, limit+1)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+campaignCols+` FROM campaigns WHERE `+strings.Join(where, " AND ")+` ORDER BY id LIMIT ?`), args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list campaigns: %w", err)
+	}
+	cs, err := collect(rows, scanCampaign)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list campaigns: %w", err)
+	}
+	var next int64
+	if len(cs) > limit {
+		cs = cs[:limit]
+		next = cs[limit-1].ID
+	}
+	return cs, next, nil
+}
+
+func (s *Store) getCampaign(ctx context.Context, q querier, id int64, lock bool) (campaign.Campaign, error) {
+	query := `SELECT ` + campaignCols + ` FROM campaigns WHERE id = ?`
+	if lock {
+		query += "{lock}"
+	}
+	c, err := scanCampaign(q.QueryRowContext(ctx, s.q(query), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, &campaign.NotFoundError{Entity: "campaign", ID: id}
+	}
+	if err != nil {
+		return c, fmt.Errorf("campaign %d: %w", id, err)
+	}
+	return c, nil
+}
+
+func (s *Store) getRun(ctx context.Context, q querier, id int64, lock bool) (campaign.Run, error) {
+	query := `SELECT ` + runCols + ` FROM runs WHERE id = ?`
+	if lock {
+		query += "{lock}"
+	}
+	r, err := scanRun(q.QueryRowContext(ctx, s.q(query), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, &campaign.NotFoundError{Entity: "run", ID: id}
+	}
+	if err != nil {
+		return r, fmt.Errorf("run %d: %w", id, err)
+	}
+	return r, nil
+}
+
+func (s *Store) getSend(ctx context.Context, q querier, id int64, lock bool) (campaign.Send, error) {
+	query := `SELECT ` + sendCols + ` FROM sends WHERE id = ?`
+	if lock {
+		query += "{lock}"
+	}
+	sd, err := scanSend(q.QueryRowContext(ctx, s.q(query), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return sd, &campaign.NotFoundError{Entity: "send", ID: id}
+	}
+	if err != nil {
+		return sd, fmt.Errorf("send %d: %w", id, err)
+	}
+	return sd, nil
+}
+
+// Get returns a campaign with its runs and sends.
+func (s *Store) Get(ctx context.Context, id int64) (campaign.Detail, error) {
+	c, err := s.getCampaign(ctx, s.db, id, false)
+	if err != nil {
+		return campaign.Detail{}, err
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+runCols+` FROM runs WHERE campaign_id = ? ORDER BY id`), id)
+	if err != nil {
+		return campaign.Detail{}, fmt.Errorf("campaign %d: runs: %w", id, err)
+	}
+	runs, err := collect(rows, scanRun)
+	if err != nil {
+		return campaign.Detail{}, fmt.Errorf("campaign %d: runs: %w", id, err)
+	}
+	rows, err = s.db.QueryContext(ctx, s.q(`SELECT `+sendCols+` FROM sends WHERE campaign_id = ? ORDER BY run_id, idx`), id)
+	if err != nil {
+		return campaign.Detail{}, fmt.Errorf("campaign %d: sends: %w", id, err)
+	}
+	sends, err := collect(rows, scanSend)
+	if err != nil {
+		return campaign.Detail{}, fmt.Errorf("campaign %d: sends: %w", id, err)
+	}
+	d := campaign.Detail{Campaign: c, Runs: make([]campaign.RunDetail, 0, len(runs))}
+	byRun := map[int64]int{}
+	for i, r := range runs {
+		byRun[r.ID] = i
+		d.Runs = append(d.Runs, campaign.RunDetail{Run: r, Sends: []campaign.Send{}})
+	}
+	for _, sd := range sends {
+		if i, ok := byRun[sd.RunID]; ok {
+			d.Runs[i].Sends = append(d.Runs[i].Sends, sd)
+		}
+	}
+	return d, nil
+}
+
+// GetRun returns a run and its sends.
+func (s *Store) GetRun(ctx context.Context, runID int64) (campaign.Run, []campaign.Send, error) {
+	r, err := s.getRun(ctx, s.db, runID, false)
+	if err != nil {
+		return r, nil, err
+	}
+	sends, err := s.runSends(ctx, s.db, runID)
+	if err != nil {
+		return r, nil, fmt.Errorf("campaign %d run %d: %w", r.CampaignID, runID, err)
+	}
+	return r, sends, nil
+}
+
+func (s *Store) runSends(ctx context.Context, q querier, runID int64) ([]campaign.Send, error) {
+	rows, err := q.QueryContext(ctx, s.q(`SELECT `+sendCols+` FROM sends WHERE run_id = ? ORDER BY idx`), runID)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanSend)
+}
+
+// ClaimDue fires due campaigns; see campaign.Store.
+func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, plan campaign.PlanFunc) ([]campaign.Run, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	var created []campaign.Run
+	var planErrs []error
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		created, planErrs = nil, nil
+		rows, err := tx.QueryContext(ctx, s.q(`SELECT `+campaignCols+` FROM campaigns
+			WHERE status = 'active' AND next_run_at <= ? ORDER BY next_run_at LIMIT ?{skiplocked}`), s.ts(now), limit)
+		if err != nil {
+			return fmt.Errorf("claim due: %w", err)
+		}
+		due, err := collect(rows, scanCampaign)
+		if err != nil {
+			return fmt.Errorf("claim due: %w", err)
+		}
+		for _, c := range due {
+			r, ok, err := s.fire(ctx, tx, c, now, plan)
+			if err != nil {
+				var pe *planError
+				if errors.As(err, &pe) {
+					planErrs = append(planErrs, err)
+					continue
+				}
+				return err
+			}
+			if ok {
+				created = append(created, r)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return created, errors.Join(planErrs...)
+}
+
+// planError is a campaign whose plan failed: it is left as it was and
+// reported, and the other due campaigns are still claimed.
+type planError struct{ err error }
+
+func (e *planError) Error() string { return e.err.Error() }
+func (e *planError) Unwrap() error { return e.err }
+
+// fire applies plan to one locked, due campaign inside tx.
+func (s *Store) fire(ctx context.Context, tx *sql.Tx, c campaign.Campaign, now time.Time, plan campaign.PlanFunc) (campaign.Run, bool, error) {
+	p, err := plan(c, now)
+	if err != nil {
+		return campaign.Run{}, false, &planError{fmt.Errorf("campaign %d: plan: %w", c.ID, err)}
+	}
+	if p.Next != nil && !p.Next.After(*c.NextRunAt) {
+		return campaign.Run{}, false, &planError{fmt.Errorf("campaign %d: plan: next fire %s does not advance past %s",
+			c.ID, p.Next.UTC().Format(time.RFC3339Nano), c.NextRunAt.Format(time.RFC3339Nano))}
+	}
+	var run campaign.Run
+	fired := false
+	if p.Fire {
+		run, fired, err = s.insertRun(ctx, tx, c, utc(p.ScheduledFor), now)
+		if err != nil {
+			return campaign.Run{}, false, err
+		}
+	}
+	status := campaign.CampaignActive
+	if p.Next == nil {
+		status = campaign.CampaignDone
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE campaigns SET next_run_at = ?, status = ?, updated_at = ? WHERE id = ?`),
+		s.tsp(p.Next), status, s.ts(now), c.ID); err != nil {
+		return campaign.Run{}, false, fmt.Errorf("campaign %d: advance: %w", c.ID, err)
+	}
+	return run, fired, nil
+}
+
+// insertRun creates the Run of one fire with its rendered sends; ok is
+// false when the fire already exists.
+func (s *Store) insertRun(ctx context.Context, tx *sql.Tx, c campaign.Campaign, at, now time.Time) (campaign.Run, bool, error) {
+	var deliverBy *time.Time
+	if d := c.Schedule.DeliverWithin; d > 0 {
+		t := at.Add(d)
+		deliverBy = &t
+	}
+	bodies, renderErr := []any(nil), error(nil)
+	body, err := campaign.Render(c, at)
+	if err != nil {
+		renderErr = err
+	} else {
+		for _, b := range campaign.Split(body) {
+			js, err := mustJSON(b)
+			if err != nil {
+				return campaign.Run{}, false, fmt.Errorf("campaign %d: %w", c.ID, err)
+			}
+			bodies = append(bodies, js)
+		}
+	}
+	status, errText := campaign.RunPending, ""
+	var finished any
+	if renderErr != nil {
+		status, errText, finished = campaign.RunFailed, renderErr.Error(), s.ts(now)
+	}
+	rows, err := tx.QueryContext(ctx, s.q(`INSERT INTO runs (campaign_id, app, scheduled_for, status, deliver_by, error, created_at, updated_at, finished_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (campaign_id, scheduled_for) DO NOTHING RETURNING `+runCols),
+		c.ID, c.App, s.ts(at), status, s.tsp(deliverBy), errText, s.ts(now), s.ts(now), finished)
+	if err != nil {
+		return campaign.Run{}, false, fmt.Errorf("campaign %d: insert run: %w", c.ID, err)
+	}
+	runs, err := collect(rows, scanRun)
+	if err != nil {
+		return campaign.Run{}, false, fmt.Errorf("campaign %d: insert run: %w", c.ID, err)
+	}
+	if len(runs) == 0 {
+		return campaign.Run{}, false, nil // this fire exists already
+	}
+	run := runs[0]
+	for i, b := range bodies {
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO sends (run_id, campaign_id, app, idx, body, status, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)`), run.ID, c.ID, c.App, i, b, s.ts(now), s.ts(now)); err != nil {
+			return campaign.Run{}, false, fmt.Errorf("campaign %d run %d: insert send %d: %w", c.ID, run.ID, i, err)
+		}
+	}
+	return run, true, nil
+}
+
+// MarkRunEnqueued records that the run's task is in the queue.
+func (s *Store) MarkRunEnqueued(ctx context.Context, runID int64, at time.Time) error {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE runs SET enqueued_at = ?, updated_at = ? WHERE id = ?`), s.ts(at), s.ts(at), runID)
+	if err != nil {
+		return fmt.Errorf("run %d: mark enqueued: %w", runID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return &campaign.NotFoundError{Entity: "run", ID: runID}
+	}
+	return nil
+}
+
+// RunsToEnqueue returns pending runs never enqueued.
+func (s *Store) RunsToEnqueue(ctx context.Context, limit int) ([]campaign.Run, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+runCols+` FROM runs WHERE status = 'pending' AND enqueued_at IS NULL ORDER BY id LIMIT ?`), limit)
+	if err != nil {
+		return nil, fmt.Errorf("runs to enqueue: %w", err)
+	}
+	runs, err := collect(rows, scanRun)
+	if err != nil {
+		return nil, fmt.Errorf("runs to enqueue: %w", err)
+	}
+	return runs, nil
+}
+
+// OpenRuns returns pending and running runs after afterID.
+func (s *Store) OpenRuns(ctx context.Context, afterID int64, limit int) ([]campaign.Run, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+runCols+` FROM runs WHERE status IN ('pending', 'running') AND id > ? ORDER BY id LIMIT ?`), afterID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("open runs: %w", err)
+	}
+	runs, err := collect(rows, scanRun)
+	if err != nil {
+		return nil, fmt.Errorf("open runs: %w", err)
+	}
+	return runs, nil
+}
+
+// StartRun moves a pending run to running.
+func (s *Store) StartRun(ctx context.Context, runID int64, now time.Time) (campaign.Run, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`UPDATE runs SET status = 'running', updated_at = ? WHERE id = ? AND status IN (`+
+		inList(campaign.AllowedFrom(campaign.RunRunning))+`) RETURNING `+runCols), s.ts(now), runID)
+	if err != nil {
+		return campaign.Run{}, fmt.Errorf("run %d: start: %w", runID, err)
+	}
+	runs, err := collect(rows, scanRun)
+	if err != nil {
+		return campaign.Run{}, fmt.Errorf("run %d: start: %w", runID, err)
+	}
+	if len(runs) == 1 {
+		return runs[0], nil
+	}
+	r, err := s.getRun(ctx, s.db, runID, false)
+	if err != nil {
+		return r, err
+	}
+	if r.Status == campaign.RunRunning {
+		return r, nil
+	}
+	return r, &campaign.TransitionError{Entity: "run", ID: runID, From: string(r.Status), To: string(campaign.RunRunning)}
+}
+
+// settledStatus is the status a run ends in, given its sends; ok is false
+// while any send is unsettled.
+func settledStatus(sends []campaign.Send) (campaign.RunStatus, int, bool) {
+	var sent, expired, unsettled int
+	for _, sd := range sends {
+		switch sd.Status {
+		case campaign.SendSent:
+			sent++
+		case campaign.SendExpired:
+			expired++
+		case campaign.SendPending, campaign.SendInFlight, campaign.SendRetryWait:
+			unsettled++
+		}
+	}
+	switch {
+	case unsettled > 0:
+		return "", unsettled, false
+	case sent == len(sends):
+		return campaign.RunDone, 0, true
+	case sent > 0:
+		return campaign.RunPartiallyFailed, 0, true
+	case expired == len(sends):
+		return campaign.RunExpired, 0, true
+	default:
+		return campaign.RunFailed, 0, true
+	}
+}
+
+// settle moves a locked run to the status its sends call for.
+func (s *Store) settle(ctx context.Context, tx *sql.Tx, r campaign.Run, now time.Time) (campaign.Run, error) {
+	sends, err := s.runSends(ctx, tx, r.ID)
+	if err != nil {
+		return r, fmt.Errorf("campaign %d run %d: %w", r.CampaignID, r.ID, err)
+	}
+	to, unsettled, ok := settledStatus(sends)
+	if !ok {
+		return r, &campaign.TransitionError{Entity: "run", ID: r.ID, From: string(r.Status), To: "a final status",
+			Reason: fmt.Sprintf("%d sends are still pending, in flight or waiting to retry", unsettled)}
+	}
+	if r.Status == to {
+		return r, nil
+	}
+	if !campaign.CanTransition(r.Status, to) {
+		return r, &campaign.TransitionError{Entity: "run", ID: r.ID, From: string(r.Status), To: string(to)}
+	}
+	row := tx.QueryRowContext(ctx, s.q(`UPDATE runs SET status = ?, finished_at = ?, updated_at = ? WHERE id = ? RETURNING `+runCols),
+		to, s.ts(now), s.ts(now), r.ID)
+	out, err := scanRun(row)
+	if err != nil {
+		return r, fmt.Errorf("campaign %d run %d: settle: %w", r.CampaignID, r.ID, err)
+	}
+	return out, nil
+}
+
+// FinishRun settles a run whose sends are all settled.
+func (s *Store) FinishRun(ctx context.Context, runID int64, now time.Time) (campaign.Run, error) {
+	var out campaign.Run
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		r, err := s.getRun(ctx, tx, runID, true)
+		if err != nil {
+			return err
+		}
+		out, err = s.settle(ctx, tx, r, now)
+		return err
+	})
+	return out, err
+}
+
+// ExpireRun expires what is left of a run past its deliver_by.
+func (s *Store) ExpireRun(ctx context.Context, runID int64, now time.Time) (campaign.Run, error) {
+	var out campaign.Run
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		r, err := s.getRun(ctx, tx, runID, true)
+		if err != nil {
+			return err
+		}
+		out = r
+		if !campaign.CanTransition(r.Status, campaign.RunExpired) {
+			return &campaign.TransitionError{Entity: "run", ID: runID, From: string(r.Status), To: string(campaign.RunExpired)}
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE sends SET status = 'expired', last_message = ?, updated_at = ?
+			WHERE run_id = ? AND status IN ('pending', 'retry_wait')`), "deliver_within passed before it was attempted", s.ts(now), runID); err != nil {
+			return fmt.Errorf("campaign %d run %d: expire sends: %w", r.CampaignID, runID, err)
+		}
+		sends, err := s.runSends(ctx, tx, runID)
+		if err != nil {
+			return fmt.Errorf("campaign %d run %d: %w", r.CampaignID, runID, err)
+		}
+		if _, _, ok := settledStatus(sends); !ok {
+			return nil // a send is in flight; its worker settles the run
+		}
+		out, err = s.settle(ctx, tx, r, now)
+		return err
+	})
+	return out, err
+}
+
+// ResetForRetry re-opens a settled run for an operator retry.
+func (s *Store) ResetForRetry(ctx context.Context, runID int64, opts campaign.RetryOptions, now time.Time) (int, error) {
+	var n int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		r, err := s.getRun(ctx, tx, runID, false)
+		if err != nil {
+			return err
+		}
+		c, err := s.getCampaign(ctx, tx, r.CampaignID, true)
+		if err != nil {
+			return err
+		}
+		if c.Status == campaign.CampaignCancelled {
+			return &campaign.TransitionError{Entity: "run", ID: runID, From: string(r.Status), To: string(campaign.RunPending),
+				Reason: fmt.Sprintf("campaign %d is cancelled", c.ID)}
+		}
+		if r, err = s.getRun(ctx, tx, runID, true); err != nil {
+			return err
+		}
+		if !campaign.CanTransition(r.Status, campaign.RunPending) {
+			return &campaign.TransitionError{Entity: "run", ID: runID, From: string(r.Status), To: string(campaign.RunPending),
+				Reason: "only a settled run with failed, expired or unknown sends can be retried"}
+		}
+		from := []campaign.SendStatus{campaign.SendFailed, campaign.SendExpired}
+		if opts.Unknown {
+			from = append(from, campaign.SendUnknown)
+		}
+		for _, st := range from {
+			if !campaign.CanTransition(st, campaign.SendPending) {
+				return fmt.Errorf("campaign %d run %d: retry from %s is not in the transition table", c.ID, runID, st)
+			}
+		}
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE sends SET status = 'pending', attempts = 0, next_attempt_at = NULL, claimed_at = NULL,
+			lease_until = NULL, sent_at = NULL, updated_at = ? WHERE run_id = ? AND status IN (`+inList(from)+`)`), s.ts(now), runID)
+		if err != nil {
+			return fmt.Errorf("campaign %d run %d: reset sends: %w", c.ID, runID, err)
+		}
+		if n, err = res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		var deliverBy *time.Time
+		if d := c.Schedule.DeliverWithin; d > 0 {
+			t := now.Add(d)
+			deliverBy = &t
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE runs SET status = 'pending', enqueued_at = NULL, finished_at = NULL,
+			retries = retries + 1, deliver_by = ?, updated_at = ? WHERE id = ?`), s.tsp(deliverBy), s.ts(now), runID); err != nil {
+			return fmt.Errorf("campaign %d run %d: reopen: %w", c.ID, runID, err)
+		}
+		return nil
+	})
+	return int(n), err
+}

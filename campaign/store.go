@@ -1,0 +1,130 @@
+package campaign
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the source of truth for campaigns, runs and sends. Every status
+// change goes through the transition table (CanTransition) and is a
+// compare-and-set, so concurrent schedulers and workers (goroutines or
+// processes) never fire a campaign twice or send a send twice. Errors wrap
+// the ids involved; a missing row is a *NotFoundError (errors.Is
+// ErrNotFound), a refused change a *TransitionError (errors.Is
+// ErrIllegalTransition).
+type Store interface {
+	// Create stores a validated campaign (see ParseFile / Validate) and
+	// returns it with its id and timestamps. c.NextRunAt is its first fire;
+	// nil creates it done.
+	Create(ctx context.Context, c Campaign, now time.Time) (Campaign, error)
+	// List returns campaigns matching f in id order, at most f.Limit, and
+	// the cursor of the next page (0 when this is the last page).
+	List(ctx context.Context, f ListFilter) (campaigns []Campaign, next int64, err error)
+	// Get returns a campaign with every run and every send.
+	Get(ctx context.Context, id int64) (Detail, error)
+	// GetRun returns a run and its sends in index order.
+	GetRun(ctx context.Context, runID int64) (Run, []Send, error)
+
+	// ClaimDue atomically takes up to limit active campaigns whose
+	// next_run_at <= now, asks plan what to do with each, inserts the Run
+	// (unique per campaign and scheduled_for) with its rendered sends,
+	// advances next_run_at (or marks the campaign done) and returns the runs
+	// created. Concurrent callers never get the same campaign. plan runs
+	// inside the claiming transaction: it must be quick and must not call
+	// the store. A campaign whose plan fails is left as it was and reported
+	// in the returned error (joined); the others are still claimed.
+	ClaimDue(ctx context.Context, now time.Time, limit int, plan PlanFunc) ([]Run, error)
+	// MarkRunEnqueued records that the run's task is in the queue.
+	MarkRunEnqueued(ctx context.Context, runID int64, at time.Time) error
+	// RunsToEnqueue returns pending runs never enqueued (or re-opened by a
+	// retry), oldest first: the reconciler enqueues them.
+	RunsToEnqueue(ctx context.Context, limit int) ([]Run, error)
+	// OpenRuns returns pending and running runs with id > afterID, so the
+	// reconciler can check that the queue still holds their tasks.
+	OpenRuns(ctx context.Context, afterID int64, limit int) ([]Run, error)
+	// StartRun moves a pending run to running (a no-op when it is running).
+	StartRun(ctx context.Context, runID int64, now time.Time) (Run, error)
+	// FinishRun settles a run whose sends are all settled: done, partially
+	// failed, failed or expired, from its sends. With sends still pending,
+	// in flight or waiting to retry it returns a *TransitionError.
+	FinishRun(ctx context.Context, runID int64, now time.Time) (Run, error)
+	// ExpireRun expires the run's pending and retry_wait sends (deliver_within
+	// passed) and settles the run when nothing is left in flight.
+	ExpireRun(ctx context.Context, runID int64, now time.Time) (Run, error)
+	// ResetForRetry re-opens a settled run: its failed and expired sends (and
+	// unknown ones when opts.Unknown) go back to pending with attempts reset;
+	// the run goes back to pending, not enqueued, with a fresh deliver_by.
+	// It returns the number of sends reset (0 leaves the run as it was).
+	ResetForRetry(ctx context.Context, runID int64, opts RetryOptions, now time.Time) (int, error)
+
+	// ClaimSend moves a send from pending (or retry_wait once due) to
+	// in_flight by compare-and-set, counts an attempt and leases it until
+	// now+lease. Losing the race is a *TransitionError.
+	ClaimSend(ctx context.Context, sendID int64, now time.Time, lease time.Duration) (Send, error)
+	// BeginAttempt records, just before the /push.json call, that the claimed
+	// send is being attempted at `at` (its sent_at). A send whose lease lapses
+	// after this becomes unknown; before it, pending again.
+	BeginAttempt(ctx context.Context, tok ClaimToken, at time.Time) error
+	// RecordOutcome ends the claim with o (sent, retry_wait, failed,
+	// unknown, pending to release it without spending an attempt, or
+	// expired). sent and unknown need BeginAttempt first and enter the
+	// quota ledger.
+	RecordOutcome(ctx context.Context, tok ClaimToken, o Outcome) (Send, error)
+	// ResolveStaleSends settles in_flight sends whose lease ended before
+	// now: unknown when an attempt had begun (it may have reached the
+	// service), pending otherwise. It returns the sends it changed.
+	ResolveStaleSends(ctx context.Context, now time.Time) ([]Send, error)
+
+	// Pause, Resume and Cancel change a campaign's status. Cancel also
+	// cancels its unfinished runs and their pending and retry_wait sends.
+	Pause(ctx context.Context, id int64, now time.Time) (Campaign, error)
+	Resume(ctx context.Context, id int64, now time.Time) (Campaign, error)
+	Cancel(ctx context.Context, id int64, now time.Time) (Campaign, error)
+
+	// SentBetween is the quota ledger: the sent_at of every attempt of the
+	// app's sends that reached or may have reached the service (sent and
+	// unknown) with from <= sent_at < to, ascending. An attempt stays in the
+	// ledger when an operator later retries its send.
+	SentBetween(ctx context.Context, app string, from, to time.Time) ([]time.Time, error)
+
+	Close() error
+}
+
+// ListFilter selects campaigns for List. Zero fields do not filter.
+type ListFilter struct {
+	App    string
+	Status CampaignStatus
+	Name   string // substring of the name
+	After  int64  // keyset cursor: campaigns with id > After
+	Limit  int    // default 50, at most 1000
+}
+
+// Detail is a campaign with its runs and their sends.
+type Detail struct {
+	Campaign
+	Runs []RunDetail `json:"runs"`
+}
+
+// RunDetail is a run with its sends.
+type RunDetail struct {
+	Run
+	Sends []Send `json:"sends"`
+}
+
+// RetryOptions selects what ResetForRetry re-sends.
+type RetryOptions struct {
+	// Unknown re-sends unknown sends too: they may already have been
+	// delivered, so only an operator asking explicitly does that.
+	Unknown bool
+}
+
+// Outcome is the result of one claimed attempt.
+type Outcome struct {
+	Status      SendStatus // sent, retry_wait, failed, unknown, pending (release) or expired
+	PushID      string     // sent
+	MessageUID  string     // sent
+	Code        int        // the service's code, if any
+	Message     string     // the service's message or the error
+	NextAttempt time.Time  // retry_wait: claimable from then
+	At          time.Time  // when the outcome was known
+}

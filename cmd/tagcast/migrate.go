@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tagcast/tagcast/campaign/sqlstore"
+	"github.com/tagcast/tagcast/migrations"
+)
+
+// newMigrateCmd is `tagcast migrate up|down|status`: the embedded schema
+// migrations on the configured database (database.url, TAGCAST_DATABASE_URL,
+// or --database).
+func newMigrateCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "apply, roll back or list the database schema migrations",
+		Args:  cobra.NoArgs,
+		RunE:  requireSubcommand,
+	}
+	var database string
+	cmd.PersistentFlags().StringVar(&database, "database", "", "database URL (default: database.url from the config / TAGCAST_DATABASE_URL)")
+
+	run := func(name, short string, fn func(ctx context.Context, w io.Writer, db *dbHandle) error) *cobra.Command {
+		return &cobra.Command{
+			Use:   name,
+			Short: short,
+			Args:  cobra.NoArgs,
+			RunE: func(c *cobra.Command, _ []string) error {
+				cfg, err := g.loadConfig(bindFlags(c, map[string]string{"database": "database.url"}))
+				if err != nil {
+					return err
+				}
+				db, dialect, err := sqlstore.OpenDB(cfg.Database.URL)
+				if err != nil {
+					return &exitError{code: 1, err: err}
+				}
+				defer func() { _ = db.Close() }()
+				if err := fn(c.Context(), c.OutOrStdout(), &dbHandle{db: db, dialect: dialect, json: g.output == "json"}); err != nil {
+					return &exitError{code: 1, err: err}
+				}
+				return nil
+			},
+		}
+	}
+	cmd.AddCommand(
+		run("up", "apply every pending migration", func(ctx context.Context, w io.Writer, h *dbHandle) error {
+			res, err := migrations.Up(ctx, h.db, h.dialect)
+			if perr := h.printResults(w, "applied", res); perr != nil && err == nil {
+				err = perr
+			}
+			return err
+		}),
+		run("down", "roll back the most recent migration", func(ctx context.Context, w io.Writer, h *dbHandle) error {
+			res, err := migrations.Down(ctx, h.db, h.dialect)
+			if perr := h.printResults(w, "rolled back", res); perr != nil && err == nil {
+				err = perr
+			}
+			return err
+		}),
+		run("status", "list the migrations and whether each is applied", func(ctx context.Context, w io.Writer, h *dbHandle) error {
+			st, err := migrations.Status(ctx, h.db, h.dialect)
+			if err != nil {
+				return err
+			}
+			if h.json {
+				return writeJSON(w, st)
+			}
+			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "VERSION\tNAME\tAPPLIED\tAPPLIED AT")
+			for _, s := range st {
+				fmt.Fprintf(tw, "%d\t%s\t%v\t%s\n", s.Version, s.Name, s.Applied, s.AppliedAt)
+			}
+			return tw.Flush()
+		}),
+	)
+	return cmd
+}
+
+// dbHandle is the open database of one migrate command.
+type dbHandle struct {
+	db      *sql.DB
+	dialect migrations.Dialect
+	json    bool
+}
+
+func (h *dbHandle) printResults(w io.Writer, verb string, res []migrations.Result) error {
+	if h.json {
+		if res == nil {
+			res = []migrations.Result{}
+		}
+		return writeJSON(w, res)
+	}
+	if len(res) == 0 {
+		_, err := fmt.Fprintf(w, "nothing %s (%s)\n", verb, h.dialect)
+		return err
+	}
+	for _, r := range res {
+		if _, err := fmt.Fprintf(w, "%s %05d %s (%s)\n", verb, r.Version, r.Name, r.Duration); err != nil {
+			return err
+		}
+	}
+	return nil
+}

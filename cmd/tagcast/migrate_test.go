@@ -1,0 +1,72 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestMigrateUpDownStatus(t *testing.T) {
+	t.Parallel()
+	db := "sqlite://" + filepath.Join(t.TempDir(), "tagcast.db")
+	env := cliEnv{vars: map[string]string{"TAGCAST_DATABASE_URL": db}}
+
+	applied := func() []bool {
+		t.Helper()
+		r := runTagcast(t, env, "migrate", "status", "--output", "json")
+		if r.code != 0 {
+			t.Fatalf("status: %s", r)
+		}
+		var st []struct {
+			Applied bool `json:"applied"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+			t.Fatalf("status output: %v\n%s", err, r)
+		}
+		var out []bool
+		for _, s := range st {
+			out = append(out, s.Applied)
+		}
+		return out
+	}
+	if diff := cmp.Diff([]bool{false}, applied()); diff != "" {
+		t.Errorf("fresh (-want +got):\n%s", diff)
+	}
+	if r := runTagcast(t, env, "migrate", "up"); r.code != 0 || !strings.Contains(r.stdout, "applied 00001 00001_campaigns.sql") {
+		t.Fatalf("up: %s", r)
+	}
+	if diff := cmp.Diff([]bool{true}, applied()); diff != "" {
+		t.Errorf("after up (-want +got):\n%s", diff)
+	}
+	if r := runTagcast(t, env, "migrate", "up"); r.code != 0 || !strings.Contains(r.stdout, "nothing applied") {
+		t.Errorf("second up: %s", r)
+	}
+	if r := runTagcast(t, env, "migrate", "down"); r.code != 0 || !strings.Contains(r.stdout, "rolled back 00001") {
+		t.Fatalf("down: %s", r)
+	}
+	if diff := cmp.Diff([]bool{false}, applied()); diff != "" {
+		t.Errorf("after down (-want +got):\n%s", diff)
+	}
+	// --database wins over the environment.
+	other := "sqlite://" + filepath.Join(t.TempDir(), "other.db")
+	if r := runTagcast(t, env, "migrate", "up", "--database", other); r.code != 0 {
+		t.Fatalf("up --database: %s", r)
+	}
+	if diff := cmp.Diff([]bool{false}, applied()); diff != "" {
+		t.Errorf("--database migrated the env database (-want +got):\n%s", diff)
+	}
+}
+
+func TestMigrateErrors(t *testing.T) {
+	t.Parallel()
+	if r := runTagcast(t, cliEnv{}, "migrate"); r.code != 2 {
+		t.Errorf("migrate without subcommand: %s", r)
+	}
+	r := runTagcast(t, cliEnv{}, "migrate", "up", "--database", "mysql://u@h/db")
+	if r.code == 0 || !strings.Contains(r.stderr, "database.url") {
+		t.Errorf("bad scheme: %s", r)
+	}
+}

@@ -1,0 +1,110 @@
+package migrations_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/tagcast/tagcast/campaign/sqlstore"
+	"github.com/tagcast/tagcast/internal/testenv"
+	"github.com/tagcast/tagcast/migrations"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// TestUpDownUp runs every migration up, all the way down and up again on
+// both databases, as CI must.
+func TestUpDownUp(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		url  func(t *testing.T) string
+	}{
+		{"postgres", func(t *testing.T) string { return testenv.Postgres(t) }},
+		{"sqlite", func(t *testing.T) string { return "sqlite://" + filepath.Join(t.TempDir(), "m.db") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			db, dialect, err := sqlstore.OpenDB(tc.url(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = db.Close() })
+
+			applied := func() []bool {
+				t.Helper()
+				st, err := migrations.Status(ctx, db, dialect)
+				if err != nil {
+					t.Fatalf("status: %v", err)
+				}
+				var out []bool
+				for _, s := range st {
+					out = append(out, s.Applied)
+				}
+				return out
+			}
+			tables := func() int {
+				t.Helper()
+				var n int
+				q := `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('campaigns', 'runs', 'sends', 'quota_ledger')`
+				if dialect == migrations.Postgres {
+					q = `SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_name IN ('campaigns', 'runs', 'sends', 'quota_ledger')`
+				}
+				if err := db.QueryRowContext(ctx, q).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+
+			if diff := cmp.Diff([]bool{false}, applied()); diff != "" {
+				t.Fatalf("fresh database (-want +got):\n%s", diff)
+			}
+			for round := range 2 {
+				res, err := migrations.Up(ctx, db, dialect)
+				if err != nil {
+					t.Fatalf("up (round %d): %v", round, err)
+				}
+				if len(res) != 1 || res[0].Version != 1 {
+					t.Errorf("up applied %+v", res)
+				}
+				if got := tables(); got != 4 {
+					t.Errorf("after up: %d of 4 tables", got)
+				}
+				if diff := cmp.Diff([]bool{true}, applied()); diff != "" {
+					t.Errorf("after up (-want +got):\n%s", diff)
+				}
+				if res, err := migrations.Up(ctx, db, dialect); err != nil || len(res) != 0 {
+					t.Errorf("second up = %v, %v; want nothing to do", res, err)
+				}
+				if round == 1 {
+					break
+				}
+				if _, err := migrations.Down(ctx, db, dialect); err != nil {
+					t.Fatalf("down: %v", err)
+				}
+				if got := tables(); got != 0 {
+					t.Errorf("after down: %d tables left", got)
+				}
+				if diff := cmp.Diff([]bool{false}, applied()); diff != "" {
+					t.Errorf("after down (-want +got):\n%s", diff)
+				}
+			}
+			if _, err := migrations.Reset(ctx, db, dialect); err != nil {
+				t.Fatalf("reset: %v", err)
+			}
+			if got := tables(); got != 0 {
+				t.Errorf("after reset: %d tables left", got)
+			}
+		})
+	}
+}
+
+func TestUnknownDialect(t *testing.T) {
+	t.Parallel()
+	if _, err := migrations.FS("mysql"); err == nil {
+		t.Error("FS(mysql) succeeded")
+	}
+}
