@@ -86,6 +86,12 @@ type Store interface {
 	// unknown) with from <= sent_at < to, ascending. An attempt stays in the
 	// ledger when an operator later retries its send.
 	SentBetween(ctx context.Context, app string, from, to time.Time) ([]time.Time, error)
+	// BeginDirectAttempt enters a push made outside any campaign (tagcast
+	// push send) in the ledger before the call, as possibly sent;
+	// EndDirectAttempt settles it: sent or unknown stay, any other outcome
+	// (refused without sending) leaves the ledger.
+	BeginDirectAttempt(ctx context.Context, app string, at time.Time) (int64, error)
+	EndDirectAttempt(ctx context.Context, id int64, outcome SendStatus) error
 
 	Close() error
 }

@@ -166,18 +166,19 @@ func wantTransitionError(t testing.TB, err error, what string) {
 // implementation must pass it.
 func RunConformance(t *testing.T, newStore storeFactory) {
 	tests := map[string]func(t *testing.T, b bundle){
-		"CreateGetList":          testCreateGetList,
-		"ClaimDueFiresOnce":      testClaimDueFiresOnce,
-		"ClaimDueRace":           testClaimDueRace,
-		"ClaimSendRace":          testClaimSendRace,
-		"OutcomesAndLedger":      testOutcomesAndLedger,
-		"RetryWaitAndRelease":    testRetryWaitAndRelease,
-		"StaleLeases":            testStaleLeases,
-		"PauseResumeCancel":      testPauseResumeCancel,
-		"ExpireRun":              testExpireRun,
-		"EnqueueBookkeeping":     testEnqueueBookkeeping,
-		"RenderFailureFailsRun":  testRenderFailureFailsRun,
-		"PlanErrorSkipsCampaign": testPlanErrorSkipsCampaign,
+		"CreateGetList":           testCreateGetList,
+		"ClaimDueFiresOnce":       testClaimDueFiresOnce,
+		"ClaimDueRace":            testClaimDueRace,
+		"ClaimSendRace":           testClaimSendRace,
+		"OutcomesAndLedger":       testOutcomesAndLedger,
+		"RetryWaitAndRelease":     testRetryWaitAndRelease,
+		"StaleLeases":             testStaleLeases,
+		"PauseResumeCancel":       testPauseResumeCancel,
+		"ExpireRun":               testExpireRun,
+		"EnqueueBookkeeping":      testEnqueueBookkeeping,
+		"RenderFailureFailsRun":   testRenderFailureFailsRun,
+		"PlanErrorSkipsCampaign":  testPlanErrorSkipsCampaign,
+		"LedgerInFlightAndDirect": testLedgerInFlightAndDirect,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -750,4 +751,61 @@ func testPlanErrorSkipsCampaign(t *testing.T, b bundle) {
 func jsonString(v any) (string, error) {
 	b, err := json.Marshal(v)
 	return string(b), err
+}
+
+// testLedgerInFlightAndDirect: the quota ledger counts an attempt while it
+// is on the wire (a rebuild then must not give its slot away), and direct
+// pushes made outside any campaign, which leave it only when refused.
+func testLedgerInFlightAndDirect(t *testing.T, b bundle) {
+	_, sends := b.fire(t, 0)
+	sd := b.claim(t, sends[0].ID, t0)
+	ledger := func() []time.Time {
+		t.Helper()
+		l, err := b.store.SentBetween(b.ctx, "main", t0, t0.Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	if l := ledger(); len(l) != 0 {
+		t.Fatalf("claimed but not attempted: ledger %v, want empty", l)
+	}
+	if err := b.store.BeginAttempt(b.ctx, sd.Token(), t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]time.Time{t0.Add(time.Second)}, ledger()); diff != "" {
+		t.Errorf("attempt in flight (-want +got):\n%s", diff)
+	}
+	if _, err := b.store.RecordOutcome(b.ctx, sd.Token(), campaign.Outcome{Status: campaign.SendSent, At: t0.Add(2 * time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]time.Time{t0.Add(time.Second)}, ledger()); diff != "" {
+		t.Errorf("after sent, counted once (-want +got):\n%s", diff)
+	}
+
+	sentID, err := b.store.BeginDirectAttempt(b.ctx, "main", t0.Add(3*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	refusedID, err := b.store.BeginDirectAttempt(b.ctx, "main", t0.Add(4*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []time.Time{t0.Add(time.Second), t0.Add(3 * time.Second), t0.Add(4 * time.Second)}
+	if diff := cmp.Diff(want, ledger()); diff != "" {
+		t.Errorf("direct pushes in flight (-want +got):\n%s", diff)
+	}
+	if err := b.store.EndDirectAttempt(b.ctx, sentID, campaign.SendSent); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.store.EndDirectAttempt(b.ctx, refusedID, campaign.SendFailed); err != nil {
+		t.Fatal(err)
+	}
+	want = []time.Time{t0.Add(time.Second), t0.Add(3 * time.Second)}
+	if diff := cmp.Diff(want, ledger()); diff != "" {
+		t.Errorf("after settling direct pushes (-want +got):\n%s", diff)
+	}
+	if l, _ := b.store.SentBetween(b.ctx, "other", t0, t0.Add(time.Hour)); len(l) != 0 {
+		t.Errorf("another app's ledger: %v", l)
+	}
 }

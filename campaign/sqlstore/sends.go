@@ -243,8 +243,15 @@ func (s *Store) Cancel(ctx context.Context, id int64, now time.Time) (campaign.C
 
 // SentBetween is the quota ledger of one app in [from, to).
 func (s *Store) SentBetween(ctx context.Context, app string, from, to time.Time) ([]time.Time, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT sent_at FROM quota_ledger WHERE app = ? AND sent_at >= ? AND sent_at < ? ORDER BY sent_at`),
-		app, s.ts(from), s.ts(to))
+	// Attempts still in flight (BeginAttempt done, no outcome yet) count
+	// too: a quota rebuilt while a push is on the wire must not give its
+	// slot away. ClaimSend clears sent_at, so an in_flight send with sent_at
+	// is this claim's attempt, not an earlier one already in the ledger.
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT sent_at FROM quota_ledger WHERE app = ? AND sent_at >= ? AND sent_at < ?
+		UNION ALL
+		SELECT sent_at FROM sends WHERE status = 'in_flight' AND app = ? AND sent_at >= ? AND sent_at < ?
+		ORDER BY 1`),
+		app, s.ts(from), s.ts(to), app, s.ts(from), s.ts(to))
 	if err != nil {
 		return nil, fmt.Errorf("app %s: quota ledger: %w", app, err)
 	}
@@ -260,4 +267,34 @@ func (s *Store) SentBetween(ctx context.Context, app string, from, to time.Time)
 		out = []time.Time{}
 	}
 	return out, nil
+}
+
+// BeginDirectAttempt records in the quota ledger, before the call, a push
+// made outside any campaign (tagcast push send) as possibly sent, so a quota
+// rebuilt from the ledger counts it even if the process dies mid-call.
+func (s *Store) BeginDirectAttempt(ctx context.Context, app string, at time.Time) (int64, error) {
+	var id int64
+	err := s.db.QueryRowContext(ctx, s.q(`INSERT INTO quota_ledger (app, sent_at, outcome) VALUES (?, ?, 'unknown') RETURNING id`),
+		app, s.ts(at)).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("app %s: direct push: quota ledger: %w", app, err)
+	}
+	return id, nil
+}
+
+// EndDirectAttempt settles a direct push begun with BeginDirectAttempt:
+// sent, unknown (kept as possibly sent), or anything else, which the
+// service refused without sending, and which leaves the ledger.
+func (s *Store) EndDirectAttempt(ctx context.Context, id int64, outcome campaign.SendStatus) error {
+	var err error
+	switch outcome {
+	case campaign.SendSent, campaign.SendUnknown:
+		_, err = s.db.ExecContext(ctx, s.q(`UPDATE quota_ledger SET outcome = ? WHERE id = ? AND send_id IS NULL`), outcome, id)
+	default:
+		_, err = s.db.ExecContext(ctx, s.q(`DELETE FROM quota_ledger WHERE id = ? AND send_id IS NULL`), id)
+	}
+	if err != nil {
+		return fmt.Errorf("direct push %d: quota ledger: %w", id, err)
+	}
+	return nil
 }

@@ -67,10 +67,14 @@ CREATE INDEX sends_stale ON sends (lease_until) WHERE status = 'in_flight';
 -- One row per attempt that reached or may have reached the service (sent or
 -- unknown). Rows are never updated, so an operator retry keeps the history
 -- the quota guard rebuilds its windows from.
+-- The quota ledger also counts attempts still in flight: O(in flight).
+CREATE INDEX sends_in_flight_app ON sends (app, sent_at) WHERE status = 'in_flight';
+
 CREATE TABLE quota_ledger (
     id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    send_id bigint      NOT NULL REFERENCES sends (id) ON DELETE CASCADE,
-    claim   bigint      NOT NULL,
+    -- NULL for a direct push (tagcast push send), which has no send row
+    send_id bigint      REFERENCES sends (id) ON DELETE CASCADE,
+    claim   bigint,
     app     text        NOT NULL,
     sent_at timestamptz NOT NULL,
     outcome text        NOT NULL CHECK (outcome IN ('sent', 'unknown')),
