@@ -1,0 +1,91 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/tagcast/tagcast/queue"
+)
+
+// Inspector is the part of *asynq.Inspector the reconciler and the
+// operations use to look at a run's task.
+type Inspector interface {
+	GetTaskInfo(queue, id string) (*asynq.TaskInfo, error)
+	DeleteTask(queue, id string) error
+}
+
+// enqueueResult says what happened to a run's task.
+type enqueueResult int
+
+const (
+	enqueued      enqueueResult = iota + 1 // a new task is in the queue
+	alreadyQueued                          // a live task for the run was there already
+	revived                                // a finished task blocked the id: replaced by a new one
+)
+
+// taskQueue enqueues run tasks idempotently.
+type taskQueue struct {
+	client    queue.Enqueuer
+	inspector Inspector // nil: conflicts are taken as "already queued"
+	opts      queue.Options
+}
+
+func (q taskQueue) queueName() string {
+	if q.opts.Queue == "" {
+		return queue.DefaultQueue
+	}
+	return q.opts.Queue
+}
+
+// enqueue hands run runID to the queue, to be processed at processAt (zero:
+// now). When a task with the run's id exists and an inspector is set, a
+// finished one (completed, or archived when reviveArchived) cannot process
+// the run again and is replaced; a live one is left alone.
+func (q taskQueue) enqueue(ctx context.Context, runID int64, processAt time.Time, reviveArchived bool) (enqueueResult, error) {
+	ok, err := queue.Enqueue(ctx, q.client, runID, processAt, q.opts)
+	switch {
+	case err != nil:
+		return 0, err
+	case ok:
+		return enqueued, nil
+	case q.inspector == nil:
+		return alreadyQueued, nil
+	}
+	info, err := q.inspector.GetTaskInfo(q.queueName(), queue.TaskID(runID))
+	switch {
+	case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
+		// Gone between the conflict and the look-up (retention ended): enqueue.
+	case err != nil:
+		return 0, fmt.Errorf("run %d: inspect task %s: %w", runID, queue.TaskID(runID), err)
+	case info.State == asynq.TaskStateCompleted, reviveArchived && info.State == asynq.TaskStateArchived:
+		if err := q.inspector.DeleteTask(q.queueName(), queue.TaskID(runID)); err != nil &&
+			!errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound) {
+			return 0, fmt.Errorf("run %d: delete %s task %s: %w", runID, info.State, queue.TaskID(runID), err)
+		}
+	default:
+		return alreadyQueued, nil
+	}
+	ok, err = queue.Enqueue(ctx, q.client, runID, processAt, q.opts)
+	switch {
+	case err != nil:
+		return 0, err
+	case ok:
+		return revived, nil
+	default:
+		return alreadyQueued, nil // another replica re-enqueued it first
+	}
+}
+
+// ceilSecond rounds t up to a whole second: asynq keeps scheduled tasks by
+// whole seconds and forwards a task once its second has begun, so an
+// unrounded ProcessAt could start up to a second early.
+func ceilSecond(t time.Time) time.Time {
+	if r := t.Truncate(time.Second); !r.Equal(t) {
+		return r.Add(time.Second)
+	}
+	return t
+}

@@ -1,0 +1,224 @@
+package scheduler
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/tagcast/tagcast/campaign"
+)
+
+func utc(s string) time.Time {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		panic(err)
+	}
+	return t.UTC()
+}
+
+func tp(s string) *time.Time {
+	t := utc(s)
+	return &t
+}
+
+// fires returns the first n fires of s after from.
+func fires(t *testing.T, s campaign.Schedule, from time.Time, n int) []time.Time {
+	t.Helper()
+	var out []time.Time
+	for range n {
+		next, ok, err := NextFire(s, from)
+		if err != nil {
+			t.Fatalf("NextFire(%+v, %s): %v", s, from, err)
+		}
+		if !ok {
+			break
+		}
+		if !next.After(from) {
+			t.Fatalf("NextFire(%s) = %s, not after it", from, next)
+		}
+		out = append(out, next)
+		from = next
+	}
+	return out
+}
+
+func TestNextFireAcrossDST(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		cron string
+		tz   string
+		from string
+		want []string
+	}{
+		{
+			name: "New York spring forward: 02:30 fires at 03:00 EDT",
+			cron: "30 2 * * *", tz: "America/New_York", from: "2026-03-07T12:00:00-05:00",
+			want: []string{"2026-03-08T07:00:00Z", "2026-03-09T06:30:00Z"},
+		},
+		{
+			name: "New York spring forward: every 15 min collapses the gap into one fire",
+			cron: "*/15 * * * *", tz: "America/New_York", from: "2026-03-08T01:40:00-05:00",
+			want: []string{"2026-03-08T06:45:00Z", "2026-03-08T07:00:00Z", "2026-03-08T07:15:00Z"},
+		},
+		{
+			name: "New York fall back: 01:30 fires once, at EDT",
+			cron: "30 1 * * *", tz: "America/New_York", from: "2026-10-31T12:00:00-04:00",
+			want: []string{"2026-11-01T05:30:00Z", "2026-11-02T06:30:00Z"},
+		},
+		{
+			name: "New York fall back: hourly skips the repeated hour",
+			cron: "0 * * * *", tz: "America/New_York", from: "2026-11-01T00:30:00-04:00",
+			want: []string{"2026-11-01T05:00:00Z", "2026-11-01T07:00:00Z", "2026-11-01T08:00:00Z"},
+		},
+		{
+			name: "New York fall back: asked from inside the repeated hour",
+			cron: "15 * * * *", tz: "America/New_York", from: "2026-11-01T01:05:00-05:00",
+			want: []string{"2026-11-01T07:15:00Z"},
+		},
+		{
+			name: "New York: CRON_TZ prefix and seconds field",
+			cron: "CRON_TZ=America/New_York 10 30 2 * * *", from: "2026-03-07T12:00:00-05:00",
+			want: []string{"2026-03-08T07:00:00Z", "2026-03-09T06:30:10Z"},
+		},
+		{
+			name: "Berlin spring forward: 02:30 fires at 03:00 CEST",
+			cron: "30 2 * * *", tz: "Europe/Berlin", from: "2026-03-28T12:00:00+01:00",
+			want: []string{"2026-03-29T01:00:00Z", "2026-03-30T00:30:00Z"},
+		},
+		{
+			name: "Berlin fall back: 02:30 fires once, at CEST",
+			cron: "30 2 * * *", tz: "Europe/Berlin", from: "2026-10-24T12:00:00+02:00",
+			want: []string{"2026-10-25T00:30:00Z", "2026-10-26T01:30:00Z"},
+		},
+		{
+			name: "Berlin fall back: @hourly skips the repeated hour",
+			cron: "@hourly", tz: "Europe/Berlin", from: "2026-10-25T01:30:00+02:00",
+			want: []string{"2026-10-25T00:00:00Z", "2026-10-25T02:00:00Z"},
+		},
+		{
+			name: "Sydney fall back (April): 02:30 fires once, at AEDT",
+			cron: "30 2 * * *", tz: "Australia/Sydney", from: "2026-04-04T12:00:00+11:00",
+			want: []string{"2026-04-04T15:30:00Z", "2026-04-05T16:30:00Z"},
+		},
+		{
+			name: "Sydney spring forward (October): 02:30 fires at 03:00 AEDT",
+			cron: "30 2 * * *", tz: "Australia/Sydney", from: "2026-10-03T12:00:00+10:00",
+			want: []string{"2026-10-03T16:00:00Z", "2026-10-04T15:30:00Z"},
+		},
+		{
+			name: "Sydney: @daily on the fall-back day",
+			cron: "CRON_TZ=Australia/Sydney @daily", from: "2026-04-04T12:00:00+11:00",
+			want: []string{"2026-04-04T13:00:00Z", "2026-04-05T14:00:00Z"},
+		},
+		{
+			name: "@every is a duration, untouched by DST",
+			cron: "@every 90m", tz: "America/New_York", from: "2026-11-01T05:00:00Z",
+			want: []string{"2026-11-01T06:30:00Z", "2026-11-01T08:00:00Z"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := campaign.Schedule{Cron: tt.cron, Timezone: tt.tz}
+			var want []time.Time
+			for _, w := range tt.want {
+				want = append(want, utc(w))
+			}
+			if diff := cmp.Diff(want, fires(t, s, utc(tt.from), len(want))); diff != "" {
+				t.Errorf("fires (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestNextFireDSTIsEveryDay checks a whole year of a daily cron in each zone:
+// exactly one fire per local day, every one at the wall-clock time asked for
+// except on the day the clocks jump over it.
+func TestNextFireDSTIsEveryDay(t *testing.T) {
+	t.Parallel()
+	for _, tz := range []string{"America/New_York", "Europe/Berlin", "Australia/Sydney"} {
+		for _, hhmm := range [][2]int{{1, 30}, {2, 30}, {2, 0}, {9, 0}} {
+			loc, _ := time.LoadLocation(tz)
+			s := campaign.Schedule{Cron: time.Date(2026, 1, 1, hhmm[0], hhmm[1], 0, 0, time.UTC).Format("4 15 * * *"), Timezone: tz}
+			got := fires(t, s, time.Date(2025, 12, 31, 12, 0, 0, 0, loc), 365)
+			days := map[string]bool{}
+			jumped := 0
+			for _, f := range got {
+				l := f.In(loc)
+				day := l.Format("2006-01-02")
+				if days[day] {
+					t.Errorf("%s %v: two fires on %s", tz, hhmm, day)
+				}
+				days[day] = true
+				if l.Hour() != hhmm[0] || l.Minute() != hhmm[1] {
+					jumped++
+					if _, end := f.Add(-time.Nanosecond).In(loc).ZoneBounds(); !end.Equal(f) {
+						t.Errorf("%s %v: fire %s is neither the wall-clock time nor a DST jump", tz, hhmm, l)
+					}
+				}
+			}
+			if len(days) != 365 {
+				t.Errorf("%s %v: %d distinct days, want 365", tz, hhmm, len(days))
+			}
+			wantJumped := 0
+			if hhmm[0] == 2 {
+				wantJumped = 1 // 02:00-02:59 is skipped once a year in all three zones
+			}
+			if jumped != wantJumped {
+				t.Errorf("%s %v: %d fires moved by a DST jump, want %d", tz, hhmm, jumped, wantJumped)
+			}
+		}
+	}
+}
+
+// TestRobfigAloneGetsDSTWrong documents why NextFire exists: robfig/cron's
+// own Next skips the spring-forward day and fires twice on the fall-back day.
+func TestRobfigAloneGetsDSTWrong(t *testing.T) {
+	t.Parallel()
+	sched, loc, err := campaign.ParseCron("30 1 * * *", "America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := sched.Next(utc("2026-11-01T00:00:00-04:00").In(loc))
+	second := sched.Next(first)
+	if first.UTC() != utc("2026-11-01T05:30:00Z") || second.UTC() != utc("2026-11-01T06:30:00Z") {
+		t.Errorf("robfig fall back: %s, %s; expected it to fire twice on 2026-11-01", first.UTC(), second.UTC())
+	}
+	sched, loc, _ = campaign.ParseCron("30 2 * * *", "America/New_York")
+	if got := sched.Next(utc("2026-03-07T12:00:00-05:00").In(loc)).UTC(); got != utc("2026-03-09T06:30:00Z") {
+		t.Errorf("robfig spring forward: %s; expected it to skip 2026-03-08", got)
+	}
+}
+
+func TestNextFireWindowsAndOneOffs(t *testing.T) {
+	t.Parallel()
+	at := utc("2026-12-01T01:00:00Z")
+	tests := []struct {
+		name   string
+		s      campaign.Schedule
+		from   time.Time
+		want   time.Time
+		wantOK bool
+	}{
+		{"at in the future", campaign.Schedule{At: &at}, at.Add(-time.Second), at, true},
+		{"at reached", campaign.Schedule{At: &at}, at, time.Time{}, false},
+		{"now never fires again", campaign.Schedule{Now: true}, at, time.Time{}, false},
+		{"start moves the first fire", campaign.Schedule{Cron: "0 9 * * *", Start: tp("2026-12-05T09:00:00Z")},
+			utc("2026-12-01T00:00:00Z"), utc("2026-12-05T09:00:00Z"), true},
+		{"end excludes its own instant", campaign.Schedule{Cron: "0 9 * * *", End: tp("2026-12-02T09:00:00Z")},
+			utc("2026-12-01T09:00:00Z"), time.Time{}, false},
+		{"before end", campaign.Schedule{Cron: "0 9 * * *", End: tp("2026-12-02T09:00:01Z")},
+			utc("2026-12-01T09:00:00Z"), utc("2026-12-02T09:00:00Z"), true},
+	}
+	for _, tt := range tests {
+		got, ok, err := NextFire(tt.s, tt.from)
+		if err != nil || ok != tt.wantOK || !got.Equal(tt.want) {
+			t.Errorf("%s: NextFire = %s, %v, %v; want %s, %v", tt.name, got, ok, err, tt.want, tt.wantOK)
+		}
+	}
+	if _, _, err := NextFire(campaign.Schedule{Cron: "61 * * * *"}, at); err == nil {
+		t.Error("bad cron accepted")
+	}
+}

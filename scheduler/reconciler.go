@@ -1,0 +1,260 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/rs/zerolog"
+
+	"github.com/tagcast/tagcast/campaign"
+	"github.com/tagcast/tagcast/queue"
+)
+
+// Defaults of ReconcilerConfig.
+const (
+	DefaultReconcileInterval  = 10 * time.Second
+	DefaultReconcileBatchSize = 500
+)
+
+// ReconcilerConfig configures a Reconciler. Store, Queue and Inspector are
+// required.
+type ReconcilerConfig struct {
+	Store        campaign.Store
+	Queue        queue.Enqueuer
+	Inspector    Inspector
+	QueueOptions queue.Options
+	Clock        Clock // default SystemClock
+	Logger       zerolog.Logger
+	// Interval between passes (default 10 s).
+	Interval time.Duration
+	// BatchSize is the page size of the store queries (default 500).
+	BatchSize int
+}
+
+// Reconciler makes the queue agree with the store: every open run has a
+// live task. It re-enqueues runs the scheduler never enqueued (a crash
+// between commit and enqueue), runs whose task vanished (Redis flushed or
+// restarted empty) or finished while the run is open again, and the runs of
+// sends stuck in flight past their lease, after settling those sends (unknown
+// when the attempt had begun, pending otherwise). Every step is idempotent,
+// so any number of replicas may reconcile at once.
+type Reconciler struct {
+	cfg   ReconcilerConfig
+	queue taskQueue
+}
+
+// NewReconciler checks cfg and fills its defaults.
+func NewReconciler(cfg ReconcilerConfig) (*Reconciler, error) {
+	switch {
+	case cfg.Store == nil:
+		return nil, errors.New("reconciler: Store is required")
+	case cfg.Queue == nil:
+		return nil, errors.New("reconciler: Queue is required")
+	case cfg.Inspector == nil:
+		return nil, errors.New("reconciler: Inspector is required")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = SystemClock{}
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultReconcileInterval
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = DefaultReconcileBatchSize
+	}
+	cfg.Logger = cfg.Logger.With().Str("component", "reconciler").Logger()
+	return &Reconciler{cfg: cfg, queue: taskQueue{client: cfg.Queue, inspector: cfg.Inspector, opts: cfg.QueueOptions}}, nil
+}
+
+// ReconcileResult counts what one pass did.
+type ReconcileResult struct {
+	StaleSends int // in_flight sends past their lease, settled
+	Unqueued   int // runs never enqueued, enqueued now
+	Lost       int // open runs whose task had vanished, re-enqueued
+	Revived    int // open runs whose task had finished, re-enqueued
+	Expired    int // unqueued or lost runs past deliver_within, expired instead
+	Archived   int // open runs whose task asynq archived: left to an operator
+	Checked    int // open runs checked against the queue
+}
+
+// Tick does one pass. Errors of single runs are logged and counted on the
+// next pass; a store or queue error that stops the pass is returned.
+func (r *Reconciler) Tick(ctx context.Context) (ReconcileResult, error) {
+	now := r.cfg.Clock.Now()
+	var res ReconcileResult
+	if err := r.staleSends(ctx, now, &res); err != nil {
+		return res, err
+	}
+	if err := r.unqueued(ctx, now, &res); err != nil {
+		return res, err
+	}
+	if err := r.openRuns(ctx, now, &res); err != nil {
+		return res, err
+	}
+	if res != (ReconcileResult{Checked: res.Checked}) {
+		r.cfg.Logger.Info().Interface("result", res).Msg("reconciled")
+	}
+	return res, nil
+}
+
+// staleSends settles sends stuck in flight and re-enqueues their runs so a
+// worker settles the runs.
+func (r *Reconciler) staleSends(ctx context.Context, now time.Time, res *ReconcileResult) error {
+	stale, err := r.cfg.Store.ResolveStaleSends(ctx, now)
+	if err != nil {
+		return fmt.Errorf("reconciler: %w", err)
+	}
+	res.StaleSends = len(stale)
+	seen := map[int64]bool{}
+	for _, sd := range stale {
+		r.cfg.Logger.Warn().Int64("campaign", sd.CampaignID).Int64("run", sd.RunID).Int64("send", sd.ID).
+			Str("status", string(sd.Status)).Msg("send in flight past its lease settled")
+		if seen[sd.RunID] {
+			continue
+		}
+		seen[sd.RunID] = true
+		if _, err := r.queue.enqueue(ctx, sd.RunID, time.Time{}, false); err != nil {
+			r.cfg.Logger.Error().Err(err).Int64("run", sd.RunID).Msg("re-enqueue run of a stale send")
+		}
+	}
+	return nil
+}
+
+// unqueued enqueues pending runs that never reached the queue, once due.
+func (r *Reconciler) unqueued(ctx context.Context, now time.Time, res *ReconcileResult) error {
+	runs, err := r.cfg.Store.RunsToEnqueue(ctx, r.cfg.BatchSize)
+	if err != nil {
+		return fmt.Errorf("reconciler: %w", err)
+	}
+	for _, run := range runs {
+		if run.ScheduledFor.After(now) {
+			continue // held by a scheduler until its instant
+		}
+		switch got, err := r.requeue(ctx, run, now); {
+		case err != nil:
+			r.cfg.Logger.Error().Err(err).Int64("campaign", run.CampaignID).Int64("run", run.ID).Msg("enqueue unqueued run")
+		case got == expiredRun:
+			res.Expired++
+		default:
+			res.Unqueued++
+		}
+	}
+	return nil
+}
+
+// openRuns checks every open, enqueued run against the queue.
+func (r *Reconciler) openRuns(ctx context.Context, now time.Time, res *ReconcileResult) error {
+	var after int64
+	for {
+		runs, err := r.cfg.Store.OpenRuns(ctx, after, r.cfg.BatchSize)
+		if err != nil {
+			return fmt.Errorf("reconciler: %w", err)
+		}
+		for _, run := range runs {
+			after = run.ID
+			if run.EnqueuedAt == nil {
+				continue // RunsToEnqueue's
+			}
+			res.Checked++
+			if err := r.checkRun(ctx, run, now, res); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				r.cfg.Logger.Error().Err(err).Int64("campaign", run.CampaignID).Int64("run", run.ID).Msg("check run task")
+			}
+		}
+		if len(runs) < r.cfg.BatchSize {
+			return nil
+		}
+	}
+}
+
+func (r *Reconciler) checkRun(ctx context.Context, run campaign.Run, now time.Time, res *ReconcileResult) error {
+	info, err := r.cfg.Inspector.GetTaskInfo(r.queue.queueName(), queue.TaskID(run.ID))
+	switch {
+	case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
+		// ErrQueueNotFound is not proof: after a FLUSHALL a long-lived
+		// asynq.Client enqueues without re-registering the queue in
+		// asynq:queues, which the Inspector checks first. The enqueue's
+		// TaskID conflict tells a live task from a lost one.
+		got, err := r.requeue(ctx, run, now)
+		switch {
+		case err != nil:
+			return err
+		case got == expiredRun:
+			res.Expired++
+		case got != alreadyQueued:
+			res.Lost++
+			r.cfg.Logger.Warn().Int64("campaign", run.CampaignID).Int64("run", run.ID).Msg("open run had no task: re-enqueued")
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("campaign %d run %d: inspect task: %w", run.CampaignID, run.ID, err)
+	case info.State == asynq.TaskStateArchived:
+		res.Archived++
+		r.cfg.Logger.Warn().Int64("campaign", run.CampaignID).Int64("run", run.ID).Str("last_err", info.LastErr).
+			Msg("open run's task is archived (retries exhausted): retry it through the operations")
+		return nil
+	case info.State != asynq.TaskStateCompleted:
+		return nil // pending, scheduled, active, retry: live
+	}
+	// A completed task for an open run: the run was re-opened after its task
+	// finished, or the task finished just now. Look again before reviving.
+	cur, _, err := r.cfg.Store.GetRun(ctx, run.ID)
+	if err != nil {
+		return err
+	}
+	if cur.Status != campaign.RunPending && cur.Status != campaign.RunRunning {
+		return nil
+	}
+	got, err := r.queue.enqueue(ctx, run.ID, time.Time{}, false)
+	if err != nil {
+		return err
+	}
+	if got != alreadyQueued {
+		res.Revived++
+		r.cfg.Logger.Warn().Int64("campaign", run.CampaignID).Int64("run", run.ID).Msg("open run's task had completed: re-enqueued")
+	}
+	return nil
+}
+
+// expiredRun is requeue's answer for a run it expired instead.
+const expiredRun enqueueResult = -1
+
+// requeue enqueues a run that may have no task, or expires it when its
+// deliver_within has passed and it never started.
+func (r *Reconciler) requeue(ctx context.Context, run campaign.Run, now time.Time) (enqueueResult, error) {
+	if run.Status == campaign.RunPending && run.DeliverBy != nil && !now.Before(*run.DeliverBy) {
+		if _, err := r.cfg.Store.ExpireRun(ctx, run.ID, now); err != nil && !errors.Is(err, campaign.ErrIllegalTransition) {
+			return 0, err
+		}
+		r.cfg.Logger.Warn().Int64("campaign", run.CampaignID).Int64("run", run.ID).Msg("run expired: it could not start within deliver_within")
+		return expiredRun, nil
+	}
+	got, err := r.queue.enqueue(ctx, run.ID, time.Time{}, false)
+	if err != nil {
+		return 0, err
+	}
+	if err := r.cfg.Store.MarkRunEnqueued(ctx, run.ID, r.cfg.Clock.Now()); err != nil {
+		return 0, err
+	}
+	return got, nil
+}
+
+// Run reconciles every Interval until ctx is done.
+func (r *Reconciler) Run(ctx context.Context) error {
+	r.cfg.Logger.Info().Dur("interval", r.cfg.Interval).Msg("reconciler started")
+	for {
+		if _, err := r.Tick(ctx); err != nil && ctx.Err() == nil {
+			r.cfg.Logger.Error().Err(err).Msg("reconcile")
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-r.cfg.Clock.After(r.cfg.Interval):
+		}
+	}
+}

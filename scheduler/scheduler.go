@@ -1,0 +1,296 @@
+package scheduler
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/tagcast/tagcast/campaign"
+	"github.com/tagcast/tagcast/queue"
+)
+
+// Defaults of Config.
+const (
+	DefaultInterval  = time.Second
+	DefaultBatchSize = 100
+	// maxClaimRounds bounds the ClaimDue calls of one tick (a full batch, or
+	// a campaign whose next fire is also within the horizon, asks for more).
+	maxClaimRounds = 10
+	// flushTimeout bounds enqueueing held runs when Run stops.
+	flushTimeout = 10 * time.Second
+)
+
+// Config configures a Scheduler. Store and Queue are required.
+type Config struct {
+	Store campaign.Store
+	// Queue is the asynq client the run tasks are enqueued with.
+	Queue        queue.Enqueuer
+	QueueOptions queue.Options
+	Clock        Clock // default SystemClock
+	Logger       zerolog.Logger
+	// Interval between claims (default 1 s).
+	Interval time.Duration
+	// Lookahead: campaigns due within it are claimed ahead and their runs
+	// enqueued exactly at their instant (default 2 × Interval; negative: claim
+	// only what is due).
+	Lookahead time.Duration
+	// BatchSize is how many campaigns one ClaimDue takes (default 100).
+	BatchSize int
+	// MissedAfter: a fire claimed later than this was missed (default 1 min).
+	MissedAfter time.Duration
+}
+
+// Scheduler claims due campaigns and enqueues their runs. Tick does one
+// pass; Run loops. It is safe to run any number of replicas.
+type Scheduler struct {
+	cfg   Config
+	queue taskQueue
+
+	mu   sync.Mutex // guards held
+	held runHeap    // runs claimed ahead, earliest first
+}
+
+// New checks cfg and fills its defaults.
+func New(cfg Config) (*Scheduler, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("scheduler: Store is required")
+	}
+	if cfg.Queue == nil {
+		return nil, errors.New("scheduler: Queue is required")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = SystemClock{}
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultInterval
+	}
+	switch {
+	case cfg.Lookahead == 0:
+		cfg.Lookahead = 2 * cfg.Interval
+	case cfg.Lookahead < 0:
+		cfg.Lookahead = 0
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = DefaultBatchSize
+	}
+	if cfg.MissedAfter <= 0 {
+		cfg.MissedAfter = DefaultMissedAfter
+	}
+	cfg.Logger = cfg.Logger.With().Str("component", "scheduler").Logger()
+	return &Scheduler{cfg: cfg, queue: taskQueue{client: cfg.Queue, opts: cfg.QueueOptions}}, nil
+}
+
+// TickResult counts what one Tick did.
+type TickResult struct {
+	Claimed  int // campaigns claimed (fired or skipped)
+	Fired    int // runs created
+	Skipped  int // missed fires dropped by `missed: skip`
+	Enqueued int // run tasks handed to the queue (new or already there)
+	Held     int // runs claimed ahead, waiting in memory for their instant
+	Expired  int // runs created past their deliver_within
+	Failed   int // runs created failed (a template did not render)
+}
+
+func (r *TickResult) add(o TickResult) {
+	r.Claimed += o.Claimed
+	r.Fired += o.Fired
+	r.Skipped += o.Skipped
+	r.Enqueued += o.Enqueued
+	r.Held += o.Held
+	r.Expired += o.Expired
+	r.Failed += o.Failed
+}
+
+// Tick enqueues held runs whose instant has come, then claims what is due
+// within the lookahead. Errors of single runs are logged and do not stop the
+// tick (the reconciler enqueues what was left); a claim error is returned.
+func (s *Scheduler) Tick(ctx context.Context) (TickResult, error) {
+	now := s.cfg.Clock.Now()
+	var res TickResult
+	res.add(s.releaseHeld(ctx, now))
+	horizon := now.Add(s.cfg.Lookahead)
+	for range maxClaimRounds {
+		var decisions []Decision
+		plan := Plan(now, s.cfg.MissedAfter, func(d Decision) { decisions = append(decisions, d) })
+		runs, err := s.cfg.Store.ClaimDue(ctx, horizon, s.cfg.BatchSize, plan)
+		if err != nil && !onlyPlanErrors(err) {
+			return res, fmt.Errorf("scheduler: claim due: %w", err)
+		}
+		if err != nil {
+			s.cfg.Logger.Error().Err(err).Msg("campaigns left unclaimed: their schedule could not be planned")
+		}
+		again := len(decisions) == s.cfg.BatchSize
+		for _, d := range decisions {
+			res.Claimed++
+			if !d.Fire {
+				res.Skipped++
+				s.cfg.Logger.Warn().Int64("campaign", d.CampaignID).Time("scheduled_for", d.ScheduledFor).
+					Str("missed", string(d.Policy)).Msg("missed fire skipped")
+			} else if d.Missed {
+				s.cfg.Logger.Warn().Int64("campaign", d.CampaignID).Time("scheduled_for", d.ScheduledFor).
+					Str("missed", string(d.Policy)).Msg("missed fire delivered once")
+			}
+			if d.Next != nil && !d.Next.After(horizon) {
+				again = true
+			}
+		}
+		for _, r := range runs {
+			res.Fired++
+			res.add(s.dispatch(ctx, r, now))
+		}
+		if !again {
+			break
+		}
+	}
+	return res, nil
+}
+
+// onlyPlanErrors reports whether a ClaimDue error only reports campaigns
+// whose plan failed (the claim of the others committed).
+func onlyPlanErrors(err error) bool {
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else {
+		errs = []error{err}
+	}
+	for _, e := range errs {
+		var pe *PlanError
+		if !errors.As(e, &pe) {
+			return false
+		}
+	}
+	return len(errs) > 0
+}
+
+// dispatch takes a freshly created run: expire it, hold it, or enqueue it.
+func (s *Scheduler) dispatch(ctx context.Context, r campaign.Run, now time.Time) TickResult {
+	log := s.cfg.Logger.With().Int64("campaign", r.CampaignID).Int64("run", r.ID).Time("scheduled_for", r.ScheduledFor).Logger()
+	switch {
+	case r.Status != campaign.RunPending:
+		log.Error().Str("status", string(r.Status)).Str("error", r.Error).Msg("run created unsendable")
+		return TickResult{Failed: 1}
+	case r.DeliverBy != nil && !now.Before(*r.DeliverBy):
+		if _, err := s.cfg.Store.ExpireRun(ctx, r.ID, now); err != nil {
+			log.Error().Err(err).Msg("expire run")
+			return TickResult{}
+		}
+		log.Warn().Time("deliver_by", *r.DeliverBy).Msg("run expired: created after its deliver_within")
+		return TickResult{Expired: 1}
+	case r.ScheduledFor.After(now):
+		s.mu.Lock()
+		heap.Push(&s.held, r)
+		s.mu.Unlock()
+		return TickResult{Held: 1}
+	}
+	if err := s.enqueue(ctx, r, time.Time{}); err != nil {
+		log.Error().Err(err).Msg("enqueue run; the reconciler will retry")
+		return TickResult{}
+	}
+	return TickResult{Enqueued: 1}
+}
+
+// enqueue hands a run to the queue and records it in the store.
+func (s *Scheduler) enqueue(ctx context.Context, r campaign.Run, processAt time.Time) error {
+	res, err := s.queue.enqueue(ctx, r.ID, processAt, false)
+	if err != nil {
+		return fmt.Errorf("campaign %d run %d: %w", r.CampaignID, r.ID, err)
+	}
+	at := s.cfg.Clock.Now()
+	if err := s.cfg.Store.MarkRunEnqueued(ctx, r.ID, at); err != nil {
+		return fmt.Errorf("campaign %d run %d: %w", r.CampaignID, r.ID, err)
+	}
+	s.cfg.Logger.Debug().Int64("campaign", r.CampaignID).Int64("run", r.ID).Time("scheduled_for", r.ScheduledFor).
+		Dur("lag", at.Sub(r.ScheduledFor)).Bool("already_queued", res == alreadyQueued).Msg("run enqueued")
+	return nil
+}
+
+// releaseHeld enqueues the held runs whose instant has come.
+func (s *Scheduler) releaseHeld(ctx context.Context, now time.Time) TickResult {
+	var due []campaign.Run
+	s.mu.Lock()
+	for len(s.held) > 0 && !s.held[0].ScheduledFor.After(now) {
+		due = append(due, heap.Pop(&s.held).(campaign.Run))
+	}
+	s.mu.Unlock()
+	var res TickResult
+	for _, r := range due {
+		if err := s.enqueue(ctx, r, time.Time{}); err != nil {
+			s.cfg.Logger.Error().Err(err).Int64("run", r.ID).Msg("enqueue held run; the reconciler will retry")
+			continue
+		}
+		res.Enqueued++
+	}
+	return res
+}
+
+// nextWait is how long Run sleeps: the interval, or less when a held run's
+// instant comes sooner.
+func (s *Scheduler) nextWait(now time.Time) time.Duration {
+	wait := s.cfg.Interval
+	s.mu.Lock()
+	if len(s.held) > 0 {
+		wait = min(wait, max(s.held[0].ScheduledFor.Sub(now), 0))
+	}
+	s.mu.Unlock()
+	return wait
+}
+
+// Held returns the number of runs claimed ahead and not yet enqueued.
+func (s *Scheduler) Held() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.held)
+}
+
+// Run ticks until ctx is done, then enqueues the runs it still holds with
+// ProcessAt rounded up to their next whole second, so none is lost or early.
+func (s *Scheduler) Run(ctx context.Context) error {
+	s.cfg.Logger.Info().Dur("interval", s.cfg.Interval).Dur("lookahead", s.cfg.Lookahead).Msg("scheduler started")
+	defer s.flushHeld()
+	for {
+		if _, err := s.Tick(ctx); err != nil && ctx.Err() == nil {
+			s.cfg.Logger.Error().Err(err).Msg("tick")
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.cfg.Clock.After(s.nextWait(s.cfg.Clock.Now())):
+		}
+	}
+}
+
+// flushHeld enqueues every held run for its own instant.
+func (s *Scheduler) flushHeld() {
+	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+	defer cancel()
+	s.mu.Lock()
+	held := s.held
+	s.held = nil
+	s.mu.Unlock()
+	for _, r := range held {
+		if err := s.enqueue(ctx, r, ceilSecond(r.ScheduledFor)); err != nil {
+			s.cfg.Logger.Error().Err(err).Int64("run", r.ID).Msg("enqueue held run at shutdown; the reconciler will retry")
+		}
+	}
+	s.cfg.Logger.Info().Int("held_enqueued", len(held)).Msg("scheduler stopped")
+}
+
+// runHeap orders runs by scheduled instant (container/heap).
+type runHeap []campaign.Run
+
+func (h runHeap) Len() int           { return len(h) }
+func (h runHeap) Less(i, j int) bool { return h[i].ScheduledFor.Before(h[j].ScheduledFor) }
+func (h runHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *runHeap) Push(x any)        { *h = append(*h, x.(campaign.Run)) }
+func (h *runHeap) Pop() any {
+	old := *h
+	r := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return r
+}

@@ -1,0 +1,220 @@
+package scheduler
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/tagcast/tagcast/campaign"
+)
+
+func TestTickHoldsRunsClaimedAheadUntilTheirInstant(t *testing.T) {
+	t.Parallel()
+	at := utc("2026-12-01T09:00:00Z")
+	b := setup(t, at.Add(-time.Hour), Config{Interval: time.Second}) // lookahead 2 s
+	c := create(t, b.store, newCampaign("winter-sale", campaign.Schedule{At: &at}), b.clock.Now())
+
+	if res := b.tickAt(t, at.Add(-2500*time.Millisecond)); res.Claimed != 0 {
+		t.Fatalf("claimed %d campaigns 2.5 s ahead, want 0 (lookahead 2 s)", res.Claimed)
+	}
+	res := b.tickAt(t, at.Add(-1500*time.Millisecond))
+	if res.Fired != 1 || res.Held != 1 || res.Enqueued != 0 || b.queue.len() != 0 {
+		t.Fatalf("1.5 s ahead: %+v, %d tasks; want the run fired and held, nothing enqueued", res, b.queue.len())
+	}
+	if res := b.tickAt(t, at.Add(-time.Millisecond)); res.Enqueued != 0 || b.queue.len() != 0 {
+		t.Fatalf("1 ms ahead: %+v; enqueued early", res)
+	}
+	if got := b.sched.nextWait(at.Add(-300 * time.Millisecond)); got != 300*time.Millisecond {
+		t.Errorf("nextWait 300 ms before the held run = %s, want 300ms", got)
+	}
+	res = b.tickAt(t, at)
+	runs := runsOf(t, b.store, c.ID)
+	if res.Enqueued != 1 || len(runs) != 1 || !b.queue.has(runs[0].ID) {
+		t.Fatalf("at the instant: %+v, runs %v; want the run enqueued", res, runs)
+	}
+	if !runs[0].ScheduledFor.Equal(at) || runs[0].EnqueuedAt == nil || !runs[0].EnqueuedAt.Equal(at) {
+		t.Errorf("run = scheduled %s enqueued %v; want both %s", runs[0].ScheduledFor, runs[0].EnqueuedAt, at)
+	}
+	if pa := b.queue.tasks[runs[0].ID]; !pa.IsZero() {
+		t.Errorf("ProcessAt = %s, want none (immediate)", pa)
+	}
+	if res := b.tickAt(t, at.Add(time.Second)); res != (TickResult{}) {
+		t.Errorf("tick after the fire: %+v, want nothing", res)
+	}
+	got, _ := b.store.Get(b.ctx, c.ID)
+	if got.Status != campaign.CampaignDone || got.NextRunAt != nil {
+		t.Errorf("campaign after its one fire: %s next %v, want done, nil", got.Status, got.NextRunAt)
+	}
+}
+
+func TestMissedFires(t *testing.T) {
+	t.Parallel()
+	created := utc("2026-12-01T08:00:00Z")
+	at := utc("2026-12-01T09:00:00Z")
+	tests := []struct {
+		name      string
+		sched     campaign.Schedule
+		tickAt    string // the scheduler's first tick after downtime
+		wantRuns  []time.Time
+		wantState campaign.RunStatus // of the one run, if any
+		wantNext  *time.Time
+	}{
+		{"cron skip drops three missed days", campaign.Schedule{Cron: "0 9 * * *", Missed: campaign.MissedSkip},
+			"2026-12-04T11:00:00Z", nil, "", tp("2026-12-05T09:00:00Z")},
+		{"cron once fires the latest missed occurrence once", campaign.Schedule{Cron: "0 9 * * *", Missed: campaign.MissedOnce},
+			"2026-12-04T11:00:00Z", times("2026-12-04T09:00:00Z"), campaign.RunPending, tp("2026-12-05T09:00:00Z")},
+		{"cron once past deliver_within ends expired", campaign.Schedule{Cron: "0 9 * * *", Missed: campaign.MissedOnce, DeliverWithin: time.Hour},
+			"2026-12-04T11:00:00Z", times("2026-12-04T09:00:00Z"), campaign.RunExpired, tp("2026-12-05T09:00:00Z")},
+		{"cron once within deliver_within is sent", campaign.Schedule{Cron: "0 9 * * *", Missed: campaign.MissedOnce, DeliverWithin: 4 * time.Hour},
+			"2026-12-04T11:00:00Z", times("2026-12-04T09:00:00Z"), campaign.RunPending, tp("2026-12-05T09:00:00Z")},
+		// One run for the whole missed day; the two after it are the next
+		// fires, claimed ahead (lookahead 2 s) and held until their instant.
+		{"per-second cron down a day: one run, no burst", campaign.Schedule{Cron: "* * * * * *", Missed: campaign.MissedOnce},
+			"2026-12-02T08:00:00.5Z", times("2026-12-02T08:00:00Z", "2026-12-02T08:00:01Z", "2026-12-02T08:00:02Z"), campaign.RunPending, tp("2026-12-02T08:00:03Z")},
+		{"skip: a fire only late, not missed, still fires", campaign.Schedule{Cron: "0 9 * * *", Missed: campaign.MissedSkip},
+			"2026-12-01T09:00:30Z", times("2026-12-01T09:00:00Z"), campaign.RunPending, tp("2026-12-02T09:00:00Z")},
+		{"at skip", campaign.Schedule{At: &at, Missed: campaign.MissedSkip}, "2026-12-01T12:00:00Z", nil, "", nil},
+		{"at once", campaign.Schedule{At: &at, Missed: campaign.MissedOnce}, "2026-12-01T12:00:00Z", times("2026-12-01T09:00:00Z"), campaign.RunPending, nil},
+		{"at once, deliver_within passed", campaign.Schedule{At: &at, Missed: campaign.MissedOnce, DeliverWithin: 2 * time.Hour},
+			"2026-12-01T12:00:00Z", times("2026-12-01T09:00:00Z"), campaign.RunExpired, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, created, Config{})
+			c := create(t, b.store, newCampaign("c", tt.sched), created)
+			b.tickAt(t, utc(tt.tickAt))
+			b.tickAt(t, utc(tt.tickAt).Add(100*time.Millisecond)) // a second tick changes nothing
+			runs := runsOf(t, b.store, c.ID)
+			if diff := cmp.Diff(tt.wantRuns, scheduledFor(runs), cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("runs (-want +got):\n%s", diff)
+			}
+			if len(runs) > 0 {
+				if runs[0].Status != tt.wantState {
+					t.Errorf("run status %s, want %s", runs[0].Status, tt.wantState)
+				}
+				if enq := b.queue.has(runs[0].ID); enq != (tt.wantState == campaign.RunPending) {
+					t.Errorf("run enqueued = %v, want %v", enq, !enq)
+				}
+			}
+			got, _ := b.store.Get(b.ctx, c.ID)
+			if diff := cmp.Diff(tt.wantNext, got.NextRunAt); diff != "" {
+				t.Errorf("next_run_at (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestStartEndWindow(t *testing.T) {
+	t.Parallel()
+	created := utc("2026-12-01T00:00:00Z")
+	b := setup(t, created, Config{})
+	c := create(t, b.store, newCampaign("window", campaign.Schedule{
+		Cron: "0 9 * * *", Start: tp("2026-12-02T09:00:00Z"), End: tp("2026-12-04T09:00:00Z"),
+	}), created)
+	for at := created; at.Before(utc("2026-12-06T00:00:00Z")); at = at.Add(30 * time.Minute) {
+		b.tickAt(t, at)
+	}
+	if diff := cmp.Diff(times("2026-12-02T09:00:00Z", "2026-12-03T09:00:00Z"), scheduledFor(runsOf(t, b.store, c.ID))); diff != "" {
+		t.Errorf("runs (-want +got):\n%s", diff)
+	}
+	got, _ := b.store.Get(b.ctx, c.ID)
+	if got.Status != campaign.CampaignDone {
+		t.Errorf("status %s after the end, want done", got.Status)
+	}
+}
+
+// TestCronCampaignsAcrossDST ticks every 5 simulated minutes through both
+// daylight saving changes of three zones.
+func TestCronCampaignsAcrossDST(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		tz, cron, from, to string
+		want               []time.Time
+	}{
+		{"America/New_York", "30 2 * * *", "2026-03-07T00:00:00Z", "2026-03-10T00:00:00Z",
+			times("2026-03-07T07:30:00Z", "2026-03-08T07:00:00Z", "2026-03-09T06:30:00Z")},
+		{"America/New_York", "30 1 * * *", "2026-10-31T00:00:00Z", "2026-11-03T00:00:00Z",
+			times("2026-10-31T05:30:00Z", "2026-11-01T05:30:00Z", "2026-11-02T06:30:00Z")},
+		{"Europe/Berlin", "30 2 * * *", "2026-03-28T00:00:00Z", "2026-03-31T00:00:00Z",
+			times("2026-03-28T01:30:00Z", "2026-03-29T01:00:00Z", "2026-03-30T00:30:00Z")},
+		{"Europe/Berlin", "30 2 * * *", "2026-10-24T00:00:00Z", "2026-10-27T00:00:00Z",
+			times("2026-10-24T00:30:00Z", "2026-10-25T00:30:00Z", "2026-10-26T01:30:00Z")},
+		{"Australia/Sydney", "30 2 * * *", "2026-04-03T00:00:00Z", "2026-04-06T00:00:00Z",
+			times("2026-04-03T15:30:00Z", "2026-04-04T15:30:00Z", "2026-04-05T16:30:00Z")},
+		{"Australia/Sydney", "30 2 * * *", "2026-10-02T00:00:00Z", "2026-10-05T00:00:00Z",
+			times("2026-10-02T16:30:00Z", "2026-10-03T16:00:00Z", "2026-10-04T15:30:00Z")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.tz+" "+tt.from, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, utc(tt.from), Config{})
+			c := create(t, b.store, newCampaign("dst", campaign.Schedule{Cron: tt.cron, Timezone: tt.tz}), utc(tt.from))
+			for at := utc(tt.from); at.Before(utc(tt.to)); at = at.Add(5 * time.Minute) {
+				b.tickAt(t, at)
+			}
+			runs := runsOf(t, b.store, c.ID)
+			if diff := cmp.Diff(tt.want, scheduledFor(runs)); diff != "" {
+				t.Errorf("runs (-want +got):\n%s", diff)
+			}
+			for _, r := range runs {
+				if !b.queue.has(r.ID) || r.EnqueuedAt == nil || r.EnqueuedAt.Before(r.ScheduledFor) {
+					t.Errorf("run %d: enqueued %v for %s: want enqueued, never early", r.ID, r.EnqueuedAt, r.ScheduledFor)
+				}
+			}
+		})
+	}
+}
+
+// TestRunLoopWakesForHeldRuns drives Run with the simulated clock: it waits
+// for the held run's instant rather than a whole interval, and enqueues what
+// it still holds when stopped.
+func TestRunLoopWakesForHeldRuns(t *testing.T) {
+	t.Parallel()
+	start := utc("2026-12-01T08:59:58.6Z")
+	b := setup(t, start, Config{Interval: time.Second, Lookahead: 3 * time.Second})
+	first, second := utc("2026-12-01T09:00:00Z"), utc("2026-12-01T09:00:01.5Z")
+	c1 := create(t, b.store, newCampaign("first", campaign.Schedule{At: &first}), start)
+	c2 := create(t, b.store, newCampaign("second", campaign.Schedule{At: &second}), start)
+	ctx, cancel := context.WithCancel(b.ctx)
+	done := make(chan error, 1)
+	go func() { done <- b.sched.Run(ctx) }()
+
+	if at := b.clock.waitForWaiter(t); !at.Equal(start.Add(time.Second)) {
+		t.Fatalf("first wait until %s, want %s (one interval)", at, start.Add(time.Second))
+	}
+	b.clock.Set(start.Add(time.Second)) // 08:59:59.6: a tick, the held run is 0.4 s away
+	if at := b.clock.waitForWaiter(t); !at.Equal(first) {
+		t.Fatalf("second wait until %s, want the held run's instant %s", at, first)
+	}
+	b.clock.Set(first)
+	b.clock.waitForWaiter(t)
+	r1 := runsOf(t, b.store, c1.ID)
+	if len(r1) != 1 || !b.queue.has(r1[0].ID) {
+		t.Fatalf("runs of the first campaign after its instant: %v, want one enqueued", r1)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	r2 := runsOf(t, b.store, c2.ID)
+	if len(r2) != 1 || !b.queue.has(r2[0].ID) {
+		t.Fatalf("runs of the second campaign after Run stopped: %v, want one enqueued", r2)
+	}
+	if pa := b.queue.tasks[r2[0].ID]; !pa.Equal(utc("2026-12-01T09:00:02Z")) {
+		t.Errorf("held run enqueued at stop with ProcessAt %s, want its instant rounded up to 09:00:02", pa)
+	}
+}
+
+func TestNewRequiresStoreAndQueue(t *testing.T) {
+	t.Parallel()
+	if _, err := New(Config{Queue: newRecordingQueue()}); err == nil {
+		t.Error("no store accepted")
+	}
+	if _, err := New(Config{Store: openStore(t, "sqlite::memory:")}); err == nil {
+		t.Error("no queue accepted")
+	}
+}
