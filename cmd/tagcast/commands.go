@@ -8,6 +8,8 @@ func registerCommands(root *cobra.Command, g *globals) {
 	root.AddCommand(newConfigCmd(g))
 	root.AddCommand(newPushCmd(g))
 	root.AddCommand(newTagsCmd(g))
+	root.AddCommand(newCampaignCmd(g))
+	root.AddCommand(newQuotaCmd(g))
 	root.AddCommand(newEmulatorCmd(g))
 	root.AddCommand(newDemoCmd(g))
 	root.AddCommand(newMigrateCmd(g))

@@ -1,0 +1,188 @@
+package admin
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/tagcast/tagcast/pushapi"
+	"github.com/tagcast/tagcast/quota"
+)
+
+// quotaAll is GET /v1/quota: every configured app.
+func (s *Server) quotaAll(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Quota == nil {
+		s.writeError(w, r, http.StatusServiceUnavailable, errorf("quota status is not available on this server"))
+		return
+	}
+	rep := QuotaReport{At: s.now(), Apps: make([]quota.Status, 0, len(s.opts.Apps))}
+	for _, app := range s.opts.Apps {
+		st, err := s.opts.Quota.Status(r.Context(), app)
+		if err != nil {
+			s.fail(w, r, fmt.Errorf("app %s: quota status: %w", app, err))
+			return
+		}
+		rep.Apps = append(rep.Apps, st)
+	}
+	s.writeJSON(w, r, http.StatusOK, rep)
+}
+
+// quotaApp is GET /v1/quota/{app}.
+func (s *Server) quotaApp(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Quota == nil {
+		s.writeError(w, r, http.StatusServiceUnavailable, errorf("quota status is not available on this server"))
+		return
+	}
+	app := r.PathValue("app")
+	if !slices.Contains(s.opts.Apps, app) {
+		s.fail(w, r, s.unknownApp(app))
+		return
+	}
+	st, err := s.opts.Quota.Status(r.Context(), app)
+	if err != nil {
+		s.fail(w, r, fmt.Errorf("app %s: quota status: %w", app, err))
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, st)
+}
+
+func (s *Server) unknownApp(app string) *apiError {
+	return &apiError{status: http.StatusNotFound, body: errorf("app %q is not configured (configured: %s)", app, strings.Join(s.opts.Apps, ", "))}
+}
+
+// tagService returns the tag API of the {app} path parameter.
+func (s *Server) tagService(r *http.Request) (string, TagService, error) {
+	app := r.PathValue("app")
+	svc, ok := s.opts.Tags[app]
+	if !ok || svc == nil {
+		return app, nil, s.unknownApp(app)
+	}
+	return app, svc, nil
+}
+
+// decodeJSON decodes a JSON body strictly (unknown keys are problems).
+func decodeJSON(r *http.Request, v any) error {
+	data, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return invalid("empty body", Problem{Rule: "a JSON body is required"})
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var (
+			te *json.UnmarshalTypeError
+			se *json.SyntaxError
+		)
+		switch {
+		case errors.As(err, &te):
+			return invalid("invalid body", Problem{Path: te.Field, Rule: fmt.Sprintf("must be %s, got %s", te.Type, te.Value)})
+		case errors.As(err, &se):
+			return invalid("invalid body", Problem{Rule: fmt.Sprintf("not JSON: %v (offset %d)", se, se.Offset)})
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			return invalid("invalid body", Problem{Path: name, Rule: "unknown key"})
+		default:
+			return invalid("invalid body", Problem{Rule: err.Error()})
+		}
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return invalid("invalid body", Problem{Rule: "a single JSON value is expected"})
+	}
+	return nil
+}
+
+// setUserTags is PUT /v1/apps/{app}/users/{user}/tags {"tags": [...]}.
+func (s *Server) setUserTags(w http.ResponseWriter, r *http.Request) {
+	app, svc, err := s.tagService(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var body TagsSet
+	if err := decodeJSON(r, &body); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	req := pushapi.SetUserTagsRequest{UserID: r.PathValue("user"), Tags: body.Tags}
+	if req.Tags == nil {
+		req.Tags = []string{}
+	}
+	if err := req.Validate(); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := svc.SetUserTags(r.Context(), req.UserID, req.Tags); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, TagsSetResult{App: app, UserIDs: []string{req.UserID}, Tags: req.Tags})
+}
+
+// batchSetTags is POST /v1/apps/{app}/tags/batch {"userIds": [...], "tags": [...]}.
+func (s *Server) batchSetTags(w http.ResponseWriter, r *http.Request) {
+	app, svc, err := s.tagService(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var body TagsBatchSet
+	if err := decodeJSON(r, &body); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	req := pushapi.BatchSetUserTagsRequest(body)
+	if req.Tags == nil {
+		req.Tags = []string{}
+	}
+	if err := req.Validate(); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := svc.BatchSetUserTags(r.Context(), req.UserIDs, req.Tags); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, TagsSetResult{App: app, UserIDs: req.UserIDs, Tags: req.Tags})
+}
+
+// getTags is GET /v1/apps/{app}/tags?user=a&user=b.
+func (s *Server) getTags(w http.ResponseWriter, r *http.Request) {
+	app, svc, err := s.tagService(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	users := r.URL.Query()["user"]
+	if err := pushapi.ValidateGetUserTags(users); err != nil {
+		var ve *pushapi.ValidationError
+		if errors.As(err, &ve) {
+			for i := range ve.Problems { // the query parameter is "user"
+				ve.Problems[i].Path = strings.Replace(ve.Problems[i].Path, "userIds", "user", 1)
+			}
+		}
+		s.fail(w, r, err)
+		return
+	}
+	got, err := svc.GetUserTags(r.Context(), users)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := TagsGetResult{App: app, Users: make(map[string][]string, len(users))}
+	for _, u := range users {
+		tags := got[u]
+		if tags == nil {
+			tags = []string{}
+		}
+		out.Users[u] = tags
+	}
+	s.writeJSON(w, r, http.StatusOK, out)
+}

@@ -1,0 +1,284 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tagcast/tagcast/campaign"
+	"github.com/tagcast/tagcast/quota"
+)
+
+// maxClientResponseBytes caps a response the client reads (a campaign with
+// many runs of 2,500-id sends is a few MiB).
+const maxClientResponseBytes = 64 << 20
+
+// Client calls the admin API. It never puts the token in an error.
+type Client struct {
+	base  *url.URL
+	token string
+	http  *http.Client
+}
+
+// NewClient returns a client of the admin API at baseURL (http or https)
+// that authenticates with token. A nil httpClient uses one with a 30 s
+// timeout.
+func NewClient(baseURL, token string, httpClient *http.Client) (*Client, error) {
+	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("admin server %q: must be an http(s) URL such as http://127.0.0.1:8080", baseURL)
+	}
+	if token == "" {
+		return nil, errors.New("admin client: no token (set the variable named by admin.token_env, default TAGCAST_ADMIN_TOKEN)")
+	}
+	if httpClient == nil {
+		httpClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	u.User = nil
+	return &Client{base: u, token: token, http: httpClient}, nil
+}
+
+// BaseURL is the server's base URL.
+func (c *Client) BaseURL() string { return c.base.String() }
+
+// APIError is an error answer of the admin API.
+type APIError struct {
+	Status int // HTTP status
+	ErrorBody
+}
+
+func (e *APIError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "admin API: HTTP %d: %s", e.Status, e.ErrorBody.Error)
+	if e.ServiceCode != 0 {
+		fmt.Fprintf(&b, " (service code %d)", e.ServiceCode)
+	}
+	for _, p := range e.Problems {
+		b.WriteString("\n  " + p.String())
+	}
+	return b.String()
+}
+
+// UnreachableError means the admin API could not be reached at all.
+type UnreachableError struct {
+	URL string
+	Err error
+}
+
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("admin API at %s is unreachable (is `tagcast api` or `tagcast serve` running there? see admin.server): %v", e.URL, e.Err)
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// do sends a request and decodes a 2xx JSON answer into out (when not nil).
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, contentType string, body []byte, out any) error {
+	u := *c.base
+	u.Path = c.base.Path + path
+	u.RawQuery = query.Encode()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	if err != nil {
+		return fmt.Errorf("admin API %s %s: %w", method, path, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Accept", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("admin API %s %s: %w", method, path, ctx.Err())
+		}
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // the URL is in UnreachableError already
+		}
+		return &UnreachableError{URL: c.base.String(), Err: err}
+	}
+	defer func() { _ = resp.Body.Close() }()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxClientResponseBytes))
+	if err != nil {
+		return fmt.Errorf("admin API %s %s: read answer: %w", method, path, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		ae := &APIError{Status: resp.StatusCode}
+		if json.Unmarshal(data, &ae.ErrorBody) != nil || ae.ErrorBody.Error == "" {
+			ae.ErrorBody = ErrorBody{Error: strings.TrimSpace(http.StatusText(resp.StatusCode) + " " + firstLine(data))}
+		}
+		return ae
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("admin API %s %s: decode answer: %w", method, path, err)
+	}
+	return nil
+}
+
+func firstLine(b []byte) string {
+	s, _, _ := strings.Cut(string(b), "\n")
+	if len(s) > 200 {
+		s = s[:200]
+	}
+	return s
+}
+
+// CreateCampaign creates a campaign from a campaign file; contentType is
+// "application/yaml" or "application/json".
+func (c *Client) CreateCampaign(ctx context.Context, file []byte, contentType string) (campaign.Campaign, error) {
+	var out campaign.Campaign
+	err := c.do(ctx, http.MethodPost, "/v1/campaigns", nil, contentType, file, &out)
+	return out, err
+}
+
+// ListQuery filters and pages GET /v1/campaigns; zero fields do not filter.
+type ListQuery struct {
+	App    string
+	Status campaign.CampaignStatus
+	Name   string
+	After  int64
+	Limit  int
+}
+
+// ListCampaigns returns one page of campaigns.
+func (c *Client) ListCampaigns(ctx context.Context, q ListQuery) (CampaignPage, error) {
+	v := url.Values{}
+	set := func(k, val string) {
+		if val != "" {
+			v.Set(k, val)
+		}
+	}
+	set("app", q.App)
+	set("status", string(q.Status))
+	set("name", q.Name)
+	if q.After > 0 {
+		v.Set("after", strconv.FormatInt(q.After, 10))
+	}
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	var out CampaignPage
+	err := c.do(ctx, http.MethodGet, "/v1/campaigns", v, "", nil, &out)
+	return out, err
+}
+
+// GetCampaign returns a campaign with its runs and sends.
+func (c *Client) GetCampaign(ctx context.Context, id int64) (campaign.Detail, error) {
+	var out campaign.Detail
+	err := c.do(ctx, http.MethodGet, fmt.Sprintf("/v1/campaigns/%d", id), nil, "", nil, &out)
+	return out, err
+}
+
+// PauseCampaign pauses a campaign.
+func (c *Client) PauseCampaign(ctx context.Context, id int64) (campaign.Campaign, error) {
+	return c.operate(ctx, id, "pause")
+}
+
+// ResumeCampaign resumes a paused campaign.
+func (c *Client) ResumeCampaign(ctx context.Context, id int64) (campaign.Campaign, error) {
+	return c.operate(ctx, id, "resume")
+}
+
+// CancelCampaign cancels a campaign.
+func (c *Client) CancelCampaign(ctx context.Context, id int64) (campaign.Campaign, error) {
+	return c.operate(ctx, id, "cancel")
+}
+
+func (c *Client) operate(ctx context.Context, id int64, op string) (campaign.Campaign, error) {
+	var out campaign.Campaign
+	err := c.do(ctx, http.MethodPost, fmt.Sprintf("/v1/campaigns/%d/%s", id, op), nil, "", nil, &out)
+	return out, err
+}
+
+func unknownQuery(unknown bool) url.Values {
+	if !unknown {
+		return nil
+	}
+	return url.Values{"unknown": {"true"}}
+}
+
+// RetryCampaign re-sends the failed and expired sends (and unknown ones when
+// unknown) of every settled run of a campaign.
+func (c *Client) RetryCampaign(ctx context.Context, id int64, unknown bool) (RetryResult, error) {
+	var out RetryResult
+	err := c.do(ctx, http.MethodPost, fmt.Sprintf("/v1/campaigns/%d/retry", id), unknownQuery(unknown), "", nil, &out)
+	return out, err
+}
+
+// RetryRun re-sends the failed and expired (and unknown) sends of one run.
+func (c *Client) RetryRun(ctx context.Context, runID int64, unknown bool) (RetryResult, error) {
+	var out RetryResult
+	err := c.do(ctx, http.MethodPost, fmt.Sprintf("/v1/runs/%d/retry", runID), unknownQuery(unknown), "", nil, &out)
+	return out, err
+}
+
+// Quota returns every configured app's quota.
+func (c *Client) Quota(ctx context.Context) (QuotaReport, error) {
+	var out QuotaReport
+	err := c.do(ctx, http.MethodGet, "/v1/quota", nil, "", nil, &out)
+	return out, err
+}
+
+// AppQuota returns one app's quota.
+func (c *Client) AppQuota(ctx context.Context, app string) (quota.Status, error) {
+	var out quota.Status
+	err := c.do(ctx, http.MethodGet, "/v1/quota/"+url.PathEscape(app), nil, "", nil, &out)
+	return out, err
+}
+
+// SetUserTags replaces the tags of one user of app.
+func (c *Client) SetUserTags(ctx context.Context, app, user string, tags []string) (TagsSetResult, error) {
+	body, err := json.Marshal(TagsSet{Tags: nonNil(tags)})
+	if err != nil {
+		return TagsSetResult{}, err
+	}
+	var out TagsSetResult
+	err = c.do(ctx, http.MethodPut, "/v1/apps/"+url.PathEscape(app)+"/users/"+url.PathEscape(user)+"/tags", nil, "application/json", body, &out)
+	return out, err
+}
+
+// BatchSetUserTags replaces the tags of up to 1000 users of app.
+func (c *Client) BatchSetUserTags(ctx context.Context, app string, users, tags []string) (TagsSetResult, error) {
+	body, err := json.Marshal(TagsBatchSet{UserIDs: users, Tags: nonNil(tags)})
+	if err != nil {
+		return TagsSetResult{}, err
+	}
+	var out TagsSetResult
+	err = c.do(ctx, http.MethodPost, "/v1/apps/"+url.PathEscape(app)+"/tags/batch", nil, "application/json", body, &out)
+	return out, err
+}
+
+// GetUserTags returns the tags of up to 50 users of app.
+func (c *Client) GetUserTags(ctx context.Context, app string, users []string) (TagsGetResult, error) {
+	var out TagsGetResult
+	err := c.do(ctx, http.MethodGet, "/v1/apps/"+url.PathEscape(app)+"/tags", url.Values{"user": users}, "", nil, &out)
+	return out, err
+}
+
+// Ready returns /readyz's answer; a 503 is an *APIError.
+func (c *Client) Ready(ctx context.Context) (ReadyStatus, error) {
+	var out ReadyStatus
+	err := c.do(ctx, http.MethodGet, PathReadyz, nil, "", nil, &out)
+	return out, err
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

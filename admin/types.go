@@ -1,0 +1,89 @@
+package admin
+
+import (
+	"time"
+
+	"github.com/tagcast/tagcast/campaign"
+	"github.com/tagcast/tagcast/quota"
+)
+
+// Problem is one invalid field: its path (a JSON path into the body, or the
+// name of a query or path parameter) and the rule it breaks.
+type Problem struct {
+	Path string `json:"path"`
+	Rule string `json:"rule"`
+}
+
+func (p Problem) String() string {
+	if p.Path == "" {
+		return p.Rule
+	}
+	return p.Path + ": " + p.Rule
+}
+
+// ErrorBody is every error response.
+type ErrorBody struct {
+	Error string `json:"error"`
+	// Problems lists every invalid field (400).
+	Problems []Problem `json:"problems,omitempty"`
+	// ServiceCode and ServiceStatus are the push service's code and HTTP
+	// status when it refused a forwarded call (502).
+	ServiceCode   int `json:"service_code,omitempty"`
+	ServiceStatus int `json:"service_status,omitempty"`
+	// ServiceRequestID is the X-Request-ID of the forwarded call.
+	ServiceRequestID string `json:"service_request_id,omitempty"`
+	// RequestID is this API's id of the request (also in X-Request-ID).
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// CampaignPage is one page of GET /v1/campaigns.
+type CampaignPage struct {
+	Campaigns []campaign.Campaign `json:"campaigns"`
+	// NextAfter is the `after` of the next page; 0 (omitted) on the last.
+	NextAfter int64 `json:"next_after,omitempty"`
+}
+
+// RetryResult says what a retry re-opened.
+type RetryResult struct {
+	CampaignID int64      `json:"campaign_id,omitempty"`
+	Unknown    bool       `json:"unknown"` // unknown sends were included
+	Runs       []RunRetry `json:"runs"`
+	Reset      int        `json:"reset"` // sends reset, over all runs
+}
+
+// RunRetry is one run a retry re-opened.
+type RunRetry struct {
+	RunID int64 `json:"run_id"`
+	Reset int   `json:"reset"`
+}
+
+// QuotaReport is GET /v1/quota: every configured app's quota.
+type QuotaReport struct {
+	At   time.Time      `json:"at"`
+	Apps []quota.Status `json:"apps"`
+}
+
+// TagsSet is the body of PUT /v1/apps/{app}/users/{user}/tags.
+type TagsSet struct {
+	Tags []string `json:"tags"`
+}
+
+// TagsBatchSet is the body of POST /v1/apps/{app}/tags/batch.
+type TagsBatchSet struct {
+	UserIDs []string `json:"userIds"`
+	Tags    []string `json:"tags"`
+}
+
+// TagsSetResult answers the set and batch endpoints: the users and the tags
+// they now have.
+type TagsSetResult struct {
+	App     string   `json:"app"`
+	UserIDs []string `json:"userIds"`
+	Tags    []string `json:"tags"`
+}
+
+// TagsGetResult answers GET /v1/apps/{app}/tags: each user's tags.
+type TagsGetResult struct {
+	App   string              `json:"app"`
+	Users map[string][]string `json:"users"`
+}

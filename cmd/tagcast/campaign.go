@@ -1,0 +1,391 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tagcast/tagcast/admin"
+	"github.com/tagcast/tagcast/campaign"
+)
+
+// adminClient is the admin API client of the configuration: admin.server,
+// with the token from the variable named by admin.token_env.
+func (g *globals) adminClient() (*admin.Client, error) {
+	cfg, err := g.loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Admin.Token.IsZero() {
+		return nil, &exitError{code: 1, err: fmt.Errorf("no admin token: set %s (the variable named by admin.token_env) to one of the server's tokens", cfg.Admin.TokenEnv)}
+	}
+	c, err := admin.NewClient(cfg.Admin.Server, cfg.Admin.Token.Reveal(), nil)
+	if err != nil {
+		return nil, &exitError{code: 1, err: err}
+	}
+	return c, nil
+}
+
+// adminFailed turns an admin API error into exit 1, printing every problem
+// of an invalid request on stderr, one "path: rule" a line.
+func adminFailed(cmd *cobra.Command, what string, err error) error {
+	var (
+		ae *admin.APIError
+		ue *admin.UnreachableError
+	)
+	switch {
+	case errors.As(err, &ae) && len(ae.Problems) > 0:
+		for _, p := range ae.Problems {
+			fmt.Fprintf(cmd.ErrOrStderr(), "%s\n", p)
+		}
+		return &exitError{code: 1, err: fmt.Errorf("%s: %s (%s)", what, ae.ErrorBody.Error, plural(len(ae.Problems), "problem"))}
+	case errors.As(err, &ae) && ae.Status == 401:
+		return &exitError{code: 1, err: fmt.Errorf("%s: the admin API refused the token (HTTP 401): check the variable named by admin.token_env", what)}
+	case errors.As(err, &ae):
+		msg := fmt.Sprintf("%s: %s (HTTP %d)", what, ae.ErrorBody.Error, ae.Status)
+		if ae.ServiceCode != 0 {
+			msg += fmt.Sprintf(" (service code %d)", ae.ServiceCode)
+		}
+		return &exitError{code: 1, err: errors.New(msg)}
+	case errors.As(err, &ue):
+		return &exitError{code: 1, err: fmt.Errorf("%s: %w", what, ue)}
+	default:
+		return &exitError{code: 1, err: fmt.Errorf("%s: %w", what, err)}
+	}
+}
+
+// parseID reads a positive campaign or run id argument.
+func parseID(what, arg string) (int64, error) {
+	id, err := strconv.ParseInt(arg, 10, 64)
+	if err != nil || id < 1 {
+		return 0, usageError("%s: %q is not a %s id (a positive integer)", what, arg, what)
+	}
+	return id, nil
+}
+
+func newCampaignCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "campaign",
+		Short: "create, list, show, pause, resume, cancel and retry campaigns (through the admin API)",
+		Long: `Talks to the admin API at admin.server with the token in the variable named
+by admin.token_env (default TAGCAST_ADMIN_TOKEN).`,
+		Args: cobra.ArbitraryArgs,
+		RunE: requireSubcommand,
+	}
+	cmd.AddCommand(newCampaignCreateCmd(g), newCampaignListCmd(g), newCampaignShowCmd(g),
+		newCampaignOpCmd(g, "pause", "stop a campaign's fires"),
+		newCampaignOpCmd(g, "resume", "re-activate a paused campaign (its missed-fire policy applies to what fell in the pause)"),
+		newCampaignOpCmd(g, "cancel", "cancel a campaign: no more fires, unsent sends cancelled"),
+		newCampaignRetryCmd(g))
+	return cmd
+}
+
+// readInput reads a file, or stdin for "-".
+func (g *globals) readCampaignFile(path string) ([]byte, error) {
+	if path == "-" {
+		return io.ReadAll(g.env.stdin)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("campaign file: %w", err)
+	}
+	return data, nil
+}
+
+func newCampaignCreateCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "create FILE",
+		Short: "create a campaign from a campaign file (YAML or JSON; - reads stdin)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			data, err := g.readCampaignFile(args[0])
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			client, err := g.adminClient()
+			if err != nil {
+				return err
+			}
+			ct := "application/yaml"
+			if strings.EqualFold(filepath.Ext(args[0]), ".json") {
+				ct = "application/json"
+			}
+			c, err := client.CreateCampaign(cmd.Context(), data, ct)
+			if err != nil {
+				return adminFailed(cmd, "campaign create "+args[0], err)
+			}
+			if g.output == "json" {
+				return writeJSON(cmd.OutOrStdout(), c)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "campaign %d created: %s (app %s, %s), next run %s\n", c.ID, c.Name, c.App, describeSchedule(c.Schedule), timeOrDash(c.NextRunAt))
+			return nil
+		},
+	}
+}
+
+func newCampaignListCmd(g *globals) *cobra.Command {
+	var (
+		q      admin.ListQuery
+		status string
+	)
+	cmd := &cobra.Command{
+		Use:   "list [--app A] [--status S] [--name SUBSTRING] [--after ID] [--limit N]",
+		Short: "list campaigns, oldest first, a page at a time",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if status != "" {
+				q.Status = campaign.CampaignStatus(status)
+				if !campaign.Valid(q.Status) {
+					return usageError("--status: must be one of %s, got %q", statusNames(), status)
+				}
+			}
+			if q.Limit < 0 || q.Limit > admin.MaxListLimit {
+				return usageError("--limit: must be from 1 to %d, got %d", admin.MaxListLimit, q.Limit)
+			}
+			if q.After < 0 {
+				return usageError("--after: must be a campaign id, got %d", q.After)
+			}
+			client, err := g.adminClient()
+			if err != nil {
+				return err
+			}
+			page, err := client.ListCampaigns(cmd.Context(), q)
+			if err != nil {
+				return adminFailed(cmd, "campaign list", err)
+			}
+			if g.output == "json" {
+				return writeJSON(cmd.OutOrStdout(), page)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tAPP\tNAME\tSTATUS\tSCHEDULE\tNEXT RUN")
+			for _, c := range page.Campaigns {
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.App, c.Name, c.Status, describeSchedule(c.Schedule), timeOrDash(c.NextRunAt))
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if page.NextAfter != 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "more: --after %d\n", page.NextAfter)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&q.App, "app", "", "only campaigns of this app")
+	f.StringVar(&status, "status", "", "only campaigns in this status: "+statusNames())
+	f.StringVar(&q.Name, "name", "", "only campaigns whose name contains this")
+	f.Int64Var(&q.After, "after", 0, "page cursor: campaigns with an id above this (from the previous page's \"more\")")
+	f.IntVar(&q.Limit, "limit", 0, fmt.Sprintf("page size (default %d, at most %d)", admin.DefaultListLimit, admin.MaxListLimit))
+	return cmd
+}
+
+func statusNames() string {
+	var names []string
+	for _, s := range campaign.Statuses[campaign.CampaignStatus]() {
+		names = append(names, string(s))
+	}
+	return strings.Join(names, ", ")
+}
+
+// describeSchedule is a one-line summary: "at 2026-12-01T01:00:00Z",
+// "cron 0 9 * * * (Asia/Shanghai)", "now".
+func describeSchedule(s campaign.Schedule) string {
+	var out string
+	switch s.Kind() {
+	case "at":
+		out = "at " + s.At.Format(time.RFC3339)
+	case "cron":
+		out = "cron " + s.Cron
+		if s.Timezone != "" {
+			out += " (" + s.Timezone + ")"
+		}
+	default:
+		out = "now"
+	}
+	return out
+}
+
+func timeOrDash(t *time.Time) string {
+	if t == nil || t.IsZero() {
+		return "-"
+	}
+	return t.Format(time.RFC3339)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func newCampaignShowCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show ID",
+		Short: "show a campaign with every run and send (status, attempts, code, push id, messageUID)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID("campaign", args[0])
+			if err != nil {
+				return err
+			}
+			client, err := g.adminClient()
+			if err != nil {
+				return err
+			}
+			d, err := client.GetCampaign(cmd.Context(), id)
+			if err != nil {
+				return adminFailed(cmd, "campaign show "+args[0], err)
+			}
+			if g.output == "json" {
+				return writeJSON(cmd.OutOrStdout(), d)
+			}
+			return printDetail(cmd.OutOrStdout(), d)
+		},
+	}
+}
+
+func printDetail(w io.Writer, d campaign.Detail) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "campaign\t%d\n", d.ID)
+	fmt.Fprintf(tw, "name\t%s\n", d.Name)
+	fmt.Fprintf(tw, "app\t%s\n", d.App)
+	fmt.Fprintf(tw, "status\t%s\n", d.Status)
+	fmt.Fprintf(tw, "schedule\t%s (missed: %s", describeSchedule(d.Schedule), d.Schedule.Missed)
+	if d.Schedule.DeliverWithin > 0 {
+		fmt.Fprintf(tw, ", deliver within %s", d.Schedule.DeliverWithin)
+	}
+	fmt.Fprintln(tw, ")")
+	fmt.Fprintf(tw, "next run\t%s\n", timeOrDash(d.NextRunAt))
+	fmt.Fprintf(tw, "created\t%s\n", d.CreatedAt.Format(time.RFC3339))
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(d.Runs) == 0 {
+		fmt.Fprintln(w, "\nno runs yet")
+		return nil
+	}
+	fmt.Fprintln(w, "\nRUNS")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUN\tSCHEDULED FOR\tSTATUS\tSENDS\tRETRIES\tFINISHED\tERROR")
+	for _, r := range d.Runs {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%s\t%s\n", r.ID, r.ScheduledFor.Format(time.RFC3339), r.Status, len(r.Sends), r.Retries, timeOrDash(r.FinishedAt), orDash(r.Error))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\nSENDS")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUN\tSEND\tSTATUS\tATTEMPTS\tCODE\tPUSH ID\tMESSAGE UID\tSENT AT\tMESSAGE")
+	for _, r := range d.Runs {
+		for _, s := range r.Sends {
+			code := "-"
+			if s.LastCode != 0 {
+				code = strconv.Itoa(s.LastCode)
+			}
+			fmt.Fprintf(tw, "%d\t%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", r.ID, s.ID, s.Status, s.Attempts, code, orDash(s.PushID), orDash(s.MessageUID), timeOrDash(s.SentAt), orDash(s.LastMessage))
+		}
+	}
+	return tw.Flush()
+}
+
+func newCampaignOpCmd(g *globals, op, short string) *cobra.Command {
+	return &cobra.Command{
+		Use:   op + " ID",
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID("campaign", args[0])
+			if err != nil {
+				return err
+			}
+			client, err := g.adminClient()
+			if err != nil {
+				return err
+			}
+			var c campaign.Campaign
+			switch op {
+			case "pause":
+				c, err = client.PauseCampaign(cmd.Context(), id)
+			case "resume":
+				c, err = client.ResumeCampaign(cmd.Context(), id)
+			default:
+				c, err = client.CancelCampaign(cmd.Context(), id)
+			}
+			if err != nil {
+				return adminFailed(cmd, "campaign "+op+" "+args[0], err)
+			}
+			if g.output == "json" {
+				return writeJSON(cmd.OutOrStdout(), c)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "campaign %d (%s): %s, next run %s\n", c.ID, c.Name, c.Status, timeOrDash(c.NextRunAt))
+			return nil
+		},
+	}
+}
+
+func newCampaignRetryCmd(g *globals) *cobra.Command {
+	var (
+		unknown bool
+		runID   int64
+	)
+	cmd := &cobra.Command{
+		Use:   "retry ID [--unknown] [--run RUN]",
+		Short: "re-send the failed and expired sends of a campaign's settled runs (--unknown: also the unknown ones)",
+		Long: `Re-opens every settled run of campaign ID that has failed or expired sends
+and sends them again. Unknown sends (the service may already have delivered
+them) are re-sent only with --unknown. --run limits the retry to one run of
+the campaign.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID("campaign", args[0])
+			if err != nil {
+				return err
+			}
+			if cmd.Flags().Changed("run") && runID < 1 {
+				return usageError("--run: must be a run id (a positive integer), got %d", runID)
+			}
+			client, err := g.adminClient()
+			if err != nil {
+				return err
+			}
+			var res admin.RetryResult
+			if runID > 0 {
+				d, err := client.GetCampaign(cmd.Context(), id)
+				if err != nil {
+					return adminFailed(cmd, "campaign retry "+args[0], err)
+				}
+				if !slices.ContainsFunc(d.Runs, func(r campaign.RunDetail) bool { return r.ID == runID }) {
+					return &exitError{code: 1, err: fmt.Errorf("campaign retry %s: run %d is not a run of campaign %d", args[0], runID, id)}
+				}
+				res, err = client.RetryRun(cmd.Context(), runID, unknown)
+				if err != nil {
+					return adminFailed(cmd, fmt.Sprintf("campaign retry %s --run %d", args[0], runID), err)
+				}
+				res.CampaignID = id
+			} else if res, err = client.RetryCampaign(cmd.Context(), id, unknown); err != nil {
+				return adminFailed(cmd, "campaign retry "+args[0], err)
+			}
+			if g.output == "json" {
+				return writeJSON(cmd.OutOrStdout(), res)
+			}
+			for _, r := range res.Runs {
+				fmt.Fprintf(cmd.OutOrStdout(), "run %d: %s reset for sending\n", r.RunID, plural(r.Reset, "send"))
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "campaign %d: %s in %s will be sent again\n", id, plural(res.Reset, "send"), plural(len(res.Runs), "run"))
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&unknown, "unknown", false, "also re-send unknown sends (they may already have been delivered)")
+	cmd.Flags().Int64Var(&runID, "run", 0, "retry only this run of the campaign")
+	return cmd
+}

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tagcast/tagcast/quota"
+)
+
+func newQuotaCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "quota",
+		Short: "the push quota of each app (through the admin API)",
+		Args:  cobra.ArbitraryArgs,
+		RunE:  requireSubcommand,
+	}
+	cmd.AddCommand(newQuotaStatusCmd(g))
+	return cmd
+}
+
+func newQuotaStatusCmd(g *globals) *cobra.Command {
+	var appName string
+	cmd := &cobra.Command{
+		Use:   "status [--app NAME]",
+		Short: "windows, used, remaining and next opening of every app (or one)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			client, err := g.adminClient()
+			if err != nil {
+				return err
+			}
+			var apps []quota.Status
+			if appName != "" {
+				st, err := client.AppQuota(cmd.Context(), appName)
+				if err != nil {
+					return adminFailed(cmd, "quota status --app "+appName, err)
+				}
+				if g.output == "json" {
+					return writeJSON(cmd.OutOrStdout(), st)
+				}
+				apps = []quota.Status{st}
+			} else {
+				rep, err := client.Quota(cmd.Context())
+				if err != nil {
+					return adminFailed(cmd, "quota status", err)
+				}
+				if g.output == "json" {
+					return writeJSON(cmd.OutOrStdout(), rep)
+				}
+				apps = rep.Apps
+			}
+			return printQuota(cmd.OutOrStdout(), apps)
+		},
+	}
+	cmd.Flags().StringVar(&appName, "app", "", "only this app")
+	return cmd
+}
+
+func printQuota(w io.Writer, apps []quota.Status) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "APP\tWINDOW\tMODE\tLIMIT\tUSED\tREMAINING\tNEXT OPENING\tTIMEZONE")
+	for _, st := range apps {
+		for _, win := range []struct {
+			name string
+			ws   quota.WindowStatus
+		}{{"hour", st.Hour}, {"day", st.Day}} {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", st.App, win.name, win.ws.Mode, win.ws.Limit, win.ws.Used, win.ws.Remaining, opening(win.ws.NextOpening, st.At), st.Timezone)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, st := range apps {
+		if !st.BlockedUntil.IsZero() {
+			fmt.Fprintf(w, "%s: blocked after a rate-limit answer until %s\n", st.App, st.BlockedUntil.Format(time.RFC3339))
+		}
+		fmt.Fprintf(w, "%s: next send possible %s\n", st.App, opening(st.NextOpening, st.At))
+	}
+	return nil
+}
+
+// opening is "now" when t is not after at, else t in RFC 3339.
+func opening(t, at time.Time) string {
+	if !t.After(at) {
+		return "now"
+	}
+	return t.Format(time.RFC3339)
+}
