@@ -1,0 +1,502 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/rs/zerolog"
+
+	"github.com/tagcast/tagcast/campaign"
+	"github.com/tagcast/tagcast/pushapi"
+	"github.com/tagcast/tagcast/queue"
+	"github.com/tagcast/tagcast/quota"
+)
+
+// Store is the part of campaign.Store the worker uses.
+type Store interface {
+	GetRun(ctx context.Context, runID int64) (campaign.Run, []campaign.Send, error)
+	StartRun(ctx context.Context, runID int64, now time.Time) (campaign.Run, error)
+	FinishRun(ctx context.Context, runID int64, now time.Time) (campaign.Run, error)
+	ExpireRun(ctx context.Context, runID int64, now time.Time) (campaign.Run, error)
+	ClaimSend(ctx context.Context, sendID int64, now time.Time, lease time.Duration) (campaign.Send, error)
+	BeginAttempt(ctx context.Context, tok campaign.ClaimToken, at time.Time) error
+	RecordOutcome(ctx context.Context, tok campaign.ClaimToken, o campaign.Outcome) (campaign.Send, error)
+	ResolveStaleSends(ctx context.Context, now time.Time) ([]campaign.Send, error)
+}
+
+// Guard is the part of *quota.Guard the worker uses.
+type Guard interface {
+	Reserve(ctx context.Context, app string) (quota.Reservation, error)
+	Release(ctx context.Context, res quota.Reservation) error
+	BlockRateLimited(ctx context.Context, app string, retryAfter time.Duration) (time.Time, error)
+	Status(ctx context.Context, app string) (quota.Status, error)
+}
+
+// Pusher calls /push.json for one app; *pushapi.Client is one.
+type Pusher interface {
+	Push(ctx context.Context, req *pushapi.Request) (*pushapi.PushResponse, error)
+}
+
+// Config tunes the handler. Zero fields take the defaults.
+type Config struct {
+	// Lease is how long a claimed send is reserved to this worker. It must
+	// outlast a whole push call (the client's timeout) with room to record
+	// the outcome; a send whose lease lapses after its attempt began becomes
+	// unknown. Default 2 minutes.
+	Lease time.Duration
+	// Backoff is the retry policy of the retry class.
+	Backoff Backoff
+	// InlineWait is the longest real time a handler blocks waiting (the
+	// scheduled instant, a quota window, a next attempt) before handing
+	// the task back to the queue as a Snooze. Default 10 s.
+	InlineWait time.Duration
+	// SnoozeLead: a snoozed run asks to be delivered this much before the
+	// instant it waits for and waits the rest inline, since asynq's
+	// forwarder delivers up to a second early and up to its check interval
+	// late. Default 2 s (with the server's 1 s check interval).
+	SnoozeLead time.Duration
+	// MaxSnooze caps one snooze (the run then looks again). Default 15 min.
+	MaxSnooze time.Duration
+	// AttemptBudget is the task time that must be left to start a send
+	// (a push call and its bookkeeping); with less, the run snoozes and
+	// asynq delivers it again with a fresh timeout. Default 20 s.
+	AttemptBudget time.Duration
+	// StoreTimeout bounds recording an outcome after the push call, on a
+	// context detached from the task's (a cancelled task must still record
+	// what the service answered). Default 15 s.
+	StoreTimeout time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	c.Backoff = c.Backoff.withDefaults()
+	if c.Lease <= 0 {
+		c.Lease = 2 * time.Minute
+	}
+	if c.InlineWait <= 0 {
+		c.InlineWait = 10 * time.Second
+	}
+	if c.SnoozeLead <= 0 {
+		c.SnoozeLead = 2 * time.Second
+	}
+	if c.MaxSnooze <= 0 {
+		c.MaxSnooze = 15 * time.Minute
+	}
+	if c.AttemptBudget <= 0 {
+		c.AttemptBudget = 20 * time.Second
+	}
+	if c.StoreTimeout <= 0 {
+		c.StoreTimeout = 15 * time.Second
+	}
+	return c
+}
+
+// Deps are what a Handler works with.
+type Deps struct {
+	Store Store
+	Guard Guard
+	// Pushers holds the client of every configured app, by app name.
+	Pushers map[string]Pusher
+	Clock   Clock // nil: RealClock
+	Logger  zerolog.Logger
+	Metrics *Metrics // nil: no metrics
+	// Jitter returns a uniform value in [0, 1) for backoff; nil: math/rand/v2.
+	Jitter func() float64
+}
+
+// Handler processes queue.TypeRunSend tasks. It is safe for concurrent use.
+type Handler struct {
+	store   Store
+	guard   Guard
+	pushers map[string]Pusher
+	clock   Clock
+	log     zerolog.Logger
+	metrics *Metrics
+	jitter  func() float64
+	cfg     Config
+
+	drainCtx context.Context // cancelled by Drain
+	drain    context.CancelFunc
+}
+
+// NewHandler checks deps and returns a Handler.
+func NewHandler(deps Deps, cfg Config) (*Handler, error) {
+	if deps.Store == nil {
+		return nil, errors.New("worker: Deps.Store is required")
+	}
+	if deps.Guard == nil {
+		return nil, errors.New("worker: Deps.Guard is required")
+	}
+	if err := cfg.Backoff.Validate("worker.backoff"); err != nil {
+		return nil, err
+	}
+	h := &Handler{
+		store: deps.Store, guard: deps.Guard, pushers: deps.Pushers, clock: deps.Clock,
+		log: deps.Logger, metrics: deps.Metrics, jitter: deps.Jitter, cfg: cfg.withDefaults(),
+	}
+	h.drainCtx, h.drain = context.WithCancel(context.Background())
+	if h.clock == nil {
+		h.clock = RealClock{}
+	}
+	if h.jitter == nil {
+		h.jitter = rand.Float64
+	}
+	return h, nil
+}
+
+// Drain makes every run waiting inline snooze at once, and no new send
+// start (the server calls it first thing at shutdown). Sends in flight
+// finish.
+func (h *Handler) Drain() { h.drain() }
+
+func (h *Handler) isDraining() bool { return h.drainCtx.Err() != nil }
+
+// ProcessTask implements asynq.Handler for queue.TypeRunSend.
+func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
+	p, err := queue.ParseRunSend(t)
+	if err != nil {
+		h.log.Error().Err(err).Msg("bad run task: dropped")
+		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+	}
+	return h.ProcessRun(ctx, p.RunID)
+}
+
+// terminalRun reports whether a run needs nothing more from a worker.
+func terminalRun(s campaign.RunStatus) bool {
+	switch s {
+	case campaign.RunPending, campaign.RunRunning:
+		return false
+	}
+	return true
+}
+
+// next is what a run's sends call for at an instant.
+type next struct {
+	send  *campaign.Send // the first send that can be attempted now
+	wake  time.Time      // else: the earliest instant one can (zero: none)
+	stale bool           // a send's lease lapsed: resolve it first
+	open  bool           // some send is pending or waiting to retry
+}
+
+// pickSend finds, in index order, the first send that can be attempted at
+// now: pending, or waiting to retry and due. Sends held by a live claim or
+// waiting to retry set the wake-up instant; a claim whose lease ended
+// before now is stale (its worker died).
+func pickSend(sends []campaign.Send, now time.Time) next {
+	var n next
+	earlier := func(t time.Time) {
+		if n.wake.IsZero() || t.Before(n.wake) {
+			n.wake = t
+		}
+	}
+	for i := range sends {
+		s := &sends[i]
+		switch s.Status {
+		case campaign.SendPending:
+			n.open = true
+			if n.send == nil {
+				n.send = s
+			}
+		case campaign.SendRetryWait:
+			n.open = true
+			if s.NextAttemptAt == nil || !s.NextAttemptAt.After(now) {
+				if n.send == nil {
+					n.send = s
+				}
+			} else {
+				earlier(*s.NextAttemptAt)
+			}
+		case campaign.SendInFlight:
+			switch {
+			case s.LeaseUntil == nil || s.LeaseUntil.Before(now):
+				n.stale = true
+			default:
+				earlier(s.LeaseUntil.Add(time.Millisecond))
+			}
+		}
+	}
+	return n
+}
+
+// ProcessRun sends run runID's sends. It returns nil once the run is
+// settled (or gone), a *Snooze when it must wait, and any other error for
+// asynq to retry.
+func (h *Handler) ProcessRun(ctx context.Context, runID int64) error {
+	log := h.log.With().Int64("run", runID).Logger()
+	for {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("run %d: %w", runID, err)
+		}
+		run, sends, err := h.store.GetRun(ctx, runID)
+		if errors.Is(err, campaign.ErrNotFound) {
+			log.Warn().Err(err).Msg("run not found: task dropped")
+			return fmt.Errorf("run %d: %w: %w", runID, err, asynq.SkipRetry)
+		}
+		if err != nil {
+			return fmt.Errorf("run %d: load: %w", runID, err)
+		}
+		log := log.With().Int64("campaign", run.CampaignID).Str("app", run.App).Logger()
+		if terminalRun(run.Status) {
+			log.Debug().Str("status", string(run.Status)).Msg("run settled")
+			return nil
+		}
+		now := h.clock.Now()
+		if now.Before(run.ScheduledFor) {
+			if err := h.waitUntil(ctx, runID, run.ScheduledFor, "scheduled"); err != nil {
+				return err
+			}
+			continue
+		}
+		n := pickSend(sends, now)
+		if n.stale {
+			resolved, err := h.store.ResolveStaleSends(ctx, now)
+			if err != nil {
+				return fmt.Errorf("campaign %d run %d: resolve stale sends: %w", run.CampaignID, runID, err)
+			}
+			for _, s := range resolved {
+				log.Warn().Int64("send", s.ID).Str("status", string(s.Status)).Msg("claim of a dead worker resolved")
+			}
+			continue
+		}
+		if run.DeliverBy != nil && !now.Before(*run.DeliverBy) && n.open {
+			r, err := h.store.ExpireRun(ctx, runID, now)
+			if err != nil && !errors.Is(err, campaign.ErrIllegalTransition) {
+				return fmt.Errorf("campaign %d run %d: expire: %w", run.CampaignID, runID, err)
+			}
+			log.Info().Str("status", string(r.Status)).Time("deliver_by", *run.DeliverBy).Msg("deliver_within passed: run expired")
+			continue // settled, or a send in flight elsewhere settles it
+		}
+		if n.send == nil && n.wake.IsZero() {
+			r, err := h.store.FinishRun(ctx, runID, now)
+			if err != nil {
+				if errors.Is(err, campaign.ErrIllegalTransition) {
+					continue // a send moved meanwhile: look again
+				}
+				return fmt.Errorf("campaign %d run %d: finish: %w", run.CampaignID, runID, err)
+			}
+			log.Info().Str("status", string(r.Status)).Msg("run finished")
+			return nil
+		}
+		if n.send == nil {
+			if err := h.waitUntil(ctx, runID, n.wake, "next attempt"); err != nil {
+				return err
+			}
+			continue
+		}
+		if run.Status == campaign.RunPending {
+			if _, err := h.store.StartRun(ctx, runID, now); err != nil {
+				if errors.Is(err, campaign.ErrIllegalTransition) {
+					continue // cancelled or expired meanwhile
+				}
+				return fmt.Errorf("campaign %d run %d: start: %w", run.CampaignID, runID, err)
+			}
+		}
+		if h.isDraining() {
+			return h.snooze(runID, now, 0, "shutdown")
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < h.cfg.AttemptBudget {
+			return h.snooze(runID, now, 0, "task timeout")
+		}
+		wait, err := h.attempt(ctx, run, *n.send, log)
+		if err != nil {
+			return err
+		}
+		if !wait.IsZero() {
+			if err := h.waitUntil(ctx, runID, wait, "quota"); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// waitUntil waits inline for until (at most InlineWait of real time); if
+// that is not enough, or the server drains, it returns the Snooze.
+func (h *Handler) waitUntil(ctx context.Context, runID int64, until time.Time, reason string) error {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(h.drainCtx, cancel)
+	defer stop()
+	reached, err := h.clock.Wait(wctx, until, h.cfg.InlineWait)
+	switch {
+	case reached:
+		return nil
+	case err != nil && ctx.Err() != nil:
+		return fmt.Errorf("run %d: waiting (%s): %w", runID, reason, ctx.Err())
+	}
+	return h.snooze(runID, until, h.cfg.SnoozeLead, reason)
+}
+
+// snooze builds the Snooze of a run waiting for until, asking asynq to
+// deliver it lead before (it waits the rest inline).
+func (h *Handler) snooze(runID int64, until time.Time, lead time.Duration, reason string) *Snooze {
+	d := until.Sub(h.clock.Now()) - lead
+	d = min(max(d, MinSnooze), h.cfg.MaxSnooze)
+	h.metrics.snooze(reason)
+	h.log.Debug().Int64("run", runID).Str("reason", reason).Time("until", until).Dur("delay", d).Msg("run snoozed")
+	return &Snooze{RunID: runID, Until: until, Delay: d, Reason: reason}
+}
+
+// attempt claims one send, reserves quota, calls the service and records
+// the outcome. It returns a non-zero instant when the run must wait for the
+// quota until then.
+func (h *Handler) attempt(ctx context.Context, run campaign.Run, s campaign.Send, log zerolog.Logger) (time.Time, error) {
+	ids := fmt.Sprintf("campaign %d run %d send %d", run.CampaignID, run.ID, s.ID)
+	pusher, ok := h.pushers[run.App]
+	if !ok {
+		return time.Time{}, fmt.Errorf("%s: app %q is not configured in this worker", ids, run.App)
+	}
+	now := h.clock.Now()
+	claimed, err := h.store.ClaimSend(ctx, s.ID, now, h.cfg.Lease)
+	if errors.Is(err, campaign.ErrIllegalTransition) {
+		log.Debug().Int64("send", s.ID).Err(err).Msg("send taken or moved meanwhile")
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s: claim: %w", ids, err)
+	}
+	tok := claimed.Token()
+	log = log.With().Int64("send", s.ID).Int("attempt", claimed.Attempts).Logger()
+
+	res, err := h.guard.Reserve(ctx, run.App)
+	var noRoom *quota.NoRoomError
+	if errors.As(err, &noRoom) {
+		h.setRemaining(ctx, run.App)
+		if rerr := h.release(ctx, tok, "waiting for quota: "+noRoom.Error()); rerr != nil {
+			return time.Time{}, fmt.Errorf("%s: %w", ids, rerr)
+		}
+		log.Debug().Str("by", string(noRoom.By)).Time("opens_at", noRoom.OpensAt).Msg("quota full: waiting")
+		return noRoom.OpensAt, nil
+	}
+	if err != nil {
+		rerr := h.release(ctx, tok, "quota guard unavailable")
+		return time.Time{}, errors.Join(fmt.Errorf("%s: reserve quota: %w", ids, err), rerr)
+	}
+
+	started := h.clock.Now()
+	if err := h.store.BeginAttempt(ctx, tok, started); err != nil {
+		relErr := h.guard.Release(context.WithoutCancel(ctx), res)
+		if errors.Is(err, campaign.ErrIllegalTransition) {
+			log.Warn().Err(err).Msg("claim lost before the attempt: not sent")
+			return time.Time{}, relErr
+		}
+		rerr := h.release(ctx, tok, "could not record the attempt")
+		return time.Time{}, errors.Join(fmt.Errorf("%s: begin attempt: %w", ids, err), rerr, relErr)
+	}
+	if claimed.Attempts == 1 {
+		h.metrics.lag(run.App, started.Sub(run.ScheduledFor))
+	}
+
+	body := claimed.Body
+	callStart := time.Now() // real elapsed time, for the latency metric only
+	pres, perr := pusher.Push(ctx, &body)
+	elapsed := time.Since(callStart)
+
+	d := decide(pres, perr, claimed.Attempts, h.clock.Now(), h.cfg.Backoff, h.jitter())
+	h.metrics.latency(hostOf(pres, perr), d.code, elapsed)
+	h.metrics.send(run.App, string(d.class))
+
+	// What the service answered must be recorded even when the task's
+	// context has ended.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.StoreTimeout)
+	defer cancel()
+	var errs []error
+	if d.releaseQuota {
+		if err := h.guard.Release(sctx, res); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	var wait time.Time
+	if d.blockApp {
+		until, err := h.guard.BlockRateLimited(sctx, run.App, d.retryAfter)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		wait = until
+	}
+	if _, err := h.recordOutcome(sctx, tok, d.record); err != nil {
+		log.Error().Err(err).Str("outcome", string(d.class)).Str("push_id", d.record.PushID).
+			Str("message_uid", d.record.MessageUID).Msg("outcome not recorded: the send becomes unknown when its lease lapses")
+		errs = append(errs, fmt.Errorf("%s: record %s: %w", ids, d.record.Status, err))
+	}
+	h.setRemaining(sctx, run.App)
+
+	ev := log.Info()
+	switch d.class {
+	case pushapi.OutcomeSent:
+	case pushapi.OutcomeRetry, pushapi.OutcomeRateLimited:
+		ev = log.Warn()
+	default:
+		ev = log.Error()
+	}
+	ev = ev.Int("code", d.code).Str("outcome", string(d.class)).Str("status", string(d.record.Status)).Dur("latency", elapsed)
+	if perr != nil {
+		ev = ev.Err(perr)
+	}
+	if d.record.Status == campaign.SendRetryWait {
+		ev = ev.Time("next_attempt", d.record.NextAttempt)
+	}
+	if d.class == pushapi.OutcomeSent {
+		ev = ev.Str("message_uid", d.record.MessageUID).Str("push_id", d.record.PushID)
+	}
+	ev.Msg("push attempt")
+	return wait, errors.Join(errs...)
+}
+
+// recordOutcome records o, trying a few times: losing a sent push's
+// messageUID to a passing database error would turn it into unknown.
+func (h *Handler) recordOutcome(ctx context.Context, tok campaign.ClaimToken, o campaign.Outcome) (campaign.Send, error) {
+	var err error
+	for i := range 3 {
+		var s campaign.Send
+		s, err = h.store.RecordOutcome(ctx, tok, o)
+		if err == nil || errors.Is(err, campaign.ErrIllegalTransition) || ctx.Err() != nil {
+			return s, err
+		}
+		t := time.NewTimer(time.Duration(i+1) * 100 * time.Millisecond) // real back-off between database retries
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
+	return campaign.Send{}, err
+}
+
+// release gives a claim back without spending its attempt.
+func (h *Handler) release(ctx context.Context, tok campaign.ClaimToken, why string) error {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.StoreTimeout)
+	defer cancel()
+	_, err := h.store.RecordOutcome(sctx, tok, campaign.Outcome{Status: campaign.SendPending, Message: why, At: h.clock.Now()})
+	if err != nil {
+		return fmt.Errorf("send %d: release claim: %w", tok.SendID, err)
+	}
+	return nil
+}
+
+// setRemaining refreshes the quota gauges of app.
+func (h *Handler) setRemaining(ctx context.Context, app string) {
+	if h.metrics == nil {
+		return
+	}
+	st, err := h.guard.Status(ctx, app)
+	if err != nil {
+		h.log.Debug().Err(err).Str("app", app).Msg("quota status for metrics")
+		return
+	}
+	h.metrics.remaining(app, st.Hour.Remaining, st.Day.Remaining)
+}
+
+// hostOf names the host a call went to.
+func hostOf(res *pushapi.PushResponse, err error) string {
+	if res != nil && res.Host != "" {
+		return res.Host
+	}
+	var pe *pushapi.Error
+	if errors.As(err, &pe) && pe.Host != "" {
+		return pe.Host
+	}
+	return "none"
+}

@@ -1,0 +1,158 @@
+package worker
+
+import (
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the worker's Prometheus metrics. A nil *Metrics records
+// nothing.
+type Metrics struct {
+	sends          *prometheus.CounterVec
+	apiLatency     *prometheus.HistogramVec
+	quotaRemaining *prometheus.GaugeVec
+	fireLag        *prometheus.HistogramVec
+	snoozes        *prometheus.CounterVec
+}
+
+// NewMetrics creates the worker's metrics and registers them on reg.
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		sends: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "tagcast", Subsystem: "worker", Name: "sends_total",
+			Help: "Attempts of sends by app and outcome class (sent, retry, rate_limited, failed, unknown).",
+		}, []string{"app", "outcome"}),
+		apiLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "tagcast", Subsystem: "pushapi", Name: "request_duration_seconds",
+			Help:    "Duration of /push.json calls by host and answer code (0: no answer).",
+			Buckets: []float64{.025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"host", "code"}),
+		quotaRemaining: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "tagcast", Subsystem: "quota", Name: "remaining",
+			Help: "Sends left in the app's quota window (hour or day), as last seen by this worker.",
+		}, []string{"app", "window"}),
+		fireLag: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "tagcast", Subsystem: "worker", Name: "fire_lag_seconds",
+			Help:    "First attempt of a send minus its run's scheduled instant.",
+			Buckets: []float64{.01, .05, .1, .2, .5, 1, 2, 5, 10, 30, 60, 300, 3600},
+		}, []string{"app"}),
+		snoozes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "tagcast", Subsystem: "worker", Name: "snoozes_total",
+			Help: "Runs handed back to the queue to wait, by reason.",
+		}, []string{"reason"}),
+	}
+	for _, c := range []prometheus.Collector{m.sends, m.apiLatency, m.quotaRemaining, m.fireLag, m.snoozes} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (m *Metrics) send(app, outcome string) {
+	if m != nil {
+		m.sends.WithLabelValues(app, outcome).Inc()
+	}
+}
+
+func (m *Metrics) latency(host string, code int, d time.Duration) {
+	if m != nil {
+		m.apiLatency.WithLabelValues(host, strconv.Itoa(code)).Observe(d.Seconds())
+	}
+}
+
+func (m *Metrics) remaining(app string, hour, day int) {
+	if m != nil {
+		m.quotaRemaining.WithLabelValues(app, "hour").Set(float64(hour))
+		m.quotaRemaining.WithLabelValues(app, "day").Set(float64(day))
+	}
+}
+
+func (m *Metrics) lag(app string, d time.Duration) {
+	if m != nil {
+		m.fireLag.WithLabelValues(app).Observe(d.Seconds())
+	}
+}
+
+func (m *Metrics) snooze(reason string) {
+	if m != nil {
+		m.snoozes.WithLabelValues(reason).Inc()
+	}
+}
+
+// QueueCollector exports asynq's queue statistics (sizes per task state,
+// latency, paused) at scrape time. asynq v0.26's own collector lives in the
+// separate, unmaintained github.com/hibiken/asynq/x module (last released
+// 2021), so tagcast keeps this small equivalent on asynq.Inspector.
+type QueueCollector struct {
+	inspector *asynq.Inspector
+	size      *prometheus.Desc
+	latency   *prometheus.Desc
+	paused    *prometheus.Desc
+	errors    prometheus.Counter
+}
+
+// NewQueueCollector returns a collector over inspector (see
+// asynq.NewInspectorFromRedisClient).
+func NewQueueCollector(inspector *asynq.Inspector) *QueueCollector {
+	return &QueueCollector{
+		inspector: inspector,
+		size: prometheus.NewDesc("asynq_tasks_enqueued_total", "Tasks in the queue, by state.",
+			[]string{"queue", "state"}, nil),
+		latency: prometheus.NewDesc("asynq_queue_latency_seconds", "Age of the queue's oldest pending task.",
+			[]string{"queue"}, nil),
+		paused: prometheus.NewDesc("asynq_queue_paused_total", "1 when the queue is paused.",
+			[]string{"queue"}, nil),
+		errors: prometheus.NewCounter(prometheus.CounterOpts{Name: "asynq_queue_metrics_errors_total",
+			Help: "Failures to read queue statistics from Redis."}),
+	}
+}
+
+// RegisterQueueMetrics registers a QueueCollector on reg.
+func RegisterQueueMetrics(reg prometheus.Registerer, inspector *asynq.Inspector) error {
+	if inspector == nil {
+		return errors.New("worker: queue metrics: nil inspector")
+	}
+	return reg.Register(NewQueueCollector(inspector))
+}
+
+// Describe implements prometheus.Collector.
+func (c *QueueCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.size
+	ch <- c.latency
+	ch <- c.paused
+	c.errors.Describe(ch)
+}
+
+// Collect implements prometheus.Collector.
+func (c *QueueCollector) Collect(ch chan<- prometheus.Metric) {
+	defer c.errors.Collect(ch)
+	queues, err := c.inspector.Queues()
+	if err != nil {
+		c.errors.Inc()
+		return
+	}
+	for _, q := range queues {
+		info, err := c.inspector.GetQueueInfo(q)
+		if err != nil {
+			c.errors.Inc()
+			continue
+		}
+		for state, n := range map[string]int{
+			"pending": info.Pending, "active": info.Active, "scheduled": info.Scheduled, "retry": info.Retry,
+			"archived": info.Archived, "completed": info.Completed, "aggregating": info.Aggregating,
+		} {
+			ch <- prometheus.MustNewConstMetric(c.size, prometheus.GaugeValue, float64(n), q, state)
+		}
+		ch <- prometheus.MustNewConstMetric(c.latency, prometheus.GaugeValue, info.Latency.Seconds(), q)
+		paused := 0.0
+		if info.Paused {
+			paused = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.paused, prometheus.GaugeValue, paused, q)
+	}
+}

@@ -1,0 +1,80 @@
+package worker
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tagcast/tagcast/campaign"
+	"github.com/tagcast/tagcast/pushapi"
+)
+
+// decision is what one attempt's result means for the send, the quota and
+// the run.
+type decision struct {
+	// class is pushapi's outcome class of the result.
+	class pushapi.Outcome
+	// record ends the claim: sent, retry_wait, failed, unknown, or pending
+	// (rate limited: the claim is released and the attempt not spent).
+	record campaign.Outcome
+	// releaseQuota gives the reservation back: the service definitively
+	// did not send.
+	releaseQuota bool
+	// blockApp blocks the app until the next window boundary (or
+	// retryAfter, when longer): the service answered 429/1008.
+	blockApp   bool
+	retryAfter time.Duration
+	// code labels metrics and logs: the service's code, else the HTTP
+	// status, else 0.
+	code int
+}
+
+// decide maps the result of the attempt-th call of a send (res, err from
+// pushapi) to what happens next. It is the one place where outcome classes
+// become behaviour. jitter is uniform in [0, 1).
+func decide(res *pushapi.PushResponse, err error, attempt int, now time.Time, b Backoff, jitter float64) decision {
+	b = b.withDefaults()
+	d := decision{class: pushapi.Classify(err), record: campaign.Outcome{At: now}}
+	if err == nil {
+		d.code = pushapi.CodeOK
+		d.record.Status = campaign.SendSent
+		d.record.Code = pushapi.CodeOK
+		if res != nil {
+			d.record.PushID, d.record.MessageUID = res.ID, res.MessageUID
+		}
+		return d
+	}
+	var pe *pushapi.Error
+	if errors.As(err, &pe) {
+		d.code = pe.Code
+		if d.code == 0 {
+			d.code = pe.HTTPStatus
+		}
+		d.retryAfter = pe.RetryAfter
+		d.releaseQuota = pe.NotSent() ||
+			// a network error before the request was written: nothing left this host
+			(d.class == pushapi.OutcomeRetry && pe.HTTPStatus == 0 && !pe.MayHaveReached)
+	}
+	d.record.Code = d.code
+	d.record.Message = err.Error()
+	switch d.class {
+	case pushapi.OutcomeRetry:
+		if attempt >= b.MaxAttempts {
+			d.record.Status = campaign.SendFailed
+			d.record.Message = fmt.Sprintf("giving up after %d attempts: %s", attempt, err)
+			return d
+		}
+		d.record.Status = campaign.SendRetryWait
+		d.record.NextAttempt = now.Add(b.Delay(attempt, jitter))
+	case pushapi.OutcomeRateLimited:
+		d.record.Status = campaign.SendPending
+		d.blockApp = true
+	case pushapi.OutcomeFailed:
+		d.record.Status = campaign.SendFailed
+	default: // unknown: the service may have sent it
+		d.class = pushapi.OutcomeUnknown
+		d.record.Status = campaign.SendUnknown
+		d.releaseQuota = false
+	}
+	return d
+}

@@ -1,0 +1,124 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/tagcast/tagcast/queue"
+)
+
+// ServerConfig configures the asynq server. Zero fields take the defaults.
+type ServerConfig struct {
+	// Concurrency is the number of runs processed at once. Default 20.
+	Concurrency int
+	// ShutdownTimeout is how long Shutdown waits for runs being processed;
+	// runs still sending then are handed back to the queue. Default 30 s.
+	ShutdownTimeout time.Duration
+	// Queue is the asynq queue to process; default queue.DefaultQueue.
+	Queue string
+	// DelayedTaskCheckInterval is how often asynq moves due scheduled and
+	// snoozed tasks to pending. Default 1 s (asynq's own is 5 s).
+	DelayedTaskCheckInterval time.Duration
+	// TaskCheckInterval is how often an idle server polls for tasks.
+	// Default 200 ms.
+	TaskCheckInterval time.Duration
+}
+
+func (c ServerConfig) withDefaults() ServerConfig {
+	if c.Concurrency <= 0 {
+		c.Concurrency = 20
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 30 * time.Second
+	}
+	if c.Queue == "" {
+		c.Queue = queue.DefaultQueue
+	}
+	if c.DelayedTaskCheckInterval <= 0 {
+		c.DelayedTaskCheckInterval = time.Second
+	}
+	if c.TaskCheckInterval <= 0 {
+		c.TaskCheckInterval = 200 * time.Millisecond
+	}
+	return c
+}
+
+// Server is the asynq server running a Handler on a shared Redis client.
+// The Redis client stays the caller's: close it after Shutdown.
+type Server struct {
+	srv     *asynq.Server
+	handler *Handler
+	mux     *asynq.ServeMux
+	log     zerolog.Logger
+}
+
+// NewServer builds the server on client (asynq.NewServerFromRedisClient):
+// snoozes are not failures (IsFailure) and come back after their own delay
+// (RetryDelay).
+func NewServer(client redis.UniversalClient, h *Handler, cfg ServerConfig, log zerolog.Logger) (*Server, error) {
+	if client == nil {
+		return nil, errors.New("worker: server: nil Redis client")
+	}
+	if h == nil {
+		return nil, errors.New("worker: server: nil handler")
+	}
+	cfg = cfg.withDefaults()
+	srv := asynq.NewServerFromRedisClient(client, asynq.Config{
+		Concurrency:              cfg.Concurrency,
+		Queues:                   map[string]int{cfg.Queue: 1},
+		IsFailure:                IsFailure,
+		RetryDelayFunc:           RetryDelay,
+		ShutdownTimeout:          cfg.ShutdownTimeout,
+		DelayedTaskCheckInterval: cfg.DelayedTaskCheckInterval,
+		TaskCheckInterval:        cfg.TaskCheckInterval,
+		Logger:                   asynqLogger{log.With().Str("component", "asynq").Logger()},
+		LogLevel:                 asynq.WarnLevel,
+		ErrorHandler: asynq.ErrorHandlerFunc(func(_ context.Context, t *asynq.Task, err error) {
+			if IsFailure(err) {
+				log.Error().Err(err).Str("task", t.Type()).Msg("run task failed: asynq retries it")
+			}
+		}),
+	})
+	mux := asynq.NewServeMux()
+	mux.Handle(queue.TypeRunSend, h)
+	return &Server{srv: srv, handler: h, mux: mux, log: log}, nil
+}
+
+// Start starts processing.
+func (s *Server) Start() error {
+	if err := s.srv.Start(s.mux); err != nil {
+		return fmt.Errorf("worker: start: %w", err)
+	}
+	s.log.Info().Msg("worker started")
+	return nil
+}
+
+// Shutdown stops taking runs, makes runs waiting inline snooze at once,
+// and waits up to ShutdownTimeout for sends in flight.
+func (s *Server) Shutdown() {
+	s.handler.Drain()
+	s.srv.Stop()
+	s.srv.Shutdown()
+	s.log.Info().Msg("worker stopped")
+}
+
+// asynqLogger routes asynq's log lines to zerolog.
+type asynqLogger struct{ log zerolog.Logger }
+
+func (l asynqLogger) Debug(args ...any) { l.log.Debug().Msg(fmt.Sprint(args...)) }
+func (l asynqLogger) Info(args ...any)  { l.log.Info().Msg(fmt.Sprint(args...)) }
+func (l asynqLogger) Warn(args ...any)  { l.log.Warn().Msg(fmt.Sprint(args...)) }
+func (l asynqLogger) Error(args ...any) { l.log.Error().Msg(fmt.Sprint(args...)) }
+
+// Fatal logs and exits, as asynq expects of its logger.
+func (l asynqLogger) Fatal(args ...any) {
+	l.log.WithLevel(zerolog.FatalLevel).Msg(fmt.Sprint(args...))
+	os.Exit(1)
+}
