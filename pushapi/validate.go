@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -161,6 +162,7 @@ func (r *Request) Validate() error {
 	} else {
 		r.Notification.validate(&p, r.Platform)
 	}
+	checkUTF8(&p, "", reflect.ValueOf(r).Elem())
 	return p.err()
 }
 
@@ -346,6 +348,7 @@ func (r *SetUserTagsRequest) Validate() error {
 		p.add("userId", CodeParam, "required")
 	}
 	validateTags(&p, r.Tags)
+	checkUTF8(&p, "", reflect.ValueOf(r).Elem())
 	return p.err()
 }
 
@@ -355,6 +358,7 @@ func (r *BatchSetUserTagsRequest) Validate() error {
 	var p problems
 	validateUserIDs(&p, r.UserIDs, MaxBatchTagUsers)
 	validateTags(&p, r.Tags)
+	checkUTF8(&p, "", reflect.ValueOf(r).Elem())
 	return p.err()
 }
 

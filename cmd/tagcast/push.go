@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -239,11 +238,11 @@ func (g *globals) readInput(path string) ([]byte, error) {
 }
 
 // decodeBody decodes a JSON or YAML document (by extension; otherwise JSON
-// when it starts with '{') into v, a pointer to a struct with JSON tags. The
-// document's shape is checked against v's type first, so that every unknown
-// field and wrongly typed value is reported with its JSON path instead of
-// being dropped or stopping at the first. err is for malformed documents,
-// with the position.
+// when it starts with '{' or '[') into v, a pointer to one of pushapi's
+// request types, with pushapi.DecodeJSON: problems lists every unknown field
+// (with a "did you mean" hint) and wrongly typed value, with JSON paths
+// ("(document)" for the whole document); err is for unreadable or malformed
+// documents, with the file's line:column for JSON.
 func decodeBody(name string, data []byte, v any) ([]pushapi.FieldError, error) {
 	if isYAML(name, data) {
 		converted, err := yamlToJSON(data)
@@ -252,25 +251,24 @@ func decodeBody(name string, data []byte, v any) ([]pushapi.FieldError, error) {
 		}
 		data = converted
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var doc any
-	if err := dec.Decode(&doc); err != nil {
-		return nil, jsonPositionError(name, data, err)
-	}
-	end := dec.InputOffset()
-	if extra := int64(len(bytes.TrimLeft(data[end:], " \t\r\n"))); extra > 0 {
-		return nil, fmt.Errorf("%s:%s: unexpected data after the JSON document", name, lineCol(data, int64(len(data))-extra))
-	}
-	var problems []pushapi.FieldError
-	checkShape("", doc, reflect.TypeOf(v).Elem(), &problems)
-	if len(problems) > 0 {
+	err := pushapi.DecodeJSON(data, v)
+	var se *pushapi.SyntaxError
+	var ve *pushapi.ValidationError
+	switch {
+	case err == nil:
+		return nil, nil
+	case errors.As(err, &se):
+		return nil, fmt.Errorf("%s:%d:%d: %s", name, se.Line, se.Column, se.Msg)
+	case errors.As(err, &ve):
+		problems := slices.Clone(ve.Problems)
+		for i := range problems {
+			if problems[i].Path == "" {
+				problems[i].Path = "(document)"
+			}
+		}
 		return problems, nil
 	}
-	if err := json.Unmarshal(data, v); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	return nil, nil
+	return nil, fmt.Errorf("%s: %w", name, err)
 }
 
 func isYAML(name string, data []byte) bool {
@@ -290,190 +288,15 @@ func yamlToJSON(data []byte) ([]byte, error) {
 		return nil, err
 	}
 	out, err := json.Marshal(doc)
-	if err != nil {
+	var typeErr *json.UnsupportedTypeError
+	var valueErr *json.UnsupportedValueError
+	switch {
+	case errors.As(err, &typeErr):
 		return nil, fmt.Errorf("YAML document cannot be read as JSON (are all mapping keys strings?): %w", err)
+	case errors.As(err, &valueErr):
+		return nil, fmt.Errorf("YAML document cannot be read as JSON (.inf and .nan are not JSON numbers): %w", err)
+	case err != nil:
+		return nil, fmt.Errorf("YAML document cannot be read as JSON: %w", err)
 	}
 	return out, nil
-}
-
-// jsonPositionError names the file and the line:column of a JSON syntax
-// error.
-func jsonPositionError(name string, data []byte, err error) error {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		// Offset counts the offending byte; lineCol wants its index.
-		return fmt.Errorf("%s:%s: invalid JSON: %w", name, lineCol(data, max(se.Offset-1, 0)), err)
-	}
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return fmt.Errorf("%s: invalid JSON: unexpected end of input", name)
-	}
-	return fmt.Errorf("%s: %w", name, err)
-}
-
-// lineCol renders the position of the byte at index offset as
-// "line:column" (both from 1).
-func lineCol(data []byte, offset int64) string {
-	offset = min(offset, int64(len(data)))
-	before := data[:offset]
-	line := bytes.Count(before, []byte("\n")) + 1
-	col := int(offset) - (bytes.LastIndexByte(before, '\n') + 1) + 1
-	return fmt.Sprintf("%d:%d", line, col)
-}
-
-// checkShape compares a decoded JSON value (numbers as json.Number) with the
-// Go type that will receive it and reports unknown fields (keys are
-// case-sensitive, unlike encoding/json) and values of the wrong kind.
-func checkShape(path string, v any, t reflect.Type, out *[]pushapi.FieldError) {
-	if v == nil {
-		return // null leaves the field unset
-	}
-	add := func(p, format string, a ...any) {
-		if p == "" {
-			p = "(document)"
-		}
-		*out = append(*out, pushapi.FieldError{Path: p, Rule: fmt.Sprintf(format, a...), Code: pushapi.CodeParam})
-	}
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch t.Kind() {
-	case reflect.Struct:
-		obj, ok := v.(map[string]any)
-		if !ok {
-			add(path, "must be an object, got %s", jsonKind(v))
-			return
-		}
-		known := map[string]reflect.Type{}
-		var order []string
-		for i := range t.NumField() {
-			f := t.Field(i)
-			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			if !f.IsExported() || name == "-" {
-				continue
-			}
-			if name == "" {
-				name = f.Name
-			}
-			known[name] = f.Type
-			order = append(order, name)
-		}
-		for _, name := range order {
-			if val, ok := obj[name]; ok {
-				checkShape(joinJSONPath(path, name), val, known[name], out)
-			}
-		}
-		var unknown []string
-		for k := range obj {
-			if _, ok := known[k]; !ok {
-				unknown = append(unknown, k)
-			}
-		}
-		slices.Sort(unknown)
-		for _, k := range unknown {
-			rule := "unknown field"
-			if near := nearest(k, order); near != "" {
-				rule += fmt.Sprintf(" (did you mean %q?)", near)
-			} else {
-				rule += "; known fields: " + strings.Join(order, ", ")
-			}
-			add(joinJSONPath(path, k), "%s", rule)
-		}
-	case reflect.Map:
-		if _, ok := v.(map[string]any); !ok {
-			add(path, "must be an object, got %s", jsonKind(v))
-		}
-	case reflect.Slice:
-		list, ok := v.([]any)
-		if !ok {
-			add(path, "must be a list, got %s", jsonKind(v))
-			return
-		}
-		for i, item := range list {
-			checkShape(fmt.Sprintf("%s[%d]", path, i), item, t.Elem(), out)
-		}
-	case reflect.String:
-		if _, ok := v.(string); !ok {
-			add(path, "must be a string, got %s", jsonKind(v))
-		}
-	case reflect.Bool:
-		if _, ok := v.(bool); !ok {
-			add(path, "must be true or false, got %s", jsonKind(v))
-		}
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		n, ok := v.(json.Number)
-		if !ok {
-			add(path, "must be an integer, got %s", jsonKind(v))
-			return
-		}
-		if _, err := n.Int64(); err != nil {
-			add(path, "must be an integer, got %s", n)
-		}
-	}
-}
-
-func joinJSONPath(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
-func jsonKind(v any) string {
-	switch x := v.(type) {
-	case string:
-		return fmt.Sprintf("a string (%q)", truncate(x, 20))
-	case json.Number:
-		return "a number (" + x.String() + ")"
-	case bool:
-		return fmt.Sprintf("a boolean (%t)", x)
-	case []any:
-		return "a list"
-	case map[string]any:
-		return "an object"
-	}
-	return fmt.Sprintf("%T", v)
-}
-
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n]) + "…"
-}
-
-// nearest is the candidate closest to key when it is a likely typo of it
-// (same letters ignoring case, or at most 2 edits away), else "".
-func nearest(key string, candidates []string) string {
-	best, bestDist := "", 3
-	for _, c := range candidates {
-		if strings.EqualFold(c, key) {
-			return c
-		}
-		if d := editDistance(strings.ToLower(key), strings.ToLower(c)); d < bestDist {
-			best, bestDist = c, d
-		}
-	}
-	return best
-}
-
-// editDistance is the Levenshtein distance between a and b (in bytes).
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

@@ -352,15 +352,3 @@ func TestPushSendFailures(t *testing.T) {
 		t.Errorf("service saw %d requests, want still 2", n)
 	}
 }
-
-func TestUnknownFieldSuggestions(t *testing.T) {
-	t.Parallel()
-	known := []string{"platform", "fromuserid", "audience", "message", "notification"}
-	for key, want := range map[string]string{
-		"notifcation": "notification", "Platform": "platform", "fromUserId": "fromuserid", "audiences": "audience", "colour": "", "msg": "",
-	} {
-		if got := nearest(key, known); got != want {
-			t.Errorf("nearest(%q) = %q, want %q", key, got, want)
-		}
-	}
-}
