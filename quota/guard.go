@@ -394,6 +394,9 @@ func (g *Guard) NextBoundary(app string) (time.Time, error) {
 	return r.nextBoundary(g.now()), nil
 }
 
+// maxRetryAfter caps a service's Retry-After in BlockRateLimited.
+const maxRetryAfter = 25 * time.Hour
+
 // BlockRateLimited blocks app after a 429/1008: until the next window
 // boundary, or later when the service asked for a longer wait (Retry-After).
 // It returns the instant the block ends.
@@ -404,6 +407,9 @@ func (g *Guard) BlockRateLimited(ctx context.Context, app string, retryAfter tim
 	}
 	now := g.now()
 	until := r.nextBoundary(now)
+	// A Retry-After beyond a day says more about the server's clock than
+	// about the quota, whose longest window is a day: never block longer.
+	retryAfter = min(retryAfter, maxRetryAfter)
 	if t := now.Add(retryAfter); t.After(until) {
 		until = t
 	}

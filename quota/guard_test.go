@@ -3,6 +3,7 @@ package quota
 import (
 	"context"
 	"errors"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -239,6 +240,12 @@ func TestBlock(t *testing.T) {
 	until2, err := b.guard.BlockRateLimited(ctx, "main", 3*time.Hour)
 	if err != nil || !until2.Equal(now.Add(3*time.Hour)) {
 		t.Fatalf("BlockRateLimited with Retry-After 3h = %s, %v; want %s", until2, err, now.Add(3*time.Hour))
+	}
+
+	// An absurd Retry-After (a date centuries ahead) is capped at a day and
+	// an hour: the quota's longest window is a day.
+	if capped, err := b.guard.BlockRateLimited(ctx, "other", time.Duration(math.MaxInt64)); err != nil || !capped.Equal(now.Add(25*time.Hour)) {
+		t.Fatalf("BlockRateLimited with Retry-After of 292 years = %s, %v; want %s", capped, err, now.Add(25*time.Hour))
 	}
 
 	ttl, err := b.client.PTTL(ctx, b.guard.keys("main").blocked).Result()
