@@ -56,13 +56,9 @@ type ValidateOptions struct {
 	Now time.Time
 	// Apps are the configured app names; a campaign must name one of them.
 	Apps []string
-	// FirstFire, when set, computes a cron campaign's first next_run_at
-	// (the scheduler's calculator, with its DST rules); nil uses robfig's
-	// Next as Schedule.FirstFire does.
-	FirstFire func(s Schedule, now time.Time) (time.Time, bool, error)
 }
 
-// maxCronHorizon is how far robfig/cron looks for the next fire.
+// maxCronHorizon is how far ahead a cron's first fire may be.
 const maxCronHorizon = 5 * 365 * 24 * time.Hour
 
 // file is the shape of a campaign file (DESIGN.md "Campaign files").
@@ -198,13 +194,11 @@ func validate(verr *ValidationError, c *Campaign, opts ValidateOptions) {
 	if kinds != 1 {
 		verr.add("schedule", "exactly one of at, cron or now is required, got %d", kinds)
 	}
-	loc := time.UTC
+	badTZ := false
 	if s.Timezone != "" {
-		l, err := time.LoadLocation(s.Timezone)
-		if err != nil {
+		if _, err := time.LoadLocation(s.Timezone); err != nil {
 			verr.add("schedule.timezone", "unknown time zone %q", s.Timezone)
-		} else {
-			loc = l
+			badTZ = true
 		}
 	}
 	if s.Cron == "" && (s.Start != nil || s.End != nil) {
@@ -228,38 +222,36 @@ func validate(verr *ValidationError, c *Campaign, opts ValidateOptions) {
 			fireTime, next = at, &at
 		}
 	case s.Cron != "":
-		sched, l, err := ParseCron(s.Cron, "")
-		if err != nil {
+		if _, _, err := ParseCron(s.Cron, ""); err != nil {
 			verr.add("schedule.cron", "%v", err)
 			break
 		}
-		if z, ok := cronTZ(s.Cron); ok && s.Timezone != "" && z != s.Timezone {
+		z, hasTZ := cronTZ(s.Cron)
+		if hasTZ && s.Timezone != "" && z != s.Timezone {
 			verr.add("schedule.timezone", "%q conflicts with CRON_TZ=%s in schedule.cron", s.Timezone, z)
 		}
-		if _, ok := cronTZ(s.Cron); !ok {
-			l = loc
+		// The first fire by Schedule.FirstFire, end aside so that "never
+		// before the end" and "never" are told apart; a time zone already
+		// reported unknown is replaced by UTC (CRON_TZ= wins anyway).
+		open := *s
+		open.End = nil
+		if hasTZ || badTZ {
+			open.Timezone = ""
 		}
+		first, ok, err := open.FirstFire(now)
 		from := now
 		if s.Start != nil && s.Start.After(from) {
-			from = s.Start.Add(-time.Nanosecond)
+			from = *s.Start
 		}
-		n := sched.Next(from.In(l))
 		switch {
-		case n.IsZero() || n.Sub(from) > maxCronHorizon:
+		case err != nil:
+			verr.add("schedule.cron", "%v", err)
+		case !ok || first.Sub(from) > maxCronHorizon:
 			verr.add("schedule.cron", "%q has no fire time within 5 years", s.Cron)
-		case s.End != nil && !n.Before(*s.End):
-			verr.add("schedule.end", "the cron has no fire time before the end (first would be %s)", n.Format(time.RFC3339))
+		case s.End != nil && !first.Before(*s.End):
+			verr.add("schedule.end", "the cron has no fire time before the end (first would be %s)", first.Format(time.RFC3339))
 		default:
-			u := n.UTC()
-			if opts.FirstFire != nil {
-				f, ok, err := opts.FirstFire(*s, now)
-				if err != nil || !ok {
-					verr.add("schedule.cron", "no first fire time: %v", err)
-					break
-				}
-				u = f.UTC()
-			}
-			fireTime, next = u, &u
+			fireTime, next = first, &first
 		}
 	case s.Now:
 		u := now.UTC()

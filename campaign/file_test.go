@@ -308,21 +308,47 @@ func TestSimplePlan(t *testing.T) {
 	}
 }
 
-func TestParseFileUsesTheSchedulersFirstFire(t *testing.T) {
+// TestParseFileFirstFireFollowsTheDSTRules: validation computes next_run_at
+// with Schedule.FirstFire, so a cron created just before a daylight saving
+// change fires on the change day, once.
+func TestParseFileFirstFireFollowsTheDSTRules(t *testing.T) {
 	t.Parallel()
-	want := time.Date(2026, 11, 23, 1, 0, 0, 123, time.UTC)
-	opts := testOpts
-	opts.FirstFire = func(s Schedule, now time.Time) (time.Time, bool, error) {
-		if s.Cron != "0 9 * * *" || !now.Equal(clockNow) {
-			t.Errorf("FirstFire(%+v, %v)", s, now)
-		}
-		return want, true, nil
+	tests := []struct {
+		name, schedule string
+		now, want      time.Time
+	}{
+		{
+			name:     "spring forward: the skipped 02:30 fires at the jump, not the next day",
+			schedule: "{cron: '30 2 * * *', timezone: America/New_York}",
+			now:      time.Date(2026, 3, 7, 17, 0, 0, 0, time.UTC),
+			want:     time.Date(2026, 3, 8, 7, 0, 0, 0, time.UTC),
+		},
+		{
+			name:     "fall back, created between the two 01:30s: the next day",
+			schedule: "{cron: 'CRON_TZ=America/New_York 30 1 * * *'}",
+			now:      time.Date(2026, 11, 1, 6, 0, 0, 0, time.UTC), // 01:00 EST, after 01:30 EDT
+			want:     time.Date(2026, 11, 2, 6, 30, 0, 0, time.UTC),
+		},
+		{
+			name:     "Berlin spring forward, CRON_TZ= and timezone agreeing",
+			schedule: "{cron: 'CRON_TZ=Europe/Berlin 30 2 * * *', timezone: Europe/Berlin}",
+			now:      time.Date(2026, 3, 28, 12, 0, 0, 0, time.UTC),
+			want:     time.Date(2026, 3, 29, 1, 0, 0, 0, time.UTC),
+		},
 	}
-	c, err := ParseFile([]byte("name: n\napp: main\nschedule: {cron: '0 9 * * *'}\npush: {platform: [ios], fromuserid: s, audience: {is_to_all: true}, notification: {alert: hi}}"), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !c.NextRunAt.Equal(want) {
-		t.Errorf("NextRunAt = %v, want %v", c.NextRunAt, want)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			opts := ValidateOptions{Now: tt.now, Apps: []string{"main"}}
+			src := "name: n\napp: main\nschedule: " + tt.schedule +
+				"\npush: {platform: [ios], fromuserid: s, audience: {is_to_all: true}, notification: {alert: hi}}"
+			c, err := ParseFile([]byte(src), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.NextRunAt == nil || !c.NextRunAt.Equal(tt.want) {
+				t.Errorf("NextRunAt = %v, want %v", c.NextRunAt, tt.want)
+			}
+		})
 	}
 }

@@ -68,8 +68,8 @@ func (s Schedule) Location() (*time.Location, error) {
 	return loc, nil
 }
 
-// FirstFire is the first fire time of a schedule created at now; ok is false
-// when it will never fire.
+// FirstFire is the first fire of a schedule created at now (its first
+// next_run_at); ok is false when it never fires.
 func (s Schedule) FirstFire(now time.Time) (t time.Time, ok bool, err error) {
 	switch s.Kind() {
 	case "now":
@@ -77,16 +77,20 @@ func (s Schedule) FirstFire(now time.Time) (t time.Time, ok bool, err error) {
 	case "at":
 		return s.At.UTC(), true, nil
 	}
-	from := now
-	if s.Start != nil && s.Start.After(from) {
-		from = s.Start.Add(-time.Nanosecond)
-	}
-	return s.NextAfter(from)
+	return s.NextAfter(now)
 }
 
-// NextAfter is the first fire strictly after t (UTC); ok is false when the
-// schedule is exhausted. It is a plain calculator: the scheduler owns the
-// policy (DST, missed fires) built on top of it.
+// NextAfter is the first fire strictly after t, in UTC; ok is false when the
+// schedule has no fire after t (a one-off already past, a cron past its end
+// or with no time within five years). It is the one fire-time calculator:
+// file validation, the scheduler and SimplePlan all use it.
+//
+// robfig/cron only lists a cron's wall-clock times; each is mapped to the
+// instant it fires at in the schedule's zone, with two daylight saving rules:
+// a wall-clock time repeated when clocks fall back fires once, at its first
+// occurrence; a time skipped when clocks spring forward fires at the jump
+// (several skipped times become one fire). @every schedules are durations
+// and unaffected. Fires are at or after Start and strictly before End.
 func (s Schedule) NextAfter(t time.Time) (next time.Time, ok bool, err error) {
 	switch s.Kind() {
 	case "now":
@@ -99,16 +103,81 @@ func (s Schedule) NextAfter(t time.Time) (next time.Time, ok bool, err error) {
 	}
 	sched, loc, err := ParseCron(s.Cron, s.Timezone)
 	if err != nil {
-		return time.Time{}, false, err
+		return time.Time{}, false, fmt.Errorf("schedule.cron: %w", err)
 	}
 	if s.Start != nil && t.Before(*s.Start) {
 		t = s.Start.Add(-time.Nanosecond)
 	}
-	next = sched.Next(t.In(loc))
-	if next.IsZero() || (s.End != nil && !next.Before(*s.End)) {
+	if spec, isSpec := sched.(*cron.SpecSchedule); isSpec {
+		next, ok = nextWallClock(*spec, loc, t)
+	} else {
+		next = sched.Next(t.In(loc))
+		ok = !next.IsZero()
+	}
+	if !ok || (s.End != nil && !next.Before(*s.End)) {
 		return time.Time{}, false, nil
 	}
 	return next.UTC(), true, nil
+}
+
+// maxAmbiguousSteps bounds the wall-clock candidates nextWallClock skips
+// because their only (first) occurrence lies before the instant asked about:
+// at most one repeated hour of a per-second cron.
+const maxAmbiguousSteps = 2 * 3600
+
+// nextWallClock walks the spec's wall-clock times (computed in UTC, where
+// no clock ever jumps) and maps each to its instant in loc, returning the
+// first instant strictly after t.
+func nextWallClock(spec cron.SpecSchedule, loc *time.Location, t time.Time) (time.Time, bool) {
+	spec.Location = time.UTC
+	w := wallClock(t, loc)
+	for range maxAmbiguousSteps {
+		w = spec.Next(w)
+		if w.IsZero() {
+			return time.Time{}, false
+		}
+		if at := instantOf(w, loc); at.After(t) {
+			return at, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// wallClock is t's local date and time in loc, written as a UTC time.
+func wallClock(t time.Time, loc *time.Location) time.Time {
+	l := t.In(loc)
+	return time.Date(l.Year(), l.Month(), l.Day(), l.Hour(), l.Minute(), l.Second(), l.Nanosecond(), time.UTC)
+}
+
+// instantOf maps a wall-clock time (written as UTC) to the instant it fires
+// at in loc: its only occurrence; the first of two when clocks fall back;
+// the end of the gap when clocks spring forward over it.
+func instantOf(w time.Time, loc *time.Location) time.Time {
+	t := time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), w.Nanosecond(), loc)
+	got := wallClock(t, loc)
+	if !got.Equal(w) {
+		// w does not exist: time.Date normalised it to one side of the gap.
+		start, end := t.ZoneBounds()
+		if got.After(w) {
+			return start // t is after the gap, which ends where its zone starts
+		}
+		return end
+	}
+	// Clocks falling back just before t's zone started repeat the wall
+	// clock: prefer the earlier occurrence.
+	start, _ := t.ZoneBounds()
+	if start.IsZero() {
+		return t
+	}
+	_, prevOff := start.Add(-time.Nanosecond).Zone()
+	_, off := t.Zone()
+	if prevOff > off {
+		earlier := t.Add(-time.Duration(prevOff-off) * time.Second)
+		if earlier.Before(start) && wallClock(earlier, loc).Equal(w) {
+			return earlier
+		}
+	}
+	return t
 }
 
 // FirePlan is what the scheduler decides for one due campaign inside
@@ -139,17 +208,9 @@ func SimplePlan(grace time.Duration) PlanFunc {
 		if c.NextRunAt == nil {
 			return FirePlan{}, errNoNextRun
 		}
-		due := c.NextRunAt.UTC()
-		latest := due
-		for i := 0; i < 100000; i++ { // bounded: an @every 1s campaign down for a day
-			n, ok, err := c.Schedule.NextAfter(latest)
-			if err != nil {
-				return FirePlan{}, err
-			}
-			if !ok || n.After(now) {
-				break
-			}
-			latest = n
+		latest, err := c.Schedule.LatestFire(c.NextRunAt.UTC(), now)
+		if err != nil {
+			return FirePlan{}, err
 		}
 		plan := FirePlan{ScheduledFor: latest}
 		switch {
@@ -167,4 +228,45 @@ func SimplePlan(grace time.Duration) PlanFunc {
 		}
 		return plan, nil
 	}
+}
+
+// maxCatchUpSteps bounds the occurrences LatestFire walks to find the latest
+// missed one (a per-second cron is found in far fewer: see LatestFire).
+const maxCatchUpSteps = 1_000_000
+
+// LatestFire is the latest occurrence of s in [due, now], due being one (due
+// itself when it is after now). It probes back from now in doubling steps,
+// so a long downtime of a dense cron costs a few dozen calculations, not one
+// per missed occurrence.
+func (s Schedule) LatestFire(due, now time.Time) (time.Time, error) {
+	if s.Kind() != "cron" {
+		return due, nil
+	}
+	lo := due
+	for back := time.Second; ; back *= 2 {
+		from := now.Add(-back)
+		if !from.After(lo) {
+			break
+		}
+		x, ok, err := s.NextAfter(from)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if ok && !x.After(now) {
+			lo = x
+			break
+		}
+	}
+	for range maxCatchUpSteps {
+		n, ok, err := s.NextAfter(lo)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if !ok || n.After(now) {
+			return lo, nil
+		}
+		lo = n
+	}
+	return time.Time{}, fmt.Errorf("more than %d occurrences between %s and %s", maxCatchUpSteps,
+		due.Format(time.RFC3339), now.Format(time.RFC3339))
 }

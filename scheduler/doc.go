@@ -13,9 +13,13 @@
 //
 // # Fire times
 //
-// robfig/cron v3 is only used as a calculator of wall-clock times; NextFire
-// maps them to instants in the campaign's time zone (the `timezone` field, a
-// CRON_TZ= or TZ= prefix in the spec, else UTC) with two rules for daylight
+// Fire times come from one calculator, in the campaign package:
+// campaign.Schedule.NextAfter (FirstFire for a new campaign, LatestFire for a
+// late claim). File validation sets the first next_run_at with it, and the
+// scheduler moves next_run_at with it, so both follow the same rules.
+// robfig/cron v3 only lists a cron's wall-clock times; the calculator maps
+// them to instants in the campaign's time zone (a CRON_TZ= or TZ= prefix in
+// the spec, else the `timezone` field, else UTC) with two rules for daylight
 // saving time changes:
 //
 //   - Fall back (a local hour happens twice): a wall-clock time fires at most

@@ -50,21 +50,10 @@ func NewOperations(cfg OperationsConfig) (*Operations, error) {
 	return &Operations{cfg: cfg, queue: taskQueue{client: cfg.Queue, inspector: cfg.Inspector, opts: cfg.QueueOptions}}, nil
 }
 
-// Create stores a validated campaign (campaign.ParseFile or Validate), its
-// first fire recomputed by NextFire so the daylight saving rules hold from
-// the first fire on.
+// Create stores a validated campaign (campaign.ParseFile or Validate have
+// set its first next_run_at, by campaign's one fire-time calculator).
 func (o *Operations) Create(ctx context.Context, c campaign.Campaign) (campaign.Campaign, error) {
 	now := o.cfg.Clock.Now()
-	if c.Schedule.Kind() == "cron" {
-		first, ok, err := FirstFire(c.Schedule, now)
-		if err != nil {
-			return campaign.Campaign{}, fmt.Errorf("create campaign %q: %w", c.Name, err)
-		}
-		c.NextRunAt = nil
-		if ok {
-			c.NextRunAt = &first
-		}
-	}
 	out, err := o.cfg.Store.Create(ctx, c, now)
 	if err != nil {
 		return out, err

@@ -29,7 +29,7 @@ func TestResumeAppliesTheMissedPolicyToThePause(t *testing.T) {
 			t.Parallel()
 			start := utc("2026-12-01T08:00:00Z")
 			b := setupReconcile(t, sqliteURL(t), start, nil)
-			c, err := b.ops.Create(b.ctx, newCampaign("daily", campaign.Schedule{Cron: "0 9 * * *", Missed: tt.policy}))
+			c, err := b.ops.Create(b.ctx, validated(t, newCampaign("daily", campaign.Schedule{Cron: "0 9 * * *", Missed: tt.policy}), start))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -61,7 +61,7 @@ func TestCancelStopsFires(t *testing.T) {
 	t.Parallel()
 	start := utc("2026-12-01T08:00:00Z")
 	b := setupReconcile(t, sqliteURL(t), start, nil)
-	c, err := b.ops.Create(b.ctx, newCampaign("daily", campaign.Schedule{Cron: "0 9 * * *"}))
+	c, err := b.ops.Create(b.ctx, validated(t, newCampaign("daily", campaign.Schedule{Cron: "0 9 * * *"}), start))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,16 +162,25 @@ func TestRetryReplacesTheCompletedTask(t *testing.T) {
 	}
 }
 
-// TestCreateUsesTheDSTRules: the first fire of a cron created just before
-// a spring-forward day is the jump instant, not the next day.
-func TestCreateUsesTheDSTRules(t *testing.T) {
+// TestCreateKeepsTheDSTFirstFire: a cron validated just before a
+// spring-forward day is stored with the jump instant as its first fire (not
+// the next day), and Create keeps it.
+func TestCreateKeepsTheDSTFirstFire(t *testing.T) {
 	t.Parallel()
-	b := setupReconcile(t, sqliteURL(t), utc("2026-03-07T12:00:00-05:00"), nil)
-	c, err := b.ops.Create(b.ctx, newCampaign("ny", campaign.Schedule{Cron: "30 2 * * *", Timezone: "America/New_York"}))
+	now := utc("2026-03-07T12:00:00-05:00")
+	b := setupReconcile(t, sqliteURL(t), now, nil)
+	c, err := b.ops.Create(b.ctx, validated(t, newCampaign("ny", campaign.Schedule{Cron: "30 2 * * *", Timezone: "America/New_York"}), now))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(tp("2026-03-08T07:00:00Z"), c.NextRunAt, cmpopts.EquateApproxTime(0)); diff != "" {
 		t.Errorf("first fire (-want +got):\n%s", diff)
+	}
+	got, err := b.store.Get(b.ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(tp("2026-03-08T07:00:00Z"), got.NextRunAt, cmpopts.EquateApproxTime(0)); diff != "" {
+		t.Errorf("stored first fire (-want +got):\n%s", diff)
 	}
 }

@@ -12,10 +12,6 @@ import (
 // missed.
 const DefaultMissedAfter = time.Minute
 
-// maxCatchUpSteps bounds the occurrences Plan walks to find the latest missed
-// one (a per-second cron is found in far fewer: see latestFire).
-const maxCatchUpSteps = 1_000_000
-
 // Decision is what the plan decided for one claimed campaign.
 type Decision struct {
 	CampaignID int64
@@ -78,7 +74,7 @@ func decide(c campaign.Campaign, now time.Time, missedAfter time.Duration) (Deci
 	due := c.NextRunAt.UTC()
 	d := Decision{CampaignID: c.ID, Due: due, Policy: c.Schedule.Missed, ScheduledFor: due, Fire: true}
 	if !due.After(now) {
-		latest, err := latestFire(c.Schedule, due, now)
+		latest, err := c.Schedule.LatestFire(due, now)
 		if err != nil {
 			return Decision{}, err
 		}
@@ -86,7 +82,7 @@ func decide(c campaign.Campaign, now time.Time, missedAfter time.Duration) (Deci
 		d.Missed = now.Sub(latest) > missedAfter
 		d.Fire = !d.Missed || c.Schedule.Missed != campaign.MissedSkip
 	}
-	next, ok, err := NextFire(c.Schedule, d.ScheduledFor)
+	next, ok, err := c.Schedule.NextAfter(d.ScheduledFor)
 	if err != nil {
 		return Decision{}, err
 	}
@@ -94,40 +90,4 @@ func decide(c campaign.Campaign, now time.Time, missedAfter time.Duration) (Deci
 		d.Next = &next
 	}
 	return d, nil
-}
-
-// latestFire is the latest occurrence of s in [due, now], due being one.
-// It probes back from now in doubling steps, so a long downtime of a dense
-// cron costs a few dozen calculations, not one per missed occurrence.
-func latestFire(s campaign.Schedule, due, now time.Time) (time.Time, error) {
-	if s.Kind() != "cron" {
-		return due, nil
-	}
-	lo := due
-	for back := time.Second; ; back *= 2 {
-		from := now.Add(-back)
-		if !from.After(lo) {
-			break
-		}
-		x, ok, err := NextFire(s, from)
-		if err != nil {
-			return time.Time{}, err
-		}
-		if ok && !x.After(now) {
-			lo = x
-			break
-		}
-	}
-	for range maxCatchUpSteps {
-		n, ok, err := NextFire(s, lo)
-		if err != nil {
-			return time.Time{}, err
-		}
-		if !ok || n.After(now) {
-			return lo, nil
-		}
-		lo = n
-	}
-	return time.Time{}, fmt.Errorf("more than %d occurrences between %s and %s", maxCatchUpSteps,
-		due.Format(time.RFC3339), now.Format(time.RFC3339))
 }

@@ -143,7 +143,7 @@ func testReplicas(t *testing.T, url string, replicas int) {
 	for _, c := range campaigns {
 		var want []time.Time
 		for from := start; ; {
-			next, ok, err := NextFire(c.Schedule, from)
+			next, ok, err := c.Schedule.NextAfter(from)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -183,10 +183,20 @@ func newCampaign(name string, s campaign.Schedule) campaign.Campaign {
 	}
 }
 
+// validated is c validated at now, as campaign.ParseFile leaves it: active,
+// its first next_run_at set.
+func validated(t testing.TB, c campaign.Campaign, now time.Time) campaign.Campaign {
+	t.Helper()
+	if err := campaign.Validate(&c, campaign.ValidateOptions{Now: now, Apps: []string{"main"}}); err != nil {
+		t.Fatalf("validate %s: %v", c.Name, err)
+	}
+	return c
+}
+
 // create stores c with its first fire computed at now.
 func create(t testing.TB, st campaign.Store, c campaign.Campaign, now time.Time) campaign.Campaign {
 	t.Helper()
-	first, ok, err := FirstFire(c.Schedule, now)
+	first, ok, err := c.Schedule.FirstFire(now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,6 +265,19 @@ func (b bundle) tickAt(t testing.TB, at time.Time) TickResult {
 		t.Fatalf("tick at %s: %v", at, err)
 	}
 	return res
+}
+
+func utc(s string) time.Time {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		panic(err)
+	}
+	return t.UTC()
+}
+
+func tp(s string) *time.Time {
+	t := utc(s)
+	return &t
 }
 
 func times(ss ...string) []time.Time {

@@ -1,12 +1,10 @@
-package scheduler
+package campaign
 
 import (
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/tagcast/tagcast/campaign"
 )
 
 func utc(s string) time.Time {
@@ -22,20 +20,20 @@ func tp(s string) *time.Time {
 	return &t
 }
 
-// fires returns the first n fires of s after from.
-func fires(t *testing.T, s campaign.Schedule, from time.Time, n int) []time.Time {
+// fires returns the first n fires of s after from, by NextAfter.
+func fires(t *testing.T, s Schedule, from time.Time, n int) []time.Time {
 	t.Helper()
 	var out []time.Time
 	for range n {
-		next, ok, err := NextFire(s, from)
+		next, ok, err := s.NextAfter(from)
 		if err != nil {
-			t.Fatalf("NextFire(%+v, %s): %v", s, from, err)
+			t.Fatalf("NextAfter(%+v, %s): %v", s, from, err)
 		}
 		if !ok {
 			break
 		}
 		if !next.After(from) {
-			t.Fatalf("NextFire(%s) = %s, not after it", from, next)
+			t.Fatalf("NextAfter(%s) = %s, not after it", from, next)
 		}
 		out = append(out, next)
 		from = next
@@ -43,7 +41,7 @@ func fires(t *testing.T, s campaign.Schedule, from time.Time, n int) []time.Time
 	return out
 }
 
-func TestNextFireAcrossDST(t *testing.T) {
+func TestNextAfterAcrossDST(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name string
@@ -121,7 +119,7 @@ func TestNextFireAcrossDST(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s := campaign.Schedule{Cron: tt.cron, Timezone: tt.tz}
+			s := Schedule{Cron: tt.cron, Timezone: tt.tz}
 			var want []time.Time
 			for _, w := range tt.want {
 				want = append(want, utc(w))
@@ -133,15 +131,15 @@ func TestNextFireAcrossDST(t *testing.T) {
 	}
 }
 
-// TestNextFireDSTIsEveryDay checks a whole year of a daily cron in each zone:
+// TestNextAfterDSTIsEveryDay checks a whole year of a daily cron in each zone:
 // exactly one fire per local day, every one at the wall-clock time asked for
 // except on the day the clocks jump over it.
-func TestNextFireDSTIsEveryDay(t *testing.T) {
+func TestNextAfterDSTIsEveryDay(t *testing.T) {
 	t.Parallel()
 	for _, tz := range []string{"America/New_York", "Europe/Berlin", "Australia/Sydney"} {
 		for _, hhmm := range [][2]int{{1, 30}, {2, 30}, {2, 0}, {9, 0}} {
 			loc, _ := time.LoadLocation(tz)
-			s := campaign.Schedule{Cron: time.Date(2026, 1, 1, hhmm[0], hhmm[1], 0, 0, time.UTC).Format("4 15 * * *"), Timezone: tz}
+			s := Schedule{Cron: time.Date(2026, 1, 1, hhmm[0], hhmm[1], 0, 0, time.UTC).Format("4 15 * * *"), Timezone: tz}
 			got := fires(t, s, time.Date(2025, 12, 31, 12, 0, 0, 0, loc), 365)
 			days := map[string]bool{}
 			jumped := 0
@@ -173,11 +171,12 @@ func TestNextFireDSTIsEveryDay(t *testing.T) {
 	}
 }
 
-// TestRobfigAloneGetsDSTWrong documents why NextFire exists: robfig/cron's
-// own Next skips the spring-forward day and fires twice on the fall-back day.
+// TestRobfigAloneGetsDSTWrong documents why NextAfter maps wall-clock times
+// itself: robfig/cron's own Next skips the spring-forward day and fires twice
+// on the fall-back day.
 func TestRobfigAloneGetsDSTWrong(t *testing.T) {
 	t.Parallel()
-	sched, loc, err := campaign.ParseCron("30 1 * * *", "America/New_York")
+	sched, loc, err := ParseCron("30 1 * * *", "America/New_York")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,39 +185,99 @@ func TestRobfigAloneGetsDSTWrong(t *testing.T) {
 	if first.UTC() != utc("2026-11-01T05:30:00Z") || second.UTC() != utc("2026-11-01T06:30:00Z") {
 		t.Errorf("robfig fall back: %s, %s; expected it to fire twice on 2026-11-01", first.UTC(), second.UTC())
 	}
-	sched, loc, _ = campaign.ParseCron("30 2 * * *", "America/New_York")
+	sched, loc, _ = ParseCron("30 2 * * *", "America/New_York")
 	if got := sched.Next(utc("2026-03-07T12:00:00-05:00").In(loc)).UTC(); got != utc("2026-03-09T06:30:00Z") {
 		t.Errorf("robfig spring forward: %s; expected it to skip 2026-03-08", got)
 	}
 }
 
-func TestNextFireWindowsAndOneOffs(t *testing.T) {
+func TestNextAfterWindowsAndOneOffs(t *testing.T) {
 	t.Parallel()
 	at := utc("2026-12-01T01:00:00Z")
 	tests := []struct {
 		name   string
-		s      campaign.Schedule
+		s      Schedule
 		from   time.Time
 		want   time.Time
 		wantOK bool
 	}{
-		{"at in the future", campaign.Schedule{At: &at}, at.Add(-time.Second), at, true},
-		{"at reached", campaign.Schedule{At: &at}, at, time.Time{}, false},
-		{"now never fires again", campaign.Schedule{Now: true}, at, time.Time{}, false},
-		{"start moves the first fire", campaign.Schedule{Cron: "0 9 * * *", Start: tp("2026-12-05T09:00:00Z")},
+		{"at in the future", Schedule{At: &at}, at.Add(-time.Second), at, true},
+		{"at reached", Schedule{At: &at}, at, time.Time{}, false},
+		{"now never fires again", Schedule{Now: true}, at, time.Time{}, false},
+		{"start moves the first fire", Schedule{Cron: "0 9 * * *", Start: tp("2026-12-05T09:00:00Z")},
 			utc("2026-12-01T00:00:00Z"), utc("2026-12-05T09:00:00Z"), true},
-		{"end excludes its own instant", campaign.Schedule{Cron: "0 9 * * *", End: tp("2026-12-02T09:00:00Z")},
+		{"end excludes its own instant", Schedule{Cron: "0 9 * * *", End: tp("2026-12-02T09:00:00Z")},
 			utc("2026-12-01T09:00:00Z"), time.Time{}, false},
-		{"before end", campaign.Schedule{Cron: "0 9 * * *", End: tp("2026-12-02T09:00:01Z")},
+		{"before end", Schedule{Cron: "0 9 * * *", End: tp("2026-12-02T09:00:01Z")},
 			utc("2026-12-01T09:00:00Z"), utc("2026-12-02T09:00:00Z"), true},
 	}
 	for _, tt := range tests {
-		got, ok, err := NextFire(tt.s, tt.from)
+		got, ok, err := tt.s.NextAfter(tt.from)
 		if err != nil || ok != tt.wantOK || !got.Equal(tt.want) {
-			t.Errorf("%s: NextFire = %s, %v, %v; want %s, %v", tt.name, got, ok, err, tt.want, tt.wantOK)
+			t.Errorf("%s: NextAfter = %s, %v, %v; want %s, %v", tt.name, got, ok, err, tt.want, tt.wantOK)
 		}
 	}
-	if _, _, err := NextFire(campaign.Schedule{Cron: "61 * * * *"}, at); err == nil {
+	if _, _, err := (Schedule{Cron: "61 * * * *"}).NextAfter(at); err == nil {
 		t.Error("bad cron accepted")
+	}
+}
+
+func TestFirstFire(t *testing.T) {
+	t.Parallel()
+	now := utc("2026-03-07T17:00:00Z")
+	at := utc("2026-12-01T01:00:00Z")
+	tests := []struct {
+		name   string
+		s      Schedule
+		want   time.Time
+		wantOK bool
+	}{
+		{"now fires at creation", Schedule{Now: true}, now, true},
+		{"at fires at its instant", Schedule{At: &at}, at, true},
+		{"cron before spring forward fires at the jump", Schedule{Cron: "30 2 * * *", Timezone: "America/New_York"},
+			utc("2026-03-08T07:00:00Z"), true},
+		{"cron from its start", Schedule{Cron: "0 9 * * *", Start: tp("2026-04-01T09:00:00Z")}, utc("2026-04-01T09:00:00Z"), true},
+		{"cron ended before its first fire", Schedule{Cron: "0 9 * * *", End: tp("2026-03-08T09:00:00Z")}, time.Time{}, false},
+		{"cron that never fires", Schedule{Cron: "0 0 30 2 *"}, time.Time{}, false},
+	}
+	for _, tt := range tests {
+		got, ok, err := tt.s.FirstFire(now)
+		if err != nil || ok != tt.wantOK || !got.Equal(tt.want) {
+			t.Errorf("%s: FirstFire = %s, %v, %v; want %s, %v", tt.name, got, ok, err, tt.want, tt.wantOK)
+		}
+	}
+}
+
+// TestLatestFire: the occurrence a late claim considers is the latest at or
+// before now, found without walking every missed one.
+func TestLatestFire(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		s         Schedule
+		due, now  time.Time
+		want      time.Time
+		wantError bool
+	}{
+		{"claimed ahead: due itself", Schedule{Cron: "0 * * * *"}, utc("2026-12-01T10:00:00Z"), utc("2026-12-01T09:59:59Z"),
+			utc("2026-12-01T10:00:00Z"), false},
+		{"on time", Schedule{Cron: "0 * * * *"}, utc("2026-12-01T10:00:00Z"), utc("2026-12-01T10:00:00Z"), utc("2026-12-01T10:00:00Z"), false},
+		{"down five and a half hours", Schedule{Cron: "0 * * * *"}, utc("2026-12-01T10:00:00Z"), utc("2026-12-01T15:30:00Z"),
+			utc("2026-12-01T15:00:00Z"), false},
+		{"a per-second cron down for a year", Schedule{Cron: "* * * * * *"}, utc("2026-01-01T00:00:00Z"), utc("2027-01-01T00:00:00.5Z"),
+			utc("2027-01-01T00:00:00Z"), false},
+		{"across the fall-back hour, first occurrence only", Schedule{Cron: "30 1 * * *", Timezone: "America/New_York"},
+			utc("2026-10-31T05:30:00Z"), utc("2026-11-01T07:00:00Z"), utc("2026-11-01T05:30:00Z"), false},
+		{"up to the end", Schedule{Cron: "0 9 * * *", End: tp("2026-12-03T09:00:00Z")}, utc("2026-12-01T09:00:00Z"), utc("2026-12-10T00:00:00Z"),
+			utc("2026-12-02T09:00:00Z"), false},
+		{"one-off: due", Schedule{At: tp("2026-12-01T09:00:00Z")}, utc("2026-12-01T09:00:00Z"), utc("2026-12-09T00:00:00Z"),
+			utc("2026-12-01T09:00:00Z"), false},
+		{"bad cron", Schedule{Cron: "61 * * * *"}, utc("2026-12-01T09:00:00Z"), utc("2026-12-09T00:00:00Z"), time.Time{}, true},
+	}
+	for _, tt := range tests {
+		got, err := tt.s.LatestFire(tt.due, tt.now)
+		if (err != nil) != tt.wantError || !got.Equal(tt.want) {
+			t.Errorf("%s: LatestFire = %s, %v; want %s, error %v", tt.name, got, err, tt.want, tt.wantError)
+		}
 	}
 }
