@@ -44,6 +44,15 @@ const (
 	DefaultAdminTokenEnv     = "TAGCAST_ADMIN_TOKEN"
 	DefaultWorkerConcurrency = 20
 	DefaultShutdownTimeout   = 30 * time.Second
+	DefaultWorkerLease       = 2 * time.Minute
+	DefaultBackoffBase       = 30 * time.Second
+	DefaultBackoffCap        = 30 * time.Minute
+	DefaultBackoffAttempts   = 5
+	DefaultInlineWait        = 10 * time.Second
+	DefaultSnoozeLead        = 2 * time.Second
+	DefaultMaxSnooze         = 15 * time.Minute
+	DefaultAttemptBudget     = 20 * time.Second
+	DefaultStoreTimeout      = 15 * time.Second
 	DefaultSchedulerInterval = time.Second
 	DefaultLogLevel          = "info"
 )
@@ -155,10 +164,33 @@ func (a Admin) Accepts(bearer string) bool {
 	return ok
 }
 
-// Worker configures the asynq worker.
+// Worker configures the asynq worker (see worker.Config for each knob).
 type Worker struct {
 	Concurrency     int           `yaml:"concurrency"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// Lease is how long a claimed send is reserved to one worker; it must
+	// outlast every app's timeout (a whole push call).
+	Lease   time.Duration `yaml:"lease"`
+	Backoff Backoff       `yaml:"backoff"`
+	// InlineWait is the longest real time a run waits inside the handler
+	// before it is handed back to the queue (snoozed).
+	InlineWait time.Duration `yaml:"inline_wait"`
+	// SnoozeLead: a snoozed run is delivered this much before its instant.
+	SnoozeLead time.Duration `yaml:"snooze_lead"`
+	// MaxSnooze caps one snooze; the run then looks again.
+	MaxSnooze time.Duration `yaml:"max_snooze"`
+	// AttemptBudget is the task time that must be left to start a send.
+	AttemptBudget time.Duration `yaml:"attempt_budget"`
+	// StoreTimeout bounds recording an outcome after the push call.
+	StoreTimeout time.Duration `yaml:"store_timeout"`
+}
+
+// Backoff is the retry policy of sends in the retry class: exponential with
+// full jitter from Base, capped at Cap, at most MaxAttempts calls per send.
+type Backoff struct {
+	Base        time.Duration `yaml:"base"`
+	Cap         time.Duration `yaml:"cap"`
+	MaxAttempts int           `yaml:"max_attempts"`
 }
 
 // Scheduler configures the campaign scheduler.
@@ -182,7 +214,17 @@ func Default() *Config {
 			Server:    DefaultAdminServer,
 			TokenEnv:  DefaultAdminTokenEnv,
 		},
-		Worker:    Worker{Concurrency: DefaultWorkerConcurrency, ShutdownTimeout: DefaultShutdownTimeout},
+		Worker: Worker{
+			Concurrency:     DefaultWorkerConcurrency,
+			ShutdownTimeout: DefaultShutdownTimeout,
+			Lease:           DefaultWorkerLease,
+			Backoff:         Backoff{Base: DefaultBackoffBase, Cap: DefaultBackoffCap, MaxAttempts: DefaultBackoffAttempts},
+			InlineWait:      DefaultInlineWait,
+			SnoozeLead:      DefaultSnoozeLead,
+			MaxSnooze:       DefaultMaxSnooze,
+			AttemptBudget:   DefaultAttemptBudget,
+			StoreTimeout:    DefaultStoreTimeout,
+		},
 		Scheduler: Scheduler{Interval: DefaultSchedulerInterval},
 		Log:       Log{Level: DefaultLogLevel, Format: LogFormatJSON},
 	}

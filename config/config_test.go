@@ -62,9 +62,12 @@ func TestLoadWithoutFileGivesDefaults(t *testing.T) {
 	t.Parallel()
 	cfg := mustLoad(t, "", env{}, nil)
 	want := &Config{
-		Database:  Database{URL: "sqlite://tagcast.db"},
-		Admin:     Admin{Addr: "127.0.0.1:8080", TokensEnv: "TAGCAST_ADMIN_TOKENS", Server: "http://127.0.0.1:8080", TokenEnv: "TAGCAST_ADMIN_TOKEN"},
-		Worker:    Worker{Concurrency: 20, ShutdownTimeout: 30 * time.Second},
+		Database: Database{URL: "sqlite://tagcast.db"},
+		Admin:    Admin{Addr: "127.0.0.1:8080", TokensEnv: "TAGCAST_ADMIN_TOKENS", Server: "http://127.0.0.1:8080", TokenEnv: "TAGCAST_ADMIN_TOKEN"},
+		Worker: Worker{Concurrency: 20, ShutdownTimeout: 30 * time.Second, Lease: 2 * time.Minute,
+			Backoff:    Backoff{Base: 30 * time.Second, Cap: 30 * time.Minute, MaxAttempts: 5},
+			InlineWait: 10 * time.Second, SnoozeLead: 2 * time.Second, MaxSnooze: 15 * time.Minute,
+			AttemptBudget: 20 * time.Second, StoreTimeout: 15 * time.Second},
 		Scheduler: Scheduler{Interval: time.Second},
 		Log:       Log{Level: "info", Format: "json"},
 	}
@@ -398,6 +401,25 @@ func TestValidateRules(t *testing.T) {
 		{"worker", func(c *Config) { c.Worker.Concurrency, c.Worker.ShutdownTimeout = 0, -time.Second }, []Problem{
 			{"worker.concurrency", "must be at least 1, got 0"},
 			{"worker.shutdown_timeout", "must be a positive duration, got -1s"},
+		}},
+		{"worker lease and backoff", func(c *Config) {
+			c.Worker.Lease = c.Apps[1].Timeout
+			c.Worker.Backoff = Backoff{Base: time.Hour, Cap: time.Minute, MaxAttempts: 0}
+		}, []Problem{
+			{"worker.lease", "must be longer than apps[0].timeout 10s (a claimed send must outlast a whole push call), got 10s"},
+			{"worker.backoff.base", "must not exceed worker.backoff.cap 1m0s, got 1h0m0s"},
+			{"worker.backoff.max_attempts", "must be at least 1, got 0"},
+		}},
+		{"worker waits", func(c *Config) {
+			c.Worker.InlineWait, c.Worker.SnoozeLead, c.Worker.MaxSnooze = 0, -time.Second, 0
+			c.Worker.AttemptBudget, c.Worker.StoreTimeout, c.Worker.Backoff.Base = 0, 0, 0
+		}, []Problem{
+			{"worker.backoff.base", "must be a positive duration, got 0s"},
+			{"worker.inline_wait", "must be a positive duration, got 0s"},
+			{"worker.snooze_lead", "must be a positive duration, got -1s"},
+			{"worker.max_snooze", "must be a positive duration, got 0s"},
+			{"worker.attempt_budget", "must be a positive duration, got 0s"},
+			{"worker.store_timeout", "must be a positive duration, got 0s"},
 		}},
 		{"scheduler", func(c *Config) { c.Scheduler.Interval = 0 },
 			[]Problem{{"scheduler.interval", "must be a positive duration, got 0s"}}},

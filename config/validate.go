@@ -116,6 +116,7 @@ func (c *Config) Validate() error {
 		v.add("worker.concurrency", "must be at least 1, got %d", c.Worker.Concurrency)
 	}
 	checkPositive(v, "worker.shutdown_timeout", c.Worker.ShutdownTimeout)
+	c.Worker.validate(c.Apps, v)
 	checkPositive(v, "scheduler.interval", c.Scheduler.Interval)
 	checkEnum(v, "log.level", c.Log.Level, LogLevels)
 	checkEnum(v, "log.format", c.Log.Format, []string{LogFormatJSON, LogFormatConsole})
@@ -123,6 +124,29 @@ func (c *Config) Validate() error {
 		return nil
 	}
 	return &ValidationError{Source: c.file, Problems: v.problems}
+}
+
+func (w Worker) validate(apps []App, v *validator) {
+	checkPositive(v, "worker.lease", w.Lease)
+	for i, a := range apps {
+		if w.Lease > 0 && a.Timeout > 0 && w.Lease <= a.Timeout {
+			v.add("worker.lease", "must be longer than apps[%d].timeout %s (a claimed send must outlast a whole push call), got %s", i, a.Timeout, w.Lease)
+			break
+		}
+	}
+	checkPositive(v, "worker.backoff.base", w.Backoff.Base)
+	checkPositive(v, "worker.backoff.cap", w.Backoff.Cap)
+	if w.Backoff.Base > 0 && w.Backoff.Cap > 0 && w.Backoff.Base > w.Backoff.Cap {
+		v.add("worker.backoff.base", "must not exceed worker.backoff.cap %s, got %s", w.Backoff.Cap, w.Backoff.Base)
+	}
+	if w.Backoff.MaxAttempts < 1 {
+		v.add("worker.backoff.max_attempts", "must be at least 1, got %d", w.Backoff.MaxAttempts)
+	}
+	checkPositive(v, "worker.inline_wait", w.InlineWait)
+	checkPositive(v, "worker.snooze_lead", w.SnoozeLead)
+	checkPositive(v, "worker.max_snooze", w.MaxSnooze)
+	checkPositive(v, "worker.attempt_budget", w.AttemptBudget)
+	checkPositive(v, "worker.store_timeout", w.StoreTimeout)
 }
 
 func (a *App) validate(p string, v *validator) {

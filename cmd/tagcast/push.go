@@ -12,12 +12,17 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/tagcast/tagcast/campaign"
 	"github.com/tagcast/tagcast/config"
 	"github.com/tagcast/tagcast/pushapi"
+	"github.com/tagcast/tagcast/quota"
+	"github.com/tagcast/tagcast/worker"
 )
 
 func newPushCmd(g *globals) *cobra.Command {
@@ -73,21 +78,92 @@ the body is invalid, 0 and "valid" otherwise. No configuration is needed.`,
 	}
 }
 
-// pusher sends one /push.json request. *pushapi.Client is one; the quota
-// guard (issue 5) is a pusher wrapping one, so `push send` goes through it
-// without other changes.
+// pusher sends one /push.json request. *pushapi.Client is one; `push send`
+// sends through worker.GuardedPusher, the quota guard around one.
 type pusher interface {
 	Push(ctx context.Context, req *pushapi.Request) (*pushapi.PushResponse, error)
 }
 
-// newAppPusher builds what `push send` sends through for app; release frees
-// what it holds (nothing yet; with the guard, its Redis client).
-func newAppPusher(_ context.Context, _ *config.Config, app *config.App) (p pusher, release func(), err error) {
-	client, err := pushapi.NewClient(app.ClientConfig())
+// newAppPusher builds what `push send` sends through for app: the quota
+// guard (on the configured Redis, or on an empty embedded one, in which case
+// the guard rebuilds the app's windows from the store's ledger, as it must)
+// around the app's client, with the push recorded in the store's ledger.
+// release closes the store and Redis, in reverse order of opening.
+func newAppPusher(ctx context.Context, cfg *config.Config, app *config.App) (p pusher, release func(), err error) {
+	d := &deps{cfg: cfg, log: zerolog.Nop(), clock: wallClock{}}
+	release = func() { _ = d.close() }
+	defer func() {
+		if err != nil {
+			release()
+		}
+	}()
+	if err := d.buildRedis(ctx, false); err != nil {
+		return nil, nil, err
+	}
+	if err := d.buildStore(ctx); err != nil {
+		return nil, nil, err
+	}
+	if err := d.buildGuard(); err != nil {
+		return nil, nil, err
+	}
+	cc := app.ClientConfig()
+	client, err := pushapi.NewClient(cc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("app %s: %w", app.Name, err)
 	}
-	return client, func() {}, nil
+	d.onClose("push client", func() error { client.CloseIdleConnections(); return nil })
+	ledgered := ledgerPusher{client: client, ledger: d.store, app: app.Name, now: d.clock.Now}
+	return worker.GuardedPusher{Guard: d.guard, Pusher: ledgered, App: app.Name}, release, nil
+}
+
+// directLedger records pushes made outside any campaign in the quota
+// ledger (*sqlstore.Store is one).
+type directLedger interface {
+	BeginDirectAttempt(ctx context.Context, app string, at time.Time) (int64, error)
+	EndDirectAttempt(ctx context.Context, id int64, outcome campaign.SendStatus) error
+}
+
+// ledgerPusher records a direct push in the store's quota ledger: as
+// possibly sent before the call (a rebuild during or after a crash counts
+// it), then sent, unknown, or removed (failed: the service definitively
+// refused without sending). worker.SendNow calls it after the guard's
+// reservation, so a push refused for lack of room leaves no entry.
+type ledgerPusher struct {
+	client pusher
+	ledger directLedger
+	app    string
+	now    func() time.Time
+}
+
+func (l ledgerPusher) Push(ctx context.Context, req *pushapi.Request) (*pushapi.PushResponse, error) {
+	id, err := l.ledger.BeginDirectAttempt(ctx, l.app, l.now())
+	if err != nil {
+		return nil, fmt.Errorf("nothing sent: %w", err)
+	}
+	res, perr := l.client.Push(ctx, req)
+	outcome := campaign.SendSent
+	var pe *pushapi.Error
+	switch {
+	case perr == nil:
+	case errors.As(perr, &pe) && pe.NotSent():
+		outcome = campaign.SendFailed
+	default:
+		outcome = campaign.SendUnknown
+	}
+	if err := l.ledger.EndDirectAttempt(context.WithoutCancel(ctx), id, outcome); err != nil {
+		if perr == nil {
+			return res, nil //nolint:nilerr // the push was sent: report it; the ledger keeps it as possibly sent, which counts the same
+		}
+		return nil, errors.Join(perr, err)
+	}
+	return res, perr
+}
+
+// noRoomReport prints when app's quota reopens, for a push refused by the
+// guard (nothing was sent, nothing recorded).
+func noRoomReport(nr *quota.NoRoomError, now time.Time) error {
+	return fmt.Errorf("app %s: no quota left (%s window: %d used this hour, %d today); nothing sent; next opening %s (in %s)",
+		nr.App, nr.By, nr.HourUsed, nr.DayUsed, nr.OpensAt.Local().Format(time.DateTime+" MST"), nr.OpensAt.Sub(now).Round(time.Second))
 }
 
 // pushSendReport is `push send --output json`, for a send that succeeded or
@@ -143,6 +219,15 @@ every push costs quota.`,
 			defer release()
 
 			res, sendErr := p.Push(cmd.Context(), req)
+			if nr := (*quota.NoRoomError)(nil); errors.As(sendErr, &nr) {
+				err := noRoomReport(nr, time.Now())
+				if g.output == "json" {
+					if werr := writeJSON(cmd.OutOrStdout(), pushSendReport{App: app.Name, Error: err.Error()}); werr != nil {
+						return werr
+					}
+				}
+				return &exitError{code: 1, err: fmt.Errorf("push send: %w", err)}
+			}
 			report := sendReport(app.Name, res, sendErr)
 			out := cmd.OutOrStdout()
 			if g.output == "json" {

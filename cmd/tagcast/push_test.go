@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -252,7 +253,8 @@ func (s *fakeService) configFor(t *testing.T) (file string, vars map[string]stri
     app_secret_env: MAIN_SECRET
     hosts: [%s]
     timeout: 5s
-`, s.appKey, s.URL))
+database: {url: "sqlite://%s"}
+`, s.appKey, s.URL, filepath.Join(t.TempDir(), "tagcast.db")))
 	return file, map[string]string{"MAIN_SECRET": s.secret}
 }
 

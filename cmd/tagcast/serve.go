@@ -1,0 +1,394 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"github.com/tagcast/tagcast/admin"
+	"github.com/tagcast/tagcast/admin/monitoring"
+	"github.com/tagcast/tagcast/config"
+	"github.com/tagcast/tagcast/queue"
+	"github.com/tagcast/tagcast/scheduler"
+	"github.com/tagcast/tagcast/worker"
+)
+
+// roleSet names the long-running roles one process runs.
+type roleSet struct {
+	scheduler bool // the scheduler and the reconciler
+	worker    bool
+	api       bool
+}
+
+func (r roleSet) String() string {
+	switch r {
+	case roleSet{true, true, true}:
+		return "serve"
+	case roleSet{scheduler: true}:
+		return "scheduler"
+	case roleSet{worker: true}:
+		return "worker"
+	case roleSet{api: true}:
+		return "api"
+	}
+	return fmt.Sprintf("%+v", struct{ Scheduler, Worker, API bool }{r.scheduler, r.worker, r.api})
+}
+
+// roleOptions are what the demo and tests change of a process; production
+// commands leave them zero.
+type roleOptions struct {
+	// listener is the admin API's listener; nil listens on admin.addr.
+	listener net.Listener
+	// reconcileInterval defaults to scheduler.DefaultReconcileInterval.
+	reconcileInterval time.Duration
+	// queueOptions of the run tasks (zero: queue.DefaultOptions).
+	queueOptions queue.Options
+	// delayedTaskCheck is the worker's asynq forwarder interval (zero:
+	// worker's default).
+	delayedTaskCheck time.Duration
+}
+
+// process is a running set of roles on its dependencies.
+type process struct {
+	d     *deps
+	roles roleSet
+	// adminURL is the admin API's base URL (with the api role).
+	adminURL string
+	// registry holds the process's metrics (served by the api role).
+	registry *prometheus.Registry
+
+	stops []closer   // role parts, in start order
+	fatal chan error // a part that stopped by itself
+}
+
+// startProcess builds the core dependencies and starts the roles in order:
+// scheduler and reconciler, worker, admin API. On error everything started
+// is stopped and released.
+func startProcess(ctx context.Context, d *deps, roles roleSet, opts roleOptions) (p *process, err error) {
+	p = &process{d: d, roles: roles, registry: prometheus.NewRegistry(), fatal: make(chan error, 4)}
+	defer func() {
+		if err != nil {
+			p.stop()
+			_ = d.close()
+		}
+	}()
+	shared := roles != roleSet{true, true, true}
+	if err := d.buildCore(ctx, shared); err != nil {
+		return p, err
+	}
+	if err := queue.Register(ctx, d.rdb, queue.DefaultQueue); err != nil {
+		return p, err
+	}
+	// asynq's client and inspector on the shared connection: closing them
+	// would be refused, the Redis client is closed with the dependencies.
+	enq := asynq.NewClientFromRedisClient(d.rdb)
+	inspector := asynq.NewInspectorFromRedisClient(d.rdb)
+
+	if roles.scheduler {
+		if err := p.startScheduler(enq, inspector, opts); err != nil {
+			return p, err
+		}
+	}
+	if roles.worker {
+		if err := p.startWorker(opts); err != nil {
+			return p, err
+		}
+	}
+	if roles.api {
+		if err := p.startAPI(ctx, enq, inspector, opts); err != nil {
+			return p, err
+		}
+	}
+	d.log.Info().Str("roles", roles.String()).Msg("tagcast started")
+	return p, nil
+}
+
+// goPart runs fn in a goroutine until the part is stopped; the stop step
+// cancels it and waits. An error fn returns by itself is fatal.
+func (p *process) goPart(name string, fn func(ctx context.Context) error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := fn(ctx); err != nil && ctx.Err() == nil {
+			p.fatal <- fmt.Errorf("%s: %w", name, err)
+		} else if err != nil {
+			p.d.log.Error().Err(err).Str("part", name).Msg("stopped with an error")
+		}
+	}()
+	p.stops = append(p.stops, closer{name: name, close: func() error { cancel(); <-done; return nil }})
+}
+
+func (p *process) startScheduler(enq *asynq.Client, inspector *asynq.Inspector, opts roleOptions) error {
+	d := p.d
+	s, err := scheduler.New(scheduler.Config{
+		Store: d.store, Queue: enq, QueueOptions: opts.queueOptions, Clock: d.clock, Logger: d.log,
+		Interval: d.cfg.Scheduler.Interval,
+	})
+	if err != nil {
+		return err
+	}
+	interval := opts.reconcileInterval
+	if interval <= 0 {
+		interval = scheduler.DefaultReconcileInterval
+	}
+	r, err := scheduler.NewReconciler(scheduler.ReconcilerConfig{
+		Store: d.store, Queue: enq, Inspector: inspector, QueueOptions: opts.queueOptions, Clock: d.clock,
+		Logger: d.log, Interval: interval,
+	})
+	if err != nil {
+		return err
+	}
+	p.goPart("scheduler", s.Run)
+	p.goPart("reconciler", func(ctx context.Context) error {
+		return reconcileLoop(ctx, r, d.rdb, d.clock, interval, d.log)
+	})
+	return nil
+}
+
+// reconcileLoop is the reconciler's loop with one more step: re-register the
+// queue in asynq's queue set (lost with a FLUSHALL or an embedded Redis
+// restart, after which the Inspector reports "queue not found").
+func reconcileLoop(ctx context.Context, r *scheduler.Reconciler, rdb redis.UniversalClient, clock roleClock, every time.Duration, log zerolog.Logger) error {
+	log = log.With().Str("component", "reconciler").Logger()
+	log.Info().Dur("interval", every).Msg("reconciler started")
+	for {
+		if err := queue.Register(ctx, rdb, queue.DefaultQueue); err != nil && ctx.Err() == nil {
+			log.Error().Err(err).Msg("register queue")
+		}
+		res, err := r.Tick(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Error().Err(err).Msg("reconcile")
+		case res != (scheduler.ReconcileResult{Checked: res.Checked}):
+			log.Info().Interface("result", res).Msg("reconciled")
+		}
+		select {
+		case <-ctx.Done():
+			log.Info().Msg("reconciler stopped")
+			return nil
+		case <-clock.After(every):
+		}
+	}
+}
+
+func (p *process) startWorker(opts roleOptions) error {
+	d := p.d
+	m, err := worker.NewMetrics(p.registry)
+	if err != nil {
+		return err
+	}
+	pushers := make(map[string]worker.Pusher, len(d.clients))
+	for name, c := range d.clients {
+		pushers[name] = c
+	}
+	w := d.cfg.Worker
+	h, err := worker.NewHandler(worker.Deps{
+		Store: d.store, Guard: d.guard, Pushers: pushers, Clock: d.clock, Metrics: m,
+		Logger: d.log.With().Str("component", "worker").Logger(),
+	}, workerConfig(w))
+	if err != nil {
+		return err
+	}
+	srv, err := worker.NewServer(d.rdb, h, worker.ServerConfig{
+		Concurrency: w.Concurrency, ShutdownTimeout: w.ShutdownTimeout, Queue: opts.queueOptions.Queue,
+		DelayedTaskCheckInterval: opts.delayedTaskCheck,
+	}, d.log.With().Str("component", "worker").Logger())
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	p.stops = append(p.stops, closer{name: "worker", close: func() error { srv.Shutdown(); return nil }})
+	return nil
+}
+
+// workerConfig is the handler's configuration from the worker keys.
+func workerConfig(w config.Worker) worker.Config {
+	return worker.Config{
+		Lease:         w.Lease,
+		Backoff:       worker.Backoff{Base: w.Backoff.Base, Cap: w.Backoff.Cap, MaxAttempts: w.Backoff.MaxAttempts},
+		InlineWait:    w.InlineWait,
+		SnoozeLead:    w.SnoozeLead,
+		MaxSnooze:     w.MaxSnooze,
+		AttemptBudget: w.AttemptBudget,
+		StoreTimeout:  w.StoreTimeout,
+	}
+}
+
+func (p *process) startAPI(ctx context.Context, enq *asynq.Client, inspector *asynq.Inspector, opts roleOptions) error {
+	d := p.d
+	reg := p.registry
+	for _, c := range []prometheus.Collector{
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewDBStatsCollector(d.store.DB(), "tagcast"),
+	} {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+	}
+	if err := worker.RegisterQueueMetrics(reg, inspector); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	ops, err := scheduler.NewOperations(scheduler.OperationsConfig{
+		Store: d.store, Queue: enq, Inspector: inspector, QueueOptions: opts.queueOptions, Clock: d.clock, Logger: d.log,
+	})
+	if err != nil {
+		return err
+	}
+	tags := make(map[string]admin.TagService, len(d.clients))
+	for name, c := range d.clients {
+		tags[name] = c
+	}
+	tokens := make([]string, 0, len(d.cfg.Admin.Tokens))
+	for _, t := range d.cfg.Admin.Tokens {
+		tokens = append(tokens, t.Reveal())
+	}
+	ui := monitoring.New(redisConnOpt{make: d.newRedisClient})
+	p.stops = append(p.stops, closer{name: "monitoring UI", close: ui.Close})
+	rdb, store := d.rdb, d.store
+	srv, err := admin.New(admin.Options{
+		Addr: d.cfg.Admin.Addr, Tokens: tokens, Apps: d.cfg.AppNames(),
+		Store: store, Operations: ops, Quota: d.guard, Tags: tags,
+		Ready: []admin.Check{
+			{Name: "store", Pinger: admin.PingFunc(func(ctx context.Context) error { return store.DB().PingContext(ctx) })},
+			{Name: "redis", Pinger: admin.PingFunc(func(ctx context.Context) error { return rdb.Ping(ctx).Err() })},
+		},
+		Gatherer: reg, Registerer: reg, Monitoring: ui,
+		ShutdownTimeout: d.cfg.Worker.ShutdownTimeout, Now: d.clock.Now,
+		Logger: d.log.With().Str("component", "admin").Logger(),
+	})
+	if err != nil {
+		return fmt.Errorf("%w (admin.tokens_env names the variable with the bearer tokens; apps are required)", err)
+	}
+	ln := opts.listener
+	if ln == nil {
+		var lc net.ListenConfig
+		if ln, err = lc.Listen(ctx, "tcp", d.cfg.Admin.Addr); err != nil {
+			return fmt.Errorf("admin.addr: %w", err)
+		}
+	}
+	p.adminURL = "http://" + ln.Addr().String()
+	p.goPart("admin API", func(ctx context.Context) error { return srv.Serve(ctx, ln) })
+	return nil
+}
+
+// stop stops the roles in reverse order of start (admin API, worker,
+// reconciler, scheduler); the caller then closes the dependencies.
+func (p *process) stop() {
+	for i := len(p.stops) - 1; i >= 0; i-- {
+		s := p.stops[i]
+		if err := s.close(); err != nil {
+			p.d.log.Error().Err(err).Str("part", s.name).Msg("stop")
+		}
+	}
+	p.stops = nil
+}
+
+// wait blocks until ctx is done (SIGINT/SIGTERM) or a part fails by itself.
+func (p *process) wait(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		p.d.log.Info().Msg("signal received: shutting down")
+		return nil
+	case err := <-p.fatal:
+		p.d.log.Error().Err(err).Msg("a part stopped: shutting down")
+		return err
+	}
+}
+
+// runRoles is the body of the role commands: build, start, wait for the
+// signal, stop in reverse order, release in reverse order.
+func runRoles(ctx context.Context, g *globals, cfg *config.Config, roles roleSet) error {
+	d, err := newDeps(cfg, g.env.stderr, g.env.lookupEnv)
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	p, err := startProcess(ctx, d, roles, roleOptions{})
+	if err != nil {
+		return &exitError{code: 1, err: fmt.Errorf("%s: %w", roles, err)}
+	}
+	runErr := p.wait(ctx)
+	p.stop()
+	closeErr := d.close()
+	d.log.Info().Str("roles", roles.String()).Msg("tagcast stopped")
+	if err := errors.Join(runErr, closeErr); err != nil {
+		return &exitError{code: 1, err: fmt.Errorf("%s: %w", roles, err)}
+	}
+	return nil
+}
+
+// roleCommand is one of serve, worker, scheduler and api.
+func roleCommand(g *globals, use, short, long string, roles roleSet) *cobra.Command {
+	var (
+		addr        string
+		concurrency int
+		interval    time.Duration
+	)
+	cmd := &cobra.Command{
+		Use: use, Short: short, Long: long,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.loadConfig(bindFlags(cmd, map[string]string{
+				"addr": "admin.addr", "concurrency": "worker.concurrency", "interval": "scheduler.interval",
+			}))
+			if err != nil {
+				return err
+			}
+			return runRoles(cmd.Context(), g, cfg, roles)
+		},
+	}
+	if roles.api {
+		cmd.Flags().StringVar(&addr, "addr", config.DefaultAdminAddr, "admin API listen address (admin.addr)")
+	}
+	if roles.worker {
+		cmd.Flags().IntVar(&concurrency, "concurrency", config.DefaultWorkerConcurrency, "runs processed at once (worker.concurrency)")
+	}
+	if roles.scheduler {
+		cmd.Flags().DurationVar(&interval, "interval", config.DefaultSchedulerInterval, "how often due campaigns are claimed (scheduler.interval)")
+	}
+	return cmd
+}
+
+const rolesLong = `
+With redis.url empty, the process runs an embedded in-process Redis and uses
+the SQLite file of database.url: the single-node deployment, for serve only.
+With a Redis URL and a PostgreSQL URL, start any number of worker and
+scheduler processes and one or more api processes.
+SIGINT or SIGTERM stops the roles in reverse order of start (admin API,
+worker, reconciler, scheduler), then Redis and the store; exit 0.`
+
+func newServeCmd(g *globals) *cobra.Command {
+	return roleCommand(g, "serve", "run every role in one process: scheduler, reconciler, worker and admin API",
+		"Runs the scheduler and reconciler, the worker and the admin API in one process."+rolesLong,
+		roleSet{scheduler: true, worker: true, api: true})
+}
+
+func newWorkerCmd(g *globals) *cobra.Command {
+	return roleCommand(g, "worker", "run a worker: send queued runs through the quota guard",
+		"Runs the asynq worker that sends queued runs through the quota guard (needs redis.url)."+rolesLong,
+		roleSet{worker: true})
+}
+
+func newSchedulerCmd(g *globals) *cobra.Command {
+	return roleCommand(g, "scheduler", "run the scheduler and the reconciler",
+		"Claims due campaigns, creates their runs and enqueues them; the reconciler re-enqueues runs\nthe queue lost (needs redis.url)."+rolesLong,
+		roleSet{scheduler: true})
+}
+
+func newAPICmd(g *globals) *cobra.Command {
+	return roleCommand(g, "api", "run the admin HTTP API",
+		"Serves the admin HTTP API, /metrics and the monitoring UI (needs redis.url)."+rolesLong,
+		roleSet{api: true})
+}

@@ -1,0 +1,336 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/tagcast/tagcast/campaign/sqlstore"
+	"github.com/tagcast/tagcast/config"
+	"github.com/tagcast/tagcast/internal/simclock"
+	"github.com/tagcast/tagcast/pushapi"
+	"github.com/tagcast/tagcast/quota"
+)
+
+// errEmbeddedRedisShared is the refusal of a role that must share Redis with
+// other processes while redis.url is empty.
+var errEmbeddedRedisShared = errors.New("redis.url is empty: the embedded Redis lives inside one process; run `tagcast serve`, or set redis.url")
+
+// roleClock is the time every part of a process runs on: worker.Clock
+// (Now, Wait) and scheduler.Clock (Now, After) at once. Production uses
+// wallClock; the demo and the end-to-end tests use a simulated one.
+type roleClock interface {
+	Now() time.Time
+	Wait(ctx context.Context, until time.Time, maxWait time.Duration) (bool, error)
+	After(d time.Duration) <-chan time.Time
+}
+
+// wallClock is the real clock.
+type wallClock struct{}
+
+func (wallClock) Now() time.Time                         { return time.Now() }
+func (wallClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+func (wallClock) Wait(ctx context.Context, until time.Time, maxWait time.Duration) (bool, error) {
+	d := time.Until(until)
+	if d <= 0 {
+		return true, nil
+	}
+	t := time.NewTimer(min(d, maxWait))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return !time.Now().Before(until), nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+}
+
+// closer is one thing to release at shutdown, named for the log.
+type closer struct {
+	name  string
+	close func() error
+}
+
+// deps are the dependencies of a tagcast process, built explicitly and in
+// order by the build* methods, and released in reverse order by close.
+type deps struct {
+	cfg   *config.Config
+	log   zerolog.Logger
+	clock roleClock
+
+	// mr is the embedded Redis (nil with redis.url set).
+	mr *miniredis.Miniredis
+	// rdb is the shared Redis client every part uses.
+	rdb redis.UniversalClient
+	// newRedisClient makes a further client to the same Redis, for parts
+	// that insist on owning theirs (the monitoring UI).
+	newRedisClient func() redis.UniversalClient
+
+	store   *sqlstore.Store
+	guard   *quota.Guard
+	clients map[string]*pushapi.Client
+
+	mu      sync.Mutex
+	closers []closer // in build order
+}
+
+// newDeps starts the dependency list with the logger (log.level, log.format
+// on w) and the clock: the simulated one of internal/simclock when the
+// environment names its file (tests only; said loudly in the log), else the
+// wall clock.
+func newDeps(cfg *config.Config, w io.Writer, lookupEnv func(string) (string, bool)) (*deps, error) {
+	log, err := newLogger(cfg.Log, w)
+	if err != nil {
+		return nil, err
+	}
+	d := &deps{cfg: cfg, log: log, clock: wallClock{}}
+	if lookupEnv != nil {
+		if path, ok := lookupEnv(simclock.EnvVar); ok && path != "" {
+			c, err := simclock.Open(path)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", simclock.EnvVar, err)
+			}
+			d.clock = c
+			d.onClose("simulated clock", func() error { c.Close(); return nil })
+			log.Warn().Str("file", path).Time("now", c.Now()).Msg("SIMULATED CLOCK: time is read from " + simclock.EnvVar + "; for tests only")
+		}
+	}
+	return d, nil
+}
+
+// newLogger is the zerolog logger of log.level and log.format on w.
+func newLogger(cfg config.Log, w io.Writer) (zerolog.Logger, error) {
+	level, err := zerolog.ParseLevel(cfg.Level)
+	if err != nil {
+		return zerolog.Nop(), fmt.Errorf("log.level: %w", err)
+	}
+	out := w
+	if cfg.Format == config.LogFormatConsole {
+		out = zerolog.ConsoleWriter{Out: w, TimeFormat: time.DateTime, NoColor: !isTerminal(w)}
+	}
+	return zerolog.New(out).Level(level).With().Timestamp().Logger(), nil
+}
+
+// isTerminal reports whether w is a character device (colours are for
+// terminals, not for files and pipes).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// onClose registers a release step; close runs them in reverse order.
+func (d *deps) onClose(name string, fn func() error) {
+	d.mu.Lock()
+	d.closers = append(d.closers, closer{name: name, close: fn})
+	d.mu.Unlock()
+}
+
+// close releases everything in reverse order of build, logging (not
+// returning early on) failures.
+func (d *deps) close() error {
+	d.mu.Lock()
+	cs := d.closers
+	d.closers = nil
+	d.mu.Unlock()
+	var errs []error
+	for i := len(cs) - 1; i >= 0; i-- {
+		if err := cs[i].close(); err != nil {
+			d.log.Error().Err(err).Str("part", cs[i].name).Msg("close")
+			errs = append(errs, fmt.Errorf("close %s: %w", cs[i].name, err))
+			continue
+		}
+		d.log.Debug().Str("part", cs[i].name).Msg("closed")
+	}
+	return errors.Join(errs...)
+}
+
+// buildRedis connects the shared Redis client: an embedded in-process Redis
+// when redis.url is empty (refused when shared is set: a role that meets
+// other processes in Redis cannot use a Redis inside itself), else the
+// configured one.
+func (d *deps) buildRedis(ctx context.Context, shared bool) error {
+	if d.cfg.Redis.Embedded() {
+		if shared {
+			return errEmbeddedRedisShared
+		}
+		return d.buildEmbeddedRedis()
+	}
+	t, err := config.ParseRedisURL(d.cfg.Redis.URL)
+	if err != nil {
+		return fmt.Errorf("redis.url: %w", err) // never quotes the URL
+	}
+	d.newRedisClient = func() redis.UniversalClient { return redisClient(t) }
+	d.rdb = d.newRedisClient()
+	d.onClose("redis client", d.rdb.Close)
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := d.rdb.Ping(pctx).Err(); err != nil {
+		return fmt.Errorf("redis (%s %s): %w", t.Scheme, strings.Join(t.Addrs, ","), err)
+	}
+	d.log.Info().Str("scheme", t.Scheme).Strs("addrs", t.Addrs).Int("db", t.DB).Msg("redis connected")
+	return nil
+}
+
+// buildEmbeddedRedis starts miniredis on a loopback port, with a goroutine
+// advancing its clock so keys with a TTL expire.
+func (d *deps) buildEmbeddedRedis() error {
+	mr := miniredis.NewMiniRedis()
+	if err := mr.StartAddr("127.0.0.1:0"); err != nil {
+		return fmt.Errorf("embedded redis: %w", err)
+	}
+	d.mr = mr
+	d.onClose("embedded redis", func() error { mr.Close(); return nil })
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		const step = 250 * time.Millisecond
+		t := time.NewTicker(step)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				mr.FastForward(step)
+			}
+		}
+	}()
+	d.onClose("embedded redis clock", func() error { close(stop); <-done; return nil })
+	addr := mr.Addr()
+	d.newRedisClient = func() redis.UniversalClient { return redis.NewClient(&redis.Options{Addr: addr}) }
+	d.rdb = d.newRedisClient()
+	d.onClose("redis client", d.rdb.Close)
+	d.log.Info().Str("addr", addr).Msg("embedded redis started (in-process; its data lives and dies with this process)")
+	return nil
+}
+
+// redisClient builds a go-redis client for t: a single node (TLS for
+// rediss://, a unix socket for redis-socket://) or a Sentinel fail-over
+// client. For Sentinel, the URL's user and password authenticate to the
+// master and sentinel_password to the sentinels (see config.RedisTarget).
+func redisClient(t *config.RedisTarget) redis.UniversalClient {
+	if t.Scheme == "redis-sentinel" {
+		return redis.NewFailoverClient(&redis.FailoverOptions{
+			MasterName:       t.MasterName,
+			SentinelAddrs:    slices.Clone(t.Addrs),
+			SentinelPassword: t.SentinelPassword.Reveal(),
+			Username:         t.Username,
+			Password:         t.Password.Reveal(),
+			DB:               t.DB,
+		})
+	}
+	o := &redis.Options{Addr: t.Addrs[0], Username: t.Username, Password: t.Password.Reveal(), DB: t.DB}
+	if t.Scheme == "redis-socket" {
+		o.Network = "unix"
+	}
+	if t.TLS {
+		host, _, err := net.SplitHostPort(t.Addrs[0])
+		if err != nil {
+			host = t.Addrs[0]
+		}
+		o.TLSConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	}
+	return redis.NewClient(o)
+}
+
+// redisConnOpt hands asynq (the monitoring UI) clients of its own to the
+// same Redis; it closes them itself.
+type redisConnOpt struct{ make func() redis.UniversalClient }
+
+// MakeRedisClient implements asynq.RedisConnOpt.
+func (o redisConnOpt) MakeRedisClient() any { return o.make() }
+
+var _ asynq.RedisConnOpt = redisConnOpt{}
+
+// buildStore opens the store and migrates it (idempotent; on PostgreSQL
+// goose holds a lock, so replicas may start together).
+func (d *deps) buildStore(ctx context.Context) error {
+	st, err := sqlstore.Open(ctx, d.cfg.Database.URL)
+	if err != nil {
+		return err // sqlstore redacts the URL's password
+	}
+	d.store = st
+	d.onClose("store", st.Close)
+	if err := st.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate the store: %w", err)
+	}
+	d.log.Info().Str("driver", d.cfg.Database.Driver()).Msg("store ready")
+	return nil
+}
+
+// buildGuard builds the quota guard: each app's quota, the store as ledger.
+func (d *deps) buildGuard() error {
+	policies := make(map[string]quota.Policy, len(d.cfg.Apps))
+	for _, a := range d.cfg.Apps {
+		policies[a.Name] = quotaPolicy(a.Quota)
+	}
+	g, err := quota.New(quota.Options{
+		Client: d.rdb, Ledger: d.store, Apps: policies, Now: d.clock.Now,
+		Logger: d.log.With().Str("component", "quota").Logger(),
+	})
+	if err != nil {
+		return err
+	}
+	d.guard = g
+	return nil
+}
+
+// quotaPolicy is the guard's policy of an app's configured quota.
+func quotaPolicy(q config.Quota) quota.Policy {
+	return quota.Policy{
+		Hourly: q.Hourly, Daily: q.Daily,
+		HourWindow: quota.HourWindow(q.HourWindow), DayWindow: quota.DayWindow(q.DayWindow),
+		Timezone: q.Timezone,
+	}
+}
+
+// buildClients builds one push service client per app.
+func (d *deps) buildClients() error {
+	d.clients = make(map[string]*pushapi.Client, len(d.cfg.Apps))
+	for i := range d.cfg.Apps {
+		a := &d.cfg.Apps[i]
+		cc := a.ClientConfig()
+		cc.Now = d.clock.Now
+		c, err := pushapi.NewClient(cc)
+		if err != nil {
+			return fmt.Errorf("apps[%d] (%s): %w", i, a.Name, err)
+		}
+		d.clients[a.Name] = c
+		d.onClose("push client "+a.Name, func() error { c.CloseIdleConnections(); return nil })
+	}
+	return nil
+}
+
+// buildCore builds what every role needs after the logger: Redis, the store,
+// the quota guard and the push clients, in that order.
+func (d *deps) buildCore(ctx context.Context, sharedRedis bool) error {
+	if err := d.buildRedis(ctx, sharedRedis); err != nil {
+		return err
+	}
+	if err := d.buildStore(ctx); err != nil {
+		return err
+	}
+	if err := d.buildGuard(); err != nil {
+		return err
+	}
+	return d.buildClients()
+}

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/tagcast/tagcast/campaign/sqlstore"
+	"github.com/tagcast/tagcast/config"
+	"github.com/tagcast/tagcast/internal/testenv"
+	"github.com/tagcast/tagcast/queue"
+	"github.com/tagcast/tagcast/scheduler"
+)
+
+func TestRedisClientFromURL(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		url                  string
+		addr, user, password string
+		db                   int
+		tlsServerName        string
+		network              string
+	}{
+		{url: "redis://127.0.0.1:6390/2", addr: "127.0.0.1:6390", db: 2, network: "tcp"},
+		{url: "rediss://u:p%40ss@cache.example:6380/1", addr: "cache.example:6380", user: "u", password: "p@ss", db: 1, tlsServerName: "cache.example", network: "tcp"},
+		{url: "redis-socket:///run/redis.sock?db=3", addr: "/run/redis.sock", db: 3, network: "unix"},
+		// Sentinel: the URL's credentials are the master's.
+		{url: "redis-sentinel://m:mpw@s1:26379,s2/4?master=main&sentinel_password=spw", user: "m", password: "mpw", db: 4, network: "tcp", addr: "FailoverClient"},
+	}
+	for _, tt := range tests {
+		target, err := config.ParseRedisURL(tt.url)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.url, err)
+		}
+		c := redisClient(target)
+		rc, ok := c.(*redis.Client)
+		if !ok {
+			t.Fatalf("%s: %T", tt.url, c)
+		}
+		o := rc.Options()
+		if o.Addr != tt.addr || o.Username != tt.user || o.Password != tt.password || o.DB != tt.db || o.Network != tt.network {
+			t.Errorf("%s: addr %q user %q password %q db %d network %q", tt.url, o.Addr, o.Username, o.Password, o.DB, o.Network)
+		}
+		switch {
+		case tt.tlsServerName == "" && o.TLSConfig != nil:
+			t.Errorf("%s: TLS without rediss://", tt.url)
+		case tt.tlsServerName != "" && (o.TLSConfig == nil || o.TLSConfig.ServerName != tt.tlsServerName):
+			t.Errorf("%s: TLS config %+v", tt.url, o.TLSConfig)
+		}
+		_ = c.Close()
+	}
+}
+
+// TestReconcileLoopRegistersTheQueue: after a FLUSHALL the loop's first
+// pass puts the queue back into asynq's queue set.
+func TestReconcileLoopRegistersTheQueue(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := testenv.Redis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	st, err := sqlstore.Open(ctx, "sqlite::memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r, err := scheduler.NewReconciler(scheduler.ReconcilerConfig{
+		Store: st, Queue: asynq.NewClientFromRedisClient(rdb), Inspector: asynq.NewInspectorFromRedisClient(rdb), Logger: zerolog.Nop(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := queue.Register(ctx, rdb, queue.DefaultQueue); err != nil {
+		t.Fatal(err)
+	}
+	srv.Flush(t)
+	registered := func() bool {
+		ok, err := rdb.SIsMember(ctx, queue.AllQueuesKey, queue.DefaultQueue).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if registered() {
+		t.Fatal("queue still registered after FLUSHALL")
+	}
+	lctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- reconcileLoop(lctx, r, rdb, newDemoClock(time.Now()), time.Hour, zerolog.Nop()) }()
+	waitFor(t, "queue registered", 10*time.Second, registered)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDemoClock(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2030, 1, 1, 10, 0, 0, 0, time.UTC)
+	c := newDemoClock(start)
+	if d := c.Now().Sub(start); d < 0 || d > time.Minute {
+		t.Fatalf("Now = %s, want about %s", c.Now(), start)
+	}
+	// A jump wakes a waiter at once, long before its real-time bound.
+	woke := make(chan bool, 1)
+	go func() {
+		ok, _ := c.Wait(context.Background(), start.Add(time.Hour), time.Minute)
+		woke <- ok
+	}()
+	after := c.After(30 * time.Minute)
+	c.Jump(time.Hour)
+	select {
+	case ok := <-woke:
+		if !ok {
+			t.Error("Wait reports the instant not reached after the jump")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Wait not woken by the jump")
+	}
+	select {
+	case at := <-after:
+		if at.Before(start.Add(time.Hour)) {
+			t.Errorf("After delivered %s", at)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("After not woken by the jump")
+	}
+	// The real-time bound; and a cancelled wait.
+	if ok, err := c.Wait(context.Background(), c.Now().Add(time.Hour), 10*time.Millisecond); ok || err != nil {
+		t.Errorf("bounded Wait = %v, %v; want false, nil", ok, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if ok, err := c.Wait(ctx, c.Now().Add(time.Hour), time.Minute); ok || err == nil {
+		t.Errorf("cancelled Wait = %v, %v", ok, err)
+	}
+	c.Jump(-time.Hour) // never backwards
+	if c.Now().Before(start.Add(time.Hour)) {
+		t.Error("a negative jump moved the clock back")
+	}
+}
