@@ -38,9 +38,33 @@ lint: $(GOLANGCI_LINT) ## gofmt, go vet and golangci-lint
 	$(GO) vet $(PKGS)
 	$(GOLANGCI_LINT) run $(PKGS)
 
+E2E_FLAGS     ?= -tags e2e -count=1
+
+.PHONY: e2e
+e2e: services ## multi-process end-to-end and chaos tests, full size: 500 campaigns over a simulated day
+	$(GO) vet -tags e2e ./e2e
+	$(GO) test $(E2E_FLAGS) -timeout 150m -v ./e2e -e2e.size=full
+
+.PHONY: e2e-short
+e2e-short: services ## the short end-to-end and chaos run that CI does (a few minutes)
+	$(GO) vet -tags e2e ./e2e
+	$(GO) test $(E2E_FLAGS) -timeout 25m ./e2e -e2e.size=short
+
+BENCH_OUT   ?= bench.out
+BENCH_COUNT ?= 5
+
 .PHONY: bench
-bench: services ## run the Go benchmarks (see BENCHMARKS.md)
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 $(PKGS)
+bench: services ## issue-8 benchmarks, 5 runs each, medians printed (see BENCHMARKS.md)
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count $(BENCH_COUNT) -timeout 30m ./bench/ > $(BENCH_OUT) 2>&1; \
+	  status=$$?; grep -v '^ *writer.go' $(BENCH_OUT) | grep -E '^(Benchmark|---|    [a-z_]+_test.go|FAIL|ok|PASS)' ; \
+	  $(GO) run ./cmd/tagcast bench report $(BENCH_OUT) && exit $$status
+
+.PHONY: bench-micro
+bench-micro: services ## the packages' own micro-benchmarks (store, quota, emulator), 5 runs each
+	$(GO) test -run '^$$' -bench 'ClaimDue' -benchtime 200x -benchmem -count $(BENCH_COUNT) ./campaign/sqlstore/ | tee bench-micro.out
+	$(GO) test -run '^$$' -bench 'Reserve' -benchmem -count $(BENCH_COUNT) ./quota/ | tee -a bench-micro.out
+	$(GO) test -run '^$$' -bench 'Push' -benchmem -count $(BENCH_COUNT) ./pushapi/emulator/ | tee -a bench-micro.out
+	$(GO) run ./cmd/tagcast bench report bench-micro.out
 
 .PHONY: demo
 demo: ## the whole pipeline on embedded defaults

@@ -13,4 +13,9 @@ func registerCommands(root *cobra.Command, g *globals) {
 	root.AddCommand(newEmulatorCmd(g))
 	root.AddCommand(newDemoCmd(g))
 	root.AddCommand(newMigrateCmd(g))
+	root.AddCommand(newServeCmd(g))
+	root.AddCommand(newWorkerCmd(g))
+	root.AddCommand(newSchedulerCmd(g))
+	root.AddCommand(newAPICmd(g))
+	root.AddCommand(newBenchCmd(g))
 }

@@ -1,0 +1,242 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/tagcast/tagcast/internal/testenv"
+)
+
+// Throughput settings: the worker's default concurrency, for tagcast and
+// for bare asynq alike.
+const (
+	throughputConcurrency = 20
+	throughputRuns        = 1500
+	emulatorProbe         = 1500 * time.Millisecond
+)
+
+// BenchmarkSendThroughput measures, in one run on one Redis:
+//
+//   - asynq: bare asynq processing no-op tasks (one client goroutine
+//     enqueues them while a server with the worker's concurrency and poll
+//     intervals processes them): tasks per second from the first enqueue to
+//     the last handler return;
+//   - tagcast: runs per second end to end, from the scheduler's start to the
+//     last run finished in the store: the scheduler claims the due campaigns
+//     (one Run and one rendered Send each) and enqueues them, the worker
+//     claims each send, reserves quota (raised out of the way on the guard
+//     and the emulator), pushes to the emulator over loopback HTTP and
+//     records the messageUID and the run's end;
+//   - emulator: the emulator's capacity through the same client, with as
+//     many concurrent callers as the worker has (and one caller, serial).
+//
+// ratio is tagcast/asynq (target ≥ 0.5); emu_over_worker is the emulator's
+// capacity over tagcast's send rate (issue 3 asks ≥ 3). Run with
+// -benchtime=1x.
+func BenchmarkSendThroughput(b *testing.B) {
+	for _, db := range []struct {
+		name string
+		url  func(testing.TB) string
+	}{
+		{"postgres", func(tb testing.TB) string { return testenv.Postgres(tb) }},
+		{"sqlite", func(tb testing.TB) string { return "sqlite://" + filepath.Join(tb.TempDir(), "tagcast.db") }},
+	} {
+		b.Run(db.name, func(b *testing.B) {
+			for range b.N {
+				throughputOnce(b, db.url(b))
+			}
+		})
+	}
+}
+
+func throughputOnce(b *testing.B, dbURL string) {
+	s := newStack(b, dbURL, raised, nil)
+	const n, conc = throughputRuns, throughputConcurrency
+
+	serial := s.emulatorRate(b, 1, emulatorProbe)
+	parallel := s.emulatorRate(b, conc, emulatorProbe)
+	asynqRate := s.asynqNoopRate(b, n, conc)
+
+	// tagcast: every campaign is due now; the worker idles until the
+	// scheduler starts.
+	due := time.Now()
+	s.createAt(b, n, func(int) time.Time { return due })
+	srv := s.startWorker(b, conc)
+	start := time.Now()
+	stop := s.startScheduler(b)
+	deadline := time.Now().Add(90 * time.Second)
+	for s.count(b, `SELECT count(*) FROM runs WHERE finished_at IS NOT NULL`) != n {
+		if time.Now().After(deadline) {
+			b.Fatalf("runs not finished within 90 s: runs by status %s; sends by status %s; emulator %+v",
+				s.byStatus(b, "runs"), s.byStatus(b, "sends"), s.emu.Counters(appKey))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop()
+	srv.Shutdown()
+	var last time.Time
+	if err := s.store.DB().QueryRowContext(context.Background(), `SELECT max(finished_at) FROM runs`).Scan(&last); err != nil {
+		b.Fatal(err)
+	}
+	tagcastRate := float64(n) / last.Sub(start).Seconds()
+
+	// Correctness: each run sent once, every messageUID recorded.
+	if sent := s.count(b, `SELECT count(*) FROM sends WHERE status = 'sent' AND message_uid <> ''`); sent != n {
+		b.Fatalf("%d sends sent with a messageUID, want %d", sent, n)
+	}
+	c := s.emu.Counters(appKey)
+	if c.RateLimited != 0 {
+		b.Fatalf("the emulator answered 429 %d times", c.RateLimited)
+	}
+	if pushes := len(s.emu.PushesFor(appKey)); pushes != n+int(serial.calls+parallel.calls) {
+		b.Fatalf("emulator holds %d pushes, want %d", pushes, n+int(serial.calls+parallel.calls))
+	}
+
+	s.logStages(b)
+	b.ReportMetric(tagcastRate, "tagcast_runs/s")
+	b.ReportMetric(asynqRate, "asynq_noop/s")
+	b.ReportMetric(tagcastRate/asynqRate, "ratio")
+	b.ReportMetric(serial.rate, "emu_serial/s")
+	b.ReportMetric(parallel.rate, "emu_parallel/s")
+	b.ReportMetric(parallel.rate/tagcastRate, "emu_over_worker")
+	b.Logf("tagcast %.0f runs/s, asynq no-op %.0f tasks/s (ratio %.2f); emulator %.0f/s serial, %.0f/s with %d callers (%.1fx the worker)",
+		tagcastRate, asynqRate, tagcastRate/asynqRate, serial.rate, parallel.rate, conc, parallel.rate/tagcastRate)
+}
+
+type rate struct {
+	rate  float64
+	calls int64
+}
+
+// emulatorRate pushes through the stack's client from callers goroutines
+// for d and returns accepted pushes per second.
+func (s *stack) emulatorRate(b *testing.B, callers int, d time.Duration) rate {
+	b.Helper()
+	ctx := context.Background()
+	req := pushBody()
+	var calls atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	deadline := start.Add(d)
+	for range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := req
+			for time.Now().Before(deadline) {
+				if _, err := s.client.Push(ctx, &r); err != nil {
+					b.Error(err)
+					return
+				}
+				calls.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return rate{rate: float64(calls.Load()) / time.Since(start).Seconds(), calls: calls.Load()}
+}
+
+// asynqNoopRate: one goroutine enqueues n no-op tasks while a server with
+// concurrency conc and the worker's poll intervals processes them.
+func (s *stack) asynqNoopRate(b *testing.B, n, conc int) float64 {
+	b.Helper()
+	var done atomic.Int64
+	var last atomicMax
+	all := make(chan struct{})
+	srv := asynq.NewServerFromRedisClient(s.rdb, asynq.Config{
+		Concurrency: conc, Queues: map[string]int{"noop": 1}, LogLevel: asynq.FatalLevel,
+		DelayedTaskCheckInterval: time.Second, TaskCheckInterval: 200 * time.Millisecond,
+	})
+	mux := asynq.NewServeMux()
+	mux.HandleFunc("noop", func(context.Context, *asynq.Task) error {
+		last.store(time.Now())
+		if done.Add(1) == int64(n) {
+			close(all)
+		}
+		return nil
+	})
+	if err := srv.Start(mux); err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Shutdown()
+	client := asynq.NewClientFromRedisClient(s.rdb)
+	start := time.Now()
+	for range n {
+		if _, err := client.Enqueue(asynq.NewTask("noop", nil), asynq.Queue("noop")); err != nil {
+			b.Fatal(err)
+		}
+	}
+	select {
+	case <-all:
+	case <-time.After(2 * time.Minute):
+		b.Fatalf("asynq processed %d of %d no-op tasks in 2 minutes", done.Load(), n)
+	}
+	return float64(n) / last.load().Sub(start).Seconds()
+}
+
+// logStages logs where a run's time went, averaged over the runs: waiting
+// in the queue (enqueued → send claimed), claim to attempt begun (quota
+// reservation and bookkeeping), attempt to outcome recorded (the push and
+// its record), outcome to run finished.
+func (s *stack) logStages(b *testing.B) {
+	b.Helper()
+	ctx := context.Background()
+	rows, err := s.store.DB().QueryContext(ctx, `SELECT id FROM runs`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			b.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	_ = rows.Close()
+	var queued, reserve, push, finish lags
+	for _, id := range ids {
+		r, sends, err := s.store.GetRun(ctx, id)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sd := sends[0]
+		if r.EnqueuedAt == nil || sd.ClaimedAt == nil || sd.SentAt == nil || r.FinishedAt == nil {
+			continue
+		}
+		queued = append(queued, sd.ClaimedAt.Sub(*r.EnqueuedAt))
+		reserve = append(reserve, sd.SentAt.Sub(*sd.ClaimedAt))
+		push = append(push, sd.UpdatedAt.Sub(*sd.SentAt))
+		finish = append(finish, r.FinishedAt.Sub(sd.UpdatedAt))
+	}
+	b.Logf("stages (p50/p99): enqueued→claimed %s/%s, claimed→attempt %s/%s, attempt→recorded %s/%s, recorded→finished %s/%s",
+		queued.quantile(0.5), queued.quantile(0.99), reserve.quantile(0.5), reserve.quantile(0.99),
+		push.quantile(0.5), push.quantile(0.99), finish.quantile(0.5), finish.quantile(0.99))
+}
+
+// byStatus counts the rows of table by status.
+func (s *stack) byStatus(b *testing.B, table string) string {
+	b.Helper()
+	rows, err := s.store.DB().QueryContext(context.Background(), `SELECT status, count(*) FROM `+table+` GROUP BY status ORDER BY status`)
+	if err != nil {
+		return err.Error()
+	}
+	defer func() { _ = rows.Close() }()
+	out := ""
+	for rows.Next() {
+		var st string
+		var c int
+		if err := rows.Scan(&st, &c); err != nil {
+			return err.Error()
+		}
+		out += fmt.Sprintf("%s=%d ", st, c)
+	}
+	return out
+}

@@ -1,0 +1,122 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+
+	"github.com/tagcast/tagcast/pushapi"
+)
+
+// callLog sits in front of the emulator and records what became of every
+// /push.json call, by send key: the HTTP status it was answered with, or
+// that its connection was dropped without an answer (the emulator's stall
+// and reset faults). It is the fault log the chaos test checks each
+// `unknown` send against: a send may end unknown only if one of its calls
+// went unanswered.
+type callLog struct {
+	mu    sync.Mutex
+	calls map[string][]callResult
+}
+
+type callResult struct {
+	Status  int  // 0 when dropped
+	Dropped bool // the connection closed without an answer
+}
+
+func newCallLog() *callLog { return &callLog{calls: map[string][]callResult{}} }
+
+func (l *callLog) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != pushapi.PathPush {
+			h.ServeHTTP(w, r)
+			return
+		}
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var req pushapi.Request
+		key := "undecodable"
+		if json.Unmarshal(body, &req) == nil {
+			key = sendKey(req)
+		}
+		rec := &recorder{ResponseWriter: w}
+		defer func() {
+			l.mu.Lock()
+			l.calls[key] = append(l.calls[key], callResult{Status: rec.status, Dropped: rec.hijacked || rec.status == 0})
+			l.mu.Unlock()
+		}()
+		h.ServeHTTP(rec, r)
+	})
+}
+
+// of returns the calls made for key.
+func (l *callLog) of(key string) []callResult {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]callResult(nil), l.calls[key]...)
+}
+
+// dropped reports whether a call for key went unanswered.
+func (l *callLog) dropped(key string) bool {
+	for _, c := range l.of(key) {
+		if c.Dropped {
+			return true
+		}
+	}
+	return false
+}
+
+// recorder notes the status written, or that the connection was hijacked.
+type recorder struct {
+	http.ResponseWriter
+	status   int
+	hijacked bool
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := r.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("e2e: the emulator's server cannot hijack")
+	}
+	r.hijacked = true
+	return hj.Hijack()
+}
+
+// sendKey identifies one send across the store and the emulator: the
+// rendered alert names the campaign and the fire (see the scenario's
+// template), the first user id names the chunk of a user-id audience.
+func sendKey(r pushapi.Request) string {
+	k := ""
+	if r.Notification != nil {
+		k = r.Notification.Alert
+	}
+	if len(r.Audience.UserID) > 0 {
+		k += " chunk-from " + r.Audience.UserID[0]
+	}
+	return k
+}

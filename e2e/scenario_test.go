@@ -1,0 +1,241 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/tagcast/tagcast/campaign"
+)
+
+// scenario is a set of campaigns over a simulated horizon, with the fires
+// each must produce computed up front by campaign's fire calculator.
+type scenario struct {
+	start, end time.Time // fires fall in [start, end)
+	apps       []appSpec
+	campaigns  []campaignSpec
+}
+
+// campaignSpec is one campaign to create and what it must produce.
+type campaignSpec struct {
+	Name     string
+	App      string
+	Schedule campaign.Schedule
+	UserIDs  int         // > 0: a user-id audience of that many ids; else a tag audience
+	Fires    []time.Time // expected fires, UTC, ascending
+}
+
+// sendsPerRun is how many /push.json calls one fire makes.
+func (c campaignSpec) sendsPerRun() int {
+	if c.UserIDs > 0 {
+		return (c.UserIDs + campaign.MaxUserIDsPerSend - 1) / campaign.MaxUserIDsPerSend
+	}
+	return 1
+}
+
+// alertTemplate renders to a text naming the campaign and the fire, the
+// send key the checks match store and emulator on.
+const alertTemplate = `e2e campaign {{.Campaign.ID}} fire {{.FireTime.UTC.Format "2006-01-02T15:04:05Z"}}`
+
+// file is the campaign file (JSON) the admin API receives.
+func (c campaignSpec) file() ([]byte, error) {
+	sched := map[string]any{"missed": "once"}
+	s := c.Schedule
+	switch s.Kind() {
+	case "now":
+		sched["now"] = true
+	case "at":
+		sched["at"] = s.At.Format(time.RFC3339)
+	case "cron":
+		sched["cron"] = s.Cron
+	}
+	if s.Timezone != "" {
+		sched["timezone"] = s.Timezone
+	}
+	if s.Start != nil {
+		sched["start"] = s.Start.Format(time.RFC3339)
+	}
+	if s.End != nil {
+		sched["end"] = s.End.Format(time.RFC3339)
+	}
+	audience := map[string]any{"tag": []string{"all"}}
+	if c.UserIDs > 0 {
+		ids := make([]string, c.UserIDs)
+		for i := range ids {
+			ids[i] = fmt.Sprintf("%s-user-%05d", c.Name, i)
+		}
+		audience = map[string]any{"userid": ids}
+	}
+	return json.Marshal(map[string]any{
+		"name":     c.Name,
+		"app":      c.App,
+		"schedule": sched,
+		"vars":     map[string]any{"n": c.Name},
+		"push": map[string]any{
+			"platform":     []string{"ios", "android"},
+			"fromuserid":   "system",
+			"audience":     audience,
+			"notification": map[string]any{"title": "e2e {{.Vars.n}}", "alert": alertTemplate},
+		},
+	})
+}
+
+// cronKinds are the recurring schedules drawn from: plain 5-field specs,
+// seconds fields, descriptors, time zones (field and CRON_TZ=, one across
+// the US spring-forward of 2026-03-08), and a dense every-20-seconds cron
+// inside a short start/end window.
+var cronKinds = []struct {
+	spec, tz string
+	window   time.Duration // > 0: the campaign runs only this long
+}{
+	{"0 */2 * * *", "", 0},
+	{"30 */4 * * *", "", 0},
+	{"15 9,13,21 * * *", "Asia/Shanghai", 0},
+	{"0 0 */6 * * *", "", 0},                       // seconds field
+	{"45 10 */3 * * *", "", 0},                     // fires at hh:10:45
+	{"@hourly", "", 0},                             //
+	{"@every 5h", "", 0},                           //
+	{"CRON_TZ=America/New_York 30 2 * * *", "", 0}, // 02:30 does not exist on 2026-03-08: fires at the jump
+	{"0 30 1 * * *", "Europe/London", 0},
+	{"0 8 * * SAT,SUN", "Asia/Tokyo", 0},
+	{"*/20 * * * * *", "", 10 * time.Minute}, // every 20 s, within 10 minutes
+}
+
+// newScenario draws n campaigns over [start, start+horizon) across the apps.
+// The last app is "tight" (the service's default 2 an hour, 3 a day): it
+// gets exactly three one-off campaigns in the first hour, so the third
+// waits for the rolling hour.
+func newScenario(t *testing.T, rng *rand.Rand, n int, start time.Time, horizon time.Duration) *scenario {
+	t.Helper()
+	end := start.Add(horizon)
+	sc := &scenario{start: start, end: end, apps: []appSpec{
+		{Name: "alpha", HourWindow: "rolling", DayWindow: "calendar", Timezone: "Asia/Shanghai"},
+		{Name: "beta", HourWindow: "rolling", DayWindow: "calendar", Timezone: "Asia/Shanghai"},
+		{Name: "gamma", HourWindow: "clock", DayWindow: "rolling", Timezone: "UTC"},
+		{Name: "delta", HourWindow: "clock", DayWindow: "calendar", Timezone: "America/New_York"},
+		{Name: "tight", Hourly: 2, Daily: 3, HourWindow: "rolling", DayWindow: "calendar", Timezone: "Asia/Shanghai"},
+	}}
+	for i := range sc.apps {
+		sc.apps[i].Key = "e2ekey" + sc.apps[i].Name
+		sc.apps[i].Secret = "e2e-secret-" + sc.apps[i].Name
+	}
+	wide := sc.apps[:4]
+	ptr := func(t time.Time) *time.Time { return &t }
+	for draws := 0; len(sc.campaigns) < n; draws++ {
+		if draws > 20*n {
+			t.Fatalf("scenario: %d draws gave only %d campaigns with a fire in %s", draws, len(sc.campaigns), horizon)
+		}
+		i := len(sc.campaigns)
+		c := campaignSpec{Name: fmt.Sprintf("c%03d", i), App: wide[rng.IntN(len(wide))].Name}
+		switch x := rng.IntN(100); {
+		case i < 3: // the tight app's three one-offs
+			c.App = "tight"
+			c.Schedule.At = ptr(start.Add(time.Duration(5+10*i) * time.Minute))
+		case x < 20:
+			c.Schedule.Now = true
+		case x < 50:
+			at := start.Add(time.Duration(1+rng.IntN(int(horizon/time.Minute)-2)) * time.Minute)
+			if rng.IntN(4) == 0 {
+				at = at.Add(time.Duration(1+rng.IntN(59)) * time.Second) // second precision
+			}
+			c.Schedule.At = ptr(at)
+		default:
+			k := cronKinds[rng.IntN(len(cronKinds))]
+			c.Schedule.Cron, c.Schedule.Timezone = k.spec, k.tz
+			c.Schedule.End = ptr(end)
+			if k.window > 0 {
+				from := start.Add(time.Duration(rng.IntN(int(horizon/time.Minute)-int(k.window/time.Minute))) * time.Minute)
+				c.Schedule.Start, c.Schedule.End = ptr(from), ptr(from.Add(k.window))
+			}
+		}
+		if rng.IntN(8) == 0 && c.App != "tight" {
+			c.UserIDs = 1001 + rng.IntN(1500) // 2 or 3 sends per fire
+		}
+		c.Schedule.Missed = campaign.MissedOnce
+		fires, err := expectedFires(c.Schedule, start, end)
+		if err != nil {
+			t.Fatalf("scenario: campaign %s: %v", c.Name, err)
+		}
+		if len(fires) == 0 {
+			continue // nothing in the horizon (a daily cron in a short one): draw again
+		}
+		c.Fires = fires
+		sc.campaigns = append(sc.campaigns, c)
+	}
+	sc.sizeQuotas()
+	return sc
+}
+
+// expectedFires lists the fires of s, created at createdAt, before end.
+func expectedFires(s campaign.Schedule, createdAt, end time.Time) ([]time.Time, error) {
+	var out []time.Time
+	t, ok, err := s.FirstFire(createdAt)
+	for ; ok && err == nil && t.Before(end); t, ok, err = s.NextAfter(t) {
+		out = append(out, t.UTC())
+		if s.Kind() != "cron" {
+			break
+		}
+	}
+	return out, err
+}
+
+// sizeQuotas sets the wide apps' quotas from the load: every app can send
+// its whole day (the daily limit never strands a fire), alpha and gamma
+// never wait, beta and delta wait in their busiest hours.
+func (sc *scenario) sizeQuotas() {
+	type load struct {
+		total int
+		times []time.Time
+	}
+	loads := map[string]*load{}
+	for _, c := range sc.campaigns {
+		l := loads[c.App]
+		if l == nil {
+			l = &load{}
+			loads[c.App] = l
+		}
+		for _, f := range c.Fires {
+			for range c.sendsPerRun() {
+				l.total++
+				l.times = append(l.times, f)
+			}
+		}
+	}
+	for i := range sc.apps {
+		a := &sc.apps[i]
+		if a.Name == "tight" {
+			continue
+		}
+		l := loads[a.Name]
+		if l == nil {
+			l = &load{}
+		}
+		sort.Slice(l.times, func(i, j int) bool { return l.times[i].Before(l.times[j]) })
+		peak := 0 // most sends due within one hour
+		for i := range l.times {
+			j := sort.Search(len(l.times), func(j int) bool { return !l.times[j].Before(l.times[i].Add(time.Hour)) })
+			peak = max(peak, j-i)
+		}
+		a.Daily = l.total + 10
+		switch a.Name {
+		case "beta", "delta":
+			a.Hourly = max(5, peak*2/3)
+		default:
+			a.Hourly = a.Daily
+		}
+	}
+}
+
+// totals counts the scenario's fires and sends.
+func (sc *scenario) totals() (fires, sends int) {
+	for _, c := range sc.campaigns {
+		fires += len(c.Fires)
+		sends += len(c.Fires) * c.sendsPerRun()
+	}
+	return fires, sends
+}
