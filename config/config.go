@@ -66,6 +66,7 @@ type Config struct {
 	Admin     Admin     `yaml:"admin"`
 	Worker    Worker    `yaml:"worker"`
 	Scheduler Scheduler `yaml:"scheduler"`
+	Metrics   Metrics   `yaml:"metrics"`
 	Log       Log       `yaml:"log"`
 
 	// file is the file Load read, if any.
@@ -191,6 +192,14 @@ type Backoff struct {
 	Base        time.Duration `yaml:"base"`
 	Cap         time.Duration `yaml:"cap"`
 	MaxAttempts int           `yaml:"max_attempts"`
+}
+
+// Metrics configures the Prometheus endpoint of processes without the admin
+// API (tagcast worker, tagcast scheduler); the api role serves /metrics on
+// admin.addr.
+type Metrics struct {
+	// Addr is where /metrics is served (host:port); "" serves none.
+	Addr string `yaml:"addr"`
 }
 
 // Scheduler configures the campaign scheduler.

@@ -279,7 +279,7 @@ extra: 1
 		{"redis", "must be a mapping, got a single value (line 7)"},
 		{"worker.shutdown_timeout", `must be a duration with a unit such as 10s or 1m30s, got "soon" (line 8)`},
 		{"database", "duplicate key (line 10)"},
-		{"extra", "unknown key (line 11); known keys here: apps, redis, database, admin, worker, scheduler, log"},
+		{"extra", "unknown key (line 11); known keys here: apps, redis, database, admin, worker, scheduler, metrics, log"},
 		{"scheduler.interval", `from TAGCAST_SCHEDULER_INTERVAL: must be a duration with a unit such as 10s or 1m30s, got "fast"`},
 	}
 	if diff := cmp.Diff(want, ve.Problems); diff != "" {
@@ -390,6 +390,10 @@ func TestValidateRules(t *testing.T) {
 		{"postgres ok", func(c *Config) { c.Database.URL = "postgres://u:p@db:5432/tagcast?sslmode=disable" }, nil},
 		{"admin addr", func(c *Config) { c.Admin.Addr = "8080" },
 			[]Problem{{"admin.addr", `must be host:port, e.g. 127.0.0.1:8080, got "8080"`}}},
+		{"metrics addr off by default", func(c *Config) { c.Metrics.Addr = "" }, nil},
+		{"metrics addr ok", func(c *Config) { c.Metrics.Addr = "127.0.0.1:9100" }, nil},
+		{"metrics addr", func(c *Config) { c.Metrics.Addr = "9100" },
+			[]Problem{{"metrics.addr", `must be host:port, e.g. 127.0.0.1:8080, got "9100"`}}},
 		{"admin addr port", func(c *Config) { c.Admin.Addr = ":http" },
 			[]Problem{{"admin.addr", `port must be a number from 0 to 65535, got "http"`}}},
 		{"admin server", func(c *Config) { c.Admin.Server = "127.0.0.1:8080" },

@@ -118,6 +118,11 @@ func (c *Config) Validate() error {
 	checkPositive(v, "worker.shutdown_timeout", c.Worker.ShutdownTimeout)
 	c.Worker.validate(c.Apps, v)
 	checkPositive(v, "scheduler.interval", c.Scheduler.Interval)
+	if c.Metrics.Addr != "" {
+		if err := checkListenAddr(c.Metrics.Addr); err != nil {
+			v.add("metrics.addr", "%v", err)
+		}
+	}
 	checkEnum(v, "log.level", c.Log.Level, LogLevels)
 	checkEnum(v, "log.format", c.Log.Format, []string{LogFormatJSON, LogFormatConsole})
 	if len(v.problems) == 0 {

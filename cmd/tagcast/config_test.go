@@ -192,7 +192,7 @@ func TestConfigCheckUnknownKeysAndBadValues(t *testing.T) {
 		t.Fatalf("want exit 1: %s", r)
 	}
 	for _, want := range []string{
-		"  databse: unknown key (line 1); known keys here: apps, redis, database, admin, worker, scheduler, log\n",
+		"  databse: unknown key (line 1); known keys here: apps, redis, database, admin, worker, scheduler, metrics, log\n",
 		"  worker.concurrency: must be an integer, got \"many\" (line 2)\n",
 	} {
 		if !strings.Contains(r.stderr, want) {

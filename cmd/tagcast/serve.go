@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
@@ -63,6 +65,9 @@ type process struct {
 	roles roleSet
 	// adminURL is the admin API's base URL (with the api role).
 	adminURL string
+	// metricsURL is the /metrics URL of a process without the api role
+	// serving metrics.addr.
+	metricsURL string
 	// registry holds the process's metrics (served by the api role).
 	registry *prometheus.Registry
 
@@ -105,6 +110,10 @@ func startProcess(ctx context.Context, d *deps, roles roleSet, opts roleOptions)
 	}
 	if roles.api {
 		if err := p.startAPI(ctx, enq, inspector, opts); err != nil {
+			return p, err
+		}
+	} else if d.cfg.Metrics.Addr != "" {
+		if err := p.startMetrics(ctx); err != nil {
 			return p, err
 		}
 	}
@@ -226,17 +235,58 @@ func workerConfig(w config.Worker) worker.Config {
 	}
 }
 
-func (p *process) startAPI(ctx context.Context, enq *asynq.Client, inspector *asynq.Inspector, opts roleOptions) error {
-	d := p.d
-	reg := p.registry
+// registerProcessCollectors adds the Go runtime, process and database pool
+// collectors to the process's registry.
+func (p *process) registerProcessCollectors() error {
 	for _, c := range []prometheus.Collector{
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		collectors.NewDBStatsCollector(d.store.DB(), "tagcast"),
+		collectors.NewDBStatsCollector(p.d.store.DB(), "tagcast"),
 	} {
-		if err := reg.Register(c); err != nil {
+		if err := p.registry.Register(c); err != nil {
 			return fmt.Errorf("metrics: %w", err)
 		}
+	}
+	return nil
+}
+
+// startMetrics serves /metrics on metrics.addr for a process without the
+// admin API (tagcast worker, tagcast scheduler), so every worker's send
+// outcomes, API latency and quota gauges can be scraped.
+func (p *process) startMetrics(ctx context.Context) error {
+	if err := p.registerProcessCollectors(); err != nil {
+		return err
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", p.d.cfg.Metrics.Addr)
+	if err != nil {
+		return fmt.Errorf("metrics.addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(p.registry, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	p.metricsURL = "http://" + ln.Addr().String() + "/metrics"
+	p.d.log.Info().Str("addr", ln.Addr().String()).Msg("serving /metrics")
+	p.goPart("metrics", func(ctx context.Context) error {
+		errc := make(chan error, 1)
+		go func() { errc <- srv.Serve(ln) }()
+		select {
+		case err := <-errc:
+			return err
+		case <-ctx.Done():
+			shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			return srv.Shutdown(shutdownCtx)
+		}
+	})
+	return nil
+}
+
+func (p *process) startAPI(ctx context.Context, enq *asynq.Client, inspector *asynq.Inspector, opts roleOptions) error {
+	d := p.d
+	reg := p.registry
+	if err := p.registerProcessCollectors(); err != nil {
+		return err
 	}
 	if err := worker.RegisterQueueMetrics(reg, inspector); err != nil {
 		return fmt.Errorf("metrics: %w", err)
@@ -333,6 +383,7 @@ func runRoles(ctx context.Context, g *globals, cfg *config.Config, roles roleSet
 func roleCommand(g *globals, use, short, long string, roles roleSet) *cobra.Command {
 	var (
 		addr        string
+		metricsAddr string
 		concurrency int
 		interval    time.Duration
 	)
@@ -342,6 +393,7 @@ func roleCommand(g *globals, use, short, long string, roles roleSet) *cobra.Comm
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := g.loadConfig(bindFlags(cmd, map[string]string{
 				"addr": "admin.addr", "concurrency": "worker.concurrency", "interval": "scheduler.interval",
+				"metrics-addr": "metrics.addr",
 			}))
 			if err != nil {
 				return err
@@ -351,6 +403,8 @@ func roleCommand(g *globals, use, short, long string, roles roleSet) *cobra.Comm
 	}
 	if roles.api {
 		cmd.Flags().StringVar(&addr, "addr", config.DefaultAdminAddr, "admin API listen address (admin.addr)")
+	} else {
+		cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus /metrics on this host:port (metrics.addr)")
 	}
 	if roles.worker {
 		cmd.Flags().IntVar(&concurrency, "concurrency", config.DefaultWorkerConcurrency, "runs processed at once (worker.concurrency)")

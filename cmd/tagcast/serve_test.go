@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -473,5 +474,38 @@ push: {platform: [ios], fromuserid: system, audience: {is_to_all: true}, notific
 	}
 	if len(det.Runs) != 1 || !det.Runs[0].ScheduledFor.Equal(t0.Add(10*time.Minute)) {
 		t.Errorf("runs = %+v", det.Runs)
+	}
+}
+
+// TestWorkerServesMetrics: a worker process without the admin API serves
+// its own /metrics on --metrics-addr, so distributed workers can be scraped.
+func TestWorkerServesMetrics(t *testing.T) {
+	t.Parallel()
+	_, emuURL := roleEmulator(t)
+	metricsAddr := freeLoopbackAddr(t)
+	cfg := roleConfig(t, emuURL, testenv.Redis(t).URL(), testenv.Postgres(t), freeLoopbackAddr(t))
+	r := startRole(t, "--config", cfg, "worker", "--metrics-addr", metricsAddr)
+	r.waitStarted(t)
+	var body string
+	waitFor(t, "/metrics served", 10*time.Second, func() bool {
+		res, err := http.Get("http://" + metricsAddr + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer func() { _ = res.Body.Close() }()
+		b, err := io.ReadAll(res.Body)
+		if err != nil || res.StatusCode != http.StatusOK {
+			return false
+		}
+		body = string(b)
+		return true
+	})
+	for _, want := range []string{"go_goroutines", `go_sql_max_open_connections{db_name="tagcast"}`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s:\n%.2000s", want, body)
+		}
+	}
+	if code := r.stop(t); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, r.stderr)
 	}
 }
