@@ -22,6 +22,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tagcast/tagcast/campaign/sqlstore"
+	"github.com/tagcast/tagcast/internal/simclock"
 	"github.com/tagcast/tagcast/internal/testenv"
 	"github.com/tagcast/tagcast/pushapi"
 	"github.com/tagcast/tagcast/pushapi/emulator"
@@ -53,7 +54,7 @@ func helperMain() int {
 	defer stop()
 	log := zerolog.New(os.Stderr).With().Timestamp().Int("pid", os.Getpid()).Logger().Level(zerolog.WarnLevel)
 	fail := func(err error) int { log.Error().Err(err).Msg("helper"); return 3 }
-	clock, err := newFileClock(os.Getenv(helperClockEnv))
+	clock, err := simclock.Open(os.Getenv(helperClockEnv))
 	if err != nil {
 		return fail(err)
 	}
@@ -177,14 +178,11 @@ func (h *helper) stop(t *testing.T) time.Duration {
 
 // procSetup starts PostgreSQL, Redis, the shared clock file and the
 // emulator (on the shared clock) for tests with worker processes.
-func procSetup(t *testing.T, q emulator.Quota) (procEnv, *fileClock, *sqlstore.Store, *testenv.RedisServer, *redis.Client, *emulator.Emulator) {
+func procSetup(t *testing.T, q emulator.Quota) (procEnv, *simclock.Clock, *sqlstore.Store, *testenv.RedisServer, *redis.Client, *emulator.Emulator) {
 	t.Helper()
 	ctx := t.Context()
 	pe := procEnv{pgURL: testenv.Postgres(t), clockPath: filepath.Join(t.TempDir(), "clock"), hourly: q.Hourly, daily: q.Daily}
-	if err := setFileClock(pe.clockPath, t0); err != nil {
-		t.Fatal(err)
-	}
-	clock, err := newFileClock(pe.clockPath)
+	clock, err := simclock.Create(pe.clockPath, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,13 +292,12 @@ func TestQuotaExactnessAcrossProcesses(t *testing.T) {
 		if st.NextOpening.After(end) {
 			break // 48 simulated hours are over
 		}
-		if err := setFileClock(pe.clockPath, st.NextOpening); err != nil {
+		// Set moves this process's clock (the emulator's) before the
+		// workers can read the file: the service is never behind them.
+		if err := clock.Set(st.NextOpening); err != nil {
 			t.Fatal(err)
 		}
 		jumps++
-		for clock.Now().Before(st.NextOpening) { // this process's clock sees it too
-			time.Sleep(time.Millisecond)
-		}
 	}
 	var shutdown []time.Duration
 	for _, h := range helpers {
@@ -419,11 +416,8 @@ func TestKillMidSend(t *testing.T) {
 	// asynq hands the orphaned task to another worker once its lease is
 	// recovered (about a minute of real time); the test delivers it to a
 	// handler at once, after the store's lease lapsed on the shared clock.
-	if err := setFileClock(pe.clockPath, t0.Add(helperConfig.Lease+time.Second)); err != nil {
+	if err := clock.Set(t0.Add(helperConfig.Lease + time.Second)); err != nil {
 		t.Fatal(err)
-	}
-	for clock.Now().Before(t0.Add(helperConfig.Lease)) {
-		time.Sleep(time.Millisecond)
 	}
 	guard, err := quota.New(quota.Options{Client: rdb, Ledger: store, Apps: map[string]quota.Policy{testApp: {Hourly: 10, Daily: 10}}, Now: clock.Now})
 	if err != nil {

@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"os"
-	"strconv"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -72,87 +69,6 @@ func (c *fakeClock) Wait(ctx context.Context, until time.Time, _ time.Duration) 
 		return true, nil
 	}
 	return false, ctx.Err()
-}
-
-// fileClock is a simulated clock shared by processes: the instant is in a
-// file (Unix nanoseconds) the test rewrites; every process polls it.
-type fileClock struct {
-	path string
-	now  atomic.Int64
-	mu   sync.Mutex
-	tick chan struct{} // closed and replaced when the time changes
-	stop chan struct{}
-}
-
-func newFileClock(path string) (*fileClock, error) {
-	c := &fileClock{path: path, tick: make(chan struct{}), stop: make(chan struct{})}
-	if err := c.read(); err != nil {
-		return nil, err
-	}
-	go func() {
-		t := time.NewTicker(2 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-c.stop:
-				return
-			case <-t.C:
-				_ = c.read()
-			}
-		}
-	}()
-	return c, nil
-}
-
-func (c *fileClock) read() error {
-	b, err := os.ReadFile(c.path)
-	if err != nil {
-		return err
-	}
-	ns, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-	if err != nil {
-		return nil // mid-rename: keep the last value
-	}
-	if c.now.Swap(ns) != ns {
-		c.mu.Lock()
-		close(c.tick)
-		c.tick = make(chan struct{})
-		c.mu.Unlock()
-	}
-	return nil
-}
-
-func (c *fileClock) Close() { close(c.stop) }
-
-func (c *fileClock) Now() time.Time { return time.Unix(0, c.now.Load()).UTC() }
-
-func (c *fileClock) Wait(ctx context.Context, until time.Time, maxWait time.Duration) (bool, error) {
-	deadline := time.NewTimer(maxWait)
-	defer deadline.Stop()
-	for {
-		if !c.Now().Before(until) {
-			return true, nil
-		}
-		c.mu.Lock()
-		tick := c.tick
-		c.mu.Unlock()
-		select {
-		case <-tick:
-		case <-deadline.C:
-			return !c.Now().Before(until), nil
-		case <-ctx.Done():
-			return false, ctx.Err()
-		}
-	}
-}
-
-// setFileClock writes t to path atomically.
-func setFileClock(path string, t time.Time) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(strconv.FormatInt(t.UnixNano(), 10)), 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // env is what an in-process test needs: a store on PostgreSQL, Redis, the

@@ -41,6 +41,11 @@ type Clock struct {
 	path string
 	now  atomic.Int64 // Unix ns
 
+	// rw orders Set against the poller: Set publishes the new instant here
+	// before the file, and a poll may not put back the file's older value in
+	// between.
+	rw sync.Mutex
+
 	mu   sync.Mutex
 	tick chan struct{} // closed and replaced whenever the instant changes
 
@@ -101,9 +106,11 @@ func (c *Clock) poll(every time.Duration) {
 		case <-c.stop:
 			return
 		case <-t.C:
+			c.rw.Lock()
 			if at, err := Read(c.path); err == nil {
 				c.observe(at.UnixNano())
 			} // a missing or torn file keeps the last instant
+			c.rw.Unlock()
 		}
 	}
 }
@@ -143,11 +150,21 @@ func (c *Clock) Now() time.Time { return time.Unix(0, c.now.Load()).UTC() }
 // Set writes t to the file (every process sees it within its poll interval)
 // and makes this Clock read t at once. Moving backwards is allowed but
 // surprises most code; controllers move forwards.
+//
+// The process that sets the clock sees the new instant before any other
+// process can read it from the file: a simulated service (the emulator)
+// running on the setter's clock is never behind the workers, which would
+// otherwise be a window in which a worker pushes at the new instant and the
+// service still counts it in the old one.
 func (c *Clock) Set(t time.Time) error {
+	c.rw.Lock()
+	defer c.rw.Unlock()
+	old := c.now.Load()
+	c.observe(t.UnixNano())
 	if err := Write(c.path, t); err != nil {
+		c.observe(old)
 		return err
 	}
-	c.observe(t.UnixNano())
 	return nil
 }
 
