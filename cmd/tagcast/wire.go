@@ -284,7 +284,7 @@ func (d *deps) buildGuard() error {
 		policies[a.Name] = quotaPolicy(a.Quota)
 	}
 	g, err := quota.New(quota.Options{
-		Client: d.rdb, Ledger: d.store, Apps: policies, Now: d.clock.Now,
+		Client: d.rdb, Ledger: d.store, Apps: policies, Now: d.clock.Now, Margin: quotaMargin(d.cfg),
 		Logger: d.log.With().Str("component", "quota").Logger(),
 	})
 	if err != nil {
@@ -333,4 +333,19 @@ func (d *deps) buildCore(ctx context.Context, sharedRedis bool) error {
 		return err
 	}
 	return d.buildClients()
+}
+
+// quotaMargin is how long past its window a reservation keeps counting. The
+// service stamps a push when it arrives, which can be as late as the
+// reservation plus the store write before the call (a few milliseconds; 5 s
+// allowed) plus the whole call (at most the app's timeout, which bounds a
+// fail-over hop too): the margin covers the slowest app, and is never less
+// than quota.DefaultMargin.
+func quotaMargin(cfg *config.Config) time.Duration {
+	const beforeCall = 5 * time.Second
+	margin := quota.DefaultMargin
+	for _, a := range cfg.Apps {
+		margin = max(margin, a.Timeout+beforeCall)
+	}
+	return margin
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/tagcast/tagcast/config"
 	"github.com/tagcast/tagcast/internal/testenv"
 	"github.com/tagcast/tagcast/queue"
+	"github.com/tagcast/tagcast/quota"
 	"github.com/tagcast/tagcast/scheduler"
 )
 
@@ -144,5 +145,27 @@ func TestDemoClock(t *testing.T) {
 	c.Jump(-time.Hour) // never backwards
 	if c.Now().Before(start.Add(time.Hour)) {
 		t.Error("a negative jump moved the clock back")
+	}
+}
+
+// TestQuotaMarginCoversTheSlowestCall: a push reaches the service up to the
+// app's timeout after its reservation, so a reservation must keep counting
+// at least that long past its window, or the guard frees a slot the service
+// still counts (a 429).
+func TestQuotaMarginCoversTheSlowestCall(t *testing.T) {
+	t.Parallel()
+	cfg := config.Default()
+	if got := quotaMargin(cfg); got != quota.DefaultMargin {
+		t.Errorf("no apps: margin %s, want %s", got, quota.DefaultMargin)
+	}
+	fast, slow := config.DefaultApp(), config.DefaultApp()
+	fast.Timeout, slow.Timeout = 2*time.Second, 30*time.Second
+	cfg.Apps = []config.App{fast, slow}
+	if got := quotaMargin(cfg); got != 35*time.Second {
+		t.Errorf("slowest app timeout 30s: margin %s, want 35s", got)
+	}
+	cfg.Apps = []config.App{fast}
+	if got := quotaMargin(cfg); got != quota.DefaultMargin {
+		t.Errorf("fast app: margin %s, want the default %s", got, quota.DefaultMargin)
 	}
 }
