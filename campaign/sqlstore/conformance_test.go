@@ -166,19 +166,20 @@ func wantTransitionError(t testing.TB, err error, what string) {
 // implementation must pass it.
 func RunConformance(t *testing.T, newStore storeFactory) {
 	tests := map[string]func(t *testing.T, b bundle){
-		"CreateGetList":           testCreateGetList,
-		"ClaimDueFiresOnce":       testClaimDueFiresOnce,
-		"ClaimDueRace":            testClaimDueRace,
-		"ClaimSendRace":           testClaimSendRace,
-		"OutcomesAndLedger":       testOutcomesAndLedger,
-		"RetryWaitAndRelease":     testRetryWaitAndRelease,
-		"StaleLeases":             testStaleLeases,
-		"PauseResumeCancel":       testPauseResumeCancel,
-		"ExpireRun":               testExpireRun,
-		"EnqueueBookkeeping":      testEnqueueBookkeeping,
-		"RenderFailureFailsRun":   testRenderFailureFailsRun,
-		"PlanErrorSkipsCampaign":  testPlanErrorSkipsCampaign,
-		"LedgerInFlightAndDirect": testLedgerInFlightAndDirect,
+		"CreateGetList":             testCreateGetList,
+		"ClaimDueFiresOnce":         testClaimDueFiresOnce,
+		"ClaimDueRace":              testClaimDueRace,
+		"ClaimSendRace":             testClaimSendRace,
+		"OutcomesAndLedger":         testOutcomesAndLedger,
+		"RetryWaitAndRelease":       testRetryWaitAndRelease,
+		"StaleLeases":               testStaleLeases,
+		"PauseResumeCancel":         testPauseResumeCancel,
+		"ExpireRun":                 testExpireRun,
+		"EnqueueBookkeeping":        testEnqueueBookkeeping,
+		"RenderFailureFailsRun":     testRenderFailureFailsRun,
+		"PlanErrorSkipsCampaign":    testPlanErrorSkipsCampaign,
+		"LedgerInFlightAndDirect":   testLedgerInFlightAndDirect,
+		"SubMicrosecondAtFiresOnce": testSubMicrosecondAtFiresOnce,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -807,5 +808,30 @@ func testLedgerInFlightAndDirect(t *testing.T, b bundle) {
 	}
 	if l, _ := b.store.SentBetween(b.ctx, "other", t0, t0.Add(time.Hour)); len(l) != 0 {
 		t.Errorf("another app's ledger: %v", l)
+	}
+}
+
+// testSubMicrosecondAtFiresOnce: an `at` instant finer than the store's
+// microsecond precision (RFC 3339 allows nanoseconds) fires once and the
+// campaign is done. Before the fix the schedule kept the nanoseconds, the
+// next fire computed from the stored instant was the `at` itself, and the
+// campaign stayed due for ever, re-claimed at every tick ahead of others.
+func testSubMicrosecondAtFiresOnce(t *testing.T, b bundle) {
+	at := t0.Add(-2*time.Minute + 123456789*time.Nanosecond)
+	c := b.create(t, newCampaign("main", "nanos", at, 0))
+	runs, err := b.store.ClaimDue(b.ctx, t0, 100, plan)
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("first ClaimDue = %v, %v; want one run", runs, err)
+	}
+	d, err := b.store.Get(b.ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Status != campaign.CampaignDone || d.NextRunAt != nil {
+		t.Errorf("after its one fire: status %s, next_run_at %v; want done and none", d.Status, d.NextRunAt)
+	}
+	again, err := b.store.ClaimDue(b.ctx, t0.Add(time.Second), 100, plan)
+	if err != nil || len(again) != 0 {
+		t.Errorf("second ClaimDue = %v, %v; want nothing due", again, err)
 	}
 }

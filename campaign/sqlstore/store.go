@@ -28,6 +28,10 @@ func (s *Store) Create(ctx context.Context, c campaign.Campaign, now time.Time) 
 	if err != nil {
 		return campaign.Campaign{}, fmt.Errorf("create campaign %q: push: %w", c.Name, err)
 	}
+	// The store keeps instants to the microsecond: a schedule instant finer
+	// than that would never equal the next_run_at derived from it, and an
+	// `at` campaign would look due again after it fired.
+	c.Schedule.At, c.Schedule.Start, c.Schedule.End = utcp(c.Schedule.At), utcp(c.Schedule.Start), utcp(c.Schedule.End)
 	sched, err := mustJSON(c.Schedule)
 	if err != nil {
 		return campaign.Campaign{}, fmt.Errorf("create campaign %q: schedule: %w", c.Name, err)
@@ -241,7 +245,9 @@ func (s *Store) fire(ctx context.Context, tx *sql.Tx, c campaign.Campaign, now t
 	if err != nil {
 		return campaign.Run{}, false, &planError{fmt.Errorf("campaign %d: plan: %w", c.ID, err)}
 	}
-	if p.Next != nil && !p.Next.After(*c.NextRunAt) {
+	// Compared at the store's precision: a next fire that only advances
+	// below a microsecond would be stored unchanged and fire again forever.
+	if p.Next != nil && !utc(*p.Next).After(utc(*c.NextRunAt)) {
 		return campaign.Run{}, false, &planError{fmt.Errorf("campaign %d: plan: next fire %s does not advance past %s",
 			c.ID, p.Next.UTC().Format(time.RFC3339Nano), c.NextRunAt.Format(time.RFC3339Nano))}
 	}
