@@ -81,10 +81,17 @@ func throughputOnce(b *testing.B, dbURL string) {
 	}
 	stop()
 	srv.Shutdown()
-	var last time.Time
-	if err := s.store.DB().QueryRowContext(context.Background(), `SELECT max(finished_at) FROM runs`).Scan(&last); err != nil {
+	// The last run to finish, read through the store (SQLite keeps instants
+	// as integers, so a raw max(finished_at) does not scan into a time).
+	var lastID int64
+	if err := s.store.DB().QueryRowContext(context.Background(), `SELECT id FROM runs ORDER BY finished_at DESC LIMIT 1`).Scan(&lastID); err != nil {
 		b.Fatal(err)
 	}
+	lastRun, _, err := s.store.GetRun(context.Background(), lastID)
+	if err != nil || lastRun.FinishedAt == nil {
+		b.Fatalf("last run %d: %+v, %v", lastID, lastRun, err)
+	}
+	last := *lastRun.FinishedAt
 	tagcastRate := float64(n) / last.Sub(start).Seconds()
 
 	// Correctness: each run sent once, every messageUID recorded.
