@@ -36,6 +36,9 @@ type Store interface {
 	ClaimDue(ctx context.Context, now time.Time, limit int, plan PlanFunc) ([]Run, error)
 	// MarkRunEnqueued records that the run's task is in the queue.
 	MarkRunEnqueued(ctx context.Context, runID int64, at time.Time) error
+	// MarkRunsEnqueued records the same for many runs in one statement;
+	// ids that do not exist are ignored.
+	MarkRunsEnqueued(ctx context.Context, runIDs []int64, at time.Time) error
 	// RunsToEnqueue returns pending runs never enqueued (or re-opened by a
 	// retry), oldest first: the reconciler enqueues them.
 	RunsToEnqueue(ctx context.Context, limit int) ([]Run, error)

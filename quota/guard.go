@@ -146,6 +146,8 @@ type Reservation struct {
 	At time.Time
 	// HourUsed and DayUsed count the slots taken, this one included.
 	HourUsed, DayUsed int
+	// HourLimit and DayLimit are the windows' limits at that instant.
+	HourLimit, DayLimit int
 }
 
 // Constraint names what keeps an app from sending.
@@ -284,7 +286,8 @@ func (g *Guard) Reserve(ctx context.Context, app string) (Reservation, error) {
 		switch res.state {
 		case "reserved":
 			g.log.Debug().Str("app", app).Str("reservation", id).Int("hour_used", res.hourUsed).Int("day_used", res.dayUsed).Msg("quota reserved")
-			return Reservation{App: app, ID: id, At: now, HourUsed: res.hourUsed, DayUsed: res.dayUsed}, nil
+			return Reservation{App: app, ID: id, At: now, HourUsed: res.hourUsed, DayUsed: res.dayUsed,
+				HourLimit: r.hourWindow(now, g.margin).limit, DayLimit: r.dayWindow(now, g.margin).limit}, nil
 		case "full":
 			e := noRoom(app, res)
 			g.log.Debug().Str("app", app).Str("by", string(e.By)).Time("opens_at", e.OpensAt).Msg("quota full")

@@ -23,6 +23,9 @@ const (
 	maxClaimRounds = 10
 	// flushTimeout bounds enqueueing held runs when Run stops.
 	flushTimeout = 10 * time.Second
+	// DefaultEnqueueConcurrency is how many run tasks are handed to Redis
+	// at once when many runs are due together.
+	DefaultEnqueueConcurrency = 16
 )
 
 // Config configures a Scheduler. Store and Queue are required.
@@ -43,6 +46,8 @@ type Config struct {
 	BatchSize int
 	// MissedAfter: a fire claimed later than this was missed (default 1 min).
 	MissedAfter time.Duration
+	// EnqueueConcurrency: run tasks handed to Redis at once (default 16).
+	EnqueueConcurrency int
 }
 
 // Scheduler claims due campaigns and enqueues their runs. Tick does one
@@ -81,6 +86,9 @@ func New(cfg Config) (*Scheduler, error) {
 	if cfg.MissedAfter <= 0 {
 		cfg.MissedAfter = DefaultMissedAfter
 	}
+	if cfg.EnqueueConcurrency <= 0 {
+		cfg.EnqueueConcurrency = DefaultEnqueueConcurrency
+	}
 	cfg.Logger = cfg.Logger.With().Str("component", "scheduler").Logger()
 	return &Scheduler{cfg: cfg, queue: taskQueue{client: cfg.Queue, opts: cfg.QueueOptions}}, nil
 }
@@ -94,6 +102,9 @@ type TickResult struct {
 	Held     int // runs claimed ahead, waiting in memory for their instant
 	Expired  int // runs created past their deliver_within
 	Failed   int // runs created failed (a template did not render)
+	// More: the tick stopped at its claim-round limit with campaigns still
+	// due; Run ticks again at once.
+	More bool
 }
 
 func (r *TickResult) add(o TickResult) {
@@ -114,7 +125,7 @@ func (s *Scheduler) Tick(ctx context.Context) (TickResult, error) {
 	var res TickResult
 	res.add(s.releaseHeld(ctx, now))
 	horizon := now.Add(s.cfg.Lookahead)
-	for range maxClaimRounds {
+	for round := range maxClaimRounds {
 		var decisions []Decision
 		plan := Plan(now, s.cfg.MissedAfter, func(d Decision) { decisions = append(decisions, d) })
 		runs, err := s.cfg.Store.ClaimDue(ctx, horizon, s.cfg.BatchSize, plan)
@@ -139,12 +150,21 @@ func (s *Scheduler) Tick(ctx context.Context) (TickResult, error) {
 				again = true
 			}
 		}
+		var ready []campaign.Run
 		for _, r := range runs {
 			res.Fired++
-			res.add(s.dispatch(ctx, r, now))
+			o, enqueue := s.dispatch(ctx, r, now)
+			res.add(o)
+			if enqueue {
+				ready = append(ready, r)
+			}
 		}
+		res.Enqueued += s.enqueueAll(ctx, ready)
 		if !again {
 			break
+		}
+		if round == maxClaimRounds-1 {
+			res.More = true
 		}
 	}
 	return res, nil
@@ -168,31 +188,78 @@ func onlyPlanErrors(err error) bool {
 	return len(errs) > 0
 }
 
-// dispatch takes a freshly created run: expire it, hold it, or enqueue it.
-func (s *Scheduler) dispatch(ctx context.Context, r campaign.Run, now time.Time) TickResult {
+// dispatch takes a freshly created run: expire it, hold it, or report that
+// it is to be enqueued now.
+func (s *Scheduler) dispatch(ctx context.Context, r campaign.Run, now time.Time) (res TickResult, enqueue bool) {
 	log := s.cfg.Logger.With().Int64("campaign", r.CampaignID).Int64("run", r.ID).Time("scheduled_for", r.ScheduledFor).Logger()
 	switch {
 	case r.Status != campaign.RunPending:
 		log.Error().Str("status", string(r.Status)).Str("error", r.Error).Msg("run created unsendable")
-		return TickResult{Failed: 1}
+		return TickResult{Failed: 1}, false
 	case r.DeliverBy != nil && !now.Before(*r.DeliverBy):
 		if _, err := s.cfg.Store.ExpireRun(ctx, r.ID, now); err != nil {
 			log.Error().Err(err).Msg("expire run")
-			return TickResult{}
+			return TickResult{}, false
 		}
 		log.Warn().Time("deliver_by", *r.DeliverBy).Msg("run expired: created after its deliver_within")
-		return TickResult{Expired: 1}
+		return TickResult{Expired: 1}, false
 	case r.ScheduledFor.After(now):
 		s.mu.Lock()
 		heap.Push(&s.held, r)
 		s.mu.Unlock()
-		return TickResult{Held: 1}
+		return TickResult{Held: 1}, false
 	}
-	if err := s.enqueue(ctx, r, time.Time{}); err != nil {
-		log.Error().Err(err).Msg("enqueue run; the reconciler will retry")
-		return TickResult{}
+	return TickResult{}, true
+}
+
+// enqueueAll hands runs due now to the queue, EnqueueConcurrency at a
+// time, then records them as enqueued in one store call. It returns how
+// many are in the queue; a run that failed is logged and left to the
+// reconciler (its enqueued_at stays empty).
+func (s *Scheduler) enqueueAll(ctx context.Context, runs []campaign.Run) int {
+	if len(runs) == 0 {
+		return 0
 	}
-	return TickResult{Enqueued: 1}
+	ok := make([]bool, len(runs))
+	already := make([]bool, len(runs))
+	sem := make(chan struct{}, s.cfg.EnqueueConcurrency)
+	var wg sync.WaitGroup
+	for i, r := range runs {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			res, err := s.queue.enqueue(ctx, r.ID, time.Time{}, false)
+			if err != nil {
+				s.cfg.Logger.Error().Err(err).Int64("campaign", r.CampaignID).Int64("run", r.ID).
+					Msg("enqueue run; the reconciler will retry")
+				return
+			}
+			ok[i], already[i] = true, res == alreadyQueued
+		}()
+	}
+	wg.Wait()
+	at := s.cfg.Clock.Now()
+	ids := make([]int64, 0, len(runs))
+	for i, r := range runs {
+		if ok[i] {
+			ids = append(ids, r.ID)
+		}
+	}
+	if err := s.cfg.Store.MarkRunsEnqueued(ctx, ids, at); err != nil {
+		// The tasks are in the queue; the reconciler finds them there and
+		// records them. Nothing is sent twice: the task id is the run's.
+		s.cfg.Logger.Error().Err(err).Int("runs", len(ids)).Msg("record runs enqueued; the reconciler will retry")
+	}
+	if e := s.cfg.Logger.Debug(); e.Enabled() {
+		for i, r := range runs {
+			if ok[i] {
+				s.cfg.Logger.Debug().Int64("campaign", r.CampaignID).Int64("run", r.ID).Time("scheduled_for", r.ScheduledFor).
+					Dur("lag", at.Sub(r.ScheduledFor)).Bool("already_queued", already[i]).Msg("run enqueued")
+			}
+		}
+	}
+	return len(ids)
 }
 
 // enqueue hands a run to the queue and records it in the store.
@@ -218,15 +285,7 @@ func (s *Scheduler) releaseHeld(ctx context.Context, now time.Time) TickResult {
 		due = append(due, heap.Pop(&s.held).(campaign.Run))
 	}
 	s.mu.Unlock()
-	var res TickResult
-	for _, r := range due {
-		if err := s.enqueue(ctx, r, time.Time{}); err != nil {
-			s.cfg.Logger.Error().Err(err).Int64("run", r.ID).Msg("enqueue held run; the reconciler will retry")
-			continue
-		}
-		res.Enqueued++
-	}
-	return res
+	return TickResult{Enqueued: s.enqueueAll(ctx, due)}
 }
 
 // nextWait is how long Run sleeps: the interval, or less when a held run's
@@ -254,13 +313,18 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	s.cfg.Logger.Info().Dur("interval", s.cfg.Interval).Dur("lookahead", s.cfg.Lookahead).Msg("scheduler started")
 	defer s.flushHeld()
 	for {
-		if _, err := s.Tick(ctx); err != nil && ctx.Err() == nil {
+		res, err := s.Tick(ctx)
+		if err != nil && ctx.Err() == nil {
 			s.cfg.Logger.Error().Err(err).Msg("tick")
+		}
+		wait := s.nextWait(s.cfg.Clock.Now())
+		if res.More && err == nil {
+			wait = 0 // a backlog of due campaigns: claim the rest at once
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-s.cfg.Clock.After(s.nextWait(s.cfg.Clock.Now())):
+		case <-s.cfg.Clock.After(wait):
 		}
 	}
 }

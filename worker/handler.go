@@ -226,18 +226,31 @@ func pickSend(sends []campaign.Send, now time.Time) next {
 // asynq to retry.
 func (h *Handler) ProcessRun(ctx context.Context, runID int64) error {
 	log := h.log.With().Int64("run", runID).Logger()
+	// The run and its sends as last read, or as this worker just changed
+	// them (fresh): every write below is a compare-and-set, so acting on
+	// this worker's own snapshot is safe, and a write it loses sends the
+	// loop back to the store.
+	var (
+		run   campaign.Run
+		sends []campaign.Send
+		fresh bool
+	)
 	for {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("run %d: %w", runID, err)
 		}
-		run, sends, err := h.store.GetRun(ctx, runID)
-		if errors.Is(err, campaign.ErrNotFound) {
-			log.Warn().Err(err).Msg("run not found: task dropped")
-			return fmt.Errorf("run %d: %w: %w", runID, err, asynq.SkipRetry)
+		if !fresh {
+			var err error
+			run, sends, err = h.store.GetRun(ctx, runID)
+			if errors.Is(err, campaign.ErrNotFound) {
+				log.Warn().Err(err).Msg("run not found: task dropped")
+				return fmt.Errorf("run %d: %w: %w", runID, err, asynq.SkipRetry)
+			}
+			if err != nil {
+				return fmt.Errorf("run %d: load: %w", runID, err)
+			}
 		}
-		if err != nil {
-			return fmt.Errorf("run %d: load: %w", runID, err)
-		}
+		fresh = false
 		log := log.With().Int64("campaign", run.CampaignID).Str("app", run.App).Logger()
 		if terminalRun(run.Status) {
 			log.Debug().Str("status", string(run.Status)).Msg("run settled")
@@ -287,12 +300,14 @@ func (h *Handler) ProcessRun(ctx context.Context, runID int64) error {
 			continue
 		}
 		if run.Status == campaign.RunPending {
-			if _, err := h.store.StartRun(ctx, runID, now); err != nil {
+			started, err := h.store.StartRun(ctx, runID, now)
+			if err != nil {
 				if errors.Is(err, campaign.ErrIllegalTransition) {
 					continue // cancelled or expired meanwhile
 				}
 				return fmt.Errorf("campaign %d run %d: start: %w", run.CampaignID, runID, err)
 			}
+			run = started
 		}
 		if h.isDraining() {
 			return h.snooze(runID, now, 0, "shutdown")
@@ -300,11 +315,22 @@ func (h *Handler) ProcessRun(ctx context.Context, runID int64) error {
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < h.cfg.AttemptBudget {
 			return h.snooze(runID, now, 0, "task timeout")
 		}
-		wait, err := h.attempt(ctx, run, *n.send, log)
+		wait, recorded, err := h.attempt(ctx, run, *n.send, log)
 		if err != nil {
 			return err
 		}
+		if recorded != nil {
+			// The outcome is in the store: carry on from this snapshot
+			// (the run's end needs no fresh read; FinishRun checks it).
+			for i := range sends {
+				if sends[i].ID == recorded.ID {
+					sends[i] = *recorded
+					fresh = true
+				}
+			}
+		}
 		if !wait.IsZero() {
+			fresh = false
 			if err := h.waitUntil(ctx, runID, wait, "quota"); err != nil {
 				return err
 			}
@@ -341,21 +367,21 @@ func (h *Handler) snooze(runID int64, until time.Time, lead time.Duration, reaso
 
 // attempt claims one send, reserves quota, calls the service and records
 // the outcome. It returns a non-zero instant when the run must wait for the
-// quota until then.
-func (h *Handler) attempt(ctx context.Context, run campaign.Run, s campaign.Send, log zerolog.Logger) (time.Time, error) {
+// quota until then, and the send as recorded when an outcome was.
+func (h *Handler) attempt(ctx context.Context, run campaign.Run, s campaign.Send, log zerolog.Logger) (time.Time, *campaign.Send, error) {
 	ids := fmt.Sprintf("campaign %d run %d send %d", run.CampaignID, run.ID, s.ID)
 	pusher, ok := h.pushers[run.App]
 	if !ok {
-		return time.Time{}, fmt.Errorf("%s: app %q is not configured in this worker", ids, run.App)
+		return time.Time{}, nil, fmt.Errorf("%s: app %q is not configured in this worker", ids, run.App)
 	}
 	now := h.clock.Now()
 	claimed, err := h.store.ClaimSend(ctx, s.ID, now, h.cfg.Lease)
 	if errors.Is(err, campaign.ErrIllegalTransition) {
 		log.Debug().Int64("send", s.ID).Err(err).Msg("send taken or moved meanwhile")
-		return time.Time{}, nil
+		return time.Time{}, nil, nil
 	}
 	if err != nil {
-		return time.Time{}, fmt.Errorf("%s: claim: %w", ids, err)
+		return time.Time{}, nil, fmt.Errorf("%s: claim: %w", ids, err)
 	}
 	tok := claimed.Token()
 	log = log.With().Int64("send", s.ID).Int("attempt", claimed.Attempts).Logger()
@@ -365,14 +391,14 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, s campaign.Send
 	if errors.As(err, &noRoom) {
 		h.setRemaining(ctx, run.App)
 		if rerr := h.release(ctx, tok, "waiting for quota: "+noRoom.Error()); rerr != nil {
-			return time.Time{}, fmt.Errorf("%s: %w", ids, rerr)
+			return time.Time{}, nil, fmt.Errorf("%s: %w", ids, rerr)
 		}
 		log.Debug().Str("by", string(noRoom.By)).Time("opens_at", noRoom.OpensAt).Msg("quota full: waiting")
-		return noRoom.OpensAt, nil
+		return noRoom.OpensAt, nil, nil
 	}
 	if err != nil {
 		rerr := h.release(ctx, tok, "quota guard unavailable")
-		return time.Time{}, errors.Join(fmt.Errorf("%s: reserve quota: %w", ids, err), rerr)
+		return time.Time{}, nil, errors.Join(fmt.Errorf("%s: reserve quota: %w", ids, err), rerr)
 	}
 
 	started := h.clock.Now()
@@ -380,10 +406,10 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, s campaign.Send
 		relErr := h.guard.Release(context.WithoutCancel(ctx), res)
 		if errors.Is(err, campaign.ErrIllegalTransition) {
 			log.Warn().Err(err).Msg("claim lost before the attempt: not sent")
-			return time.Time{}, relErr
+			return time.Time{}, nil, relErr
 		}
 		rerr := h.release(ctx, tok, "could not record the attempt")
-		return time.Time{}, errors.Join(fmt.Errorf("%s: begin attempt: %w", ids, err), rerr, relErr)
+		return time.Time{}, nil, errors.Join(fmt.Errorf("%s: begin attempt: %w", ids, err), rerr, relErr)
 	}
 	if claimed.Attempts == 1 {
 		h.metrics.lag(run.App, started.Sub(run.ScheduledFor))
@@ -416,12 +442,20 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, s campaign.Send
 		}
 		wait = until
 	}
-	if _, err := h.recordOutcome(sctx, tok, d.record); err != nil {
+	var recorded *campaign.Send
+	if sd, err := h.recordOutcome(sctx, tok, d.record); err != nil {
 		log.Error().Err(err).Str("outcome", string(d.class)).Str("push_id", d.record.PushID).
 			Str("message_uid", d.record.MessageUID).Msg("outcome not recorded: the send becomes unknown when its lease lapses")
 		errs = append(errs, fmt.Errorf("%s: record %s: %w", ids, d.record.Status, err))
+	} else {
+		recorded = &sd
 	}
-	h.setRemaining(sctx, run.App)
+	if d.releaseQuota || d.blockApp {
+		h.setRemaining(sctx, run.App)
+	} else {
+		// The slot stays spent: the reservation already tells what is left.
+		h.metrics.remaining(run.App, res.HourLimit-res.HourUsed, res.DayLimit-res.DayUsed)
+	}
 
 	ev := log.Info()
 	switch d.class {
@@ -442,7 +476,7 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, s campaign.Send
 		ev = ev.Str("message_uid", d.record.MessageUID).Str("push_id", d.record.PushID)
 	}
 	ev.Msg("push attempt")
-	return wait, errors.Join(errs...)
+	return wait, recorded, errors.Join(errs...)
 }
 
 // recordOutcome records o, trying a few times: losing a sent push's

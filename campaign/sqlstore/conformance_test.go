@@ -180,6 +180,7 @@ func RunConformance(t *testing.T, newStore storeFactory) {
 		"PlanErrorSkipsCampaign":    testPlanErrorSkipsCampaign,
 		"LedgerInFlightAndDirect":   testLedgerInFlightAndDirect,
 		"SubMicrosecondAtFiresOnce": testSubMicrosecondAtFiresOnce,
+		"FinishRunDone":             testFinishRunDone,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -690,6 +691,24 @@ func testEnqueueBookkeeping(t *testing.T, b bundle) {
 	if len(list) != 1 || list[0].ID != r2.ID {
 		t.Errorf("RunsToEnqueue after marking = %v", list)
 	}
+	// The batch form: every id marked in one call, unknown ids ignored.
+	r3, _ := b.fire(t, 0)
+	r4, _ := b.fire(t, 0)
+	if err := b.store.MarkRunsEnqueued(b.ctx, nil, t0); err != nil {
+		t.Errorf("MarkRunsEnqueued(none) = %v", err)
+	}
+	if err := b.store.MarkRunsEnqueued(b.ctx, []int64{r3.ID, 434343, r4.ID}, t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []int64{r3.ID, r4.ID} {
+		if r, _, err := b.store.GetRun(b.ctx, id); err != nil || r.EnqueuedAt == nil || !r.EnqueuedAt.Equal(t0.Add(time.Second)) {
+			t.Errorf("run %d after MarkRunsEnqueued: enqueued_at %v, %v", id, r.EnqueuedAt, err)
+		}
+	}
+	list, _ = b.store.RunsToEnqueue(b.ctx, 10)
+	if len(list) != 1 || list[0].ID != r2.ID {
+		t.Errorf("RunsToEnqueue after the batch mark = %v, want only run %d", list, r2.ID)
+	}
 	if _, err := b.store.StartRun(b.ctx, r1.ID, t0); err != nil {
 		t.Fatal(err)
 	}
@@ -697,10 +716,10 @@ func testEnqueueBookkeeping(t *testing.T, b bundle) {
 		t.Errorf("StartRun twice = %s, %v; want a no-op", r.Status, err)
 	}
 	open, err := b.store.OpenRuns(b.ctx, 0, 10)
-	if err != nil || len(open) != 2 {
+	if err != nil || len(open) != 4 {
 		t.Errorf("OpenRuns = %v, %v", open, err)
 	}
-	if open, _ := b.store.OpenRuns(b.ctx, r1.ID, 10); len(open) != 1 || open[0].ID != r2.ID {
+	if open, _ := b.store.OpenRuns(b.ctx, r1.ID, 10); len(open) != 3 || open[0].ID != r2.ID {
 		t.Errorf("OpenRuns after cursor = %v", open)
 	}
 	if _, _, err := b.store.GetRun(b.ctx, 777777); !errors.Is(err, campaign.ErrNotFound) {
@@ -833,5 +852,36 @@ func testSubMicrosecondAtFiresOnce(t *testing.T, b bundle) {
 	again, err := b.store.ClaimDue(b.ctx, t0.Add(time.Second), 100, plan)
 	if err != nil || len(again) != 0 {
 		t.Errorf("second ClaimDue = %v, %v; want nothing due", again, err)
+	}
+}
+
+// testFinishRunDone: a running run whose sends were all sent ends done
+// (FinishRun's one-statement path), once; a second FinishRun is a no-op,
+// and a pending run with every send sent still goes through the checked
+// path (pending cannot become done).
+func testFinishRunDone(t *testing.T, b bundle) {
+	run, sends := b.fire(t, 1500) // 2 sends
+	if _, err := b.store.StartRun(b.ctx, run.ID, t0); err != nil {
+		t.Fatal(err)
+	}
+	b.send(t, b.claim(t, sends[0].ID, t0), t0, campaign.Outcome{Status: campaign.SendSent, PushID: "p1", MessageUID: "u1"})
+	if r, err := b.store.FinishRun(b.ctx, run.ID, t0); err == nil {
+		t.Fatalf("FinishRun with one send pending = %s, want an error", r.Status)
+	}
+	b.send(t, b.claim(t, sends[1].ID, t0), t0, campaign.Outcome{Status: campaign.SendSent, PushID: "p2", MessageUID: "u2"})
+	end := t0.Add(time.Minute)
+	r, err := b.store.FinishRun(b.ctx, run.ID, end)
+	if err != nil || r.Status != campaign.RunDone || r.FinishedAt == nil || !r.FinishedAt.Equal(end) {
+		t.Fatalf("FinishRun = %s at %v, %v; want done at %s", r.Status, r.FinishedAt, err, end)
+	}
+	r, err = b.store.FinishRun(b.ctx, run.ID, end.Add(time.Hour))
+	if err != nil || r.Status != campaign.RunDone || !r.FinishedAt.Equal(end) {
+		t.Errorf("FinishRun again = %s at %v, %v; want unchanged", r.Status, r.FinishedAt, err)
+	}
+
+	pending, psends := b.fire(t, 0)
+	b.send(t, b.claim(t, psends[0].ID, t0), t0, campaign.Outcome{Status: campaign.SendSent, PushID: "p3", MessageUID: "u3"})
+	if r, err := b.store.FinishRun(b.ctx, pending.ID, end); !errors.Is(err, campaign.ErrIllegalTransition) {
+		t.Errorf("FinishRun of a pending run = %s, %v; want an illegal transition", r.Status, err)
 	}
 }

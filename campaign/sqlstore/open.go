@@ -60,8 +60,8 @@ func openDB(dbURL string) (*sql.DB, migrations.Dialect, error) {
 		if err != nil {
 			return nil, "", fmt.Errorf("sqlstore: open %s: %w", redact(dbURL), err)
 		}
-		db.SetMaxOpenConns(10)
-		db.SetMaxIdleConns(5)
+		db.SetMaxOpenConns(40)
+		db.SetMaxIdleConns(40)
 		db.SetConnMaxIdleTime(5 * time.Minute)
 		return db, migrations.Postgres, nil
 	case dbURL == "sqlite::memory:" || strings.HasPrefix(dbURL, "sqlite://"):

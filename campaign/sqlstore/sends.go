@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tagcast/tagcast/campaign"
+	"github.com/tagcast/tagcast/migrations"
 )
 
 // ClaimSend moves a send to in_flight by compare-and-set.
@@ -83,50 +84,80 @@ func (s *Store) RecordOutcome(ctx context.Context, tok campaign.ClaimToken, o ca
 	if o.At.IsZero() {
 		return campaign.Send{}, fmt.Errorf("send %d: record %s: At is required", tok.SendID, o.Status)
 	}
-	var out campaign.Send
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		cur, err := s.getSend(ctx, tx, tok.SendID, true)
-		if err != nil {
-			return err
+	code := o.Code
+	if o.Status == campaign.SendSent && code == 0 {
+		code = 200
+	}
+	set := `status = ?, last_code = ?, last_message = ?, updated_at = ?, lease_until = NULL`
+	args := []any{o.Status, code, o.Message, s.ts(o.At)}
+	switch o.Status {
+	case campaign.SendSent:
+		set += `, push_id = ?, message_uid = ?`
+		args = append(args, o.PushID, o.MessageUID)
+	case campaign.SendRetryWait:
+		set += `, next_attempt_at = ?`
+		args = append(args, s.ts(o.NextAttempt))
+	case campaign.SendPending: // released: the attempt is not spent
+		set += `, attempts = attempts - 1, sent_at = NULL, claimed_at = NULL`
+	}
+	// One compare-and-set: the claim must still hold, and sent or unknown
+	// need the attempt begun.
+	where := ` WHERE id = ? AND status = 'in_flight' AND claim = ?`
+	args = append(args, tok.SendID, tok.Claim)
+	ledgered := o.Status == campaign.SendSent || o.Status == campaign.SendUnknown
+	if ledgered {
+		where += ` AND sent_at IS NOT NULL`
+	}
+	update := `UPDATE sends SET ` + set + where + ` RETURNING ` + sendCols
+
+	var out []campaign.Send
+	var err error
+	switch {
+	case ledgered && s.dialect == migrations.Postgres:
+		// The outcome and its quota-ledger entry in one statement.
+		args = append(args, o.Status)
+		var rows *sql.Rows
+		rows, err = s.db.QueryContext(ctx, s.q(`WITH u AS (`+update+`),
+			l AS (INSERT INTO quota_ledger (send_id, claim, app, sent_at, outcome) SELECT id, claim, app, sent_at, ? FROM u
+				ON CONFLICT (send_id, claim) DO NOTHING)
+			SELECT `+sendCols+` FROM u`), args...)
+		if err == nil {
+			out, err = collect(rows, scanSend)
 		}
-		wrap := func(err error) error { return fmt.Errorf("campaign %d run %d: %w", cur.CampaignID, cur.RunID, err) }
-		if cur.Status != campaign.SendInFlight || cur.Claim != tok.Claim {
-			return wrap(lostClaim(cur, tok, string(o.Status)))
-		}
-		attempted := cur.SentAt != nil
-		if (o.Status == campaign.SendSent || o.Status == campaign.SendUnknown) && !attempted {
-			return wrap(&campaign.TransitionError{Entity: "send", ID: cur.ID, From: string(cur.Status), To: string(o.Status),
-				Reason: "no attempt begun: call BeginAttempt before the push call"})
-		}
-		code := o.Code
-		if o.Status == campaign.SendSent && code == 0 {
-			code = 200
-		}
-		set := `status = ?, last_code = ?, last_message = ?, updated_at = ?, lease_until = NULL`
-		args := []any{o.Status, code, o.Message, s.ts(o.At)}
-		switch o.Status {
-		case campaign.SendSent:
-			set += `, push_id = ?, message_uid = ?`
-			args = append(args, o.PushID, o.MessageUID)
-		case campaign.SendRetryWait:
-			set += `, next_attempt_at = ?`
-			args = append(args, s.ts(o.NextAttempt))
-		case campaign.SendPending: // released: the attempt is not spent
-			set += `, attempts = attempts - 1, sent_at = NULL, claimed_at = NULL`
-		}
-		args = append(args, cur.ID)
-		row := tx.QueryRowContext(ctx, s.q(`UPDATE sends SET `+set+` WHERE id = ? RETURNING `+sendCols), args...)
-		if out, err = scanSend(row); err != nil {
-			return wrap(fmt.Errorf("send %d: record %s: %w", cur.ID, o.Status, err))
-		}
-		if o.Status == campaign.SendSent || o.Status == campaign.SendUnknown {
-			if err := s.ledger(ctx, tx, out, o.Status); err != nil {
-				return wrap(err)
+	case ledgered:
+		err = s.inTx(ctx, func(tx *sql.Tx) error {
+			rows, err := tx.QueryContext(ctx, s.q(update), args...)
+			if err != nil {
+				return err
 			}
+			if out, err = collect(rows, scanSend); err != nil || len(out) == 0 {
+				return err
+			}
+			return s.ledger(ctx, tx, out[0], o.Status)
+		})
+	default:
+		var rows *sql.Rows
+		rows, err = s.db.QueryContext(ctx, s.q(update), args...)
+		if err == nil {
+			out, err = collect(rows, scanSend)
 		}
-		return nil
-	})
-	return out, err
+	}
+	if err != nil {
+		return campaign.Send{}, fmt.Errorf("send %d: record %s: %w", tok.SendID, o.Status, err)
+	}
+	if len(out) == 1 {
+		return out[0], nil
+	}
+	// The compare-and-set missed: say why.
+	cur, err := s.getSend(ctx, s.db, tok.SendID, false)
+	if err != nil {
+		return cur, err
+	}
+	if cur.Status == campaign.SendInFlight && cur.Claim == tok.Claim && ledgered && cur.SentAt == nil {
+		return cur, fmt.Errorf("campaign %d run %d: %w", cur.CampaignID, cur.RunID, &campaign.TransitionError{Entity: "send", ID: cur.ID,
+			From: string(cur.Status), To: string(o.Status), Reason: "no attempt begun: call BeginAttempt before the push call"})
+	}
+	return cur, fmt.Errorf("campaign %d run %d: %w", cur.CampaignID, cur.RunID, lostClaim(cur, tok, string(o.Status)))
 }
 
 // ledger records an attempt that reached or may have reached the service.

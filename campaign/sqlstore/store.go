@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tagcast/tagcast/campaign"
+	"github.com/tagcast/tagcast/migrations"
 )
 
 var _ campaign.Store = (*Store)(nil)
@@ -331,6 +332,38 @@ func (s *Store) MarkRunEnqueued(ctx context.Context, runID int64, at time.Time) 
 	return nil
 }
 
+// markChunk bounds the ids of one MarkRunsEnqueued statement on SQLite
+// (at most 32,766 parameters).
+const markChunk = 1000
+
+// MarkRunsEnqueued records that the runs' tasks are in the queue.
+func (s *Store) MarkRunsEnqueued(ctx context.Context, runIDs []int64, at time.Time) error {
+	if len(runIDs) == 0 {
+		return nil
+	}
+	if s.dialect == migrations.Postgres {
+		// One statement text whatever the count, so pgx caches one plan.
+		if _, err := s.db.ExecContext(ctx, `UPDATE runs SET enqueued_at = $1, updated_at = $1 WHERE id = ANY($2)`, s.ts(at), runIDs); err != nil {
+			return fmt.Errorf("%d runs: mark enqueued: %w", len(runIDs), err)
+		}
+		return nil
+	}
+	for len(runIDs) > 0 {
+		chunk := runIDs[:min(len(runIDs), markChunk)]
+		runIDs = runIDs[len(chunk):]
+		args := make([]any, 0, len(chunk)+1)
+		args = append(args, s.ts(at))
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		marks := strings.Repeat("?, ", len(chunk)-1) + "?"
+		if _, err := s.db.ExecContext(ctx, `UPDATE runs SET enqueued_at = ?1, updated_at = ?1 WHERE id IN (`+marks+`)`, args...); err != nil {
+			return fmt.Errorf("%d runs: mark enqueued: %w", len(chunk), err)
+		}
+	}
+	return nil
+}
+
 // RunsToEnqueue returns pending runs never enqueued.
 func (s *Store) RunsToEnqueue(ctx context.Context, limit int) ([]campaign.Run, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+runCols+` FROM runs WHERE status = 'pending' AND enqueued_at IS NULL ORDER BY id LIMIT ?`), limit)
@@ -437,8 +470,24 @@ func (s *Store) settle(ctx context.Context, tx *sql.Tx, r campaign.Run, now time
 
 // FinishRun settles a run whose sends are all settled.
 func (s *Store) FinishRun(ctx context.Context, runID int64, now time.Time) (campaign.Run, error) {
+	// The common end first, in one compare-and-set: a running run whose
+	// sends were all sent is done. Sent is final for a send of an open run
+	// (only a settled run can be retried), so nothing can move under it.
+	rows, err := s.db.QueryContext(ctx, s.q(`UPDATE runs SET status = 'done', finished_at = ?, updated_at = ?
+		WHERE id = ? AND status = 'running' AND NOT EXISTS (SELECT 1 FROM sends WHERE run_id = ? AND status <> 'sent')
+		RETURNING `+runCols), s.ts(now), s.ts(now), runID, runID)
+	if err != nil {
+		return campaign.Run{}, fmt.Errorf("run %d: finish: %w", runID, err)
+	}
+	done, err := collect(rows, scanRun)
+	if err != nil {
+		return campaign.Run{}, fmt.Errorf("run %d: finish: %w", runID, err)
+	}
+	if len(done) == 1 {
+		return done[0], nil
+	}
 	var out campaign.Run
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		r, err := s.getRun(ctx, tx, runID, true)
 		if err != nil {
 			return err
