@@ -33,28 +33,30 @@ const (
 
 // Defaults, as DESIGN.md's Configuration section lists them.
 const (
-	DefaultAppTimeout        = 10 * time.Second
-	DefaultQuotaHourly       = 2
-	DefaultQuotaDaily        = 3
-	DefaultQuotaTimezone     = "Asia/Shanghai"
-	DefaultDatabaseURL       = "sqlite://tagcast.db"
-	DefaultAdminAddr         = "127.0.0.1:8080"
-	DefaultAdminTokensEnv    = "TAGCAST_ADMIN_TOKENS"
-	DefaultAdminServer       = "http://127.0.0.1:8080"
-	DefaultAdminTokenEnv     = "TAGCAST_ADMIN_TOKEN"
-	DefaultWorkerConcurrency = 20
-	DefaultShutdownTimeout   = 30 * time.Second
-	DefaultWorkerLease       = 2 * time.Minute
-	DefaultBackoffBase       = 30 * time.Second
-	DefaultBackoffCap        = 30 * time.Minute
-	DefaultBackoffAttempts   = 5
-	DefaultInlineWait        = 10 * time.Second
-	DefaultSnoozeLead        = 2 * time.Second
-	DefaultMaxSnooze         = 15 * time.Minute
-	DefaultAttemptBudget     = 20 * time.Second
-	DefaultStoreTimeout      = 15 * time.Second
-	DefaultSchedulerInterval = time.Second
-	DefaultLogLevel          = "info"
+	DefaultAppTimeout    = 10 * time.Second
+	DefaultQuotaHourly   = 2
+	DefaultQuotaDaily    = 3
+	DefaultQuotaTimezone = "Asia/Shanghai"
+	DefaultDatabaseURL   = "sqlite://tagcast.db"
+	// DefaultDatabaseMaxOpenConns is the PostgreSQL pool of one process.
+	DefaultDatabaseMaxOpenConns = 40
+	DefaultAdminAddr            = "127.0.0.1:8080"
+	DefaultAdminTokensEnv       = "TAGCAST_ADMIN_TOKENS"
+	DefaultAdminServer          = "http://127.0.0.1:8080"
+	DefaultAdminTokenEnv        = "TAGCAST_ADMIN_TOKEN"
+	DefaultWorkerConcurrency    = 20
+	DefaultShutdownTimeout      = 30 * time.Second
+	DefaultWorkerLease          = 2 * time.Minute
+	DefaultBackoffBase          = 30 * time.Second
+	DefaultBackoffCap           = 30 * time.Minute
+	DefaultBackoffAttempts      = 5
+	DefaultInlineWait           = 10 * time.Second
+	DefaultSnoozeLead           = 2 * time.Second
+	DefaultMaxSnooze            = 15 * time.Minute
+	DefaultAttemptBudget        = 20 * time.Second
+	DefaultStoreTimeout         = 15 * time.Second
+	DefaultSchedulerInterval    = time.Second
+	DefaultLogLevel             = "info"
 )
 
 // Config is the whole configuration. Build one with Load or Default; call
@@ -136,6 +138,9 @@ type Database struct {
 	// URL is sqlite://PATH (sqlite:///abs/path for an absolute path) or
 	// postgres:// / postgresql://.
 	URL string `yaml:"url"`
+	// MaxOpenConns caps the PostgreSQL connections of one process (default
+	// 40; SQLite always uses one). Keep it above worker.concurrency.
+	MaxOpenConns int `yaml:"max_open_conns"`
 }
 
 // Admin configures the admin HTTP API: the server side (Addr, Tokens) and
@@ -216,7 +221,7 @@ type Log struct {
 // Default returns the configuration with every default and no app.
 func Default() *Config {
 	return &Config{
-		Database: Database{URL: DefaultDatabaseURL},
+		Database: Database{URL: DefaultDatabaseURL, MaxOpenConns: DefaultDatabaseMaxOpenConns},
 		Admin: Admin{
 			Addr:      DefaultAdminAddr,
 			TokensEnv: DefaultAdminTokensEnv,

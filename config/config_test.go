@@ -62,7 +62,7 @@ func TestLoadWithoutFileGivesDefaults(t *testing.T) {
 	t.Parallel()
 	cfg := mustLoad(t, "", env{}, nil)
 	want := &Config{
-		Database: Database{URL: "sqlite://tagcast.db"},
+		Database: Database{URL: "sqlite://tagcast.db", MaxOpenConns: 40},
 		Admin:    Admin{Addr: "127.0.0.1:8080", TokensEnv: "TAGCAST_ADMIN_TOKENS", Server: "http://127.0.0.1:8080", TokenEnv: "TAGCAST_ADMIN_TOKEN"},
 		Worker: Worker{Concurrency: 20, ShutdownTimeout: 30 * time.Second, Lease: 2 * time.Minute,
 			Backoff:    Backoff{Base: 30 * time.Second, Cap: 30 * time.Minute, MaxAttempts: 5},
@@ -379,6 +379,8 @@ func TestValidateRules(t *testing.T) {
 			[]Problem{{"redis.url", `database number must be a non-negative integer, got "x"`}}},
 		{"database required", func(c *Config) { c.Database.URL = "" },
 			[]Problem{{"database.url", "required: must be sqlite://FILE, postgres:// or postgresql://"}}},
+		{"database pool", func(c *Config) { c.Database.MaxOpenConns = 0 },
+			[]Problem{{"database.max_open_conns", "must be at least 1, got 0"}}},
 		{"database scheme", func(c *Config) { c.Database.URL = "mysql://u@h/db" },
 			[]Problem{{"database.url", `must be sqlite://FILE, postgres:// or postgresql://, got scheme "mysql"`}}},
 		{"database not a URL", func(c *Config) { c.Database.URL = "host=db user=x" },

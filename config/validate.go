@@ -100,6 +100,9 @@ func (c *Config) Validate() error {
 	if err := checkDatabaseURL(c.Database.URL); err != nil {
 		v.add("database.url", "%v", err)
 	}
+	if c.Database.MaxOpenConns < 1 {
+		v.add("database.max_open_conns", "must be at least 1, got %d", c.Database.MaxOpenConns)
+	}
 	if c.Admin.Addr != "" {
 		if err := checkListenAddr(c.Admin.Addr); err != nil {
 			v.add("admin.addr", "%v", err)

@@ -52,8 +52,10 @@
 // forwarder every 5 s by default, so a task given ProcessAt can start up to a
 // second early and seconds late. The scheduler does not rely on it: it claims
 // campaigns up to Lookahead ahead of their instant, keeps those Runs in
-// memory and enqueues each one for immediate processing when its instant
-// comes (the worker still waits out any remainder). If the process stops
+// memory and enqueues each one for immediate processing ReleaseLead (500 ms)
+// before its instant, so a worker has dequeued it when the instant comes
+// (an idle asynq server polls only every 100–300 ms) and waits out the
+// remainder inline: the worker never begins a send early. If the process stops
 // first, the held Runs are enqueued with ProcessAt rounded up to the next
 // whole second, or, after a crash, the reconciler enqueues them once due.
 //

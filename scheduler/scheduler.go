@@ -23,6 +23,9 @@ const (
 	maxClaimRounds = 10
 	// flushTimeout bounds enqueueing held runs when Run stops.
 	flushTimeout = 10 * time.Second
+	// DefaultReleaseLead is how long before its instant a held run is handed
+	// to the queue (see Config.ReleaseLead).
+	DefaultReleaseLead = 500 * time.Millisecond
 	// DefaultEnqueueConcurrency is how many run tasks are handed to Redis
 	// at once when many runs are due together.
 	DefaultEnqueueConcurrency = 16
@@ -38,9 +41,9 @@ type Config struct {
 	Logger       zerolog.Logger
 	// Interval between claims (default 1 s).
 	Interval time.Duration
-	// Lookahead: campaigns due within it are claimed ahead and their runs
-	// enqueued exactly at their instant (default 2 × Interval; negative: claim
-	// only what is due).
+	// Lookahead: campaigns due within it are claimed ahead, their runs held
+	// and enqueued ReleaseLead before their instant (default 2 × Interval;
+	// negative: claim only what is due).
 	Lookahead time.Duration
 	// BatchSize is how many campaigns one ClaimDue takes (default 100).
 	BatchSize int
@@ -48,6 +51,15 @@ type Config struct {
 	MissedAfter time.Duration
 	// EnqueueConcurrency: run tasks handed to Redis at once (default 16).
 	EnqueueConcurrency int
+	// ReleaseLead: a run claimed ahead is handed to the queue this long
+	// before its instant (default 500 ms; negative: at the instant). An idle
+	// asynq server polls Redis only every 0.5–1.5 × its TaskCheckInterval
+	// (200 ms for the worker), so a task enqueued at the instant could wait
+	// up to 300 ms; enqueued ahead, it is already in a worker, which waits
+	// inline for the instant. Nothing is sent early: the worker never
+	// begins a send before the run's scheduled instant. Keep it well under
+	// the worker's inline_wait.
+	ReleaseLead time.Duration
 }
 
 // Scheduler claims due campaigns and enqueues their runs. Tick does one
@@ -88,6 +100,12 @@ func New(cfg Config) (*Scheduler, error) {
 	}
 	if cfg.EnqueueConcurrency <= 0 {
 		cfg.EnqueueConcurrency = DefaultEnqueueConcurrency
+	}
+	switch {
+	case cfg.ReleaseLead == 0:
+		cfg.ReleaseLead = DefaultReleaseLead
+	case cfg.ReleaseLead < 0:
+		cfg.ReleaseLead = 0
 	}
 	cfg.Logger = cfg.Logger.With().Str("component", "scheduler").Logger()
 	return &Scheduler{cfg: cfg, queue: taskQueue{client: cfg.Queue, opts: cfg.QueueOptions}}, nil
@@ -203,7 +221,7 @@ func (s *Scheduler) dispatch(ctx context.Context, r campaign.Run, now time.Time)
 		}
 		log.Warn().Time("deliver_by", *r.DeliverBy).Msg("run expired: created after its deliver_within")
 		return TickResult{Expired: 1}, false
-	case r.ScheduledFor.After(now):
+	case r.ScheduledFor.After(now.Add(s.cfg.ReleaseLead)):
 		s.mu.Lock()
 		heap.Push(&s.held, r)
 		s.mu.Unlock()
@@ -277,11 +295,13 @@ func (s *Scheduler) enqueue(ctx context.Context, r campaign.Run, processAt time.
 	return nil
 }
 
-// releaseHeld enqueues the held runs whose instant has come.
+// releaseHeld enqueues the held runs whose instant is at most ReleaseLead
+// away.
 func (s *Scheduler) releaseHeld(ctx context.Context, now time.Time) TickResult {
 	var due []campaign.Run
+	until := now.Add(s.cfg.ReleaseLead)
 	s.mu.Lock()
-	for len(s.held) > 0 && !s.held[0].ScheduledFor.After(now) {
+	for len(s.held) > 0 && !s.held[0].ScheduledFor.After(until) {
 		due = append(due, heap.Pop(&s.held).(campaign.Run))
 	}
 	s.mu.Unlock()
@@ -289,12 +309,12 @@ func (s *Scheduler) releaseHeld(ctx context.Context, now time.Time) TickResult {
 }
 
 // nextWait is how long Run sleeps: the interval, or less when a held run's
-// instant comes sooner.
+// release (its instant less ReleaseLead) comes sooner.
 func (s *Scheduler) nextWait(now time.Time) time.Duration {
 	wait := s.cfg.Interval
 	s.mu.Lock()
 	if len(s.held) > 0 {
-		wait = min(wait, max(s.held[0].ScheduledFor.Sub(now), 0))
+		wait = min(wait, max(s.held[0].ScheduledFor.Add(-s.cfg.ReleaseLead).Sub(now), 0))
 	}
 	s.mu.Unlock()
 	return wait

@@ -14,7 +14,7 @@ import (
 func TestTickHoldsRunsClaimedAheadUntilTheirInstant(t *testing.T) {
 	t.Parallel()
 	at := utc("2026-12-01T09:00:00Z")
-	b := setup(t, at.Add(-time.Hour), Config{Interval: time.Second}) // lookahead 2 s
+	b := setup(t, at.Add(-time.Hour), Config{Interval: time.Second, ReleaseLead: -1}) // lookahead 2 s, released at the instant
 	c := create(t, b.store, newCampaign("winter-sale", campaign.Schedule{At: &at}), b.clock.Now())
 
 	if res := b.tickAt(t, at.Add(-2500*time.Millisecond)); res.Claimed != 0 {
@@ -47,6 +47,43 @@ func TestTickHoldsRunsClaimedAheadUntilTheirInstant(t *testing.T) {
 	got, _ := b.store.Get(b.ctx, c.ID)
 	if got.Status != campaign.CampaignDone || got.NextRunAt != nil {
 		t.Errorf("campaign after its one fire: %s next %v, want done, nil", got.Status, got.NextRunAt)
+	}
+}
+
+// TestReleaseLead: by default a held run goes to the queue 500 ms before
+// its instant (the worker waits the rest), not earlier.
+func TestReleaseLead(t *testing.T) {
+	t.Parallel()
+	at := utc("2026-12-01T09:00:00Z")
+	b := setup(t, at.Add(-time.Hour), Config{Interval: time.Second}) // lookahead 2 s, lead 500 ms
+	c := create(t, b.store, newCampaign("winter-sale", campaign.Schedule{At: &at}), b.clock.Now())
+
+	if res := b.tickAt(t, at.Add(-1500*time.Millisecond)); res.Held != 1 || res.Enqueued != 0 {
+		t.Fatalf("1.5 s ahead: %+v; want the run held", res)
+	}
+	if got := b.sched.nextWait(at.Add(-900 * time.Millisecond)); got != 400*time.Millisecond {
+		t.Errorf("nextWait 900 ms before the instant = %s, want 400ms (the release, 500 ms ahead)", got)
+	}
+	if res := b.tickAt(t, at.Add(-501*time.Millisecond)); res.Enqueued != 0 || b.queue.len() != 0 {
+		t.Fatalf("501 ms ahead: %+v; released before the lead", res)
+	}
+	res := b.tickAt(t, at.Add(-500*time.Millisecond))
+	runs := runsOf(t, b.store, c.ID)
+	if res.Enqueued != 1 || len(runs) != 1 || !b.queue.has(runs[0].ID) {
+		t.Fatalf("500 ms ahead: %+v, runs %v; want the run enqueued", res, runs)
+	}
+	if pa := b.queue.tasks[runs[0].ID]; !pa.IsZero() {
+		t.Errorf("ProcessAt = %s, want none: the worker waits for the instant itself", pa)
+	}
+
+	// A campaign claimed already within the lead is enqueued at once.
+	soon := at.Add(10 * time.Second)
+	c2 := create(t, b.store, newCampaign("soon", campaign.Schedule{At: &soon}), b.clock.Now())
+	if res := b.tickAt(t, soon.Add(-300*time.Millisecond)); res.Fired != 1 || res.Enqueued != 1 || res.Held != 0 {
+		t.Errorf("claimed 300 ms ahead: %+v; want enqueued at once", res)
+	}
+	if r := runsOf(t, b.store, c2.ID); len(r) != 1 || !b.queue.has(r[0].ID) {
+		t.Errorf("runs of the second campaign: %v, want one enqueued", r)
 	}
 }
 
@@ -175,7 +212,7 @@ func TestCronCampaignsAcrossDST(t *testing.T) {
 func TestRunLoopWakesForHeldRuns(t *testing.T) {
 	t.Parallel()
 	start := utc("2026-12-01T08:59:58.6Z")
-	b := setup(t, start, Config{Interval: time.Second, Lookahead: 3 * time.Second})
+	b := setup(t, start, Config{Interval: time.Second, Lookahead: 3 * time.Second, ReleaseLead: -1})
 	first, second := utc("2026-12-01T09:00:00Z"), utc("2026-12-01T09:00:01.5Z")
 	c1 := create(t, b.store, newCampaign("first", campaign.Schedule{At: &first}), start)
 	c2 := create(t, b.store, newCampaign("second", campaign.Schedule{At: &second}), start)

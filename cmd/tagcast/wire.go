@@ -21,6 +21,7 @@ import (
 	"github.com/tagcast/tagcast/campaign/sqlstore"
 	"github.com/tagcast/tagcast/config"
 	"github.com/tagcast/tagcast/internal/simclock"
+	"github.com/tagcast/tagcast/migrations"
 	"github.com/tagcast/tagcast/pushapi"
 	"github.com/tagcast/tagcast/quota"
 )
@@ -270,6 +271,10 @@ func (d *deps) buildStore(ctx context.Context) error {
 	}
 	d.store = st
 	d.onClose("store", st.Close)
+	if st.Dialect() == migrations.Postgres {
+		st.DB().SetMaxOpenConns(d.cfg.Database.MaxOpenConns)
+		st.DB().SetMaxIdleConns(d.cfg.Database.MaxOpenConns)
+	}
 	if err := st.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrate the store: %w", err)
 	}

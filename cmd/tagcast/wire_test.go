@@ -169,3 +169,20 @@ func TestQuotaMarginCoversTheSlowestCall(t *testing.T) {
 		t.Errorf("fast app: margin %s, want the default %s", got, quota.DefaultMargin)
 	}
 }
+
+// TestStorePoolFollowsConfig: database.max_open_conns sizes the PostgreSQL
+// pool of the process.
+func TestStorePoolFollowsConfig(t *testing.T) {
+	t.Parallel()
+	cfg := config.Default()
+	cfg.Database.URL = testenv.Postgres(t)
+	cfg.Database.MaxOpenConns = 7
+	d := &deps{cfg: cfg, log: zerolog.Nop()}
+	t.Cleanup(func() { _ = d.close() })
+	if err := d.buildStore(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := d.store.DB().Stats().MaxOpenConnections; got != 7 {
+		t.Errorf("PostgreSQL pool = %d connections, want 7 (database.max_open_conns)", got)
+	}
+}
