@@ -6,10 +6,7 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -268,97 +265,3 @@ func (m *atomicMax) store(t time.Time) {
 }
 
 func (m *atomicMax) load() time.Time { return time.Unix(0, m.ns.Load()) }
-
-// ---- the simulated clock shared by processes ----
-
-// fileClock is a simulated clock shared by processes: the instant is in a
-// file (Unix nanoseconds) the controller rewrites; every process polls it.
-// It implements worker.Clock.
-type fileClock struct {
-	path string
-	now  atomic.Int64
-	mu   sync.Mutex
-	tick chan struct{} // closed and replaced when the time changes
-	stop chan struct{}
-}
-
-func newFileClock(path string) (*fileClock, error) {
-	c := &fileClock{path: path, tick: make(chan struct{}), stop: make(chan struct{})}
-	if err := c.read(); err != nil {
-		return nil, err
-	}
-	go func() {
-		t := time.NewTicker(2 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-c.stop:
-				return
-			case <-t.C:
-				_ = c.read()
-			}
-		}
-	}()
-	return c, nil
-}
-
-func (c *fileClock) read() error {
-	b, err := os.ReadFile(c.path)
-	if err != nil {
-		return err
-	}
-	ns, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-	if err != nil {
-		return nil //nolint:nilerr // mid-write: keep the last value
-	}
-	if c.now.Swap(ns) != ns {
-		c.mu.Lock()
-		close(c.tick)
-		c.tick = make(chan struct{})
-		c.mu.Unlock()
-	}
-	return nil
-}
-
-func (c *fileClock) Close() { close(c.stop) }
-
-func (c *fileClock) Now() time.Time { return time.Unix(0, c.now.Load()).UTC() }
-
-func (c *fileClock) Wait(ctx context.Context, until time.Time, maxWait time.Duration) (bool, error) {
-	deadline := time.NewTimer(maxWait)
-	defer deadline.Stop()
-	for {
-		if !c.Now().Before(until) {
-			return true, nil
-		}
-		c.mu.Lock()
-		tick := c.tick
-		c.mu.Unlock()
-		select {
-		case <-tick:
-		case <-deadline.C:
-			return !c.Now().Before(until), nil
-		case <-ctx.Done():
-			return false, ctx.Err()
-		}
-	}
-}
-
-// setFileClock writes t to path atomically.
-func setFileClock(path string, t time.Time) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(strconv.FormatInt(t.UnixNano(), 10)), 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
-
-// clockFile creates a clock file at t in a temp dir.
-func clockFile(tb testing.TB, t time.Time) string {
-	tb.Helper()
-	p := filepath.Join(tb.TempDir(), "clock")
-	if err := setFileClock(p, t); err != nil {
-		tb.Fatal(err)
-	}
-	return p
-}

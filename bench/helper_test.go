@@ -23,6 +23,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tagcast/tagcast/campaign/sqlstore"
+	"github.com/tagcast/tagcast/internal/simclock"
 	"github.com/tagcast/tagcast/pushapi"
 	"github.com/tagcast/tagcast/quota"
 	"github.com/tagcast/tagcast/scheduler"
@@ -77,7 +78,7 @@ func helperMain(role string) int {
 		clock worker.Clock
 	)
 	if path := os.Getenv(helperClockEnv); path != "" {
-		fc, err := newFileClock(path)
+		fc, err := simclock.Open(path)
 		if err != nil {
 			return fail(err)
 		}

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/tagcast/tagcast/campaign"
+	"github.com/tagcast/tagcast/internal/simclock"
 	"github.com/tagcast/tagcast/internal/testenv"
 	"github.com/tagcast/tagcast/queue"
 	"github.com/tagcast/tagcast/quota"
@@ -47,8 +49,8 @@ func BenchmarkQuotaWeek(b *testing.B) {
 func quotaWeekOnce(b *testing.B) {
 	ctx := context.Background()
 	policy := quota.DefaultPolicy()
-	clockPath := clockFile(b, weekStart)
-	clock, err := newFileClock(clockPath)
+	clockPath := filepath.Join(b.TempDir(), "clock")
+	clock, err := simclock.Create(clockPath, weekStart)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -110,7 +112,7 @@ func quotaWeekOnce(b *testing.B) {
 		if st.NextOpening.After(end) {
 			break
 		}
-		if err := setFileClock(clockPath, st.NextOpening); err != nil {
+		if err := clock.Set(st.NextOpening); err != nil {
 			b.Fatal(err)
 		}
 		jumps++
