@@ -1,9 +1,13 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -62,13 +66,16 @@ func throughputOnce(b *testing.B, dbURL string) {
 
 	serial := s.emulatorRate(b, 1, emulatorProbe)
 	parallel := s.emulatorRate(b, conc, emulatorProbe)
+	acpu0 := cpuByCommand()
 	asynqRate := s.asynqNoopRate(b, n, conc)
+	acpu := cpuByCommand().since(acpu0)
 
 	// tagcast: every campaign is due now; the worker idles until the
 	// scheduler starts.
 	due := time.Now()
 	s.createAt(b, n, func(int) time.Time { return due })
 	srv := s.startWorker(b, conc)
+	cpu0 := cpuByCommand()
 	start := time.Now()
 	stop := s.startScheduler(b)
 	deadline := time.Now().Add(90 * time.Second)
@@ -79,6 +86,7 @@ func throughputOnce(b *testing.B, dbURL string) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	cpu := cpuByCommand().since(cpu0)
 	stop()
 	srv.Shutdown()
 	// The last run to finish, read through the store (SQLite keeps instants
@@ -107,6 +115,12 @@ func throughputOnce(b *testing.B, dbURL string) {
 	}
 
 	s.logStages(b)
+	for _, c := range []string{"bench.test", "postgres", "redis-server"} {
+		b.ReportMetric(float64(cpu[c].Microseconds())/float64(n), "cpu_us/run_"+c)
+	}
+	b.ReportMetric(float64((acpu["bench.test"]+acpu["redis-server"]).Microseconds())/float64(n), "cpu_us/task_asynq")
+	b.Logf("CPU per run: this process %s, PostgreSQL %s, Redis %s (wall %s per run); bare asynq per no-op task: this process %s, Redis %s",
+		cpu["bench.test"]/n, cpu["postgres"]/n, cpu["redis-server"]/n, last.Sub(start)/n, acpu["bench.test"]/n, acpu["redis-server"]/n)
 	b.ReportMetric(tagcastRate, "tagcast_runs/s")
 	b.ReportMetric(asynqRate, "asynq_noop/s")
 	b.ReportMetric(tagcastRate/asynqRate, "ratio")
@@ -244,6 +258,45 @@ func (s *stack) byStatus(b *testing.B, table string) string {
 			return err.Error()
 		}
 		out += fmt.Sprintf("%s=%d ", st, c)
+	}
+	return out
+}
+
+// cpuTimes is CPU time (user + system) by command name, from /proc.
+type cpuTimes map[string]time.Duration
+
+// cpuByCommand sums the CPU time of every process by command name (this
+// test binary, the PostgreSQL backends, redis-server). Processes that exit
+// between two readings are missed; the pools keep theirs open.
+func cpuByCommand() cpuTimes {
+	out := cpuTimes{}
+	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, p := range dirs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+		if open < 0 || end < open {
+			continue
+		}
+		f := strings.Fields(string(b[end+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		// Fields after the command: state is [0]; utime [11], stime [12],
+		// in clock ticks (100 a second on Linux).
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		out[string(b[open+1:end])] += time.Duration(ut+st) * 10 * time.Millisecond
+	}
+	return out
+}
+
+func (c cpuTimes) since(before cpuTimes) cpuTimes {
+	out := cpuTimes{}
+	for k, v := range c {
+		out[k] = v - before[k]
 	}
 	return out
 }
