@@ -38,6 +38,9 @@ const (
 	DefaultQuotaDaily    = 3
 	DefaultQuotaTimezone = "Asia/Shanghai"
 	DefaultDatabaseURL   = "sqlite://tagcast.db"
+	// MinInlineWait is the shortest worker.inline_wait: it must cover the
+	// scheduler's release lead (runs reach the queue 500 ms early).
+	MinInlineWait = time.Second
 	// DefaultDatabaseMaxOpenConns is the PostgreSQL pool of one process.
 	DefaultDatabaseMaxOpenConns = 40
 	DefaultAdminAddr            = "127.0.0.1:8080"

@@ -427,6 +427,9 @@ func TestValidateRules(t *testing.T) {
 			{"worker.attempt_budget", "must be a positive duration, got 0s"},
 			{"worker.store_timeout", "must be a positive duration, got 0s"},
 		}},
+		{"worker inline wait under the release lead", func(c *Config) { c.Worker.InlineWait = 300 * time.Millisecond }, []Problem{
+			{"worker.inline_wait", "must be at least 1s (the scheduler hands a run to the queue 500ms before its instant and the worker waits the rest inline), got 300ms"},
+		}},
 		{"scheduler", func(c *Config) { c.Scheduler.Interval = 0 },
 			[]Problem{{"scheduler.interval", "must be a positive duration, got 0s"}}},
 		{"log", func(c *Config) { c.Log.Level, c.Log.Format = "verbose", "text" }, []Problem{

@@ -151,6 +151,10 @@ func (w Worker) validate(apps []App, v *validator) {
 		v.add("worker.backoff.max_attempts", "must be at least 1, got %d", w.Backoff.MaxAttempts)
 	}
 	checkPositive(v, "worker.inline_wait", w.InlineWait)
+	if w.InlineWait > 0 && w.InlineWait < MinInlineWait {
+		v.add("worker.inline_wait", "must be at least %s (the scheduler hands a run to the queue 500ms before its instant and the worker waits the rest inline), got %s",
+			MinInlineWait, w.InlineWait)
+	}
 	checkPositive(v, "worker.snooze_lead", w.SnoozeLead)
 	checkPositive(v, "worker.max_snooze", w.MaxSnooze)
 	checkPositive(v, "worker.attempt_budget", w.AttemptBudget)
