@@ -42,6 +42,11 @@ type appSpec struct {
 	Timezone          string
 }
 
+// String describes the app for logs, without its secret.
+func (a appSpec) String() string {
+	return fmt.Sprintf("%s(key %s, %d/h %s, %d/day %s, %s)", a.Name, a.Key, a.Hourly, a.HourWindow, a.Daily, a.DayWindow, a.Timezone)
+}
+
 func (a appSpec) secretEnv() string { return "TAGCAST_E2E_SECRET_" + strings.ToUpper(a.Name) }
 
 func (a appSpec) policy() quota.Policy {
