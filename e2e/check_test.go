@@ -190,17 +190,8 @@ func checkEmulator(p *problems, c *cluster, sc *scenario, sends []sendRow, expla
 			p.add("STRAY PUSH: the emulator accepted %q (messageUID %s), which is no send of the store", k, ps[0].MessageUID)
 			continue
 		}
-		s := ss[0]
-		switch ps[0].Answer {
-		case "ok":
-			if s.Status != "sent" || s.MessageUID != ps[0].MessageUID {
-				p.add("MESSAGEUID NOT RECORDED: the emulator accepted %s and answered messageUID %s, but the store has %s with messageUID %q",
-					k, ps[0].MessageUID, s, s.MessageUID)
-			}
-		default: // accepted, but the connection was dropped: the client cannot know
-			if s.Status == "sent" {
-				p.add("IMPOSSIBLE: %s is sent although the emulator dropped the answer of its only push", s)
-			}
+		if msg := judgePush(k, ps[0], ss[0], explainUnknown); msg != "" {
+			p.add("%s", msg)
 		}
 	}
 	uids := map[string]int64{}
@@ -224,6 +215,31 @@ func checkEmulator(p *problems, c *cluster, sc *scenario, sends []sendRow, expla
 			}
 		}
 	}
+}
+
+// judgePush compares the one push the emulator accepted for a send with
+// what the store recorded, and returns the problem, if any. An answered
+// push must be recorded sent with its messageUID, unless the answer went to
+// a worker that was killed holding the send (explainUnknown): then nobody
+// could read it and unknown is the truth. A push whose answer the emulator
+// dropped can never be recorded sent.
+func judgePush(key string, ps emulator.Push, s sendRow, explainUnknown func(sendRow) bool) string {
+	switch ps.Answer {
+	case "ok":
+		if s.Status == "sent" && s.MessageUID == ps.MessageUID {
+			return ""
+		}
+		if s.Status == "unknown" && explainUnknown(s) {
+			return ""
+		}
+		return fmt.Sprintf("MESSAGEUID NOT RECORDED: the emulator accepted %s and answered messageUID %s, but the store has %s with messageUID %q",
+			key, ps.MessageUID, s, s.MessageUID)
+	default: // accepted, but the connection was dropped: the client cannot know
+		if s.Status == "sent" {
+			return fmt.Sprintf("IMPOSSIBLE: %s is sent although the emulator dropped the answer of its only push", s)
+		}
+	}
+	return ""
 }
 
 // checkQuota recounts each app's accepted pushes (answered or not: the

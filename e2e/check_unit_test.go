@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tagcast/tagcast/campaign"
+	"github.com/tagcast/tagcast/pushapi/emulator"
 )
 
 // TestChecksCatchProblems feeds the pure checks situations they must
@@ -36,6 +37,29 @@ func TestChecksCatchProblems(t *testing.T) {
 			checkFires(&p, sc, ids, tt.runs)
 			if strings.Join(p.list, "\n") != strings.Join(tt.want, "\n") {
 				t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(p.list, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+
+	killed := func(s sendRow) bool { return s.ID == 5 } // send 5 was in flight in a killed worker
+	for _, tt := range []struct {
+		name   string
+		answer string
+		s      sendRow
+		want   string // a prefix of the problem; "" for none
+	}{
+		{"answered and recorded", "ok", sendRow{ID: 4, Status: "sent", MessageUID: "U1"}, ""},
+		{"answered, recorded with another uid", "ok", sendRow{ID: 4, Status: "sent", MessageUID: "U2"}, "MESSAGEUID NOT RECORDED"},
+		{"answered, left unknown", "ok", sendRow{ID: 4, Status: "unknown"}, "MESSAGEUID NOT RECORDED"},
+		{"answered to a killed worker", "ok", sendRow{ID: 5, Status: "unknown"}, ""},
+		{"answered to a killed worker, failed", "ok", sendRow{ID: 5, Status: "failed"}, "MESSAGEUID NOT RECORDED"},
+		{"answer dropped, unknown", "stall_sent", sendRow{ID: 4, Status: "unknown"}, ""},
+		{"answer dropped, sent", "stall_sent", sendRow{ID: 4, Status: "sent", MessageUID: "U1"}, "IMPOSSIBLE"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := judgePush("k", emulator.Push{Answer: tt.answer, MessageUID: "U1"}, tt.s, killed)
+			if (tt.want == "") != (got == "") || !strings.HasPrefix(got, tt.want) {
+				t.Errorf("judgePush = %q, want a problem starting %q", got, tt.want)
 			}
 		})
 	}
