@@ -189,6 +189,18 @@ func (e *TransitionError) Error() string {
 // Is makes errors.Is(err, ErrIllegalTransition) true.
 func (e *TransitionError) Is(target error) bool { return target == ErrIllegalTransition }
 
+// PlanError reports a due campaign that ClaimDue left as it was: its plan
+// failed, or the next fire it planned would not advance next_run_at. The
+// other due campaigns of the call were still claimed.
+type PlanError struct {
+	CampaignID int64
+	Err        error
+}
+
+func (e *PlanError) Error() string { return fmt.Sprintf("campaign %d: plan: %v", e.CampaignID, e.Err) }
+
+func (e *PlanError) Unwrap() error { return e.Err }
+
 // NotFoundError reports a missing campaign, run or send.
 type NotFoundError struct {
 	Entity string

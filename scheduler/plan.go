@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/tagcast/tagcast/campaign"
@@ -28,18 +27,6 @@ type Decision struct {
 	Next *time.Time
 }
 
-// PlanError is a campaign whose plan failed; the store leaves it as it was.
-type PlanError struct {
-	CampaignID int64
-	Err        error
-}
-
-func (e *PlanError) Error() string {
-	return fmt.Sprintf("campaign %d: plan: %v", e.CampaignID, e.Err)
-}
-
-func (e *PlanError) Unwrap() error { return e.Err }
-
 // Plan returns the PlanFunc the scheduler gives Store.ClaimDue at now.
 // The store passes it its claim horizon (now, or now + lookahead).
 //
@@ -58,7 +45,7 @@ func Plan(now time.Time, missedAfter time.Duration, record func(Decision)) campa
 	return func(c campaign.Campaign, _ time.Time) (campaign.FirePlan, error) {
 		d, err := decide(c, now, missedAfter)
 		if err != nil {
-			return campaign.FirePlan{}, &PlanError{CampaignID: c.ID, Err: err}
+			return campaign.FirePlan{}, &campaign.PlanError{CampaignID: c.ID, Err: err}
 		}
 		if record != nil {
 			record(d)

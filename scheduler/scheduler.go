@@ -57,8 +57,9 @@ type Config struct {
 	// (200 ms for the worker), so a task enqueued at the instant could wait
 	// up to 300 ms; enqueued ahead, it is already in a worker, which waits
 	// inline for the instant. Nothing is sent early: the worker never
-	// begins a send before the run's scheduled instant. Keep it well under
-	// the worker's inline_wait.
+	// begins a send before the run's scheduled instant by its own clock, so
+	// worker hosts' clocks must be synchronised to well under the lead. Keep
+	// it well under the worker's inline_wait.
 	ReleaseLead time.Duration
 }
 
@@ -147,14 +148,28 @@ func (s *Scheduler) Tick(ctx context.Context) (TickResult, error) {
 		var decisions []Decision
 		plan := Plan(now, s.cfg.MissedAfter, func(d Decision) { decisions = append(decisions, d) })
 		runs, err := s.cfg.Store.ClaimDue(ctx, horizon, s.cfg.BatchSize, plan)
-		if err != nil && !onlyPlanErrors(err) {
+		rejected, onlyPlans := planErrors(err)
+		if err != nil && !onlyPlans {
 			return res, fmt.Errorf("scheduler: claim due: %w", err)
 		}
 		if err != nil {
 			s.cfg.Logger.Error().Err(err).Msg("campaigns left unclaimed: their schedule could not be planned")
 		}
-		again := len(decisions) == s.cfg.BatchSize
+		// A full batch may leave more due; so may a claimed campaign whose
+		// next fire is also within the horizon. Campaigns left unclaimed
+		// (a plan error) do not count: they would only be refused again.
+		examined := map[int64]bool{}
 		for _, d := range decisions {
+			examined[d.CampaignID] = true
+		}
+		for id := range rejected {
+			examined[id] = true
+		}
+		again := len(examined) >= s.cfg.BatchSize && len(examined) > len(rejected)
+		for _, d := range decisions {
+			if rejected[d.CampaignID] {
+				continue // the store refused this decision: nothing changed
+			}
 			res.Claimed++
 			if !d.Fire {
 				res.Skipped++
@@ -188,22 +203,28 @@ func (s *Scheduler) Tick(ctx context.Context) (TickResult, error) {
 	return res, nil
 }
 
-// onlyPlanErrors reports whether a ClaimDue error only reports campaigns
-// whose plan failed (the claim of the others committed).
-func onlyPlanErrors(err error) bool {
+// planErrors returns the campaigns a ClaimDue error reports as left
+// unclaimed (plan errors), and whether it reports nothing else (the claim of
+// the other campaigns committed).
+func planErrors(err error) (map[int64]bool, bool) {
+	if err == nil {
+		return nil, true
+	}
 	var errs []error
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		errs = j.Unwrap()
 	} else {
 		errs = []error{err}
 	}
+	rejected := map[int64]bool{}
 	for _, e := range errs {
-		var pe *PlanError
+		var pe *campaign.PlanError
 		if !errors.As(e, &pe) {
-			return false
+			return rejected, false
 		}
+		rejected[pe.CampaignID] = true
 	}
-	return len(errs) > 0
+	return rejected, len(errs) > 0
 }
 
 // dispatch takes a freshly created run: expire it, hold it, or report that

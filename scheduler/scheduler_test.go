@@ -2,11 +2,13 @@ package scheduler
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/rs/zerolog"
 
 	"github.com/tagcast/tagcast/campaign"
 )
@@ -253,5 +255,67 @@ func TestNewRequiresStoreAndQueue(t *testing.T) {
 	}
 	if _, err := New(Config{Store: openStore(t, "sqlite::memory:")}); err == nil {
 		t.Error("no queue accepted")
+	}
+}
+
+// refusingStore refuses, after planning, the claim of one campaign, as the
+// store does with a next fire that would not advance next_run_at.
+type refusingStore struct {
+	campaign.Store
+	refuse int64
+}
+
+func (s refusingStore) ClaimDue(ctx context.Context, now time.Time, limit int, plan campaign.PlanFunc) ([]campaign.Run, error) {
+	return s.Store.ClaimDue(ctx, now, limit, func(c campaign.Campaign, at time.Time) (campaign.FirePlan, error) {
+		p, err := plan(c, at)
+		if err == nil && c.ID == s.refuse {
+			return campaign.FirePlan{}, errors.New("refused after planning")
+		}
+		return p, err
+	})
+}
+
+// TestRefusedCampaignDoesNotSpinTheLoop: a campaign the store leaves
+// unclaimed is neither counted as claimed nor a reason to claim again at
+// once (Run would tick without pause and never get further), and the other
+// due campaigns are still fired.
+func TestRefusedCampaignDoesNotSpinTheLoop(t *testing.T) {
+	t.Parallel()
+	at := utc("2026-12-01T09:00:00Z")
+	b := setup(t, at.Add(-time.Hour), Config{Interval: time.Second, BatchSize: 1})
+	bad := create(t, b.store, newCampaign("refused", campaign.Schedule{At: &at}), b.clock.Now())
+	later := at.Add(time.Second)
+	good := create(t, b.store, newCampaign("fine", campaign.Schedule{At: &later}), b.clock.Now())
+	s, err := New(Config{Store: refusingStore{Store: b.store, refuse: bad.ID}, Queue: b.queue, Clock: b.clock,
+		Logger: zerolog.Nop(), Interval: time.Second, BatchSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.clock.Set(at.Add(2 * time.Second))
+	res, err := s.Tick(b.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.More || res.Claimed != 0 {
+		t.Errorf("tick with only the refused campaign in the batch: %+v; want nothing claimed and no immediate retick", res)
+	}
+	if r := runsOf(t, b.store, bad.ID); len(r) != 0 {
+		t.Errorf("the refused campaign has runs: %v", r)
+	}
+	// With room in the batch, the other due campaign fires.
+	s2, err := New(Config{Store: refusingStore{Store: b.store, refuse: bad.ID}, Queue: b.queue, Clock: b.clock,
+		Logger: zerolog.Nop(), Interval: time.Second, BatchSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err = s2.Tick(b.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Claimed != 1 || res.Fired != 1 || res.Enqueued != 1 || res.More {
+		t.Errorf("tick with room: %+v; want the good campaign claimed, fired and enqueued", res)
+	}
+	if r := runsOf(t, b.store, good.ID); len(r) != 1 || !b.queue.has(r[0].ID) {
+		t.Errorf("runs of the good campaign: %v, want one enqueued", r)
 	}
 }

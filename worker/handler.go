@@ -173,6 +173,15 @@ func terminalRun(s campaign.RunStatus) bool {
 	return true
 }
 
+// settledSend reports whether a send's status is final.
+func settledSend(s campaign.SendStatus) bool {
+	switch s {
+	case campaign.SendPending, campaign.SendInFlight, campaign.SendRetryWait:
+		return false
+	}
+	return true
+}
+
 // next is what a run's sends call for at an instant.
 type next struct {
 	send  *campaign.Send // the first send that can be attempted now
@@ -226,20 +235,23 @@ func pickSend(sends []campaign.Send, now time.Time) next {
 // asynq to retry.
 func (h *Handler) ProcessRun(ctx context.Context, runID int64) error {
 	log := h.log.With().Int64("run", runID).Logger()
-	// The run and its sends as last read, or as this worker just changed
-	// them (fresh): every write below is a compare-and-set, so acting on
-	// this worker's own snapshot is safe, and a write it loses sends the
-	// loop back to the store.
+	// The run and its sends as last read, or as this worker just settled
+	// one of them (reuse). A reused snapshot only picks the next send to
+	// claim (ClaimSend refuses a send that moved or whose run is no longer
+	// open) or lets FinishRun decide from the store; anything else (a wait,
+	// a stale lease) reads the store again first.
 	var (
 		run   campaign.Run
 		sends []campaign.Send
-		fresh bool
+		reuse bool
 	)
 	for {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("run %d: %w", runID, err)
 		}
-		if !fresh {
+		reused := reuse
+		reuse = false
+		if !reused {
 			var err error
 			run, sends, err = h.store.GetRun(ctx, runID)
 			if errors.Is(err, campaign.ErrNotFound) {
@@ -250,7 +262,6 @@ func (h *Handler) ProcessRun(ctx context.Context, runID int64) error {
 				return fmt.Errorf("run %d: load: %w", runID, err)
 			}
 		}
-		fresh = false
 		log := log.With().Int64("campaign", run.CampaignID).Str("app", run.App).Logger()
 		if terminalRun(run.Status) {
 			log.Debug().Str("status", string(run.Status)).Msg("run settled")
@@ -264,6 +275,9 @@ func (h *Handler) ProcessRun(ctx context.Context, runID int64) error {
 			continue
 		}
 		n := pickSend(sends, now)
+		if reused && (n.stale || (n.send == nil && !n.wake.IsZero())) {
+			continue // another worker's claim or a retry to wait for: look at the store first
+		}
 		if n.stale {
 			resolved, err := h.store.ResolveStaleSends(ctx, now)
 			if err != nil {
@@ -319,18 +333,19 @@ func (h *Handler) ProcessRun(ctx context.Context, runID int64) error {
 		if err != nil {
 			return err
 		}
-		if recorded != nil {
-			// The outcome is in the store: carry on from this snapshot
-			// (the run's end needs no fresh read; FinishRun checks it).
+		if recorded != nil && settledSend(recorded.Status) {
+			// The send is settled in the store: carry on from this
+			// snapshot (see above). After a retry_wait or a release the
+			// loop reads the store again.
 			for i := range sends {
 				if sends[i].ID == recorded.ID {
 					sends[i] = *recorded
-					fresh = true
+					reuse = true
 				}
 			}
 		}
 		if !wait.IsZero() {
-			fresh = false
+			reuse = false
 			if err := h.waitUntil(ctx, runID, wait, "quota"); err != nil {
 				return err
 			}

@@ -306,6 +306,44 @@ func TestCancelledCampaignStopsBeforeNextSend(t *testing.T) {
 	}
 }
 
+// TestCancelDuringARetriedAttempt: the campaign is cancelled while its
+// send is on the wire, and the attempt ends in the retry class with the next
+// attempt due at once (the clock jumps): the retry must not go out for the
+// cancelled campaign.
+func TestCancelDuringARetriedAttempt(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	var e *env
+	e = setup(t, envOpts{
+		jump: true,
+		// The retry is due as soon as it is recorded.
+		backoff: worker.Backoff{Base: time.Nanosecond, Cap: time.Nanosecond, MaxAttempts: 5},
+		wrap: counting(&calls, func(n int32) {
+			if n == 1 {
+				_ = e.emu.SetFaults(testKey, nil)
+				run, _ := e.run(1)
+				if _, err := e.store.Cancel(context.Background(), run.CampaignID, e.clock.Now()); err != nil {
+					t.Error(err)
+				}
+			}
+		}),
+	})
+	if err := e.emu.SetFaults(testKey, &emulator.Faults{Error500: 1}); err != nil {
+		t.Fatal(err)
+	}
+	ids := fire(t, e.ctx, e.store, 1, body(), t0, t0, 0)
+	if err := e.handler.ProcessRun(e.ctx, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	run, sends := e.run(ids[0])
+	if calls.Load() != 1 || len(e.emu.PushesFor(testKey)) != 0 {
+		t.Errorf("%d calls, %d pushes accepted; want the one failed call and no retry", calls.Load(), len(e.emu.PushesFor(testKey)))
+	}
+	if run.Status != campaign.RunCancelled || sends[0].Status == campaign.SendSent {
+		t.Errorf("run %s, send %s after %d attempts; want the run cancelled and the send not sent", run.Status, sends[0].Status, sends[0].Attempts)
+	}
+}
+
 func itoa(i int) string {
 	const digits = "0123456789"
 	if i < 10 {

@@ -33,7 +33,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"host", "code"}),
 		quotaRemaining: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: "tagcast", Subsystem: "quota", Name: "remaining",
-			Help: "Sends left in the app's quota window (hour or day), as last seen by this worker.",
+			Help: "Sends left in the app's quota window (hour or day), as of this worker's latest reservation or quota read (approximate with several workers; tagcast quota status is exact).",
 		}, []string{"app", "window"}),
 		fireLag: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "tagcast", Subsystem: "worker", Name: "fire_lag_seconds",

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -643,6 +644,27 @@ func testPauseResumeCancel(t *testing.T, b bundle) {
 	}
 	_, err = b.store.ClaimSend(b.ctx, sends2[1].ID, t0, time.Minute)
 	wantTransitionError(t, err, "claim a cancelled send")
+
+	// A send in flight at the cancel whose attempt then ends retry_wait (a
+	// 5xx) stays unsent: the claim of a send of a settled run is refused
+	// however stale the claimer's view.
+	_, sends3 := b.fire(t, 0)
+	flying := b.claim(t, sends3[0].ID, t0)
+	if _, err := b.store.Cancel(b.ctx, sends3[0].CampaignID, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.store.BeginAttempt(b.ctx, flying.Token(), t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.store.RecordOutcome(b.ctx, flying.Token(), campaign.Outcome{Status: campaign.SendRetryWait, Code: 1000,
+		NextAttempt: t0.Add(time.Second), At: t0}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.store.ClaimSend(b.ctx, sends3[0].ID, t0.Add(time.Minute), time.Minute)
+	wantTransitionError(t, err, "claim a due retry of a cancelled campaign's run")
+	if err == nil || !strings.Contains(err.Error(), "is cancelled") {
+		t.Errorf("claim refusal = %v, want it to say the run is cancelled", err)
+	}
 }
 
 func testExpireRun(t *testing.T, b bundle) {
@@ -762,6 +784,10 @@ func testPlanErrorSkipsCampaign(t *testing.T, b bundle) {
 	}
 	if want := fmt.Sprintf("campaign %d: plan: boom", bad.ID); err.Error() != want {
 		t.Errorf("err = %q, want %q", err, want)
+	}
+	var pe *campaign.PlanError
+	if !errors.As(err, &pe) || pe.CampaignID != bad.ID {
+		t.Errorf("err = %#v, want a *campaign.PlanError of campaign %d", err, bad.ID)
 	}
 	if d, _ := b.store.Get(b.ctx, bad.ID); d.Status != campaign.CampaignActive || len(d.Runs) != 0 {
 		t.Errorf("the bad campaign changed: %s, %d runs", d.Status, len(d.Runs))

@@ -18,7 +18,9 @@ func (s *Store) ClaimSend(ctx context.Context, sendID int64, now time.Time, leas
 	rows, err := s.db.QueryContext(ctx, s.q(`UPDATE sends SET status = 'in_flight', attempts = attempts + 1, claim = claim + 1,
 		claimed_at = ?, lease_until = ?, sent_at = NULL, next_attempt_at = NULL, updated_at = ?
 		WHERE id = ? AND status IN (`+inList(campaign.AllowedFrom(campaign.SendInFlight))+`)
-		AND (status <> 'retry_wait' OR next_attempt_at <= ?) RETURNING `+sendCols),
+		AND (status <> 'retry_wait' OR next_attempt_at <= ?)
+		AND EXISTS (SELECT 1 FROM runs WHERE runs.id = sends.run_id AND runs.status IN ('pending', 'running'))
+		RETURNING `+sendCols),
 		s.ts(now), s.ts(now.Add(lease)), s.ts(now), sendID, s.ts(now))
 	if err != nil {
 		return campaign.Send{}, fmt.Errorf("send %d: claim: %w", sendID, err)
@@ -35,7 +37,12 @@ func (s *Store) ClaimSend(ctx context.Context, sendID int64, now time.Time, leas
 		return cur, err
 	}
 	te := &campaign.TransitionError{Entity: "send", ID: sendID, From: string(cur.Status), To: string(campaign.SendInFlight)}
+	run, rerr := s.getRun(ctx, s.db, cur.RunID, false)
 	switch {
+	case rerr == nil && run.Status != campaign.RunPending && run.Status != campaign.RunRunning:
+		// A send left in retry_wait by an attempt that ended after its
+		// campaign was cancelled (or its run settled) is never sent again.
+		te.Reason = fmt.Sprintf("run %d is %s", run.ID, run.Status)
 	case cur.Status == campaign.SendInFlight:
 		te.Reason = "claimed by another worker"
 	case cur.Status == campaign.SendRetryWait && cur.NextAttemptAt != nil:

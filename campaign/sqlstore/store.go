@@ -214,7 +214,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, plan cam
 		for _, c := range due {
 			r, ok, err := s.fire(ctx, tx, c, now, plan)
 			if err != nil {
-				var pe *planError
+				var pe *campaign.PlanError
 				if errors.As(err, &pe) {
 					planErrs = append(planErrs, err)
 					continue
@@ -233,24 +233,21 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, plan cam
 	return created, errors.Join(planErrs...)
 }
 
-// planError is a campaign whose plan failed: it is left as it was and
-// reported, and the other due campaigns are still claimed.
-type planError struct{ err error }
-
-func (e *planError) Error() string { return e.err.Error() }
-func (e *planError) Unwrap() error { return e.err }
-
 // fire applies plan to one locked, due campaign inside tx.
 func (s *Store) fire(ctx context.Context, tx *sql.Tx, c campaign.Campaign, now time.Time, plan campaign.PlanFunc) (campaign.Run, bool, error) {
 	p, err := plan(c, now)
 	if err != nil {
-		return campaign.Run{}, false, &planError{fmt.Errorf("campaign %d: plan: %w", c.ID, err)}
+		var pe *campaign.PlanError
+		if errors.As(err, &pe) && pe.CampaignID == c.ID {
+			return campaign.Run{}, false, pe
+		}
+		return campaign.Run{}, false, &campaign.PlanError{CampaignID: c.ID, Err: err}
 	}
 	// Compared at the store's precision: a next fire that only advances
 	// below a microsecond would be stored unchanged and fire again forever.
 	if p.Next != nil && !utc(*p.Next).After(utc(*c.NextRunAt)) {
-		return campaign.Run{}, false, &planError{fmt.Errorf("campaign %d: plan: next fire %s does not advance past %s",
-			c.ID, p.Next.UTC().Format(time.RFC3339Nano), c.NextRunAt.Format(time.RFC3339Nano))}
+		return campaign.Run{}, false, &campaign.PlanError{CampaignID: c.ID, Err: fmt.Errorf("next fire %s does not advance past %s",
+			p.Next.UTC().Format(time.RFC3339Nano), c.NextRunAt.Format(time.RFC3339Nano))}
 	}
 	var run campaign.Run
 	fired := false
