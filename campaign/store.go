@@ -62,7 +62,8 @@ type Store interface {
 
 	// ClaimSend moves a send from pending (or retry_wait once due) to
 	// in_flight by compare-and-set, counts an attempt and leases it until
-	// now+lease. Losing the race is a *TransitionError.
+	// now+lease; the send's run must be pending or running. Losing the race,
+	// or a run that is no longer open, is a *TransitionError.
 	ClaimSend(ctx context.Context, sendID int64, now time.Time, lease time.Duration) (Send, error)
 	// BeginAttempt records, just before the /push.json call, that the claimed
 	// send is being attempted at `at` (its sent_at). A send whose lease lapses
