@@ -344,6 +344,56 @@ func TestCancelDuringARetriedAttempt(t *testing.T) {
 	}
 }
 
+// TestAnotherWorkersFinishedSendEndsTheRun: two workers on one run (say,
+// after asynq recovered an orphaned task). The other worker holds send 1
+// when this one reads the run, and records it sent while this one pushes
+// send 0. This worker must then see the store, not its snapshot's live
+// lease, and finish the run at once instead of waiting the lease out.
+func TestAnotherWorkersFinishedSendEndsTheRun(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	var e *env
+	var other campaign.Send
+	e = setup(t, envOpts{wrap: counting(&calls, func(n int32) {
+		if n != 1 {
+			return
+		}
+		if err := e.store.BeginAttempt(e.ctx, other.Token(), e.clock.Now()); err != nil {
+			t.Error(err)
+		}
+		if _, err := e.store.RecordOutcome(e.ctx, other.Token(), campaign.Outcome{Status: campaign.SendSent,
+			PushID: "other", MessageUID: "OTHR-0000-0000-0001", At: e.clock.Now()}); err != nil {
+			t.Error(err)
+		}
+	})})
+	b := body()
+	b.Audience = pushapi.Audience{}
+	for i := range 1500 {
+		b.Audience.UserID = append(b.Audience.UserID, "u"+itoa(i))
+	}
+	ids := fire(t, e.ctx, e.store, 1, b, t0, t0, 0)
+	_, sends := e.run(ids[0])
+	if len(sends) != 2 {
+		t.Fatalf("%d sends, want 2", len(sends))
+	}
+	var err error
+	if other, err = e.store.ClaimSend(e.ctx, sends[1].ID, t0, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	// The clock does not move: a wait for the other claim's lease would
+	// come back as a snooze.
+	if err := e.handler.ProcessRun(e.ctx, ids[0]); err != nil {
+		t.Fatalf("ProcessRun = %v, want the run finished", err)
+	}
+	run, sends := e.run(ids[0])
+	if run.Status != campaign.RunDone || sends[0].Status != campaign.SendSent || sends[1].MessageUID != "OTHR-0000-0000-0001" {
+		t.Errorf("run %s, sends %s/%s; want done, both sent", run.Status, sends[0].Status, sends[1].Status)
+	}
+	if calls.Load() != 1 {
+		t.Errorf("%d calls, want 1 (send 1 was the other worker's)", calls.Load())
+	}
+}
+
 func itoa(i int) string {
 	const digits = "0123456789"
 	if i < 10 {
