@@ -1,7 +1,6 @@
 package admin_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -73,24 +72,6 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// syncBuffer collects the server's log.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // bundle is what an admin test needs: a running API over real HTTP on a
 // real store, real Redis and the emulator.
 type bundle struct {
@@ -101,7 +82,7 @@ type bundle struct {
 	clock  *fakeClock
 	redis  *testenv.RedisServer
 	emu    *emulator.Emulator
-	logs   *syncBuffer
+	logs   *testenv.Buffer
 	probe  prometheus.Counter // registered on the gatherer /metrics serves
 }
 
@@ -109,7 +90,7 @@ type bundle struct {
 func setup(t *testing.T, dbURL string) bundle {
 	t.Helper()
 	ctx := context.Background()
-	b := bundle{ctx: ctx, clock: &fakeClock{t: t0}, logs: &syncBuffer{}}
+	b := bundle{ctx: ctx, clock: &fakeClock{t: t0}, logs: &testenv.Buffer{}}
 
 	st, err := sqlstore.Open(ctx, dbURL)
 	if err != nil {

@@ -2,13 +2,11 @@ package bench
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"runtime"
 	"strconv"
@@ -24,6 +22,7 @@ import (
 
 	"github.com/tagcast/tagcast/campaign/sqlstore"
 	"github.com/tagcast/tagcast/internal/simclock"
+	"github.com/tagcast/tagcast/internal/testenv"
 	"github.com/tagcast/tagcast/pushapi"
 	"github.com/tagcast/tagcast/quota"
 	"github.com/tagcast/tagcast/scheduler"
@@ -188,96 +187,43 @@ func procStatus(field string) uint64 {
 	return 0
 }
 
-// helper is a running helper process.
-type helper struct {
-	cmd    *exec.Cmd
-	stdout *syncBuffer
-	stderr *syncBuffer
-	done   chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // helperEnvOf is what the helper processes of a benchmark share.
 type helperEnvOf struct {
 	pgURL, redisAddr, emuURL, clockPath string
 	hourly, daily, concurrency          int
 }
 
+// helper is a running helper process.
+type helper struct{ *testenv.Self }
+
 // startHelper re-executes the test binary as role; the process is killed at
 // cleanup if still running.
-func startHelper(tb testing.TB, role string, e helperEnvOf) *helper {
+func startHelper(tb testing.TB, role string, e helperEnvOf) helper {
 	tb.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(),
+	return helper{testenv.StartSelf(tb, role+" helper",
 		helperEnv+"="+role, helperPGEnv+"="+e.pgURL, helperRedisEnv+"="+e.redisAddr, helperEmuEnv+"="+e.emuURL,
 		helperClockEnv+"="+e.clockPath, helperConcEnv+"="+strconv.Itoa(e.concurrency),
-		helperHourlyEnv+"="+strconv.Itoa(e.hourly), helperDailyEnv+"="+strconv.Itoa(e.daily))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	h := &helper{cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1)}
-	cmd.Stdout, cmd.Stderr = h.stdout, h.stderr
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	go func() { h.done <- cmd.Wait() }()
-	tb.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		err := <-h.done
-		h.done <- err
-		if tb.Failed() {
-			tb.Logf("%s process %d (%v) stderr (tail):\n%s", role, cmd.Process.Pid, err, tail(h.stderr.String(), 30))
-		}
-	})
-	return h
+		helperHourlyEnv+"="+strconv.Itoa(e.hourly), helperDailyEnv+"="+strconv.Itoa(e.daily))}
 }
 
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}
-
-// stop sends SIGTERM and waits for the process to exit.
-func (h *helper) stop(tb testing.TB) {
+// stop sends SIGTERM and waits for the process to exit cleanly.
+func (h helper) stop(tb testing.TB) {
 	tb.Helper()
-	if err := h.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := h.Stop(30 * time.Second); err != nil {
 		tb.Fatal(err)
-	}
-	select {
-	case err := <-h.done:
-		h.done <- err
-		if err != nil {
-			tb.Fatalf("helper process exited with %v; stderr:\n%s", err, tail(h.stderr.String(), 30))
-		}
-	case <-time.After(30 * time.Second):
-		tb.Fatalf("helper process %d did not stop within 30 s of SIGTERM", h.cmd.Process.Pid)
 	}
 }
 
 // memReport parses the JSON line a mem-* helper printed.
-func (h *helper) memReport(tb testing.TB) memReport {
+func (h helper) memReport(tb testing.TB) memReport {
 	tb.Helper()
-	sc := bufio.NewScanner(strings.NewReader(h.stdout.String()))
+	sc := bufio.NewScanner(strings.NewReader(h.Stdout.String()))
 	for sc.Scan() {
 		var r memReport
 		if json.Unmarshal(sc.Bytes(), &r) == nil && r.Role != "" {
 			return r
 		}
 	}
-	tb.Fatal(errors.New("helper printed no memory report; stdout: " + tail(h.stdout.String(), 10)))
+	tb.Fatal(errors.New("helper printed no memory report; stdout: " + h.Stdout.Tail(10)))
 	return memReport{}
 }

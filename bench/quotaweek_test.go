@@ -81,7 +81,7 @@ func quotaWeekOnce(b *testing.B) {
 
 	env := helperEnvOf{pgURL: s.dbURL, redisAddr: s.redis.Addr, emuURL: s.emuURL, clockPath: clockPath,
 		hourly: policy.Hourly, daily: policy.Daily, concurrency: weekConcurrency}
-	var helpers []*helper
+	var helpers []helper
 	start := time.Now()
 	for range weekProcesses {
 		helpers = append(helpers, startHelper(b, roleQuotaWorker, env))

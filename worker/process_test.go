@@ -1,18 +1,14 @@
 package worker_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -97,81 +93,29 @@ func helperMain() int {
 	return 0
 }
 
-// helper is a running worker process.
-type helper struct {
-	cmd    *exec.Cmd
-	stderr *syncBuffer
-	done   chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // procEnv is what the worker processes of a test share.
 type procEnv struct {
 	pgURL, redisAddr, emuURL, clockPath string
 	hourly, daily                       int
 }
 
-func startHelper(t *testing.T, pe procEnv, concurrency int) *helper {
+// helper is a running worker process.
+type helper struct{ *testenv.Self }
+
+func startHelper(t *testing.T, pe procEnv, concurrency int) helper {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(),
+	return helper{testenv.StartSelf(t, "worker process",
 		helperEnv+"=1", helperPGEnv+"="+pe.pgURL, helperRedisEnv+"="+pe.redisAddr, helperEmuEnv+"="+pe.emuURL,
 		helperClockEnv+"="+pe.clockPath, helperConcEnv+"="+strconv.Itoa(concurrency),
-		helperHourlyEnv+"="+strconv.Itoa(pe.hourly), helperDailyEnv+"="+strconv.Itoa(pe.daily))
-	h := &helper{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
-	cmd.Stderr = h.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { h.done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		if err := <-h.done; err != nil {
-			t.Logf("worker process: %v", err) // killed at cleanup: expected
-		}
-		if t.Failed() {
-			t.Logf("worker process %d stderr (tail):\n%s", cmd.Process.Pid, tail(h.stderr.String(), 30))
-		}
-	})
-	return h
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+		helperHourlyEnv+"="+strconv.Itoa(pe.hourly), helperDailyEnv+"="+strconv.Itoa(pe.daily))}
 }
 
 // stop sends SIGTERM and returns how long the graceful shutdown took.
-func (h *helper) stop(t *testing.T) time.Duration {
+func (h helper) stop(t *testing.T) time.Duration {
 	t.Helper()
 	start := time.Now()
-	if err := h.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-h.done:
-		h.done <- err
-		if err != nil {
-			t.Errorf("worker process exited with %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("worker process %d did not stop within 20 s of SIGTERM", h.cmd.Process.Pid)
+	if err := h.Stop(20 * time.Second); err != nil {
+		t.Error(err)
 	}
 	return time.Since(start)
 }
@@ -243,7 +187,7 @@ func TestQuotaExactnessAcrossProcesses(t *testing.T) {
 	}
 	ids := fire(t, ctx, store, runs, body(), t0, t0, 0)
 	enqueueAll(t, ctx, rdb, ids)
-	var helpers []*helper
+	var helpers []helper
 	for range processes {
 		helpers = append(helpers, startHelper(t, pe, concurrency))
 	}
@@ -395,13 +339,7 @@ func TestKillMidSend(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if err := h.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-h.done; err != nil {
-		t.Logf("worker process: %v (killed on purpose)", err)
-	}
-	h.done <- nil
+	h.Kill()
 	if err := emu.SetFaults(testKey, nil); err != nil {
 		t.Fatal(err)
 	}

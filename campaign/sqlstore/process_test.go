@@ -1,13 +1,11 @@
 package sqlstore_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"testing"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/tagcast/tagcast/campaign"
 	"github.com/tagcast/tagcast/campaign/sqlstore"
+	"github.com/tagcast/tagcast/internal/testenv"
 )
 
 // The test binary re-executes itself as a helper process when these are set
@@ -114,33 +113,23 @@ func allSendIDs(ctx context.Context, s campaign.Store) ([]int64, error) {
 func race(t *testing.T, url, mode string) map[int64]int {
 	t.Helper()
 	start := time.Now().Add(300 * time.Millisecond).UnixNano()
-	type proc struct {
-		cmd    *exec.Cmd
-		stdout bytes.Buffer
-		stderr bytes.Buffer
-	}
-	var procs []*proc
+	var procs []*testenv.Self
 	for i := range 2 {
-		p := &proc{cmd: exec.Command(os.Args[0], "-test.run=^$")}
-		p.cmd.Env = append(os.Environ(), helperModeEnv+"="+mode, helperURLEnv+"="+url,
-			helperStartEnv+"="+strconv.FormatInt(start, 10))
+		env := []string{helperModeEnv + "=" + mode, helperURLEnv + "=" + url, helperStartEnv + "=" + strconv.FormatInt(start, 10)}
 		if i == 1 {
-			p.cmd.Env = append(p.cmd.Env, helperOrderEnv+"=reverse")
+			env = append(env, helperOrderEnv+"=reverse")
 		}
-		p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
-		if err := p.cmd.Start(); err != nil {
-			t.Fatalf("start helper: %v", err)
-		}
-		procs = append(procs, p)
+		procs = append(procs, testenv.StartSelf(t, fmt.Sprintf("%s helper %d", mode, i), env...))
 	}
 	got := map[int64]int{}
 	for i, p := range procs {
-		if err := p.cmd.Wait(); err != nil {
-			t.Fatalf("helper %d (%s): %v\nstderr:\n%s", i, mode, err, p.stderr.String())
+		<-p.Done()
+		if err := p.Err(); err != nil {
+			t.Fatalf("helper %d (%s): %v\nstderr:\n%s", i, mode, err, p.Stderr.String())
 		}
 		var res helperResult
-		if err := json.Unmarshal(p.stdout.Bytes(), &res); err != nil {
-			t.Fatalf("helper %d output %q: %v", i, p.stdout.String(), err)
+		if err := json.Unmarshal([]byte(p.Stdout.String()), &res); err != nil {
+			t.Fatalf("helper %d output %q: %v", i, p.Stdout.String(), err)
 		}
 		t.Logf("%s: process %d claimed %d", mode, i, len(res.Claimed))
 		for _, id := range res.Claimed {

@@ -10,18 +10,20 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tagcast/tagcast/internal/testenv"
 )
 
 // demoProcess runs `tagcast demo` as a subprocess (this test binary
 // re-executed as tagcast, see TestMain).
-func demoProcess(t *testing.T, args ...string) (*exec.Cmd, *lockedBuffer, *lockedBuffer) {
+func demoProcess(t *testing.T, args ...string) (*exec.Cmd, *testenv.Buffer, *testenv.Buffer) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	cmd := exec.CommandContext(ctx, os.Args[0], append([]string{"demo"}, args...)...)
 	cmd.Env = append(os.Environ(), reexecVar+"=1")
 	cmd.Dir = t.TempDir() // no tagcast.yaml: the demo needs none
-	stdout, stderr := &lockedBuffer{}, &lockedBuffer{}
+	stdout, stderr := &testenv.Buffer{}, &testenv.Buffer{}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

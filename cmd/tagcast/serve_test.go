@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,25 +25,6 @@ const (
 	roleSecret = "role-secret-5f1e0c"
 	roleToken  = "role-admin-token-9b7d"
 )
-
-// lockedBuffer is a bytes.Buffer that several goroutines (a logger, a
-// subprocess pipe) write to while a test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // waitFor polls cond (a process becoming ready, an effect showing up) until
 // it holds or timeout passes.
@@ -115,14 +94,14 @@ var roleVars = map[string]string{"MAIN_SECRET": roleSecret, "ROLE_TOKENS": roleT
 type runningRole struct {
 	cancel context.CancelFunc
 	done   chan int // the exit code
-	stderr *lockedBuffer
-	stdout *lockedBuffer
+	stderr *testenv.Buffer
+	stdout *testenv.Buffer
 }
 
 func startRole(t *testing.T, args ...string) *runningRole {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &runningRole{cancel: cancel, done: make(chan int, 1), stderr: &lockedBuffer{}, stdout: &lockedBuffer{}}
+	r := &runningRole{cancel: cancel, done: make(chan int, 1), stderr: &testenv.Buffer{}, stdout: &testenv.Buffer{}}
 	env := environment{
 		stdin: strings.NewReader(""), stdout: r.stdout, stderr: r.stderr,
 		lookupEnv: func(k string) (string, bool) { v, ok := roleVars[k]; return v, ok },
@@ -422,11 +401,11 @@ func TestServeRunsOnTheSimulatedClock(t *testing.T) {
 		env[k] = v
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	stderr := &lockedBuffer{}
+	stderr := &testenv.Buffer{}
 	done := make(chan int, 1)
 	go func() {
 		done <- runIn(ctx, []string{"--config", cfg, "serve"}, environment{
-			stdin: strings.NewReader(""), stdout: &lockedBuffer{}, stderr: stderr,
+			stdin: strings.NewReader(""), stdout: &testenv.Buffer{}, stderr: stderr,
 			lookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
 		})
 	}()

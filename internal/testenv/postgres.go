@@ -51,7 +51,7 @@ func Postgres(t testing.TB) string {
 	}
 	name := databaseName(t.Name(), c.seq.Add(1))
 	if err := c.exec("CREATE DATABASE " + name); err != nil {
-		t.Fatalf("testenv: PostgreSQL: create database %s: %v\nserver log:\n%s", name, err, c.proc.log.tail(20))
+		t.Fatalf("testenv: PostgreSQL: create database %s: %v\nserver log:\n%s", name, err, c.proc.log.Tail(20))
 	}
 	t.Cleanup(func() {
 		if err := c.exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)"); err != nil {
@@ -157,7 +157,7 @@ func (c *pgCluster) start() error {
 		cmd.Dir = c.dir
 		cmd.Env = env
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: owner.cred}
-		proc, err := startProcess("postgres", cmd, &logBuffer{})
+		proc, err := startProcess("postgres", cmd, &Buffer{Limit: serverLogLimit})
 		if err != nil {
 			return err
 		}
@@ -168,7 +168,7 @@ func (c *pgCluster) start() error {
 		}
 		proc.kill()
 		lastErr = err
-		if !strings.Contains(proc.log.tail(50), "already in use") {
+		if !strings.Contains(proc.log.Tail(50), "already in use") {
 			break
 		}
 	}
@@ -185,7 +185,7 @@ func waitPostgres(proc *process, port int, dataDir string) (*pgx.Conn, error) {
 	for time.Now().Before(deadline) {
 		if proc.exited() {
 			return nil, fmt.Errorf("postgres on port %d %s before accepting connections; server log:\n%s",
-				port, exitErrorText(proc.err), proc.log.tail(20))
+				port, exitErrorText(proc.err), proc.log.Tail(20))
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		conn, err := pgx.Connect(ctx, url)
@@ -206,7 +206,7 @@ func waitPostgres(proc *process, port int, dataDir string) (*pgx.Conn, error) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return nil, fmt.Errorf("postgres on port %d not ready after %s (last error: %w); server log:\n%s",
-		port, startTimeout, lastErr, proc.log.tail(20))
+		port, startTimeout, lastErr, proc.log.Tail(20))
 }
 
 // close disconnects, stops the server and removes its directory.

@@ -123,7 +123,7 @@ func (s *RedisServer) startLocked() error {
 	)
 	cmd.Dir = s.dir
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
-	proc, err := startProcess("redis-server", cmd, &logBuffer{})
+	proc, err := startProcess("redis-server", cmd, &Buffer{Limit: serverLogLimit})
 	if err != nil {
 		return err
 	}
@@ -144,7 +144,7 @@ func waitRedis(proc *process, addr string) error {
 	for time.Now().Before(deadline) {
 		if proc.exited() {
 			return fmt.Errorf("redis-server on %s %s before answering PING; server log:\n%s",
-				addr, exitErrorText(proc.err), proc.log.tail(20))
+				addr, exitErrorText(proc.err), proc.log.Tail(20))
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		lastErr = c.Ping(ctx).Err()
@@ -161,7 +161,7 @@ func waitRedis(proc *process, addr string) error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return fmt.Errorf("redis-server on %s not ready after %s (last error: %w); server log:\n%s",
-		addr, startTimeout, lastErr, proc.log.tail(20))
+		addr, startTimeout, lastErr, proc.log.Tail(20))
 }
 
 // checkRedisPID verifies that the server at the other end is process pid.

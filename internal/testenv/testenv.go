@@ -13,7 +13,6 @@
 package testenv
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -22,7 +21,6 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -79,14 +77,14 @@ func stopAll() {
 type process struct {
 	name string // "postgres", "redis-server", for messages
 	cmd  *exec.Cmd
-	log  *logBuffer
+	log  *Buffer
 	done chan struct{} // closed when the process has exited
 	err  error         // Wait's result, valid after done is closed
 }
 
 // startProcess starts cmd with Pdeathsig SIGKILL, output captured in log, and
 // registers it for Main.
-func startProcess(name string, cmd *exec.Cmd, log *logBuffer) (*process, error) {
+func startProcess(name string, cmd *exec.Cmd, log *Buffer) (*process, error) {
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
@@ -142,35 +140,6 @@ func (p *process) kill() {
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
 	<-p.done
-}
-
-// logBuffer collects a server's output; safe for concurrent use.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	// Keep memory bounded for long test runs: only the tail matters.
-	if b.buf.Len() > 1<<20 {
-		tail := append([]byte(nil), b.buf.Bytes()[b.buf.Len()-64<<10:]...)
-		b.buf.Reset()
-		b.buf.Write(tail)
-	}
-	return b.buf.Write(p)
-}
-
-// tail returns the last n lines of the output.
-func (b *logBuffer) tail(n int) string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	lines := strings.Split(strings.TrimRight(b.buf.String(), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // freePort returns a loopback TCP port that was free a moment ago. Callers

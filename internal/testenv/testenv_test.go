@@ -3,6 +3,7 @@ package testenv
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +12,12 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-func TestMain(m *testing.M) { Main(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(selfTestEnv) != "" {
+		os.Exit(selfHelper(os.Getenv(selfTestEnv)))
+	}
+	Main(m)
+}
 
 func connectPG(t *testing.T, url string) *pgx.Conn {
 	t.Helper()
