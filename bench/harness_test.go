@@ -205,6 +205,28 @@ func waitFor(tb testing.TB, limit time.Duration, what string, cond func() bool) 
 	}
 }
 
+// runIDs returns the id of every run in the store.
+func (s *stack) runIDs(tb testing.TB) []int64 {
+	tb.Helper()
+	rows, err := s.store.DB().QueryContext(context.Background(), `SELECT id FROM runs ORDER BY id`)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer func() { _ = rows.Close() }()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			tb.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	return ids
+}
+
 // lags summarises durations: positive late, negative early.
 type lags []time.Duration
 

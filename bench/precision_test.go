@@ -63,19 +63,7 @@ func precisionOnce(b *testing.B) {
 	stop()
 	srv.Shutdown()
 
-	rows, err := s.store.DB().QueryContext(ctx, `SELECT id FROM runs`)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			b.Fatal(err)
-		}
-		ids = append(ids, id)
-	}
-	_ = rows.Close()
+	ids := s.runIDs(b)
 	var enq, handler, send, emu lags
 	scheduled := map[int64]time.Time{} // campaign id -> scheduled instant
 	for _, id := range ids {

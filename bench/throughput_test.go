@@ -209,19 +209,7 @@ func (s *stack) asynqNoopRate(b *testing.B, n, conc int) float64 {
 func (s *stack) logStages(b *testing.B) {
 	b.Helper()
 	ctx := context.Background()
-	rows, err := s.store.DB().QueryContext(ctx, `SELECT id FROM runs`)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			b.Fatal(err)
-		}
-		ids = append(ids, id)
-	}
-	_ = rows.Close()
+	ids := s.runIDs(b)
 	var queued, reserve, push, finish lags
 	for _, id := range ids {
 		r, sends, err := s.store.GetRun(ctx, id)

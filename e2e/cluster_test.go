@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -142,7 +141,7 @@ func newCluster(t *testing.T, o clusterOptions) *cluster {
 	emuSrv := httptest.NewServer(c.calls.wrap(c.emu))
 	t.Cleanup(emuSrv.Close)
 
-	c.adminAddr = freeAddr(t)
+	c.adminAddr = testenv.FreeAddr(t)
 	c.cfgPath = filepath.Join(c.dir, "tagcast.yaml")
 	if err := os.WriteFile(c.cfgPath, []byte(c.config(emuSrv.URL, pgURL)), 0o600); err != nil {
 		t.Fatal(err)
@@ -174,17 +173,6 @@ func (c *cluster) config(emuURL, pgURL string) string {
 	b.WriteString("scheduler:\n  interval: 200ms\n")
 	b.WriteString("log:\n  level: info\n  format: json\n")
 	return b.String()
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	return addr
 }
 
 // start starts one process of role ("worker", "scheduler", "api").

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -37,17 +36,6 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-func freeLoopbackAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	return addr
 }
 
 // roleEmulator is a push service emulator for app "main" with the default
@@ -205,7 +193,7 @@ func TestRolesStartAndStopOnRedisAndPostgres(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.role, func(t *testing.T) {
 			t.Parallel()
-			addr := freeLoopbackAddr(t)
+			addr := testenv.FreeAddr(t)
 			cfg := roleConfig(t, emuURL, testenv.Redis(t).URL(), testenv.Postgres(t), addr)
 			r := startRole(t, "--config", cfg, tt.role)
 			r.waitStarted(t)
@@ -228,7 +216,7 @@ func TestRolesStartAndStopOnRedisAndPostgres(t *testing.T) {
 func TestServeOnEmbeddedDefaults(t *testing.T) {
 	t.Parallel()
 	_, emuURL := roleEmulator(t)
-	addr := freeLoopbackAddr(t)
+	addr := testenv.FreeAddr(t)
 	r := startRole(t, "--config", roleConfig(t, emuURL, "", "", addr), "serve", "--concurrency", "3")
 	r.waitStarted(t)
 	waitFor(t, "/readyz 200", 10*time.Second, func() bool { return readyz(t, addr) == http.StatusOK })
@@ -242,7 +230,7 @@ func TestServeOnEmbeddedDefaults(t *testing.T) {
 
 func TestDistributedRolesRefuseTheEmbeddedRedis(t *testing.T) {
 	t.Parallel()
-	cfg := roleConfig(t, "http://127.0.0.1:9", "", "", freeLoopbackAddr(t))
+	cfg := roleConfig(t, "http://127.0.0.1:9", "", "", testenv.FreeAddr(t))
 	for _, role := range []string{"worker", "scheduler", "api"} {
 		r := runTagcast(t, cliEnv{vars: roleVars}, "--config", cfg, role)
 		want := "tagcast: " + role + ": redis.url is empty: the embedded Redis lives inside one process; run `tagcast serve`, or set redis.url\n"
@@ -254,7 +242,7 @@ func TestDistributedRolesRefuseTheEmbeddedRedis(t *testing.T) {
 
 func TestRoleFlagsAreValidated(t *testing.T) {
 	t.Parallel()
-	cfg := roleConfig(t, "http://127.0.0.1:9", "", "", freeLoopbackAddr(t))
+	cfg := roleConfig(t, "http://127.0.0.1:9", "", "", testenv.FreeAddr(t))
 	r := runTagcast(t, cliEnv{vars: roleVars}, "--config", cfg, "serve", "--concurrency", "0")
 	if r.code != 1 || !strings.Contains(r.stderr, "worker.concurrency: must be at least 1, got 0") {
 		t.Errorf("--concurrency 0: %s", r)
@@ -271,7 +259,7 @@ func TestRoleFlagsAreValidated(t *testing.T) {
 func TestServeSendsANowCampaignOnce(t *testing.T) {
 	t.Parallel()
 	emu, emuURL := roleEmulator(t)
-	addr := freeLoopbackAddr(t)
+	addr := testenv.FreeAddr(t)
 	cfg := roleConfig(t, emuURL, "", "", addr)
 	r := startRole(t, "--config", cfg, "serve")
 	r.waitStarted(t)
@@ -336,7 +324,7 @@ func TestPushSendGoesThroughTheGuard(t *testing.T) {
 	t.Parallel()
 	emu, emuURL := roleEmulator(t)
 	dbPath := filepath.Join(t.TempDir(), "tagcast.db")
-	cfg := roleConfig(t, emuURL, "", "sqlite://"+dbPath, freeLoopbackAddr(t))
+	cfg := roleConfig(t, emuURL, "", "sqlite://"+dbPath, testenv.FreeAddr(t))
 	before := time.Now()
 	for i := range 2 {
 		r := runTagcast(t, cliEnv{vars: roleVars}, "--config", cfg, "push", "send", "--app", "main", examplePushBody)
@@ -394,7 +382,7 @@ func TestServeRunsOnTheSimulatedClock(t *testing.T) {
 	srv := httptest.NewServer(emu)
 	t.Cleanup(srv.Close)
 
-	addr := freeLoopbackAddr(t)
+	addr := testenv.FreeAddr(t)
 	cfg := roleConfig(t, srv.URL, "", "", addr)
 	env := map[string]string{simclock.EnvVar: clock.Path()}
 	for k, v := range roleVars {
@@ -461,8 +449,8 @@ push: {platform: [ios], fromuserid: system, audience: {is_to_all: true}, notific
 func TestWorkerServesMetrics(t *testing.T) {
 	t.Parallel()
 	_, emuURL := roleEmulator(t)
-	metricsAddr := freeLoopbackAddr(t)
-	cfg := roleConfig(t, emuURL, testenv.Redis(t).URL(), testenv.Postgres(t), freeLoopbackAddr(t))
+	metricsAddr := testenv.FreeAddr(t)
+	cfg := roleConfig(t, emuURL, testenv.Redis(t).URL(), testenv.Postgres(t), testenv.FreeAddr(t))
 	r := startRole(t, "--config", cfg, "worker", "--metrics-addr", metricsAddr)
 	r.waitStarted(t)
 	var body string

@@ -17,6 +17,18 @@ import (
 // the tail.
 const serverLogLimit = 1 << 20
 
+// FreeAddr returns a loopback host:port that was free a moment ago, for a
+// server the test starts (which retries or fails if another process took
+// it in between).
+func FreeAddr(tb testing.TB) string {
+	tb.Helper()
+	port, err := freePort()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", port)
+}
+
 // Buffer collects a process's or a logger's output while tests read it;
 // safe for concurrent use. With Limit > 0 it keeps only about the last
 // Limit bytes.
