@@ -142,9 +142,17 @@ func TestRetryReplacesTheCompletedTask(t *testing.T) {
 	if _, err := b.store.FinishRun(b.ctx, run.ID, start); err != nil {
 		t.Fatal(err)
 	}
-	info, err := b.inspector.GetTaskInfo(queue.DefaultQueue, queue.TaskID(run.ID))
-	if err != nil || info.State != asynq.TaskStateCompleted {
-		t.Fatalf("task of run %d: %v, %v; want completed (kept for its retention)", run.ID, info, err)
+	// The handler signals before asynq marks the task done: wait for it.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, err := b.inspector.GetTaskInfo(queue.DefaultQueue, queue.TaskID(run.ID))
+		if err == nil && info.State == asynq.TaskStateCompleted {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("task of run %d: %v, %v; want completed (kept for its retention)", run.ID, info, err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 
 	b.clock.Set(start.Add(time.Hour))
