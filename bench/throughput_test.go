@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -75,6 +76,7 @@ func throughputOnce(b *testing.B, dbURL string) {
 	due := time.Now()
 	s.createAt(b, n, func(int) time.Time { return due })
 	srv := s.startWorker(b, conc)
+	stopProfile := profilePhase(b, "tagcast")
 	cpu0 := cpuByCommand()
 	start := time.Now()
 	stop := s.startScheduler(b)
@@ -87,6 +89,7 @@ func throughputOnce(b *testing.B, dbURL string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	cpu := cpuByCommand().since(cpu0)
+	stopProfile()
 	stop()
 	srv.Shutdown()
 	// The last run to finish, read through the store (SQLite keeps instants
@@ -129,6 +132,31 @@ func throughputOnce(b *testing.B, dbURL string) {
 	b.ReportMetric(parallel.rate/tagcastRate, "emu_over_worker")
 	b.Logf("tagcast %.0f runs/s, asynq no-op %.0f tasks/s (ratio %.2f); emulator %.0f/s serial, %.0f/s with %d callers (%.1fx the worker)",
 		tagcastRate, asynqRate, tagcastRate/asynqRate, serial.rate, parallel.rate, conc, parallel.rate/tagcastRate)
+}
+
+// profilePhase writes a CPU profile of this process for one phase of the
+// benchmark to $BENCH_CPUPROFILE_DIR/<phase>-<n>.pprof when that variable
+// is set (go test's -cpuprofile covers the whole run, setup and baseline
+// included). It returns the function that stops the profile.
+func profilePhase(b *testing.B, phase string) func() {
+	dir := os.Getenv("BENCH_CPUPROFILE_DIR")
+	if dir == "" {
+		return func() {}
+	}
+	f, err := os.CreateTemp(dir, phase+"-*.pprof")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			b.Error(err)
+		}
+		b.Logf("CPU profile of the %s phase: %s", phase, f.Name())
+	}
 }
 
 type rate struct {
