@@ -62,8 +62,9 @@ type Store interface {
 
 	// ClaimSend moves a send from pending (or retry_wait once due) to
 	// in_flight by compare-and-set, counts an attempt and leases it until
-	// now+lease; the send's run must be pending or running. Losing the race,
-	// or a run that is no longer open, is a *TransitionError.
+	// now+lease; the send's run must be pending or running, and a pending
+	// run becomes running in the same atomic step. Losing the race, or a run
+	// that is no longer open, is a *TransitionError.
 	ClaimSend(ctx context.Context, sendID int64, now time.Time, lease time.Duration) (Send, error)
 	// BeginAttempt records, just before the /push.json call, that the claimed
 	// send is being attempted at `at` (its sent_at). A send whose lease lapses
@@ -74,6 +75,12 @@ type Store interface {
 	// expired). sent and unknown need BeginAttempt first and enter the
 	// quota ledger.
 	RecordOutcome(ctx context.Context, tok ClaimToken, o Outcome) (Send, error)
+	// RecordOutcomeAndFinish is RecordOutcome that also finishes the run:
+	// when o is sent and every other send of the running run is sent too,
+	// the run moves to done (finished at o.At) in the same atomic step and
+	// finished is true. Otherwise finished is false and the run is as it
+	// was: FinishRun settles it once its last send settles.
+	RecordOutcomeAndFinish(ctx context.Context, tok ClaimToken, o Outcome) (sd Send, finished bool, err error)
 	// ResolveStaleSends settles in_flight sends whose lease ended before
 	// now: unknown when an attempt had begun (it may have reached the
 	// service), pending otherwise. It returns the sends it changed.

@@ -19,12 +19,12 @@ import (
 // Store is the part of campaign.Store the worker uses.
 type Store interface {
 	GetRun(ctx context.Context, runID int64) (campaign.Run, []campaign.Send, error)
-	StartRun(ctx context.Context, runID int64, now time.Time) (campaign.Run, error)
 	FinishRun(ctx context.Context, runID int64, now time.Time) (campaign.Run, error)
 	ExpireRun(ctx context.Context, runID int64, now time.Time) (campaign.Run, error)
 	ClaimSend(ctx context.Context, sendID int64, now time.Time, lease time.Duration) (campaign.Send, error)
 	BeginAttempt(ctx context.Context, tok campaign.ClaimToken, at time.Time) error
 	RecordOutcome(ctx context.Context, tok campaign.ClaimToken, o campaign.Outcome) (campaign.Send, error)
+	RecordOutcomeAndFinish(ctx context.Context, tok campaign.ClaimToken, o campaign.Outcome) (campaign.Send, bool, error)
 	ResolveStaleSends(ctx context.Context, now time.Time) ([]campaign.Send, error)
 }
 
@@ -313,25 +313,19 @@ func (h *Handler) ProcessRun(ctx context.Context, runID int64) error {
 			}
 			continue
 		}
-		if run.Status == campaign.RunPending {
-			started, err := h.store.StartRun(ctx, runID, now)
-			if err != nil {
-				if errors.Is(err, campaign.ErrIllegalTransition) {
-					continue // cancelled or expired meanwhile
-				}
-				return fmt.Errorf("campaign %d run %d: start: %w", run.CampaignID, runID, err)
-			}
-			run = started
-		}
 		if h.isDraining() {
 			return h.snooze(runID, now, 0, "shutdown")
 		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < h.cfg.AttemptBudget {
 			return h.snooze(runID, now, 0, "task timeout")
 		}
-		wait, recorded, err := h.attempt(ctx, run, *n.send, log)
+		wait, recorded, finished, err := h.attempt(ctx, run, *n.send, log)
 		if err != nil {
 			return err
+		}
+		if finished {
+			log.Info().Str("status", string(campaign.RunDone)).Msg("run finished")
+			return nil
 		}
 		if recorded != nil && settledSend(recorded.Status) {
 			// The send is settled in the store: carry on from this
@@ -380,23 +374,24 @@ func (h *Handler) snooze(runID int64, until time.Time, lead time.Duration, reaso
 	return &Snooze{RunID: runID, Until: until, Delay: d, Reason: reason}
 }
 
-// attempt claims one send, reserves quota, calls the service and records
-// the outcome. It returns a non-zero instant when the run must wait for the
-// quota until then, and the send as recorded when an outcome was.
-func (h *Handler) attempt(ctx context.Context, run campaign.Run, s campaign.Send, log zerolog.Logger) (time.Time, *campaign.Send, error) {
+// attempt claims one send (starting the run), reserves quota, calls the
+// service and records the outcome. It returns a non-zero instant when the
+// run must wait for the quota until then, the send as recorded when an
+// outcome was, and whether that outcome finished the run.
+func (h *Handler) attempt(ctx context.Context, run campaign.Run, s campaign.Send, log zerolog.Logger) (time.Time, *campaign.Send, bool, error) {
 	ids := fmt.Sprintf("campaign %d run %d send %d", run.CampaignID, run.ID, s.ID)
 	pusher, ok := h.pushers[run.App]
 	if !ok {
-		return time.Time{}, nil, fmt.Errorf("%s: app %q is not configured in this worker", ids, run.App)
+		return time.Time{}, nil, false, fmt.Errorf("%s: app %q is not configured in this worker", ids, run.App)
 	}
 	now := h.clock.Now()
 	claimed, err := h.store.ClaimSend(ctx, s.ID, now, h.cfg.Lease)
 	if errors.Is(err, campaign.ErrIllegalTransition) {
 		log.Debug().Int64("send", s.ID).Err(err).Msg("send taken or moved meanwhile")
-		return time.Time{}, nil, nil
+		return time.Time{}, nil, false, nil
 	}
 	if err != nil {
-		return time.Time{}, nil, fmt.Errorf("%s: claim: %w", ids, err)
+		return time.Time{}, nil, false, fmt.Errorf("%s: claim: %w", ids, err)
 	}
 	tok := claimed.Token()
 	log = log.With().Int64("send", s.ID).Int("attempt", claimed.Attempts).Logger()
@@ -406,14 +401,14 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, s campaign.Send
 	if errors.As(err, &noRoom) {
 		h.setRemaining(ctx, run.App)
 		if rerr := h.release(ctx, tok, "waiting for quota: "+noRoom.Error()); rerr != nil {
-			return time.Time{}, nil, fmt.Errorf("%s: %w", ids, rerr)
+			return time.Time{}, nil, false, fmt.Errorf("%s: %w", ids, rerr)
 		}
 		log.Debug().Str("by", string(noRoom.By)).Time("opens_at", noRoom.OpensAt).Msg("quota full: waiting")
-		return noRoom.OpensAt, nil, nil
+		return noRoom.OpensAt, nil, false, nil
 	}
 	if err != nil {
 		rerr := h.release(ctx, tok, "quota guard unavailable")
-		return time.Time{}, nil, errors.Join(fmt.Errorf("%s: reserve quota: %w", ids, err), rerr)
+		return time.Time{}, nil, false, errors.Join(fmt.Errorf("%s: reserve quota: %w", ids, err), rerr)
 	}
 
 	started := h.clock.Now()
@@ -421,10 +416,10 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, s campaign.Send
 		relErr := h.guard.Release(context.WithoutCancel(ctx), res)
 		if errors.Is(err, campaign.ErrIllegalTransition) {
 			log.Warn().Err(err).Msg("claim lost before the attempt: not sent")
-			return time.Time{}, nil, relErr
+			return time.Time{}, nil, false, relErr
 		}
 		rerr := h.release(ctx, tok, "could not record the attempt")
-		return time.Time{}, nil, errors.Join(fmt.Errorf("%s: begin attempt: %w", ids, err), rerr, relErr)
+		return time.Time{}, nil, false, errors.Join(fmt.Errorf("%s: begin attempt: %w", ids, err), rerr, relErr)
 	}
 	if claimed.Attempts == 1 {
 		h.metrics.lag(run.App, started.Sub(run.ScheduledFor))
@@ -458,7 +453,8 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, s campaign.Send
 		wait = until
 	}
 	var recorded *campaign.Send
-	if sd, err := h.recordOutcome(sctx, tok, d.record); err != nil {
+	sd, finished, err := h.recordOutcome(sctx, tok, d.record)
+	if err != nil {
 		log.Error().Err(err).Str("outcome", string(d.class)).Str("push_id", d.record.PushID).
 			Str("message_uid", d.record.MessageUID).Msg("outcome not recorded: the send becomes unknown when its lease lapses")
 		errs = append(errs, fmt.Errorf("%s: record %s: %w", ids, d.record.Status, err))
@@ -491,18 +487,20 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, s campaign.Send
 		ev = ev.Str("message_uid", d.record.MessageUID).Str("push_id", d.record.PushID)
 	}
 	ev.Msg("push attempt")
-	return wait, recorded, errors.Join(errs...)
+	return wait, recorded, finished, errors.Join(errs...)
 }
 
-// recordOutcome records o, trying a few times: losing a sent push's
-// messageUID to a passing database error would turn it into unknown.
-func (h *Handler) recordOutcome(ctx context.Context, tok campaign.ClaimToken, o campaign.Outcome) (campaign.Send, error) {
+// recordOutcome records o (finishing the run when o sends its last
+// send), trying a few times: losing a sent push's messageUID to a passing
+// database error would turn it into unknown.
+func (h *Handler) recordOutcome(ctx context.Context, tok campaign.ClaimToken, o campaign.Outcome) (campaign.Send, bool, error) {
 	var err error
 	for i := range 3 {
 		var s campaign.Send
-		s, err = h.store.RecordOutcome(ctx, tok, o)
+		var finished bool
+		s, finished, err = h.store.RecordOutcomeAndFinish(ctx, tok, o)
 		if err == nil || errors.Is(err, campaign.ErrIllegalTransition) || ctx.Err() != nil {
-			return s, err
+			return s, finished, err
 		}
 		t := time.NewTimer(time.Duration(i+1) * 100 * time.Millisecond) // real back-off between database retries
 		select {
@@ -511,7 +509,7 @@ func (h *Handler) recordOutcome(ctx context.Context, tok campaign.ClaimToken, o 
 			t.Stop()
 		}
 	}
-	return campaign.Send{}, err
+	return campaign.Send{}, false, err
 }
 
 // release gives a claim back without spending its attempt.

@@ -182,6 +182,8 @@ func RunConformance(t *testing.T, newStore storeFactory) {
 		"LedgerInFlightAndDirect":   testLedgerInFlightAndDirect,
 		"SubMicrosecondAtFiresOnce": testSubMicrosecondAtFiresOnce,
 		"FinishRunDone":             testFinishRunDone,
+		"RecordOutcomeAndFinish":    testRecordOutcomeAndFinish,
+		"CancelRacesClaimAndRecord": testCancelRacesClaimAndRecord,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -883,8 +885,7 @@ func testSubMicrosecondAtFiresOnce(t *testing.T, b bundle) {
 
 // testFinishRunDone: a running run whose sends were all sent ends done
 // (FinishRun's one-statement path), once; a second FinishRun is a no-op,
-// and a pending run with every send sent still goes through the checked
-// path (pending cannot become done).
+// and claiming a send of a pending run starts the run.
 func testFinishRunDone(t *testing.T, b bundle) {
 	run, sends := b.fire(t, 1500) // 2 sends
 	if _, err := b.store.StartRun(b.ctx, run.ID, t0); err != nil {
@@ -905,9 +906,161 @@ func testFinishRunDone(t *testing.T, b bundle) {
 		t.Errorf("FinishRun again = %s at %v, %v; want unchanged", r.Status, r.FinishedAt, err)
 	}
 
+	// Claiming a send starts its pending run, in the same statement.
 	pending, psends := b.fire(t, 0)
-	b.send(t, b.claim(t, psends[0].ID, t0), t0, campaign.Outcome{Status: campaign.SendSent, PushID: "p3", MessageUID: "u3"})
-	if r, err := b.store.FinishRun(b.ctx, pending.ID, end); !errors.Is(err, campaign.ErrIllegalTransition) {
-		t.Errorf("FinishRun of a pending run = %s, %v; want an illegal transition", r.Status, err)
+	if pending.Status != campaign.RunPending {
+		t.Fatalf("fired run is %s, want pending", pending.Status)
+	}
+	claimAt := t0.Add(2 * time.Second)
+	b.claim(t, psends[0].ID, claimAt)
+	r, _, err = b.store.GetRun(b.ctx, pending.ID)
+	if err != nil || r.Status != campaign.RunRunning || !r.UpdatedAt.Equal(claimAt) {
+		t.Errorf("run after its first claim = %s updated %s, %v; want running updated %s", r.Status, r.UpdatedAt, err, claimAt)
+	}
+}
+
+// testRecordOutcomeAndFinish: the outcome that sends a run's last unsent
+// send finishes the run done in the same step; any other outcome, or one
+// with a sibling not sent, leaves the run running. The ledger gets its
+// entry either way.
+func testRecordOutcomeAndFinish(t *testing.T, b bundle) {
+	record := func(sd campaign.Send, at time.Time, o campaign.Outcome) (campaign.Send, bool) {
+		t.Helper()
+		if o.Status == campaign.SendSent || o.Status == campaign.SendUnknown {
+			if err := b.store.BeginAttempt(b.ctx, sd.Token(), at); err != nil {
+				t.Fatalf("begin attempt: %v", err)
+			}
+		}
+		o.At = at
+		out, finished, err := b.store.RecordOutcomeAndFinish(b.ctx, sd.Token(), o)
+		if err != nil {
+			t.Fatalf("record %s: %v", o.Status, err)
+		}
+		return out, finished
+	}
+	runStatus := func(id int64) campaign.Run {
+		t.Helper()
+		r, _, err := b.store.GetRun(b.ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+
+	run, sends := b.fire(t, 2500) // 3 sends
+	at := t0.Add(time.Second)
+	// A retry of the first send, then its success: neither is the last.
+	if _, fin := record(b.claim(t, sends[0].ID, at), at, campaign.Outcome{Status: campaign.SendRetryWait, NextAttempt: at}); fin {
+		t.Fatal("a retry_wait outcome finished the run")
+	}
+	if sd, fin := record(b.claim(t, sends[0].ID, at), at, campaign.Outcome{Status: campaign.SendSent, PushID: "p0", MessageUID: "u0"}); fin || sd.Status != campaign.SendSent {
+		t.Fatalf("first send recorded %s, finished %v; want sent, run still running", sd.Status, fin)
+	}
+	if _, fin := record(b.claim(t, sends[1].ID, at), at, campaign.Outcome{Status: campaign.SendSent, PushID: "p1", MessageUID: "u1"}); fin {
+		t.Fatal("the second of three sends finished the run")
+	}
+	if r := runStatus(run.ID); r.Status != campaign.RunRunning || r.FinishedAt != nil {
+		t.Fatalf("run with a send left is %s (finished %v), want running", r.Status, r.FinishedAt)
+	}
+	end := at.Add(3 * time.Second)
+	sd, fin := record(b.claim(t, sends[2].ID, at), end, campaign.Outcome{Status: campaign.SendSent, PushID: "p2", MessageUID: "u2"})
+	if !fin || sd.MessageUID != "u2" {
+		t.Fatalf("last send: finished %v, message_uid %q; want the run finished and u2 recorded", fin, sd.MessageUID)
+	}
+	if r := runStatus(run.ID); r.Status != campaign.RunDone || r.FinishedAt == nil || !r.FinishedAt.Equal(end) {
+		t.Fatalf("run after its last send is %s finished %v, want done at %s", r.Status, r.FinishedAt, end)
+	}
+	ledger, err := b.store.SentBetween(b.ctx, "main", t0, end.Add(time.Hour))
+	if err != nil || len(ledger) != 3 {
+		t.Fatalf("ledger = %v, %v; want the 3 sent attempts", ledger, err)
+	}
+
+	// The last send failing does not finish the run: FinishRun settles it.
+	run2, sends2 := b.fire(t, 0)
+	if _, fin := record(b.claim(t, sends2[0].ID, at), at, campaign.Outcome{Status: campaign.SendFailed, Code: 1011, Message: "bad"}); fin {
+		t.Fatal("a failed outcome finished the run")
+	}
+	if r := runStatus(run2.ID); r.Status != campaign.RunRunning {
+		t.Fatalf("run after a failed last send is %s, want running until FinishRun", r.Status)
+	}
+	if r, err := b.store.FinishRun(b.ctx, run2.ID, end); err != nil || r.Status != campaign.RunFailed {
+		t.Fatalf("FinishRun = %s, %v; want failed", r.Status, err)
+	}
+
+	// A lost claim records nothing and finishes nothing.
+	_, sends3 := b.fire(t, 0)
+	stale := b.claim(t, sends3[0].ID, at)
+	if err := b.store.BeginAttempt(b.ctx, stale.Token(), at); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.store.ResolveStaleSends(b.ctx, at.Add(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	_, fin, err = b.store.RecordOutcomeAndFinish(b.ctx, stale.Token(), campaign.Outcome{Status: campaign.SendSent, MessageUID: "late", At: at})
+	wantTransitionError(t, err, "record on a lapsed claim")
+	if fin {
+		t.Error("a refused outcome reported the run finished")
+	}
+}
+
+// testCancelRacesClaimAndRecord: Cancel (run, then sends) racing with
+// claims that start runs and outcomes that finish them never deadlocks or
+// fails: every step either happens or is refused as a transition, and each
+// run ends cancelled or done, never done with a send unsent.
+func testCancelRacesClaimAndRecord(t *testing.T, b bundle) {
+	const rounds = 100
+	for i := range rounds {
+		c := b.create(t, newCampaign("main", fmt.Sprintf("race-%d", i), t0, 1500)) // 2 sends
+		runs, err := b.store.ClaimDue(b.ctx, t0, 10, plan)
+		if err != nil || len(runs) != 1 {
+			t.Fatalf("ClaimDue = %v, %v", runs, err)
+		}
+		_, sends, err := b.store.GetRun(b.ctx, runs[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := t0.Add(time.Second)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for _, sd := range sends {
+			wg.Go(func() {
+				<-start
+				cl, err := b.store.ClaimSend(b.ctx, sd.ID, at, time.Minute)
+				if errors.Is(err, campaign.ErrIllegalTransition) {
+					return
+				}
+				if err != nil {
+					t.Errorf("claim: %v", err)
+					return
+				}
+				if err := b.store.BeginAttempt(b.ctx, cl.Token(), at); err != nil {
+					t.Errorf("begin: %v", err)
+					return
+				}
+				_, _, err = b.store.RecordOutcomeAndFinish(b.ctx, cl.Token(), campaign.Outcome{Status: campaign.SendSent, MessageUID: "u", At: at})
+				if err != nil {
+					t.Errorf("record: %v", err)
+				}
+			})
+		}
+		wg.Go(func() {
+			<-start
+			if _, err := b.store.Cancel(b.ctx, c.ID, at); err != nil && !errors.Is(err, campaign.ErrIllegalTransition) {
+				t.Errorf("cancel: %v", err)
+			}
+		})
+		close(start)
+		wg.Wait()
+		r, got, err := b.store.GetRun(b.ctx, runs[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status == campaign.RunDone {
+			for _, sd := range got {
+				if sd.Status != campaign.SendSent {
+					t.Errorf("round %d: run done with send %d %s", i, sd.ID, sd.Status)
+				}
+			}
+		}
 	}
 }

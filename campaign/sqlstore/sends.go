@@ -4,28 +4,57 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/tagcast/tagcast/campaign"
 	"github.com/tagcast/tagcast/migrations"
 )
 
-// ClaimSend moves a send to in_flight by compare-and-set.
+// ClaimSend moves a send to in_flight by compare-and-set, and its run from
+// pending to running.
 func (s *Store) ClaimSend(ctx context.Context, sendID int64, now time.Time, lease time.Duration) (campaign.Send, error) {
 	if lease <= 0 {
 		return campaign.Send{}, fmt.Errorf("send %d: claim: lease must be positive, got %s", sendID, lease)
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(`UPDATE sends SET status = 'in_flight', attempts = attempts + 1, claim = claim + 1,
+	claimable := `status IN (` + inList(campaign.AllowedFrom(campaign.SendInFlight)) + `) AND (status <> 'retry_wait' OR next_attempt_at <= ?)`
+	startRun := `UPDATE runs SET status = 'running', updated_at = ? WHERE status = 'pending'
+		AND id = (SELECT run_id FROM sends WHERE id = ? AND ` + claimable + `)`
+	claim := `UPDATE sends SET status = 'in_flight', attempts = attempts + 1, claim = claim + 1,
 		claimed_at = ?, lease_until = ?, sent_at = NULL, next_attempt_at = NULL, updated_at = ?
-		WHERE id = ? AND status IN (`+inList(campaign.AllowedFrom(campaign.SendInFlight))+`)
-		AND (status <> 'retry_wait' OR next_attempt_at <= ?)
+		{from} WHERE sends.id = ? AND ` + claimable + `
 		AND EXISTS (SELECT 1 FROM runs WHERE runs.id = sends.run_id AND runs.status IN ('pending', 'running'))
-		RETURNING `+sendCols),
-		s.ts(now), s.ts(now.Add(lease)), s.ts(now), sendID, s.ts(now))
-	if err != nil {
-		return campaign.Send{}, fmt.Errorf("send %d: claim: %w", sendID, err)
+		RETURNING ` + sendCols
+	startArgs := []any{s.ts(now), sendID, s.ts(now)}
+	claimArgs := []any{s.ts(now), s.ts(now.Add(lease)), s.ts(now), sendID, s.ts(now)}
+	var sends []campaign.Send
+	var err error
+	if s.dialect == migrations.Postgres {
+		// One statement. The join with the run's start makes PostgreSQL
+		// take the run's row lock before the send's, the order every other
+		// writer (Cancel, ExpireRun, ResetForRetry) takes them in. The
+		// EXISTS still sees the run as the statement began: a run cancelled
+		// meanwhile has cancelled this send too, which the compare-and-set
+		// on the send's status then refuses.
+		var rows *sql.Rows
+		rows, err = s.db.QueryContext(ctx, s.q(`WITH started AS (`+startRun+` RETURNING id),
+			n AS (SELECT count(*) FROM started) `+strings.Replace(claim, "{from}", "FROM n", 1)), append(startArgs, claimArgs...)...)
+		if err == nil {
+			sends, err = collect(rows, scanSend)
+		}
+	} else {
+		err = s.inTx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, s.q(startRun), startArgs...); err != nil {
+				return err
+			}
+			rows, err := tx.QueryContext(ctx, s.q(strings.Replace(claim, "{from}", "", 1)), claimArgs...)
+			if err != nil {
+				return err
+			}
+			sends, err = collect(rows, scanSend)
+			return err
+		})
 	}
-	sends, err := collect(rows, scanSend)
 	if err != nil {
 		return campaign.Send{}, fmt.Errorf("send %d: claim: %w", sendID, err)
 	}
@@ -82,14 +111,27 @@ func lostClaim(cur campaign.Send, tok campaign.ClaimToken, to string) *campaign.
 
 // RecordOutcome ends a claim with its outcome.
 func (s *Store) RecordOutcome(ctx context.Context, tok campaign.ClaimToken, o campaign.Outcome) (campaign.Send, error) {
+	sd, _, err := s.record(ctx, tok, o, false)
+	return sd, err
+}
+
+// RecordOutcomeAndFinish ends a claim with its outcome and, when that was
+// the last send of the run to be sent, finishes the run done.
+func (s *Store) RecordOutcomeAndFinish(ctx context.Context, tok campaign.ClaimToken, o campaign.Outcome) (campaign.Send, bool, error) {
+	return s.record(ctx, tok, o, true)
+}
+
+// record is RecordOutcome; with finish, a sent outcome also moves the
+// running run to done when every other send of it is sent.
+func (s *Store) record(ctx context.Context, tok campaign.ClaimToken, o campaign.Outcome, finish bool) (campaign.Send, bool, error) {
 	if !campaign.CanTransition(campaign.SendInFlight, o.Status) {
-		return campaign.Send{}, &campaign.TransitionError{Entity: "send", ID: tok.SendID, From: string(campaign.SendInFlight), To: string(o.Status)}
+		return campaign.Send{}, false, &campaign.TransitionError{Entity: "send", ID: tok.SendID, From: string(campaign.SendInFlight), To: string(o.Status)}
 	}
 	if o.Status == campaign.SendRetryWait && o.NextAttempt.IsZero() {
-		return campaign.Send{}, fmt.Errorf("send %d: record retry_wait: NextAttempt is required", tok.SendID)
+		return campaign.Send{}, false, fmt.Errorf("send %d: record retry_wait: NextAttempt is required", tok.SendID)
 	}
 	if o.At.IsZero() {
-		return campaign.Send{}, fmt.Errorf("send %d: record %s: At is required", tok.SendID, o.Status)
+		return campaign.Send{}, false, fmt.Errorf("send %d: record %s: At is required", tok.SendID, o.Status)
 	}
 	code := o.Code
 	if o.Status == campaign.SendSent && code == 0 {
@@ -118,8 +160,36 @@ func (s *Store) RecordOutcome(ctx context.Context, tok campaign.ClaimToken, o ca
 	update := `UPDATE sends SET ` + set + where + ` RETURNING ` + sendCols
 
 	var out []campaign.Send
+	var finished bool
 	var err error
+	finish = finish && o.Status == campaign.SendSent
+	// doneIfAllSent finishes a running run with no other send left unsent.
+	const doneIfAllSent = `UPDATE runs SET status = 'done', finished_at = ?, updated_at = ?
+		WHERE runs.id = ? AND runs.status = 'running' AND NOT EXISTS (SELECT 1 FROM sends x WHERE x.run_id = runs.id AND x.id <> ? AND x.status <> 'sent')`
 	switch {
+	case finish && s.dialect == migrations.Postgres:
+		// The outcome, its ledger entry and the run's end in one statement.
+		// The run's row is locked first (the join with lr), the order every
+		// other writer takes run and send locks in. Sends of the run that
+		// other workers settle in the same instant are seen as they were,
+		// so both may leave the run to FinishRun, never finish it early.
+		args = append(args, o.Status, s.ts(o.At), s.ts(o.At))
+		var rows *sql.Rows
+		rows, err = s.db.QueryContext(ctx, s.q(`WITH lr AS (SELECT id AS locked_run FROM runs WHERE id = (SELECT run_id FROM sends WHERE id = ?) FOR UPDATE),
+			u AS (`+strings.Replace(update, " WHERE ", " FROM lr WHERE ", 1)+`),
+			l AS (INSERT INTO quota_ledger (send_id, claim, app, sent_at, outcome) SELECT id, claim, app, sent_at, ? FROM u
+				ON CONFLICT (send_id, claim) DO NOTHING),
+			r AS (UPDATE runs SET status = 'done', finished_at = ?, updated_at = ? FROM u
+				WHERE runs.id = u.run_id AND runs.status = 'running'
+				AND NOT EXISTS (SELECT 1 FROM sends x WHERE x.run_id = u.run_id AND x.id <> u.id AND x.status <> 'sent') RETURNING runs.id)
+			SELECT `+sendCols+`, EXISTS (SELECT 1 FROM r) FROM u`), append([]any{tok.SendID}, args...)...)
+		if err == nil {
+			out, err = collect(rows, func(row interface{ Scan(...any) error }) (campaign.Send, error) {
+				var sd campaign.Send
+				err := row.Scan(append(sendDest(&sd), &finished)...)
+				return sd, err
+			})
+		}
 	case ledgered && s.dialect == migrations.Postgres:
 		// The outcome and its quota-ledger entry in one statement.
 		args = append(args, o.Status)
@@ -140,7 +210,16 @@ func (s *Store) RecordOutcome(ctx context.Context, tok campaign.ClaimToken, o ca
 			if out, err = collect(rows, scanSend); err != nil || len(out) == 0 {
 				return err
 			}
-			return s.ledger(ctx, tx, out[0], o.Status)
+			if err := s.ledger(ctx, tx, out[0], o.Status); err != nil || !finish {
+				return err
+			}
+			res, err := tx.ExecContext(ctx, s.q(doneIfAllSent), s.ts(o.At), s.ts(o.At), out[0].RunID, out[0].ID)
+			if err != nil {
+				return fmt.Errorf("run %d: finish: %w", out[0].RunID, err)
+			}
+			n, err := res.RowsAffected()
+			finished = n == 1
+			return err
 		})
 	default:
 		var rows *sql.Rows
@@ -150,21 +229,21 @@ func (s *Store) RecordOutcome(ctx context.Context, tok campaign.ClaimToken, o ca
 		}
 	}
 	if err != nil {
-		return campaign.Send{}, fmt.Errorf("send %d: record %s: %w", tok.SendID, o.Status, err)
+		return campaign.Send{}, false, fmt.Errorf("send %d: record %s: %w", tok.SendID, o.Status, err)
 	}
 	if len(out) == 1 {
-		return out[0], nil
+		return out[0], finished, nil
 	}
 	// The compare-and-set missed: say why.
 	cur, err := s.getSend(ctx, s.db, tok.SendID, false)
 	if err != nil {
-		return cur, err
+		return cur, false, err
 	}
 	if cur.Status == campaign.SendInFlight && cur.Claim == tok.Claim && ledgered && cur.SentAt == nil {
-		return cur, fmt.Errorf("campaign %d run %d: %w", cur.CampaignID, cur.RunID, &campaign.TransitionError{Entity: "send", ID: cur.ID,
+		return cur, false, fmt.Errorf("campaign %d run %d: %w", cur.CampaignID, cur.RunID, &campaign.TransitionError{Entity: "send", ID: cur.ID,
 			From: string(cur.Status), To: string(o.Status), Reason: "no attempt begun: call BeginAttempt before the push call"})
 	}
-	return cur, fmt.Errorf("campaign %d run %d: %w", cur.CampaignID, cur.RunID, lostClaim(cur, tok, string(o.Status)))
+	return cur, false, fmt.Errorf("campaign %d run %d: %w", cur.CampaignID, cur.RunID, lostClaim(cur, tok, string(o.Status)))
 }
 
 // ledger records an attempt that reached or may have reached the service.

@@ -152,9 +152,14 @@ const runCols = `id, campaign_id, app, scheduled_for, status, deliver_by, enqueu
 
 func scanRun(row interface{ Scan(...any) error }) (campaign.Run, error) {
 	var r campaign.Run
-	err := row.Scan(&r.ID, &r.CampaignID, &r.App, scanTimeV{&r.ScheduledFor}, &r.Status, scanTime{&r.DeliverBy},
-		scanTime{&r.EnqueuedAt}, &r.Retries, &r.Error, scanTimeV{&r.CreatedAt}, scanTimeV{&r.UpdatedAt}, scanTime{&r.FinishedAt})
+	err := row.Scan(runDest(&r)...)
 	return r, err
+}
+
+// runDest is what a row of runCols scans into.
+func runDest(r *campaign.Run) []any {
+	return []any{&r.ID, &r.CampaignID, &r.App, scanTimeV{&r.ScheduledFor}, &r.Status, scanTime{&r.DeliverBy},
+		scanTime{&r.EnqueuedAt}, &r.Retries, &r.Error, scanTimeV{&r.CreatedAt}, scanTimeV{&r.UpdatedAt}, scanTime{&r.FinishedAt}}
 }
 
 const sendCols = `id, run_id, campaign_id, app, idx, body, status, attempts, claim, next_attempt_at, claimed_at, lease_until,
@@ -162,10 +167,24 @@ const sendCols = `id, run_id, campaign_id, app, idx, body, status, attempts, cla
 
 func scanSend(row interface{ Scan(...any) error }) (campaign.Send, error) {
 	var s campaign.Send
-	err := row.Scan(&s.ID, &s.RunID, &s.CampaignID, &s.App, &s.Index, scanJSON{&s.Body}, &s.Status, &s.Attempts, &s.Claim,
-		scanTime{&s.NextAttemptAt}, scanTime{&s.ClaimedAt}, scanTime{&s.LeaseUntil}, scanTime{&s.SentAt},
-		&s.PushID, &s.MessageUID, &s.LastCode, &s.LastMessage, scanTimeV{&s.CreatedAt}, scanTimeV{&s.UpdatedAt})
+	err := row.Scan(sendDest(&s)...)
 	return s, err
+}
+
+// sendDest is what a row of sendCols scans into.
+func sendDest(s *campaign.Send) []any {
+	return []any{&s.ID, &s.RunID, &s.CampaignID, &s.App, &s.Index, scanJSON{&s.Body}, &s.Status, &s.Attempts, &s.Claim,
+		scanTime{&s.NextAttemptAt}, scanTime{&s.ClaimedAt}, scanTime{&s.LeaseUntil}, scanTime{&s.SentAt},
+		&s.PushID, &s.MessageUID, &s.LastCode, &s.LastMessage, scanTimeV{&s.CreatedAt}, scanTimeV{&s.UpdatedAt}}
+}
+
+// qualify prefixes every column of a column list with a table alias.
+func qualify(alias, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // collect scans every row with scan.

@@ -172,8 +172,39 @@ func (s *Store) Get(ctx context.Context, id int64) (campaign.Detail, error) {
 	return d, nil
 }
 
+// getRunJoined reads a run with its sends in one statement (the worker
+// reads a run at every delivery of its task). ok is false when the run
+// has no send or does not exist.
+func (s *Store) getRunJoined(ctx context.Context, runID int64) (campaign.Run, []campaign.Send, bool, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+qualify("r", runCols)+`, `+qualify("s", sendCols)+`
+		FROM runs r JOIN sends s ON s.run_id = r.id WHERE r.id = ? ORDER BY s.idx`), runID)
+	if err != nil {
+		return campaign.Run{}, nil, false, fmt.Errorf("run %d: %w", runID, err)
+	}
+	defer func() { _ = rows.Close() }()
+	var (
+		r     campaign.Run
+		sends []campaign.Send
+	)
+	for rows.Next() {
+		var sd campaign.Send
+		if err := rows.Scan(append(runDest(&r), sendDest(&sd)...)...); err != nil {
+			return campaign.Run{}, nil, false, fmt.Errorf("run %d: %w", runID, err)
+		}
+		sends = append(sends, sd)
+	}
+	if err := rows.Err(); err != nil {
+		return campaign.Run{}, nil, false, fmt.Errorf("run %d: %w", runID, err)
+	}
+	return r, sends, len(sends) > 0, nil
+}
+
 // GetRun returns a run and its sends.
 func (s *Store) GetRun(ctx context.Context, runID int64) (campaign.Run, []campaign.Send, error) {
+	if r, sends, ok, err := s.getRunJoined(ctx, runID); ok || err != nil {
+		return r, sends, err
+	}
+	// No send: a run that failed to render, or no run at all.
 	r, err := s.getRun(ctx, s.db, runID, false)
 	if err != nil {
 		return r, nil, err
