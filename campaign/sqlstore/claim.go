@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tagcast/tagcast/campaign"
+	"github.com/tagcast/tagcast/migrations"
 )
 
 // ClaimDue fires due campaigns; see campaign.Store.
@@ -28,8 +29,9 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, plan cam
 		if err != nil {
 			return fmt.Errorf("claim due: %w", err)
 		}
+		claims := make([]claim, 0, len(due))
 		for _, c := range due {
-			r, ok, err := s.fire(ctx, tx, c, now, plan)
+			cl, err := planClaim(c, now, plan)
 			if err != nil {
 				var pe *campaign.PlanError
 				if errors.As(err, &pe) {
@@ -38,11 +40,17 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, plan cam
 				}
 				return err
 			}
-			if ok {
-				created = append(created, r)
-			}
+			claims = append(claims, cl)
 		}
-		return nil
+		if len(claims) == 0 {
+			return nil
+		}
+		if s.dialect == migrations.Postgres {
+			created, err = s.writeClaimsBatch(ctx, tx, claims, now)
+		} else {
+			created, err = s.writeClaimsEach(ctx, tx, claims, now)
+		}
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -50,86 +58,200 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, plan cam
 	return created, errors.Join(planErrs...)
 }
 
-// fire applies plan to one locked, due campaign inside tx.
-func (s *Store) fire(ctx context.Context, tx *sql.Tx, c campaign.Campaign, now time.Time, plan campaign.PlanFunc) (campaign.Run, bool, error) {
+// claim is what ClaimDue writes for one due campaign. It is decided in Go
+// before anything is written, so both dialects write the same rows.
+type claim struct {
+	c    campaign.Campaign
+	next *time.Time    // UTC; nil: the schedule is exhausted
+	run  *campaign.Run // the run to insert (no id yet); nil: this fire is skipped
+	// bodies are the JSON bodies of the run's sends; none when rendering failed.
+	bodies []string
+}
+
+func (cl claim) status() campaign.CampaignStatus {
+	if cl.next == nil {
+		return campaign.CampaignDone
+	}
+	return campaign.CampaignActive
+}
+
+// planClaim applies plan to one locked, due campaign and renders its fire.
+// A *campaign.PlanError leaves the campaign as it was.
+func planClaim(c campaign.Campaign, now time.Time, plan campaign.PlanFunc) (claim, error) {
 	p, err := plan(c, now)
 	if err != nil {
 		var pe *campaign.PlanError
 		if errors.As(err, &pe) && pe.CampaignID == c.ID {
-			return campaign.Run{}, false, pe
+			return claim{}, pe
 		}
-		return campaign.Run{}, false, &campaign.PlanError{CampaignID: c.ID, Err: err}
+		return claim{}, &campaign.PlanError{CampaignID: c.ID, Err: err}
 	}
 	// Compared at the store's precision: a next fire that only advances
 	// below a microsecond would be stored unchanged and fire again forever.
 	if p.Next != nil && !utc(*p.Next).After(utc(*c.NextRunAt)) {
-		return campaign.Run{}, false, &campaign.PlanError{CampaignID: c.ID, Err: fmt.Errorf("next fire %s does not advance past %s",
+		return claim{}, &campaign.PlanError{CampaignID: c.ID, Err: fmt.Errorf("next fire %s does not advance past %s",
 			p.Next.UTC().Format(time.RFC3339Nano), c.NextRunAt.Format(time.RFC3339Nano))}
 	}
-	var run campaign.Run
-	fired := false
+	cl := claim{c: c, next: utcp(p.Next)}
 	if p.Fire {
-		run, fired, err = s.insertRun(ctx, tx, c, utc(p.ScheduledFor), now)
-		if err != nil {
-			return campaign.Run{}, false, err
+		if cl.run, cl.bodies, err = newRun(c, utc(p.ScheduledFor), now); err != nil {
+			return claim{}, err
 		}
 	}
-	status := campaign.CampaignActive
-	if p.Next == nil {
-		status = campaign.CampaignDone
-	}
-	if _, err := tx.ExecContext(ctx, s.q(`UPDATE campaigns SET next_run_at = ?, status = ?, updated_at = ? WHERE id = ?`),
-		s.tsp(p.Next), status, s.ts(now), c.ID); err != nil {
-		return campaign.Run{}, false, fmt.Errorf("campaign %d: advance: %w", c.ID, err)
-	}
-	return run, fired, nil
+	return cl, nil
 }
 
-// insertRun creates the Run of one fire with its rendered sends; ok is
-// false when the fire already exists.
-func (s *Store) insertRun(ctx context.Context, tx *sql.Tx, c campaign.Campaign, at, now time.Time) (campaign.Run, bool, error) {
-	var deliverBy *time.Time
+// newRun is the run of one fire with its rendered send bodies; a render
+// error makes it a failed run without sends.
+func newRun(c campaign.Campaign, at, now time.Time) (*campaign.Run, []string, error) {
+	r := &campaign.Run{CampaignID: c.ID, App: c.App, ScheduledFor: at, Status: campaign.RunPending}
 	if d := c.Schedule.DeliverWithin; d > 0 {
-		t := at.Add(d)
-		deliverBy = &t
+		t := utc(at.Add(d))
+		r.DeliverBy = &t
 	}
-	bodies, renderErr := []any(nil), error(nil)
 	body, err := campaign.Render(c, at)
 	if err != nil {
-		renderErr = err
-	} else {
-		for _, b := range campaign.Split(body) {
-			js, err := mustJSON(b)
+		r.Status, r.Error, r.FinishedAt = campaign.RunFailed, err.Error(), utcp(&now)
+		return r, nil, nil
+	}
+	var bodies []string
+	for _, b := range campaign.Split(body) {
+		js, err := mustJSON(b)
+		if err != nil {
+			return nil, nil, fmt.Errorf("campaign %d: %w", c.ID, err)
+		}
+		bodies = append(bodies, js)
+	}
+	return r, bodies, nil
+}
+
+// writeClaimsEach writes the claims with a few statements per campaign
+// (SQLite: no arrays, and in-process statements are cheap). Returns the
+// runs created, in claim order; a fire that exists already is left out.
+func (s *Store) writeClaimsEach(ctx context.Context, tx *sql.Tx, claims []claim, now time.Time) ([]campaign.Run, error) {
+	var created []campaign.Run
+	for _, cl := range claims {
+		c := cl.c
+		if r := cl.run; r != nil {
+			rows, err := tx.QueryContext(ctx, s.q(`INSERT INTO runs (campaign_id, app, scheduled_for, status, deliver_by, error, created_at, updated_at, finished_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (campaign_id, scheduled_for) DO NOTHING RETURNING `+runCols),
+				c.ID, c.App, s.ts(r.ScheduledFor), r.Status, s.tsp(r.DeliverBy), r.Error, s.ts(now), s.ts(now), s.tsp(r.FinishedAt))
 			if err != nil {
-				return campaign.Run{}, false, fmt.Errorf("campaign %d: %w", c.ID, err)
+				return nil, fmt.Errorf("campaign %d: insert run: %w", c.ID, err)
 			}
-			bodies = append(bodies, js)
+			runs, err := collect(rows, scanRun)
+			if err != nil {
+				return nil, fmt.Errorf("campaign %d: insert run: %w", c.ID, err)
+			}
+			if len(runs) > 0 { // else this fire exists already
+				run := runs[0]
+				for i, b := range cl.bodies {
+					if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO sends (run_id, campaign_id, app, idx, body, status, created_at, updated_at)
+						VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)`), run.ID, c.ID, c.App, i, b, s.ts(now), s.ts(now)); err != nil {
+						return nil, fmt.Errorf("campaign %d run %d: insert send %d: %w", c.ID, run.ID, i, err)
+					}
+				}
+				created = append(created, run)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE campaigns SET next_run_at = ?, status = ?, updated_at = ? WHERE id = ?`),
+			s.tsp(cl.next), cl.status(), s.ts(now), c.ID); err != nil {
+			return nil, fmt.Errorf("campaign %d: advance: %w", c.ID, err)
 		}
 	}
-	status, errText := campaign.RunPending, ""
-	var finished any
-	if renderErr != nil {
-		status, errText, finished = campaign.RunFailed, renderErr.Error(), s.ts(now)
-	}
-	rows, err := tx.QueryContext(ctx, s.q(`INSERT INTO runs (campaign_id, app, scheduled_for, status, deliver_by, error, created_at, updated_at, finished_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (campaign_id, scheduled_for) DO NOTHING RETURNING `+runCols),
-		c.ID, c.App, s.ts(at), status, s.tsp(deliverBy), errText, s.ts(now), s.ts(now), finished)
-	if err != nil {
-		return campaign.Run{}, false, fmt.Errorf("campaign %d: insert run: %w", c.ID, err)
-	}
-	runs, err := collect(rows, scanRun)
-	if err != nil {
-		return campaign.Run{}, false, fmt.Errorf("campaign %d: insert run: %w", c.ID, err)
-	}
-	if len(runs) == 0 {
-		return campaign.Run{}, false, nil // this fire exists already
-	}
-	run := runs[0]
-	for i, b := range bodies {
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO sends (run_id, campaign_id, app, idx, body, status, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)`), run.ID, c.ID, c.App, i, b, s.ts(now), s.ts(now)); err != nil {
-			return campaign.Run{}, false, fmt.Errorf("campaign %d run %d: insert send %d: %w", c.ID, run.ID, i, err)
+	return created, nil
+}
+
+// writeClaimsBatch writes the claims in at most three statements whatever
+// their number (PostgreSQL: round trips were most of a claim's cost). Each
+// statement text is fixed, with the rows in arrays, so pgx prepares it once.
+// Returns the runs created, in claim order; a fire that exists already is
+// left out.
+func (s *Store) writeClaimsBatch(ctx context.Context, tx *sql.Tx, claims []claim, now time.Time) ([]campaign.Run, error) {
+	now = utc(now)
+	var (
+		runCampaigns []int64
+		runApps      []string
+		runAt        []time.Time
+		runStatuses  []string
+		runDeliverBy []*time.Time
+		runErrors    []string
+		runFinished  []*time.Time
+	)
+	for _, cl := range claims {
+		if r := cl.run; r != nil {
+			runCampaigns = append(runCampaigns, r.CampaignID)
+			runApps = append(runApps, r.App)
+			runAt = append(runAt, r.ScheduledFor)
+			runStatuses = append(runStatuses, string(r.Status))
+			runDeliverBy = append(runDeliverBy, r.DeliverBy)
+			runErrors = append(runErrors, r.Error)
+			runFinished = append(runFinished, r.FinishedAt)
 		}
 	}
-	return run, true, nil
+	// A campaign fires at most once per batch, and RETURNING has no order:
+	// the runs are matched to their claims by campaign.
+	inserted := map[int64]campaign.Run{}
+	if len(runCampaigns) > 0 {
+		rows, err := tx.QueryContext(ctx, `INSERT INTO runs (campaign_id, app, scheduled_for, status, deliver_by, error, created_at, updated_at, finished_at)
+			SELECT v.campaign_id, v.app, v.scheduled_for, v.status, v.deliver_by, v.error, $8, $8, v.finished_at
+			FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::text[], $5::timestamptz[], $6::text[], $7::timestamptz[])
+				AS v(campaign_id, app, scheduled_for, status, deliver_by, error, finished_at)
+			ON CONFLICT (campaign_id, scheduled_for) DO NOTHING RETURNING `+runCols,
+			runCampaigns, runApps, runAt, runStatuses, runDeliverBy, runErrors, runFinished, now)
+		if err != nil {
+			return nil, fmt.Errorf("claim due: insert %d runs: %w", len(runCampaigns), err)
+		}
+		runs, err := collect(rows, scanRun)
+		if err != nil {
+			return nil, fmt.Errorf("claim due: insert %d runs: %w", len(runCampaigns), err)
+		}
+		for _, r := range runs {
+			inserted[r.CampaignID] = r
+		}
+	}
+
+	var created []campaign.Run
+	var (
+		sendRuns      []int64
+		sendCampaigns []int64
+		sendApps      []string
+		sendIdx       []int
+		sendBodies    []string
+	)
+	for _, cl := range claims {
+		run, ok := inserted[cl.c.ID]
+		if !ok {
+			continue // no fire, or it exists already
+		}
+		created = append(created, run)
+		for i, b := range cl.bodies {
+			sendRuns = append(sendRuns, run.ID)
+			sendCampaigns = append(sendCampaigns, run.CampaignID)
+			sendApps = append(sendApps, run.App)
+			sendIdx = append(sendIdx, i)
+			sendBodies = append(sendBodies, b)
+		}
+	}
+	if len(sendRuns) > 0 {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO sends (run_id, campaign_id, app, idx, body, status, created_at, updated_at)
+			SELECT v.run_id, v.campaign_id, v.app, v.idx, v.body::jsonb, 'pending', $6, $6
+			FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::integer[], $5::text[]) AS v(run_id, campaign_id, app, idx, body)`,
+			sendRuns, sendCampaigns, sendApps, sendIdx, sendBodies, now); err != nil {
+			return nil, fmt.Errorf("claim due: insert %d sends of %d runs: %w", len(sendRuns), len(created), err)
+		}
+	}
+
+	ids := make([]int64, len(claims))
+	nexts := make([]*time.Time, len(claims))
+	statuses := make([]string, len(claims))
+	for i, cl := range claims {
+		ids[i], nexts[i], statuses[i] = cl.c.ID, cl.next, string(cl.status())
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE campaigns AS c SET next_run_at = v.next_run_at, status = v.status, updated_at = $4
+		FROM unnest($1::bigint[], $2::timestamptz[], $3::text[]) AS v(id, next_run_at, status) WHERE c.id = v.id`,
+		ids, nexts, statuses, now); err != nil {
+		return nil, fmt.Errorf("claim due: advance %d campaigns: %w", len(claims), err)
+	}
+	return created, nil
 }
