@@ -327,6 +327,9 @@ func (h *Handler) ProcessRun(ctx context.Context, runID int64) error {
 			log.Info().Str("status", string(campaign.RunDone)).Msg("run finished")
 			return nil
 		}
+		if recorded != nil {
+			run.Status = campaign.RunRunning // the claim started it
+		}
 		if recorded != nil && settledSend(recorded.Status) {
 			// The send is settled in the store: carry on from this
 			// snapshot (see above). After a retry_wait or a release the

@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -885,7 +886,8 @@ func testSubMicrosecondAtFiresOnce(t *testing.T, b bundle) {
 
 // testFinishRunDone: a running run whose sends were all sent ends done
 // (FinishRun's one-statement path), once; a second FinishRun is a no-op,
-// and claiming a send of a pending run starts the run.
+// a pending run is never finished, and claiming a send of a pending run
+// starts the run.
 func testFinishRunDone(t *testing.T, b bundle) {
 	run, sends := b.fire(t, 1500) // 2 sends
 	if _, err := b.store.StartRun(b.ctx, run.ID, t0); err != nil {
@@ -904,6 +906,22 @@ func testFinishRunDone(t *testing.T, b bundle) {
 	r, err = b.store.FinishRun(b.ctx, run.ID, end.Add(time.Hour))
 	if err != nil || r.Status != campaign.RunDone || !r.FinishedAt.Equal(end) {
 		t.Errorf("FinishRun again = %s at %v, %v; want unchanged", r.Status, r.FinishedAt, err)
+	}
+
+	// A pending run whose sends were all sent (a state claims no longer
+	// leave, made here by hand) still goes through the checked path:
+	// pending cannot become done.
+	stuck, ssends := b.fire(t, 0)
+	b.send(t, b.claim(t, ssends[0].ID, t0), t0, campaign.Outcome{Status: campaign.SendSent, PushID: "p3", MessageUID: "u3"})
+	db, ok := b.store.(interface{ DB() *sql.DB })
+	if !ok {
+		t.Fatalf("%T has no DB()", b.store)
+	}
+	if _, err := db.DB().ExecContext(b.ctx, `UPDATE runs SET status = 'pending' WHERE id = `+fmt.Sprint(stuck.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := b.store.FinishRun(b.ctx, stuck.ID, end); !errors.Is(err, campaign.ErrIllegalTransition) {
+		t.Errorf("FinishRun of a pending run = %s, %v; want an illegal transition", r.Status, err)
 	}
 
 	// Claiming a send starts its pending run, in the same statement.
@@ -987,6 +1005,24 @@ func testRecordOutcomeAndFinish(t *testing.T, b bundle) {
 		t.Fatalf("FinishRun = %s, %v; want failed", r.Status, err)
 	}
 
+	// Cancelled while its only send is in flight: the push that went out
+	// is recorded (and counted), the run stays cancelled.
+	run4, sends4 := b.fire(t, 0)
+	inFlight := b.claim(t, sends4[0].ID, at)
+	if err := b.store.BeginAttempt(b.ctx, inFlight.Token(), at); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.store.Cancel(b.ctx, run4.CampaignID, at); err != nil {
+		t.Fatal(err)
+	}
+	sd4, fin, err := b.store.RecordOutcomeAndFinish(b.ctx, inFlight.Token(), campaign.Outcome{Status: campaign.SendSent, MessageUID: "u4", At: at})
+	if err != nil || fin || sd4.Status != campaign.SendSent {
+		t.Fatalf("record after cancel = %s, finished %v, %v; want sent, run not finished", sd4.Status, fin, err)
+	}
+	if r := runStatus(run4.ID); r.Status != campaign.RunCancelled {
+		t.Fatalf("cancelled run after its in-flight send was sent is %s, want cancelled", r.Status)
+	}
+
 	// A lost claim records nothing and finishes nothing.
 	_, sends3 := b.fire(t, 0)
 	stale := b.claim(t, sends3[0].ID, at)
@@ -1009,6 +1045,7 @@ func testRecordOutcomeAndFinish(t *testing.T, b bundle) {
 // run ends cancelled or done, never done with a send unsent.
 func testCancelRacesClaimAndRecord(t *testing.T, b bundle) {
 	const rounds = 100
+	sent := 0
 	for i := range rounds {
 		c := b.create(t, newCampaign("main", fmt.Sprintf("race-%d", i), t0, 1500)) // 2 sends
 		runs, err := b.store.ClaimDue(b.ctx, t0, 10, plan)
@@ -1055,12 +1092,25 @@ func testCancelRacesClaimAndRecord(t *testing.T, b bundle) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.Status == campaign.RunDone {
+		switch r.Status {
+		case campaign.RunDone:
 			for _, sd := range got {
 				if sd.Status != campaign.SendSent {
 					t.Errorf("round %d: run done with send %d %s", i, sd.ID, sd.Status)
 				}
 			}
+		case campaign.RunCancelled:
+		default:
+			t.Errorf("round %d: run ended %s, want done or cancelled", i, r.Status)
 		}
+		for _, sd := range got {
+			if sd.Status == campaign.SendSent {
+				sent++
+			}
+		}
+	}
+	ledger, err := b.store.SentBetween(b.ctx, "main", t0, t0.Add(time.Hour))
+	if err != nil || len(ledger) != sent {
+		t.Errorf("quota ledger holds %d attempts, %v; want the %d sends sent", len(ledger), err, sent)
 	}
 }

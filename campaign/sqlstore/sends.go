@@ -31,11 +31,14 @@ func (s *Store) ClaimSend(ctx context.Context, sendID int64, now time.Time, leas
 	var err error
 	if s.dialect == migrations.Postgres {
 		// One statement. The join with the run's start makes PostgreSQL
-		// take the run's row lock before the send's, the order every other
-		// writer (Cancel, ExpireRun, ResetForRetry) takes them in. The
-		// EXISTS still sees the run as the statement began: a run cancelled
-		// meanwhile has cancelled this send too, which the compare-and-set
-		// on the send's status then refuses.
+		// write a pending run's row before it locks the send's, the order
+		// Cancel, ExpireRun and ResetForRetry take them in (run, then
+		// sends); the other order deadlocks against Cancel. A pending run
+		// cancelled meanwhile is seen again after its lock (the start does
+		// nothing) and its send was cancelled with it, which the
+		// compare-and-set on the send's status refuses. A running run takes
+		// no run lock here: a claim that wins the send's row before Cancel
+		// reaches it is in flight, and in-flight sends finish, as always.
 		var rows *sql.Rows
 		rows, err = s.db.QueryContext(ctx, s.q(`WITH started AS (`+startRun+` RETURNING id),
 			n AS (SELECT count(*) FROM started) `+strings.Replace(claim, "{from}", "FROM n", 1)), append(startArgs, claimArgs...)...)
@@ -169,13 +172,16 @@ func (s *Store) record(ctx context.Context, tok campaign.ClaimToken, o campaign.
 	switch {
 	case finish && s.dialect == migrations.Postgres:
 		// The outcome, its ledger entry and the run's end in one statement.
-		// The run's row is locked first (the join with lr), the order every
-		// other writer takes run and send locks in. Sends of the run that
-		// other workers settle in the same instant are seen as they were,
-		// so both may leave the run to FinishRun, never finish it early.
+		// The run's row is locked first (the join with lr) only to keep the
+		// lock order of every other writer (run, then sends). It does not
+		// serialise finishers: the statement's snapshot predates the wait,
+		// so two workers settling a run's last two sends at once both see
+		// the other's as in flight and both leave the run to FinishRun.
+		// Never early: done needs every other send sent, and a run no
+		// longer running (cancelled, expired) is left as it is.
 		args = append(args, o.Status, s.ts(o.At), s.ts(o.At))
 		var rows *sql.Rows
-		rows, err = s.db.QueryContext(ctx, s.q(`WITH lr AS (SELECT id AS locked_run FROM runs WHERE id = (SELECT run_id FROM sends WHERE id = ?) FOR UPDATE),
+		rows, err = s.db.QueryContext(ctx, s.q(`WITH lr AS (SELECT id AS locked_run FROM runs WHERE id = (SELECT run_id FROM sends WHERE id = ?) FOR NO KEY UPDATE),
 			u AS (`+strings.Replace(update, " WHERE ", " FROM lr WHERE ", 1)+`),
 			l AS (INSERT INTO quota_ledger (send_id, claim, app, sent_at, outcome) SELECT id, claim, app, sent_at, ? FROM u
 				ON CONFLICT (send_id, claim) DO NOTHING),
