@@ -20,31 +20,41 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, plan cam
 	var planErrs []error
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		created, planErrs = nil, nil
-		rows, err := tx.QueryContext(ctx, s.q(`SELECT `+campaignCols+` FROM campaigns
-			WHERE status = 'active' AND next_run_at <= ? ORDER BY next_run_at LIMIT ?{skiplocked}`), s.ts(now), limit)
-		if err != nil {
-			return fmt.Errorf("claim due: %w", err)
-		}
-		due, err := collect(rows, scanCampaign)
-		if err != nil {
-			return fmt.Errorf("claim due: %w", err)
-		}
-		claims := make([]claim, 0, len(due))
-		for _, c := range due {
-			cl, err := planClaim(c, now, plan)
+		claims := make([]claim, 0, limit)
+		// A refused campaign keeps its next_run_at, so it stays at the head
+		// of the due order: select again past the ones already taken (this
+		// transaction's own row locks do not hide them), or enough refused
+		// campaigns would block every other one for good.
+		var taken []int64
+		refused := 0
+		for len(claims) < limit && refused < maxRefusedPerClaim {
+			want := limit - len(claims)
+			due, err := s.selectDue(ctx, tx, now, want, taken)
 			if err != nil {
-				var pe *campaign.PlanError
-				if errors.As(err, &pe) {
-					planErrs = append(planErrs, err)
-					continue
-				}
 				return err
 			}
-			claims = append(claims, cl)
+			for _, c := range due {
+				taken = append(taken, c.ID)
+				cl, err := planClaim(c, now, plan)
+				if err != nil {
+					var pe *campaign.PlanError
+					if errors.As(err, &pe) {
+						planErrs = append(planErrs, err)
+						refused++
+						continue
+					}
+					return err
+				}
+				claims = append(claims, cl)
+			}
+			if len(due) < want {
+				break // nothing more is due
+			}
 		}
 		if len(claims) == 0 {
 			return nil
 		}
+		var err error
 		if s.dialect == migrations.Postgres {
 			created, err = s.writeClaimsBatch(ctx, tx, claims, now)
 		} else {
@@ -56,6 +66,40 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, plan cam
 		return nil, err
 	}
 	return created, errors.Join(planErrs...)
+}
+
+// maxRefusedPerClaim bounds the campaigns one ClaimDue may refuse (and
+// keep locked) while it looks past them for claimable ones.
+const maxRefusedPerClaim = 10000
+
+// selectDue locks up to limit due campaigns, in due order, other than the
+// ones already taken.
+func (s *Store) selectDue(ctx context.Context, tx *sql.Tx, now time.Time, limit int, taken []int64) ([]campaign.Campaign, error) {
+	args := []any{s.ts(now)}
+	except := ""
+	if len(taken) > 0 {
+		if s.dialect == migrations.Postgres {
+			except = ` AND NOT (id = ANY(?::bigint[]))`
+			args = append(args, taken)
+		} else {
+			js, err := mustJSON(taken)
+			if err != nil {
+				return nil, err
+			}
+			except = ` AND id NOT IN (SELECT value FROM json_each(?))`
+			args = append(args, js)
+		}
+	}
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT `+campaignCols+` FROM campaigns
+		WHERE status = 'active' AND next_run_at <= ?`+except+` ORDER BY next_run_at LIMIT ?{skiplocked}`), append(args, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("claim due: %w", err)
+	}
+	due, err := collect(rows, scanCampaign)
+	if err != nil {
+		return nil, fmt.Errorf("claim due: %w", err)
+	}
+	return due, nil
 }
 
 // claim is what ClaimDue writes for one due campaign. It is decided in Go

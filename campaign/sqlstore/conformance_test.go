@@ -180,6 +180,7 @@ func RunConformance(t *testing.T, newStore storeFactory) {
 		"EnqueueBookkeeping":        testEnqueueBookkeeping,
 		"RenderFailureFailsRun":     testRenderFailureFailsRun,
 		"PlanErrorSkipsCampaign":    testPlanErrorSkipsCampaign,
+		"RefusedDoNotBlockTheRest":  testRefusedDoNotBlockTheRest,
 		"LedgerInFlightAndDirect":   testLedgerInFlightAndDirect,
 		"SubMicrosecondAtFiresOnce": testSubMicrosecondAtFiresOnce,
 		"FinishRunDone":             testFinishRunDone,
@@ -794,6 +795,57 @@ func testPlanErrorSkipsCampaign(t *testing.T, b bundle) {
 	}
 	if d, _ := b.store.Get(b.ctx, bad.ID); d.Status != campaign.CampaignActive || len(d.Runs) != 0 {
 		t.Errorf("the bad campaign changed: %s, %d runs", d.Status, len(d.Runs))
+	}
+}
+
+// testRefusedDoNotBlockTheRest: campaigns the plan refuses stay due at the
+// head of the due order; they must not take the limit's places, or as many
+// of them as the limit would stop every other campaign from firing.
+func testRefusedDoNotBlockTheRest(t *testing.T, b bundle) {
+	const limit = 3
+	bad := map[int64]bool{}
+	for i := range 2*limit + 1 { // due first, more than two batches' worth
+		c := b.create(t, newCampaign("main", fmt.Sprintf("bad-%d", i), t0.Add(-time.Hour+time.Duration(i)*time.Second), 0))
+		bad[c.ID] = true
+	}
+	var good []int64
+	for i := range limit + 1 { // due after them
+		good = append(good, b.create(t, newCampaign("main", fmt.Sprintf("good-%d", i), t0.Add(time.Duration(i)*time.Second), 0)).ID)
+	}
+	planned := map[int64]int{}
+	refusing := func(c campaign.Campaign, now time.Time) (campaign.FirePlan, error) {
+		planned[c.ID]++
+		if bad[c.ID] {
+			return campaign.FirePlan{}, errors.New("boom")
+		}
+		return plan(c, now)
+	}
+	now := t0.Add(10 * time.Second) // every good one due, none missed
+	runs, err := b.store.ClaimDue(b.ctx, now, limit, refusing)
+	for id, n := range planned {
+		if n != 1 {
+			t.Errorf("campaign %d planned %d times in one ClaimDue, want once", id, n)
+		}
+	}
+	var got []int64
+	for _, r := range runs {
+		got = append(got, r.CampaignID)
+	}
+	if !slices.Equal(got, good[:limit]) {
+		t.Fatalf("ClaimDue fired campaigns %v, want the first %d good ones %v in due order (%.300v)", got, limit, good[:limit], err)
+	}
+	var pe *campaign.PlanError
+	if !errors.As(err, &pe) || strings.Count(err.Error(), "plan: boom") != len(bad) {
+		t.Errorf("err = %v; want the %d refused campaigns reported", err, len(bad))
+	}
+	runs, _ = b.store.ClaimDue(b.ctx, now, limit, refusing)
+	if len(runs) != 1 || runs[0].CampaignID != good[limit] {
+		t.Errorf("second ClaimDue = %v, want the last good campaign %d", runs, good[limit])
+	}
+	for id := range bad {
+		if d, _ := b.store.Get(b.ctx, id); d.Status != campaign.CampaignActive || len(d.Runs) != 0 {
+			t.Errorf("refused campaign %d changed: %s, %d runs", id, d.Status, len(d.Runs))
+		}
 	}
 }
 
