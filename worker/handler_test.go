@@ -394,6 +394,72 @@ func TestAnotherWorkersFinishedSendEndsTheRun(t *testing.T) {
 	}
 }
 
+// TestTwoWorkersFinishingAtOnceEndTheRun: two handlers send the two sends
+// of one run and record them at about the same moment, when an outcome may
+// see the other send still in flight and leave the run open (whichever
+// interleaving happens): the run must still end done, each send pushed once.
+func TestTwoWorkersFinishingAtOnceEndTheRun(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	both := make(chan struct{})
+	var pushing atomic.Int32
+	e := setup(t, envOpts{wrap: func(p worker.Pusher) worker.Pusher {
+		return pusherFunc(func(ctx context.Context, req *pushapi.Request) (*pushapi.PushResponse, error) {
+			res, err := p.Push(ctx, req)
+			calls.Add(1)
+			// Hold each answer until both pushes have been answered, so the
+			// two outcomes are recorded together. A bounded wait: if the
+			// handlers happen not to overlap, the test still checks the end.
+			if pushing.Add(1) == 2 {
+				close(both)
+			}
+			select {
+			case <-both:
+			case <-time.After(5 * time.Second):
+			}
+			return res, err
+		})
+	}})
+	b := body()
+	b.Audience = pushapi.Audience{}
+	for i := range 1500 {
+		b.Audience.UserID = append(b.Audience.UserID, "u"+itoa(i))
+	}
+	ids := fire(t, e.ctx, e.store, 1, b, t0, t0, 0)
+	if _, sends := e.run(ids[0]); len(sends) != 2 {
+		t.Fatalf("%d sends, want 2", len(sends))
+	}
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() { errs <- e.handler.ProcessRun(e.ctx, ids[0]) }()
+	}
+	for range 2 {
+		// The clock does not move: a handler left waiting on the other's
+		// claim comes back as a snooze; anything else is a failure.
+		var sn *worker.Snooze
+		if err := <-errs; err != nil && !errors.As(err, &sn) {
+			t.Fatalf("ProcessRun = %v", err)
+		}
+	}
+	run, sends := e.run(ids[0])
+	if run.Status != campaign.RunRunning && run.Status != campaign.RunDone {
+		t.Fatalf("run is %s", run.Status)
+	}
+	if run.Status == campaign.RunRunning {
+		// Both left it to the next delivery: that one finishes it.
+		if err := e.handler.ProcessRun(e.ctx, ids[0]); err != nil {
+			t.Fatalf("redelivery: ProcessRun = %v, want the run finished", err)
+		}
+		run, sends = e.run(ids[0])
+	}
+	if run.Status != campaign.RunDone || sends[0].Status != campaign.SendSent || sends[1].Status != campaign.SendSent {
+		t.Errorf("run %s, sends %s/%s; want done, both sent", run.Status, sends[0].Status, sends[1].Status)
+	}
+	if calls.Load() != 2 {
+		t.Errorf("%d pushes, want 2 (one per send)", calls.Load())
+	}
+}
+
 func itoa(i int) string {
 	const digits = "0123456789"
 	if i < 10 {
