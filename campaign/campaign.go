@@ -144,7 +144,10 @@ type Send struct {
 	Claim         int64      `json:"claim"`
 	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"` // retry_wait: claimable from then
 	ClaimedAt     *time.Time `json:"claimed_at,omitempty"`
-	LeaseUntil    *time.Time `json:"lease_until,omitempty"`
+	// ClaimedBy names the worker process (host:pid) of the current or last
+	// claim: whose death left a send unknown.
+	ClaimedBy  string     `json:"claimed_by,omitempty"`
+	LeaseUntil *time.Time `json:"lease_until,omitempty"`
 	// SentAt is when the current attempt began (BeginAttempt): set for sent
 	// and unknown sends, which count against the quota.
 	SentAt      *time.Time `json:"sent_at,omitempty"`

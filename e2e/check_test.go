@@ -28,6 +28,7 @@ type sendRow struct {
 	MessageUID, PushID    string
 	LastCode              int
 	LastMessage           string
+	ClaimedBy             string
 }
 
 func (s sendRow) String() string {
@@ -54,8 +55,8 @@ func (c *cluster) loadRuns(ctx context.Context) ([]runRow, []sendRow, error) {
 	if err := rows.Close(); err != nil {
 		return nil, nil, err
 	}
-	rows, err = db.QueryContext(ctx, `SELECT id, run_id, campaign_id, idx, attempts, app, status, body, message_uid, push_id, last_code, last_message
-		FROM sends ORDER BY id`)
+	rows, err = db.QueryContext(ctx, `SELECT id, run_id, campaign_id, idx, attempts, app, status, body, message_uid, push_id, last_code, last_message,
+		claimed_by FROM sends ORDER BY id`)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -64,7 +65,7 @@ func (c *cluster) loadRuns(ctx context.Context) ([]runRow, []sendRow, error) {
 	for rows.Next() {
 		var s sendRow
 		var body []byte
-		if err := rows.Scan(&s.ID, &s.RunID, &s.CampaignID, &s.Idx, &s.Attempts, &s.App, &s.Status, &body, &s.MessageUID, &s.PushID, &s.LastCode, &s.LastMessage); err != nil {
+		if err := rows.Scan(&s.ID, &s.RunID, &s.CampaignID, &s.Idx, &s.Attempts, &s.App, &s.Status, &body, &s.MessageUID, &s.PushID, &s.LastCode, &s.LastMessage, &s.ClaimedBy); err != nil {
 			return nil, nil, err
 		}
 		var req pushapi.Request
@@ -99,6 +100,19 @@ func (p *problems) String() string {
 // checkFires compares the store's runs with the scenario's expected fires:
 // every fire has exactly one run (none lost), no run is unexpected, and
 // every run has settled.
+// checkClaimants: every send that was attempted names the worker process
+// (host:pid) that made its last claim.
+func checkClaimants(p *problems, sends []sendRow) {
+	for _, s := range sends {
+		if s.Attempts == 0 {
+			continue
+		}
+		if host, pid, ok := strings.Cut(s.ClaimedBy, ":"); !ok || host == "" || strings.Trim(pid, "0123456789") != "" || pid == "" {
+			p.add("CLAIMANT NOT RECORDED: %s, claimed_by %q, want host:pid", s, s.ClaimedBy)
+		}
+	}
+}
+
 func checkFires(p *problems, sc *scenario, ids map[string]int64, runs []runRow) {
 	byCampaign := map[int64][]runRow{}
 	for _, r := range runs {

@@ -86,3 +86,23 @@ func TestChecksCatchProblems(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckClaimants(t *testing.T) {
+	sends := []sendRow{
+		{ID: 1, Attempts: 1, ClaimedBy: "worker-host:4242"},
+		{ID: 2, Attempts: 0},                       // never claimed: nothing to name
+		{ID: 3, Attempts: 2},                       // attempted, no claimant
+		{ID: 4, Attempts: 1, ClaimedBy: "host:"},   // no pid
+		{ID: 5, Attempts: 1, ClaimedBy: "host:x1"}, // not a pid
+	}
+	var p problems
+	checkClaimants(&p, sends)
+	if len(p.list) != 3 {
+		t.Fatalf("%d problems, want 3 (sends 3, 4, 5): %v", len(p.list), p.list)
+	}
+	for i, id := range []string{"send 3 ", "send 4 ", "send 5 "} {
+		if !strings.Contains(p.list[i], id) {
+			t.Errorf("problem %d = %q, want it about %s", i, p.list[i], id)
+		}
+	}
+}

@@ -169,7 +169,12 @@ func (c *cluster) config(emuURL, pgURL string) string {
 		c.adminAddr, "http://"+c.adminAddr)
 	// max_snooze: a snoozed run looks again within a second of real time,
 	// since the simulated clock may jump at any moment.
-	b.WriteString("worker:\n  concurrency: 20\n  shutdown_timeout: 5s\n  max_snooze: 1s\n")
+	// max_attempts 8: the chaos emulator answers 10 % of calls with a 5xx,
+	// so with the default 5 one send in 100,000 spends its whole retry
+	// budget on injected faults and ends failed (by policy, not lost), which
+	// the checks would rightly report: about one full chaos run in 40, seen
+	// once. With 8 that is one send in 10^8.
+	b.WriteString("worker:\n  concurrency: 20\n  shutdown_timeout: 5s\n  max_snooze: 1s\n  backoff: {max_attempts: 8}\n")
 	b.WriteString("scheduler:\n  interval: 200ms\n")
 	b.WriteString("log:\n  level: info\n  format: json\n")
 	return b.String()
@@ -247,6 +252,35 @@ func (c *cluster) kill(p *proc) {
 	c.mu.Lock()
 	delete(c.procs, p.name)
 	c.mu.Unlock()
+}
+
+// claimantOf is the name a tagcast process gives itself in the sends it
+// claims (host:pid, as cmd/tagcast sets it).
+func claimantOf(t *testing.T, p *proc) string {
+	t.Helper()
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%s:%d", host, p.cmd.Process.Pid)
+}
+
+// heldBy lists the sends in flight under claims of claimant.
+func (c *cluster) heldBy(ctx context.Context, claimant string) ([]int64, error) {
+	rows, err := c.store.DB().QueryContext(ctx, `SELECT id FROM sends WHERE status = 'in_flight' AND claimed_by = $1`, claimant)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = rows.Close() }()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }
 
 // stop sends SIGTERM and returns how the process ended (nil: exit 0).

@@ -89,6 +89,7 @@ func TestPipeline(t *testing.T) {
 		}
 	}
 	checkEmulator(&p, r.c, sc, sends, func(sendRow) bool { return false })
+	checkClaimants(&p, sends)
 	checkQuota(&p, r.c, sc)
 	r.report(name, &p)
 }
@@ -107,7 +108,7 @@ func TestChaos(t *testing.T) {
 		StallFor: emulator.Duration(3 * time.Second)}
 	r := startScenario(t, sc, faults)
 
-	heldByKilled := map[int64]bool{} // sends in flight when a worker was killed
+	heldByKilled := map[int64]bool{} // sends a killed worker held in flight
 	var done []string
 	pending := append([]chaosStep(nil), sz.chaos...)
 	onStep := func(now time.Time) {
@@ -136,6 +137,7 @@ func TestChaos(t *testing.T) {
 		}
 	}
 	checkEmulator(&p, r.c, sc, sends, func(s sendRow) bool { return r.c.calls.dropped(s.Key) || heldByKilled[s.ID] })
+	checkClaimants(&p, sends)
 	checkQuota(&p, r.c, sc)
 	t.Logf("chaos events: %d; sends by status %v; emulator faults %s", len(done), statuses, r.faultCounts())
 	r.report(name, &p)
@@ -264,16 +266,23 @@ func (r *scenarioRun) chaos(rng *rand.Rand, kind string, heldByKilled map[int64]
 			time.Sleep(2 * time.Millisecond)
 		}
 		p := victim("worker")
+		claimant := claimantOf(r.t, p)
 		c.kill(p)
 		w, err := c.observe(ctx, c.clock.Now())
 		if err != nil {
 			r.t.Fatal(err)
 		}
-		for id := range w.inFlight {
+		// Only what this worker held is excused: the store names the
+		// claimant of every claim (host:pid).
+		held, err := c.heldBy(ctx, claimant)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		for _, id := range held {
 			heldByKilled[id] = true
 		}
 		c.start("worker")
-		return fmt.Sprintf("killed %s with %d sends in flight in the cluster; restarted", p.name, len(w.inFlight))
+		return fmt.Sprintf("killed %s holding %d of the %d sends in flight in the cluster; restarted", p.name, len(held), len(w.inFlight))
 	case "kill-scheduler":
 		p := victim("scheduler")
 		c.kill(p)

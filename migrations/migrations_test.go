@@ -59,7 +59,20 @@ func TestUpDownUp(t *testing.T) {
 				return n
 			}
 
-			if diff := cmp.Diff([]bool{false}, applied()); diff != "" {
+			hasClaimedBy := func() bool {
+				t.Helper()
+				q := `SELECT count(*) FROM pragma_table_info('sends') WHERE name = 'claimed_by'`
+				if dialect == migrations.Postgres {
+					q = `SELECT count(*) FROM information_schema.columns WHERE table_name = 'sends' AND column_name = 'claimed_by'`
+				}
+				var n int
+				if err := db.QueryRowContext(ctx, q).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				return n == 1
+			}
+
+			if diff := cmp.Diff([]bool{false, false}, applied()); diff != "" {
 				t.Fatalf("fresh database (-want +got):\n%s", diff)
 			}
 			for round := range 2 {
@@ -67,13 +80,13 @@ func TestUpDownUp(t *testing.T) {
 				if err != nil {
 					t.Fatalf("up (round %d): %v", round, err)
 				}
-				if len(res) != 1 || res[0].Version != 1 {
+				if len(res) != 2 || res[0].Version != 1 || res[1].Version != 2 {
 					t.Errorf("up applied %+v", res)
 				}
-				if got := tables(); got != 4 {
-					t.Errorf("after up: %d of 4 tables", got)
+				if got := tables(); got != 4 || !hasClaimedBy() {
+					t.Errorf("after up: %d of 4 tables, sends.claimed_by %v", got, hasClaimedBy())
 				}
-				if diff := cmp.Diff([]bool{true}, applied()); diff != "" {
+				if diff := cmp.Diff([]bool{true, true}, applied()); diff != "" {
 					t.Errorf("after up (-want +got):\n%s", diff)
 				}
 				if res, err := migrations.Up(ctx, db, dialect); err != nil || len(res) != 0 {
@@ -82,13 +95,20 @@ func TestUpDownUp(t *testing.T) {
 				if round == 1 {
 					break
 				}
+				// Down goes back one version at a time.
+				if _, err := migrations.Down(ctx, db, dialect); err != nil {
+					t.Fatalf("down: %v", err)
+				}
+				if got := tables(); got != 4 || hasClaimedBy() {
+					t.Errorf("after one down: %d of 4 tables, sends.claimed_by %v; want the column gone", got, hasClaimedBy())
+				}
 				if _, err := migrations.Down(ctx, db, dialect); err != nil {
 					t.Fatalf("down: %v", err)
 				}
 				if got := tables(); got != 0 {
 					t.Errorf("after down: %d tables left", got)
 				}
-				if diff := cmp.Diff([]bool{false}, applied()); diff != "" {
+				if diff := cmp.Diff([]bool{false, false}, applied()); diff != "" {
 					t.Errorf("after down (-want +got):\n%s", diff)
 				}
 			}

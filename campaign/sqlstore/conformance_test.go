@@ -181,6 +181,7 @@ func RunConformance(t *testing.T, newStore storeFactory) {
 		"RenderFailureFailsRun":     testRenderFailureFailsRun,
 		"PlanErrorSkipsCampaign":    testPlanErrorSkipsCampaign,
 		"RefusedDoNotBlockTheRest":  testRefusedDoNotBlockTheRest,
+		"ClaimRecordsTheClaimant":   testClaimRecordsTheClaimant,
 		"LedgerInFlightAndDirect":   testLedgerInFlightAndDirect,
 		"SubMicrosecondAtFiresOnce": testSubMicrosecondAtFiresOnce,
 		"FinishRunDone":             testFinishRunDone,
@@ -846,6 +847,36 @@ func testRefusedDoNotBlockTheRest(t *testing.T, b bundle) {
 		if d, _ := b.store.Get(b.ctx, id); d.Status != campaign.CampaignActive || len(d.Runs) != 0 {
 			t.Errorf("refused campaign %d changed: %s, %d runs", id, d.Status, len(d.Runs))
 		}
+	}
+}
+
+// testClaimRecordsTheClaimant: a claim records which process made it, the
+// send keeps the name of its last claimant, and a lease that lapses names
+// the claimant in the send's message.
+func testClaimRecordsTheClaimant(t *testing.T, b bundle) {
+	named, ok := b.store.(interface{ SetClaimant(string) })
+	if !ok {
+		t.Fatalf("%T has no SetClaimant", b.store)
+	}
+	_, sends := b.fire(t, 0)
+	named.SetClaimant("host-a:101")
+	sd := b.claim(t, sends[0].ID, t0)
+	if sd.ClaimedBy != "host-a:101" {
+		t.Fatalf("claimed_by = %q, want host-a:101", sd.ClaimedBy)
+	}
+	released := b.send(t, sd, t0, campaign.Outcome{Status: campaign.SendPending, Message: "quota"})
+	if released.ClaimedBy != "host-a:101" {
+		t.Errorf("after release claimed_by = %q, want the last claimant kept", released.ClaimedBy)
+	}
+	named.SetClaimant("host-b:202")
+	sd = b.claim(t, sends[0].ID, t0)
+	if err := b.store.BeginAttempt(b.ctx, sd.Token(), t0); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.store.ResolveStaleSends(b.ctx, t0.Add(2*time.Minute))
+	if err != nil || len(got) != 1 || got[0].Status != campaign.SendUnknown || got[0].ClaimedBy != "host-b:202" ||
+		!strings.Contains(got[0].LastMessage, "claimed by host-b:202") {
+		t.Fatalf("ResolveStaleSends = %+v, %v; want the send unknown, naming host-b:202", got, err)
 	}
 }
 

@@ -27,6 +27,8 @@ import (
 type Store struct {
 	db      *sql.DB
 	dialect migrations.Dialect
+	// claimant names this process in the claims it makes (sends.claimed_by).
+	claimant string
 }
 
 // busyTimeout is how long a SQLite writer waits for another process's
@@ -119,6 +121,10 @@ func (s *Store) Migrate(ctx context.Context) error {
 	_, err := migrations.Up(ctx, s.db, s.dialect)
 	return err
 }
+
+// SetClaimant names this process (host:pid for a worker) in the sends it
+// claims from now on. Call it before the store is shared.
+func (s *Store) SetClaimant(name string) { s.claimant = name }
 
 // DB is the underlying handle (for migrations, tests and benchmarks).
 func (s *Store) DB() *sql.DB { return s.db }

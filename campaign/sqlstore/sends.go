@@ -21,12 +21,12 @@ func (s *Store) ClaimSend(ctx context.Context, sendID int64, now time.Time, leas
 	startRun := `UPDATE runs SET status = 'running', updated_at = ? WHERE status = 'pending'
 		AND id = (SELECT run_id FROM sends WHERE id = ? AND ` + claimable + `)`
 	claim := `UPDATE sends SET status = 'in_flight', attempts = attempts + 1, claim = claim + 1,
-		claimed_at = ?, lease_until = ?, sent_at = NULL, next_attempt_at = NULL, updated_at = ?
+		claimed_at = ?, lease_until = ?, sent_at = NULL, next_attempt_at = NULL, updated_at = ?, claimed_by = ?
 		{from} WHERE sends.id = ? AND ` + claimable + `
 		AND EXISTS (SELECT 1 FROM runs WHERE runs.id = sends.run_id AND runs.status IN ('pending', 'running'))
 		RETURNING ` + sendCols
 	startArgs := []any{s.ts(now), sendID, s.ts(now)}
-	claimArgs := []any{s.ts(now), s.ts(now.Add(lease)), s.ts(now), sendID, s.ts(now)}
+	claimArgs := []any{s.ts(now), s.ts(now.Add(lease)), s.ts(now), s.claimant, sendID, s.ts(now)}
 	var sends []campaign.Send
 	var err error
 	if s.dialect == migrations.Postgres {
@@ -275,14 +275,18 @@ func (s *Store) ResolveStaleSends(ctx context.Context, now time.Time) ([]campaig
 			return fmt.Errorf("stale sends: %w", err)
 		}
 		for _, sd := range stale {
+			holder := ""
+			if sd.ClaimedBy != "" {
+				holder = " (claimed by " + sd.ClaimedBy + ")"
+			}
 			var row *sql.Row
 			if sd.SentAt != nil {
 				row = tx.QueryRowContext(ctx, s.q(`UPDATE sends SET status = 'unknown', lease_until = NULL, last_message = ?, updated_at = ?
-					WHERE id = ? RETURNING `+sendCols), "lease lapsed after the attempt began: it may have reached the service", s.ts(now), sd.ID)
+					WHERE id = ? RETURNING `+sendCols), "lease lapsed after the attempt began"+holder+": it may have reached the service", s.ts(now), sd.ID)
 			} else {
 				row = tx.QueryRowContext(ctx, s.q(`UPDATE sends SET status = 'pending', attempts = attempts - 1, claimed_at = NULL,
 					lease_until = NULL, last_message = ?, updated_at = ? WHERE id = ? RETURNING `+sendCols),
-					"lease lapsed before the attempt began: not sent", s.ts(now), sd.ID)
+					"lease lapsed before the attempt began"+holder+": not sent", s.ts(now), sd.ID)
 			}
 			updated, err := scanSend(row)
 			if err != nil {

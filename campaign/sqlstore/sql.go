@@ -163,7 +163,7 @@ func runDest(r *campaign.Run) []any {
 }
 
 const sendCols = `id, run_id, campaign_id, app, idx, body, status, attempts, claim, next_attempt_at, claimed_at, lease_until,
-	sent_at, push_id, message_uid, last_code, last_message, created_at, updated_at`
+	sent_at, push_id, message_uid, last_code, last_message, created_at, updated_at, claimed_by`
 
 func scanSend(row interface{ Scan(...any) error }) (campaign.Send, error) {
 	var s campaign.Send
@@ -175,7 +175,7 @@ func scanSend(row interface{ Scan(...any) error }) (campaign.Send, error) {
 func sendDest(s *campaign.Send) []any {
 	return []any{&s.ID, &s.RunID, &s.CampaignID, &s.App, &s.Index, scanJSON{&s.Body}, &s.Status, &s.Attempts, &s.Claim,
 		scanTime{&s.NextAttemptAt}, scanTime{&s.ClaimedAt}, scanTime{&s.LeaseUntil}, scanTime{&s.SentAt},
-		&s.PushID, &s.MessageUID, &s.LastCode, &s.LastMessage, scanTimeV{&s.CreatedAt}, scanTimeV{&s.UpdatedAt}}
+		&s.PushID, &s.MessageUID, &s.LastCode, &s.LastMessage, scanTimeV{&s.CreatedAt}, scanTimeV{&s.UpdatedAt}, &s.ClaimedBy}
 }
 
 // qualify prefixes every column of a column list with a table alias.

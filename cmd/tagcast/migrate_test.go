@@ -32,30 +32,38 @@ func TestMigrateUpDownStatus(t *testing.T) {
 		}
 		return out
 	}
-	if diff := cmp.Diff([]bool{false}, applied()); diff != "" {
+	if diff := cmp.Diff([]bool{false, false}, applied()); diff != "" {
 		t.Errorf("fresh (-want +got):\n%s", diff)
 	}
-	if r := runTagcast(t, env, "migrate", "up"); r.code != 0 || !strings.Contains(r.stdout, "applied 00001 00001_campaigns.sql") {
+	if r := runTagcast(t, env, "migrate", "up"); r.code != 0 || !strings.Contains(r.stdout, "applied 00001 00001_campaigns.sql") ||
+		!strings.Contains(r.stdout, "applied 00002 00002_claimed_by.sql") {
 		t.Fatalf("up: %s", r)
 	}
-	if diff := cmp.Diff([]bool{true}, applied()); diff != "" {
+	if diff := cmp.Diff([]bool{true, true}, applied()); diff != "" {
 		t.Errorf("after up (-want +got):\n%s", diff)
 	}
 	if r := runTagcast(t, env, "migrate", "up"); r.code != 0 || !strings.Contains(r.stdout, "nothing applied") {
 		t.Errorf("second up: %s", r)
 	}
-	if r := runTagcast(t, env, "migrate", "down"); r.code != 0 || !strings.Contains(r.stdout, "rolled back 00001") {
+	// down rolls back the newest migration only.
+	if r := runTagcast(t, env, "migrate", "down"); r.code != 0 || !strings.Contains(r.stdout, "rolled back 00002") {
 		t.Fatalf("down: %s", r)
 	}
-	if diff := cmp.Diff([]bool{false}, applied()); diff != "" {
+	if diff := cmp.Diff([]bool{true, false}, applied()); diff != "" {
 		t.Errorf("after down (-want +got):\n%s", diff)
+	}
+	if r := runTagcast(t, env, "migrate", "down"); r.code != 0 || !strings.Contains(r.stdout, "rolled back 00001") {
+		t.Fatalf("second down: %s", r)
+	}
+	if diff := cmp.Diff([]bool{false, false}, applied()); diff != "" {
+		t.Errorf("after the second down (-want +got):\n%s", diff)
 	}
 	// --database wins over the environment.
 	other := "sqlite://" + filepath.Join(t.TempDir(), "other.db")
 	if r := runTagcast(t, env, "migrate", "up", "--database", other); r.code != 0 {
 		t.Fatalf("up --database: %s", r)
 	}
-	if diff := cmp.Diff([]bool{false}, applied()); diff != "" {
+	if diff := cmp.Diff([]bool{false, false}, applied()); diff != "" {
 		t.Errorf("--database migrated the env database (-want +got):\n%s", diff)
 	}
 }

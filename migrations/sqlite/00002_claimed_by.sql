@@ -1,0 +1,8 @@
+-- Which worker process (host:pid) made a send's current or last claim, so an
+-- operator can tell whose death left a send unknown.
+
+-- +goose Up
+ALTER TABLE sends ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
+
+-- +goose Down
+ALTER TABLE sends DROP COLUMN claimed_by;
