@@ -33,8 +33,8 @@ type Store interface {
 	// inside the claiming transaction: it must be quick and must not call
 	// the store. A campaign whose plan fails is left as it was and reported
 	// in the returned error (joined); the others are still claimed, and a
-	// refused campaign does not take one of the limit's places (however
-	// many refused campaigns are due first, up to limit are claimed).
+	// refused campaign does not take one of the limit's places (with up to
+	// 10,000 refused campaigns due first, up to limit are still claimed).
 	ClaimDue(ctx context.Context, now time.Time, limit int, plan PlanFunc) ([]Run, error)
 	// MarkRunEnqueued records that the run's task is in the queue.
 	MarkRunEnqueued(ctx context.Context, runID int64, at time.Time) error

@@ -255,15 +255,8 @@ func (c *cluster) kill(p *proc) {
 }
 
 // claimantOf is the name a tagcast process gives itself in the sends it
-// claims (host:pid, as cmd/tagcast sets it).
-func claimantOf(t *testing.T, p *proc) string {
-	t.Helper()
-	host, err := os.Hostname()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprintf("%s:%d", host, p.cmd.Process.Pid)
-}
+// claims.
+func claimantOf(p *proc) string { return sqlstore.ClaimantName(p.cmd.Process.Pid) }
 
 // heldBy lists the sends in flight under claims of claimant.
 func (c *cluster) heldBy(ctx context.Context, claimant string) ([]int64, error) {

@@ -266,7 +266,7 @@ func (r *scenarioRun) chaos(rng *rand.Rand, kind string, heldByKilled map[int64]
 			time.Sleep(2 * time.Millisecond)
 		}
 		p := victim("worker")
-		claimant := claimantOf(r.t, p)
+		claimant := claimantOf(p)
 		c.kill(p)
 		w, err := c.observe(ctx, c.clock.Now())
 		if err != nil {

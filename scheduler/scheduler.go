@@ -165,7 +165,8 @@ func (s *Scheduler) Tick(ctx context.Context) (TickResult, error) {
 		for id := range rejected {
 			examined[id] = true
 		}
-		again := len(examined) >= s.cfg.BatchSize && len(examined) > len(rejected)
+		// The store looks past refused campaigns, so only claims fill a batch.
+		again := len(examined)-len(rejected) >= s.cfg.BatchSize
 		for _, d := range decisions {
 			if rejected[d.CampaignID] {
 				continue // the store refused this decision: nothing changed

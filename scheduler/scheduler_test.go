@@ -263,9 +263,13 @@ func TestNewRequiresStoreAndQueue(t *testing.T) {
 type refusingStore struct {
 	campaign.Store
 	refuse int64
+	calls  *int // ClaimDue calls, when set
 }
 
 func (s refusingStore) ClaimDue(ctx context.Context, now time.Time, limit int, plan campaign.PlanFunc) ([]campaign.Run, error) {
+	if s.calls != nil {
+		*s.calls++
+	}
 	return s.Store.ClaimDue(ctx, now, limit, func(c campaign.Campaign, at time.Time) (campaign.FirePlan, error) {
 		p, err := plan(c, at)
 		if err == nil && c.ID == s.refuse {
@@ -312,5 +316,19 @@ func TestRefusedCampaignDoesNotSpinTheLoop(t *testing.T) {
 	}
 	if r := runsOf(t, b.store, bad.ID); len(r) != 0 {
 		t.Errorf("the refused campaign has runs: %v", r)
+	}
+	// A batch that is not filled by claims does not call for another round,
+	// however many refused campaigns the store looked past.
+	third := at.Add(2 * time.Second)
+	create(t, b.store, newCampaign("fine too", campaign.Schedule{At: &third}), b.clock.Now())
+	b.clock.Set(at.Add(3 * time.Second))
+	calls := 0
+	s2, err := New(Config{Store: refusingStore{Store: b.store, refuse: bad.ID, calls: &calls}, Queue: b.queue, Clock: b.clock,
+		Logger: zerolog.Nop(), Interval: time.Second, BatchSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err = s2.Tick(b.ctx); err != nil || res.Claimed != 1 || calls != 1 {
+		t.Errorf("tick with one claim and one refusal in a batch of 2: %+v, %v, %d claim rounds; want 1 claimed in 1 round", res, err, calls)
 	}
 }

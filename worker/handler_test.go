@@ -366,12 +366,7 @@ func TestAnotherWorkersFinishedSendEndsTheRun(t *testing.T) {
 			t.Error(err)
 		}
 	})})
-	b := body()
-	b.Audience = pushapi.Audience{}
-	for i := range 1500 {
-		b.Audience.UserID = append(b.Audience.UserID, "u"+itoa(i))
-	}
-	ids := fire(t, e.ctx, e.store, 1, b, t0, t0, 0)
+	ids := fire(t, e.ctx, e.store, 1, twoSendBody(), t0, t0, 0)
 	_, sends := e.run(ids[0])
 	if len(sends) != 2 {
 		t.Fatalf("%d sends, want 2", len(sends))
@@ -420,12 +415,7 @@ func TestTwoWorkersFinishingAtOnceEndTheRun(t *testing.T) {
 			return res, err
 		})
 	}})
-	b := body()
-	b.Audience = pushapi.Audience{}
-	for i := range 1500 {
-		b.Audience.UserID = append(b.Audience.UserID, "u"+itoa(i))
-	}
-	ids := fire(t, e.ctx, e.store, 1, b, t0, t0, 0)
+	ids := fire(t, e.ctx, e.store, 1, twoSendBody(), t0, t0, 0)
 	if _, sends := e.run(ids[0]); len(sends) != 2 {
 		t.Fatalf("%d sends, want 2", len(sends))
 	}
@@ -433,20 +423,25 @@ func TestTwoWorkersFinishingAtOnceEndTheRun(t *testing.T) {
 	for range 2 {
 		go func() { errs <- e.handler.ProcessRun(e.ctx, ids[0]) }()
 	}
+	snoozed := false
 	for range 2 {
 		// The clock does not move: a handler left waiting on the other's
 		// claim comes back as a snooze; anything else is a failure.
 		var sn *worker.Snooze
-		if err := <-errs; err != nil && !errors.As(err, &sn) {
+		err := <-errs
+		if err != nil && !errors.As(err, &sn) {
 			t.Fatalf("ProcessRun = %v", err)
 		}
+		snoozed = snoozed || sn != nil
 	}
 	run, sends := e.run(ids[0])
-	if run.Status != campaign.RunRunning && run.Status != campaign.RunDone {
-		t.Fatalf("run is %s", run.Status)
+	if run.Status != campaign.RunDone && (!snoozed || run.Status != campaign.RunRunning) {
+		// A handler that returns nil has settled the run: nobody would
+		// deliver its task again.
+		t.Fatalf("run is %s after both handlers (snoozed: %v)", run.Status, snoozed)
 	}
 	if run.Status == campaign.RunRunning {
-		// Both left it to the next delivery: that one finishes it.
+		// A snoozed handler's task comes back: that delivery finishes it.
 		if err := e.handler.ProcessRun(e.ctx, ids[0]); err != nil {
 			t.Fatalf("redelivery: ProcessRun = %v, want the run finished", err)
 		}
@@ -458,6 +453,17 @@ func TestTwoWorkersFinishingAtOnceEndTheRun(t *testing.T) {
 	if calls.Load() != 2 {
 		t.Errorf("%d pushes, want 2 (one per send)", calls.Load())
 	}
+}
+
+// twoSendBody is a push to 1,500 user ids: a run of two sends (the service
+// takes at most 1,000 a call).
+func twoSendBody() pushapi.Request {
+	b := body()
+	b.Audience = pushapi.Audience{}
+	for i := range 1500 {
+		b.Audience.UserID = append(b.Audience.UserID, "u"+itoa(i))
+	}
+	return b
 }
 
 func itoa(i int) string {
@@ -491,12 +497,7 @@ func TestExpiredRunSendsNothing(t *testing.T) {
 func TestDeadClaimBecomesUnknown(t *testing.T) {
 	t.Parallel()
 	e := setup(t, envOpts{jump: true})
-	b := body()
-	b.Audience = pushapi.Audience{}
-	for i := range 1500 {
-		b.Audience.UserID = append(b.Audience.UserID, "user"+itoa(i))
-	}
-	ids := fire(t, e.ctx, e.store, 1, b, t0, t0, 0)
+	ids := fire(t, e.ctx, e.store, 1, twoSendBody(), t0, t0, 0)
 	_, sends := e.run(ids[0])
 	dead, err := e.store.ClaimSend(e.ctx, sends[0].ID, t0, time.Minute)
 	if err != nil {

@@ -324,12 +324,7 @@ func TestKillMidSend(t *testing.T) {
 	if err := emu.SetFaults(testKey, &emulator.Faults{StallSent: 1, StallFor: emulator.Duration(time.Minute)}); err != nil {
 		t.Fatal(err)
 	}
-	b := body()
-	b.Audience = pushapi.Audience{}
-	for i := range 1500 {
-		b.Audience.UserID = append(b.Audience.UserID, "user"+itoa(i))
-	}
-	ids := fire(t, ctx, store, 1, b, t0, t0, 0)
+	ids := fire(t, ctx, store, 1, twoSendBody(), t0, t0, 0)
 	enqueueAll(t, ctx, rdb, ids)
 	h := startHelper(t, pe, 1)
 	deadline := time.Now().Add(30 * time.Second)
@@ -385,7 +380,7 @@ func TestKillMidSend(t *testing.T) {
 	for _, p := range pushes {
 		firstIDs[p.Request.Audience.UserID[0]]++
 	}
-	if len(pushes) != 2 || firstIDs["user0"] != 1 || firstIDs["user1000"] != 1 {
+	if len(pushes) != 2 || firstIDs["u0"] != 1 || firstIDs["u1000"] != 1 {
 		t.Errorf("emulator pushes by first user id %v, want user0 and user1000 once each", firstIDs)
 	}
 }

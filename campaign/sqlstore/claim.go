@@ -22,19 +22,19 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, plan cam
 		created, planErrs = nil, nil
 		claims := make([]claim, 0, limit)
 		// A refused campaign keeps its next_run_at, so it stays at the head
-		// of the due order: select again past the ones already taken (this
-		// transaction's own row locks do not hide them), or enough refused
-		// campaigns would block every other one for good.
-		var taken []int64
+		// of the due order: page on past it (this transaction's own row
+		// locks do not hide it), or enough refused campaigns would block
+		// every other one for good.
+		var after *campaign.Campaign
 		refused := 0
 		for len(claims) < limit && refused < maxRefusedPerClaim {
 			want := limit - len(claims)
-			due, err := s.selectDue(ctx, tx, now, want, taken)
+			due, err := s.selectDue(ctx, tx, now, want, after)
 			if err != nil {
 				return err
 			}
-			for _, c := range due {
-				taken = append(taken, c.ID)
+			for i, c := range due {
+				after = &due[i]
 				cl, err := planClaim(c, now, plan)
 				if err != nil {
 					var pe *campaign.PlanError
@@ -69,29 +69,21 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, plan cam
 }
 
 // maxRefusedPerClaim bounds the campaigns one ClaimDue may refuse (and
-// keep locked) while it looks past them for claimable ones.
+// keep locked) while it pages past them for claimable ones; campaign.Store
+// documents it.
 const maxRefusedPerClaim = 10000
 
-// selectDue locks up to limit due campaigns, in due order, other than the
-// ones already taken.
-func (s *Store) selectDue(ctx context.Context, tx *sql.Tx, now time.Time, limit int, taken []int64) ([]campaign.Campaign, error) {
+// selectDue locks up to limit due campaigns in due order (next_run_at,
+// then id), after the campaign `after` when it is set.
+func (s *Store) selectDue(ctx context.Context, tx *sql.Tx, now time.Time, limit int, after *campaign.Campaign) ([]campaign.Campaign, error) {
 	args := []any{s.ts(now)}
 	except := ""
-	if len(taken) > 0 {
-		if s.dialect == migrations.Postgres {
-			except = ` AND NOT (id = ANY(?::bigint[]))`
-			args = append(args, taken)
-		} else {
-			js, err := mustJSON(taken)
-			if err != nil {
-				return nil, err
-			}
-			except = ` AND id NOT IN (SELECT value FROM json_each(?))`
-			args = append(args, js)
-		}
+	if after != nil {
+		except = ` AND (next_run_at, id) > (?, ?)`
+		args = append(args, s.ts(*after.NextRunAt), after.ID)
 	}
 	rows, err := tx.QueryContext(ctx, s.q(`SELECT `+campaignCols+` FROM campaigns
-		WHERE status = 'active' AND next_run_at <= ?`+except+` ORDER BY next_run_at LIMIT ?{skiplocked}`), append(args, limit)...)
+		WHERE status = 'active' AND next_run_at <= ?`+except+` ORDER BY next_run_at, id LIMIT ?{skiplocked}`), append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("claim due: %w", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -120,6 +121,16 @@ func redact(dbURL string) string {
 func (s *Store) Migrate(ctx context.Context) error {
 	_, err := migrations.Up(ctx, s.db, s.dialect)
 	return err
+}
+
+// ClaimantName is how a tagcast process on this host with process id pid
+// names itself in its claims: host:pid.
+func ClaimantName(pid int) string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown-host"
+	}
+	return fmt.Sprintf("%s:%d", host, pid)
 }
 
 // SetClaimant names this process (host:pid for a worker) in the sends it

@@ -271,7 +271,7 @@ func (d *deps) buildStore(ctx context.Context) error {
 	}
 	d.store = st
 	d.onClose("store", st.Close)
-	st.SetClaimant(claimantName())
+	st.SetClaimant(sqlstore.ClaimantName(os.Getpid()))
 	if st.Dialect() == migrations.Postgres {
 		st.DB().SetMaxOpenConns(d.cfg.Database.MaxOpenConns)
 		st.DB().SetMaxIdleConns(d.cfg.Database.MaxOpenConns)
@@ -281,15 +281,6 @@ func (d *deps) buildStore(ctx context.Context) error {
 	}
 	d.log.Info().Str("driver", d.cfg.Database.Driver()).Msg("store ready")
 	return nil
-}
-
-// claimantName names this process in the sends it claims: host:pid.
-func claimantName() string {
-	host, err := os.Hostname()
-	if err != nil || host == "" {
-		host = "unknown-host"
-	}
-	return fmt.Sprintf("%s:%d", host, os.Getpid())
 }
 
 // buildGuard builds the quota guard: each app's quota, the store as ledger.
