@@ -18,11 +18,8 @@ import (
 	"unicode"
 )
 
-// Defaults of ClientConfig.
-const (
-	DefaultTimeout          = 10 * time.Second
-	DefaultFailoverCooldown = 5 * time.Minute
-)
+// DefaultTimeout bounds a call when ClientConfig.Timeout is zero.
+const DefaultTimeout = 10 * time.Second
 
 // ClientConfig configures one Client, that is one App Key. A process may hold
 // any number of Clients; they share nothing.
@@ -38,9 +35,6 @@ type ClientConfig struct {
 	// Timeout bounds a whole call (both hosts of a fail-over, reading the
 	// response body included), whatever the server does. Default 10s.
 	Timeout time.Duration
-	// FailoverCooldown is how long the client stays on the host it failed
-	// over to before trying the primary again. Default 5 minutes.
-	FailoverCooldown time.Duration
 	// HTTPClient replaces the client's own HTTP/1.1 transport (which keeps
 	// idle connections under 55 s and uses each at most 79 times). Its
 	// redirect policy is overridden: redirects are never followed. With your
@@ -48,8 +42,8 @@ type ClientConfig struct {
 	HTTPClient *http.Client
 	// UserAgent defaults to "tagcast/<module version>".
 	UserAgent string
-	// Now is the clock (fail-over cool-down, Timestamp header, Retry-After
-	// dates). Default time.Now.
+	// Now is the clock (Timestamp header, Retry-After dates). Default
+	// time.Now.
 	Now func() time.Time
 }
 
@@ -66,25 +60,26 @@ type PushResponse struct {
 // Every call carries a context and is bounded by ClientConfig.Timeout. Hosts:
 // the client uses the active host (the primary at first). When a call meets a
 // network error, a timeout or an HTTP 5xx there, the client fails over to the
-// next host and stays there for FailoverCooldown (the service's advice), then
-// returns to the primary. Within one call the client makes at most one
-// fail-over hop, and only when a second attempt cannot duplicate a send: the
-// request was never fully written, or the host answered 5xx. It never retries
-// beyond that: retry policy (backoff, attempts, quota) belongs to the caller;
-// classify errors with Classify.
+// next host and stays there until that host fails in turn (the service's
+// advice: keep using the host that works). Within one call the client makes
+// at most one fail-over hop, and only when a second attempt cannot duplicate
+// a send: the request was never fully written, or the host answered 5xx. It
+// never retries beyond that: retry policy (backoff, attempts, quota) belongs
+// to the caller; classify errors with Classify.
 type Client struct {
-	appKey    string
-	secret    Secret
+	appKey string
+	// secret is behind a pointer: fmt cannot call Secret's redacting methods
+	// on an unexported field and would print a plain Secret raw; a pointer
+	// below the top level prints as an address.
+	secret    *Secret
 	hosts     []string
 	timeout   time.Duration
-	cooldown  time.Duration
 	http      *http.Client
 	userAgent string
 	now       func() time.Time
 
-	mu          sync.Mutex
-	active      int       // index in hosts of the host calls go to
-	stickyUntil time.Time // when active != 0: return to the primary after this
+	mu     sync.Mutex
+	active int // index in hosts of the host calls go to
 }
 
 // NewClient checks cfg and returns a Client.
@@ -116,26 +111,19 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if cfg.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("timeout: must not be negative, got %s", cfg.Timeout))
 	}
-	if cfg.FailoverCooldown < 0 {
-		errs = append(errs, fmt.Errorf("failover cooldown: must not be negative, got %s", cfg.FailoverCooldown))
-	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("pushapi: invalid client config: %w", errors.Join(errs...))
 	}
 	c := &Client{
 		appKey:    cfg.AppKey,
-		secret:    cfg.AppSecret,
+		secret:    &cfg.AppSecret,
 		hosts:     hosts,
 		timeout:   cfg.Timeout,
-		cooldown:  cfg.FailoverCooldown,
 		userAgent: cfg.UserAgent,
 		now:       cfg.Now,
 	}
 	if c.timeout == 0 {
 		c.timeout = DefaultTimeout
-	}
-	if c.cooldown == 0 {
-		c.cooldown = DefaultFailoverCooldown
 	}
 	if c.userAgent == "" {
 		c.userAgent = "tagcast/" + moduleVersion()
@@ -160,13 +148,18 @@ func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastRe
 func normalizeHost(h string) (string, error) {
 	u, err := url.Parse(strings.TrimSpace(h))
 	if err != nil {
-		return "", err
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // without the URL, which may hold a credential
+		}
+		return "", fmt.Errorf("not a valid URL: %w", err)
 	}
+	// Errors show the URL with any password redacted.
 	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return "", fmt.Errorf("must be an absolute http(s) base URL, got %q", h)
+		return "", fmt.Errorf("must be an absolute http(s) base URL, got %q", u.Redacted())
 	}
 	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return "", fmt.Errorf("must be a base URL without user info, query or fragment, got %q", h)
+		return "", fmt.Errorf("must be a base URL without user info, query or fragment, got %q", u.Redacted())
 	}
 	return strings.TrimRight(u.String(), "/"), nil
 }
@@ -208,19 +201,16 @@ func (c *Client) Hosts() []string { return append([]string(nil), c.hosts...) }
 // ActiveHost returns the base URL the next call goes to.
 func (c *Client) ActiveHost() string { return c.hosts[c.activeHost()] }
 
-// activeHost returns the index of the host to use, returning to the primary
-// once the cool-down has passed.
+// activeHost returns the index of the host to use: the last one that did
+// not fail.
 func (c *Client) activeHost() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.active != 0 && !c.now().Before(c.stickyUntil) {
-		c.active = 0
-	}
 	return c.active
 }
 
-// hostFailed moves to the host after idx, sticky for the cool-down, unless a
-// concurrent call already moved away from idx.
+// hostFailed moves to the host after idx, which stays active until it fails
+// in turn, unless a concurrent call already moved away from idx.
 func (c *Client) hostFailed(idx int) {
 	if len(c.hosts) < 2 {
 		return
@@ -231,7 +221,6 @@ func (c *Client) hostFailed(idx int) {
 		return
 	}
 	c.active = (idx + 1) % len(c.hosts)
-	c.stickyUntil = c.now().Add(c.cooldown)
 }
 
 // CloseIdleConnections closes the client's idle connections (at shutdown).

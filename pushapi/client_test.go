@@ -265,24 +265,31 @@ func TestFailoverAndStickiness(t *testing.T) {
 		t.Error("each attempt must be signed with a fresh nonce")
 	}
 
-	// Sticky: the next calls go straight to the backup until the cool-down ends.
+	// Sticky: the service advises to keep using the host that works, so the
+	// client stays on the backup however long it has been, even once the
+	// primary has recovered...
 	primary.setReply(nil) // the primary has recovered, but the client does not know
-	clock.Advance(DefaultFailoverCooldown - time.Second)
+	clock.Advance(24 * time.Hour)
 	if _, err := c.Push(ctx, validRequest()); err != nil {
 		t.Fatal(err)
 	}
 	if primary.callCount() != 1 || backup.callCount() != 2 {
-		t.Errorf("during the cool-down: primary %d, backup %d calls; want 1 and 2", primary.callCount(), backup.callCount())
+		t.Errorf("a day later: primary %d, backup %d calls; want 1 and 2", primary.callCount(), backup.callCount())
 	}
-	clock.Advance(time.Second)
-	if c.ActiveHost() != primary.URL() {
-		t.Errorf("after the cool-down the active host is %s, want the primary", c.ActiveHost())
+	if c.ActiveHost() != backup.URL() {
+		t.Errorf("active host %s, want the backup, which works", c.ActiveHost())
 	}
+	// ...until the backup fails in turn: then back to the primary, and stay.
+	backup.setReply(replyStatus(503, "text/html", "<html>Service Unavailable</html>"))
 	if _, err := c.Push(ctx, validRequest()); err != nil {
 		t.Fatal(err)
 	}
-	if primary.callCount() != 2 || backup.callCount() != 2 {
-		t.Errorf("after the cool-down: primary %d, backup %d calls; want 2 and 2", primary.callCount(), backup.callCount())
+	backup.setReply(nil)
+	if _, err := c.Push(ctx, validRequest()); err != nil {
+		t.Fatal(err)
+	}
+	if primary.callCount() != 3 || backup.callCount() != 3 {
+		t.Errorf("after the backup failed: primary %d, backup %d calls; want 3 and 3", primary.callCount(), backup.callCount())
 	}
 }
 
@@ -488,8 +495,8 @@ func TestNewClientConfig(t *testing.T) {
 	if diff := cmp.Diff([]string{"https://api.sg-light-api.com", "https://api-b.sg-light-api.com"}, c.Hosts()); diff != "" {
 		t.Errorf("hosts (-want +got):\n%s", diff)
 	}
-	if c.timeout != DefaultTimeout || c.cooldown != DefaultFailoverCooldown || !strings.HasPrefix(c.userAgent, "tagcast/") {
-		t.Errorf("defaults: timeout %s cooldown %s UA %q", c.timeout, c.cooldown, c.userAgent)
+	if c.timeout != DefaultTimeout || !strings.HasPrefix(c.userAgent, "tagcast/") {
+		t.Errorf("defaults: timeout %s UA %q", c.timeout, c.userAgent)
 	}
 	c, err = NewClient(ClientConfig{AppKey: "k", AppSecret: "s", DataCenter: "beijing", Hosts: []string{"http://127.0.0.1:9/api/"}})
 	if err != nil {

@@ -148,7 +148,11 @@ func (e *Error) Outcome() Outcome {
 	s := e.HTTPStatus
 	switch {
 	case s == 0:
-		if e.MayHaveReached {
+		// A transport failure of the last attempt before its request was
+		// written is retryable even when an earlier attempt may have
+		// reached the service: the client hops only after a 5xx or an
+		// unwritten request, both retryable themselves.
+		if e.MayHaveReached && (!e.transport || e.lastWritten) {
 			return OutcomeUnknown
 		}
 		return OutcomeRetry

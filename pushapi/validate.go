@@ -126,14 +126,15 @@ func (p problems) err() error {
 //     must select somebody (is_to_all, userid, tag, tag_or or packageName);
 //   - message (optional): content required and at most 128 KB; objectName a
 //     built-in type (BuiltinObjectNames) or a custom one not starting with
-//     "RC:" of at most 32 characters; RC:TxtMsg content a JSON object with a
-//     string "content";
+//     "RC:" of at most 32 characters; built-in types' content a JSON object
+//     (RC:TxtMsg's with a string "content"), custom types' any text;
 //   - notification: required; title at most 50 characters; forceShowPushContent
 //     0 or 1; an alert either at notification level or for every targeted
 //     platform (notification.ios.alert, notification.android.alert);
 //   - ios: contentAvailable 0 or 1, badge at most 9999, interruption-level one
 //     of passive, active, time-sensitive, critical;
-//   - android: honor and hw importance NORMAL or LOW, oppo notify_level 1, 2 or
+//   - android: honor and hw importance NORMAL or LOW, hw category uppercase
+//     letters (underscores allowed, as in DEVICE_REMINDER), oppo notify_level 1, 2 or
 //     16, vivo classification "0" or "1" (and set when vivo.category is set);
 //   - image URLs (honor.image, hw.image, harmonyOS.ohos.image) must be https;
 //     mi.large_icon_uri, fcm.imageUrl and ios.richMediaUri absolute http(s) URLs.
@@ -224,6 +225,12 @@ func (m *Message) validate(p *problems) {
 	case utf8.RuneCountInString(name) > MaxCustomObjectNameChars:
 		p.add("message.objectName", CodeTooLong, "a custom type has at most %d characters, got %d", MaxCustomObjectNameChars, utf8.RuneCountInString(name))
 	}
+	if IsBuiltinObjectName(m.ObjectName) && m.ObjectName != "RC:TxtMsg" && m.Content != "" && len(m.Content) <= MaxContentBytes {
+		var body map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(m.Content), &body); err != nil || body == nil {
+			p.add("message.content", CodeParam, "%s is a built-in type: its content must be a JSON object", m.ObjectName)
+		}
+	}
 	if m.ObjectName == "RC:TxtMsg" && m.Content != "" && len(m.Content) <= MaxContentBytes {
 		var body map[string]json.RawMessage
 		if err := json.Unmarshal([]byte(m.Content), &body); err != nil {
@@ -285,6 +292,9 @@ func (a *AndroidNotification) validate(p *problems) {
 	if a.HW != nil {
 		checkEnum(p, "notification.android.hw.importance", a.HW.Importance, importances)
 		checkURL(p, "notification.android.hw.image", a.HW.Image, true)
+		if c := a.HW.Category; c != "" && strings.Trim(c, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_") != "" {
+			p.add("notification.android.hw.category", CodeParam, "must be uppercase letters (e.g. IM, VOIP), got %q", c)
+		}
 	}
 	if a.Mi != nil {
 		checkURL(p, "notification.android.mi.large_icon_uri", a.Mi.LargeIconURI, false)

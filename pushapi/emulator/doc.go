@@ -15,7 +15,8 @@
 //
 //  1. method: anything but POST is 405;
 //  2. auth: App-Key (or RC-App-Key) missing or unknown → 401/1001; Nonce,
-//     Timestamp or Signature missing, a Timestamp (seconds or milliseconds)
+//     Timestamp or Signature missing, a Nonce over 19 characters (the docs
+//     say 18, the official SDKs send 19 digits), a Timestamp (seconds or milliseconds)
 //     outside the freshness window, or a wrong Signature → 401/1004;
 //  3. body: empty → 400/1003; larger than 1 MiB → 400/1005;
 //  4. faults (when configured for the app, or globally): latency, then one
@@ -23,7 +24,8 @@
 //     or stall and drop it (with the push recorded as sent, or not);
 //  5. /push.json only: service not enabled → 430/1009 while the app's
 //     not-enabled calls fit in its quota windows, 429/1008 beyond (see below);
-//  6. validation with pushapi's rules → 400 with the first problem's code
+//  6. validation with pushapi's rules (plus: audience.is_to_all must be
+//     present, which a Go bool cannot tell) → 400 with the first problem's code
 //     (1002, or 1005 for a value too long) and an errorMessage naming every field;
 //  7. /push.json only: quota (both windows must have room) → 429/1008;
 //  8. success: 200 {"code":200,"id":...,"messageUID":...}; the push is

@@ -20,7 +20,7 @@ import (
 const (
 	maxBodyBytes     = 1 << 20
 	maxRequestIDLen  = 36
-	maxNonceLen      = 64
+	maxNonceLen      = 19                // the docs say 18 characters; the official SDKs send up to 19 digits and work
 	millisThreshold  = 1_000_000_000_000 // timestamps at or above are milliseconds
 	requestIDHeader  = "X-Request-ID"
 	contentTypeJSON  = "application/json; charset=utf-8"
@@ -276,7 +276,7 @@ func (e *Emulator) processPush(c *call) answer {
 	if err := json.Unmarshal(c.body, &req); err != nil {
 		return decodeAnswer(err)
 	}
-	if err := req.Validate(); err != nil {
+	if err := withIsToAllRequired(c.body, req.Validate()); err != nil {
 		return validationAnswer(err)
 	}
 	notifications := effectiveNotifications(&req)
@@ -307,6 +307,27 @@ func (e *Emulator) processPush(c *call) answer {
 		e.pushes = slices.Clone(e.pushes[len(e.pushes)-e.maxPushes:])
 	}
 	return ok(map[string]any{"id": uid, "messageUID": uid})
+}
+
+// withIsToAllRequired adds a problem to err (the result of Validate) when the
+// body has no audience.is_to_all: the field is required (push-by-tag.txt), and
+// a Go bool cannot tell false from absent.
+func withIsToAllRequired(body []byte, err error) error {
+	var raw struct {
+		Audience map[string]json.RawMessage `json:"audience"`
+	}
+	if json.Unmarshal(body, &raw) == nil {
+		if v, ok := raw.Audience["is_to_all"]; ok && string(bytes.TrimSpace(v)) != "null" {
+			return err
+		}
+	}
+	var problems []pushapi.FieldError
+	var ve *pushapi.ValidationError
+	if errors.As(err, &ve) {
+		problems = slices.Clone(ve.Problems)
+	}
+	problems = append(problems, pushapi.FieldError{Path: "audience.is_to_all", Rule: "required: true or false", Code: pushapi.CodeParam})
+	return &pushapi.ValidationError{Problems: problems}
 }
 
 // requireList reports a 1002 answer when field is absent or null in the JSON
