@@ -281,6 +281,10 @@ func (g *Guard) Reserve(ctx context.Context, app string) (Reservation, error) {
 		now := g.now()
 		res, err := g.runReserve(ctx, "reserve", app, r, now, id)
 		if err != nil {
+			// The script may have run with its reply lost (a read timeout, a
+			// cancelled context): nobody else knows the id, so give the slot
+			// back now or it stays taken for the whole window.
+			g.forget(ctx, app, id)
 			return Reservation{}, err
 		}
 		switch res.state {
@@ -302,6 +306,19 @@ func (g *Guard) Reserve(ctx context.Context, app string) (Reservation, error) {
 		default:
 			return Reservation{}, fmt.Errorf("quota: app %s: reserve script: unexpected state %q", app, res.state)
 		}
+	}
+}
+
+// forgetTimeout bounds forget's clean-up call.
+const forgetTimeout = 5 * time.Second
+
+// forget removes reservation id of app if it was recorded (best effort, on
+// a context detached from ctx's cancellation).
+func (g *Guard) forget(ctx context.Context, app, id string) {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), forgetTimeout)
+	defer cancel()
+	if err := g.client.ZRem(fctx, g.keys(app).entries, id).Err(); err != nil {
+		g.log.Warn().Err(err).Str("app", app).Str("reservation", id).Msg("quota: could not drop a reservation whose reply was lost")
 	}
 }
 

@@ -70,7 +70,13 @@ func (s *Store) List(ctx context.Context, f campaign.ListFilter) ([]campaign.Cam
 	if f.Status != "" {
 		where, args = append(where, "status = ?"), append(args, string(f.Status))
 	}
-	if f.Name != "" {
+	switch {
+	case f.Name == "":
+	case s.dialect == migrations.SQLite:
+		// SQLite's LIKE ignores ASCII case, PostgreSQL's does not: instr
+		// matches a substring case-sensitively, as LIKE does on PostgreSQL.
+		where, args = append(where, `instr(name, ?) > 0`), append(args, f.Name)
+	default:
 		esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(f.Name)
 		where, args = append(where, `name LIKE ? ESCAPE '\'`), append(args, "%"+esc+"%")
 	}
@@ -422,8 +428,19 @@ func (s *Store) ExpireRun(ctx context.Context, runID int64, now time.Time) (camp
 		if err != nil {
 			return fmt.Errorf("campaign %d run %d: %w", r.CampaignID, runID, err)
 		}
-		if _, _, ok := settledStatus(sends); !ok {
+		to, _, ok := settledStatus(sends)
+		if !ok {
 			return nil // a send is in flight; its worker settles the run
+		}
+		if r.Status == campaign.RunPending && !campaign.CanTransition(r.Status, to) &&
+			campaign.CanTransition(r.Status, campaign.RunRunning) {
+			// A run re-opened by an operator retry keeps what its earlier
+			// pass sent (or left unknown), so it may not end expired:
+			// expired before a worker started it, it settles as a started
+			// run would (pending, running, then partially_failed or failed).
+			// Refusing would leave it pending for good, the worker and the
+			// reconciler trying to expire it again and again.
+			r.Status = campaign.RunRunning
 		}
 		out, err = s.settle(ctx, tx, r, now)
 		return err
