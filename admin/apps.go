@@ -2,6 +2,7 @@ package admin
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,7 +25,7 @@ func (s *Server) quotaAll(w http.ResponseWriter, r *http.Request) {
 	for _, app := range s.opts.Apps {
 		st, err := s.opts.Quota.Status(r.Context(), app)
 		if err != nil {
-			s.fail(w, r, fmt.Errorf("app %s: quota status: %w", app, err))
+			s.quotaUnavailable(w, r, app, err)
 			return
 		}
 		rep.Apps = append(rep.Apps, st)
@@ -45,10 +46,22 @@ func (s *Server) quotaApp(w http.ResponseWriter, r *http.Request) {
 	}
 	st, err := s.opts.Quota.Status(r.Context(), app)
 	if err != nil {
-		s.fail(w, r, fmt.Errorf("app %s: quota status: %w", app, err))
+		s.quotaUnavailable(w, r, app, err)
 		return
 	}
 	s.writeJSON(w, r, http.StatusOK, st)
+}
+
+// quotaUnavailable answers a failed quota read: an unknown app is 404; any
+// other failure is a dependency out of reach (Redis, the store), 503 as
+// api/openapi.yaml documents, with the cause in the log only.
+func (s *Server) quotaUnavailable(w http.ResponseWriter, r *http.Request, app string, err error) {
+	if errors.Is(err, quota.ErrUnknownApp) || (errors.Is(err, context.Canceled) && r.Context().Err() != nil) {
+		s.fail(w, r, fmt.Errorf("app %s: quota status: %w", app, err))
+		return
+	}
+	s.log.Error().Str("request_id", requestID(r)).Str("app", app).Err(err).Msg("admin: quota status unavailable")
+	s.writeError(w, r, http.StatusServiceUnavailable, errorf("app %s: quota status unavailable: Redis or the store cannot be reached (request id %s; see the server log)", app, requestID(r)))
 }
 
 func (s *Server) unknownApp(app string) *apiError {

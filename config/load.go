@@ -59,7 +59,10 @@ func (l *loader) problem(path, format string, a ...any) {
 // defaults, applies TAGCAST_* environment overrides and resolves App Secrets
 // and admin tokens. Unknown keys, values of the wrong type and unreadable
 // files are errors (a *ValidationError lists every key problem with its
-// path). Load does not call Validate.
+// path). Load does not call Validate. With a *ValidationError it also
+// returns the configuration as far as it could be read (each bad key keeps
+// its default), so that a checker can report Validate's problems in the same
+// pass.
 func Load(path string, opts ...Option) (*Config, error) {
 	l := &loader{lookupEnv: os.LookupEnv, readFile: os.ReadFile}
 	for _, o := range opts {
@@ -81,10 +84,10 @@ func Load(path string, opts ...Option) (*Config, error) {
 		}
 	}
 	l.applyEnv(cfg)
-	if len(l.problems) > 0 {
-		return nil, &ValidationError{Source: path, Problems: l.problems}
-	}
 	cfg.resolveSecrets()
+	if len(l.problems) > 0 {
+		return cfg, &ValidationError{Source: path, Problems: l.problems}
+	}
 	return cfg, nil
 }
 

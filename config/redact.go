@@ -167,12 +167,12 @@ func RedactURL(raw string) string {
 	if !ok {
 		return raw
 	}
-	beforeQuery, query, hasQuery := strings.Cut(rest, "?")
-	if at := strings.LastIndexByte(beforeQuery, '@'); at >= 0 {
-		if user, _, hasPass := strings.Cut(beforeQuery[:at], ":"); hasPass {
-			beforeQuery = user + ":" + redacted + beforeQuery[at:]
+	if at := userinfoEnd(raw, rest); at >= 0 {
+		if user, _, hasPass := strings.Cut(rest[:at], ":"); hasPass {
+			rest = user + ":" + redacted + rest[at:]
 		}
 	}
+	beforeQuery, query, hasQuery := strings.Cut(rest, "?")
 	out := scheme + "://" + beforeQuery
 	if !hasQuery {
 		return out
@@ -184,8 +184,7 @@ func RedactURL(raw string) string {
 	}
 	const placeholder = "REDACTEDPLACEHOLDER"
 	for k := range q {
-		lk := strings.ToLower(k)
-		if strings.Contains(lk, "password") || strings.Contains(lk, "secret") || strings.Contains(lk, "token") || strings.Contains(lk, "key") {
+		if sensitiveParam(k) {
 			for i := range q[k] {
 				q[k][i] = placeholder
 			}
@@ -196,6 +195,76 @@ func RedactURL(raw string) string {
 		out += "#" + fragment
 	}
 	return out
+}
+
+// sensitiveParam reports whether a query parameter of a URL holds a secret
+// (its name mentions a password, secret, token or key).
+func sensitiveParam(name string) bool {
+	n := strings.ToLower(name)
+	return strings.Contains(n, "password") || strings.Contains(n, "secret") || strings.Contains(n, "token") || strings.Contains(n, "key")
+}
+
+// URLSecrets lists the secret values of a URL, as they may appear in text
+// (decoded and encoded): the password of its user information and every
+// query parameter RedactURL hides. Code that wraps an error from a library
+// given the URL uses it to scrub the message.
+func URLSecrets(raw string) []string {
+	var out []string
+	add := func(v string) {
+		if v != "" {
+			out = append(out, v, url.QueryEscape(v), url.PathEscape(v))
+		}
+	}
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return nil
+	}
+	if at := userinfoEnd(raw, rest); at >= 0 {
+		if _, pass, hasPass := strings.Cut(rest[:at], ":"); hasPass {
+			add(pass)
+			if p, err := url.PathUnescape(pass); err == nil {
+				add(p)
+			}
+		}
+		rest = rest[at:]
+	}
+	if u, err := url.Parse(scheme + "://" + rest); err == nil {
+		for k, vs := range u.Query() {
+			if sensitiveParam(k) {
+				for _, v := range vs {
+					add(v)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// userinfoEnd is the index in rest (raw after "://") of the '@' that ends
+// the user information, or -1. Normally it is the last '@' before the query.
+// A password holding a raw '?' (which the operator should have
+// percent-encoded) puts that '@' after the first '?': when no '@' comes
+// before it, and the text does not parse as a URL with a host, or the '@'
+// sits in the first query parameter before any '=', the last '@' of the text
+// ends the user information (at worst too much is hidden, never a password).
+func userinfoEnd(raw, rest string) int {
+	q := strings.IndexByte(rest, '?')
+	if q < 0 {
+		return strings.LastIndexByte(rest, '@')
+	}
+	if at := strings.LastIndexByte(rest[:q], '@'); at >= 0 {
+		return at
+	}
+	last := strings.LastIndexByte(rest, '@')
+	if last < 0 {
+		return -1
+	}
+	first, _, _ := strings.Cut(rest[q+1:], "&")
+	name, _, _ := strings.Cut(first, "=")
+	if u, err := url.Parse(raw); err != nil || u.Hostname() == "" || strings.Contains(name, "@") {
+		return last
+	}
+	return -1
 }
 
 // Redis and Database print, and marshal to JSON and YAML, with the URL's

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -140,7 +141,12 @@ problem listed when the configuration is invalid.`,
 			var ve *config.ValidationError
 			switch {
 			case errors.As(err, &ve):
+				// Load's problems (unknown keys, bad types) and, in the same
+				// pass, the rules the rest of the file breaks.
 				report.Problems = ve.Problems
+				if cfg != nil {
+					report.Problems = append(report.Problems, ruleProblems(cfg, ve.Problems)...)
+				}
 			case err != nil:
 				return &exitError{code: 1, err: err}
 			default:
@@ -167,6 +173,23 @@ problem listed when the configuration is invalid.`,
 			return writeSettings(out, cfg.Settings())
 		},
 	}
+}
+
+// ruleProblems are the problems Validate finds in cfg at paths that have no
+// problem in reported (a key Load could not read keeps its default, which
+// says nothing about the file).
+func ruleProblems(cfg *config.Config, reported []config.Problem) []config.Problem {
+	var ve *config.ValidationError
+	if err := cfg.Validate(); !errors.As(err, &ve) {
+		return nil
+	}
+	var out []config.Problem
+	for _, p := range ve.Problems {
+		if !slices.ContainsFunc(reported, func(r config.Problem) bool { return r.Path == p.Path }) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func displayFile(path string) string {

@@ -86,21 +86,25 @@ type pusher interface {
 
 // newAppPusher builds what `push send` sends through for app: the quota
 // guard (on the configured Redis, or on an empty embedded one, in which case
-// the guard rebuilds the app's windows from the store's ledger, as it must)
+// the guard rebuilds the app's windows from the store's ledger, as it must,
+// and no other process may send for the store meanwhile: lockEmbeddedGuard)
 // around the app's client, with the push recorded in the store's ledger.
 // release closes the store and Redis, in reverse order of opening.
 func newAppPusher(ctx context.Context, cfg *config.Config, app *config.App) (p pusher, release func(), err error) {
 	d := &deps{cfg: cfg, log: zerolog.Nop(), clock: wallClock{}}
-	release = func() { _ = d.close() }
+	closeAll := func() { _ = d.close() }
 	defer func() {
 		if err != nil {
-			release()
+			closeAll() // not release: every error return sets it to nil
 		}
 	}()
 	if err := d.buildRedis(ctx, false); err != nil {
 		return nil, nil, err
 	}
 	if err := d.buildStore(ctx); err != nil {
+		return nil, nil, err
+	}
+	if err := d.lockEmbeddedGuard(ctx); err != nil {
 		return nil, nil, err
 	}
 	if err := d.buildGuard(); err != nil {
@@ -113,7 +117,7 @@ func newAppPusher(ctx context.Context, cfg *config.Config, app *config.App) (p p
 	}
 	d.onClose("push client", func() error { client.CloseIdleConnections(); return nil })
 	ledgered := ledgerPusher{client: client, ledger: d.store, app: app.Name, now: d.clock.Now}
-	return worker.GuardedPusher{Guard: d.guard, Pusher: ledgered, App: app.Name}, release, nil
+	return worker.GuardedPusher{Guard: d.guard, Pusher: ledgered, App: app.Name}, closeAll, nil
 }
 
 // directLedger records pushes made outside any campaign in the quota

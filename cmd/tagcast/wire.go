@@ -267,7 +267,9 @@ var _ asynq.RedisConnOpt = redisConnOpt{}
 func (d *deps) buildStore(ctx context.Context) error {
 	st, err := sqlstore.Open(ctx, d.cfg.Database.URL)
 	if err != nil {
-		return err // sqlstore redacts the URL's password
+		// sqlstore hides the password of the user information, not one
+		// given as a query parameter (?password=).
+		return scrubURLSecrets(err, d.cfg.Database.URL)
 	}
 	d.store = st
 	d.onClose("store", st.Close)
@@ -327,12 +329,16 @@ func (d *deps) buildClients() error {
 }
 
 // buildCore builds what every role needs after the logger: Redis, the store,
+// (on an embedded Redis) the lock that keeps other senders off the store,
 // the quota guard and the push clients, in that order.
 func (d *deps) buildCore(ctx context.Context, sharedRedis bool) error {
 	if err := d.buildRedis(ctx, sharedRedis); err != nil {
 		return err
 	}
 	if err := d.buildStore(ctx); err != nil {
+		return err
+	}
+	if err := d.lockEmbeddedGuard(ctx); err != nil {
 		return err
 	}
 	if err := d.buildGuard(); err != nil {
@@ -354,4 +360,22 @@ func quotaMargin(cfg *config.Config) time.Duration {
 		margin = max(margin, a.Timeout+beforeCall)
 	}
 	return margin
+}
+
+// scrubURLSecrets returns err with every secret of the URL raw (its
+// password, wherever it is given) replaced by [redacted] in its message; err
+// itself when the message holds none. The result keeps only the text, so
+// that no caller can unwrap the original message.
+func scrubURLSecrets(err error, raw string) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	for _, s := range config.URLSecrets(raw) {
+		msg = strings.ReplaceAll(msg, s, "[redacted]")
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return errors.New(msg)
 }

@@ -1,0 +1,31 @@
+//go:build unix
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+)
+
+// errLockHeld: another process holds the lock.
+var errLockHeld = errors.New("lock held by another process")
+
+// flockExclusive takes an exclusive, non-blocking flock on path (created
+// if missing, never removed: removing it would let two processes lock two
+// different files). The returned func releases it.
+func flockExclusive(path string) (func() error, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		_ = f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, errLockHeld
+		}
+		return nil, fmt.Errorf("flock %s: %w", path, err)
+	}
+	return f.Close, nil // closing the file releases the lock
+}
