@@ -76,7 +76,7 @@ type ReconcileResult struct {
 	Lost       int // open runs whose task had vanished, re-enqueued
 	Revived    int // open runs whose task had finished, re-enqueued
 	Expired    int // unqueued or lost runs past deliver_within, expired instead
-	Archived   int // open runs whose task asynq archived: left to an operator
+	Archived   int // open runs whose task asynq had archived, re-enqueued
 	Checked    int // open runs checked against the queue
 }
 
@@ -194,9 +194,20 @@ func (r *Reconciler) checkRun(ctx context.Context, run campaign.Run, now time.Ti
 	case err != nil:
 		return fmt.Errorf("campaign %d run %d: inspect task: %w", run.CampaignID, run.ID, err)
 	case info.State == asynq.TaskStateArchived:
-		res.Archived++
-		r.cfg.Logger.Warn().Int64("campaign", run.CampaignID).Int64("run", run.ID).Str("last_err", info.LastErr).
-			Msg("open run's task is archived (retries exhausted): retry it through the operations")
+		// asynq gave up on the task (its retries, weeks of them, ran out)
+		// while the run is still open: nobody else would ever process it.
+		// A fresh task with a fresh retry budget keeps it from being lost;
+		// the cause is in last_err (a run that cannot succeed keeps failing,
+		// at asynq's back-off, visibly).
+		got, err := r.queue.enqueue(ctx, run.ID, time.Time{}, true)
+		if err != nil {
+			return err
+		}
+		if got != alreadyQueued {
+			res.Archived++
+			r.cfg.Logger.Warn().Int64("campaign", run.CampaignID).Int64("run", run.ID).Str("last_err", info.LastErr).
+				Msg("open run's task was archived (retries exhausted): re-enqueued with a fresh retry budget")
+		}
 		return nil
 	case info.State != asynq.TaskStateCompleted:
 		return nil // pending, scheduled, active, retry: live

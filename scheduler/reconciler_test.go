@@ -279,3 +279,52 @@ func TestReplicasReconcileConcurrently(t *testing.T) {
 		t.Errorf("tasks vs open runs (-runs +tasks):\n%s", diff)
 	}
 }
+
+// TestReconcilerRevivesArchivedTasksOfOpenRuns: asynq archives a task once
+// its retries run out; while the run is open nobody else would process it,
+// so the reconciler re-enqueues it with a fresh retry budget. A settled
+// run's archived task is left alone.
+func TestReconcilerRevivesArchivedTasksOfOpenRuns(t *testing.T) {
+	t.Parallel()
+	start := utc("2026-12-01T09:00:00Z")
+	b := setupReconcile(t, sqliteURL(t), start, nil)
+	at := start.Add(time.Minute)
+	c := create(t, b.store, newCampaign("a", campaign.Schedule{At: &at}), start)
+	if res := b.tick(t, at); res.Fired != 1 || res.Enqueued != 1 {
+		t.Fatalf("tick: %+v", res)
+	}
+	run := runsOf(t, b.store, c.ID)[0]
+	id := queue.TaskID(run.ID)
+	if err := b.inspector.ArchiveTask(queue.DefaultQueue, id); err != nil {
+		t.Fatal(err)
+	}
+
+	res := b.reconcile(t)
+	if res.Archived != 1 || res.Checked != 1 {
+		t.Fatalf("reconcile: %+v, want the archived task of the open run revived", res)
+	}
+	info, err := b.inspector.GetTaskInfo(queue.DefaultQueue, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State != asynq.TaskStatePending || info.Retried != 0 {
+		t.Errorf("task after reconcile: state %s, retried %d; want pending with a fresh budget", info.State, info.Retried)
+	}
+	if res := b.reconcile(t); res.Archived+res.Lost+res.Revived != 0 {
+		t.Errorf("second reconcile: %+v, want nothing to do", res)
+	}
+
+	// Settled runs are not the reconciler's: their archived tasks stay.
+	if _, err := b.store.Cancel(b.ctx, c.ID, at); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.inspector.ArchiveTask(queue.DefaultQueue, id); err != nil {
+		t.Fatal(err)
+	}
+	if res := b.reconcile(t); res.Archived != 0 {
+		t.Errorf("reconcile of a cancelled run: %+v, want its archived task left alone", res)
+	}
+	if info, err := b.inspector.GetTaskInfo(queue.DefaultQueue, id); err != nil || info.State != asynq.TaskStateArchived {
+		t.Errorf("cancelled run's task: %v %v, want still archived", info, err)
+	}
+}
