@@ -36,7 +36,7 @@ $(GOLANGCI_LINT):
 lint: $(GOLANGCI_LINT) ## gofmt, go vet and golangci-lint
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
-	$(GOLANGCI_LINT) run $(PKGS)
+	$(GOLANGCI_LINT) run --allow-serial-runners $(PKGS)
 
 E2E_FLAGS     ?= -tags e2e -count=1
 
