@@ -90,7 +90,8 @@ func (s Schedule) FirstFire(now time.Time) (t time.Time, ok bool, err error) {
 // a wall-clock time repeated when clocks fall back fires once, at its first
 // occurrence; a time skipped when clocks spring forward fires at the jump
 // (several skipped times become one fire). @every schedules are durations
-// and unaffected. Fires are at or after Start and strictly before End.
+// and unaffected; with a Start they fire at Start (its whole second), then
+// every duration after. Fires are at or after Start and strictly before End.
 func (s Schedule) NextAfter(t time.Time) (next time.Time, ok bool, err error) {
 	switch s.Kind() {
 	case "now":
@@ -105,12 +106,17 @@ func (s Schedule) NextAfter(t time.Time) (next time.Time, ok bool, err error) {
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("schedule.cron: %w", err)
 	}
-	if s.Start != nil && t.Before(*s.Start) {
-		t = s.Start.Add(-time.Nanosecond)
-	}
-	if spec, isSpec := sched.(*cron.SpecSchedule); isSpec {
+	beforeStart := s.Start != nil && t.Before(*s.Start)
+	switch spec, isSpec := sched.(*cron.SpecSchedule); {
+	case isSpec && beforeStart:
+		next, ok = nextWallClock(*spec, loc, s.Start.Add(-time.Nanosecond))
+	case isSpec:
 		next, ok = nextWallClock(*spec, loc, t)
-	} else {
+	case beforeStart:
+		// @every counts from the start: its first fire is the start's
+		// whole second (robfig's fires are whole seconds), then every d.
+		next, ok = ceilSecond(*s.Start), true
+	default:
 		next = sched.Next(t.In(loc))
 		ok = !next.IsZero()
 	}
@@ -237,10 +243,27 @@ const maxCatchUpSteps = 1_000_000
 // LatestFire is the latest occurrence of s in [due, now], due being one (due
 // itself when it is after now). It probes back from now in doubling steps,
 // so a long downtime of a dense cron costs a few dozen calculations, not one
-// per missed occurrence.
+// per missed occurrence. An @every schedule's occurrences are due, due+d,
+// due+2d, ... (each fire counts from the one before), so its latest one is
+// computed, not probed for: a probe would start a grid of its own.
 func (s Schedule) LatestFire(due, now time.Time) (time.Time, error) {
 	if s.Kind() != "cron" {
 		return due, nil
+	}
+	sched, _, err := ParseCron(s.Cron, s.Timezone)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("schedule.cron: %w", err)
+	}
+	// Fires are strictly before the end: past it, look back from the end,
+	// not from now (a dense cron would be walked fire by fire up to it).
+	if s.End != nil && !s.End.After(now) {
+		now = s.End.Add(-time.Nanosecond)
+	}
+	if !now.After(due) {
+		return due, nil
+	}
+	if every, isEvery := sched.(cron.ConstantDelaySchedule); isEvery {
+		return due.Add(now.Sub(due) / every.Delay * every.Delay), nil
 	}
 	lo := due
 	for back := time.Second; ; back *= 2 {
@@ -269,4 +292,12 @@ func (s Schedule) LatestFire(due, now time.Time) (time.Time, error) {
 	}
 	return time.Time{}, fmt.Errorf("more than %d occurrences between %s and %s", maxCatchUpSteps,
 		due.Format(time.RFC3339), now.Format(time.RFC3339))
+}
+
+// ceilSecond rounds t up to a whole second.
+func ceilSecond(t time.Time) time.Time {
+	if r := t.Truncate(time.Second); !r.Equal(t) {
+		return r.Add(time.Second)
+	}
+	return t
 }

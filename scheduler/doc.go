@@ -32,7 +32,9 @@
 //     (robfig/cron alone skips the day). Several skipped times of one
 //     campaign collapse into that one fire.
 //
-// "@every" schedules are durations, not wall-clock times, and are unaffected.
+// "@every" schedules are durations, not wall-clock times, and are unaffected;
+// each fire counts from the one before (from start, when set, which is the
+// first fire), and a late claim considers the latest of those fires.
 // start and end bound a cron schedule: fires are at or after start and
 // strictly before end.
 //
