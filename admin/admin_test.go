@@ -211,8 +211,8 @@ func testCampaignOperations(t *testing.T, b bundle) {
 	if err != nil || len(page.Campaigns) != 4 {
 		t.Errorf("filter by name: %d campaigns, %v; want 4", len(page.Campaigns), err)
 	}
-	if page, _ := b.client.ListCampaigns(ctx, admin.ListQuery{App: "bad"}); len(page.Campaigns) != 0 {
-		t.Errorf("filter by app bad: %d campaigns, want 0", len(page.Campaigns))
+	if page, err := b.client.ListCampaigns(ctx, admin.ListQuery{App: "bad"}); err != nil || len(page.Campaigns) != 0 {
+		t.Errorf("filter by app bad: %d campaigns, %v; want 0", len(page.Campaigns), err)
 	}
 
 	// Pause, illegal pause, resume, cancel, illegal resume.

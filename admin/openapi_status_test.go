@@ -1,60 +1,13 @@
 package admin_test
 
 import (
-	"context"
-	"errors"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strconv"
 	"testing"
-	"time"
 
 	"go.yaml.in/yaml/v3"
-
-	"github.com/tagcast/tagcast/admin"
-	"github.com/tagcast/tagcast/campaign"
-	"github.com/tagcast/tagcast/quota"
 )
-
-// reviewStore and reviewOps answer every call with "not found": these
-// tests are about the answers to bad requests and unavailable dependencies.
-type reviewStore struct{}
-
-func (reviewStore) Create(context.Context, campaign.Campaign, time.Time) (campaign.Campaign, error) {
-	return campaign.Campaign{}, campaign.ErrNotFound
-}
-
-func (reviewStore) List(context.Context, campaign.ListFilter) ([]campaign.Campaign, int64, error) {
-	return nil, 0, nil
-}
-
-func (reviewStore) Get(context.Context, int64) (campaign.Detail, error) {
-	return campaign.Detail{}, campaign.ErrNotFound
-}
-
-type reviewOps struct{}
-
-func (reviewOps) Pause(context.Context, int64) (campaign.Campaign, error) {
-	return campaign.Campaign{}, campaign.ErrNotFound
-}
-
-func (reviewOps) Resume(context.Context, int64) (campaign.Campaign, error) {
-	return campaign.Campaign{}, campaign.ErrNotFound
-}
-
-func (reviewOps) Cancel(context.Context, int64) (campaign.Campaign, error) {
-	return campaign.Campaign{}, campaign.ErrNotFound
-}
-
-func (reviewOps) Retry(context.Context, int64, bool) (int, error) { return 0, campaign.ErrNotFound }
-
-// reviewQuota is a quota reader whose Redis is down.
-type reviewQuota struct{}
-
-func (reviewQuota) Status(context.Context, string) (quota.Status, error) {
-	return quota.Status{}, errors.New("quota: app main: dial tcp 127.0.0.1:6379: connect: connection refused")
-}
 
 // documentedStatuses reads the response codes api/openapi.yaml lists for
 // each "METHOD /path" operation.
@@ -93,17 +46,12 @@ func documentedStatuses(t *testing.T) map[string]map[string]bool {
 }
 
 // TestStatusesAreDocumented sends requests an operator's client may
-// send and checks that api/openapi.yaml documents the status each gets.
+// send, to the API on a real store and a Redis that is down, and checks
+// that api/openapi.yaml documents the status each gets.
 func TestStatusesAreDocumented(t *testing.T) {
 	t.Parallel()
-	srv, err := admin.New(admin.Options{
-		Tokens: []string{tokenA}, Apps: []string{"main"},
-		Store: reviewStore{}, Operations: reviewOps{}, Quota: reviewQuota{},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := srv.Handler()
+	b := setup(t, "sqlite::memory:")
+	b.redis.Kill(t) // the quota guard's Redis is down
 	documented := documentedStatuses(t)
 	for _, tc := range []struct{ op, method, target string }{
 		{"post /v1/campaigns/{id}/pause", "POST", "/v1/campaigns/abc/pause"},
@@ -112,14 +60,11 @@ func TestStatusesAreDocumented(t *testing.T) {
 		{"get /v1/quota", "GET", "/v1/quota"},
 		{"get /v1/quota/{app}", "GET", "/v1/quota/main"},
 	} {
-		req := httptest.NewRequest(tc.method, tc.target, nil)
-		req.Header.Set("Authorization", "Bearer "+tokenA)
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		code := strconv.Itoa(rec.Code)
-		if rec.Code == http.StatusInternalServerError || !documented[tc.op][code] {
+		r := b.call(t, tc.method, tc.target, "Bearer "+tokenA, "", nil)
+		code := strconv.Itoa(r.status)
+		if r.status == http.StatusInternalServerError || !documented[tc.op][code] {
 			t.Errorf("%s %s: status %s, which api/openapi.yaml does not list for %s (it lists %v); body %s",
-				tc.method, tc.target, code, tc.op, documented[tc.op], rec.Body.String())
+				tc.method, tc.target, code, tc.op, documented[tc.op], r.body)
 		}
 	}
 }

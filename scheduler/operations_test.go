@@ -125,7 +125,10 @@ func TestRetryReplacesTheCompletedTask(t *testing.T) {
 		t.Fatal("retry of a pending run accepted")
 	}
 	// What a worker would have done: the one send failed, the run settled.
-	_, sends, _ := b.store.GetRun(b.ctx, run.ID)
+	_, sends, err := b.store.GetRun(b.ctx, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := b.store.StartRun(b.ctx, run.ID, start); err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +167,10 @@ func TestRetryReplacesTheCompletedTask(t *testing.T) {
 		t.Fatalf("retry with unknown: %d, %v; want 1 send reset", n, err)
 	}
 	waitProcessed(run.ID)
-	got, sends, _ := b.store.GetRun(b.ctx, run.ID)
+	got, sends, err := b.store.GetRun(b.ctx, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if got.Status != campaign.RunPending || got.Retries != 1 || got.EnqueuedAt == nil || sends[0].Status != campaign.SendPending {
 		t.Errorf("after retry: run %s retries %d enqueued %v, send %s", got.Status, got.Retries, got.EnqueuedAt, sends[0].Status)
 	}

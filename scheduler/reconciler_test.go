@@ -179,7 +179,10 @@ func TestReconcilerEnqueuesRunsLeftUnqueued(t *testing.T) {
 	if res.Expired != 1 || res.Lost != 0 {
 		t.Errorf("reconcile past deliver_within: %+v, want 1 expired", res)
 	}
-	got, _, _ := b.store.GetRun(b.ctx, r2.ID)
+	got, _, err := b.store.GetRun(b.ctx, r2.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if got.Status != campaign.RunExpired {
 		t.Errorf("run %d status %s, want expired", r2.ID, got.Status)
 	}
@@ -223,7 +226,10 @@ func TestReconcilerSettlesStaleSends(t *testing.T) {
 	if res.StaleSends != 1 {
 		t.Fatalf("after the lease: %+v, want 1 stale send", res)
 	}
-	_, sends, _ = b.store.GetRun(b.ctx, run.ID)
+	_, sends, err = b.store.GetRun(b.ctx, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if sends[0].Status != campaign.SendUnknown {
 		t.Errorf("send %s, want unknown (the attempt had begun)", sends[0].Status)
 	}

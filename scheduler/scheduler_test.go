@@ -46,7 +46,10 @@ func TestTickHoldsRunsClaimedAheadUntilTheirInstant(t *testing.T) {
 	if res := b.tickAt(t, at.Add(time.Second)); res != (TickResult{}) {
 		t.Errorf("tick after the fire: %+v, want nothing", res)
 	}
-	got, _ := b.store.Get(b.ctx, c.ID)
+	got, err := b.store.Get(b.ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if got.Status != campaign.CampaignDone || got.NextRunAt != nil {
 		t.Errorf("campaign after its one fire: %s next %v, want done, nil", got.Status, got.NextRunAt)
 	}
@@ -139,7 +142,10 @@ func TestMissedFires(t *testing.T) {
 					t.Errorf("run enqueued = %v, want %v", enq, !enq)
 				}
 			}
-			got, _ := b.store.Get(b.ctx, c.ID)
+			got, err := b.store.Get(b.ctx, c.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if diff := cmp.Diff(tt.wantNext, got.NextRunAt); diff != "" {
 				t.Errorf("next_run_at (-want +got):\n%s", diff)
 			}
@@ -160,7 +166,10 @@ func TestStartEndWindow(t *testing.T) {
 	if diff := cmp.Diff(times("2026-12-02T09:00:00Z", "2026-12-03T09:00:00Z"), scheduledFor(runsOf(t, b.store, c.ID))); diff != "" {
 		t.Errorf("runs (-want +got):\n%s", diff)
 	}
-	got, _ := b.store.Get(b.ctx, c.ID)
+	got, err := b.store.Get(b.ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if got.Status != campaign.CampaignDone {
 		t.Errorf("status %s after the end, want done", got.Status)
 	}

@@ -462,8 +462,8 @@ func testOutcomesAndLedger(t *testing.T, b bundle) {
 	if l, _ := b.store.SentBetween(b.ctx, "main", now.Add(time.Second), now.Add(3*time.Second)); len(l) != 1 {
 		t.Errorf("ledger [from, to) window: %v, want only the unknown at +2s", l)
 	}
-	if l, _ := b.store.SentBetween(b.ctx, "other", now, now.Add(time.Hour)); len(l) != 0 {
-		t.Errorf("ledger of another app: %v", l)
+	if l, err := b.store.SentBetween(b.ctx, "other", now, now.Add(time.Hour)); err != nil || len(l) != 0 {
+		t.Errorf("ledger of another app: %v (err %v)", l, err)
 	}
 
 	r, err := b.store.FinishRun(b.ctx, run.ID, now.Add(time.Minute))
@@ -564,8 +564,8 @@ func testStaleLeases(t *testing.T, b bundle) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := b.store.ResolveStaleSends(b.ctx, t0.Add(59*time.Second)); len(got) != 0 {
-		t.Errorf("sends resolved before their lease ended: %v", got)
+	if got, err := b.store.ResolveStaleSends(b.ctx, t0.Add(59*time.Second)); err != nil || len(got) != 0 {
+		t.Errorf("sends resolved before their lease ended: %v (err %v)", got, err)
 	}
 	resolved, err := b.store.ResolveStaleSends(b.ctx, t0.Add(61*time.Second))
 	if err != nil {
@@ -605,8 +605,8 @@ func testPauseResumeCancel(t *testing.T, b bundle) {
 	}
 	_, err := b.store.Pause(b.ctx, c.ID, t0)
 	wantTransitionError(t, err, "pause a paused campaign")
-	if runs, _ := b.store.ClaimDue(b.ctx, t0.Add(3*time.Hour+time.Minute), 10, plan); len(runs) != 0 {
-		t.Fatalf("a paused campaign fired: %v", runs)
+	if runs, err := b.store.ClaimDue(b.ctx, t0.Add(3*time.Hour+time.Minute), 10, plan); err != nil || len(runs) != 0 {
+		t.Fatalf("a paused campaign fired: %v (err %v)", runs, err)
 	}
 	if _, err := b.store.Resume(b.ctx, c.ID, t0.Add(3*time.Hour)); err != nil {
 		t.Fatal(err)
@@ -637,8 +637,8 @@ func testPauseResumeCancel(t *testing.T, b bundle) {
 	wantTransitionError(t, err, "cancel twice")
 	_, err = b.store.ResetForRetry(b.ctx, run.ID, campaign.RetryOptions{Unknown: true}, t0)
 	wantTransitionError(t, err, "retry a cancelled campaign's run")
-	if runs, _ := b.store.ClaimDue(b.ctx, t0.Add(48*time.Hour), 10, plan); len(runs) != 0 {
-		t.Errorf("a cancelled campaign fired: %v", runs)
+	if runs, err := b.store.ClaimDue(b.ctx, t0.Add(48*time.Hour), 10, plan); err != nil || len(runs) != 0 {
+		t.Errorf("a cancelled campaign fired: %v (err %v)", runs, err)
 	}
 
 	// Cancel stops a done campaign's run that is still sending.
@@ -769,8 +769,8 @@ func testRenderFailureFailsRun(t *testing.T, b bundle) {
 	if r.Status != campaign.RunFailed || r.Error == "" || len(sends) != 0 {
 		t.Errorf("run = %+v with %d sends; want failed with the render error", r, len(sends))
 	}
-	if list, _ := b.store.RunsToEnqueue(b.ctx, 10); len(list) != 0 {
-		t.Errorf("a failed run is to be enqueued: %v", list)
+	if list, err := b.store.RunsToEnqueue(b.ctx, 10); err != nil || len(list) != 0 {
+		t.Errorf("a failed run is to be enqueued: %v (err %v)", list, err)
 	}
 }
 
@@ -937,8 +937,8 @@ func testLedgerInFlightAndDirect(t *testing.T, b bundle) {
 	if diff := cmp.Diff(want, ledger()); diff != "" {
 		t.Errorf("after settling direct pushes (-want +got):\n%s", diff)
 	}
-	if l, _ := b.store.SentBetween(b.ctx, "other", t0, t0.Add(time.Hour)); len(l) != 0 {
-		t.Errorf("another app's ledger: %v", l)
+	if l, err := b.store.SentBetween(b.ctx, "other", t0, t0.Add(time.Hour)); err != nil || len(l) != 0 {
+		t.Errorf("another app's ledger: %v (err %v)", l, err)
 	}
 }
 

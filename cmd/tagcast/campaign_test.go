@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/google/go-cmp/cmp"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
@@ -21,6 +20,7 @@ import (
 	"github.com/tagcast/tagcast/admin"
 	"github.com/tagcast/tagcast/campaign"
 	"github.com/tagcast/tagcast/campaign/sqlstore"
+	"github.com/tagcast/tagcast/internal/testenv"
 	"github.com/tagcast/tagcast/quota"
 )
 
@@ -38,8 +38,8 @@ func (c *adminClock) Now() time.Time {
 	return c.t
 }
 
-// adminServer is a running admin API (SQLite store, quota guard on an
-// in-process Redis) and the config and environment the CLI uses to reach it.
+// adminServer is a running admin API (SQLite store, quota guard on a real
+// throwaway redis-server) and the config and environment the CLI uses to reach it.
 type adminServer struct {
 	url   string
 	store *sqlstore.Store
@@ -61,8 +61,8 @@ func startAdmin(t *testing.T) *adminServer {
 	if err := st.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	mr := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	rs := testenv.Redis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr})
 	t.Cleanup(func() { _ = rdb.Close() })
 	clock := &adminClock{t: adminT0}
 	guard, err := quota.New(quota.Options{Client: rdb, Ledger: st, Now: clock.Now, Apps: map[string]quota.Policy{"main": quota.DefaultPolicy()}})

@@ -28,7 +28,8 @@ func TestEmulatorRequiresIsToAll(t *testing.T) {
 }
 
 // push-api-facts.md: "Nonce: docs say at most 18 characters; SDKs send up to
-// 19 digits." The emulator accepts nonces of up to 64 characters.
+// 19 digits." The emulator accepts nonces of up to 19 characters and
+// refuses longer ones with 401/1004.
 func TestEmulatorNonceLength(t *testing.T) {
 	t.Parallel()
 	b := setup(t, Config{})

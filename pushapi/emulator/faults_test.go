@@ -65,7 +65,10 @@ func TestFaultModes(t *testing.T) {
 			if diff := cmp.Diff(want, answers); diff != "" {
 				t.Errorf("recorded pushes (-want +got):\n%s", diff)
 			}
-			qs, _ := b.em.QuotaState(testKey)
+			qs, err := b.em.QuotaState(testKey)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if wantUsed := len(want); qs.UsedHour != wantUsed {
 				t.Errorf("quota used %d, want %d: only processed pushes count", qs.UsedHour, wantUsed)
 			}

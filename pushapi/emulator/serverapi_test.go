@@ -187,8 +187,8 @@ func TestPushRejections(t *testing.T) {
 	if len(b.em.Pushes()) != 0 {
 		t.Errorf("rejected pushes were recorded: %+v", b.em.Pushes())
 	}
-	if qs, _ := b.em.QuotaState(testKey); qs.UsedHour != 0 {
-		t.Errorf("rejected pushes used quota: %+v", qs)
+	if qs, err := b.em.QuotaState(testKey); err != nil || qs.UsedHour != 0 {
+		t.Errorf("rejected pushes used quota: %+v, %v", qs, err)
 	}
 }
 
