@@ -196,8 +196,8 @@ func validate(verr *ValidationError, c *Campaign, opts ValidateOptions) {
 	}
 	badTZ := false
 	if s.Timezone != "" {
-		if _, err := time.LoadLocation(s.Timezone); err != nil {
-			verr.add("schedule.timezone", "unknown time zone %q", s.Timezone)
+		if _, err := LoadZone(s.Timezone); err != nil {
+			verr.add("schedule.timezone", "%v", err)
 			badTZ = true
 		}
 	}

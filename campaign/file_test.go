@@ -159,6 +159,16 @@ push:
 			want: []string{`schedule.cron: unknown time zone "Nowhere/Town" in the spec`},
 		},
 		{
+			name: "Local time zone",
+			src:  "name: n\napp: main\nschedule: {cron: '0 9 * * *', timezone: Local}\npush: {platform: [ios], fromuserid: s, audience: {is_to_all: true}, notification: {alert: hi}}",
+			want: []string{`schedule.timezone: time zone "Local" is each host's own setting: name an IANA zone`},
+		},
+		{
+			name: "Local CRON_TZ",
+			src:  "name: n\napp: main\nschedule: {cron: 'CRON_TZ=Local 0 9 * * *'}\npush: {platform: [ios], fromuserid: s, audience: {is_to_all: true}, notification: {alert: hi}}",
+			want: []string{`schedule.cron: time zone "Local" is each host's own setting: name an IANA zone such as Asia/Shanghai or UTC in the spec`},
+		},
+		{
 			name: "no schedule kind, wrong types",
 			src:  "name: n\napp: main\nschedule: {}\npush: {platform: ios, fromuserid: 7, audience: {is_to_all: true}}",
 			want: []string{"push.fromuserid: must be a string, got a number", "push.platform: must be a list, got a string"},

@@ -24,13 +24,13 @@ func ParseCron(spec, timezone string) (sched cron.Schedule, loc *time.Location, 
 	}()
 	loc = time.UTC
 	if timezone != "" {
-		if loc, err = time.LoadLocation(timezone); err != nil {
-			return nil, nil, fmt.Errorf("unknown time zone %q", timezone)
+		if loc, err = LoadZone(timezone); err != nil {
+			return nil, nil, err
 		}
 	}
 	if z, ok := cronTZ(spec); ok {
-		if loc, err = time.LoadLocation(z); err != nil {
-			return nil, nil, fmt.Errorf("unknown time zone %q in the spec", z)
+		if loc, err = LoadZone(z); err != nil {
+			return nil, nil, fmt.Errorf("%w in the spec", err)
 		}
 	}
 	if sched, err = cronParser.Parse(spec); err != nil {
@@ -61,9 +61,19 @@ func (s Schedule) Location() (*time.Location, error) {
 	if s.Timezone == "" {
 		return time.UTC, nil
 	}
-	loc, err := time.LoadLocation(s.Timezone)
+	return LoadZone(s.Timezone)
+}
+
+// LoadZone loads an IANA time zone by name. "Local" is refused: it is each
+// host's own TZ setting, so replicas on differently set hosts would fire the
+// same campaign at different instants.
+func LoadZone(name string) (*time.Location, error) {
+	if name == "Local" {
+		return nil, fmt.Errorf("time zone %q is each host's own setting: name an IANA zone such as Asia/Shanghai or UTC", name)
+	}
+	loc, err := time.LoadLocation(name)
 	if err != nil {
-		return nil, fmt.Errorf("unknown time zone %q", s.Timezone)
+		return nil, fmt.Errorf("unknown time zone %q", name)
 	}
 	return loc, nil
 }
