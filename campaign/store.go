@@ -146,4 +146,10 @@ type Outcome struct {
 	Message     string     // the service's message or the error
 	NextAttempt time.Time  // retry_wait: claimable from then
 	At          time.Time  // when the outcome was known
+	// KeepsQuota: a retry_wait or failed attempt kept its quota
+	// reservation, because the service may count it (a 5xx answer, say). It
+	// then goes into the quota ledger as unknown, like a sent or unknown
+	// attempt, so that windows rebuilt from the ledger after Redis lost them
+	// count what the guard counted. Ignored for other statuses.
+	KeepsQuota bool
 }

@@ -192,3 +192,26 @@ func (c *stillClock) Now() time.Time { return c.t }
 func (c *stillClock) Wait(ctx context.Context, until time.Time, _ time.Duration) (bool, error) {
 	return !c.t.Before(until), ctx.Err()
 }
+
+// A reservation decide keeps is also put in the ledger (KeepsQuota), and a
+// released one is not: a rebuild after Redis lost the windows must count
+// what the guard counted.
+func TestDecideLedgersWhatItKeeps(t *testing.T) {
+	b := Backoff{Base: 10 * time.Second, Cap: time.Minute, MaxAttempts: 3}
+	for _, tt := range []struct {
+		name    string
+		err     error
+		attempt int
+		keep    bool
+	}{
+		{"500: may count at the service", &pushapi.Error{HTTPStatus: 500, Code: 1000, MayHaveReached: true}, 1, true},
+		{"500 on the last attempt", &pushapi.Error{HTTPStatus: 500, Code: 1000, MayHaveReached: true}, 3, true},
+		{"not written", &pushapi.Error{Message: "request not sent", Err: errors.New("dial: refused")}, 1, false},
+		{"1002 param", &pushapi.Error{HTTPStatus: 400, Code: 1002}, 1, false},
+	} {
+		d := decide(nil, tt.err, tt.attempt, now0, b, 0.5)
+		if d.record.KeepsQuota != tt.keep || d.releaseQuota == tt.keep {
+			t.Errorf("%s: KeepsQuota %v, releaseQuota %v; want KeepsQuota %v and the opposite release", tt.name, d.record.KeepsQuota, d.releaseQuota, tt.keep)
+		}
+	}
+}

@@ -62,7 +62,7 @@ func decide(res *pushapi.PushResponse, err error, attempt int, now time.Time, b 
 		if attempt >= b.MaxAttempts {
 			d.record.Status = campaign.SendFailed
 			d.record.Message = fmt.Sprintf("giving up after %d attempts: %s", attempt, err)
-			return d
+			break
 		}
 		d.record.Status = campaign.SendRetryWait
 		d.record.NextAttempt = now.Add(b.Delay(attempt, jitter))
@@ -76,5 +76,7 @@ func decide(res *pushapi.PushResponse, err error, attempt int, now time.Time, b 
 		d.record.Status = campaign.SendUnknown
 		d.releaseQuota = false
 	}
+	// A kept reservation is in the ledger too, so a rebuild counts it.
+	d.record.KeepsQuota = !d.releaseQuota
 	return d
 }

@@ -143,7 +143,7 @@ func (b bundle) claim(t testing.TB, sendID int64, now time.Time) campaign.Send {
 
 func (b bundle) send(t testing.TB, sd campaign.Send, at time.Time, o campaign.Outcome) campaign.Send {
 	t.Helper()
-	if o.Status == campaign.SendSent || o.Status == campaign.SendUnknown {
+	if o.Status == campaign.SendSent || o.Status == campaign.SendUnknown || o.KeepsQuota {
 		if err := b.store.BeginAttempt(b.ctx, sd.Token(), at); err != nil {
 			t.Fatalf("begin attempt: %v", err)
 		}
@@ -173,6 +173,7 @@ func RunConformance(t *testing.T, newStore storeFactory) {
 		"ClaimDueRace":              testClaimDueRace,
 		"ClaimSendRace":             testClaimSendRace,
 		"OutcomesAndLedger":         testOutcomesAndLedger,
+		"KeptQuotaIsLedgered":       testKeptQuotaIsLedgered,
 		"RetryWaitAndRelease":       testRetryWaitAndRelease,
 		"StaleLeases":               testStaleLeases,
 		"PauseResumeCancel":         testPauseResumeCancel,

@@ -157,6 +157,10 @@ func (s *Store) record(ctx context.Context, tok campaign.ClaimToken, o campaign.
 	where := ` WHERE id = ? AND status = 'in_flight' AND claim = ?`
 	args = append(args, tok.SendID, tok.Claim)
 	ledgered := o.Status == campaign.SendSent || o.Status == campaign.SendUnknown
+	ledgerAs := o.Status
+	if o.KeepsQuota && (o.Status == campaign.SendRetryWait || o.Status == campaign.SendFailed) {
+		ledgered, ledgerAs = true, campaign.SendUnknown // it may count at the service
+	}
 	if ledgered {
 		where += ` AND sent_at IS NOT NULL`
 	}
@@ -198,7 +202,7 @@ func (s *Store) record(ctx context.Context, tok campaign.ClaimToken, o campaign.
 		}
 	case ledgered && s.dialect == migrations.Postgres:
 		// The outcome and its quota-ledger entry in one statement.
-		args = append(args, o.Status)
+		args = append(args, ledgerAs)
 		var rows *sql.Rows
 		rows, err = s.db.QueryContext(ctx, s.q(`WITH u AS (`+update+`),
 			l AS (INSERT INTO quota_ledger (send_id, claim, app, sent_at, outcome) SELECT id, claim, app, sent_at, ? FROM u
@@ -216,7 +220,7 @@ func (s *Store) record(ctx context.Context, tok campaign.ClaimToken, o campaign.
 			if out, err = collect(rows, scanSend); err != nil || len(out) == 0 {
 				return err
 			}
-			if err := s.ledger(ctx, tx, out[0], o.Status); err != nil || !finish {
+			if err := s.ledger(ctx, tx, out[0], ledgerAs); err != nil || !finish {
 				return err
 			}
 			res, err := tx.ExecContext(ctx, s.q(doneIfAllSent), s.ts(o.At), s.ts(o.At), out[0].RunID, out[0].ID)
