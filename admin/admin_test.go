@@ -428,6 +428,28 @@ func TestTags(t *testing.T) {
 	if r.status != 400 || !strings.Contains(r.body, `"path":"tag"`) {
 		t.Errorf("unknown key: %s, want 400 at tag", r)
 	}
+	// A body without tags would wipe the user's tags: refused; [] clears
+	// them on purpose.
+	for _, c := range []struct{ method, path, body string }{
+		{"PUT", "/v1/apps/main/users/u1/tags", `{}`},
+		{"PUT", "/v1/apps/main/users/u1/tags", `{"tags": null}`},
+		{"POST", "/v1/apps/main/tags/batch", `{"userIds": ["u2"]}`},
+	} {
+		r := b.call(t, c.method, c.path, "Bearer "+tokenA, "application/json", strings.NewReader(c.body))
+		if r.status != 400 || !strings.Contains(r.body, `"path":"tags"`) {
+			t.Errorf("%s %s %s: %s, want 400 at tags", c.method, c.path, c.body, r)
+		}
+	}
+	if got, err := b.client.GetUserTags(ctx, "main", []string{"u1", "u2"}); err != nil ||
+		!cmp.Equal(got.Users, map[string][]string{"u1": {"女", "北京"}, "u2": {"男"}}) {
+		t.Errorf("after the refused updates: %v %v, want the tags unchanged", got, err)
+	}
+	if _, err := b.client.SetUserTags(ctx, "main", "u1", nil); err != nil {
+		t.Fatalf("clear: %v", err)
+	}
+	if got, err := b.client.GetUserTags(ctx, "main", []string{"u1"}); err != nil || len(got.Users["u1"]) != 0 {
+		t.Errorf("after clearing: %v %v, want no tags", got, err)
+	}
 	// Unknown app: 404.
 	_, err = b.client.SetUserTags(ctx, "nope", "u1", nil)
 	if !errors.As(err, &ae) || ae.Status != 404 {
@@ -438,9 +460,10 @@ func TestTags(t *testing.T) {
 	if !errors.As(err, &ae) || ae.Status != 502 || ae.ServiceCode != 1004 || ae.ServiceStatus != 401 {
 		t.Errorf("service refusal: %v, want 502 with service code 1004", err)
 	}
-	// Only the three valid calls reached the service.
-	if n := b.emu.Counters("key-main"); n.TagCalls != 3 || n.BadRequest != 0 {
-		t.Errorf("emulator counters for key-main = %+v, want 3 tag calls and no 400", n)
+	// Only the six valid calls reached the service (set, batch, get; get,
+	// clear, get): none of the refused ones.
+	if n := b.emu.Counters("key-main"); n.TagCalls != 6 || n.BadRequest != 0 {
+		t.Errorf("emulator counters for key-main = %+v, want 6 tag calls and no 400", n)
 	}
 	if n := b.emu.Counters("key-bad"); n.Unauthorized != 1 {
 		t.Errorf("emulator counters for key-bad = %+v, want 1 unauthorized", n)

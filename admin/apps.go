@@ -112,6 +112,11 @@ func decodeJSON(r *http.Request, v any) error {
 	return nil
 }
 
+// errTagsRequired refuses a tag update without tags (absent or null): the
+// list replaces the user's tags, so a mistyped body would wipe them; [] is
+// how to clear them on purpose (as the service itself wants).
+var errTagsRequired = invalid("invalid body", Problem{Path: "tags", Rule: "required: the users' whole new tag list ([] clears it)"})
+
 // setUserTags is PUT /v1/apps/{app}/users/{user}/tags {"tags": [...]}.
 func (s *Server) setUserTags(w http.ResponseWriter, r *http.Request) {
 	app, svc, err := s.tagService(r)
@@ -124,10 +129,11 @@ func (s *Server) setUserTags(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	req := pushapi.SetUserTagsRequest{UserID: r.PathValue("user"), Tags: body.Tags}
-	if req.Tags == nil {
-		req.Tags = []string{}
+	if body.Tags == nil {
+		s.fail(w, r, errTagsRequired)
+		return
 	}
+	req := pushapi.SetUserTagsRequest{UserID: r.PathValue("user"), Tags: body.Tags}
 	if err := req.Validate(); err != nil {
 		s.fail(w, r, err)
 		return
@@ -151,10 +157,11 @@ func (s *Server) batchSetTags(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	req := pushapi.BatchSetUserTagsRequest(body)
-	if req.Tags == nil {
-		req.Tags = []string{}
+	if body.Tags == nil {
+		s.fail(w, r, errTagsRequired)
+		return
 	}
+	req := pushapi.BatchSetUserTagsRequest(body)
 	if err := req.Validate(); err != nil {
 		s.fail(w, r, err)
 		return

@@ -69,7 +69,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		for i, p := range cve.Problems {
 			problems[i] = Problem{Path: p.Path, Rule: p.Rule}
 		}
-		s.writeError(w, r, http.StatusBadRequest, ErrorBody{Error: fmt.Sprintf("invalid campaign: %d problem(s)", len(problems)), Problems: problems})
+		s.writeError(w, r, http.StatusBadRequest, ErrorBody{Error: "invalid campaign", Problems: problems})
 	case errors.As(err, &pe) && pe.HTTPStatus == 0 && errors.As(pe.Err, &pve), errors.As(err, &pve):
 		s.writeError(w, r, http.StatusBadRequest, ErrorBody{Error: "invalid request: " + pve.Error(), Problems: fieldProblems(pve)})
 	case errors.As(err, &pe):

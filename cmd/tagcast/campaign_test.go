@@ -217,10 +217,13 @@ push: {platform: [web], fromuserid: s, audience: {tag: [x]}, notification: {aler
 	if r.code != 1 {
 		t.Fatalf("invalid campaign: %s, want exit 1", r)
 	}
-	for _, want := range []string{"name: required", "app: \"nope\" is not a configured app", "schedule.missed: ", "schedule.timezone: unknown time zone", "push.platform[0]: ", "5 problems"} {
+	for _, want := range []string{"name: required", "app: \"nope\" is not a configured app", "schedule.missed: ", "schedule.timezone: unknown time zone", "push.platform[0]: ", "invalid campaign (5 problems)"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
 		}
+	}
+	if strings.Count(r.stderr, "5 problem") != 1 {
+		t.Errorf("the count is said more than once:\n%s", r.stderr)
 	}
 	if r := a.tagcast(t, "campaign", "create", filepath.Join(t.TempDir(), "missing.yaml")); r.code != 1 || !strings.Contains(r.stderr, "no such file") {
 		t.Errorf("missing file: %s", r)

@@ -51,6 +51,9 @@ func newMigrateCmd(g *globals) *cobra.Command {
 	cmd.AddCommand(
 		run("up", "apply every pending migration", func(ctx context.Context, w io.Writer, h *dbHandle) error {
 			res, err := migrations.Up(ctx, h.db, h.dialect)
+			if err != nil && len(res) == 0 {
+				return err // not "nothing applied": nothing could be checked
+			}
 			if perr := h.printResults(w, "applied", res); perr != nil && err == nil {
 				err = perr
 			}
@@ -58,6 +61,9 @@ func newMigrateCmd(g *globals) *cobra.Command {
 		}),
 		run("down", "roll back the most recent migration", func(ctx context.Context, w io.Writer, h *dbHandle) error {
 			res, err := migrations.Down(ctx, h.db, h.dialect)
+			if err != nil && len(res) == 0 {
+				return err // not "nothing rolled back": nothing could be checked
+			}
 			if perr := h.printResults(w, "rolled back", res); perr != nil && err == nil {
 				err = perr
 			}

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/tagcast/tagcast/internal/testenv"
 )
 
 func TestMigrateUpDownStatus(t *testing.T) {
@@ -76,5 +78,13 @@ func TestMigrateErrors(t *testing.T) {
 	r := runTagcast(t, cliEnv{}, "migrate", "up", "--database", "mysql://u@h/db")
 	if r.code == 0 || !strings.Contains(r.stderr, "database.url") {
 		t.Errorf("bad scheme: %s", r)
+	}
+	// An unreachable database: the error, and no "nothing applied".
+	unreachable := "postgres://u@" + testenv.FreeAddr(t) + "/db?sslmode=disable&connect_timeout=2"
+	for _, sub := range []string{"up", "down"} {
+		r = runTagcast(t, cliEnv{}, "migrate", sub, "--database", unreachable)
+		if r.code != 1 || r.stdout != "" || r.stderr == "" {
+			t.Errorf("migrate %s on an unreachable database: %s, want exit 1, the error and nothing on stdout", sub, r)
+		}
 	}
 }
