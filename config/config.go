@@ -41,6 +41,11 @@ const (
 	// MinInlineWait is the shortest worker.inline_wait: it must cover the
 	// scheduler's release lead (runs reach the queue 500 ms early).
 	MinInlineWait = time.Second
+	// RunTaskTimeout is the timeout of a run's queue task
+	// (queue.DefaultOptions.Timeout; a test keeps the two equal):
+	// worker.inline_wait and worker.attempt_budget must be shorter, or no
+	// run would ever be sent.
+	RunTaskTimeout = 5 * time.Minute
 	// DefaultDatabaseMaxOpenConns is the PostgreSQL pool of one process.
 	DefaultDatabaseMaxOpenConns = 40
 	DefaultAdminAddr            = "127.0.0.1:8080"

@@ -158,6 +158,15 @@ func (w Worker) validate(apps []App, v *validator) {
 	checkPositive(v, "worker.snooze_lead", w.SnoozeLead)
 	checkPositive(v, "worker.max_snooze", w.MaxSnooze)
 	checkPositive(v, "worker.attempt_budget", w.AttemptBudget)
+	for _, d := range []struct {
+		path string
+		v    time.Duration
+	}{{"worker.inline_wait", w.InlineWait}, {"worker.attempt_budget", w.AttemptBudget}} {
+		if d.v >= RunTaskTimeout {
+			v.add(d.path, "must be shorter than a run task's timeout %s (a run delivered with less left snoozes, a wait cut by the timeout fails): no run would be sent, got %s",
+				RunTaskTimeout, d.v)
+		}
+	}
 	checkPositive(v, "worker.store_timeout", w.StoreTimeout)
 }
 

@@ -76,6 +76,13 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// TaskTimeout is the timeout a run task gets: Timeout, or the default,
+// rounded up to a whole second. A worker must be able to start a send well
+// within it.
+func (o Options) TaskTimeout() time.Duration {
+	return wholeSeconds(o.withDefaults().Timeout)
+}
+
 // wholeSeconds rounds d up to a whole number of seconds, at least one.
 func wholeSeconds(d time.Duration) time.Duration {
 	s := math.Ceil(d.Seconds())
@@ -98,7 +105,7 @@ func NewRunSendTask(runID int64, opts Options) (*asynq.Task, error) {
 	return asynq.NewTask(TypeRunSend, payload,
 		asynq.TaskID(TaskID(runID)),
 		asynq.Queue(o.Queue),
-		asynq.Timeout(wholeSeconds(o.Timeout)),
+		asynq.Timeout(o.TaskTimeout()),
 		asynq.MaxRetry(o.MaxRetry),
 		asynq.Retention(o.Retention),
 	), nil

@@ -424,9 +424,6 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, s campaign.Send
 		rerr := h.release(ctx, tok, "could not record the attempt")
 		return time.Time{}, nil, false, errors.Join(fmt.Errorf("%s: begin attempt: %w", ids, err), rerr, relErr)
 	}
-	if claimed.Attempts == 1 {
-		h.metrics.lag(run.App, started.Sub(run.ScheduledFor))
-	}
 
 	body := claimed.Body
 	callStart := time.Now() // real elapsed time, for the latency metric only
@@ -436,6 +433,11 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, s campaign.Send
 	d := decide(pres, perr, claimed.Attempts, h.clock.Now(), h.cfg.Backoff, h.jitter())
 	h.metrics.latency(hostOf(pres, perr), d.code, elapsed)
 	h.metrics.send(run.App, string(d.class))
+	if claimed.Attempts == 1 && d.record.Status != campaign.SendPending {
+		// The send's first attempt: a 429 gave its attempt back (pending),
+		// so the send's next call is its first again and is observed then.
+		h.metrics.lag(run.App, started.Sub(run.ScheduledFor))
+	}
 
 	// What the service answered must be recorded even when the task's
 	// context has ended.

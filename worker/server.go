@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -57,6 +58,56 @@ type Server struct {
 	handler *Handler
 	mux     *asynq.ServeMux
 	log     zerolog.Logger
+	running inflight // handler invocations not yet returned
+}
+
+// inflight counts running handler invocations. asynq's Shutdown returns at
+// ShutdownTimeout without waiting for a handler it gave up on (it cancels
+// the task's context and requeues the task); such a handler still records
+// what the service answered, on a detached context, and Shutdown waits for
+// that.
+type inflight struct {
+	mu   sync.Mutex
+	n    int
+	idle chan struct{} // closed when n drops to 0
+}
+
+func (f *inflight) enter() {
+	f.mu.Lock()
+	if f.n == 0 {
+		f.idle = make(chan struct{})
+	}
+	f.n++
+	f.mu.Unlock()
+}
+
+func (f *inflight) leave() {
+	f.mu.Lock()
+	f.n--
+	if f.n == 0 {
+		close(f.idle)
+	}
+	f.mu.Unlock()
+}
+
+// wait waits up to d for every invocation to return; it reports whether
+// they did.
+func (f *inflight) wait(d time.Duration) bool {
+	f.mu.Lock()
+	if f.n == 0 {
+		f.mu.Unlock()
+		return true
+	}
+	idle := f.idle
+	f.mu.Unlock()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-idle:
+		return true
+	case <-t.C:
+		return false
+	}
 }
 
 // NewServer builds the server on client (asynq.NewServerFromRedisClient):
@@ -86,9 +137,13 @@ func NewServer(client redis.UniversalClient, h *Handler, cfg ServerConfig, log z
 			}
 		}),
 	})
-	mux := asynq.NewServeMux()
-	mux.Handle(queue.TypeRunSend, h)
-	return &Server{srv: srv, handler: h, mux: mux, log: log}, nil
+	s := &Server{srv: srv, handler: h, mux: asynq.NewServeMux(), log: log}
+	s.mux.Handle(queue.TypeRunSend, asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
+		s.running.enter()
+		defer s.running.leave()
+		return h.ProcessTask(ctx, t)
+	}))
+	return s, nil
 }
 
 // Start starts processing.
@@ -101,11 +156,18 @@ func (s *Server) Start() error {
 }
 
 // Shutdown stops taking runs, makes runs waiting inline snooze at once,
-// and waits up to ShutdownTimeout for sends in flight.
+// and waits up to ShutdownTimeout for sends in flight. A send still in
+// flight then has its call cancelled (its task goes back to the queue);
+// Shutdown also waits for its outcome to be recorded (bounded by the
+// handler's StoreTimeout), since the caller closes the store next.
 func (s *Server) Shutdown() {
 	s.handler.Drain()
 	s.srv.Stop()
 	s.srv.Shutdown()
+	// A release and a record, each bounded by StoreTimeout.
+	if !s.running.wait(2*s.handler.cfg.StoreTimeout + time.Second) {
+		s.log.Error().Msg("worker stopped with a run still recording its outcome")
+	}
 	s.log.Info().Msg("worker stopped")
 }
 

@@ -12,7 +12,10 @@ import (
 // closed, the scheduled instant or a send's next attempt is not reached, a
 // send is held by another worker, or the server is shutting down. asynq
 // reschedules the task after Delay without counting a retry (IsFailure is
-// false for it), so waiting never spends the task's retry budget.
+// false for it), so waiting never spends the task's retry budget. One
+// exception, asynq's: a task whose failures already reached MaxRetry is
+// archived whatever it returns, a snooze included; the reconciler then gives
+// the open run a fresh task (TestSnoozeAfterTheRetryBudgetIsRecovered).
 type Snooze struct {
 	RunID int64
 	// Until is the instant (on the worker's clock) the run waits for.
