@@ -19,8 +19,8 @@ import (
 // /push.json call, by send key: the HTTP status it was answered with, or
 // that its connection was dropped without an answer (the emulator's stall
 // and reset faults). It is the fault log the chaos test checks each
-// `unknown` send against: a send may end unknown only if one of its calls
-// went unanswered.
+// `unknown` send against: a send may end unknown only if its last call
+// went unanswered (or the worker holding it was killed).
 type callLog struct {
 	mu    sync.Mutex
 	calls map[string][]callResult
@@ -60,21 +60,16 @@ func (l *callLog) wrap(h http.Handler) http.Handler {
 	})
 }
 
-// of returns the calls made for key.
-func (l *callLog) of(key string) []callResult {
+// snapshot copies the whole log: send key → its calls, in the order they
+// ended.
+func (l *callLog) snapshot() map[string][]callResult {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([]callResult(nil), l.calls[key]...)
-}
-
-// dropped reports whether a call for key went unanswered.
-func (l *callLog) dropped(key string) bool {
-	for _, c := range l.of(key) {
-		if c.Dropped {
-			return true
-		}
+	out := make(map[string][]callResult, len(l.calls))
+	for k, cs := range l.calls {
+		out[k] = append([]callResult(nil), cs...)
 	}
-	return false
+	return out
 }
 
 // recorder notes the status written, or that the connection was hijacked.

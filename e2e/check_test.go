@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -29,6 +31,11 @@ type sendRow struct {
 	LastCode              int
 	LastMessage           string
 	ClaimedBy             string
+	// Alert and UserIDs are read from the stored body: the campaign and
+	// fire it is for, and the chunk of a user-id audience.
+	Alert   string
+	UserIDs []string
+	Tags    []string
 }
 
 func (s sendRow) String() string {
@@ -73,6 +80,10 @@ func (c *cluster) loadRuns(ctx context.Context) ([]runRow, []sendRow, error) {
 			return nil, nil, fmt.Errorf("send %d: body: %w", s.ID, err)
 		}
 		s.Key = sendKey(req)
+		if req.Notification != nil {
+			s.Alert = req.Notification.Alert
+		}
+		s.UserIDs, s.Tags = req.Audience.UserID, req.Audience.Tag
 		sends = append(sends, s)
 	}
 	return runs, sends, rows.Err()
@@ -97,9 +108,6 @@ func (p *problems) String() string {
 	return s
 }
 
-// checkFires compares the store's runs with the scenario's expected fires:
-// every fire has exactly one run (none lost), no run is unexpected, and
-// every run has settled.
 // checkClaimants: every send that was attempted names the worker process
 // (host:pid) that made its last claim.
 func checkClaimants(p *problems, sends []sendRow) {
@@ -113,6 +121,10 @@ func checkClaimants(p *problems, sends []sendRow) {
 	}
 }
 
+// checkFires compares the store's runs with the scenario's expected fires
+// (the oracle's): every fire has exactly one run (none lost), no run is
+// unexpected, and every run has settled. What the runs sent is
+// checkDeliveries'.
 func checkFires(p *problems, sc *scenario, ids map[string]int64, runs []runRow) {
 	byCampaign := map[int64][]runRow{}
 	for _, r := range runs {
@@ -171,12 +183,47 @@ func describeSchedule(cs campaignSpec) string {
 
 func settled(runStatus string) bool { return runStatus != "pending" && runStatus != "running" }
 
+// emuRecord is the emulator's side of a run, as the checks read it: every
+// accepted push (answered or not), its 429 counters, and the call log in
+// front of it.
+type emuRecord struct {
+	pushes      []emulator.Push         // every app's, oldest first
+	rateLimited map[string]int          // app key → 429 answers the emulator counted
+	calls       map[string][]callResult // send key → its calls, in the order they ended
+}
+
+func (c *cluster) record(sc *scenario) emuRecord {
+	rec := emuRecord{pushes: c.emu.Pushes(), rateLimited: map[string]int{}, calls: c.calls.snapshot()}
+	for _, a := range sc.apps {
+		rec.rateLimited[a.Key] = c.emu.Counters(a.Key).RateLimited
+	}
+	return rec
+}
+
+// lastCallDropped reports whether the last call made for key went
+// unanswered (a stall or a reset): only then is the outcome unknowable to
+// the sender. A send is never re-sent once unknown, so an unanswered call
+// followed by another is no excuse for ending unknown.
+func (r emuRecord) lastCallDropped(key string) bool {
+	cs := r.calls[key]
+	return len(cs) > 0 && cs[len(cs)-1].Dropped
+}
+
+// unknowable is the excuse of an unknown send: its last call went
+// unanswered, or the worker holding it (its last claimant) was killed.
+func unknowable(rec emuRecord, killed func(sendRow) bool) func(sendRow) bool {
+	return func(s sendRow) bool { return s.Status == "unknown" && (rec.lastCallDropped(s.Key) || killed(s)) }
+}
+
 // checkEmulator matches the store's sends with the emulator's accepted
 // pushes: no send key pushed twice; every push the client saw answered has
-// its messageUID on exactly that send; every sent send has its push; a push
-// whose answer was dropped belongs to an unknown send; no messageUID twice;
-// never a 429. Each unknown send must be explained by explainUnknown.
-func checkEmulator(p *problems, c *cluster, sc *scenario, sends []sendRow, explainUnknown func(sendRow) bool) {
+// its messageUID on exactly that send (or its worker was killed holding
+// it); every sent send has its push; a push whose answer was dropped
+// belongs to an unknown send; no messageUID twice; never a 429 (by the
+// emulator's counters and by the call log). Each unknown send must be
+// explained: its last call unanswered, or killed(s).
+func checkEmulator(p *problems, rec emuRecord, sc *scenario, sends []sendRow, killed func(sendRow) bool) {
+	explainUnknown := unknowable(rec, killed)
 	byKey := map[string][]sendRow{}
 	for _, s := range sends {
 		byKey[s.Key] = append(byKey[s.Key], s)
@@ -187,12 +234,20 @@ func checkEmulator(p *problems, c *cluster, sc *scenario, sends []sendRow, expla
 		}
 	}
 	pushes := map[string][]emulator.Push{}
+	for _, ps := range rec.pushes {
+		pushes[sendKey(ps.Request)] = append(pushes[sendKey(ps.Request)], ps)
+	}
 	for _, a := range sc.apps {
-		for _, ps := range c.emu.PushesFor(a.Key) {
-			pushes[sendKey(ps.Request)] = append(pushes[sendKey(ps.Request)], ps)
-		}
-		if n := c.emu.Counters(a.Key).RateLimited; n > 0 {
+		if n := rec.rateLimited[a.Key]; n > 0 {
 			p.add("429: the emulator answered app %s 429 %d times", a.Name, n)
+		}
+	}
+	for k, cs := range rec.calls {
+		for _, c := range cs {
+			if c.Status == http.StatusTooManyRequests {
+				p.add("429: a call for %q was answered 429 (call log)", k)
+				break
+			}
 		}
 	}
 	for k, ps := range pushes {
@@ -204,7 +259,7 @@ func checkEmulator(p *problems, c *cluster, sc *scenario, sends []sendRow, expla
 			p.add("STRAY PUSH: the emulator accepted %q (messageUID %s), which is no send of the store", k, ps[0].MessageUID)
 			continue
 		}
-		if msg := judgePush(k, ps[0], ss[0], explainUnknown); msg != "" {
+		if msg := judgePush(k, ps[0], ss[0], killed); msg != "" {
 			p.add("%s", msg)
 		}
 	}
@@ -224,8 +279,8 @@ func checkEmulator(p *problems, c *cluster, sc *scenario, sends []sendRow, expla
 			}
 		case "unknown":
 			if !explainUnknown(s) {
-				p.add("UNEXPLAINED UNKNOWN: %s, but none of its %d calls went unanswered (emulator calls %v) and no worker died holding it",
-					s, len(c.calls.of(s.Key)), c.calls.of(s.Key))
+				p.add("UNEXPLAINED UNKNOWN: %s, but its last call was answered (emulator calls %v) and no worker died holding it",
+					s, rec.calls[s.Key])
 			}
 		}
 	}
@@ -234,16 +289,17 @@ func checkEmulator(p *problems, c *cluster, sc *scenario, sends []sendRow, expla
 // judgePush compares the one push the emulator accepted for a send with
 // what the store recorded, and returns the problem, if any. An answered
 // push must be recorded sent with its messageUID, unless the answer went to
-// a worker that was killed holding the send (explainUnknown): then nobody
-// could read it and unknown is the truth. A push whose answer the emulator
-// dropped can never be recorded sent.
-func judgePush(key string, ps emulator.Push, s sendRow, explainUnknown func(sendRow) bool) string {
+// a worker that was killed holding the send (killed): then nobody could
+// read it and unknown is the truth. An unanswered call of the same send
+// is no excuse here: the answer of this one was delivered. A push whose
+// answer the emulator dropped can never be recorded sent.
+func judgePush(key string, ps emulator.Push, s sendRow, killed func(sendRow) bool) string {
 	switch ps.Answer {
 	case "ok":
 		if s.Status == "sent" && s.MessageUID == ps.MessageUID {
 			return ""
 		}
-		if s.Status == "unknown" && explainUnknown(s) {
+		if s.Status == "unknown" && killed(s) {
 			return ""
 		}
 		return fmt.Sprintf("MESSAGEUID NOT RECORDED: the emulator accepted %s and answered messageUID %s, but the store has %s with messageUID %q",
@@ -256,22 +312,180 @@ func judgePush(key string, ps emulator.Push, s sendRow, explainUnknown func(send
 	return ""
 }
 
+// alertFor is the alert alertTemplate renders for a campaign's fire.
+func alertFor(id int64, fire time.Time) string {
+	return fmt.Sprintf("e2e campaign %d fire %s", id, fire.UTC().Format("2006-01-02T15:04:05Z"))
+}
+
+// userIDsOf lists the user ids a user-id campaign's file names.
+func userIDsOf(cs campaignSpec) []string {
+	ids := make([]string, cs.UserIDs)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%s-user-%05d", cs.Name, i)
+	}
+	return ids
+}
+
+// checkDeliveries goes from the scenario, fire by fire, to what reached the
+// emulator, without trusting the store's statuses: every recipient of every
+// due fire was pushed exactly once (a user id in exactly one accepted push,
+// a tag audience in exactly one), on the campaign's App Key, never before
+// the fire (the emulator's receive time); a recipient never pushed is lost
+// unless the store's send for it is unknown and excused. The store's sends
+// of the fire must cover the audience exactly once, in chunks the service
+// accepts.
+func checkDeliveries(p *problems, sc *scenario, ids map[string]int64, rec emuRecord, sends []sendRow, excused func(sendRow) bool) {
+	pushesByAlert := map[string][]emulator.Push{}
+	for _, ps := range rec.pushes {
+		alert := ""
+		if ps.Request.Notification != nil {
+			alert = ps.Request.Notification.Alert
+		}
+		pushesByAlert[alert] = append(pushesByAlert[alert], ps)
+	}
+	sendsByAlert := map[string][]sendRow{}
+	for _, s := range sends {
+		sendsByAlert[s.Alert] = append(sendsByAlert[s.Alert], s)
+	}
+	appKey := map[string]string{}
+	for _, a := range sc.apps {
+		appKey[a.Name] = a.Key
+	}
+	for _, cs := range sc.campaigns {
+		id := ids[cs.Name]
+		for _, f := range cs.Fires {
+			alert := alertFor(id, f)
+			what := fmt.Sprintf("campaign %s (id %d, %s) fire at %s", cs.Name, id, describeSchedule(cs), f.Format(time.RFC3339))
+			ps, ss := pushesByAlert[alert], sendsByAlert[alert]
+			for _, x := range ps {
+				if x.AppKey != appKey[cs.App] {
+					p.add("WRONG APP: %s was pushed with App Key %s, the campaign's app %s has %s", what, x.AppKey, cs.App, appKey[cs.App])
+				}
+				if x.ReceivedAt.Before(f) {
+					p.add("EARLY: %s was received by the emulator at %s, %s early", what, x.ReceivedAt.UTC().Format(time.RFC3339Nano), f.Sub(x.ReceivedAt))
+				}
+			}
+			if cs.UserIDs == 0 {
+				tagged := 0
+				for _, x := range ps {
+					if len(x.Request.Audience.UserID) > 0 || !slices.Equal(x.Request.Audience.Tag, []string{"all"}) {
+						p.add("WRONG AUDIENCE: %s was pushed to userid %d ids, tag %v; want tag [all]", what, len(x.Request.Audience.UserID), x.Request.Audience.Tag)
+						continue
+					}
+					tagged++
+				}
+				if len(ss) != 1 {
+					p.add("INCOMPLETE RUN: %s has %d sends in the store, want 1 (tag audience)", what, len(ss))
+				}
+				switch {
+				case tagged > 1:
+					p.add("DUPLICATE DELIVERY: %s was pushed %d times", what, tagged)
+				case tagged == 0 && (len(ss) != 1 || !excused(ss[0])):
+					p.add("LOST: %s never reached the emulator (store: %v)", what, ss)
+				}
+				continue
+			}
+			want := userIDsOf(cs)
+			inStore := map[string]int{}
+			unknowableID := map[string]bool{}
+			for _, s := range ss {
+				if len(s.UserIDs) > pushapi.MaxUserIDs {
+					p.add("OVERSIZED SEND: %s has %d user ids, the service takes %d", s, len(s.UserIDs), pushapi.MaxUserIDs)
+				}
+				for _, u := range s.UserIDs {
+					inStore[u]++
+					if excused(s) {
+						unknowableID[u] = true
+					}
+				}
+			}
+			pushed := map[string]int{}
+			for _, x := range ps {
+				for _, u := range x.Request.Audience.UserID {
+					pushed[u]++
+				}
+			}
+			var storeMiss, storeTwice, lost, twice []string
+			for _, u := range want {
+				switch n := inStore[u]; {
+				case n == 0:
+					storeMiss = append(storeMiss, u)
+				case n > 1:
+					storeTwice = append(storeTwice, u)
+				}
+				switch n := pushed[u]; {
+				case n == 0 && !unknowableID[u]:
+					lost = append(lost, u)
+				case n > 1:
+					twice = append(twice, u)
+				}
+			}
+			wantSet := map[string]bool{}
+			for _, u := range want {
+				wantSet[u] = true
+			}
+			if foreign := outside(inStore, wantSet); len(storeMiss) > 0 || len(storeTwice) > 0 || len(foreign) > 0 {
+				p.add("INCOMPLETE RUN: %s: its %d sends in the store miss %d of its %d user ids (%s), hold %d twice (%s), %d not its own (%s)",
+					what, len(ss), len(storeMiss), len(want), first(storeMiss), len(storeTwice), first(storeTwice), len(foreign), first(foreign))
+			}
+			if len(lost) > 0 {
+				p.add("LOST: %s: %d of its %d user ids never reached the emulator (%s)", what, len(lost), len(want), first(lost))
+			}
+			if len(twice) > 0 {
+				p.add("DUPLICATE DELIVERY: %s: %d user ids were pushed more than once (%s)", what, len(twice), first(twice))
+			}
+			if foreign := outside(pushed, wantSet); len(foreign) > 0 {
+				p.add("WRONG AUDIENCE: %s was pushed to %d user ids outside the campaign's (%s)", what, len(foreign), first(foreign))
+			}
+		}
+	}
+}
+
+// outside lists the ids m holds that are not in set, sorted.
+func outside(m map[string]int, set map[string]bool) []string {
+	var out []string
+	for u := range m {
+		if !set[u] {
+			out = append(out, u)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func first(ids []string) string {
+	if len(ids) == 0 {
+		return "none"
+	}
+	if len(ids) > 3 {
+		return strings.Join(ids[:3], ", ") + ", ..."
+	}
+	return strings.Join(ids, ", ")
+}
+
 // checkQuota recounts each app's accepted pushes (answered or not: the
-// service counts them) against its policy, window by window.
-func checkQuota(p *problems, c *cluster, sc *scenario) {
+// service counts them), from the emulator's own record, against its policy,
+// window by window.
+func checkQuota(p *problems, sc *scenario, pushes []emulator.Push) {
+	byApp := map[string][]time.Time{}
+	for _, ps := range pushes {
+		byApp[ps.AppKey] = append(byApp[ps.AppKey], ps.ReceivedAt)
+	}
 	for _, a := range sc.apps {
 		loc, err := time.LoadLocation(a.Timezone)
 		if err != nil {
 			p.add("quota check: app %s: %v", a.Name, err)
 			continue
 		}
-		var at []time.Time
-		for _, ps := range c.emu.PushesFor(a.Key) {
-			at = append(at, ps.ReceivedAt)
-		}
+		at := byApp[a.Key]
 		sort.Slice(at, func(i, j int) bool { return at[i].Before(at[j]) })
+		if a.HourWindow != "rolling" && a.HourWindow != "clock" || a.DayWindow != "rolling" && a.DayWindow != "calendar" {
+			p.add("quota check: app %s: windows %q/%q, want rolling|clock and calendar|rolling", a.Name, a.HourWindow, a.DayWindow)
+			continue
+		}
 		window(p, a, "hour", a.Hourly, a.HourWindow == "rolling", time.Hour, at, func(t time.Time) string {
-			return t.In(loc).Format("2006-01-02 15h")
+			lt := t.In(loc) // the clock hour's first instant, as the service counts it
+			return lt.Add(-time.Duration(lt.Minute())*time.Minute - time.Duration(lt.Second())*time.Second - time.Duration(lt.Nanosecond())).UTC().Format(time.RFC3339)
 		})
 		window(p, a, "day", a.Daily, a.DayWindow == "rolling", 24*time.Hour, at, func(t time.Time) string {
 			return t.In(loc).Format(time.DateOnly)
@@ -301,4 +515,30 @@ func window(p *problems, a appSpec, name string, limit int, rolling bool, length
 			p.add("QUOTA EXCEEDED: app %s sent %d pushes in the %s %s (limit %d)", a.Name, n, name, b, limit)
 		}
 	}
+}
+
+// killRecord is what the chaos test killed: the workers' claimants and the
+// sends each held in flight when it died.
+type killRecord struct {
+	held map[int64]string // send id → the dead claimant holding it
+}
+
+func newKillRecord() *killRecord { return &killRecord{held: map[int64]string{}} }
+
+// add records the sends claimant held at its death and returns how many.
+func (k *killRecord) add(claimant string, ids []int64) int {
+	n := map[int64]bool{}
+	for _, id := range ids {
+		k.held[id] = claimant
+		n[id] = true
+	}
+	return len(n)
+}
+
+// heldAtKill reports whether s was in flight in a worker when it was
+// killed, and that worker is still its last claimant (nobody claimed it
+// since): then the answer of its call, if any, died with the worker.
+func (k *killRecord) heldAtKill(s sendRow) bool {
+	c, ok := k.held[s.ID]
+	return ok && c == s.ClaimedBy
 }

@@ -8,12 +8,15 @@ import (
 	"time"
 
 	"github.com/tagcast/tagcast/campaign"
+	"github.com/tagcast/tagcast/pushapi"
 	"github.com/tagcast/tagcast/pushapi/emulator"
 )
 
 // TestChecksCatchProblems feeds the pure checks situations they must
 // report, so a green end-to-end run means something.
 func TestChecksCatchProblems(t *testing.T) {
+	t.Run("planted", testPlantedViolations)
+	t.Run("quota modes", testQuotaEveryMode)
 	at := t0.Add(time.Hour)
 	cron := campaignSpec{Name: "c", Schedule: campaign.Schedule{Cron: "@hourly"},
 		Fires: []time.Time{t0.Add(time.Hour), t0.Add(2 * time.Hour)}}
@@ -42,6 +45,9 @@ func TestChecksCatchProblems(t *testing.T) {
 	}
 
 	killed := func(s sendRow) bool { return s.ID == 5 } // send 5 was in flight in a killed worker
+	// judgePush is given only the killed-worker excuse: an unanswered
+	// earlier call of a send does not excuse losing an answered one's
+	// messageUID (the call sites pass heldByKilled, never unknowable).
 	for _, tt := range []struct {
 		name   string
 		answer string
@@ -104,5 +110,265 @@ func TestCheckClaimants(t *testing.T) {
 		if !strings.Contains(p.list[i], id) {
 			t.Errorf("problem %d = %q, want it about %s", i, p.list[i], id)
 		}
+	}
+}
+
+// pushOf is an accepted push as the emulator records it.
+func pushOf(appKey, alert string, userIDs []string, at time.Time, answer, uid string) emulator.Push {
+	req := pushapi.Request{Notification: &pushapi.Notification{Alert: alert}}
+	if userIDs != nil {
+		req.Audience.UserID = userIDs
+	} else {
+		req.Audience.Tag = []string{"all"}
+	}
+	return emulator.Push{AppKey: appKey, MessageUID: uid, ReceivedAt: at, Request: req, Answer: answer}
+}
+
+// sendOf is a store send with the key the checks derive from its body.
+func sendOf(id int64, alert string, userIDs []string, status, uid, claimant string) sendRow {
+	req := pushapi.Request{Notification: &pushapi.Notification{Alert: alert}}
+	req.Audience.UserID = userIDs
+	s := sendRow{ID: id, Status: status, MessageUID: uid, Attempts: 1, ClaimedBy: claimant, Alert: alert, UserIDs: userIDs, Key: sendKey(req)}
+	if userIDs == nil {
+		s.Tags = []string{"all"}
+	}
+	return s
+}
+
+// testPlantedViolations plants one violation of each claim in what
+// checkEmulator, checkDeliveries and checkQuota read, and wants each
+// reported (and nothing reported for the clean record).
+func testPlantedViolations(t *testing.T) {
+	fire := t0.Add(time.Hour)
+	tagCampaign := campaignSpec{Name: "c000", App: "alpha", Schedule: campaign.Schedule{At: &fire}, Fires: []time.Time{fire}}
+	idCampaign := campaignSpec{Name: "c001", App: "beta", Schedule: campaign.Schedule{At: &fire}, UserIDs: 1500, Fires: []time.Time{fire}}
+	sc := &scenario{start: t0, end: t0.Add(3 * time.Hour), campaigns: []campaignSpec{tagCampaign, idCampaign},
+		apps: []appSpec{{Name: "alpha", Key: "ka", Hourly: 100, Daily: 100, HourWindow: "rolling", DayWindow: "calendar", Timezone: "UTC"},
+			{Name: "beta", Key: "kb", Hourly: 100, Daily: 100, HourWindow: "rolling", DayWindow: "calendar", Timezone: "UTC"}}}
+	ids := map[string]int64{"c000": 1, "c001": 2}
+	tagAlert, idAlert := alertFor(1, fire), alertFor(2, fire)
+	all := userIDsOf(idCampaign)
+	chunk1, chunk2 := all[:1000], all[1000:]
+	at := fire.Add(time.Second)
+	// host:666 was killed holding send 1 (and, in the cases below, not
+	// send 2, which it had claimed and left before).
+	killedClaimant := "host:666"
+	kills := newKillRecord()
+	kills.add(killedClaimant, []int64{1})
+	heldByKilled := kills.heldAtKill
+
+	// clean: one push per send, every messageUID recorded.
+	clean := func() (emuRecord, []sendRow) {
+		rec := emuRecord{rateLimited: map[string]int{}, calls: map[string][]callResult{},
+			pushes: []emulator.Push{
+				pushOf("ka", tagAlert, nil, at, "ok", "U1"),
+				pushOf("kb", idAlert, chunk1, at, "ok", "U2"),
+				pushOf("kb", idAlert, chunk2, at, "ok", "U3"),
+			}}
+		sends := []sendRow{
+			sendOf(1, tagAlert, nil, "sent", "U1", "h:1"),
+			sendOf(2, idAlert, chunk1, "sent", "U2", "h:1"),
+			sendOf(3, idAlert, chunk2, "sent", "U3", "h:1"),
+		}
+		for _, s := range sends {
+			rec.calls[s.Key] = []callResult{{Status: 200}}
+		}
+		return rec, sends
+	}
+	for _, tt := range []struct {
+		name  string
+		plant func(rec *emuRecord, sends []sendRow) []sendRow
+		want  []string // prefixes of the problems, in any order; nil: none
+	}{
+		{"clean", func(*emuRecord, []sendRow) []sendRow { return nil }, nil},
+		{"same body pushed twice", func(rec *emuRecord, _ []sendRow) []sendRow {
+			rec.pushes = append(rec.pushes, pushOf("ka", tagAlert, nil, at.Add(time.Minute), "ok", "U9"))
+			return nil
+		}, []string{"DUPLICATE PUSH", "DUPLICATE DELIVERY"}},
+		{"overlapping chunks pushed", func(rec *emuRecord, sends []sendRow) []sendRow {
+			// the store re-chunked the run: a second, overlapping chunk
+			extra := sendOf(4, idAlert, all[500:1500], "sent", "U4", "h:1")
+			rec.pushes = append(rec.pushes, pushOf("kb", idAlert, all[500:1500], at, "ok", "U4"))
+			rec.calls[extra.Key] = []callResult{{Status: 200}}
+			return append(sends, extra)
+		}, []string{"INCOMPLETE RUN", "DUPLICATE DELIVERY"}},
+		{"run without sends", func(rec *emuRecord, sends []sendRow) []sendRow {
+			rec.pushes = rec.pushes[1:]
+			return sends[1:]
+		}, []string{"INCOMPLETE RUN", "LOST"}},
+		{"chunk never created", func(rec *emuRecord, sends []sendRow) []sendRow {
+			rec.pushes = rec.pushes[:2]
+			return sends[:2]
+		}, []string{"INCOMPLETE RUN", "LOST"}},
+		{"pushed before the fire", func(rec *emuRecord, _ []sendRow) []sendRow {
+			rec.pushes[0].ReceivedAt = fire.Add(-time.Second)
+			return nil
+		}, []string{"EARLY"}},
+		{"pushed with another app's key", func(rec *emuRecord, _ []sendRow) []sendRow {
+			rec.pushes[0].AppKey = "kb"
+			return nil
+		}, []string{"WRONG APP"}},
+		{"pushed to another audience", func(rec *emuRecord, _ []sendRow) []sendRow {
+			rec.pushes[2].Request.Audience.UserID = append(append([]string(nil), chunk2...), "someone-else")
+			return nil
+		}, []string{"WRONG AUDIENCE"}},
+		{"unknown, last call unanswered, not pushed", func(rec *emuRecord, sends []sendRow) []sendRow {
+			rec.pushes = rec.pushes[1:]
+			sends[0].Status, sends[0].MessageUID = "unknown", ""
+			rec.calls[sends[0].Key] = []callResult{{Status: 500}, {Dropped: true}}
+			return nil
+		}, nil},
+		{"unknown, last call unanswered, processed", func(rec *emuRecord, sends []sendRow) []sendRow {
+			rec.pushes[0].Answer = "stall_sent"
+			sends[0].Status, sends[0].MessageUID = "unknown", ""
+			rec.calls[sends[0].Key] = []callResult{{Dropped: true}}
+			return nil
+		}, nil},
+		{"unknown, an unanswered call then an answered one", func(rec *emuRecord, sends []sendRow) []sendRow {
+			rec.pushes = rec.pushes[1:]
+			sends[0].Status, sends[0].MessageUID = "unknown", ""
+			rec.calls[sends[0].Key] = []callResult{{Dropped: true}, {Status: 500}}
+			return nil
+		}, []string{"UNEXPLAINED UNKNOWN", "LOST"}},
+		{"answered push left unknown after an earlier unanswered call", func(rec *emuRecord, sends []sendRow) []sendRow {
+			sends[0].Status, sends[0].MessageUID = "unknown", ""
+			rec.calls[sends[0].Key] = []callResult{{Dropped: true}, {Status: 200}}
+			return nil
+		}, []string{"MESSAGEUID NOT RECORDED", "UNEXPLAINED UNKNOWN"}},
+		{"unknown, every call answered, worker alive", func(rec *emuRecord, sends []sendRow) []sendRow {
+			rec.pushes = rec.pushes[1:]
+			sends[0].Status, sends[0].MessageUID = "unknown", ""
+			return nil
+		}, []string{"UNEXPLAINED UNKNOWN", "LOST"}},
+		{"unknown, held by a killed worker", func(rec *emuRecord, sends []sendRow) []sendRow {
+			sends[0].Status, sends[0].MessageUID, sends[0].ClaimedBy = "unknown", "", killedClaimant
+			return nil
+		}, nil},
+		{"unknown, held by a killed worker, since claimed by another", func(rec *emuRecord, sends []sendRow) []sendRow {
+			rec.pushes = rec.pushes[1:]
+			sends[0].Status, sends[0].MessageUID = "unknown", ""
+			return nil
+		}, []string{"UNEXPLAINED UNKNOWN", "LOST"}},
+		{"unknown, claimed by a worker killed later, not holding it", func(rec *emuRecord, sends []sendRow) []sendRow {
+			rec.pushes = append(rec.pushes[:1], rec.pushes[2])
+			sends[1].Status, sends[1].MessageUID, sends[1].ClaimedBy = "unknown", "", killedClaimant
+			return nil
+		}, []string{"UNEXPLAINED UNKNOWN", "LOST"}},
+		{"answered push left unknown by a worker killed later, not holding it", func(rec *emuRecord, sends []sendRow) []sendRow {
+			sends[1].Status, sends[1].MessageUID, sends[1].ClaimedBy = "unknown", "", killedClaimant
+			return nil
+		}, []string{"MESSAGEUID NOT RECORDED", "UNEXPLAINED UNKNOWN"}},
+		{"sent without push", func(rec *emuRecord, _ []sendRow) []sendRow {
+			rec.pushes = rec.pushes[1:]
+			return nil
+		}, []string{"SENT WITHOUT PUSH", "LOST"}},
+		{"stray push", func(rec *emuRecord, _ []sendRow) []sendRow {
+			rec.pushes = append(rec.pushes, pushOf("ka", "something else", nil, at, "ok", "U7"))
+			return nil
+		}, []string{"STRAY PUSH"}},
+		{"429 counted by the emulator", func(rec *emuRecord, _ []sendRow) []sendRow {
+			rec.rateLimited["kb"] = 1
+			return nil
+		}, []string{"429"}},
+		{"429 in the call log", func(rec *emuRecord, sends []sendRow) []sendRow {
+			rec.calls[sends[1].Key] = []callResult{{Status: 429}, {Status: 200}}
+			return nil
+		}, []string{"429"}},
+		{"messageUID of another push", func(rec *emuRecord, sends []sendRow) []sendRow {
+			sends[1].MessageUID = "U3"
+			return nil
+		}, []string{"MESSAGEUID NOT RECORDED", "MESSAGEUID TWICE"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rec, sends := clean()
+			if more := tt.plant(&rec, sends); more != nil {
+				sends = more
+			}
+			var p problems
+			checkEmulator(&p, rec, sc, sends, heldByKilled)
+			checkDeliveries(&p, sc, ids, rec, sends, unknowable(rec, heldByKilled))
+			checkQuota(&p, sc, rec.pushes)
+			wantPrefixes(t, p.list, tt.want)
+		})
+	}
+}
+
+// wantPrefixes fails unless every problem starts with one of want and
+// every one of want starts some problem.
+func wantPrefixes(t *testing.T, got, want []string) {
+	t.Helper()
+	used := map[string]bool{}
+	for _, g := range got {
+		ok := false
+		for _, w := range want {
+			if strings.HasPrefix(g, w) {
+				ok, used[w] = true, true
+			}
+		}
+		if !ok {
+			t.Errorf("unexpected problem: %s", g)
+		}
+	}
+	for _, w := range want {
+		if !used[w] {
+			t.Errorf("no problem starting %q; got:\n%s", w, strings.Join(got, "\n"))
+		}
+	}
+}
+
+// testQuotaEveryMode plants pushes over each window mode of the scenario,
+// in the app's own time zone, through checkQuota itself (the windows'
+// buckets included).
+func testQuotaEveryMode(t *testing.T) {
+	shanghaiMidnight := time.Date(2026, 3, 8, 16, 0, 0, 0, time.UTC) // 2026-03-09 00:00 in Shanghai
+	nyHour := time.Date(2026, 3, 8, 7, 0, 0, 0, time.UTC)            // 03:00 EDT, the hour after the spring-forward
+	for _, tt := range []struct {
+		name string
+		app  appSpec
+		at   []time.Time
+		want string // "" for no problem
+	}{
+		// A Shanghai calendar day runs 16:00 to 16:00 UTC: four pushes on
+		// one Shanghai day, over two UTC dates, exceed 3 a day.
+		{"calendar day in the app's zone, over", appSpec{Hourly: 10, Daily: 3, HourWindow: "rolling", DayWindow: "calendar", Timezone: "Asia/Shanghai"},
+			[]time.Time{shanghaiMidnight.Add(-20 * time.Hour), shanghaiMidnight.Add(-10 * time.Hour), shanghaiMidnight.Add(-9 * time.Hour), shanghaiMidnight.Add(-time.Minute)},
+			"QUOTA EXCEEDED"},
+		// The same four instants, the last after Shanghai midnight: two days.
+		{"calendar day in the app's zone, within", appSpec{Hourly: 10, Daily: 3, HourWindow: "rolling", DayWindow: "calendar", Timezone: "Asia/Shanghai"},
+			[]time.Time{shanghaiMidnight.Add(-20 * time.Hour), shanghaiMidnight.Add(-10 * time.Hour), shanghaiMidnight.Add(-9 * time.Hour), shanghaiMidnight},
+			""},
+		{"rolling day, over", appSpec{Hourly: 10, Daily: 3, HourWindow: "clock", DayWindow: "rolling", Timezone: "UTC"},
+			[]time.Time{t0, t0.Add(10 * time.Hour), t0.Add(20 * time.Hour), t0.Add(24*time.Hour - time.Second)},
+			"QUOTA EXCEEDED"},
+		{"rolling day, within", appSpec{Hourly: 10, Daily: 3, HourWindow: "clock", DayWindow: "rolling", Timezone: "UTC"},
+			[]time.Time{t0, t0.Add(10 * time.Hour), t0.Add(20 * time.Hour), t0.Add(24 * time.Hour)},
+			""},
+		{"clock hour in New York, over", appSpec{Hourly: 2, Daily: 100, HourWindow: "clock", DayWindow: "calendar", Timezone: "America/New_York"},
+			[]time.Time{nyHour, nyHour.Add(30 * time.Minute), nyHour.Add(59 * time.Minute)},
+			"QUOTA EXCEEDED"},
+		{"clock hour in New York, within", appSpec{Hourly: 2, Daily: 100, HourWindow: "clock", DayWindow: "calendar", Timezone: "America/New_York"},
+			[]time.Time{nyHour.Add(-time.Second), nyHour.Add(30 * time.Minute), nyHour.Add(60 * time.Minute)},
+			""},
+		{"rolling hour, over", appSpec{Hourly: 2, Daily: 100, HourWindow: "rolling", DayWindow: "calendar", Timezone: "Asia/Shanghai"},
+			[]time.Time{t0.Add(30 * time.Minute), t0.Add(61 * time.Minute), t0.Add(89 * time.Minute)},
+			"QUOTA EXCEEDED"},
+		{"unknown window mode", appSpec{Hourly: 2, Daily: 100, HourWindow: "sliding", DayWindow: "calendar", Timezone: "UTC"},
+			nil, "quota check"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.app.Name, tt.app.Key = "x", "kx"
+			var pushes []emulator.Push
+			for _, at := range tt.at {
+				pushes = append(pushes, pushOf("kx", "a", nil, at, "ok", ""))
+			}
+			pushes = append(pushes, pushOf("other", "a", nil, t0, "ok", "")) // another app's: not counted
+			var p problems
+			checkQuota(&p, &scenario{apps: []appSpec{tt.app}}, pushes)
+			var want []string
+			if tt.want != "" {
+				want = []string{tt.want}
+			}
+			wantPrefixes(t, p.list, want)
+		})
 	}
 }

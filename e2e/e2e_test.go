@@ -88,9 +88,12 @@ func TestPipeline(t *testing.T) {
 			p.add("NOT SENT: %s, want sent (no faults were injected)", s)
 		}
 	}
-	checkEmulator(&p, r.c, sc, sends, func(sendRow) bool { return false })
+	none := func(sendRow) bool { return false }
+	rec := r.c.record(sc)
+	checkEmulator(&p, rec, sc, sends, none)
+	checkDeliveries(&p, sc, r.ids, rec, sends, none) // nothing is excused: no faults were injected
 	checkClaimants(&p, sends)
-	checkQuota(&p, r.c, sc)
+	checkQuota(&p, sc, rec.pushes)
 	r.report(name, &p)
 }
 
@@ -98,7 +101,7 @@ func TestPipeline(t *testing.T) {
 // with the push processed, a stall without, a connection reset), kill -9
 // of workers, schedulers and the api (each restarted), Redis restarted
 // empty and flushed. No run is lost, no push is duplicated, a send ends
-// unknown only when one of its calls went unanswered or a killed worker
+// unknown only when its last call went unanswered or a killed worker
 // held it in flight, and no window is exceeded.
 func TestChaos(t *testing.T) {
 	name, sz := pickSize(t)
@@ -108,11 +111,9 @@ func TestChaos(t *testing.T) {
 		StallFor: emulator.Duration(3 * time.Second)}
 	r := startScenario(t, sc, faults)
 
-	// The claimants (host:pid) of the killed workers: a send whose last
-	// claim one of them held may end unknown. Matching the claimant the
-	// store keeps on the send, at the end, also covers a claim or an
-	// attempt the dead worker's last statement committed after the kill.
-	killed := map[string]bool{}
+	// The sends the killed workers held in flight when they died: such a
+	// send may end unknown (nobody can read the answer of its call).
+	killed := newKillRecord()
 	var done []string
 	pending := append([]chaosStep(nil), sz.chaos...)
 	onStep := func(now time.Time) {
@@ -140,9 +141,12 @@ func TestChaos(t *testing.T) {
 			p.add("NOT DELIVERED: %s, want sent (or unknown where unknowable)", s)
 		}
 	}
-	checkEmulator(&p, r.c, sc, sends, func(s sendRow) bool { return r.c.calls.dropped(s.Key) || killed[s.ClaimedBy] })
+	rec := r.c.record(sc)
+	heldByKilled := killed.heldAtKill
+	checkEmulator(&p, rec, sc, sends, heldByKilled)
+	checkDeliveries(&p, sc, r.ids, rec, sends, unknowable(rec, heldByKilled))
 	checkClaimants(&p, sends)
-	checkQuota(&p, r.c, sc)
+	checkQuota(&p, sc, rec.pushes)
 	t.Logf("chaos events: %d; sends by status %v; emulator faults %s", len(done), statuses, r.faultCounts())
 	r.report(name, &p)
 }
@@ -248,7 +252,7 @@ func (r *scenarioRun) faultCounts() string {
 }
 
 // chaos does one chaos event and says what it did.
-func (r *scenarioRun) chaos(rng *rand.Rand, kind string, killed map[string]bool) string {
+func (r *scenarioRun) chaos(rng *rand.Rand, kind string, killed *killRecord) string {
 	c := r.c
 	ctx := r.t.Context()
 	victim := func(role string) *proc {
@@ -272,13 +276,22 @@ func (r *scenarioRun) chaos(rng *rand.Rand, kind string, killed map[string]bool)
 		p := victim("worker")
 		claimant := claimantOf(p)
 		c.kill(p)
-		killed[claimant] = true
+		// What the dead worker held in flight: read once it is gone, and
+		// again a second later, for a claim its last statement committed
+		// after the kill. Only these sends may end unknown on its account
+		// (a send it had settled unknown itself before dying is not).
 		held, err := c.heldBy(ctx, claimant)
 		if err != nil {
 			r.t.Fatal(err)
 		}
 		c.start("worker")
-		return fmt.Sprintf("killed %s (%s) holding %d sends in flight; restarted", p.name, claimant, len(held))
+		time.Sleep(time.Second)
+		later, err := c.heldBy(ctx, claimant)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		n := killed.add(claimant, append(held, later...))
+		return fmt.Sprintf("killed %s (%s) holding %d sends in flight; restarted", p.name, claimant, n)
 	case "kill-scheduler":
 		p := victim("scheduler")
 		c.kill(p)
