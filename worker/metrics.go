@@ -7,6 +7,8 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tagcast/tagcast/pushapi"
 )
 
 // Metrics are the worker's Prometheus metrics. A nil *Metrics records
@@ -61,8 +63,20 @@ func (m *Metrics) send(app, outcome string) {
 
 func (m *Metrics) latency(host string, code int, d time.Duration) {
 	if m != nil {
-		m.apiLatency.WithLabelValues(host, strconv.Itoa(code)).Observe(d.Seconds())
+		m.apiLatency.WithLabelValues(host, codeLabel(code)).Observe(d.Seconds())
 	}
+}
+
+// codeLabel bounds the code label: the service's documented codes and HTTP
+// statuses as themselves, anything else (a proxy's invention, say) as
+// "other", so that no answer can grow the series without limit.
+func codeLabel(code int) string {
+	switch {
+	case code == 0, code >= 100 && code <= 599, code >= pushapi.CodeInternal && code <= pushapi.CodeNotEnabled,
+		code == pushapi.CodeServiceTimeout:
+		return strconv.Itoa(code)
+	}
+	return "other"
 }
 
 func (m *Metrics) remaining(app string, hour, day int) {

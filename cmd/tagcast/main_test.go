@@ -1,11 +1,14 @@
 package main
 
 import (
-	"context"
+	"errors"
+	"fmt"
 	"os"
-	"os/signal"
+	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/tagcast/tagcast/internal/testenv"
 )
@@ -14,12 +17,67 @@ import (
 // so tests can run tagcast as a subprocess without building it.
 const reexecVar = "TAGCAST_TEST_REEXEC_MAIN"
 
+// slowStopVar makes the test binary a process whose graceful stop is slow.
+const slowStopVar = "TAGCAST_TEST_SLOW_STOP"
+
 func TestMain(m *testing.M) {
 	if os.Getenv(reexecVar) == "1" {
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		ctx, stop := signalContext()
 		code := run(ctx, os.Args[1:])
 		stop()
 		os.Exit(code)
 	}
+	if os.Getenv(slowStopVar) == "1" {
+		// A process whose graceful stop takes a minute.
+		ctx, stop := signalContext()
+		fmt.Println("ready")
+		<-ctx.Done()
+		fmt.Println("stopping")
+		time.Sleep(time.Minute)
+		stop()
+		os.Exit(0)
+	}
 	testenv.Main(m)
+}
+
+// The first SIGINT starts a graceful stop; a second one, during a slow stop,
+// ends the process at once.
+func TestSecondSignalEndsASlowStop(t *testing.T) {
+	t.Parallel()
+	p := testenv.StartSelf(t, "slow stop", slowStopVar+"=1")
+	waitOut := func(s string) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for !strings.Contains(p.Stdout.String(), s) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q on stdout: %q", s, p.Stdout.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitOut("ready")
+	if err := syscall.Kill(p.Pid(), syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	waitOut("stopping")
+	select {
+	case <-p.Done():
+		t.Fatalf("exited on the first signal: %v", p.Err())
+	case <-time.After(200 * time.Millisecond):
+	}
+	if err := syscall.Kill(p.Pid(), syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.Done():
+	case <-time.After(20 * time.Second):
+		t.Fatal("still stopping 20 s after the second signal")
+	}
+	var ee *exec.ExitError
+	if !errors.As(p.Err(), &ee) {
+		t.Fatalf("exit: %v, want death by SIGINT", p.Err())
+	}
+	if ws, ok := ee.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGINT {
+		t.Errorf("exit status %v, want killed by SIGINT", ee)
+	}
 }
