@@ -92,7 +92,7 @@ var transitions = map[string]map[string][]string{
 	},
 	"send": {
 		"pending":    {"in_flight", "cancelled", "expired"},
-		"in_flight":  {"sent", "retry_wait", "failed", "unknown", "pending", "expired"},
+		"in_flight":  {"sent", "retry_wait", "failed", "unknown", "pending", "expired", "cancelled"},
 		"retry_wait": {"in_flight", "cancelled", "expired"},
 		"sent":       {},
 		"failed":     {"pending"}, // operator retry

@@ -122,7 +122,7 @@ func TestCanTransition(t *testing.T) {
 		{"send sent -> pending (a sent send is never re-sent)", CanTransition(SendSent, SendPending), false},
 		{"send unknown -> in_flight (only via an operator retry)", CanTransition(SendUnknown, SendInFlight), false},
 		{"send unknown -> pending (operator retry)", CanTransition(SendUnknown, SendPending), true},
-		{"send in_flight -> cancelled (an in-flight call finishes)", CanTransition(SendInFlight, SendCancelled), false},
+		{"send in_flight -> cancelled (given back to wait in a cancelled run; Cancel itself leaves in-flight sends to their workers)", CanTransition(SendInFlight, SendCancelled), true},
 		{"run done -> pending (nothing to retry)", CanTransition(RunDone, RunPending), false},
 		{"run failed -> pending", CanTransition(RunFailed, RunPending), true},
 		{"campaign cancelled -> active", CanTransition(CampaignCancelled, CampaignActive), false},

@@ -174,6 +174,7 @@ func RunConformance(t *testing.T, newStore storeFactory) {
 		"ClaimSendRace":             testClaimSendRace,
 		"OutcomesAndLedger":         testOutcomesAndLedger,
 		"KeptQuotaIsLedgered":       testKeptQuotaIsLedgered,
+		"CancelledRunsDoNotWait":    testCancelledRunsDoNotWait,
 		"RetryWaitAndRelease":       testRetryWaitAndRelease,
 		"StaleLeases":               testStaleLeases,
 		"PauseResumeCancel":         testPauseResumeCancel,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -83,6 +84,10 @@ func (s *Store) ClaimSend(ctx context.Context, sendID int64, now time.Time, leas
 	return cur, fmt.Errorf("campaign %d run %d: %w", cur.CampaignID, cur.RunID, te)
 }
 
+// orCancelled is the status expression of a send going back to waiting
+// (its one argument): cancelled instead when its run is cancelled.
+const orCancelled = `CASE WHEN (SELECT r.status FROM runs r WHERE r.id = sends.run_id) = 'cancelled' THEN 'cancelled' ELSE ? END`
+
 // BeginAttempt records that the claimed send is being attempted.
 func (s *Store) BeginAttempt(ctx context.Context, tok campaign.ClaimToken, at time.Time) error {
 	res, err := s.db.ExecContext(ctx, s.q(`UPDATE sends SET sent_at = ?, updated_at = ?
@@ -141,6 +146,10 @@ func (s *Store) record(ctx context.Context, tok campaign.ClaimToken, o campaign.
 		code = 200
 	}
 	set := `status = ?, last_code = ?, last_message = ?, updated_at = ?, lease_until = NULL`
+	if o.Status == campaign.SendPending || o.Status == campaign.SendRetryWait {
+		// Waiting for a worker in a cancelled run would be waiting forever.
+		set = `status = ` + orCancelled + `, last_code = ?, last_message = ?, updated_at = ?, lease_until = NULL`
+	}
 	args := []any{o.Status, code, o.Message, s.ts(o.At)}
 	switch o.Status {
 	case campaign.SendSent:
@@ -288,9 +297,9 @@ func (s *Store) ResolveStaleSends(ctx context.Context, now time.Time) ([]campaig
 				row = tx.QueryRowContext(ctx, s.q(`UPDATE sends SET status = 'unknown', lease_until = NULL, last_message = ?, updated_at = ?
 					WHERE id = ? RETURNING `+sendCols), "lease lapsed after the attempt began"+holder+": it may have reached the service", s.ts(now), sd.ID)
 			} else {
-				row = tx.QueryRowContext(ctx, s.q(`UPDATE sends SET status = 'pending', attempts = attempts - 1, claimed_at = NULL,
+				row = tx.QueryRowContext(ctx, s.q(`UPDATE sends SET status = `+orCancelled+`, attempts = attempts - 1, claimed_at = NULL,
 					lease_until = NULL, last_message = ?, updated_at = ? WHERE id = ? RETURNING `+sendCols),
-					"lease lapsed before the attempt began"+holder+": not sent", s.ts(now), sd.ID)
+					campaign.SendPending, "lease lapsed before the attempt began"+holder+": not sent", s.ts(now), sd.ID)
 			}
 			updated, err := scanSend(row)
 			if err != nil {
@@ -362,8 +371,11 @@ func (s *Store) Cancel(ctx context.Context, id int64, now time.Time) (campaign.C
 			WHERE campaign_id = ? AND status IN (`+inList(campaign.AllowedFrom(campaign.RunCancelled))+`)`), s.ts(now), s.ts(now), id); err != nil {
 			return fmt.Errorf("campaign %d: cancel runs: %w", id, err)
 		}
+		// Sends in flight are their workers' (the outcome is recorded; one
+		// given back to wait ends cancelled then): only waiting ones here.
+		waiting := slices.DeleteFunc(campaign.AllowedFrom(campaign.SendCancelled), func(st campaign.SendStatus) bool { return st == campaign.SendInFlight })
 		if _, err := tx.ExecContext(ctx, s.q(`UPDATE sends SET status = 'cancelled', last_message = ?, updated_at = ?
-			WHERE campaign_id = ? AND status IN (`+inList(campaign.AllowedFrom(campaign.SendCancelled))+`)`),
+			WHERE campaign_id = ? AND status IN (`+inList(waiting)+`)`),
 			"campaign cancelled", s.ts(now), id); err != nil {
 			return fmt.Errorf("campaign %d: cancel sends: %w", id, err)
 		}
