@@ -85,9 +85,9 @@ var transitions = map[string]map[string][]string{
 		"pending":          {"running", "expired", "cancelled"},
 		"running":          {"done", "partially_failed", "failed", "expired", "cancelled"},
 		"done":             {},
-		"partially_failed": {"pending"}, // operator retry
-		"failed":           {"pending"}, // operator retry
-		"expired":          {"pending"}, // operator retry
+		"partially_failed": {"pending", "done"},                     // operator retry; a late answer
+		"failed":           {"pending", "done", "partially_failed"}, // operator retry; a late answer
+		"expired":          {"pending"},                             // operator retry
 		"cancelled":        {},
 	},
 	"send": {
@@ -95,9 +95,9 @@ var transitions = map[string]map[string][]string{
 		"in_flight":  {"sent", "retry_wait", "failed", "unknown", "pending", "expired", "cancelled"},
 		"retry_wait": {"in_flight", "cancelled", "expired"},
 		"sent":       {},
-		"failed":     {"pending"}, // operator retry
-		"unknown":    {"pending"}, // operator retry, only when asked explicitly
-		"expired":    {"pending"}, // operator retry
+		"failed":     {"pending"},         // operator retry
+		"unknown":    {"pending", "sent"}, // operator retry, only when asked explicitly; the late answer of its own claim
+		"expired":    {"pending"},         // operator retry
 		"cancelled":  {},
 	},
 }

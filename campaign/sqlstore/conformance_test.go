@@ -175,6 +175,7 @@ func RunConformance(t *testing.T, newStore storeFactory) {
 		"OutcomesAndLedger":         testOutcomesAndLedger,
 		"KeptQuotaIsLedgered":       testKeptQuotaIsLedgered,
 		"CancelledRunsDoNotWait":    testCancelledRunsDoNotWait,
+		"LateAnswerIsRecorded":      testLateAnswerIsRecorded,
 		"RetryWaitAndRelease":       testRetryWaitAndRelease,
 		"StaleLeases":               testStaleLeases,
 		"PauseResumeCancel":         testPauseResumeCancel,
@@ -585,8 +586,10 @@ func testStaleLeases(t *testing.T, b bundle) {
 	if diff := cmp.Diff([]time.Time{t0.Add(time.Second)}, ledger); diff != "" {
 		t.Errorf("a stale attempted send counts against the quota (-want +got):\n%s", diff)
 	}
-	// The crashed worker comes back: its claims are over.
-	_, err = b.store.RecordOutcome(b.ctx, attempted.Token(), campaign.Outcome{Status: campaign.SendSent, At: t0.Add(62 * time.Second)})
+	// The crashed worker comes back: its claims are over. (Only the
+	// service's 200 for that same claim is still recorded:
+	// LateAnswerIsRecorded.)
+	_, err = b.store.RecordOutcome(b.ctx, attempted.Token(), campaign.Outcome{Status: campaign.SendFailed, Code: 1002, At: t0.Add(62 * time.Second)})
 	wantTransitionError(t, err, "outcome after the lease was resolved")
 	err = b.store.BeginAttempt(b.ctx, notAttempted.Token(), t0.Add(62*time.Second))
 	wantTransitionError(t, err, "attempt after the lease was resolved")
@@ -1117,7 +1120,7 @@ func testRecordOutcomeAndFinish(t *testing.T, b bundle) {
 	if _, err := b.store.ResolveStaleSends(b.ctx, at.Add(2*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	_, fin, err = b.store.RecordOutcomeAndFinish(b.ctx, stale.Token(), campaign.Outcome{Status: campaign.SendSent, MessageUID: "late", At: at})
+	_, fin, err = b.store.RecordOutcomeAndFinish(b.ctx, stale.Token(), campaign.Outcome{Status: campaign.SendRetryWait, Code: 1000, NextAttempt: at.Add(time.Minute), At: at})
 	wantTransitionError(t, err, "record on a lapsed claim")
 	if fin {
 		t.Error("a refused outcome reported the run finished")

@@ -258,11 +258,65 @@ func (s *Store) record(ctx context.Context, tok campaign.ClaimToken, o campaign.
 	if err != nil {
 		return cur, false, err
 	}
+	if o.Status == campaign.SendSent && cur.Status == campaign.SendUnknown && cur.Claim == tok.Claim {
+		return s.recordLateSent(ctx, tok, o)
+	}
 	if cur.Status == campaign.SendInFlight && cur.Claim == tok.Claim && ledgered && cur.SentAt == nil {
 		return cur, false, fmt.Errorf("campaign %d run %d: %w", cur.CampaignID, cur.RunID, &campaign.TransitionError{Entity: "send", ID: cur.ID,
 			From: string(cur.Status), To: string(o.Status), Reason: "no attempt begun: call BeginAttempt before the push call"})
 	}
 	return cur, false, fmt.Errorf("campaign %d run %d: %w", cur.CampaignID, cur.RunID, lostClaim(cur, tok, string(o.Status)))
+}
+
+// recordLateSent records the service's 200 for a send whose lease lapsed
+// during the call, so that it was resolved unknown meanwhile: the answer
+// belongs to this very claim (no later claim exists; unknown is never
+// claimed again without an operator's retry, which would take a new claim
+// token), so the send is sent and its messageUID known. A run already
+// settled because of it is settled again (failed or partially_failed to
+// partially_failed or done; a cancelled run stays cancelled). The ledger
+// already counts the attempt, as unknown.
+func (s *Store) recordLateSent(ctx context.Context, tok campaign.ClaimToken, o campaign.Outcome) (campaign.Send, bool, error) {
+	var out campaign.Send
+	var finished bool
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		cur, err := s.getSend(ctx, tx, tok.SendID, false)
+		if err != nil {
+			return err
+		}
+		run, err := s.getRun(ctx, tx, cur.RunID, true) // the run's lock first, as every writer takes it
+		if err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, s.q(`UPDATE sends SET status = 'sent', push_id = ?, message_uid = ?, last_code = 200,
+			last_message = ?, updated_at = ? WHERE id = ? AND status = 'unknown' AND claim = ? RETURNING `+sendCols),
+			o.PushID, o.MessageUID, "answered after its lease lapsed: recorded late", s.ts(o.At), tok.SendID, tok.Claim)
+		if err != nil {
+			return err
+		}
+		sent, err := collect(rows, scanSend)
+		if err != nil {
+			return err
+		}
+		if len(sent) != 1 {
+			now, err := s.getSend(ctx, tx, tok.SendID, false)
+			if err != nil {
+				return err
+			}
+			return fmt.Errorf("campaign %d run %d: %w", now.CampaignID, now.RunID, lostClaim(now, tok, string(o.Status)))
+		}
+		out = sent[0]
+		if run.Status != campaign.RunFailed && run.Status != campaign.RunPartiallyFailed {
+			return nil // open (its worker settles it) or cancelled
+		}
+		settled, err := s.settle(ctx, tx, run, o.At)
+		finished = err == nil && settled.Status == campaign.RunDone
+		return err
+	})
+	if err != nil {
+		return campaign.Send{}, false, fmt.Errorf("send %d: record a late %s: %w", tok.SendID, o.Status, err)
+	}
+	return out, finished, nil
 }
 
 // ledger records an attempt that reached or may have reached the service.

@@ -1,0 +1,78 @@
+package sqlstore_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/tagcast/tagcast/campaign"
+)
+
+// testLateAnswerIsRecorded: a call outlasted its lease, the send was
+// resolved unknown and its run settled; then the service's 200 arrives for
+// that same claim. The send becomes sent with its messageUID, the run is
+// settled again, and the ledger still counts the attempt once. An answer
+// for an older claim (the send retried by an operator since) is refused.
+func testLateAnswerIsRecorded(t *testing.T, b bundle) {
+	run, sends := b.fire(t, 1500) // 2 sends
+	if len(sends) != 2 {
+		t.Fatalf("%d sends, want 2", len(sends))
+	}
+	if _, err := b.store.StartRun(b.ctx, run.ID, t0); err != nil {
+		t.Fatal(err)
+	}
+	now := t0.Add(time.Second)
+	slow := b.claim(t, sends[0].ID, now)
+	if err := b.store.BeginAttempt(b.ctx, slow.Token(), now); err != nil {
+		t.Fatal(err)
+	}
+	b.send(t, b.claim(t, sends[1].ID, now), now, campaign.Outcome{Status: campaign.SendSent, PushID: "p1", MessageUID: "u1"})
+	later := now.Add(2 * time.Minute) // the 1-minute lease has lapsed
+	if stale, err := b.store.ResolveStaleSends(b.ctx, later); err != nil || len(stale) != 1 || stale[0].Status != campaign.SendUnknown {
+		t.Fatalf("resolve: %v %v, want the slow send unknown", stale, err)
+	}
+	if r, err := b.store.FinishRun(b.ctx, run.ID, later); err != nil || r.Status != campaign.RunPartiallyFailed {
+		t.Fatalf("finish: %v %v, want partially_failed", r.Status, err)
+	}
+
+	got, finished, err := b.store.RecordOutcomeAndFinish(b.ctx, slow.Token(),
+		campaign.Outcome{Status: campaign.SendSent, PushID: "p0", MessageUID: "u0", At: later.Add(time.Second)})
+	if err != nil || got.Status != campaign.SendSent || got.MessageUID != "u0" || got.PushID != "p0" || !finished {
+		t.Fatalf("late 200: %s %q finished %v (err %v); want sent with its messageUID, the run finished", got.Status, got.MessageUID, finished, err)
+	}
+	r, _, err := b.store.GetRun(b.ctx, run.ID)
+	if err != nil || r.Status != campaign.RunDone {
+		t.Errorf("run after the late answer: %s (err %v), want done", r.Status, err)
+	}
+	if l, err := b.store.SentBetween(b.ctx, "main", now, later.Add(time.Hour)); err != nil || len(l) != 2 {
+		t.Errorf("ledger: %v (err %v), want 2 attempts (the late one counted once)", l, err)
+	}
+	if _, err := b.store.RecordOutcome(b.ctx, slow.Token(), campaign.Outcome{Status: campaign.SendSent, At: later}); err == nil {
+		t.Error("a second answer for a sent send was accepted")
+	}
+
+	// An answer of an older claim: the unknown send was retried by an
+	// operator since (a new claim), so the old answer is refused.
+	run2, sends2 := b.fire(t, 10)
+	if _, err := b.store.StartRun(b.ctx, run2.ID, t0); err != nil {
+		t.Fatal(err)
+	}
+	old := b.claim(t, sends2[0].ID, now)
+	if err := b.store.BeginAttempt(b.ctx, old.Token(), now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.store.ResolveStaleSends(b.ctx, later); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.store.FinishRun(b.ctx, run2.ID, later); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := b.store.ResetForRetry(b.ctx, run2.ID, campaign.RetryOptions{Unknown: true}, later); err != nil || n != 1 {
+		t.Fatalf("retry: %d %v", n, err)
+	}
+	if _, err := b.store.StartRun(b.ctx, run2.ID, later); err != nil {
+		t.Fatal(err)
+	}
+	b.claim(t, sends2[0].ID, later)
+	_, err = b.store.RecordOutcome(b.ctx, old.Token(), campaign.Outcome{Status: campaign.SendSent, MessageUID: "stale", At: later})
+	wantTransitionError(t, err, "the answer of an older claim")
+}
