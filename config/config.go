@@ -84,6 +84,9 @@ type Config struct {
 	// sources records where each non-default leaf came from ("file",
 	// "env TAGCAST_X", "flag"), keyed by field path.
 	sources map[string]string
+	// hiddenEnv holds the *_env names never displayed: unset, and not an
+	// upper-case variable name, so perhaps a secret pasted in its place.
+	hiddenEnv map[string]bool
 	// lookupEnv and readFile resolve secrets (nil: the process's).
 	lookupEnv func(string) (string, bool)
 	readFile  func(string) ([]byte, error)

@@ -335,7 +335,7 @@ func TestValidateRules(t *testing.T) {
 		{"both secret sources", func(c *Config) { c.Apps[0].AppSecretEnv, c.Apps[0].AppSecretFile = "A", "/f" },
 			[]Problem{{"apps[0].app_secret_env", "set exactly one of app_secret_env and app_secret_file, not both"}}},
 		{"secret env name", func(c *Config) { c.Apps[0].AppSecretEnv = "MY-SECRET" },
-			[]Problem{{"apps[0].app_secret_env", `must be an environment variable name (letters, digits, '_'), got "MY-SECRET"`}}},
+			[]Problem{{"apps[0].app_secret_env", `must be an environment variable name (letters, digits, '_'); got 9 characters, not shown (is it the secret itself?)`}}},
 		{"unknown data center", func(c *Config) { c.Apps[0].DataCenter = "mars" },
 			[]Problem{{"apps[0].data_center", `must be one of beijing, singapore, singapore-b, north-america, saudi-arabia, got "mars"`}}},
 		{"data center or hosts", func(c *Config) { c.Apps[0].DataCenter = "" },
@@ -401,8 +401,8 @@ func TestValidateRules(t *testing.T) {
 		{"admin server", func(c *Config) { c.Admin.Server = "127.0.0.1:8080" },
 			[]Problem{{"admin.server", "must be an absolute http:// or https:// URL"}}},
 		{"admin env names", func(c *Config) { c.Admin.TokensEnv, c.Admin.TokenEnv = "a-b", "1X" }, []Problem{
-			{"admin.tokens_env", `must be an environment variable name (letters, digits, '_'), got "a-b"`},
-			{"admin.token_env", `must be an environment variable name (letters, digits, '_'), got "1X"`},
+			{"admin.tokens_env", `must be an environment variable name (letters, digits, '_'); got 3 characters, not shown (is it the secret itself?)`},
+			{"admin.token_env", `must be an environment variable name (letters, digits, '_'); got 2 characters, not shown (is it the secret itself?)`},
 		}},
 		{"worker", func(c *Config) { c.Worker.Concurrency, c.Worker.ShutdownTimeout = 0, -time.Second }, []Problem{
 			{"worker.concurrency", "must be at least 1, got 0"},

@@ -342,6 +342,15 @@ func (c *Config) Set(path, value string) error {
 	return fmt.Errorf("config: %s: %w", path, ErrUnknownKey)
 }
 
+// shownEnv is how an environment variable's name is displayed: as itself,
+// unless it is hidden (see Config.hiddenEnv).
+func (c *Config) shownEnv(name string) string {
+	if c.hiddenEnv[name] {
+		return "[not shown: unset, and not an upper-case variable name; is it the secret itself?]"
+	}
+	return name
+}
+
 // ErrUnknownKey is returned by Set for a path that is not a configuration key.
 var ErrUnknownKey = errors.New("unknown key")
 
@@ -372,6 +381,15 @@ func (c *Config) resolveSecrets() {
 	if read == nil {
 		read = os.ReadFile
 	}
+	c.hiddenEnv = nil
+	hideIfSuspect := func(name string, set bool) {
+		if name != "" && !set && (strings.ToUpper(name) != name || !envNameRE.MatchString(name)) {
+			if c.hiddenEnv == nil {
+				c.hiddenEnv = map[string]bool{}
+			}
+			c.hiddenEnv[name] = true
+		}
+	}
 	for i := range c.Apps {
 		a := &c.Apps[i]
 		a.secretProblem = ""
@@ -381,9 +399,10 @@ func (c *Config) resolveSecrets() {
 		case a.AppSecretEnv != "":
 			a.Secret = Secret{}
 			v, ok := lookup(a.AppSecretEnv)
+			hideIfSuspect(a.AppSecretEnv, ok)
 			switch {
 			case !ok:
-				a.secretProblem = fmt.Sprintf("environment variable %s is not set", a.AppSecretEnv)
+				a.secretProblem = fmt.Sprintf("environment variable %s is not set", c.shownEnv(a.AppSecretEnv))
 			case strings.TrimSpace(v) == "":
 				a.secretProblem = fmt.Sprintf("environment variable %s is empty", a.AppSecretEnv)
 			default:
@@ -404,7 +423,9 @@ func (c *Config) resolveSecrets() {
 	}
 	c.Admin.Tokens = nil
 	if c.Admin.TokensEnv != "" {
-		if v, ok := lookup(c.Admin.TokensEnv); ok {
+		v, ok := lookup(c.Admin.TokensEnv)
+		hideIfSuspect(c.Admin.TokensEnv, ok)
+		if ok {
 			for _, t := range splitList(v) {
 				c.Admin.Tokens = append(c.Admin.Tokens, NewSecret(t))
 			}
@@ -412,7 +433,9 @@ func (c *Config) resolveSecrets() {
 	}
 	c.Admin.Token = Secret{}
 	if c.Admin.TokenEnv != "" {
-		if v, ok := lookup(c.Admin.TokenEnv); ok {
+		v, ok := lookup(c.Admin.TokenEnv)
+		hideIfSuspect(c.Admin.TokenEnv, ok)
+		if ok {
 			c.Admin.Token = NewSecret(strings.TrimSpace(v))
 		}
 	}

@@ -25,16 +25,20 @@ type Setting struct {
 func (c *Config) Settings() []Setting {
 	var out []Setting
 	for _, lf := range c.leaves() {
-		out = append(out, Setting{Path: lf.path, Value: displayValue(lf.path, lf.v), Source: c.Source(lf.path)})
+		value := displayValue(lf.path, lf.v)
+		if strings.HasSuffix(lf.path, "_env") {
+			value = strconv.Quote(c.shownEnv(lf.v.String()))
+		}
+		out = append(out, Setting{Path: lf.path, Value: value, Source: c.Source(lf.path)})
 		if i, ok := appIndex(lf.path, "app_secret_file"); ok {
 			a := c.Apps[i]
-			out = append(out, Setting{Path: fmt.Sprintf("apps[%d].app_secret", i), Value: secretState(a.Secret), Source: a.secretSource()})
+			out = append(out, Setting{Path: fmt.Sprintf("apps[%d].app_secret", i), Value: secretState(a.Secret), Source: a.secretSource(c.shownEnv)})
 		}
 		switch lf.path {
 		case "admin.tokens_env":
-			out = append(out, Setting{Path: "admin.tokens", Value: tokensState(c.Admin.Tokens), Source: resolvedFrom("env " + c.Admin.TokensEnv)})
+			out = append(out, Setting{Path: "admin.tokens", Value: tokensState(c.Admin.Tokens), Source: resolvedFrom("env " + c.shownEnv(c.Admin.TokensEnv))})
 		case "admin.token_env":
-			out = append(out, Setting{Path: "admin.token", Value: secretState(c.Admin.Token), Source: resolvedFrom("env " + c.Admin.TokenEnv)})
+			out = append(out, Setting{Path: "admin.token", Value: secretState(c.Admin.Token), Source: resolvedFrom("env " + c.shownEnv(c.Admin.TokenEnv))})
 		}
 	}
 	return out
@@ -47,9 +51,13 @@ func (c *Config) Redacted() map[string]any {
 	m := redactedValue("", reflect.ValueOf(c).Elem()).(map[string]any)
 	apps := m["apps"].([]any)
 	for i := range apps {
-		apps[i].(map[string]any)["app_secret"] = secretState(c.Apps[i].Secret)
+		app := apps[i].(map[string]any)
+		app["app_secret"] = secretState(c.Apps[i].Secret)
+		app["app_secret_env"] = c.shownEnv(c.Apps[i].AppSecretEnv)
 	}
 	admin := m["admin"].(map[string]any)
+	admin["tokens_env"] = c.shownEnv(c.Admin.TokensEnv)
+	admin["token_env"] = c.shownEnv(c.Admin.TokenEnv)
 	admin["tokens"] = tokensState(c.Admin.Tokens)
 	admin["token"] = secretState(c.Admin.Token)
 	return m
@@ -143,12 +151,12 @@ func tokensState(ts []Secret) string {
 
 func resolvedFrom(source string) string { return "resolved from " + source }
 
-func (a *App) secretSource() string {
+func (a *App) secretSource(shownEnv func(string) string) string {
 	switch {
 	case a.AppSecretEnv != "" && a.AppSecretFile != "":
 		return "ambiguous"
 	case a.AppSecretEnv != "":
-		return resolvedFrom("env " + a.AppSecretEnv)
+		return resolvedFrom("env " + shownEnv(a.AppSecretEnv))
 	case a.AppSecretFile != "":
 		return resolvedFrom("file " + a.AppSecretFile)
 	case !a.Secret.IsZero():

@@ -270,7 +270,7 @@ func checkEnvName(v *validator, path, name string, required bool) bool {
 		return true
 	}
 	if !envNameRE.MatchString(name) {
-		v.add(path, "must be an environment variable name (letters, digits, '_'), got %q", name)
+		v.add(path, "must be an environment variable name (letters, digits, '_'); got %d characters, not shown (is it the secret itself?)", len(name))
 		return false
 	}
 	return true
