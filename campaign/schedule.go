@@ -125,7 +125,7 @@ func (s Schedule) NextAfter(t time.Time) (next time.Time, ok bool, err error) {
 	case beforeStart:
 		// @every counts from the start: its first fire is the start's
 		// whole second (robfig's fires are whole seconds), then every d.
-		next, ok = ceilSecond(*s.Start), true
+		next, ok = CeilSecond(*s.Start), true
 	default:
 		next = sched.Next(t.In(loc))
 		ok = !next.IsZero()
@@ -304,8 +304,9 @@ func (s Schedule) LatestFire(due, now time.Time) (time.Time, error) {
 		due.Format(time.RFC3339), now.Format(time.RFC3339))
 }
 
-// ceilSecond rounds t up to a whole second.
-func ceilSecond(t time.Time) time.Time {
+// CeilSecond rounds t up to a whole second (robfig's fires, and asynq's
+// scheduled tasks, are whole seconds).
+func CeilSecond(t time.Time) time.Time {
 	if r := t.Truncate(time.Second); !r.Equal(t) {
 		return r.Add(time.Second)
 	}

@@ -212,42 +212,6 @@ func sensitiveParam(name string) bool {
 	return strings.Contains(n, "password") || strings.Contains(n, "secret") || strings.Contains(n, "token") || strings.Contains(n, "key")
 }
 
-// URLSecrets lists the secret values of a URL, as they may appear in text
-// (decoded and encoded): the password of its user information and every
-// query parameter RedactURL hides. Code that wraps an error from a library
-// given the URL uses it to scrub the message.
-func URLSecrets(raw string) []string {
-	var out []string
-	add := func(v string) {
-		if v != "" {
-			out = append(out, v, url.QueryEscape(v), url.PathEscape(v))
-		}
-	}
-	scheme, rest, ok := strings.Cut(raw, "://")
-	if !ok {
-		return nil
-	}
-	if at := userinfoEnd(raw, rest); at >= 0 {
-		if _, pass, hasPass := strings.Cut(rest[:at], ":"); hasPass {
-			add(pass)
-			if p, err := url.PathUnescape(pass); err == nil {
-				add(p)
-			}
-		}
-		rest = rest[at:]
-	}
-	if u, err := url.Parse(scheme + "://" + rest); err == nil {
-		for k, vs := range u.Query() {
-			if sensitiveParam(k) {
-				for _, v := range vs {
-					add(v)
-				}
-			}
-		}
-	}
-	return out
-}
-
 // userinfoEnd is the index in rest (raw after "://") of the '@' that ends
 // the user information, or -1. Normally it is the last '@' before the query.
 // A password holding a raw '?' (which the operator should have

@@ -317,7 +317,7 @@ const forgetTimeout = 5 * time.Second
 func (g *Guard) forget(ctx context.Context, app, id string) {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), forgetTimeout)
 	defer cancel()
-	if err := g.client.ZRem(fctx, g.keys(app).entries, id).Err(); err != nil {
+	if err := g.Release(fctx, Reservation{App: app, ID: id}); err != nil {
 		g.log.Warn().Err(err).Str("app", app).Str("reservation", id).Msg("quota: could not drop a reservation whose reply was lost")
 	}
 }

@@ -79,13 +79,3 @@ func (q taskQueue) enqueue(ctx context.Context, runID int64, processAt time.Time
 		return alreadyQueued, nil // another replica re-enqueued it first
 	}
 }
-
-// ceilSecond rounds t up to a whole second: asynq keeps scheduled tasks by
-// whole seconds and forwards a task once its second has begun, so an
-// unrounded ProcessAt could start up to a second early.
-func ceilSecond(t time.Time) time.Time {
-	if r := t.Truncate(time.Second); !r.Equal(t) {
-		return r.Add(time.Second)
-	}
-	return t
-}

@@ -378,7 +378,10 @@ func (s *Scheduler) flushHeld() {
 	s.held = nil
 	s.mu.Unlock()
 	for _, r := range held {
-		if err := s.enqueue(ctx, r, ceilSecond(r.ScheduledFor)); err != nil {
+		// asynq keeps scheduled tasks by whole seconds and forwards a task
+		// once its second has begun: an unrounded instant could start up to
+		// a second early.
+		if err := s.enqueue(ctx, r, campaign.CeilSecond(r.ScheduledFor)); err != nil {
 			s.cfg.Logger.Error().Err(err).Int64("run", r.ID).Msg("enqueue held run at shutdown; the reconciler will retry")
 		}
 	}

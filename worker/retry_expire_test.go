@@ -55,7 +55,10 @@ func TestProcessRetriedRunPastDeliverBy(t *testing.T) {
 	if err := e.handler.ProcessRun(ctx, runID); err != nil {
 		t.Fatalf("ProcessRun = %v; want the run settled", err)
 	}
-	r, _, _ := e.store.GetRun(e.ctx, runID)
+	r, _, err := e.store.GetRun(e.ctx, runID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if r.Status != campaign.RunPartiallyFailed {
 		t.Errorf("run = %s, want partially_failed", r.Status)
 	}

@@ -58,56 +58,12 @@ type Server struct {
 	handler *Handler
 	mux     *asynq.ServeMux
 	log     zerolog.Logger
-	running inflight // handler invocations not yet returned
-}
-
-// inflight counts running handler invocations. asynq's Shutdown returns at
-// ShutdownTimeout without waiting for a handler it gave up on (it cancels
-// the task's context and requeues the task); such a handler still records
-// what the service answered, on a detached context, and Shutdown waits for
-// that.
-type inflight struct {
-	mu   sync.Mutex
-	n    int
-	idle chan struct{} // closed when n drops to 0
-}
-
-func (f *inflight) enter() {
-	f.mu.Lock()
-	if f.n == 0 {
-		f.idle = make(chan struct{})
-	}
-	f.n++
-	f.mu.Unlock()
-}
-
-func (f *inflight) leave() {
-	f.mu.Lock()
-	f.n--
-	if f.n == 0 {
-		close(f.idle)
-	}
-	f.mu.Unlock()
-}
-
-// wait waits up to d for every invocation to return; it reports whether
-// they did.
-func (f *inflight) wait(d time.Duration) bool {
-	f.mu.Lock()
-	if f.n == 0 {
-		f.mu.Unlock()
-		return true
-	}
-	idle := f.idle
-	f.mu.Unlock()
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-idle:
-		return true
-	case <-t.C:
-		return false
-	}
+	// running counts handler invocations not yet returned. asynq's
+	// Shutdown returns at ShutdownTimeout without waiting for a handler it
+	// gave up on (it cancels the task's context and requeues the task); such
+	// a handler still records what the service answered, on a detached
+	// context, and Shutdown waits for that.
+	running sync.WaitGroup
 }
 
 // NewServer builds the server on client (asynq.NewServerFromRedisClient):
@@ -139,8 +95,8 @@ func NewServer(client redis.UniversalClient, h *Handler, cfg ServerConfig, log z
 	})
 	s := &Server{srv: srv, handler: h, mux: asynq.NewServeMux(), log: log}
 	s.mux.Handle(queue.TypeRunSend, asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
-		s.running.enter()
-		defer s.running.leave()
+		s.running.Add(1)
+		defer s.running.Done()
 		return h.ProcessTask(ctx, t)
 	}))
 	return s, nil
@@ -164,8 +120,15 @@ func (s *Server) Shutdown() {
 	s.handler.Drain()
 	s.srv.Stop()
 	s.srv.Shutdown()
-	// A release and a record, each bounded by StoreTimeout.
-	if !s.running.wait(2*s.handler.cfg.StoreTimeout + time.Second) {
+	// No handler starts after asynq's Shutdown; those still running do at
+	// most a release and a record, each bounded by StoreTimeout.
+	done := make(chan struct{})
+	go func() { s.running.Wait(); close(done) }()
+	t := time.NewTimer(2*s.handler.cfg.StoreTimeout + time.Second)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
 		s.log.Error().Msg("worker stopped with a run still recording its outcome")
 	}
 	s.log.Info().Msg("worker stopped")

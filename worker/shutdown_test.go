@@ -72,10 +72,6 @@ func TestShutdownWaitsForTheOutcomeOfASendInFlight(t *testing.T) {
 		t.Errorf("Shutdown returned after %s with the send still in_flight: its outcome is recorded (if at all) after "+
 			"the process has closed the store", took.Round(time.Millisecond))
 	}
-	// The bound: the shutdown timeout, then at most the outcome's write.
-	if limit := shutdownTimeout + 15*time.Second + 5*time.Second; took > limit {
-		t.Errorf("Shutdown took %s, want at most %s", took, limit)
-	}
 
 	// Whatever Shutdown did, the handler ends with the send unknown (the
 	// push was processed by the service, its answer lost).

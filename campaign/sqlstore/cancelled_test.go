@@ -13,13 +13,7 @@ import (
 // retry_wait in a run no worker will ever take again; one the service
 // answered is still recorded as answered.
 func testCancelledRunsDoNotWait(t *testing.T, b bundle) {
-	run, sends := b.fire(t, 4500) // 5 sends
-	if len(sends) != 5 {
-		t.Fatalf("%d sends, want 5", len(sends))
-	}
-	if _, err := b.store.StartRun(b.ctx, run.ID, t0); err != nil {
-		t.Fatal(err)
-	}
+	run, sends := b.startedRun(t, 4500, 5)
 	now := t0.Add(time.Second)
 	var held []campaign.Send
 	for _, sd := range sends[:4] {
@@ -56,10 +50,7 @@ func testCancelledRunsDoNotWait(t *testing.T, b bundle) {
 	}
 
 	// Outside a cancelled run a release still waits.
-	run2, sends2 := b.fire(t, 10)
-	if _, err := b.store.StartRun(b.ctx, run2.ID, t0); err != nil {
-		t.Fatal(err)
-	}
+	_, sends2 := b.startedRun(t, 10, 1)
 	if r, err := b.store.RecordOutcome(b.ctx, b.claim(t, sends2[0].ID, now).Token(), campaign.Outcome{Status: campaign.SendPending, At: now}); err != nil || r.Status != campaign.SendPending {
 		t.Errorf("released in an open run: %s (err %v), want pending", r.Status, err)
 	}

@@ -132,6 +132,21 @@ func (b bundle) fire(t testing.TB, users int) (campaign.Run, []campaign.Send) {
 	return r, sends
 }
 
+// startedRun is fire's run, started (running), with its sends, of which
+// there must be want.
+func (b bundle) startedRun(t testing.TB, users, want int) (campaign.Run, []campaign.Send) {
+	t.Helper()
+	run, sends := b.fire(t, users)
+	if len(sends) != want {
+		t.Fatalf("%d sends, want %d", len(sends), want)
+	}
+	run, err := b.store.StartRun(b.ctx, run.ID, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run, sends
+}
+
 func (b bundle) claim(t testing.TB, sendID int64, now time.Time) campaign.Send {
 	t.Helper()
 	sd, err := b.store.ClaimSend(b.ctx, sendID, now, time.Minute)
@@ -977,10 +992,7 @@ func testSubMicrosecondAtFiresOnce(t *testing.T, b bundle) {
 // a pending run is never finished, and claiming a send of a pending run
 // starts the run.
 func testFinishRunDone(t *testing.T, b bundle) {
-	run, sends := b.fire(t, 1500) // 2 sends
-	if _, err := b.store.StartRun(b.ctx, run.ID, t0); err != nil {
-		t.Fatal(err)
-	}
+	run, sends := b.startedRun(t, 1500, 2)
 	b.send(t, b.claim(t, sends[0].ID, t0), t0, campaign.Outcome{Status: campaign.SendSent, PushID: "p1", MessageUID: "u1"})
 	if r, err := b.store.FinishRun(b.ctx, run.ID, t0); err == nil {
 		t.Fatalf("FinishRun with one send pending = %s, want an error", r.Status)

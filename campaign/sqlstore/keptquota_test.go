@@ -15,13 +15,7 @@ import (
 // lost them count what the guard counted; a released one is not. A later
 // attempt of the same send (a new claim) has an entry of its own.
 func testKeptQuotaIsLedgered(t *testing.T, b bundle) {
-	run, sends := b.fire(t, 3500) // 4 sends
-	if len(sends) != 4 {
-		t.Fatalf("%d sends, want 4", len(sends))
-	}
-	if _, err := b.store.StartRun(b.ctx, run.ID, t0); err != nil {
-		t.Fatal(err)
-	}
+	_, sends := b.startedRun(t, 3500, 4)
 	now := t0.Add(time.Second)
 	retryAt := now.Add(5 * time.Second)
 	s0 := b.send(t, b.claim(t, sends[0].ID, now), now,

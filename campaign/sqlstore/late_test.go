@@ -13,13 +13,7 @@ import (
 // settled again, and the ledger still counts the attempt once. An answer
 // for an older claim (the send retried by an operator since) is refused.
 func testLateAnswerIsRecorded(t *testing.T, b bundle) {
-	run, sends := b.fire(t, 1500) // 2 sends
-	if len(sends) != 2 {
-		t.Fatalf("%d sends, want 2", len(sends))
-	}
-	if _, err := b.store.StartRun(b.ctx, run.ID, t0); err != nil {
-		t.Fatal(err)
-	}
+	run, sends := b.startedRun(t, 1500, 2)
 	now := t0.Add(time.Second)
 	slow := b.claim(t, sends[0].ID, now)
 	if err := b.store.BeginAttempt(b.ctx, slow.Token(), now); err != nil {
@@ -52,10 +46,7 @@ func testLateAnswerIsRecorded(t *testing.T, b bundle) {
 
 	// An answer of an older claim: the unknown send was retried by an
 	// operator since (a new claim), so the old answer is refused.
-	run2, sends2 := b.fire(t, 10)
-	if _, err := b.store.StartRun(b.ctx, run2.ID, t0); err != nil {
-		t.Fatal(err)
-	}
+	run2, sends2 := b.startedRun(t, 10, 1)
 	old := b.claim(t, sends2[0].ID, now)
 	if err := b.store.BeginAttempt(b.ctx, old.Token(), now); err != nil {
 		t.Fatal(err)

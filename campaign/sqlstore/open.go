@@ -21,6 +21,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	_ "modernc.org/sqlite"             // registers the "sqlite" driver
 
+	"github.com/tagcast/tagcast/config"
 	"github.com/tagcast/tagcast/migrations"
 )
 
@@ -30,6 +31,8 @@ type Store struct {
 	dialect migrations.Dialect
 	// claimant names this process in the claims it makes (sends.claimed_by).
 	claimant string
+	// file is the SQLite database file ("" in memory, and on PostgreSQL).
+	file string
 }
 
 // busyTimeout is how long a SQLite writer waits for another process's
@@ -49,7 +52,26 @@ func Open(ctx context.Context, dbURL string) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("sqlstore: connect to %s: %w", redact(dbURL), err)
 	}
-	return &Store{db: db, dialect: d}, nil
+	st := &Store{db: db, dialect: d}
+	if d == migrations.SQLite {
+		if path := sqlitePath(dbURL); path != ":memory:" {
+			st.file, _, _ = strings.Cut(path, "?")
+		}
+	}
+	return st, nil
+}
+
+// SQLiteFile is the store's database file: "" for an in-memory SQLite
+// database and for PostgreSQL.
+func (s *Store) SQLiteFile() string { return s.file }
+
+// sqlitePath is the path (with any query) of a sqlite:// URL, ":memory:"
+// for sqlite::memory:.
+func sqlitePath(dbURL string) string {
+	if dbURL == "sqlite::memory:" {
+		return ":memory:"
+	}
+	return strings.TrimPrefix(dbURL, "sqlite://")
 }
 
 // OpenDB opens the database/sql handle for dbURL with the settings the
@@ -68,12 +90,9 @@ func openDB(dbURL string) (*sql.DB, migrations.Dialect, error) {
 		db.SetConnMaxIdleTime(5 * time.Minute)
 		return db, migrations.Postgres, nil
 	case dbURL == "sqlite::memory:" || strings.HasPrefix(dbURL, "sqlite://"):
-		path := ":memory:"
-		if dbURL != "sqlite::memory:" {
-			path = strings.TrimPrefix(dbURL, "sqlite://")
-			if path == "" {
-				return nil, "", fmt.Errorf("sqlstore: %q: missing file path (sqlite://tagcast.db or sqlite:///var/lib/tagcast.db)", dbURL)
-			}
+		path := sqlitePath(dbURL)
+		if path == "" {
+			return nil, "", fmt.Errorf("sqlstore: %q: missing file path (sqlite://tagcast.db or sqlite:///var/lib/tagcast.db)", dbURL)
 		}
 		q := url.Values{}
 		q.Set("_txlock", "immediate")
@@ -105,17 +124,9 @@ func openDB(dbURL string) (*sql.DB, migrations.Dialect, error) {
 	}
 }
 
-// redact hides a password in a database URL.
-func redact(dbURL string) string {
-	u, err := url.Parse(dbURL)
-	if err != nil || u.User == nil {
-		if err != nil {
-			return "(unparsable database url)"
-		}
-		return dbURL
-	}
-	return u.Redacted()
-}
+// redact is dbURL fit for an error message: config.RedactURL hides the
+// password wherever it is given (user information or ?password=).
+func redact(dbURL string) string { return config.RedactURL(dbURL) }
 
 // Migrate applies every pending migration.
 func (s *Store) Migrate(ctx context.Context) error {

@@ -39,7 +39,10 @@ func TestExpireRetriedRunWithSentSends(t *testing.T) {
 			if r.Status != campaign.RunPartiallyFailed {
 				t.Errorf("run status = %s, want partially_failed", r.Status)
 			}
-			_, after, _ := b.store.GetRun(b.ctx, run.ID)
+			_, after, err := b.store.GetRun(b.ctx, run.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if after[1].Status != campaign.SendExpired {
 				t.Errorf("retried send = %s, want expired", after[1].Status)
 			}

@@ -259,7 +259,7 @@ func (s *Store) record(ctx context.Context, tok campaign.ClaimToken, o campaign.
 		return cur, false, err
 	}
 	if o.Status == campaign.SendSent && cur.Status == campaign.SendUnknown && cur.Claim == tok.Claim {
-		return s.recordLateSent(ctx, tok, o)
+		return s.recordLateSent(ctx, tok, cur.RunID, o)
 	}
 	if cur.Status == campaign.SendInFlight && cur.Claim == tok.Claim && ledgered && cur.SentAt == nil {
 		return cur, false, fmt.Errorf("campaign %d run %d: %w", cur.CampaignID, cur.RunID, &campaign.TransitionError{Entity: "send", ID: cur.ID,
@@ -276,15 +276,11 @@ func (s *Store) record(ctx context.Context, tok campaign.ClaimToken, o campaign.
 // settled because of it is settled again (failed or partially_failed to
 // partially_failed or done; a cancelled run stays cancelled). The ledger
 // already counts the attempt, as unknown.
-func (s *Store) recordLateSent(ctx context.Context, tok campaign.ClaimToken, o campaign.Outcome) (campaign.Send, bool, error) {
+func (s *Store) recordLateSent(ctx context.Context, tok campaign.ClaimToken, runID int64, o campaign.Outcome) (campaign.Send, bool, error) {
 	var out campaign.Send
 	var finished bool
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		cur, err := s.getSend(ctx, tx, tok.SendID, false)
-		if err != nil {
-			return err
-		}
-		run, err := s.getRun(ctx, tx, cur.RunID, true) // the run's lock first, as every writer takes it
+		run, err := s.getRun(ctx, tx, runID, true) // the run's lock first, as every writer takes it
 		if err != nil {
 			return err
 		}

@@ -356,8 +356,8 @@ func (dm *demo) scenario(ctx context.Context, duration time.Duration) error {
 	// recurring one 3 s later, twice; at least a second apart.
 	step := max(min(duration/5, 3*time.Second), time.Second)
 	now := dm.clock.Now()
-	at := ceilSecond(now.Add(step))
-	start := ceilSecond(at.Add(step))
+	at := campaign.CeilSecond(now.Add(step))
+	start := campaign.CeilSecond(at.Add(step))
 	files := []struct {
 		source, name string
 		edit         func(doc map[string]any)
@@ -670,14 +670,6 @@ func demoSchedule(s campaign.Schedule) string {
 		return d
 	}
 	return "?"
-}
-
-// ceilSecond rounds t up to a whole second.
-func ceilSecond(t time.Time) time.Time {
-	if r := t.Truncate(time.Second); !r.Equal(t) {
-		return r.Add(time.Second)
-	}
-	return t
 }
 
 // randomHex is n random bytes in hex (the demo's App Secret and token).

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/tagcast/tagcast/migrations"
 )
@@ -36,9 +35,9 @@ func (d *deps) lockEmbeddedGuard(ctx context.Context) error {
 	case migrations.Postgres:
 		return d.lockPostgresGuard(ctx, d.store.DB())
 	default:
-		path, ok := sqliteFile(d.cfg.Database.URL)
-		if !ok {
-			return nil
+		path := d.store.SQLiteFile()
+		if path == "" {
+			return nil // in memory: private to this process
 		}
 		unlock, err := flockExclusive(path + ".guard.lock")
 		if errors.Is(err, errLockHeld) {
@@ -73,17 +72,4 @@ func (d *deps) lockPostgresGuard(ctx context.Context, db *sql.DB) error {
 		return errors.Join(err, conn.Close())
 	})
 	return nil
-}
-
-// sqliteFile returns the file of a sqlite:// store URL; false for an
-// in-memory database.
-func sqliteFile(dbURL string) (string, bool) {
-	if !strings.HasPrefix(dbURL, "sqlite://") {
-		return "", false
-	}
-	path, _, _ := strings.Cut(strings.TrimPrefix(dbURL, "sqlite://"), "?")
-	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file::memory:") {
-		return "", false
-	}
-	return path, true
 }

