@@ -85,8 +85,14 @@ func (s *Store) ClaimSend(ctx context.Context, sendID int64, now time.Time, leas
 }
 
 // orCancelled is the status expression of a send going back to waiting
-// (its one argument): cancelled instead when its run is cancelled.
-const orCancelled = `CASE WHEN (SELECT r.status FROM runs r WHERE r.id = sends.run_id) = 'cancelled' THEN 'cancelled' ELSE ? END`
+// (its one argument): cancelled instead when its run is cancelled. On
+// PostgreSQL the run's row is read under a share lock: a Cancel that has
+// cancelled the run but not committed is waited for and its status read
+// (a plain read would see the run still open in the statement's snapshot,
+// while Cancel skips the send as in flight in its own, and the send would
+// wait for ever in a cancelled run). The run is locked before the send's
+// row is written, the order every writer takes them in.
+const orCancelled = `CASE WHEN (SELECT r.status FROM runs r WHERE r.id = sends.run_id{share}) = 'cancelled' THEN 'cancelled' ELSE ? END`
 
 // BeginAttempt records that the claimed send is being attempted.
 func (s *Store) BeginAttempt(ctx context.Context, tok campaign.ClaimToken, at time.Time) error {

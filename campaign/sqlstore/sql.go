@@ -22,14 +22,16 @@ type querier interface {
 }
 
 // q rewrites the '?' placeholders of a query for the dialect and expands
-// the {lock} and {skiplocked} markers (row locks exist on PostgreSQL only;
+// the {lock}, {share} and {skiplocked} markers (row locks exist on PostgreSQL only;
 // SQLite transactions already hold the database's write lock).
 func (s *Store) q(query string) string {
 	if s.dialect != migrations.Postgres {
 		query = strings.ReplaceAll(query, "{lock}", "")
+		query = strings.ReplaceAll(query, "{share}", "")
 		return strings.ReplaceAll(query, "{skiplocked}", "")
 	}
 	query = strings.ReplaceAll(query, "{lock}", " FOR UPDATE")
+	query = strings.ReplaceAll(query, "{share}", " FOR SHARE")
 	query = strings.ReplaceAll(query, "{skiplocked}", " FOR UPDATE SKIP LOCKED")
 	var b strings.Builder
 	n := 0
