@@ -257,11 +257,6 @@ func (b bundle) settle(t *testing.T, runID int64, now time.Time, outcomes ...cam
 		case campaign.SendFailed:
 			o.Code, o.Message = 1002, "parameter error"
 		}
-		if o.Status == campaign.SendSent || o.Status == campaign.SendUnknown {
-			if err := b.store.BeginAttempt(b.ctx, sd.Token(), now); err != nil {
-				t.Fatalf("begin attempt: %v", err)
-			}
-		}
 		if _, err := b.store.RecordOutcome(b.ctx, sd.Token(), o); err != nil {
 			t.Fatalf("record %s: %v", o.Status, err)
 		}

@@ -148,8 +148,8 @@ type Send struct {
 	// claim: whose death left a send unknown.
 	ClaimedBy  string     `json:"claimed_by,omitempty"`
 	LeaseUntil *time.Time `json:"lease_until,omitempty"`
-	// SentAt is when the current attempt began (BeginAttempt): set for sent
-	// and unknown sends, which count against the quota.
+	// SentAt is when the latest attempt began (its claim). Sends in flight,
+	// sent or unknown count against the quota at their SentAt.
 	SentAt      *time.Time `json:"sent_at,omitempty"`
 	PushID      string     `json:"push_id,omitempty"`
 	MessageUID  string     `json:"message_uid,omitempty"`
@@ -159,9 +159,8 @@ type Send struct {
 	UpdatedAt   time.Time  `json:"updated_at"`
 }
 
-// ClaimToken identifies one claim of one send. Every call that acts on a
-// claimed send (BeginAttempt, RecordOutcome) presents it; the store refuses
-// it once the claim is over.
+// ClaimToken identifies one claim of one send. RecordOutcome presents it;
+// the store refuses it once the claim is over.
 type ClaimToken struct {
 	SendID int64
 	Claim  int64

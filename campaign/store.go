@@ -63,19 +63,16 @@ type Store interface {
 	ResetForRetry(ctx context.Context, runID int64, opts RetryOptions, now time.Time) (int, error)
 
 	// ClaimSend moves a send from pending (or retry_wait once due) to
-	// in_flight by compare-and-set, counts an attempt and leases it until
-	// now+lease; the send's run must be pending or running, and a pending
-	// run becomes running in the same atomic step. Losing the race, or a run
-	// that is no longer open, is a *TransitionError.
+	// in_flight by compare-and-set, counts an attempt, begins it at now (its
+	// sent_at: the caller calls /push.json next, its quota slot already
+	// reserved) and leases it until now+lease; the send's run must be
+	// pending or running, and a pending run becomes running in the same
+	// atomic step. Losing the race, or a run that is no longer open, is a
+	// *TransitionError.
 	ClaimSend(ctx context.Context, sendID int64, now time.Time, lease time.Duration) (Send, error)
-	// BeginAttempt records, just before the /push.json call, that the claimed
-	// send is being attempted at `at` (its sent_at). A send whose lease lapses
-	// after this becomes unknown; before it, pending again.
-	BeginAttempt(ctx context.Context, tok ClaimToken, at time.Time) error
 	// RecordOutcome ends the claim with o (sent, retry_wait, failed,
-	// unknown, pending to release it without spending an attempt, or
-	// expired). sent and unknown need BeginAttempt first and enter the
-	// quota ledger.
+	// unknown, pending to give the attempt back after a 429, or expired).
+	// sent and unknown enter the quota ledger.
 	RecordOutcome(ctx context.Context, tok ClaimToken, o Outcome) (Send, error)
 	// RecordOutcomeAndFinish is RecordOutcome that also finishes the run:
 	// when o is sent and every other send of the running run is sent too,
@@ -84,8 +81,8 @@ type Store interface {
 	// was: FinishRun settles it once its last send settles.
 	RecordOutcomeAndFinish(ctx context.Context, tok ClaimToken, o Outcome) (sd Send, finished bool, err error)
 	// ResolveStaleSends settles in_flight sends whose lease ended before
-	// now: unknown when an attempt had begun (it may have reached the
-	// service), pending otherwise. It returns the sends it changed.
+	// now as unknown (the attempt may have reached the service) and enters
+	// them in the quota ledger. It returns the sends it changed.
 	ResolveStaleSends(ctx context.Context, now time.Time) ([]Send, error)
 
 	// Pause, Resume and Cancel change a campaign's status. Cancel also

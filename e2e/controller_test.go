@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/tagcast/tagcast/internal/quotaprobe"
+	"github.com/tagcast/tagcast/quota"
 )
 
 // world is what the store and the guard say at one simulated instant: the
@@ -21,12 +24,14 @@ type world struct {
 	openRuns     int                  // runs pending or running, due or not
 	unqueued     int                  // open runs never handed to the queue
 	blockedApps  map[string]time.Time // apps with ready sends but no quota room: next opening
+	unclaimed    map[string]int       // app → quota slots reserved whose send is not claimed yet (a worker is about to)
 	events       []time.Time          // future instants at which something can proceed
 }
 
 // busy says what keeps the world from being settled at its instant, given
-// the in-flight sends considered dead; "" when settled.
-func (w world) busy(dead map[int64]bool) string {
+// the in-flight sends and the apps' unclaimed slots considered dead; ""
+// when settled.
+func (w world) busy(dead map[int64]bool, deadSlots map[string]bool) string {
 	var why []string
 	if w.dueCampaigns > 0 {
 		why = append(why, fmt.Sprintf("%d due campaigns unclaimed", w.dueCampaigns))
@@ -43,6 +48,11 @@ func (w world) busy(dead map[int64]bool) string {
 	for app, n := range w.readyByApp {
 		if _, blocked := w.blockedApps[app]; !blocked {
 			why = append(why, fmt.Sprintf("%d sends of app %s ready with quota room", n, app))
+		}
+	}
+	for app, n := range w.unclaimed {
+		if !deadSlots[app] {
+			why = append(why, fmt.Sprintf("%d quota slots of app %s reserved, their sends not claimed yet", n, app))
 		}
 	}
 	if w.emptyRuns > 0 {
@@ -64,7 +74,19 @@ func (w world) next() time.Time {
 
 // observe reads the world at the simulated instant now.
 func (c *cluster) observe(ctx context.Context, now time.Time) (world, error) {
-	w := world{now: now, inFlight: map[int64]time.Time{}, readyByApp: map[string]int{}, blockedApps: map[string]time.Time{}}
+	w := world{now: now, inFlight: map[int64]time.Time{}, readyByApp: map[string]int{}, blockedApps: map[string]time.Time{}, unclaimed: map[string]int{}}
+	// A worker reserves its slot, then claims the send: every slot must be
+	// seen claimed before the sends in flight are read, or a claim between
+	// the two reads would be missed.
+	for _, a := range c.opts.apps {
+		n, err := quotaprobe.Unclaimed(ctx, c.guard, c.store, a.Name, quota.DefaultMargin)
+		if err != nil {
+			return w, fmt.Errorf("observe unclaimed slots of %s: %w", a.Name, err)
+		}
+		if n > 0 {
+			w.unclaimed[a.Name] = n
+		}
+	}
 	db := c.store.DB()
 	var nextRun, nextAttempt, nextScheduled sql.NullTime
 	if err := db.QueryRowContext(ctx, `SELECT
@@ -142,13 +164,18 @@ type stepper struct {
 	// (orphaned tasks of a killed worker come back after asynq's lease).
 	stepTimeout time.Duration
 	// deadAfter: a send in flight this long (real time) at one instant
-	// belongs to a dead worker; the clock may move past its lease.
+	// belongs to a dead worker, and the clock may move past its lease; so
+	// do an app's quota slots left reserved and unclaimed this long (the
+	// worker died between its reservation and its claim).
 	deadAfter time.Duration
 	// onStep runs after each move (chaos); nil: nothing.
 	onStep func(now time.Time)
 
 	steps     int
 	maxSettle time.Duration
+	// unclaimedSeen: each app's unclaimed quota slots, since when (real
+	// time), across instants.
+	unclaimedSeen map[string]slotsSeen
 }
 
 // run moves the clock until the horizon is over and every run is settled.
@@ -184,11 +211,21 @@ func (s *stepper) run(ctx context.Context) error {
 	}
 }
 
+// slotsSeen is how many unclaimed quota slots an app had, since when.
+type slotsSeen struct {
+	n     int
+	since time.Time
+}
+
 // settle polls until the world is settled at the current instant (twice in
 // a row), bounded by stepTimeout.
 func (s *stepper) settle(ctx context.Context, firstSeen map[int64]time.Time) (world, error) {
 	start := time.Now()
 	settledOnce := false
+	if s.unclaimedSeen == nil {
+		s.unclaimedSeen = map[string]slotsSeen{}
+	}
+	unclaimedSeen := s.unclaimedSeen
 	var last world
 	var lastWhy string
 	for {
@@ -214,7 +251,19 @@ func (s *stepper) settle(ctx context.Context, firstSeen map[int64]time.Time) (wo
 				delete(firstSeen, id)
 			}
 		}
-		last, lastWhy = w, w.busy(dead)
+		deadSlots := map[string]bool{}
+		for app, n := range w.unclaimed {
+			if seen, ok := unclaimedSeen[app]; !ok || seen.n != n {
+				unclaimedSeen[app] = slotsSeen{n: n, since: time.Now()}
+			}
+			deadSlots[app] = time.Since(unclaimedSeen[app].since) > s.deadAfter
+		}
+		for app := range unclaimedSeen {
+			if _, ok := w.unclaimed[app]; !ok {
+				delete(unclaimedSeen, app)
+			}
+		}
+		last, lastWhy = w, w.busy(dead, deadSlots)
 		if lastWhy == "" {
 			if settledOnce {
 				s.maxSettle = max(s.maxSettle, time.Since(start))

@@ -256,6 +256,10 @@ func unixMilliOrZero(t time.Time) int64 {
 	return t.UnixMilli()
 }
 
+// staleAfter is how late after its instant a reservation may be granted:
+// half the margin (which also covers the push call), at least a second.
+func (g *Guard) staleAfter() time.Duration { return max(g.margin/2, time.Second) }
+
 // newID returns a random reservation id.
 func newID() (string, error) {
 	var b [12]byte
@@ -289,6 +293,19 @@ func (g *Guard) Reserve(ctx context.Context, app string) (Reservation, error) {
 		}
 		switch res.state {
 		case "reserved":
+			if late := g.now().Sub(now); late > g.staleAfter() {
+				// The slot is stamped when now was read. Granted this much
+				// later (a paused process, a slow Redis, a clock moved
+				// meanwhile), it may count in a window that has moved on
+				// while its push lands in the current one: give it back and
+				// reserve at the current instant.
+				g.forget(ctx, app, id)
+				if attempt >= maxRebuilds {
+					return Reservation{}, fmt.Errorf("quota: app %s: reservations granted %s after their instant, %d times", app, late, attempt+1)
+				}
+				g.log.Warn().Str("app", app).Dur("late", late).Msg("quota: reservation granted late: reserving again")
+				continue
+			}
 			g.log.Debug().Str("app", app).Str("reservation", id).Int("hour_used", res.hourUsed).Int("day_used", res.dayUsed).Msg("quota reserved")
 			return Reservation{App: app, ID: id, At: now, HourUsed: res.hourUsed, DayUsed: res.dayUsed,
 				HourLimit: r.hourWindow(now, g.margin).limit, DayLimit: r.dayWindow(now, g.margin).limit}, nil

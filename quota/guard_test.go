@@ -532,3 +532,47 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestLateGrantIsReservedAgain: a reservation is stamped with the instant
+// read before its script ran. When the script's answer comes back much
+// later (here the clock moves two hours meanwhile, as a paused process or
+// a simulated clock would see it), the slot would count in a window that
+// has moved on while its push lands in the current one. Reserve gives it
+// back and reserves at the current instant.
+func TestLateGrantIsReservedAgain(t *testing.T) {
+	t.Parallel()
+	start := at(t, "2026-06-01T12:00:00+08:00")
+	b := setup(t, map[string]Policy{"main": {Hourly: 2, Daily: 10}}, 0, start)
+	ctx := context.Background()
+	b.mustReserve(t, "main")
+
+	later := start.Add(2 * time.Hour)
+	reads := 0
+	opts := b.opts
+	opts.Now = func() time.Time { // the first read is stale; the clock has moved on after it
+		reads++
+		if reads == 1 {
+			return start
+		}
+		return later
+	}
+	g, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := g.Reserve(ctx, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.At.Equal(later) {
+		t.Errorf("reservation at %v, want %v (the instant it was granted at)", res.At, later)
+	}
+	b.clock.Set(later.Add(30 * time.Minute))
+	st, err := b.guard.Status(ctx, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Hour.Used != 1 {
+		t.Errorf("half an hour after the late grant: hour used %d, want 1 (it counts where its push lands)", st.Hour.Used)
+	}
+}

@@ -136,9 +136,6 @@ func TestRetryReplacesTheCompletedTask(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.store.BeginAttempt(b.ctx, sd.Token(), start); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := b.store.RecordOutcome(b.ctx, sd.Token(), campaign.Outcome{Status: campaign.SendUnknown, At: start}); err != nil {
 		t.Fatal(err)
 	}

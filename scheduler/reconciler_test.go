@@ -191,9 +191,9 @@ func TestReconcilerEnqueuesRunsLeftUnqueued(t *testing.T) {
 	}
 }
 
-// TestReconcilerSettlesStaleSends: a send claimed by a worker that died
-// before the attempt goes back to pending, one that died mid-attempt
-// becomes unknown, and their run's task is back in the queue.
+// TestReconcilerSettlesStaleSends: a send whose worker died during its
+// attempt becomes unknown once its lease lapses, and its run's task is
+// back in the queue.
 func TestReconcilerSettlesStaleSends(t *testing.T) {
 	t.Parallel()
 	start := utc("2026-12-01T09:00:00Z")
@@ -207,11 +207,7 @@ func TestReconcilerSettlesStaleSends(t *testing.T) {
 	if err != nil || len(sends) != 1 {
 		t.Fatal(sends, err)
 	}
-	sd, err := b.store.ClaimSend(b.ctx, sends[0].ID, at, time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.store.BeginAttempt(b.ctx, sd.Token(), at); err != nil {
+	if _, err := b.store.ClaimSend(b.ctx, sends[0].ID, at, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.inspector.DeleteTask(queue.DefaultQueue, queue.TaskID(run.ID)); err != nil { // the worker's task died with it

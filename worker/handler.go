@@ -22,7 +22,6 @@ type Store interface {
 	FinishRun(ctx context.Context, runID int64, now time.Time) (campaign.Run, error)
 	ExpireRun(ctx context.Context, runID int64, now time.Time) (campaign.Run, error)
 	ClaimSend(ctx context.Context, sendID int64, now time.Time, lease time.Duration) (campaign.Send, error)
-	BeginAttempt(ctx context.Context, tok campaign.ClaimToken, at time.Time) error
 	RecordOutcome(ctx context.Context, tok campaign.ClaimToken, o campaign.Outcome) (campaign.Send, error)
 	RecordOutcomeAndFinish(ctx context.Context, tok campaign.ClaimToken, o campaign.Outcome) (campaign.Send, bool, error)
 	ResolveStaleSends(ctx context.Context, now time.Time) ([]campaign.Send, error)
@@ -45,8 +44,8 @@ type Pusher interface {
 type Config struct {
 	// Lease is how long a claimed send is reserved to this worker. It must
 	// outlast a whole push call (the client's timeout) with room to record
-	// the outcome; a send whose lease lapses after its attempt began becomes
-	// unknown. Default 2 minutes.
+	// the outcome; a send whose lease lapses becomes unknown. Default 2
+	// minutes.
 	Lease time.Duration
 	// Backoff is the retry policy of the retry class.
 	Backoff Backoff
@@ -377,53 +376,43 @@ func (h *Handler) snooze(runID int64, until time.Time, lead time.Duration, reaso
 	return &Snooze{RunID: runID, Until: until, Delay: d, Reason: reason}
 }
 
-// attempt claims one send (starting the run), reserves quota, calls the
-// service and records the outcome. It returns a non-zero instant when the
-// run must wait for the quota until then, the send as recorded when an
-// outcome was, and whether that outcome finished the run.
+// attempt reserves a quota slot, claims one send (starting the run and
+// its attempt), calls the service and records the outcome. It returns a
+// non-zero instant when the run must wait for the quota until then, the
+// send as recorded when an outcome was, and whether that outcome finished
+// the run. The slot is reserved first: a full window costs no store write,
+// and a send is in flight only while its call is under way.
 func (h *Handler) attempt(ctx context.Context, run campaign.Run, s campaign.Send, log zerolog.Logger) (time.Time, *campaign.Send, bool, error) {
 	ids := fmt.Sprintf("campaign %d run %d send %d", run.CampaignID, run.ID, s.ID)
 	pusher, ok := h.pushers[run.App]
 	if !ok {
 		return time.Time{}, nil, false, fmt.Errorf("%s: app %q is not configured in this worker", ids, run.App)
 	}
-	now := h.clock.Now()
-	claimed, err := h.store.ClaimSend(ctx, s.ID, now, h.cfg.Lease)
-	if errors.Is(err, campaign.ErrIllegalTransition) {
-		log.Debug().Int64("send", s.ID).Err(err).Msg("send taken or moved meanwhile")
-		return time.Time{}, nil, false, nil
-	}
-	if err != nil {
-		return time.Time{}, nil, false, fmt.Errorf("%s: claim: %w", ids, err)
-	}
-	tok := claimed.Token()
-	log = log.With().Int64("send", s.ID).Int("attempt", claimed.Attempts).Logger()
-
 	res, err := h.guard.Reserve(ctx, run.App)
 	var noRoom *quota.NoRoomError
 	if errors.As(err, &noRoom) {
 		h.setRemaining(ctx, run.App)
-		if rerr := h.release(ctx, tok, "waiting for quota: "+noRoom.Error()); rerr != nil {
-			return time.Time{}, nil, false, fmt.Errorf("%s: %w", ids, rerr)
-		}
-		log.Debug().Str("by", string(noRoom.By)).Time("opens_at", noRoom.OpensAt).Msg("quota full: waiting")
+		log.Debug().Int64("send", s.ID).Str("by", string(noRoom.By)).Time("opens_at", noRoom.OpensAt).Msg("quota full: waiting")
 		return noRoom.OpensAt, nil, false, nil
 	}
 	if err != nil {
-		rerr := h.release(ctx, tok, "quota guard unavailable")
-		return time.Time{}, nil, false, errors.Join(fmt.Errorf("%s: reserve quota: %w", ids, err), rerr)
+		return time.Time{}, nil, false, fmt.Errorf("%s: reserve quota: %w", ids, err)
 	}
 
 	started := h.clock.Now()
-	if err := h.store.BeginAttempt(ctx, tok, started); err != nil {
+	claimed, err := h.store.ClaimSend(ctx, s.ID, started, h.cfg.Lease)
+	if err != nil {
+		// Not claimed (or, if the reply was lost, never called: its lease
+		// lapses to unknown): the slot is not spent.
 		relErr := h.guard.Release(context.WithoutCancel(ctx), res)
 		if errors.Is(err, campaign.ErrIllegalTransition) {
-			log.Warn().Err(err).Msg("claim lost before the attempt: not sent")
+			log.Debug().Int64("send", s.ID).Err(err).Msg("send taken or moved meanwhile")
 			return time.Time{}, nil, false, relErr
 		}
-		rerr := h.release(ctx, tok, "could not record the attempt")
-		return time.Time{}, nil, false, errors.Join(fmt.Errorf("%s: begin attempt: %w", ids, err), rerr, relErr)
+		return time.Time{}, nil, false, errors.Join(fmt.Errorf("%s: claim: %w", ids, err), relErr)
 	}
+	tok := claimed.Token()
+	log = log.With().Int64("send", s.ID).Int("attempt", claimed.Attempts).Logger()
 
 	body := claimed.Body
 	callStart := time.Now() // real elapsed time, for the latency metric only
@@ -515,17 +504,6 @@ func (h *Handler) recordOutcome(ctx context.Context, tok campaign.ClaimToken, o 
 		}
 	}
 	return campaign.Send{}, false, err
-}
-
-// release gives a claim back without spending its attempt.
-func (h *Handler) release(ctx context.Context, tok campaign.ClaimToken, why string) error {
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.StoreTimeout)
-	defer cancel()
-	_, err := h.store.RecordOutcome(sctx, tok, campaign.Outcome{Status: campaign.SendPending, Message: why, At: h.clock.Now()})
-	if err != nil {
-		return fmt.Errorf("send %d: release claim: %w", tok.SendID, err)
-	}
-	return nil
 }
 
 // setRemaining refreshes the quota gauges of app.

@@ -358,9 +358,6 @@ func TestAnotherWorkersFinishedSendEndsTheRun(t *testing.T) {
 		if n != 1 {
 			return
 		}
-		if err := e.store.BeginAttempt(e.ctx, other.Token(), e.clock.Now()); err != nil {
-			t.Error(err)
-		}
 		if _, err := e.store.RecordOutcome(e.ctx, other.Token(), campaign.Outcome{Status: campaign.SendSent,
 			PushID: "other", MessageUID: "OTHR-0000-0000-0001", At: e.clock.Now()}); err != nil {
 			t.Error(err)
@@ -491,7 +488,7 @@ func TestExpiredRunSendsNothing(t *testing.T) {
 	}
 }
 
-// TestDeadClaimBecomesUnknown: a worker claimed a send, began the attempt
+// TestDeadClaimBecomesUnknown: a worker claimed a send (its attempt begun)
 // and died; the next delivery of the run resolves the send to unknown once
 // its lease lapsed, never sends it again, and sends the rest.
 func TestDeadClaimBecomesUnknown(t *testing.T) {
@@ -499,11 +496,7 @@ func TestDeadClaimBecomesUnknown(t *testing.T) {
 	e := setup(t, envOpts{jump: true})
 	ids := fire(t, e.ctx, e.store, 1, twoSendBody(), t0, t0, 0)
 	_, sends := e.run(ids[0])
-	dead, err := e.store.ClaimSend(e.ctx, sends[0].ID, t0, time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.store.BeginAttempt(e.ctx, dead.Token(), t0); err != nil {
+	if _, err := e.store.ClaimSend(e.ctx, sends[0].ID, t0, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.handler.ProcessRun(e.ctx, ids[0]); err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tagcast/tagcast/campaign/sqlstore"
+	"github.com/tagcast/tagcast/internal/quotaprobe"
 	"github.com/tagcast/tagcast/internal/simclock"
 	"github.com/tagcast/tagcast/internal/testenv"
 	"github.com/tagcast/tagcast/pushapi"
@@ -167,8 +168,8 @@ func enqueueAll(t *testing.T, ctx context.Context, rdb *redis.Client, ids []int6
 // TestQuotaExactnessAcrossProcesses: 4 worker processes with concurrency
 // 50 each share one App Key; 200 runs are queued; 48 simulated hours pass.
 // The clock is a file every process reads; the test moves it to the next
-// window opening only once every reserved push has reached the emulator
-// and been recorded, and flushes Redis once on the way (the guard rebuilds
+// window opening only once every reserved slot has been claimed, and its
+// push has reached the emulator and been recorded, and flushes Redis once on the way (the guard rebuilds
 // from the store's ledger; the runs are re-enqueued as the scheduler's
 // reconciler would).
 func TestQuotaExactnessAcrossProcesses(t *testing.T) {
@@ -210,6 +211,13 @@ func TestQuotaExactnessAcrossProcesses(t *testing.T) {
 		}
 		if !st.NextOpening.After(now) {
 			continue // room: the workers take it
+		}
+		// Every slot reserved must be claimed before the sends in flight
+		// are counted: a claim between the two reads would be missed.
+		if n, err := quotaprobe.Unclaimed(ctx, guard, store, testApp, quota.DefaultMargin); err != nil {
+			t.Fatal(err)
+		} else if n != 0 {
+			continue // a worker reserved a slot and is about to claim its send
 		}
 		var inFlight, recorded int
 		if err := store.DB().QueryRowContext(ctx, `SELECT count(*) FILTER (WHERE status = 'in_flight'),
@@ -253,6 +261,7 @@ func TestQuotaExactnessAcrossProcesses(t *testing.T) {
 	t.Logf("%d jumps to %v; %d pushes; emulator %+v; graceful shutdowns %v", jumps, clock.Now(), len(pushes), c, shutdown)
 	if c.RateLimited != 0 {
 		t.Errorf("the emulator answered 429 %d times, want 0", c.RateLimited)
+
 	}
 	// The flush came mid-day: the windows rebuilt from the ledger had to
 	// count that day's earlier pushes, or the day would exceed its limit.

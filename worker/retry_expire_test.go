@@ -31,11 +31,6 @@ func TestProcessRetriedRunPastDeliverBy(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st == campaign.SendSent {
-			if err := e.store.BeginAttempt(e.ctx, c.Token(), t0); err != nil {
-				t.Fatal(err)
-			}
-		}
 		if _, err := e.store.RecordOutcome(e.ctx, c.Token(), campaign.Outcome{Status: st, Code: 1002, At: t0}); err != nil {
 			t.Fatal(err)
 		}

@@ -11,7 +11,7 @@ import (
 )
 
 // On PostgreSQL, a Cancel that commits while a send is being given back
-// to wait (a release, a retry, a lapsed lease) must still leave that send
+// to wait (a 429's release, a retry) must still leave that send
 // cancelled. The statement giving it back read the run's status in its own
 // snapshot: a Cancel that had cancelled the run but not yet committed was
 // invisible to it, and Cancel in turn skipped the send, in flight in its
@@ -30,13 +30,6 @@ func TestCancelCommittingDuringAGiveBack(t *testing.T) {
 		"retry": func(b bundle, held campaign.Send, now time.Time) (campaign.SendStatus, error) {
 			sd, err := b.store.RecordOutcome(b.ctx, held.Token(), campaign.Outcome{Status: campaign.SendRetryWait, Code: 1000, NextAttempt: now.Add(time.Minute), At: now})
 			return sd.Status, err
-		},
-		"lapsed lease": func(b bundle, held campaign.Send, now time.Time) (campaign.SendStatus, error) {
-			stale, err := b.store.ResolveStaleSends(b.ctx, now.Add(2*time.Minute))
-			if len(stale) != 1 {
-				return "", err
-			}
-			return stale[0].Status, err
 		},
 	}
 	for name, giveBack := range giveBacks {

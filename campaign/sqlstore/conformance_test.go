@@ -158,11 +158,6 @@ func (b bundle) claim(t testing.TB, sendID int64, now time.Time) campaign.Send {
 
 func (b bundle) send(t testing.TB, sd campaign.Send, at time.Time, o campaign.Outcome) campaign.Send {
 	t.Helper()
-	if o.Status == campaign.SendSent || o.Status == campaign.SendUnknown || o.KeepsQuota {
-		if err := b.store.BeginAttempt(b.ctx, sd.Token(), at); err != nil {
-			t.Fatalf("begin attempt: %v", err)
-		}
-	}
 	o.At = at
 	out, err := b.store.RecordOutcome(b.ctx, sd.Token(), o)
 	if err != nil {
@@ -449,17 +444,15 @@ func testOutcomesAndLedger(t *testing.T, b bundle) {
 	now := t0.Add(time.Second)
 
 	s0 := b.claim(t, sends[0].ID, now)
-	_, err := b.store.RecordOutcome(b.ctx, s0.Token(), campaign.Outcome{Status: campaign.SendSent, At: now})
-	wantTransitionError(t, err, "sent without BeginAttempt")
 	s0 = b.send(t, s0, now, campaign.Outcome{Status: campaign.SendSent, PushID: "push-1", MessageUID: "BS45-U2HJ-HAAD-HFNQ"})
 	if s0.Status != campaign.SendSent || s0.MessageUID != "BS45-U2HJ-HAAD-HFNQ" || s0.PushID != "push-1" || s0.LastCode != 200 ||
 		s0.SentAt == nil || !s0.SentAt.Equal(now) || s0.LeaseUntil != nil {
 		t.Errorf("sent send = %+v", s0)
 	}
-	_, err = b.store.RecordOutcome(b.ctx, s0.Token(), campaign.Outcome{Status: campaign.SendFailed, At: now})
+	_, err := b.store.RecordOutcome(b.ctx, s0.Token(), campaign.Outcome{Status: campaign.SendFailed, At: now})
 	wantTransitionError(t, err, "second outcome on a settled send")
 
-	b.send(t, b.claim(t, sends[1].ID, now.Add(time.Second)), now.Add(2*time.Second), campaign.Outcome{Status: campaign.SendUnknown, Message: "read timeout"})
+	b.send(t, b.claim(t, sends[1].ID, now.Add(2*time.Second)), now.Add(2*time.Second), campaign.Outcome{Status: campaign.SendUnknown, Message: "read timeout"})
 	s2 := b.send(t, b.claim(t, sends[2].ID, now), now, campaign.Outcome{Status: campaign.SendFailed, Code: 1002, Message: "parameter error"})
 	if s2.LastCode != 1002 || s2.LastMessage != "parameter error" {
 		t.Errorf("failed send keeps code and message: %+v", s2)
@@ -467,7 +460,7 @@ func testOutcomesAndLedger(t *testing.T, b bundle) {
 	if _, err := b.store.FinishRun(b.ctx, run.ID, now); err == nil {
 		t.Fatal("FinishRun with a pending send succeeded")
 	}
-	b.send(t, b.claim(t, sends[3].ID, now), now.Add(3*time.Second), campaign.Outcome{Status: campaign.SendSent, PushID: "push-4", MessageUID: "m4"})
+	b.send(t, b.claim(t, sends[3].ID, now.Add(3*time.Second)), now.Add(3*time.Second), campaign.Outcome{Status: campaign.SendSent, PushID: "push-4", MessageUID: "m4"})
 
 	ledger, err := b.store.SentBetween(b.ctx, "main", now, now.Add(time.Hour))
 	if err != nil {
@@ -573,19 +566,19 @@ func testRetryWaitAndRelease(t *testing.T, b bundle) {
 
 func testStaleLeases(t *testing.T, b bundle) {
 	_, sends := b.fire(t, 2500) // 3 sends
-	notAttempted := b.claim(t, sends[0].ID, t0)
-	attempted := b.claim(t, sends[1].ID, t0)
-	if err := b.store.BeginAttempt(b.ctx, attempted.Token(), t0.Add(time.Second)); err != nil {
-		t.Fatal(err)
-	}
+	crashed := b.claim(t, sends[0].ID, t0)
+	slow := b.claim(t, sends[1].ID, t0.Add(time.Second))
 	fresh, err := b.store.ClaimSend(b.ctx, sends[2].ID, t0.Add(50*time.Second), time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if crashed.SentAt == nil || !crashed.SentAt.Equal(t0) {
+		t.Errorf("claimed send's sent_at = %v, want the claim's instant %v (the attempt begins with it)", crashed.SentAt, t0)
+	}
 	if got, err := b.store.ResolveStaleSends(b.ctx, t0.Add(59*time.Second)); err != nil || len(got) != 0 {
 		t.Errorf("sends resolved before their lease ended: %v (err %v)", got, err)
 	}
-	resolved, err := b.store.ResolveStaleSends(b.ctx, t0.Add(61*time.Second))
+	resolved, err := b.store.ResolveStaleSends(b.ctx, t0.Add(62*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -593,26 +586,24 @@ func testStaleLeases(t *testing.T, b bundle) {
 	for _, sd := range resolved {
 		got[sd.ID] = sd.Status
 	}
-	want := map[int64]campaign.SendStatus{notAttempted.ID: campaign.SendPending, attempted.ID: campaign.SendUnknown}
+	want := map[int64]campaign.SendStatus{crashed.ID: campaign.SendUnknown, slow.ID: campaign.SendUnknown}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("resolved stale sends (-want +got):\n%s", diff)
 	}
 	ledger, _ := b.store.SentBetween(b.ctx, "main", t0, t0.Add(time.Hour))
-	if diff := cmp.Diff([]time.Time{t0.Add(time.Second)}, ledger); diff != "" {
-		t.Errorf("a stale attempted send counts against the quota (-want +got):\n%s", diff)
+	if diff := cmp.Diff([]time.Time{t0, t0.Add(time.Second), t0.Add(50 * time.Second)}, ledger); diff != "" {
+		t.Errorf("stale attempts count against the quota, as does the one in flight (-want +got):\n%s", diff)
 	}
-	// The crashed worker comes back: its claims are over. (Only the
+	// The crashed worker comes back: its claim is over. (Only the
 	// service's 200 for that same claim is still recorded:
 	// LateAnswerIsRecorded.)
-	_, err = b.store.RecordOutcome(b.ctx, attempted.Token(), campaign.Outcome{Status: campaign.SendFailed, Code: 1002, At: t0.Add(62 * time.Second)})
+	_, err = b.store.RecordOutcome(b.ctx, crashed.Token(), campaign.Outcome{Status: campaign.SendFailed, Code: 1002, At: t0.Add(62 * time.Second)})
 	wantTransitionError(t, err, "outcome after the lease was resolved")
-	err = b.store.BeginAttempt(b.ctx, notAttempted.Token(), t0.Add(62*time.Second))
-	wantTransitionError(t, err, "attempt after the lease was resolved")
-	// A worker past its own lease may not start the call either.
-	err = b.store.BeginAttempt(b.ctx, fresh.Token(), t0.Add(111*time.Second))
-	wantTransitionError(t, err, "attempt after the lease lapsed")
-	if sd := b.claim(t, notAttempted.ID, t0.Add(70*time.Second)); sd.Attempts != 1 {
-		t.Errorf("re-claimed send: attempts %d, want 1 (the lapsed claim made no attempt)", sd.Attempts)
+	// unknown is never claimed again without an operator's retry.
+	_, err = b.store.ClaimSend(b.ctx, slow.ID, t0.Add(70*time.Second), time.Minute)
+	wantTransitionError(t, err, "claim of an unknown send")
+	if sd := b.send(t, fresh, t0.Add(70*time.Second), campaign.Outcome{Status: campaign.SendSent, MessageUID: "m"}); sd.Status != campaign.SendSent {
+		t.Errorf("send within its lease: %s, want sent", sd.Status)
 	}
 }
 
@@ -676,9 +667,6 @@ func testPauseResumeCancel(t *testing.T, b bundle) {
 	_, sends3 := b.fire(t, 0)
 	flying := b.claim(t, sends3[0].ID, t0)
 	if _, err := b.store.Cancel(b.ctx, sends3[0].CampaignID, t0); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.store.BeginAttempt(b.ctx, flying.Token(), t0); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.store.RecordOutcome(b.ctx, flying.Token(), campaign.Outcome{Status: campaign.SendRetryWait, Code: 1000,
@@ -890,9 +878,6 @@ func testClaimRecordsTheClaimant(t *testing.T, b bundle) {
 	}
 	named.SetClaimant("host-b:202")
 	sd = b.claim(t, sends[0].ID, t0)
-	if err := b.store.BeginAttempt(b.ctx, sd.Token(), t0); err != nil {
-		t.Fatal(err)
-	}
 	got, err := b.store.ResolveStaleSends(b.ctx, t0.Add(2*time.Minute))
 	if err != nil || len(got) != 1 || got[0].Status != campaign.SendUnknown || got[0].ClaimedBy != "host-b:202" ||
 		!strings.Contains(got[0].LastMessage, "claimed by host-b:202") {
@@ -910,7 +895,6 @@ func jsonString(v any) (string, error) {
 // pushes made outside any campaign, which leave it only when refused.
 func testLedgerInFlightAndDirect(t *testing.T, b bundle) {
 	_, sends := b.fire(t, 0)
-	sd := b.claim(t, sends[0].ID, t0)
 	ledger := func() []time.Time {
 		t.Helper()
 		l, err := b.store.SentBetween(b.ctx, "main", t0, t0.Add(time.Hour))
@@ -920,11 +904,9 @@ func testLedgerInFlightAndDirect(t *testing.T, b bundle) {
 		return l
 	}
 	if l := ledger(); len(l) != 0 {
-		t.Fatalf("claimed but not attempted: ledger %v, want empty", l)
+		t.Fatalf("nothing claimed: ledger %v, want empty", l)
 	}
-	if err := b.store.BeginAttempt(b.ctx, sd.Token(), t0.Add(time.Second)); err != nil {
-		t.Fatal(err)
-	}
+	sd := b.claim(t, sends[0].ID, t0.Add(time.Second))
 	if diff := cmp.Diff([]time.Time{t0.Add(time.Second)}, ledger()); diff != "" {
 		t.Errorf("attempt in flight (-want +got):\n%s", diff)
 	}
@@ -1044,11 +1026,6 @@ func testFinishRunDone(t *testing.T, b bundle) {
 func testRecordOutcomeAndFinish(t *testing.T, b bundle) {
 	record := func(sd campaign.Send, at time.Time, o campaign.Outcome) (campaign.Send, bool) {
 		t.Helper()
-		if o.Status == campaign.SendSent || o.Status == campaign.SendUnknown {
-			if err := b.store.BeginAttempt(b.ctx, sd.Token(), at); err != nil {
-				t.Fatalf("begin attempt: %v", err)
-			}
-		}
 		o.At = at
 		out, finished, err := b.store.RecordOutcomeAndFinish(b.ctx, sd.Token(), o)
 		if err != nil {
@@ -1109,9 +1086,6 @@ func testRecordOutcomeAndFinish(t *testing.T, b bundle) {
 	// is recorded (and counted), the run stays cancelled.
 	run4, sends4 := b.fire(t, 0)
 	inFlight := b.claim(t, sends4[0].ID, at)
-	if err := b.store.BeginAttempt(b.ctx, inFlight.Token(), at); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := b.store.Cancel(b.ctx, run4.CampaignID, at); err != nil {
 		t.Fatal(err)
 	}
@@ -1126,9 +1100,6 @@ func testRecordOutcomeAndFinish(t *testing.T, b bundle) {
 	// A lost claim records nothing and finishes nothing.
 	_, sends3 := b.fire(t, 0)
 	stale := b.claim(t, sends3[0].ID, at)
-	if err := b.store.BeginAttempt(b.ctx, stale.Token(), at); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := b.store.ResolveStaleSends(b.ctx, at.Add(2*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
@@ -1168,10 +1139,6 @@ func testCancelRacesClaimAndRecord(t *testing.T, b bundle) {
 				}
 				if err != nil {
 					t.Errorf("claim: %v", err)
-					return
-				}
-				if err := b.store.BeginAttempt(b.ctx, cl.Token(), at); err != nil {
-					t.Errorf("begin: %v", err)
 					return
 				}
 				_, _, err = b.store.RecordOutcomeAndFinish(b.ctx, cl.Token(), campaign.Outcome{Status: campaign.SendSent, MessageUID: "u", At: at})

@@ -22,14 +22,14 @@ func testKeptQuotaIsLedgered(t *testing.T, b bundle) {
 		campaign.Outcome{Status: campaign.SendRetryWait, Code: 1000, NextAttempt: retryAt, KeepsQuota: true})
 	b.send(t, b.claim(t, sends[1].ID, now), now.Add(time.Second),
 		campaign.Outcome{Status: campaign.SendRetryWait, NextAttempt: retryAt, Message: "connection refused before writing"})
-	b.send(t, b.claim(t, sends[2].ID, now), now.Add(2*time.Second),
+	b.send(t, b.claim(t, sends[2].ID, now.Add(2*time.Second)), now.Add(2*time.Second),
 		campaign.Outcome{Status: campaign.SendFailed, Code: 1000, Message: "giving up after 5 attempts", KeepsQuota: true})
 	b.send(t, b.claim(t, sends[3].ID, now), now.Add(3*time.Second),
 		campaign.Outcome{Status: campaign.SendFailed, Code: 1002, Message: "parameter error"})
 	if s0.Status != campaign.SendRetryWait {
 		t.Fatalf("send 0: %s, want retry_wait", s0.Status)
 	}
-	b.send(t, b.claim(t, s0.ID, retryAt), retryAt.Add(time.Second), campaign.Outcome{Status: campaign.SendSent, PushID: "p", MessageUID: "u"})
+	b.send(t, b.claim(t, s0.ID, retryAt.Add(time.Second)), retryAt.Add(time.Second), campaign.Outcome{Status: campaign.SendSent, PushID: "p", MessageUID: "u"})
 
 	ledger, err := b.store.SentBetween(b.ctx, "main", now, now.Add(time.Hour))
 	if err != nil {

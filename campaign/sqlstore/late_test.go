@@ -16,9 +16,6 @@ func testLateAnswerIsRecorded(t *testing.T, b bundle) {
 	run, sends := b.startedRun(t, 1500, 2)
 	now := t0.Add(time.Second)
 	slow := b.claim(t, sends[0].ID, now)
-	if err := b.store.BeginAttempt(b.ctx, slow.Token(), now); err != nil {
-		t.Fatal(err)
-	}
 	b.send(t, b.claim(t, sends[1].ID, now), now, campaign.Outcome{Status: campaign.SendSent, PushID: "p1", MessageUID: "u1"})
 	later := now.Add(2 * time.Minute) // the 1-minute lease has lapsed
 	if stale, err := b.store.ResolveStaleSends(b.ctx, later); err != nil || len(stale) != 1 || stale[0].Status != campaign.SendUnknown {
@@ -48,9 +45,6 @@ func testLateAnswerIsRecorded(t *testing.T, b bundle) {
 	// operator since (a new claim), so the old answer is refused.
 	run2, sends2 := b.startedRun(t, 10, 1)
 	old := b.claim(t, sends2[0].ID, now)
-	if err := b.store.BeginAttempt(b.ctx, old.Token(), now); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := b.store.ResolveStaleSends(b.ctx, later); err != nil {
 		t.Fatal(err)
 	}

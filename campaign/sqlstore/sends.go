@@ -12,8 +12,8 @@ import (
 	"github.com/tagcast/tagcast/migrations"
 )
 
-// ClaimSend moves a send to in_flight by compare-and-set, and its run from
-// pending to running.
+// ClaimSend moves a send to in_flight by compare-and-set, its attempt begun
+// at now, and its run from pending to running.
 func (s *Store) ClaimSend(ctx context.Context, sendID int64, now time.Time, lease time.Duration) (campaign.Send, error) {
 	if lease <= 0 {
 		return campaign.Send{}, fmt.Errorf("send %d: claim: lease must be positive, got %s", sendID, lease)
@@ -22,12 +22,12 @@ func (s *Store) ClaimSend(ctx context.Context, sendID int64, now time.Time, leas
 	startRun := `UPDATE runs SET status = 'running', updated_at = ? WHERE status = 'pending'
 		AND id = (SELECT run_id FROM sends WHERE id = ? AND ` + claimable + `)`
 	claim := `UPDATE sends SET status = 'in_flight', attempts = attempts + 1, claim = claim + 1,
-		claimed_at = ?, lease_until = ?, sent_at = NULL, next_attempt_at = NULL, updated_at = ?, claimed_by = ?
+		claimed_at = ?, sent_at = ?, lease_until = ?, next_attempt_at = NULL, updated_at = ?, claimed_by = ?
 		{from} WHERE sends.id = ? AND ` + claimable + `
 		AND EXISTS (SELECT 1 FROM runs WHERE runs.id = sends.run_id AND runs.status IN ('pending', 'running'))
 		RETURNING ` + sendCols
 	startArgs := []any{s.ts(now), sendID, s.ts(now)}
-	claimArgs := []any{s.ts(now), s.ts(now.Add(lease)), s.ts(now), s.claimant, sendID, s.ts(now)}
+	claimArgs := []any{s.ts(now), s.ts(now), s.ts(now.Add(lease)), s.ts(now), s.claimant, sendID, s.ts(now)}
 	var sends []campaign.Send
 	var err error
 	if s.dialect == migrations.Postgres {
@@ -94,23 +94,6 @@ func (s *Store) ClaimSend(ctx context.Context, sendID int64, now time.Time, leas
 // row is written, the order every writer takes them in.
 const orCancelled = `CASE WHEN (SELECT r.status FROM runs r WHERE r.id = sends.run_id{share}) = 'cancelled' THEN 'cancelled' ELSE ? END`
 
-// BeginAttempt records that the claimed send is being attempted.
-func (s *Store) BeginAttempt(ctx context.Context, tok campaign.ClaimToken, at time.Time) error {
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE sends SET sent_at = ?, updated_at = ?
-		WHERE id = ? AND status = 'in_flight' AND claim = ? AND lease_until > ?`), s.ts(at), s.ts(at), tok.SendID, tok.Claim, s.ts(at))
-	if err != nil {
-		return fmt.Errorf("send %d: begin attempt: %w", tok.SendID, err)
-	}
-	if n, _ := res.RowsAffected(); n == 1 {
-		return nil
-	}
-	cur, err := s.getSend(ctx, s.db, tok.SendID, false)
-	if err != nil {
-		return err
-	}
-	return fmt.Errorf("campaign %d run %d: %w", cur.CampaignID, cur.RunID, lostClaim(cur, tok, "attempt"))
-}
-
 // lostClaim explains why a claim token no longer holds.
 func lostClaim(cur campaign.Send, tok campaign.ClaimToken, to string) *campaign.TransitionError {
 	te := &campaign.TransitionError{Entity: "send", ID: cur.ID, From: string(cur.Status), To: to}
@@ -167,17 +150,13 @@ func (s *Store) record(ctx context.Context, tok campaign.ClaimToken, o campaign.
 	case campaign.SendPending: // released: the attempt is not spent
 		set += `, attempts = attempts - 1, sent_at = NULL, claimed_at = NULL`
 	}
-	// One compare-and-set: the claim must still hold, and sent or unknown
-	// need the attempt begun.
+	// One compare-and-set: the claim must still hold.
 	where := ` WHERE id = ? AND status = 'in_flight' AND claim = ?`
 	args = append(args, tok.SendID, tok.Claim)
 	ledgered := o.Status == campaign.SendSent || o.Status == campaign.SendUnknown
 	ledgerAs := o.Status
 	if o.KeepsQuota && (o.Status == campaign.SendRetryWait || o.Status == campaign.SendFailed) {
 		ledgered, ledgerAs = true, campaign.SendUnknown // it may count at the service
-	}
-	if ledgered {
-		where += ` AND sent_at IS NOT NULL`
 	}
 	update := `UPDATE sends SET ` + set + where + ` RETURNING ` + sendCols
 
@@ -267,10 +246,6 @@ func (s *Store) record(ctx context.Context, tok campaign.ClaimToken, o campaign.
 	if o.Status == campaign.SendSent && cur.Status == campaign.SendUnknown && cur.Claim == tok.Claim {
 		return s.recordLateSent(ctx, tok, cur.RunID, o)
 	}
-	if cur.Status == campaign.SendInFlight && cur.Claim == tok.Claim && ledgered && cur.SentAt == nil {
-		return cur, false, fmt.Errorf("campaign %d run %d: %w", cur.CampaignID, cur.RunID, &campaign.TransitionError{Entity: "send", ID: cur.ID,
-			From: string(cur.Status), To: string(o.Status), Reason: "no attempt begun: call BeginAttempt before the push call"})
-	}
 	return cur, false, fmt.Errorf("campaign %d run %d: %w", cur.CampaignID, cur.RunID, lostClaim(cur, tok, string(o.Status)))
 }
 
@@ -330,7 +305,7 @@ func (s *Store) ledger(ctx context.Context, tx *sql.Tx, sd campaign.Send, outcom
 	return nil
 }
 
-// ResolveStaleSends settles in_flight sends whose lease ended.
+// ResolveStaleSends settles in_flight sends whose lease ended: unknown.
 func (s *Store) ResolveStaleSends(ctx context.Context, now time.Time) ([]campaign.Send, error) {
 	var out []campaign.Send
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -348,23 +323,15 @@ func (s *Store) ResolveStaleSends(ctx context.Context, now time.Time) ([]campaig
 			if sd.ClaimedBy != "" {
 				holder = " (claimed by " + sd.ClaimedBy + ")"
 			}
-			var row *sql.Row
-			if sd.SentAt != nil {
-				row = tx.QueryRowContext(ctx, s.q(`UPDATE sends SET status = 'unknown', lease_until = NULL, last_message = ?, updated_at = ?
-					WHERE id = ? RETURNING `+sendCols), "lease lapsed after the attempt began"+holder+": it may have reached the service", s.ts(now), sd.ID)
-			} else {
-				row = tx.QueryRowContext(ctx, s.q(`UPDATE sends SET status = `+orCancelled+`, attempts = attempts - 1, claimed_at = NULL,
-					lease_until = NULL, last_message = ?, updated_at = ? WHERE id = ? RETURNING `+sendCols),
-					campaign.SendPending, "lease lapsed before the attempt began"+holder+": not sent", s.ts(now), sd.ID)
-			}
-			updated, err := scanSend(row)
+			// The claim began the attempt: it may have reached the service.
+			updated, err := scanSend(tx.QueryRowContext(ctx, s.q(`UPDATE sends SET status = 'unknown', sent_at = COALESCE(sent_at, claimed_at),
+				lease_until = NULL, last_message = ?, updated_at = ? WHERE id = ? RETURNING `+sendCols),
+				"lease lapsed during the attempt"+holder+": it may have reached the service", s.ts(now), sd.ID))
 			if err != nil {
 				return fmt.Errorf("campaign %d run %d send %d: resolve stale: %w", sd.CampaignID, sd.RunID, sd.ID, err)
 			}
-			if updated.Status == campaign.SendUnknown {
-				if err := s.ledger(ctx, tx, updated, campaign.SendUnknown); err != nil {
-					return err
-				}
+			if err := s.ledger(ctx, tx, updated, campaign.SendUnknown); err != nil {
+				return err
 			}
 			out = append(out, updated)
 		}
@@ -442,10 +409,10 @@ func (s *Store) Cancel(ctx context.Context, id int64, now time.Time) (campaign.C
 
 // SentBetween is the quota ledger of one app in [from, to).
 func (s *Store) SentBetween(ctx context.Context, app string, from, to time.Time) ([]time.Time, error) {
-	// Attempts still in flight (BeginAttempt done, no outcome yet) count
-	// too: a quota rebuilt while a push is on the wire must not give its
-	// slot away. ClaimSend clears sent_at, so an in_flight send with sent_at
-	// is this claim's attempt, not an earlier one already in the ledger.
+	// Attempts still in flight (claimed, no outcome yet) count too: a quota
+	// rebuilt while a push is on the wire must not give its slot away.
+	// ClaimSend sets sent_at anew, so an in_flight send's sent_at is this
+	// claim's attempt, not an earlier one already in the ledger.
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT sent_at FROM quota_ledger WHERE app = ? AND sent_at >= ? AND sent_at < ?
 		UNION ALL
 		SELECT sent_at FROM sends WHERE status = 'in_flight' AND app = ? AND sent_at >= ? AND sent_at < ?

@@ -305,11 +305,6 @@ func settleRun(t *testing.T, st *sqlstore.Store, runID int64, outcomes ...campai
 		case campaign.SendFailed:
 			o.Code, o.Message = 1002, "parameter error"
 		}
-		if o.Status == campaign.SendSent || o.Status == campaign.SendUnknown {
-			if err := st.BeginAttempt(ctx, sd.Token(), now); err != nil {
-				t.Fatal(err)
-			}
-		}
 		if _, err := st.RecordOutcome(ctx, sd.Token(), o); err != nil {
 			t.Fatal(err)
 		}

@@ -1,0 +1,40 @@
+// Package quotaprobe is for harnesses that move a simulated clock from one
+// quiet instant to the next (tests, benchmarks, the end-to-end run). A
+// worker reserves an app's quota slot just before it claims the send: for
+// that moment the slot is taken in Redis while no send is in flight, and a
+// harness that moved the clock then would stamp the push in a later window
+// than its reservation. Unclaimed finds such slots.
+package quotaprobe
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/tagcast/tagcast/quota"
+)
+
+// Unclaimed is how many reservations of app's current hour window are not
+// in the ledger: slots reserved by workers that have not claimed their send
+// yet, or that died before they did. margin must be the guard's
+// (quota.DefaultMargin unless its Options set one). The count is exact
+// while the clock stands still, as a simulated one does between moves: a
+// reservation and its claim then carry the same instant.
+func Unclaimed(ctx context.Context, g *quota.Guard, ledger quota.Ledger, app string, margin time.Duration) (int, error) {
+	st, err := g.Status(ctx, app)
+	if err != nil {
+		return 0, err
+	}
+	// The guard counts a reservation from margin before the window's
+	// start: inclusive for a fixed window, exclusive for a rolling one (its
+	// oldest slot is free at that very millisecond).
+	from := st.Hour.Start.Add(-margin)
+	if st.Hour.Reset.IsZero() {
+		from = from.Add(time.Millisecond)
+	}
+	sent, err := ledger.SentBetween(ctx, app, from, st.At.Add(time.Millisecond))
+	if err != nil {
+		return 0, fmt.Errorf("quotaprobe: app %s: %w", app, err)
+	}
+	return st.Hour.Used - len(sent), nil
+}
