@@ -249,7 +249,7 @@ func TestQuotaStatusCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || st.App != "main" || st.Day.Limit != 3 || st.Hour.Remaining != 2 {
 		t.Errorf("quota status --app main -o json: %v %s", err, r)
 	}
-	if r = a.tagcast(t, "quota", "status", "--app", "nope"); r.code != 1 || !strings.Contains(r.stderr, "not configured") || !strings.Contains(r.stderr, "404") {
+	if r = a.tagcast(t, "quota", "status", "--app", "nope"); r.code != 2 || !strings.Contains(r.stderr, "not configured") || !strings.Contains(r.stderr, "404") {
 		t.Errorf("quota status --app nope: %s", r)
 	}
 }

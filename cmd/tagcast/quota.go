@@ -1,13 +1,16 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tagcast/tagcast/admin"
 	"github.com/tagcast/tagcast/quota"
 )
 
@@ -36,6 +39,12 @@ func newQuotaStatusCmd(g *globals) *cobra.Command {
 			var apps []quota.Status
 			if appName != "" {
 				st, err := client.AppQuota(cmd.Context(), appName)
+				var ae *admin.APIError
+				if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+					// A name the server does not serve is a usage error, as
+					// --app is for the commands that read the config.
+					return usageError("--app %q: %s (HTTP 404)", appName, ae.ErrorBody.Error)
+				}
 				if err != nil {
 					return adminFailed(cmd, "quota status --app "+appName, err)
 				}
