@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -79,5 +83,50 @@ func TestSecondSignalEndsASlowStop(t *testing.T) {
 	}
 	if ws, ok := ee.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGINT {
 		t.Errorf("exit status %v, want killed by SIGINT", ee)
+	}
+}
+
+// go-redis's own messages (here: a pool that cannot dial) follow
+// log.format: with json, every one of them is a JSON line of the log.
+func TestRedisMessagesFollowTheLogFormat(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String() // nothing listens there once closed
+	_ = l.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "tagcast.yaml")
+	if err := os.WriteFile(cfg, []byte(`redis: {url: "redis://`+closed+`/0"}
+database: {url: "sqlite://`+filepath.Join(dir, "tagcast.db")+`"}
+log: {format: json, level: info}
+apps:
+  - {name: main, app_key: uwd1c0sxdlx2, app_secret_env: TAGCAST_TEST_SECRET, data_center: singapore}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "worker", "--config", cfg)
+	cmd.Env = append(os.Environ(), reexecVar+"=1", "TAGCAST_TEST_SECRET=not-a-secret")
+	var stderr testenv.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); exitCode(t, err) != 1 {
+		t.Fatalf("worker with Redis down: %v, want exit 1; stderr:\n%s", err, stderr.String())
+	}
+	found := 0
+	for line := range strings.Lines(stderr.String()) {
+		if !strings.Contains(line, "connection pool") {
+			continue
+		}
+		found++
+		var entry struct{ Level, Component, Message string }
+		if err := json.Unmarshal([]byte(line), &entry); err != nil || entry.Level != "warn" || entry.Component != "redis" {
+			t.Errorf("go-redis line %q: not a warning of component redis in the JSON log (%v)", line, err)
+		}
+	}
+	if found == 0 {
+		t.Errorf("no go-redis message on stderr:\n%s", stderr.String())
 	}
 }

@@ -98,6 +98,13 @@ func newDeps(cfg *config.Config, w io.Writer, lookupEnv func(string) (string, bo
 	if err != nil {
 		return nil, err
 	}
+	if w == os.Stderr {
+		// go-redis prints its own messages (a pool that cannot dial) with
+		// the standard library's logger: plain text in a JSON log. Its
+		// logger is one per process, so only the process's own log takes
+		// it over (tests run many commands in one process, on buffers).
+		redis.SetLogger(redisLogger{log: log.With().Str("component", "redis").Logger()})
+	}
 	d := &deps{cfg: cfg, log: log, clock: wallClock{}}
 	if lookupEnv != nil {
 		if path, ok := lookupEnv(simclock.EnvVar); ok && path != "" {
@@ -111,6 +118,13 @@ func newDeps(cfg *config.Config, w io.Writer, lookupEnv func(string) (string, bo
 		}
 	}
 	return d, nil
+}
+
+// redisLogger writes go-redis's messages to the process's log, as warnings.
+type redisLogger struct{ log zerolog.Logger }
+
+func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
+	l.log.Warn().Msg(strings.TrimPrefix(fmt.Sprintf(format, v...), "redis: "))
 }
 
 // newLogger is the zerolog logger of log.level and log.format on w.
