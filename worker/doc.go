@@ -1,8 +1,8 @@
 // Package worker turns queued runs into pushes: the asynq server and the
 // handler of queue.TypeRunSend. For each Send of a Run, in index order, it
-// claims the send in the store (a leased compare-and-set), waits out any
-// remainder before the run's scheduled instant, reserves a slot with the
-// quota guard, records that the attempt begins, calls the push service and
+// waits out any remainder before the run's scheduled instant, reserves a
+// slot with the quota guard, claims the send in the store (a leased
+// compare-and-set that begins the attempt), calls the push service and
 // records the outcome, mapped in one place (decide) from pushapi's classes:
 // sent, retry (exponential backoff with full jitter), rate_limited (the app
 // is blocked until the next window boundary), failed (permanent) and unknown

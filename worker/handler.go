@@ -25,6 +25,8 @@ type Store interface {
 	RecordOutcome(ctx context.Context, tok campaign.ClaimToken, o campaign.Outcome) (campaign.Send, error)
 	RecordOutcomeAndFinish(ctx context.Context, tok campaign.ClaimToken, o campaign.Outcome) (campaign.Send, bool, error)
 	ResolveStaleSends(ctx context.Context, now time.Time) ([]campaign.Send, error)
+	// Claimant names this process in the sends it claims.
+	Claimant() string
 }
 
 // Guard is the part of *quota.Guard the worker uses.
@@ -399,19 +401,31 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, s campaign.Send
 		return time.Time{}, nil, false, fmt.Errorf("%s: reserve quota: %w", ids, err)
 	}
 
+	// The claim begins the attempt, so a claim that commits unseen would
+	// leave a send in flight that nobody calls, unknown once its lease
+	// lapses. It runs on a context the task's end does not cut short, and
+	// a failed one is looked for (giveBackLostClaim).
 	started := h.clock.Now()
-	claimed, err := h.store.ClaimSend(ctx, s.ID, started, h.cfg.Lease)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.StoreTimeout)
+	claimed, err := h.store.ClaimSend(cctx, s.ID, started, h.cfg.Lease)
+	cancel()
 	if err != nil {
-		// Not claimed (or, if the reply was lost, never called: its lease
-		// lapses to unknown): the slot is not spent.
-		relErr := h.guard.Release(context.WithoutCancel(ctx), res)
+		relErr := h.guard.Release(context.WithoutCancel(ctx), res) // not claimed: the slot is not spent
 		if errors.Is(err, campaign.ErrIllegalTransition) {
 			log.Debug().Int64("send", s.ID).Err(err).Msg("send taken or moved meanwhile")
 			return time.Time{}, nil, false, relErr
 		}
-		return time.Time{}, nil, false, errors.Join(fmt.Errorf("%s: claim: %w", ids, err), relErr)
+		lostErr := h.giveBackLostClaim(ctx, run.ID, s.ID, started)
+		return time.Time{}, nil, false, errors.Join(fmt.Errorf("%s: claim: %w", ids, err), relErr, lostErr)
 	}
 	tok := claimed.Token()
+	if err := ctx.Err(); err != nil {
+		// The task ended during the claim: give the claim and the slot back
+		// rather than call with a context that is over.
+		return time.Time{}, nil, false, errors.Join(fmt.Errorf("%s: %w", ids, err),
+			h.giveBack(ctx, tok, "the task ended as the send was claimed: not sent"),
+			h.guard.Release(context.WithoutCancel(ctx), res))
+	}
 	log = log.With().Int64("send", s.ID).Int("attempt", claimed.Attempts).Logger()
 
 	body := claimed.Body
@@ -504,6 +518,41 @@ func (h *Handler) recordOutcome(ctx context.Context, tok campaign.ClaimToken, o 
 		}
 	}
 	return campaign.Send{}, false, err
+}
+
+// giveBack returns a claim whose call was never made to pending, the
+// attempt not spent.
+func (h *Handler) giveBack(ctx context.Context, tok campaign.ClaimToken, why string) error {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.StoreTimeout)
+	defer cancel()
+	if _, err := h.store.RecordOutcome(sctx, tok, campaign.Outcome{Status: campaign.SendPending, Message: why, At: h.clock.Now()}); err != nil {
+		return fmt.Errorf("send %d: give the claim back: %w", tok.SendID, err)
+	}
+	return nil
+}
+
+// giveBackLostClaim looks for the claim of a ClaimSend that failed: when the
+// statement committed and only its answer was lost, the send is in flight
+// in this process's name, claimed at started, and nobody will call it. It
+// goes back to pending. (If the store cannot even be read, such a send
+// becomes unknown when its lease lapses.)
+func (h *Handler) giveBackLostClaim(ctx context.Context, runID, sendID int64, started time.Time) error {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.StoreTimeout)
+	defer cancel()
+	_, sends, err := h.store.GetRun(sctx, runID)
+	if err != nil {
+		return fmt.Errorf("send %d: look for a claim whose answer was lost: %w", sendID, err)
+	}
+	for _, sd := range sends {
+		// Stored to the microsecond; no other claim of this send can hold
+		// while one made at that instant by this process does.
+		if sd.ID == sendID && sd.Status == campaign.SendInFlight && sd.ClaimedBy == h.store.Claimant() &&
+			sd.ClaimedAt != nil && sd.ClaimedAt.Sub(started).Abs() <= time.Microsecond {
+			h.log.Warn().Int64("run", runID).Int64("send", sendID).Msg("claim committed, its answer lost: given back")
+			return h.giveBack(sctx, sd.Token(), "its claim's answer was lost: not sent")
+		}
+	}
+	return nil
 }
 
 // setRemaining refreshes the quota gauges of app.

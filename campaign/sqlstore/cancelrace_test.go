@@ -24,7 +24,7 @@ func TestCancelCommittingDuringAGiveBack(t *testing.T) {
 	t.Parallel()
 	giveBacks := map[string]func(b bundle, held campaign.Send, now time.Time) (campaign.SendStatus, error){
 		"release": func(b bundle, held campaign.Send, now time.Time) (campaign.SendStatus, error) {
-			sd, err := b.store.RecordOutcome(b.ctx, held.Token(), campaign.Outcome{Status: campaign.SendPending, Message: "waiting for quota", At: now})
+			sd, err := b.store.RecordOutcome(b.ctx, held.Token(), campaign.Outcome{Status: campaign.SendPending, Code: 1008, Message: "rate limited", At: now})
 			return sd.Status, err
 		},
 		"retry": func(b bundle, held campaign.Send, now time.Time) (campaign.SendStatus, error) {

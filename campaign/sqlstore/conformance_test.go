@@ -550,8 +550,8 @@ func testRetryWaitAndRelease(t *testing.T, b bundle) {
 	if sd.Attempts != 2 || sd.Claim != 2 {
 		t.Errorf("second claim: attempts %d claim %d, want 2 and 2", sd.Attempts, sd.Claim)
 	}
-	// A quota snooze releases the claim without spending the attempt.
-	sd = b.send(t, sd, t0.Add(11*time.Second), campaign.Outcome{Status: campaign.SendPending, Message: "quota: next slot at 10:00"})
+	// A 429 gives the claim back without spending the attempt.
+	sd = b.send(t, sd, t0.Add(11*time.Second), campaign.Outcome{Status: campaign.SendPending, Code: 1008, Message: "rate limited: next slot at 10:00"})
 	if sd.Status != campaign.SendPending || sd.Attempts != 1 || sd.ClaimedAt != nil {
 		t.Errorf("released send = %+v, want pending with 1 attempt", sd)
 	}

@@ -148,6 +148,9 @@ func ClaimantName(pid int) string {
 // claims from now on. Call it before the store is shared.
 func (s *Store) SetClaimant(name string) { s.claimant = name }
 
+// Claimant is the name SetClaimant gave this process ("" if none).
+func (s *Store) Claimant() string { return s.claimant }
+
 // DB is the underlying handle (for migrations, tests and benchmarks).
 func (s *Store) DB() *sql.DB { return s.db }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -40,9 +41,10 @@ func newQuotaStatusCmd(g *globals) *cobra.Command {
 			if appName != "" {
 				st, err := client.AppQuota(cmd.Context(), appName)
 				var ae *admin.APIError
-				if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+				if errors.As(err, &ae) && ae.Status == http.StatusNotFound && strings.Contains(ae.ErrorBody.Error, "not configured") {
 					// A name the server does not serve is a usage error, as
-					// --app is for the commands that read the config.
+					// --app is for the commands that read the config. (Any
+					// other 404, a wrong admin URL say, is not the name's.)
 					return usageError("--app %q: %s (HTTP 404)", appName, ae.ErrorBody.Error)
 				}
 				if err != nil {
