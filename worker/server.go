@@ -120,8 +120,9 @@ func (s *Server) Shutdown() {
 	s.handler.Drain()
 	s.srv.Stop()
 	s.srv.Shutdown()
-	// No handler starts after asynq's Shutdown; those still running do at
-	// most a release and a record, each bounded by StoreTimeout.
+	// No handler starts after asynq's Shutdown; one still running does at
+	// most two store steps, each bounded by StoreTimeout: a claim and its
+	// give-back, or a record.
 	done := make(chan struct{})
 	go func() { s.running.Wait(); close(done) }()
 	t := time.NewTimer(2*s.handler.cfg.StoreTimeout + time.Second)

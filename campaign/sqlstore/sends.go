@@ -94,16 +94,11 @@ func (s *Store) ClaimSend(ctx context.Context, sendID int64, now time.Time, leas
 // row is written, the order every writer takes them in.
 const orCancelled = `CASE WHEN (SELECT r.status FROM runs r WHERE r.id = sends.run_id{share}) = 'cancelled' THEN 'cancelled' ELSE ? END`
 
-// lostClaim explains why a claim token no longer holds.
+// lostClaim explains why a claim token no longer holds: the send moved on
+// (resolved, settled or claimed again) since the claim.
 func lostClaim(cur campaign.Send, tok campaign.ClaimToken, to string) *campaign.TransitionError {
-	te := &campaign.TransitionError{Entity: "send", ID: cur.ID, From: string(cur.Status), To: to}
-	switch {
-	case cur.Status != campaign.SendInFlight || cur.Claim != tok.Claim:
-		te.Reason = fmt.Sprintf("claim %d is over (current claim %d)", tok.Claim, cur.Claim)
-	default:
-		te.Reason = fmt.Sprintf("the lease of claim %d has lapsed", tok.Claim)
-	}
-	return te
+	return &campaign.TransitionError{Entity: "send", ID: cur.ID, From: string(cur.Status), To: to,
+		Reason: fmt.Sprintf("claim %d is over (current claim %d)", tok.Claim, cur.Claim)}
 }
 
 // RecordOutcome ends a claim with its outcome.

@@ -9,9 +9,6 @@ import (
 	"syscall"
 )
 
-// errLockHeld: another process holds the lock.
-var errLockHeld = errors.New("lock held by another process")
-
 // flockExclusive takes an exclusive, non-blocking flock on path (created
 // if missing, never removed: removing it would let two processes lock two
 // different files). The returned func releases it.

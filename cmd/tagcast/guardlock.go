@@ -14,6 +14,9 @@ import (
 // ASCII, then "guard").
 const guardLockKey int64 = 0x74616763_67726400
 
+// errLockHeld: another process holds a flock (flockExclusive).
+var errLockHeld = errors.New("lock held by another process")
+
 // errGuardLocked is the refusal of a second process on one store with an
 // embedded Redis.
 var errGuardLocked = errors.New("another tagcast process (serve or push send) is sending through this store with its own embedded Redis; " +
