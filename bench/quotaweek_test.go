@@ -75,7 +75,7 @@ func quotaWeekOnce(b *testing.B) {
 	}
 	client := asynq.NewClientFromRedisClient(s.rdb)
 	for _, id := range ids {
-		if _, err := queue.Enqueue(ctx, client, id, time.Time{}, queue.Options{}); err != nil {
+		if _, err := queue.Enqueue(ctx, client, queue.RunSendPayload{RunID: id}, time.Time{}, queue.Options{}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -70,6 +70,13 @@ type Store interface {
 	// atomic step. Losing the race, or a run that is no longer open, is a
 	// *TransitionError.
 	ClaimSend(ctx context.Context, sendID int64, now time.Time, lease time.Duration) (Send, error)
+	// ClaimFirstSend is ClaimSend of a run's first send (index 0) by a
+	// worker that has not read the run: it claims only a pending run of
+	// app, due at now (scheduled_for not after now) and not past its
+	// deliver_by, whose first send is pending, and the run becomes running
+	// in the same atomic step. Otherwise claimed is false and nothing is
+	// written: the caller reads the run and decides.
+	ClaimFirstSend(ctx context.Context, runID int64, app string, now time.Time, lease time.Duration) (sd Send, claimed bool, err error)
 	// RecordOutcome ends the claim with o (sent, retry_wait, failed,
 	// unknown, pending to give the attempt back after a 429, or expired).
 	// sent and unknown enter the quota ledger.

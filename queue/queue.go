@@ -27,7 +27,17 @@ const DefaultQueue = "tagcast"
 // RunSendPayload is the payload of a TypeRunSend task.
 type RunSendPayload struct {
 	RunID int64 `json:"run_id"`
+	// App and ScheduledFor are hints: the run's app and instant, which never
+	// change once the run exists. With them a worker reserves the quota slot
+	// and claims the run's first send without reading the run first (the
+	// claim checks them again). Tasks without them, or whose run has
+	// started, are processed from the store.
+	App          string    `json:"app,omitempty"`
+	ScheduledFor time.Time `json:"scheduled_for,omitzero"`
 }
+
+// Hinted reports whether the payload carries both hints.
+func (p RunSendPayload) Hinted() bool { return p.App != "" && !p.ScheduledFor.IsZero() }
 
 // TaskID is the asynq TaskID of the task for run id. asynq refuses a second
 // task with the same id while the first is kept (pending, scheduled, active,
@@ -92,18 +102,18 @@ func wholeSeconds(d time.Duration) time.Duration {
 	return time.Duration(s) * time.Second
 }
 
-// NewRunSendTask builds the task for run runID.
-func NewRunSendTask(runID int64, opts Options) (*asynq.Task, error) {
-	if runID <= 0 {
-		return nil, fmt.Errorf("queue: run id must be positive, got %d", runID)
+// NewRunSendTask builds the task for run p.RunID.
+func NewRunSendTask(p RunSendPayload, opts Options) (*asynq.Task, error) {
+	if p.RunID <= 0 {
+		return nil, fmt.Errorf("queue: run id must be positive, got %d", p.RunID)
 	}
-	payload, err := json.Marshal(RunSendPayload{RunID: runID})
+	payload, err := json.Marshal(p)
 	if err != nil {
-		return nil, fmt.Errorf("queue: run %d: %w", runID, err)
+		return nil, fmt.Errorf("queue: run %d: %w", p.RunID, err)
 	}
 	o := opts.withDefaults()
 	return asynq.NewTask(TypeRunSend, payload,
-		asynq.TaskID(TaskID(runID)),
+		asynq.TaskID(TaskID(p.RunID)),
 		asynq.Queue(o.Queue),
 		asynq.Timeout(o.TaskTimeout()),
 		asynq.MaxRetry(o.MaxRetry),
@@ -131,11 +141,12 @@ type Enqueuer interface {
 	EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
 }
 
-// Enqueue enqueues run runID to be processed at processAt (immediately when
-// zero or past). It reports enqueued=false, err=nil when a task for the run
-// already exists: enqueueing is idempotent.
-func Enqueue(ctx context.Context, c Enqueuer, runID int64, processAt time.Time, opts Options) (enqueued bool, err error) {
-	task, err := NewRunSendTask(runID, opts)
+// Enqueue enqueues run p.RunID to be processed at processAt (immediately
+// when zero or past). It reports enqueued=false, err=nil when a task for the
+// run already exists: enqueueing is idempotent.
+func Enqueue(ctx context.Context, c Enqueuer, p RunSendPayload, processAt time.Time, opts Options) (enqueued bool, err error) {
+	runID := p.RunID
+	task, err := NewRunSendTask(p, opts)
 	if err != nil {
 		return false, err
 	}

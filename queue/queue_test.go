@@ -14,16 +14,27 @@ import (
 func TestMain(m *testing.M) { testenv.Main(m) }
 
 func TestTaskRoundTrip(t *testing.T) {
-	task, err := queue.NewRunSendTask(42, queue.Options{})
-	if err != nil {
-		t.Fatal(err)
+	at := time.Date(2026, 11, 27, 9, 0, 0, 123456000, time.FixedZone("CST", 8*3600))
+	for _, want := range []queue.RunSendPayload{
+		{RunID: 42},
+		{RunID: 42, App: "main", ScheduledFor: at},
+	} {
+		task, err := queue.NewRunSendTask(want, queue.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := queue.ParseRunSend(task)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.RunID != want.RunID || p.App != want.App || !p.ScheduledFor.Equal(want.ScheduledFor) || p.Hinted() != (want.App != "") {
+			t.Errorf("round trip of %+v = %+v (hinted %v)", want, p, p.Hinted())
+		}
 	}
-	p, err := queue.ParseRunSend(task)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.RunID != 42 {
-		t.Fatalf("RunID = %d, want 42", p.RunID)
+	// A task of an earlier version, without hints, is still a task.
+	p, err := queue.ParseRunSend(asynq.NewTask(queue.TypeRunSend, []byte(`{"run_id":7}`)))
+	if err != nil || p.RunID != 7 || p.Hinted() {
+		t.Errorf("unhinted payload = %+v, %v", p, err)
 	}
 	if got := queue.TaskID(42); got != "run:42" {
 		t.Fatalf("TaskID = %q, want run:42", got)
@@ -31,7 +42,7 @@ func TestTaskRoundTrip(t *testing.T) {
 }
 
 func TestRejectsBadInput(t *testing.T) {
-	if _, err := queue.NewRunSendTask(0, queue.Options{}); err == nil {
+	if _, err := queue.NewRunSendTask(queue.RunSendPayload{}, queue.Options{}); err == nil {
 		t.Fatal("run id 0 accepted")
 	}
 	for name, task := range map[string]*asynq.Task{
@@ -63,11 +74,11 @@ func TestEnqueueIsIdempotentAndSetsOptions(t *testing.T) {
 	at := time.Now().Add(time.Hour).Truncate(time.Second)
 	opts := queue.Options{Timeout: 1500 * time.Millisecond, MaxRetry: 0, Retention: time.Hour}
 
-	enq, err := queue.Enqueue(ctx, client, 7, at, opts)
+	enq, err := queue.Enqueue(ctx, client, queue.RunSendPayload{RunID: 7}, at, opts)
 	if err != nil || !enq {
 		t.Fatalf("first Enqueue = %v, %v; want true, nil", enq, err)
 	}
-	enq, err = queue.Enqueue(ctx, client, 7, time.Time{}, opts)
+	enq, err = queue.Enqueue(ctx, client, queue.RunSendPayload{RunID: 7}, time.Time{}, opts)
 	if err != nil || enq {
 		t.Fatalf("second Enqueue = %v, %v; want false, nil", enq, err)
 	}

@@ -24,7 +24,7 @@ func TestRegisterRestoresAQueueAfterFlush(t *testing.T) {
 	client := asynq.NewClientFromRedisClient(rdb)
 	inspector := asynq.NewInspectorFromRedisClient(rdb)
 
-	if _, err := queue.Enqueue(ctx, client, 1, time.Time{}, queue.Options{}); err != nil {
+	if _, err := queue.Enqueue(ctx, client, queue.RunSendPayload{RunID: 1}, time.Time{}, queue.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := inspector.GetQueueInfo(queue.DefaultQueue); err != nil {
@@ -32,7 +32,7 @@ func TestRegisterRestoresAQueueAfterFlush(t *testing.T) {
 	}
 	srv.Flush(t)
 	// The client remembers the queue: enqueueing again does not re-add it.
-	if _, err := queue.Enqueue(ctx, client, 2, time.Time{}, queue.Options{}); err != nil {
+	if _, err := queue.Enqueue(ctx, client, queue.RunSendPayload{RunID: 2}, time.Time{}, queue.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := inspector.GetQueueInfo(queue.DefaultQueue); err == nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/tagcast/tagcast/campaign"
 	"github.com/tagcast/tagcast/queue"
 )
 
@@ -41,12 +42,18 @@ func (q taskQueue) queueName() string {
 	return q.opts.Queue
 }
 
-// enqueue hands run runID to the queue, to be processed at processAt (zero:
-// now). When a task with the run's id exists and an inspector is set, a
+// taskOf is the task payload of run r, with its hints.
+func taskOf(r campaign.Run) queue.RunSendPayload {
+	return queue.RunSendPayload{RunID: r.ID, App: r.App, ScheduledFor: r.ScheduledFor}
+}
+
+// enqueue hands run p.RunID to the queue, to be processed at processAt
+// (zero: now). When a task with the run's id exists and an inspector is set, a
 // finished one (completed, or archived when reviveArchived) cannot process
 // the run again and is replaced; a live one is left alone.
-func (q taskQueue) enqueue(ctx context.Context, runID int64, processAt time.Time, reviveArchived bool) (enqueueResult, error) {
-	ok, err := queue.Enqueue(ctx, q.client, runID, processAt, q.opts)
+func (q taskQueue) enqueue(ctx context.Context, p queue.RunSendPayload, processAt time.Time, reviveArchived bool) (enqueueResult, error) {
+	runID := p.RunID
+	ok, err := queue.Enqueue(ctx, q.client, p, processAt, q.opts)
 	switch {
 	case err != nil:
 		return 0, err
@@ -69,7 +76,7 @@ func (q taskQueue) enqueue(ctx context.Context, runID int64, processAt time.Time
 	default:
 		return alreadyQueued, nil
 	}
-	ok, err = queue.Enqueue(ctx, q.client, runID, processAt, q.opts)
+	ok, err = queue.Enqueue(ctx, q.client, p, processAt, q.opts)
 	switch {
 	case err != nil:
 		return 0, err

@@ -118,7 +118,7 @@ func (o *Operations) Retry(ctx context.Context, runID int64, unknown bool) (int,
 		}
 		return 0, fmt.Errorf("run %d: no %s send: %w", runID, what, ErrNothingToRetry)
 	}
-	if _, err := o.queue.enqueue(ctx, runID, time.Time{}, true); err != nil {
+	if _, err := o.queue.enqueue(ctx, queue.RunSendPayload{RunID: runID}, time.Time{}, true); err != nil {
 		return n, fmt.Errorf("run %d: %d sends reset, but the enqueue failed (the reconciler will enqueue it): %w", runID, n, err)
 	}
 	if err := o.cfg.Store.MarkRunEnqueued(ctx, runID, o.cfg.Clock.Now()); err != nil {

@@ -116,7 +116,7 @@ func (r *Reconciler) staleSends(ctx context.Context, now time.Time, res *Reconci
 			continue
 		}
 		seen[sd.RunID] = true
-		if _, err := r.queue.enqueue(ctx, sd.RunID, time.Time{}, false); err != nil {
+		if _, err := r.queue.enqueue(ctx, queue.RunSendPayload{RunID: sd.RunID}, time.Time{}, false); err != nil {
 			r.cfg.Logger.Error().Err(err).Int64("run", sd.RunID).Msg("re-enqueue run of a stale send")
 		}
 	}
@@ -199,7 +199,7 @@ func (r *Reconciler) checkRun(ctx context.Context, run campaign.Run, now time.Ti
 		// A fresh task with a fresh retry budget keeps it from being lost;
 		// the cause is in last_err (a run that cannot succeed keeps failing,
 		// at asynq's back-off, visibly).
-		got, err := r.queue.enqueue(ctx, run.ID, time.Time{}, true)
+		got, err := r.queue.enqueue(ctx, taskOf(run), time.Time{}, true)
 		if err != nil {
 			return err
 		}
@@ -221,7 +221,7 @@ func (r *Reconciler) checkRun(ctx context.Context, run campaign.Run, now time.Ti
 	if cur.Status != campaign.RunPending && cur.Status != campaign.RunRunning {
 		return nil
 	}
-	got, err := r.queue.enqueue(ctx, run.ID, time.Time{}, false)
+	got, err := r.queue.enqueue(ctx, taskOf(run), time.Time{}, false)
 	if err != nil {
 		return err
 	}
@@ -245,7 +245,7 @@ func (r *Reconciler) requeue(ctx context.Context, run campaign.Run, now time.Tim
 		r.cfg.Logger.Warn().Int64("campaign", run.CampaignID).Int64("run", run.ID).Msg("run expired: it could not start within deliver_within")
 		return expiredRun, nil
 	}
-	got, err := r.queue.enqueue(ctx, run.ID, time.Time{}, false)
+	got, err := r.queue.enqueue(ctx, taskOf(run), time.Time{}, false)
 	if err != nil {
 		return 0, err
 	}

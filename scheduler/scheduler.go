@@ -269,7 +269,7 @@ func (s *Scheduler) enqueueAll(ctx context.Context, runs []campaign.Run) int {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			res, err := s.queue.enqueue(ctx, r.ID, time.Time{}, false)
+			res, err := s.queue.enqueue(ctx, taskOf(r), time.Time{}, false)
 			if err != nil {
 				s.cfg.Logger.Error().Err(err).Int64("campaign", r.CampaignID).Int64("run", r.ID).
 					Msg("enqueue run; the reconciler will retry")
@@ -302,7 +302,7 @@ func (s *Scheduler) enqueueAll(ctx context.Context, runs []campaign.Run) int {
 
 // enqueue hands a run to the queue and records it in the store.
 func (s *Scheduler) enqueue(ctx context.Context, r campaign.Run, processAt time.Time) error {
-	res, err := s.queue.enqueue(ctx, r.ID, processAt, false)
+	res, err := s.queue.enqueue(ctx, taskOf(r), processAt, false)
 	if err != nil {
 		return fmt.Errorf("campaign %d run %d: %w", r.CampaignID, r.ID, err)
 	}

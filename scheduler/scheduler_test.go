@@ -43,6 +43,11 @@ func TestTickHoldsRunsClaimedAheadUntilTheirInstant(t *testing.T) {
 	if pa := b.queue.tasks[runs[0].ID]; !pa.IsZero() {
 		t.Errorf("ProcessAt = %s, want none (immediate)", pa)
 	}
+	// The task carries the run's app and instant: the worker's first claim
+	// needs no read of the run.
+	if p := b.queue.payloads[runs[0].ID]; p.App != runs[0].App || !p.ScheduledFor.Equal(at) {
+		t.Errorf("task hints: app %q at %s; want %q at %s", p.App, p.ScheduledFor, runs[0].App, at)
+	}
 	if res := b.tickAt(t, at.Add(time.Second)); res != (TickResult{}) {
 		t.Errorf("tick after the fire: %+v, want nothing", res)
 	}

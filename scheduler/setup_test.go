@@ -92,11 +92,14 @@ func (c *fakeClock) waitForWaiter(t *testing.T) time.Time {
 type recordingQueue struct {
 	mu        sync.Mutex
 	tasks     map[int64]time.Time // run id -> ProcessAt (zero: immediate)
+	payloads  map[int64]queue.RunSendPayload
 	calls     int
 	failUntil int // the first failUntil calls fail
 }
 
-func newRecordingQueue() *recordingQueue { return &recordingQueue{tasks: map[int64]time.Time{}} }
+func newRecordingQueue() *recordingQueue {
+	return &recordingQueue{tasks: map[int64]time.Time{}, payloads: map[int64]queue.RunSendPayload{}}
+}
 
 func (q *recordingQueue) EnqueueContext(_ context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error) {
 	q.mu.Lock()
@@ -119,6 +122,7 @@ func (q *recordingQueue) EnqueueContext(_ context.Context, task *asynq.Task, opt
 		}
 	}
 	q.tasks[p.RunID] = at
+	q.payloads[p.RunID] = p
 	return &asynq.TaskInfo{ID: queue.TaskID(p.RunID)}, nil
 }
 

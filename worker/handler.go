@@ -22,6 +22,7 @@ type Store interface {
 	FinishRun(ctx context.Context, runID int64, now time.Time) (campaign.Run, error)
 	ExpireRun(ctx context.Context, runID int64, now time.Time) (campaign.Run, error)
 	ClaimSend(ctx context.Context, sendID int64, now time.Time, lease time.Duration) (campaign.Send, error)
+	ClaimFirstSend(ctx context.Context, runID int64, app string, now time.Time, lease time.Duration) (campaign.Send, bool, error)
 	RecordOutcome(ctx context.Context, tok campaign.ClaimToken, o campaign.Outcome) (campaign.Send, error)
 	RecordOutcomeAndFinish(ctx context.Context, tok campaign.ClaimToken, o campaign.Outcome) (campaign.Send, bool, error)
 	ResolveStaleSends(ctx context.Context, now time.Time) ([]campaign.Send, error)
@@ -162,7 +163,51 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		h.log.Error().Err(err).Msg("bad run task: dropped")
 		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}
+	if p.Hinted() {
+		if done, err := h.firstSend(ctx, p); done || err != nil {
+			return err
+		}
+	}
 	return h.ProcessRun(ctx, p.RunID)
+}
+
+// firstSend makes a run's first attempt from the task's hints alone: it
+// waits for the run's instant, reserves the app's slot and claims the run's
+// first send, which the store grants only while the run is pending, due and
+// not expired. A one-send run is then sent and settled in two statements,
+// without reading the run first. It reports done when the task is over
+// (settled, or an error or Snooze to return); otherwise ProcessRun carries
+// on from the store, as it does for any task the claim refused.
+func (h *Handler) firstSend(ctx context.Context, p queue.RunSendPayload) (bool, error) {
+	if _, ok := h.pushers[p.App]; !ok {
+		return false, nil // ProcessRun reports it
+	}
+	if h.clock.Now().Before(p.ScheduledFor) {
+		if err := h.waitUntil(ctx, p.RunID, p.ScheduledFor, "scheduled"); err != nil {
+			return true, err
+		}
+	}
+	if h.isDraining() {
+		return true, h.snooze(p.RunID, h.clock.Now(), 0, "shutdown")
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < h.cfg.AttemptBudget {
+		return true, h.snooze(p.RunID, h.clock.Now(), 0, "task timeout")
+	}
+	run := campaign.Run{ID: p.RunID, App: p.App, ScheduledFor: p.ScheduledFor}
+	log := h.log.With().Int64("run", p.RunID).Str("app", p.App).Logger()
+	wait, _, finished, err := h.attempt(ctx, run, 0, log)
+	switch {
+	case err != nil:
+		return true, err
+	case finished:
+		log.Info().Str("status", string(campaign.RunDone)).Msg("run finished")
+		return true, nil
+	case !wait.IsZero():
+		if err := h.waitUntil(ctx, p.RunID, wait, "quota"); err != nil {
+			return true, err
+		}
+	}
+	return false, nil
 }
 
 // terminalRun reports whether a run needs nothing more from a worker.
@@ -320,7 +365,7 @@ func (h *Handler) ProcessRun(ctx context.Context, runID int64) error {
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < h.cfg.AttemptBudget {
 			return h.snooze(runID, now, 0, "task timeout")
 		}
-		wait, recorded, finished, err := h.attempt(ctx, run, *n.send, log)
+		wait, recorded, finished, err := h.attempt(ctx, run, n.send.ID, log)
 		if err != nil {
 			return err
 		}
@@ -378,14 +423,18 @@ func (h *Handler) snooze(runID int64, until time.Time, lead time.Duration, reaso
 	return &Snooze{RunID: runID, Until: until, Delay: d, Reason: reason}
 }
 
-// attempt reserves a quota slot, claims one send (starting the run and
-// its attempt), calls the service and records the outcome. It returns a
+// attempt reserves a quota slot, claims send sendID (0: the run's first
+// send, when the run has not started; see firstSend), starting the run and
+// its attempt, calls the service and records the outcome. It returns a
 // non-zero instant when the run must wait for the quota until then, the
 // send as recorded when an outcome was, and whether that outcome finished
 // the run. The slot is reserved first: a full window costs no store write,
 // and a send is in flight only while its call is under way.
-func (h *Handler) attempt(ctx context.Context, run campaign.Run, s campaign.Send, log zerolog.Logger) (time.Time, *campaign.Send, bool, error) {
-	ids := fmt.Sprintf("campaign %d run %d send %d", run.CampaignID, run.ID, s.ID)
+func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, log zerolog.Logger) (time.Time, *campaign.Send, bool, error) {
+	ids := fmt.Sprintf("campaign %d run %d send %d", run.CampaignID, run.ID, sendID)
+	if sendID == 0 {
+		ids = fmt.Sprintf("run %d first send", run.ID)
+	}
 	pusher, ok := h.pushers[run.App]
 	if !ok {
 		return time.Time{}, nil, false, fmt.Errorf("%s: app %q is not configured in this worker", ids, run.App)
@@ -394,7 +443,7 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, s campaign.Send
 	var noRoom *quota.NoRoomError
 	if errors.As(err, &noRoom) {
 		h.setRemaining(ctx, run.App)
-		log.Debug().Int64("send", s.ID).Str("by", string(noRoom.By)).Time("opens_at", noRoom.OpensAt).Msg("quota full: waiting")
+		log.Debug().Int64("send", sendID).Str("by", string(noRoom.By)).Time("opens_at", noRoom.OpensAt).Msg("quota full: waiting")
 		return noRoom.OpensAt, nil, false, nil
 	}
 	if err != nil {
@@ -407,16 +456,29 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, s campaign.Send
 	// a failed one is looked for (giveBackLostClaim).
 	started := h.clock.Now()
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.StoreTimeout)
-	claimed, err := h.store.ClaimSend(cctx, s.ID, started, h.cfg.Lease)
+	var claimed campaign.Send
+	if sendID == 0 {
+		var ok bool
+		if claimed, ok, err = h.store.ClaimFirstSend(cctx, run.ID, run.App, started, h.cfg.Lease); err == nil && !ok {
+			err = errNotFirst
+		}
+	} else {
+		claimed, err = h.store.ClaimSend(cctx, sendID, started, h.cfg.Lease)
+	}
 	cancel()
 	if err != nil {
 		relErr := h.guard.Release(context.WithoutCancel(ctx), res) // not claimed: the slot is not spent
-		if errors.Is(err, campaign.ErrIllegalTransition) {
-			log.Debug().Int64("send", s.ID).Err(err).Msg("send taken or moved meanwhile")
+		if errors.Is(err, campaign.ErrIllegalTransition) || errors.Is(err, errNotFirst) {
+			log.Debug().Int64("send", sendID).Err(err).Msg("send taken or moved meanwhile")
 			return time.Time{}, nil, false, relErr
 		}
-		lostErr := h.giveBackLostClaim(ctx, run.ID, s.ID, started)
+		lostErr := h.giveBackLostClaim(ctx, run.ID, sendID, started)
 		return time.Time{}, nil, false, errors.Join(fmt.Errorf("%s: claim: %w", ids, err), relErr, lostErr)
+	}
+	if sendID == 0 {
+		run.CampaignID = claimed.CampaignID
+		ids = fmt.Sprintf("campaign %d run %d send %d", claimed.CampaignID, run.ID, claimed.ID)
+		log = log.With().Int64("campaign", claimed.CampaignID).Logger()
 	}
 	tok := claimed.Token()
 	if err := ctx.Err(); err != nil {
@@ -426,7 +488,7 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, s campaign.Send
 			h.giveBack(ctx, tok, "the task ended as the send was claimed: not sent"),
 			h.guard.Release(context.WithoutCancel(ctx), res))
 	}
-	log = log.With().Int64("send", s.ID).Int("attempt", claimed.Attempts).Logger()
+	log = log.With().Int64("send", claimed.ID).Int("attempt", claimed.Attempts).Logger()
 
 	body := claimed.Body
 	callStart := time.Now() // real elapsed time, for the latency metric only
@@ -531,10 +593,14 @@ func (h *Handler) giveBack(ctx context.Context, tok campaign.ClaimToken, why str
 	return nil
 }
 
-// giveBackLostClaim looks for the claim of a ClaimSend that failed: when the
-// statement committed and only its answer was lost, the send is in flight
-// in this process's name, claimed at started, and nobody will call it. It
-// goes back to pending. (If the store cannot even be read, such a send
+// errNotFirst: ClaimFirstSend found the run started, not due, expired or
+// gone.
+var errNotFirst = errors.New("not the run's first claim")
+
+// giveBackLostClaim looks for the claim of a ClaimSend (or, sendID 0, a
+// ClaimFirstSend) that failed: when the statement committed and only its
+// answer was lost, the send is in flight in this process's name, claimed
+// at started, and nobody will call it. It goes back to pending. (If the store cannot even be read, such a send
 // becomes unknown when its lease lapses.)
 func (h *Handler) giveBackLostClaim(ctx context.Context, runID, sendID int64, started time.Time) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.StoreTimeout)
@@ -546,9 +612,9 @@ func (h *Handler) giveBackLostClaim(ctx context.Context, runID, sendID int64, st
 	for _, sd := range sends {
 		// Stored to the microsecond; no other claim of this send can hold
 		// while one made at that instant by this process does.
-		if sd.ID == sendID && sd.Status == campaign.SendInFlight && sd.ClaimedBy == h.store.Claimant() &&
+		if (sd.ID == sendID || (sendID == 0 && sd.Index == 0)) && sd.Status == campaign.SendInFlight && sd.ClaimedBy == h.store.Claimant() &&
 			sd.ClaimedAt != nil && sd.ClaimedAt.Sub(started).Abs() <= time.Microsecond {
-			h.log.Warn().Int64("run", runID).Int64("send", sendID).Msg("claim committed, its answer lost: given back")
+			h.log.Warn().Int64("run", runID).Int64("send", sd.ID).Msg("claim committed, its answer lost: given back")
 			return h.giveBack(sctx, sd.Token(), "its claim's answer was lost: not sent")
 		}
 	}

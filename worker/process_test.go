@@ -159,7 +159,7 @@ func enqueueAll(t *testing.T, ctx context.Context, rdb *redis.Client, ids []int6
 	t.Helper()
 	c := asynq.NewClientFromRedisClient(rdb)
 	for _, id := range ids {
-		if _, err := queue.Enqueue(ctx, c, id, time.Time{}, queue.Options{}); err != nil {
+		if _, err := queue.Enqueue(ctx, c, queue.RunSendPayload{RunID: id}, time.Time{}, queue.Options{}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -182,6 +182,8 @@ func RunConformance(t *testing.T, newStore storeFactory) {
 		"ClaimDueFiresOnce":         testClaimDueFiresOnce,
 		"ClaimDueRace":              testClaimDueRace,
 		"ClaimSendRace":             testClaimSendRace,
+		"ClaimFirstSend":            testClaimFirstSend,
+		"ClaimFirstSendRace":        testClaimFirstSendRace,
 		"OutcomesAndLedger":         testOutcomesAndLedger,
 		"KeptQuotaIsLedgered":       testKeptQuotaIsLedgered,
 		"CancelledRunsDoNotWait":    testCancelledRunsDoNotWait,

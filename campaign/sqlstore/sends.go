@@ -84,6 +84,63 @@ func (s *Store) ClaimSend(ctx context.Context, sendID int64, now time.Time, leas
 	return cur, fmt.Errorf("campaign %d run %d: %w", cur.CampaignID, cur.RunID, te)
 }
 
+// ClaimFirstSend claims a run's first send while the run is pending and
+// due; see campaign.Store.
+func (s *Store) ClaimFirstSend(ctx context.Context, runID int64, app string, now time.Time, lease time.Duration) (campaign.Send, bool, error) {
+	if lease <= 0 {
+		return campaign.Send{}, false, fmt.Errorf("run %d: claim its first send: lease must be positive, got %s", runID, lease)
+	}
+	// The run's row is written first (run, then sends: the order every
+	// writer takes them in), and only when its first send is claimable, so
+	// a run is never started without its claim. Whoever changes a pending
+	// run's sends (Cancel, ExpireRun, ResetForRetry, another claim) locks
+	// the run first: the send is still pending once the run's row is won.
+	startRun := `UPDATE runs SET status = 'running', updated_at = ?
+		WHERE id = ? AND app = ? AND status = 'pending' AND scheduled_for <= ? AND (deliver_by IS NULL OR deliver_by > ?)
+		AND EXISTS (SELECT 1 FROM sends WHERE run_id = ? AND idx = 0 AND status = 'pending')`
+	startArgs := []any{s.ts(now), runID, app, s.ts(now), s.ts(now), runID}
+	claim := `UPDATE sends SET status = 'in_flight', attempts = attempts + 1, claim = claim + 1,
+		claimed_at = ?, sent_at = ?, lease_until = ?, next_attempt_at = NULL, updated_at = ?, claimed_by = ?
+		{from} WHERE sends.run_id = ? AND sends.idx = 0 AND sends.status = 'pending' RETURNING ` + sendCols
+	claimArgs := []any{s.ts(now), s.ts(now), s.ts(now.Add(lease)), s.ts(now), s.claimant, runID}
+	var sends []campaign.Send
+	var err error
+	if s.dialect == migrations.Postgres {
+		var rows *sql.Rows
+		// The claim joins the run's start: no start, no claim.
+		rows, err = s.db.QueryContext(ctx, s.q(`WITH started AS (`+startRun+` RETURNING id AS started_run) `+
+			strings.Replace(claim, "{from}", "FROM started", 1)), append(startArgs, claimArgs...)...)
+		if err == nil {
+			sends, err = collect(rows, scanSend)
+		}
+	} else {
+		err = s.inTx(ctx, func(tx *sql.Tx) error {
+			res, err := tx.ExecContext(ctx, s.q(startRun), startArgs...)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil || n == 0 {
+				return err
+			}
+			rows, err := tx.QueryContext(ctx, s.q(strings.Replace(claim, "{from}", "", 1)), claimArgs...)
+			if err != nil {
+				return err
+			}
+			if sends, err = collect(rows, scanSend); err == nil && len(sends) != 1 {
+				err = fmt.Errorf("%d first sends claimed", len(sends)) // rolls the run's start back
+			}
+			return err
+		})
+	}
+	if err != nil {
+		return campaign.Send{}, false, fmt.Errorf("run %d: claim its first send: %w", runID, err)
+	}
+	if len(sends) != 1 {
+		return campaign.Send{}, false, nil
+	}
+	return sends[0], true, nil
+}
+
 // orCancelled is the status expression of a send going back to waiting
 // (its one argument): cancelled instead when its run is cancelled. On
 // PostgreSQL the run's row is read under a share lock: a Cancel that has
