@@ -30,8 +30,9 @@ type RunSendPayload struct {
 	// App and ScheduledFor are hints: the run's app and instant, which never
 	// change once the run exists. With them a worker reserves the quota slot
 	// and claims the run's first send without reading the run first (the
-	// claim checks them again). Tasks without them, or whose run has
-	// started, are processed from the store.
+	// claim checks them again). Tasks without them, delivered well after
+	// the run's instant, or whose run has started, are processed from the
+	// store.
 	App          string    `json:"app,omitempty"`
 	ScheduledFor time.Time `json:"scheduled_for,omitzero"`
 }

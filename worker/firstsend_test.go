@@ -211,12 +211,17 @@ func TestHintedTaskWaitsForQuotaWithoutAClaim(t *testing.T) {
 	if run, sends := e.run(ids[1]); run.Status != campaign.RunPending || sends[0].Status != campaign.SendPending {
 		t.Errorf("waiting run %s, send %s; want pending, pending", run.Status, sends[0].Status)
 	}
+	// Delivered again an hour after its instant: the run is read first (a
+	// run that late has most likely waited, or started).
 	e.clock.Set(s.Until)
 	if err := h.ProcessTask(e.ctx, hintedTask(t, ids[1], testApp, t0)); err != nil {
 		t.Fatal(err)
 	}
 	if c := e.emu.Counters(testKey); c.Accepted != 2 || c.RateLimited != 0 {
 		t.Errorf("emulator: %d accepted, %d rate limited; want 2 and 0", c.Accepted, c.RateLimited)
+	}
+	if f, c := cs.claimFirst.Load(), cs.claimSend.Load(); f != 1 || c != 1 {
+		t.Errorf("ClaimFirstSend %d, ClaimSend %d; want 1 and 1: the late delivery reads the run", f, c)
 	}
 }
 

@@ -163,7 +163,11 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		h.log.Error().Err(err).Msg("bad run task: dropped")
 		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}
-	if p.Hinted() {
+	// A task delivered more than InlineWait after its run's instant has
+	// most likely been snoozed (its run waited for the quota or a retry):
+	// the run is read first, rather than a slot reserved for a first claim
+	// the store would refuse.
+	if p.Hinted() && !h.clock.Now().After(p.ScheduledFor.Add(h.cfg.InlineWait)) {
 		if done, err := h.firstSend(ctx, p); done || err != nil {
 			return err
 		}
