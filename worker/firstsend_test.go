@@ -251,3 +251,85 @@ func TestLostFirstClaimAnswerIsGivenBack(t *testing.T) {
 		t.Errorf("next delivery: run %s, send %s, %d pushes; want done, sent, 1", run.Status, sends[0].Status, len(e.emu.PushesFor(testKey)))
 	}
 }
+
+// gateGuard is a guard that reports its first Reserve that found the window
+// full (full is closed) and holds its second Reserve until gate is closed.
+type gateGuard struct {
+	worker.Guard
+	calls      atomic.Int32
+	full, gate chan struct{}
+}
+
+func (g *gateGuard) Reserve(ctx context.Context, app string) (quota.Reservation, error) {
+	n := g.calls.Add(1)
+	if n == 2 {
+		<-g.gate
+	}
+	res, err := g.Guard.Reserve(ctx, app)
+	if n == 1 && errors.Is(err, quota.ErrNoRoom) {
+		close(g.full)
+	}
+	return res, err
+}
+
+// The last slot of a window is held for a moment by a claim that loses
+// (here the first claim of a cancelled run's task, refused by the store).
+// A run that finds the window full just then looks once more before it
+// waits for the next opening: it takes the slot given back instead of
+// sleeping MaxSnooze, past its deliver_by, while the slot stays free. (The
+// case a review of the first-claim path found.)
+func TestSlotHeldForALostClaimIsTakenAfterAll(t *testing.T) {
+	t.Parallel()
+	e := setup(t, envOpts{policy: quota.Policy{Hourly: 2, Daily: 100}})
+	ids := fire(t, e.ctx, e.store, 2, body(), t0, t0, 0) // r0 and x
+	y := fire(t, e.ctx, e.store, 1, body(), t0, t0, 10*time.Minute)[0]
+	r0, x := ids[0], ids[1]
+	if err := e.handler.ProcessRun(e.ctx, r0); err != nil { // one slot of two used
+		t.Fatal(err)
+	}
+	xr, _ := e.run(x)
+	if _, err := e.store.Cancel(e.ctx, xr.CampaignID, t0); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Set(t0.Add(time.Second))
+
+	g := &gateGuard{Guard: e.guard, full: make(chan struct{}), gate: make(chan struct{})}
+	hy, err := worker.NewHandler(worker.Deps{
+		Store: e.store, Guard: g, Pushers: map[string]worker.Pusher{testApp: e.client},
+		Clock: e.clock, Logger: testLogger(t), Jitter: func() float64 { return 0.5 },
+	}, worker.Config{Lease: time.Minute, NoRoomRecheck: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hx, cs := counted(t, e)
+	yDone := make(chan error, 1)
+	cs.firstHook = func(claim func() (campaign.Send, bool, error)) (campaign.Send, bool, error) {
+		// x's task holds the last slot; its claim is about to be refused.
+		// y's task reaches another worker now.
+		go func() { yDone <- hy.ProcessRun(e.ctx, y) }()
+		select {
+		case <-g.full:
+		case err := <-yDone:
+			t.Fatalf("run y ended (%v) without finding the window full", err)
+		case <-time.After(10 * time.Second):
+			t.Fatal("run y did not reserve within 10 s")
+		}
+		return claim()
+	}
+	if err := hx.ProcessTask(e.ctx, hintedTask(t, x, testApp, t0)); err != nil {
+		t.Fatalf("the cancelled run's task: %v", err)
+	}
+	close(g.gate) // x's slot is back: y's second look may go ahead
+	if err := <-yDone; err != nil {
+		t.Fatalf("run y: %v; want it sent with the slot given back", err)
+	}
+	if run, sends := e.run(y); run.Status != campaign.RunDone || sends[0].Status != campaign.SendSent {
+		t.Errorf("run y %s, send %s; want done, sent", run.Status, sends[0].Status)
+	}
+	if n := len(e.emu.PushesFor(testKey)); n != 2 {
+		t.Errorf("%d pushes, want 2 (r0 and y; none for the cancelled x)", n)
+	}
+	if st, err := e.guard.Status(e.ctx, testApp); err != nil || st.Hour.Used != 2 {
+		t.Errorf("quota hour used %d (%v), want 2", st.Hour.Used, err)
+	}
+}

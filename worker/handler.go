@@ -71,6 +71,13 @@ type Config struct {
 	// context detached from the task's (a cancelled task must still record
 	// what the service answered). Default 15 s.
 	StoreTimeout time.Duration
+	// NoRoomRecheck: a window found full is looked at once more after this
+	// much real time before the run waits for its opening (up to
+	// MaxSnooze). A slot reserved for a claim that then lost (a cancelled
+	// run's first claim, a race for a send) is given back within
+	// milliseconds; without a second look, a run that met it would sleep
+	// while the slot stays free. Default 200 ms; negative: no second look.
+	NoRoomRecheck time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -92,6 +99,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.StoreTimeout <= 0 {
 		c.StoreTimeout = 15 * time.Second
+	}
+	if c.NoRoomRecheck == 0 {
+		c.NoRoomRecheck = 200 * time.Millisecond
 	}
 	return c
 }
@@ -199,12 +209,12 @@ func (h *Handler) firstSend(ctx context.Context, p queue.RunSendPayload) (bool, 
 	}
 	run := campaign.Run{ID: p.RunID, App: p.App, ScheduledFor: p.ScheduledFor}
 	log := h.log.With().Int64("run", p.RunID).Str("app", p.App).Logger()
-	wait, _, finished, err := h.attempt(ctx, run, 0, log)
+	wait, recorded, finished, err := h.attempt(ctx, run, 0, log)
 	switch {
 	case err != nil:
 		return true, err
 	case finished:
-		log.Info().Str("status", string(campaign.RunDone)).Msg("run finished")
+		log.Info().Int64("campaign", recorded.CampaignID).Str("status", string(campaign.RunDone)).Msg("run finished")
 		return true, nil
 	case !wait.IsZero():
 		if err := h.waitUntil(ctx, p.RunID, wait, "quota"); err != nil {
@@ -445,9 +455,12 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, l
 	}
 	res, err := h.guard.Reserve(ctx, run.App)
 	var noRoom *quota.NoRoomError
+	if errors.As(err, &noRoom) && h.cfg.NoRoomRecheck > 0 && sleepReal(ctx, h.cfg.NoRoomRecheck) {
+		res, err = h.guard.Reserve(ctx, run.App) // a slot held for a lost claim is back by now
+	}
 	if errors.As(err, &noRoom) {
 		h.setRemaining(ctx, run.App)
-		log.Debug().Int64("send", sendID).Str("by", string(noRoom.By)).Time("opens_at", noRoom.OpensAt).Msg("quota full: waiting")
+		log.Debug().Str("by", string(noRoom.By)).Time("opens_at", noRoom.OpensAt).Msg("quota full: waiting")
 		return noRoom.OpensAt, nil, false, nil
 	}
 	if err != nil {
@@ -472,7 +485,11 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, l
 	cancel()
 	if err != nil {
 		relErr := h.guard.Release(context.WithoutCancel(ctx), res) // not claimed: the slot is not spent
-		if errors.Is(err, campaign.ErrIllegalTransition) || errors.Is(err, errNotFirst) {
+		switch {
+		case errors.Is(err, errNotFirst):
+			log.Debug().Msg("run not claimable from the task's hints (started, cancelled, expired or not due): read from the store")
+			return time.Time{}, nil, false, relErr
+		case errors.Is(err, campaign.ErrIllegalTransition):
 			log.Debug().Int64("send", sendID).Err(err).Msg("send taken or moved meanwhile")
 			return time.Time{}, nil, false, relErr
 		}
@@ -576,12 +593,7 @@ func (h *Handler) recordOutcome(ctx context.Context, tok campaign.ClaimToken, o 
 		if err == nil || errors.Is(err, campaign.ErrIllegalTransition) || ctx.Err() != nil {
 			return s, finished, err
 		}
-		t := time.NewTimer(time.Duration(i+1) * 100 * time.Millisecond) // real back-off between database retries
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-		}
+		sleepReal(ctx, time.Duration(i+1)*100*time.Millisecond) // real back-off between database retries
 	}
 	return campaign.Send{}, false, err
 }
@@ -611,7 +623,11 @@ func (h *Handler) giveBackLostClaim(ctx context.Context, runID, sendID int64, st
 	defer cancel()
 	_, sends, err := h.store.GetRun(sctx, runID)
 	if err != nil {
-		return fmt.Errorf("send %d: look for a claim whose answer was lost: %w", sendID, err)
+		what := fmt.Sprintf("send %d", sendID)
+		if sendID == 0 {
+			what = fmt.Sprintf("run %d first send", runID)
+		}
+		return fmt.Errorf("%s: look for a claim whose answer was lost: %w", what, err)
 	}
 	for _, sd := range sends {
 		// Stored to the microsecond; no other claim of this send can hold
@@ -623,6 +639,18 @@ func (h *Handler) giveBackLostClaim(ctx context.Context, runID, sendID int64, st
 		}
 	}
 	return nil
+}
+
+// sleepReal waits d of real time; false when ctx ended first.
+func sleepReal(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // setRemaining refreshes the quota gauges of app.

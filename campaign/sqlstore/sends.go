@@ -92,9 +92,14 @@ func (s *Store) ClaimFirstSend(ctx context.Context, runID int64, app string, now
 	}
 	// The run's row is written first (run, then sends: the order every
 	// writer takes them in), and only when its first send is claimable, so
-	// a run is never started without its claim. Whoever changes a pending
-	// run's sends (Cancel, ExpireRun, ResetForRetry, another claim) locks
-	// the run first: the send is still pending once the run's row is won.
+	// a run is not started without its claim. On PostgreSQL the send's
+	// state is read in the statement's snapshot: a writer that changed the
+	// send after it, holding the run's row, is waited for and the run's row
+	// read again, not the send's. Every writer that changes a pending run's
+	// sends (Cancel, ExpireRun, ResetForRetry, another claim) also changes
+	// that run's status, which this statement then refuses. (A writer that
+	// only locked the run could leave it started without its claim; the
+	// worker reads such a run and goes on from the store.)
 	startRun := `UPDATE runs SET status = 'running', updated_at = ?
 		WHERE id = ? AND app = ? AND status = 'pending' AND scheduled_for <= ? AND (deliver_by IS NULL OR deliver_by > ?)
 		AND EXISTS (SELECT 1 FROM sends WHERE run_id = ? AND idx = 0 AND status = 'pending')`
