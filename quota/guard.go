@@ -144,6 +144,11 @@ type Reservation struct {
 	ID string
 	// At is the reservation instant (the Guard's clock).
 	At time.Time
+	// UseBy is the latest instant (the Guard's clock) at which the push
+	// may begin: the slot counts from At, so a push that starts much later
+	// (a paused process, a clock moved) may land in a window that has moved
+	// on. A caller past UseBy gives the slot back and reserves again.
+	UseBy time.Time
 	// HourUsed and DayUsed count the slots taken, this one included.
 	HourUsed, DayUsed int
 	// HourLimit and DayLimit are the windows' limits at that instant.
@@ -307,7 +312,7 @@ func (g *Guard) Reserve(ctx context.Context, app string) (Reservation, error) {
 				continue
 			}
 			g.log.Debug().Str("app", app).Str("reservation", id).Int("hour_used", res.hourUsed).Int("day_used", res.dayUsed).Msg("quota reserved")
-			return Reservation{App: app, ID: id, At: now, HourUsed: res.hourUsed, DayUsed: res.dayUsed,
+			return Reservation{App: app, ID: id, At: now, UseBy: now.Add(g.staleAfter()), HourUsed: res.hourUsed, DayUsed: res.dayUsed,
 				HourLimit: r.hourWindow(now, g.margin).limit, DayLimit: r.dayWindow(now, g.margin).limit}, nil
 		case "full":
 			e := noRoom(app, res)

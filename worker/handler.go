@@ -502,6 +502,15 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, l
 		log = log.With().Int64("campaign", claimed.CampaignID).Logger()
 	}
 	tok := claimed.Token()
+	if now := h.clock.Now(); now.After(res.UseBy) {
+		// The slot counts from its reservation; a push starting this much
+		// later (the process paused, the clock moved) could land in a window
+		// that has moved on. Both go back, and the run reserves again.
+		log.Warn().Int64("send", claimed.ID).Time("reserved_at", res.At).Time("now", now).Msg("claimed too long after the quota slot was reserved: both given back")
+		return time.Time{}, nil, false, errors.Join(
+			h.giveBack(ctx, tok, "claimed too long after its quota slot was reserved: not sent"),
+			h.guard.Release(context.WithoutCancel(ctx), res))
+	}
 	if err := ctx.Err(); err != nil {
 		// The task ended during the claim: give the claim and the slot back
 		// rather than call with a context that is over.
