@@ -625,8 +625,9 @@ var errNotFirst = errors.New("not the run's first claim")
 // giveBackLostClaim looks for the claim of a ClaimSend (or, sendID 0, a
 // ClaimFirstSend) that failed: when the statement committed and only its
 // answer was lost, the send is in flight in this process's name, claimed
-// at started, and nobody will call it. It goes back to pending. (If the store cannot even be read, such a send
-// becomes unknown when its lease lapses.)
+// at started, and nobody will call it. It goes back to pending. (If the
+// store cannot even be read, such a send becomes unknown when its lease
+// lapses.)
 func (h *Handler) giveBackLostClaim(ctx context.Context, runID, sendID int64, started time.Time) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.StoreTimeout)
 	defer cancel()
