@@ -148,7 +148,8 @@ type Send struct {
 	// claim: whose death left a send unknown.
 	ClaimedBy  string     `json:"claimed_by,omitempty"`
 	LeaseUntil *time.Time `json:"lease_until,omitempty"`
-	// SentAt is when the latest attempt began (its claim). Sends in flight,
+	// SentAt is when the latest attempt began: the instant of its quota
+	// slot, which its claim follows within the slot's UseBy. Sends in flight,
 	// sent or unknown count against the quota at their SentAt.
 	SentAt      *time.Time `json:"sent_at,omitempty"`
 	PushID      string     `json:"push_id,omitempty"`

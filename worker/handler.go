@@ -71,13 +71,6 @@ type Config struct {
 	// context detached from the task's (a cancelled task must still record
 	// what the service answered). Default 15 s.
 	StoreTimeout time.Duration
-	// NoRoomRecheck: a window found full is looked at once more after this
-	// much real time before the run waits for its opening (up to
-	// MaxSnooze). A slot reserved for a claim that then lost (a cancelled
-	// run's first claim, a race for a send) is given back within
-	// milliseconds; without a second look, a run that met it would sleep
-	// while the slot stays free. Default 200 ms; negative: no second look.
-	NoRoomRecheck time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -99,9 +92,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.StoreTimeout <= 0 {
 		c.StoreTimeout = 15 * time.Second
-	}
-	if c.NoRoomRecheck == 0 {
-		c.NoRoomRecheck = 200 * time.Millisecond
 	}
 	return c
 }
@@ -192,6 +182,11 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 // without reading the run first. It reports done when the task is over
 // (settled, or an error or Snooze to return); otherwise ProcessRun carries
 // on from the store, as it does for any task the claim refused.
+//
+// A refused claim (the run cancelled just before its instant, a duplicate
+// delivery) held its slot for one statement. Another run of the app that
+// finds the window full in that moment waits for the next opening, at most
+// MaxSnooze, as after a lost race for a send.
 func (h *Handler) firstSend(ctx context.Context, p queue.RunSendPayload) (bool, error) {
 	if _, ok := h.pushers[p.App]; !ok {
 		return false, nil // ProcessRun reports it
@@ -455,9 +450,6 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, l
 	}
 	res, err := h.guard.Reserve(ctx, run.App)
 	var noRoom *quota.NoRoomError
-	if errors.As(err, &noRoom) && h.cfg.NoRoomRecheck > 0 && sleepReal(ctx, h.cfg.NoRoomRecheck) {
-		res, err = h.guard.Reserve(ctx, run.App) // a slot held for a lost claim is back by now
-	}
 	if errors.As(err, &noRoom) {
 		h.setRemaining(ctx, run.App)
 		log.Debug().Str("by", string(noRoom.By)).Time("opens_at", noRoom.OpensAt).Msg("quota full: waiting")
@@ -471,7 +463,15 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, l
 	// leave a send in flight that nobody calls, unknown once its lease
 	// lapses. It runs on a context the task's end does not cut short, and
 	// a failed one is looked for (giveBackLostClaim).
-	started := h.clock.Now()
+	//
+	// The attempt begins at its slot's instant: the ledger's sent_at and
+	// the guard's entry are then the same instant, so a window rebuilt
+	// from the ledger, or compared with it, counts the attempt where the
+	// guard did (the claim follows within UseBy, checked below).
+	started := res.At
+	if started.IsZero() {
+		started = h.clock.Now()
+	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.StoreTimeout)
 	var claimed campaign.Send
 	if sendID == 0 {

@@ -244,6 +244,11 @@ func TestQuotaExactnessAcrossProcesses(t *testing.T) {
 		if st.NextOpening.After(end) {
 			break // 48 simulated hours are over
 		}
+		if same, err := quotaprobe.Unchanged(ctx, guard, testApp, st); err != nil {
+			t.Fatal(err)
+		} else if !same {
+			continue // a slot was reserved during the check
+		}
 		// Set moves this process's clock (the emulator's) before the
 		// workers can read the file: the service is never behind them.
 		if err := clock.Set(st.NextOpening); err != nil {

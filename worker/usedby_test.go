@@ -70,3 +70,36 @@ func TestClaimLongAfterTheReservationReservesAgain(t *testing.T) {
 		t.Errorf("quota ledger %v (%v), want the one push at %s", ledger, err, later)
 	}
 }
+
+// An attempt begins at its slot's instant, not at its claim's: the ledger's
+// sent_at and the guard's entry agree to the microsecond, so a window
+// rebuilt from the ledger (or compared with it) counts the attempt where the
+// guard did, even when the clock moved a little between the two.
+func TestAttemptBeginsAtItsSlotsInstant(t *testing.T) {
+	t.Parallel()
+	e := setup(t, envOpts{policy: quota.Policy{Hourly: 1, Daily: 10}})
+	ids := fire(t, e.ctx, e.store, 1, body(), t0, t0, 0)
+	g := &jumpAfterReserve{Guard: e.guard, clock: e.clock, jump: 2 * time.Second} // within UseBy
+	h, err := worker.NewHandler(worker.Deps{
+		Store: e.store, Guard: g, Pushers: map[string]worker.Pusher{testApp: e.client},
+		Clock: e.clock, Logger: testLogger(t), Jitter: func() float64 { return 0.5 },
+	}, worker.Config{Lease: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.ProcessRun(e.ctx, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	_, sends := e.run(ids[0])
+	if sends[0].Status != campaign.SendSent || sends[0].SentAt == nil || !sends[0].SentAt.Equal(t0) {
+		t.Fatalf("send %s, sent_at %v; want sent, begun at its slot's instant %s", sends[0].Status, sends[0].SentAt, t0)
+	}
+	st, err := e.guard.Status(e.ctx, testApp)
+	if want := t0.Add(time.Hour + quota.DefaultMargin); err != nil || !st.Hour.NextOpening.Equal(want) {
+		t.Errorf("guard's next opening %s (%v), want %s: the entry and the ledger at one instant", st.Hour.NextOpening, err, want)
+	}
+	ledger, err := e.store.SentBetween(e.ctx, testApp, t0, t0.Add(time.Hour))
+	if err != nil || len(ledger) != 1 || !ledger[0].Equal(t0) {
+		t.Errorf("quota ledger %v (%v), want the attempt at %s", ledger, err, t0)
+	}
+}

@@ -40,3 +40,19 @@ func Unclaimed(ctx context.Context, g *quota.Guard, ledger quota.Ledger, app str
 	}
 	return st.Hour.Used - len(sent), nil
 }
+
+// Unchanged re-reads app's windows and reports whether they hold as many
+// slots as before, the status a harness read when its quiet check began. A
+// harness moves the clock only then, right after this read: a slot reserved
+// after before was read, and claimed after the harness counted the sends in
+// flight, would otherwise go unseen, and a push made after the move would
+// land an hour from its slot. A slot reserved after this read meets the
+// move before its claim returns, and the worker gives it back (the
+// reservation's UseBy).
+func Unchanged(ctx context.Context, g *quota.Guard, app string, before quota.Status) (bool, error) {
+	now, err := g.Status(ctx, app)
+	if err != nil {
+		return false, err
+	}
+	return now.Hour.Used == before.Hour.Used && now.Day.Used == before.Day.Used, nil
+}
