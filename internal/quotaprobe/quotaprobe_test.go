@@ -83,3 +83,43 @@ func TestUnclaimed(t *testing.T) {
 		})
 	}
 }
+
+// Unchanged tells a harness whether a slot was taken (or given back) since
+// its quiet check read the windows.
+func TestUnchanged(t *testing.T) {
+	t.Parallel()
+	rs := testenv.Redis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	ctx := context.Background()
+	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	var l ledger
+	g, err := quota.New(quota.Options{Client: rdb, Ledger: &l, Now: func() time.Time { return now },
+		Apps: map[string]quota.Policy{"main": {Hourly: 5, Daily: 100}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Reserve(ctx, "main"); err != nil {
+		t.Fatal(err)
+	}
+	before, err := g.Status(ctx, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if same, err := quotaprobe.Unchanged(ctx, g, "main", before); err != nil || !same {
+		t.Errorf("nothing reserved since: Unchanged = %v, %v; want true", same, err)
+	}
+	res, err := g.Reserve(ctx, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if same, err := quotaprobe.Unchanged(ctx, g, "main", before); err != nil || same {
+		t.Errorf("a slot reserved since: Unchanged = %v, %v; want false", same, err)
+	}
+	if err := g.Release(ctx, res); err != nil {
+		t.Fatal(err)
+	}
+	if same, err := quotaprobe.Unchanged(ctx, g, "main", before); err != nil || !same {
+		t.Errorf("the slot given back: Unchanged = %v, %v; want true", same, err)
+	}
+}
