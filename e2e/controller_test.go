@@ -17,15 +17,16 @@ import (
 // work that can proceed now, and the instants at which more can.
 type world struct {
 	now          time.Time
-	dueCampaigns int                  // active campaigns whose next_run_at has come: a scheduler must claim them
-	inFlight     map[int64]time.Time  // send id → lease_until
-	readyByApp   map[string]int       // sends of due open runs that may be attempted now (pending, or retry due)
-	emptyRuns    int                  // due open runs with no open send: a worker must finish them
-	openRuns     int                  // runs pending or running, due or not
-	unqueued     int                  // open runs never handed to the queue
-	blockedApps  map[string]time.Time // apps with ready sends but no quota room: next opening
-	unclaimed    map[string]int       // app → quota slots reserved whose send is not claimed yet (a worker is about to)
-	events       []time.Time          // future instants at which something can proceed
+	dueCampaigns int                     // active campaigns whose next_run_at has come: a scheduler must claim them
+	inFlight     map[int64]time.Time     // send id → lease_until
+	readyByApp   map[string]int          // sends of due open runs that may be attempted now (pending, or retry due)
+	emptyRuns    int                     // due open runs with no open send: a worker must finish them
+	openRuns     int                     // runs pending or running, due or not
+	unqueued     int                     // open runs never handed to the queue
+	blockedApps  map[string]time.Time    // apps with ready sends but no quota room: next opening
+	unclaimed    map[string]int          // app → quota slots reserved whose send is not claimed yet (a worker is about to)
+	quota        map[string]quota.Status // app → the guard's windows when the observation began
+	events       []time.Time             // future instants at which something can proceed
 }
 
 // busy says what keeps the world from being settled at its instant, given
@@ -74,11 +75,17 @@ func (w world) next() time.Time {
 
 // observe reads the world at the simulated instant now.
 func (c *cluster) observe(ctx context.Context, now time.Time) (world, error) {
-	w := world{now: now, inFlight: map[int64]time.Time{}, readyByApp: map[string]int{}, blockedApps: map[string]time.Time{}, unclaimed: map[string]int{}}
+	w := world{now: now, inFlight: map[int64]time.Time{}, readyByApp: map[string]int{}, blockedApps: map[string]time.Time{},
+		unclaimed: map[string]int{}, quota: map[string]quota.Status{}}
 	// A worker reserves its slot, then claims the send: every slot must be
 	// seen claimed before the sends in flight are read, or a claim between
 	// the two reads would be missed.
 	for _, a := range c.opts.apps {
+		st, err := c.guard.Status(ctx, a.Name)
+		if err != nil {
+			return w, fmt.Errorf("observe the quota of %s: %w", a.Name, err)
+		}
+		w.quota[a.Name] = st
 		n, err := quotaprobe.Unclaimed(ctx, c.guard, c.store, a.Name, quota.DefaultMargin)
 		if err != nil {
 			return w, fmt.Errorf("observe unclaimed slots of %s: %w", a.Name, err)
@@ -200,6 +207,19 @@ func (s *stepper) run(ctx context.Context) error {
 		if next.After(s.limit) {
 			return fmt.Errorf("still %d runs open at simulated %s, next event %s is past the limit %s: %s",
 				w.openRuns, w.now.Format(time.RFC3339), next.Format(time.RFC3339), s.limit.Format(time.RFC3339), s.c.describeOpen(ctx))
+		}
+		// A slot reserved after the observation read the guard, and claimed
+		// after it read the sends in flight, was seen by neither read.
+		changed := false
+		for app, st := range w.quota {
+			same, err := quotaprobe.Unchanged(ctx, s.c.guard, app, st)
+			if err != nil {
+				return err
+			}
+			changed = changed || !same
+		}
+		if changed {
+			continue
 		}
 		if err := s.c.clock.Set(next); err != nil {
 			return err
