@@ -107,7 +107,7 @@ func quotaWeekOnce(b *testing.B) {
 		}
 		// Every slot reserved must be claimed before the sends in flight
 		// are counted: a claim between the two reads would be missed.
-		if n, err := quotaprobe.Unclaimed(ctx, s.guard, s.store, appName, quota.DefaultMargin); err != nil {
+		if n, err := quotaprobe.Unclaimed(ctx, st, s.store, quota.DefaultMargin); err != nil {
 			b.Fatal(err)
 		} else if n != 0 {
 			continue // a worker reserved a slot and is about to claim its send

@@ -78,7 +78,8 @@ type Store interface {
 	// claimed: the caller reads the run and decides.
 	ClaimFirstSend(ctx context.Context, runID int64, app string, now time.Time, lease time.Duration) (sd Send, claimed bool, err error)
 	// RecordOutcome ends the claim with o (sent, retry_wait, failed,
-	// unknown, pending to give the attempt back after a 429, or expired).
+	// unknown, pending to give the attempt back: a 429, or a claim not
+	// called, or expired).
 	// sent and unknown enter the quota ledger.
 	RecordOutcome(ctx context.Context, tok ClaimToken, o Outcome) (Send, error)
 	// RecordOutcomeAndFinish is RecordOutcome that also finishes the run:

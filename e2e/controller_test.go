@@ -86,7 +86,7 @@ func (c *cluster) observe(ctx context.Context, now time.Time) (world, error) {
 			return w, fmt.Errorf("observe the quota of %s: %w", a.Name, err)
 		}
 		w.quota[a.Name] = st
-		n, err := quotaprobe.Unclaimed(ctx, c.guard, c.store, a.Name, quota.DefaultMargin)
+		n, err := quotaprobe.Unclaimed(ctx, st, c.store, quota.DefaultMargin)
 		if err != nil {
 			return w, fmt.Errorf("observe unclaimed slots of %s: %w", a.Name, err)
 		}

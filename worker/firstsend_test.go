@@ -47,14 +47,7 @@ func (s *countingStore) ClaimFirstSend(ctx context.Context, runID int64, app str
 func counted(t *testing.T, e *env) (*worker.Handler, *countingStore) {
 	t.Helper()
 	cs := &countingStore{Store: e.store}
-	h, err := worker.NewHandler(worker.Deps{
-		Store: cs, Guard: e.guard, Pushers: map[string]worker.Pusher{testApp: e.client},
-		Clock: e.clock, Logger: testLogger(t), Jitter: func() float64 { return 0.5 },
-	}, worker.Config{Lease: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h, cs
+	return e.handlerOn(cs, e.guard), cs
 }
 
 // hintedTask is the task the scheduler enqueues for run id of app at at.
@@ -96,9 +89,7 @@ func TestHintedTaskSendsWithoutReadingTheRun(t *testing.T) {
 	if n := len(e.emu.PushesFor(testKey)); n != 1 {
 		t.Errorf("after a second delivery: %d pushes, want 1", n)
 	}
-	if st, err := e.guard.Status(e.ctx, testApp); err != nil || st.Hour.Used != 1 {
-		t.Errorf("quota hour used %d (%v), want 1: the second delivery's slot is given back", st.Hour.Used, err)
-	}
+	e.hourUsed(1, "the second delivery's slot is given back")
 }
 
 // The hint's instant is waited for before the slot is reserved, and the
@@ -122,9 +113,7 @@ func TestHintedTaskNeverEarly(t *testing.T) {
 	if n := len(e.emu.PushesFor(testKey)); n != 0 {
 		t.Fatalf("%d pushes before the run's instant", n)
 	}
-	if st, err := e.guard.Status(e.ctx, testApp); err != nil || st.Hour.Used != 0 {
-		t.Errorf("quota hour used %d (%v), want 0", st.Hour.Used, err)
-	}
+	e.hourUsed(0, "nothing sent before the run's instant")
 	e.clock.Set(t0)
 	if err := h.ProcessTask(e.ctx, hintedTask(t, ids[0], testApp, t0)); err != nil {
 		t.Fatal(err)
@@ -152,9 +141,7 @@ func TestHintedTaskFallsBackToTheStore(t *testing.T) {
 	if n := len(e.emu.PushesFor(testKey)); n != 0 {
 		t.Errorf("a cancelled run pushed %d times", n)
 	}
-	if st, err := e.guard.Status(e.ctx, testApp); err != nil || st.Hour.Used != 0 {
-		t.Errorf("quota hour used %d (%v), want 0: the refused claim's slot is given back", st.Hour.Used, err)
-	}
+	e.hourUsed(0, "the refused claim's slot is given back")
 	if cs.getRun.Load() == 0 {
 		t.Error("the refused claim did not read the run")
 	}

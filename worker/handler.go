@@ -469,9 +469,6 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, l
 	// from the ledger, or compared with it, counts the attempt where the
 	// guard did (the claim follows within UseBy, checked below).
 	started := res.At
-	if started.IsZero() {
-		started = h.clock.Now()
-	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.StoreTimeout)
 	var claimed campaign.Send
 	if sendID == 0 {
@@ -507,16 +504,13 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, l
 		// later (the process paused, the clock moved) could land in a window
 		// that has moved on. Both go back, and the run reserves again.
 		log.Warn().Int64("send", claimed.ID).Time("reserved_at", res.At).Time("now", now).Msg("claimed too long after the quota slot was reserved: both given back")
-		return time.Time{}, nil, false, errors.Join(
-			h.giveBack(ctx, tok, "claimed too long after its quota slot was reserved: not sent"),
-			h.guard.Release(context.WithoutCancel(ctx), res))
+		return time.Time{}, nil, false, h.notCalled(ctx, tok, res, "claimed too long after its quota slot was reserved: not sent")
 	}
 	if err := ctx.Err(); err != nil {
 		// The task ended during the claim: give the claim and the slot back
 		// rather than call with a context that is over.
 		return time.Time{}, nil, false, errors.Join(fmt.Errorf("%s: %w", ids, err),
-			h.giveBack(ctx, tok, "the task ended as the send was claimed: not sent"),
-			h.guard.Release(context.WithoutCancel(ctx), res))
+			h.notCalled(ctx, tok, res, "the task ended as the send was claimed: not sent"))
 	}
 	log = log.With().Int64("send", claimed.ID).Int("attempt", claimed.Attempts).Logger()
 
@@ -616,6 +610,11 @@ func (h *Handler) giveBack(ctx context.Context, tok campaign.ClaimToken, why str
 		return fmt.Errorf("send %d: give the claim back: %w", tok.SendID, err)
 	}
 	return nil
+}
+
+// notCalled gives back a claim whose call is not made, and its quota slot.
+func (h *Handler) notCalled(ctx context.Context, tok campaign.ClaimToken, res quota.Reservation, why string) error {
+	return errors.Join(h.giveBack(ctx, tok, why), h.guard.Release(context.WithoutCancel(ctx), res))
 }
 
 // errNotFirst: ClaimFirstSend found the run started, not due, expired or

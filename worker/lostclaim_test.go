@@ -30,14 +30,7 @@ func (s *claimHookStore) ClaimSend(ctx context.Context, id int64, now time.Time,
 // hooked is e's handler on a store with hook around its first claim.
 func hooked(t *testing.T, e *env, hook func(claim func() (campaign.Send, error)) (campaign.Send, error)) *worker.Handler {
 	t.Helper()
-	h, err := worker.NewHandler(worker.Deps{
-		Store: &claimHookStore{Store: e.store, hook: hook}, Guard: e.guard, Pushers: map[string]worker.Pusher{testApp: e.client},
-		Clock: e.clock, Logger: testLogger(t), Jitter: func() float64 { return 0.5 },
-	}, worker.Config{Lease: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
+	return e.handlerOn(&claimHookStore{Store: e.store, hook: hook}, e.guard)
 }
 
 // notStarted asserts that send 0 of run id waits, its attempt not spent,
@@ -51,9 +44,7 @@ func notStarted(t *testing.T, e *env, id int64) {
 	if n := len(e.emu.PushesFor(testKey)); n != 0 {
 		t.Errorf("%d pushes, want none", n)
 	}
-	if st, err := e.guard.Status(e.ctx, testApp); err != nil || st.Hour.Used != 0 {
-		t.Errorf("quota hour used %d (err %v), want 0: the slot is given back", st.Hour.Used, err)
-	}
+	e.hourUsed(0, "the slot is given back")
 }
 
 // A claim that committed but whose answer was lost (the connection dropped

@@ -214,7 +214,7 @@ func TestQuotaExactnessAcrossProcesses(t *testing.T) {
 		}
 		// Every slot reserved must be claimed before the sends in flight
 		// are counted: a claim between the two reads would be missed.
-		if n, err := quotaprobe.Unclaimed(ctx, guard, store, testApp, quota.DefaultMargin); err != nil {
+		if n, err := quotaprobe.Unclaimed(ctx, st, store, quota.DefaultMargin); err != nil {
 			t.Fatal(err)
 		} else if n != 0 {
 			continue // a worker reserved a slot and is about to claim its send

@@ -167,6 +167,28 @@ func setup(t *testing.T, o envOpts) *env {
 	return e
 }
 
+// handlerOn is a handler like e's (no metrics, the default backoff) on
+// store and guard, which wrap e's to count or hook calls.
+func (e *env) handlerOn(store worker.Store, guard worker.Guard) *worker.Handler {
+	e.t.Helper()
+	h, err := worker.NewHandler(worker.Deps{
+		Store: store, Guard: guard, Pushers: map[string]worker.Pusher{testApp: e.client},
+		Clock: e.clock, Logger: testLogger(e.t), Jitter: func() float64 { return 0.5 },
+	}, worker.Config{Lease: time.Minute})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return h
+}
+
+// hourUsed asserts how many slots e's guard counts in the current hour.
+func (e *env) hourUsed(want int, why string) {
+	e.t.Helper()
+	if st, err := e.guard.Status(e.ctx, testApp); err != nil || st.Hour.Used != want {
+		e.t.Errorf("quota hour used %d (%v), want %d: %s", st.Hour.Used, err, want, why)
+	}
+}
+
 // testLogger writes to the test log (shown on failure or with -v).
 func testLogger(t *testing.T) zerolog.Logger {
 	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel).With().Timestamp().Logger()

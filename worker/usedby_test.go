@@ -39,14 +39,7 @@ func TestClaimLongAfterTheReservationReservesAgain(t *testing.T) {
 	e := setup(t, envOpts{policy: quota.Policy{Hourly: 1, Daily: 10}})
 	ids := fire(t, e.ctx, e.store, 1, body(), t0, t0, 0)
 	g := &jumpAfterReserve{Guard: e.guard, clock: e.clock, jump: 40 * time.Minute}
-	h, err := worker.NewHandler(worker.Deps{
-		Store: e.store, Guard: g, Pushers: map[string]worker.Pusher{testApp: e.client},
-		Clock: e.clock, Logger: testLogger(t), Jitter: func() float64 { return 0.5 },
-	}, worker.Config{Lease: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.ProcessRun(e.ctx, ids[0]); err != nil {
+	if err := e.handlerOn(e.store, g).ProcessRun(e.ctx, ids[0]); err != nil {
 		t.Fatal(err)
 	}
 	later := t0.Add(40 * time.Minute)
@@ -80,14 +73,7 @@ func TestAttemptBeginsAtItsSlotsInstant(t *testing.T) {
 	e := setup(t, envOpts{policy: quota.Policy{Hourly: 1, Daily: 10}})
 	ids := fire(t, e.ctx, e.store, 1, body(), t0, t0, 0)
 	g := &jumpAfterReserve{Guard: e.guard, clock: e.clock, jump: 2 * time.Second} // within UseBy
-	h, err := worker.NewHandler(worker.Deps{
-		Store: e.store, Guard: g, Pushers: map[string]worker.Pusher{testApp: e.client},
-		Clock: e.clock, Logger: testLogger(t), Jitter: func() float64 { return 0.5 },
-	}, worker.Config{Lease: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.ProcessRun(e.ctx, ids[0]); err != nil {
+	if err := e.handlerOn(e.store, g).ProcessRun(e.ctx, ids[0]); err != nil {
 		t.Fatal(err)
 	}
 	_, sends := e.run(ids[0])

@@ -12,6 +12,15 @@ import (
 	"github.com/tagcast/tagcast/migrations"
 )
 
+// claimSet claims a send: in flight, one more attempt begun (sent_at) and
+// one more claim, leased. Its arguments are claimSetArgs.
+const claimSet = `UPDATE sends SET status = 'in_flight', attempts = attempts + 1, claim = claim + 1,
+	claimed_at = ?, sent_at = ?, lease_until = ?, next_attempt_at = NULL, updated_at = ?, claimed_by = ?`
+
+func (s *Store) claimSetArgs(now time.Time, lease time.Duration) []any {
+	return []any{s.ts(now), s.ts(now), s.ts(now.Add(lease)), s.ts(now), s.claimant}
+}
+
 // ClaimSend moves a send to in_flight by compare-and-set, its attempt begun
 // at now, and its run from pending to running.
 func (s *Store) ClaimSend(ctx context.Context, sendID int64, now time.Time, lease time.Duration) (campaign.Send, error) {
@@ -21,13 +30,11 @@ func (s *Store) ClaimSend(ctx context.Context, sendID int64, now time.Time, leas
 	claimable := `status IN (` + inList(campaign.AllowedFrom(campaign.SendInFlight)) + `) AND (status <> 'retry_wait' OR next_attempt_at <= ?)`
 	startRun := `UPDATE runs SET status = 'running', updated_at = ? WHERE status = 'pending'
 		AND id = (SELECT run_id FROM sends WHERE id = ? AND ` + claimable + `)`
-	claim := `UPDATE sends SET status = 'in_flight', attempts = attempts + 1, claim = claim + 1,
-		claimed_at = ?, sent_at = ?, lease_until = ?, next_attempt_at = NULL, updated_at = ?, claimed_by = ?
-		{from} WHERE sends.id = ? AND ` + claimable + `
+	claim := claimSet + ` {from} WHERE sends.id = ? AND ` + claimable + `
 		AND EXISTS (SELECT 1 FROM runs WHERE runs.id = sends.run_id AND runs.status IN ('pending', 'running'))
 		RETURNING ` + sendCols
 	startArgs := []any{s.ts(now), sendID, s.ts(now)}
-	claimArgs := []any{s.ts(now), s.ts(now), s.ts(now.Add(lease)), s.ts(now), s.claimant, sendID, s.ts(now)}
+	claimArgs := append(s.claimSetArgs(now, lease), sendID, s.ts(now))
 	var sends []campaign.Send
 	var err error
 	if s.dialect == migrations.Postgres {
@@ -104,10 +111,8 @@ func (s *Store) ClaimFirstSend(ctx context.Context, runID int64, app string, now
 		WHERE id = ? AND app = ? AND status = 'pending' AND scheduled_for <= ? AND (deliver_by IS NULL OR deliver_by > ?)
 		AND EXISTS (SELECT 1 FROM sends WHERE run_id = ? AND idx = 0 AND status = 'pending')`
 	startArgs := []any{s.ts(now), runID, app, s.ts(now), s.ts(now), runID}
-	claim := `UPDATE sends SET status = 'in_flight', attempts = attempts + 1, claim = claim + 1,
-		claimed_at = ?, sent_at = ?, lease_until = ?, next_attempt_at = NULL, updated_at = ?, claimed_by = ?
-		{from} WHERE sends.run_id = ? AND sends.idx = 0 AND sends.status = 'pending' RETURNING ` + sendCols
-	claimArgs := []any{s.ts(now), s.ts(now), s.ts(now.Add(lease)), s.ts(now), s.claimant, runID}
+	claim := claimSet + ` {from} WHERE sends.run_id = ? AND sends.idx = 0 AND sends.status = 'pending' RETURNING ` + sendCols
+	claimArgs := append(s.claimSetArgs(now, lease), runID)
 	var sends []campaign.Send
 	var err error
 	if s.dialect == migrations.Postgres {

@@ -14,19 +14,16 @@ import (
 	"github.com/tagcast/tagcast/quota"
 )
 
-// Unclaimed is how many reservations of app's current hour window are not
-// in the ledger: slots reserved by workers that have not claimed their send
+// Unclaimed is how many reservations of the current hour window of st (the
+// guard's Status of one app, read first: a slot reserved after it and
+// claimed before the ledger is read would count -1) are not in the ledger: slots reserved by workers that have not claimed their send
 // yet, or that died before they did. (A slot kept after a 429 is not in the
 // ledger either: a harness that waits for 0 stalls after one, and should
 // fail on the 429 itself.) margin must be the guard's
 // (quota.DefaultMargin unless its Options set one). The count is exact
 // while the clock stands still, as a simulated one does between moves: a
 // reservation and its claim then carry the same instant.
-func Unclaimed(ctx context.Context, g *quota.Guard, ledger quota.Ledger, app string, margin time.Duration) (int, error) {
-	st, err := g.Status(ctx, app)
-	if err != nil {
-		return 0, err
-	}
+func Unclaimed(ctx context.Context, st quota.Status, ledger quota.Ledger, margin time.Duration) (int, error) {
 	// The guard counts a reservation from margin before the window's
 	// start: inclusive for a fixed window, exclusive for a rolling one (its
 	// oldest slot is free at that very millisecond).
@@ -34,15 +31,16 @@ func Unclaimed(ctx context.Context, g *quota.Guard, ledger quota.Ledger, app str
 	if st.Hour.Reset.IsZero() {
 		from = from.Add(time.Millisecond)
 	}
-	sent, err := ledger.SentBetween(ctx, app, from, st.At.Add(time.Millisecond))
+	sent, err := ledger.SentBetween(ctx, st.App, from, st.At.Add(time.Millisecond))
 	if err != nil {
-		return 0, fmt.Errorf("quotaprobe: app %s: %w", app, err)
+		return 0, fmt.Errorf("quotaprobe: app %s: %w", st.App, err)
 	}
 	return st.Hour.Used - len(sent), nil
 }
 
 // Unchanged re-reads app's windows and reports whether they hold as many
-// slots as before, the status a harness read when its quiet check began. A
+// slots as before, the status a harness read when its quiet check began
+// (the one it gave Unclaimed). A
 // harness moves the clock only then, right after this read: a slot reserved
 // after before was read, and claimed after the harness counted the sends in
 // flight, would otherwise go unseen, and a push made after the move would

@@ -15,6 +15,13 @@ import (
 func TestMain(m *testing.M) { testenv.Main(m) }
 
 // ledger is a store's record of attempts, for one app.
+// redisClient is a client of a fresh redis-server, closed at cleanup.
+func redisClient(t *testing.T) *redis.Client {
+	rdb := redis.NewClient(&redis.Options{Addr: testenv.Redis(t).Addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	return rdb
+}
+
 type ledger []time.Time
 
 func (l *ledger) SentBetween(_ context.Context, _ string, from, to time.Time) ([]time.Time, error) {
@@ -34,9 +41,7 @@ func (l *ledger) SentBetween(_ context.Context, _ string, from, to time.Time) ([
 // its start.
 func TestUnclaimed(t *testing.T) {
 	t.Parallel()
-	rs := testenv.Redis(t)
-	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr})
-	t.Cleanup(func() { _ = rdb.Close() })
+	rdb := redisClient(t)
 	ctx := context.Background()
 	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	for _, mode := range []quota.HourWindow{quota.HourRolling, quota.HourClock} {
@@ -51,7 +56,11 @@ func TestUnclaimed(t *testing.T) {
 			}
 			unclaimed := func(want int, when string) {
 				t.Helper()
-				n, err := quotaprobe.Unclaimed(ctx, g, &l, app, quota.DefaultMargin)
+				st, err := g.Status(ctx, app)
+				if err != nil {
+					t.Fatal(err)
+				}
+				n, err := quotaprobe.Unclaimed(ctx, st, &l, quota.DefaultMargin)
 				if err != nil || n != want {
 					t.Errorf("%s: Unclaimed = %d (err %v), want %d", when, n, err, want)
 				}
@@ -88,9 +97,7 @@ func TestUnclaimed(t *testing.T) {
 // its quiet check read the windows.
 func TestUnchanged(t *testing.T) {
 	t.Parallel()
-	rs := testenv.Redis(t)
-	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr})
-	t.Cleanup(func() { _ = rdb.Close() })
+	rdb := redisClient(t)
 	ctx := context.Background()
 	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	var l ledger
