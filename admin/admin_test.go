@@ -100,6 +100,7 @@ schedule: {cron: "61 * * * *", timezone: Mars/Olympus}
 push:
   platform: [ios, windows]
   fromuserid: system
+  message: {objectName: AppNote, content: hi}
   audience: {tag: [女]}
   notification: {alert: '{{.Vars.missing}}'}
 `
@@ -122,7 +123,7 @@ push:
 	}
 
 	// JSON bodies are files too; the same rules apply.
-	js := `{"name": "j", "app": "main", "schedule": {"at": "2020-01-01T00:00:00Z"}, "push": {"platform": ["ios"], "fromuserid": "s", "audience": {"is_to_all": true}, "notification": {"alert": "hi"}}}`
+	js := `{"name": "j", "app": "main", "schedule": {"at": "2020-01-01T00:00:00Z"}, "push": {"platform": ["ios"], "fromuserid": "s", "message": {"objectName": "AppNote", "content": "hi"}, "audience": {"is_to_all": true}, "notification": {"alert": "hi"}}}`
 	_, err = b.client.CreateCampaign(b.ctx, []byte(js), "application/json")
 	if !errors.As(err, &ae) || ae.Status != 400 || len(ae.Problems) != 1 || ae.Problems[0].Path != "schedule.at" {
 		t.Errorf("past at: %v, want one problem at schedule.at", err)
@@ -177,7 +178,7 @@ func testCampaignOperations(t *testing.T, b bundle) {
 	ids := []int64{c1.ID}
 	for i := range 4 {
 		js := fmt.Sprintf(`{"name": "json-%d", "app": "main", "schedule": {"cron": "0 9 * * *", "timezone": "Asia/Shanghai"},
-			"push": {"platform": ["android"], "fromuserid": "s", "audience": {"is_to_all": true}, "notification": {"alert": "hi"}}}`, i)
+			"push": {"platform": ["android"], "fromuserid": "s", "message": {"objectName": "AppNote", "content": "hi"}, "audience": {"is_to_all": true}, "notification": {"alert": "hi"}}}`, i)
 		c, err := b.client.CreateCampaign(ctx, []byte(js), "application/json; charset=utf-8")
 		if err != nil {
 			t.Fatalf("create json-%d: %v", i, err)
@@ -253,7 +254,7 @@ func testCampaignOperations(t *testing.T, b bundle) {
 		users[i] = fmt.Sprintf("u%04d", i)
 	}
 	js := fmt.Sprintf(`{"name": "users", "app": "main", "schedule": {"now": true},
-		"push": {"platform": ["ios"], "fromuserid": "s", "audience": {"userid": ["%s"]}, "notification": {"alert": "hi"}}}`, strings.Join(users, `","`))
+		"push": {"platform": ["ios"], "fromuserid": "s", "message": {"objectName": "AppNote", "content": "hi"}, "audience": {"userid": ["%s"]}, "notification": {"alert": "hi"}}}`, strings.Join(users, `","`))
 	cu, err := b.client.CreateCampaign(ctx, []byte(js), "application/json")
 	if err != nil {
 		t.Fatalf("create user-id campaign: %v", err)

@@ -216,6 +216,7 @@ vars: {product: Winter coat}
 push:
   platform: [ios, android]
   fromuserid: system
+  message: {objectName: AppNote, content: hi}
   audience: {tag: [女], is_to_all: false}
   notification: {title: Sale, alert: '{{.Vars.product}}: 30%% off'}
 `, name, at.Format(time.RFC3339))

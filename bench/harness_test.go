@@ -143,6 +143,7 @@ func pushBody() pushapi.Request {
 	return pushapi.Request{
 		Platform:     []string{pushapi.PlatformIOS, pushapi.PlatformAndroid},
 		FromUserID:   "system",
+		Message:      &pushapi.Message{ObjectName: "AppNote", Content: "hi"},
 		Audience:     pushapi.Audience{Tag: []string{"news"}},
 		Notification: &pushapi.Notification{Title: "Bench", Alert: `campaign {{.Campaign.ID}} at {{.FireTime.Format "15:04:05.000"}}`},
 	}

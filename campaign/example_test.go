@@ -19,6 +19,7 @@ vars: {product: Winter coat}
 push:
   platform: [ios, android]
   fromuserid: system
+  message: {objectName: AppNote, content: hi}
   audience: {tag: [女, 年轻], is_to_all: false}
   notification: {alert: '{{.Vars.product}}: 30% off until {{.FireTime.Format "15:04"}}'}
 `)
@@ -37,7 +38,7 @@ push:
 	fmt.Println("alert:", body.Notification.Alert)
 
 	// Every problem comes back at once, with its field path.
-	_, err = campaign.ParseFile([]byte("name: x\napp: ghost\ncolour: red\nschedule: {cron: '0 0 30 2 *'}\npush: {platform: [ios], fromuserid: s, audience: {is_to_all: true}, notification: {alert: '{{.Vars.nope}}'}}"),
+	_, err = campaign.ParseFile([]byte("name: x\napp: ghost\ncolour: red\nschedule: {cron: '0 0 30 2 *'}\npush: {platform: [ios], fromuserid: s, message: {objectName: AppNote, content: hi}, audience: {is_to_all: true}, notification: {alert: '{{.Vars.nope}}'}}"),
 		campaign.ValidateOptions{Now: now, Apps: []string{"main"}})
 	var verr *campaign.ValidationError
 	if errors.As(err, &verr) {

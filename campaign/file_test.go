@@ -1,6 +1,7 @@
 package campaign
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -77,7 +78,7 @@ func TestParseFileDesignExample(t *testing.T) {
 func TestParseFileJSONAndCron(t *testing.T) {
 	t.Parallel()
 	src := `{"name":"daily","app":"other","schedule":{"cron":"CRON_TZ=Asia/Shanghai 0 9 * * MON-FRI","missed":"skip"},
-	  "push":{"platform":["android"],"fromuserid":"sys","audience":{"is_to_all":true},
+	  "push":{"platform":["android"],"fromuserid":"sys","message":{"objectName":"AppNote","content":"hi"},"audience":{"is_to_all":true},
 	  "notification":{"alert":"Good morning, it is {{.FireTime.Weekday}} in {{.Campaign.Name}}"}}}`
 	c, err := ParseFile([]byte(src), testOpts)
 	if err != nil {
@@ -121,6 +122,7 @@ vars: {product: coat}
 push:
   platform: [ios]
   fromuserid: system
+  message: {objectName: AppNote, content: hi}
   audince: {tag: [a]}
   audience: {tag: [a]}
   notification: {alert: '{{.Vars.price}} off', title: '{{.Vars.product'}
@@ -140,52 +142,52 @@ push:
 		},
 		{
 			name: "at in the past",
-			src:  "name: n\napp: main\nschedule: {at: '2026-11-20T07:59:59Z'}\npush: {platform: [ios], fromuserid: s, audience: {is_to_all: true}, notification: {alert: hi}}",
+			src:  "name: n\napp: main\nschedule: {at: '2026-11-20T07:59:59Z'}\npush: {platform: [ios], fromuserid: s, message: {objectName: AppNote, content: hi}, audience: {is_to_all: true}, notification: {alert: hi}}",
 			want: []string{"schedule.at: 2026-11-20T07:59:59Z is in the past"},
 		},
 		{
 			name: "cron that never fires",
-			src:  "name: n\napp: main\nschedule: {cron: '0 0 30 2 *'}\npush: {platform: [ios], fromuserid: s, audience: {is_to_all: true}, notification: {alert: hi}}",
+			src:  "name: n\napp: main\nschedule: {cron: '0 0 30 2 *'}\npush: {platform: [ios], fromuserid: s, message: {objectName: AppNote, content: hi}, audience: {is_to_all: true}, notification: {alert: hi}}",
 			want: []string{`schedule.cron: "0 0 30 2 *" has no fire time within 5 years`},
 		},
 		{
 			name: "malformed cron",
-			src:  "name: n\napp: main\nschedule: {cron: '61 * * * *'}\npush: {platform: [ios], fromuserid: s, audience: {is_to_all: true}, notification: {alert: hi}}",
+			src:  "name: n\napp: main\nschedule: {cron: '61 * * * *'}\npush: {platform: [ios], fromuserid: s, message: {objectName: AppNote, content: hi}, audience: {is_to_all: true}, notification: {alert: hi}}",
 			want: []string{`schedule.cron: invalid cron spec "61 * * * *"`},
 		},
 		{
 			name: "unknown CRON_TZ",
-			src:  "name: n\napp: main\nschedule: {cron: 'CRON_TZ=Nowhere/Town 0 9 * * *'}\npush: {platform: [ios], fromuserid: s, audience: {is_to_all: true}, notification: {alert: hi}}",
+			src:  "name: n\napp: main\nschedule: {cron: 'CRON_TZ=Nowhere/Town 0 9 * * *'}\npush: {platform: [ios], fromuserid: s, message: {objectName: AppNote, content: hi}, audience: {is_to_all: true}, notification: {alert: hi}}",
 			want: []string{`schedule.cron: unknown time zone "Nowhere/Town" in the spec`},
 		},
 		{
 			name: "Local time zone",
-			src:  "name: n\napp: main\nschedule: {cron: '0 9 * * *', timezone: Local}\npush: {platform: [ios], fromuserid: s, audience: {is_to_all: true}, notification: {alert: hi}}",
+			src:  "name: n\napp: main\nschedule: {cron: '0 9 * * *', timezone: Local}\npush: {platform: [ios], fromuserid: s, message: {objectName: AppNote, content: hi}, audience: {is_to_all: true}, notification: {alert: hi}}",
 			want: []string{`schedule.timezone: time zone "Local" is each host's own setting: name an IANA zone`},
 		},
 		{
 			name: "Local CRON_TZ",
-			src:  "name: n\napp: main\nschedule: {cron: 'CRON_TZ=Local 0 9 * * *'}\npush: {platform: [ios], fromuserid: s, audience: {is_to_all: true}, notification: {alert: hi}}",
+			src:  "name: n\napp: main\nschedule: {cron: 'CRON_TZ=Local 0 9 * * *'}\npush: {platform: [ios], fromuserid: s, message: {objectName: AppNote, content: hi}, audience: {is_to_all: true}, notification: {alert: hi}}",
 			want: []string{`schedule.cron: time zone "Local" is each host's own setting: name an IANA zone such as Asia/Shanghai or UTC in the spec`},
 		},
 		{
 			name: "no schedule kind, wrong types",
-			src:  "name: n\napp: main\nschedule: {}\npush: {platform: ios, fromuserid: 7, audience: {is_to_all: true}}",
+			src:  "name: n\napp: main\nschedule: {}\npush: {platform: ios, fromuserid: 7, message: {objectName: AppNote, content: hi}, audience: {is_to_all: true}}",
 			want: []string{"push.fromuserid: must be a string, got a number", "push.platform: must be a list, got a string"},
 		},
 		{
 			name: "body rules from pushapi, with push. prefix",
-			src:  "name: n\napp: main\nschedule: {now: true}\npush: {platform: [windows], fromuserid: s, audience: {is_to_all: true}, notification: {alert: hi}}",
+			src:  "name: n\napp: main\nschedule: {now: true}\npush: {platform: [windows], fromuserid: s, message: {objectName: AppNote, content: hi}, audience: {is_to_all: true}, notification: {alert: hi}}",
 			want: []string{"push.platform"},
 		},
 		{
 			name: "start and end on a one-off",
-			src:  "name: n\napp: main\nschedule: {now: true, start: '2027-01-01T00:00:00Z'}\npush: {platform: [ios], fromuserid: s, audience: {is_to_all: true}, notification: {alert: hi}}",
+			src:  "name: n\napp: main\nschedule: {now: true, start: '2027-01-01T00:00:00Z'}\npush: {platform: [ios], fromuserid: s, message: {objectName: AppNote, content: hi}, audience: {is_to_all: true}, notification: {alert: hi}}",
 			want: []string{"schedule: start and end apply to cron schedules only"},
 		},
 		{
 			name: "cron ends before its first fire",
-			src:  "name: n\napp: main\nschedule: {cron: '0 9 1 1 *', end: '2026-12-31T00:00:00Z'}\npush: {platform: [ios], fromuserid: s, audience: {is_to_all: true}, notification: {alert: hi}}",
+			src:  "name: n\napp: main\nschedule: {cron: '0 9 1 1 *', end: '2026-12-31T00:00:00Z'}\npush: {platform: [ios], fromuserid: s, message: {objectName: AppNote, content: hi}, audience: {is_to_all: true}, notification: {alert: hi}}",
 			want: []string{"schedule.end: the cron has no fire time before the end"},
 		},
 		{
@@ -271,7 +273,7 @@ func TestSplit(t *testing.T) {
 func TestParseFileSplitsBigUserIDAudienceWithoutComplaint(t *testing.T) {
 	t.Parallel()
 	var b strings.Builder
-	b.WriteString("name: n\napp: main\nschedule: {now: true}\npush: {platform: [ios], fromuserid: s, notification: {alert: hi}, audience: {userid: [")
+	b.WriteString("name: n\napp: main\nschedule: {now: true}\npush: {platform: [ios], fromuserid: s, message: {objectName: AppNote, content: hi}, notification: {alert: hi}, audience: {userid: [")
 	for i := range 1500 {
 		if i > 0 {
 			b.WriteString(", ")
@@ -351,7 +353,7 @@ func TestParseFileFirstFireFollowsTheDSTRules(t *testing.T) {
 			t.Parallel()
 			opts := ValidateOptions{Now: tt.now, Apps: []string{"main"}}
 			src := "name: n\napp: main\nschedule: " + tt.schedule +
-				"\npush: {platform: [ios], fromuserid: s, audience: {is_to_all: true}, notification: {alert: hi}}"
+				"\npush: {platform: [ios], fromuserid: s, message: {objectName: AppNote, content: hi}, audience: {is_to_all: true}, notification: {alert: hi}}"
 			c, err := ParseFile([]byte(src), opts)
 			if err != nil {
 				t.Fatal(err)
@@ -360,5 +362,46 @@ func TestParseFileFirstFireFollowsTheDSTRules(t *testing.T) {
 				t.Errorf("NextRunAt = %v, want %v", c.NextRunAt, tt.want)
 			}
 		})
+	}
+}
+
+// An integer in extras beyond 2^53 (an order id) survives the file, the
+// rendering and the JSON the store keeps, digit for digit.
+func TestParseFileKeepsExtrasIntegersExact(t *testing.T) {
+	t.Parallel()
+	const id = "1234567890123456789" // as a float64: 1234567890123456800
+	src := `
+name: order-ready
+app: main
+schedule: {at: 2026-12-01T09:00:00+08:00}
+push:
+  platform: [android]
+  fromuserid: system
+  audience: {userid: [u1], is_to_all: false}
+  message: {objectName: "RC:TxtMsg", content: '{"content":"ready"}'}
+  notification: {alert: ready, android: {extras: {orderId: ` + id + `}}}
+`
+	c, err := ParseFile([]byte(src), testOpts)
+	if err != nil {
+		t.Fatalf("ParseFile: %v", err)
+	}
+	r, err := Render(c, *c.NextRunAt)
+	if err != nil {
+		t.Fatalf("Render: %v", err)
+	}
+	stored, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reloaded pushapi.Request // as the store reads a send's body back
+	if err := json.Unmarshal(stored, &reloaded); err != nil {
+		t.Fatal(err)
+	}
+	sent, err := json.Marshal(reloaded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `"extras":{"orderId":` + id + `}`; !strings.Contains(string(sent), want) {
+		t.Errorf("the push body lost extras.orderId's digits:\n got %s\nwant %s", sent, want)
 	}
 }

@@ -80,6 +80,7 @@ func (c campaignSpec) file() ([]byte, error) {
 		"push": map[string]any{
 			"platform":     []string{"ios", "android"},
 			"fromuserid":   "system",
+			"message":      map[string]any{"objectName": "RC:TxtMsg", "content": `{"content":"e2e {{.Vars.n}}"}`},
 			"audience":     audience,
 			"notification": map[string]any{"title": "e2e {{.Vars.n}}", "alert": alertTemplate},
 		},

@@ -3,6 +3,7 @@ package pushapi
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -288,5 +289,37 @@ func TestValidateRejectsInvalidUTF8(t *testing.T) {
 	batch := BatchSetUserTagsRequest{UserIDs: []string{"\x80"}, Tags: []string{}}
 	if diff := cmp.Diff([]pc{{"userIds[0]", 1002}}, problemsOf(t, batch.Validate())); diff != "" {
 		t.Errorf("BatchSetUserTagsRequest problems (-want +got):\n%s", diff)
+	}
+}
+
+// extras is free JSON for the app: an integer beyond 2^53 (an order id)
+// must reach the service digit for digit, whether it comes through the
+// strict decoder (files, the admin API) or plain encoding/json (the store).
+func TestExtrasKeepIntegersExact(t *testing.T) {
+	t.Parallel()
+	const id = "1234567890123456789" // float64 would make it ...800
+	body := `{"platform":["android"],"fromuserid":"system","audience":{"tag":["a"],"is_to_all":false},` +
+		`"message":{"content":"{\"content\":\"x\"}","objectName":"RC:TxtMsg"},` +
+		`"notification":{"alert":"x","android":{"extras":{"orderId":` + id + `,"nested":{"n":[` + id + `,1.5]}}}}}`
+	strict, err := DecodeRequest([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plain Request
+	if err := json.Unmarshal([]byte(body), &plain); err != nil {
+		t.Fatal(err)
+	}
+	for name, r := range map[string]*Request{"DecodeRequest": strict, "json.Unmarshal": &plain} {
+		if err := r.Validate(); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		out, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := `"extras":{"nested":{"n":[` + id + `,1.5]},"orderId":` + id + `}`
+		if !strings.Contains(string(out), want) {
+			t.Errorf("%s: extras changed on the way to the service:\n got %s\nwant %s", name, out, want)
+		}
 	}
 }

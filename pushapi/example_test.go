@@ -73,7 +73,7 @@ func ExampleRequest_Validate() {
 	}
 	// Output:
 	// platform[1] (1002): must be "ios" or "android", got "web"
-	// fromuserid (1002): required when a message is sent
+	// fromuserid (1002): required (the sender's user id)
 	// audience (1002): selects nobody: set userid, tag, tag_or or packageName, or is_to_all: true
 	// message.content (1002): RC:TxtMsg content must be a JSON object like {"content":"..."}: invalid character 'o' in literal null (expecting 'u')
 	// notification.ios.alert (1002): required for platform ios when notification.alert is empty

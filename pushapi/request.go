@@ -1,5 +1,10 @@
 package pushapi
 
+import (
+	"bytes"
+	"encoding/json"
+)
+
 // Platform values accepted in Request.Platform (lowercase, as the service
 // expects them in bodies).
 const (
@@ -11,8 +16,8 @@ const (
 // names (push-by-tag.txt). Required fields are always marshalled; unset
 // optional fields are omitted. Pointer fields distinguish "unset" from an
 // explicit zero (a badge of 0 clears the badge and must survive a round trip).
-// Message is optional: without it the push is a notification only (and
-// fromuserid is then not needed). Extras maps use omitzero, so an explicit
+// FromUserID and Message are required (push-by-tag.txt marks fromuserid,
+// message.content and message.objectName "Yes"). Extras maps use omitzero, so an explicit
 // empty object {} survives while an unset (nil) map is omitted.
 //
 // Call Validate before sending; Client.Push does so itself.
@@ -54,28 +59,28 @@ type Notification struct {
 
 // IOSNotification is notification.ios.
 type IOSNotification struct {
-	Title             string         `json:"title,omitempty"`
-	ContentAvailable  *int           `json:"contentAvailable,omitempty"`
-	Alert             string         `json:"alert,omitempty"`
-	Badge             *int           `json:"badge,omitempty"`
-	ThreadID          string         `json:"thread-id,omitempty"`
-	APNsCollapseID    string         `json:"apns-collapse-id,omitempty"`
-	Category          string         `json:"category,omitempty"`
-	RichMediaURI      string         `json:"richMediaUri,omitempty"`
-	InterruptionLevel string         `json:"interruption-level,omitempty"`
-	Extras            map[string]any `json:"extras,omitzero"`
+	Title             string `json:"title,omitempty"`
+	ContentAvailable  *int   `json:"contentAvailable,omitempty"`
+	Alert             string `json:"alert,omitempty"`
+	Badge             *int   `json:"badge,omitempty"`
+	ThreadID          string `json:"thread-id,omitempty"`
+	APNsCollapseID    string `json:"apns-collapse-id,omitempty"`
+	Category          string `json:"category,omitempty"`
+	RichMediaURI      string `json:"richMediaUri,omitempty"`
+	InterruptionLevel string `json:"interruption-level,omitempty"`
+	Extras            Extras `json:"extras,omitzero"`
 }
 
 // AndroidNotification is notification.android.
 type AndroidNotification struct {
-	Alert  string         `json:"alert,omitempty"`
-	Honor  *Honor         `json:"honor,omitempty"`
-	HW     *HW            `json:"hw,omitempty"`
-	Mi     *Mi            `json:"mi,omitempty"`
-	Oppo   *Oppo          `json:"oppo,omitempty"`
-	Vivo   *Vivo          `json:"vivo,omitempty"`
-	FCM    *FCM           `json:"fcm,omitempty"`
-	Extras map[string]any `json:"extras,omitzero"`
+	Alert  string `json:"alert,omitempty"`
+	Honor  *Honor `json:"honor,omitempty"`
+	HW     *HW    `json:"hw,omitempty"`
+	Mi     *Mi    `json:"mi,omitempty"`
+	Oppo   *Oppo  `json:"oppo,omitempty"`
+	Vivo   *Vivo  `json:"vivo,omitempty"`
+	FCM    *FCM   `json:"fcm,omitempty"`
+	Extras Extras `json:"extras,omitzero"`
 }
 
 // Honor is notification.android.honor.
@@ -120,13 +125,31 @@ type FCM struct {
 
 // HarmonyOSNotification is notification.harmonyOS.
 type HarmonyOSNotification struct {
-	Alert  string         `json:"alert,omitempty"`
-	Ohos   *Ohos          `json:"ohos,omitempty"`
-	Extras map[string]any `json:"extras,omitzero"`
+	Alert  string `json:"alert,omitempty"`
+	Ohos   *Ohos  `json:"ohos,omitempty"`
+	Extras Extras `json:"extras,omitzero"`
 }
 
 // Ohos is notification.harmonyOS.ohos.
 type Ohos struct {
 	Category string `json:"category,omitempty"`
 	Image    string `json:"image,omitempty"` // https URL
+}
+
+// Extras is an extras object: free JSON for the app. Its numbers decode as
+// json.Number, not float64, so an integer beyond 2^53 (an order id, say)
+// reaches the service digit for digit, whether the request comes from a
+// file, the admin API or the store.
+type Extras map[string]any
+
+// UnmarshalJSON decodes an object keeping every number's literal text.
+func (x *Extras) UnmarshalJSON(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return err
+	}
+	*x = m
+	return nil
 }

@@ -121,10 +121,10 @@ func (p problems) err() error {
 // Validate checks every documented rule of /push.json and returns nil or a
 // *ValidationError listing all violations at once:
 //   - platform: required, each "ios" or "android" (lowercase), no duplicates;
-//   - fromuserid: required with a message, 1..64 bytes;
+//   - fromuserid: required, 1..64 bytes;
 //   - audience: at most 1000 userid, 20 tag, 20 tag_or, no empty items, and it
 //     must select somebody (is_to_all, userid, tag, tag_or or packageName);
-//   - message (optional): content required and at most 128 KB; objectName a
+//   - message: required; content required and at most 128 KB; objectName a
 //     built-in type (BuiltinObjectNames) or a custom one not starting with
 //     "RC:" of at most 32 characters; built-in types' content a JSON object
 //     (RC:TxtMsg's with a string "content"), custom types' any text;
@@ -144,18 +144,16 @@ func (r *Request) Validate() error {
 	}
 	var p problems
 	r.validatePlatform(&p)
-	if r.Message != nil {
-		switch n := len(r.FromUserID); {
-		case n == 0:
-			p.add("fromuserid", CodeParam, "required when a message is sent")
-		case n > MaxFromUserIDBytes:
-			p.add("fromuserid", CodeTooLong, "at most %d bytes, got %d", MaxFromUserIDBytes, n)
-		}
-	} else if n := len(r.FromUserID); n > MaxFromUserIDBytes {
+	switch n := len(r.FromUserID); {
+	case n == 0:
+		p.add("fromuserid", CodeParam, "required (the sender's user id)")
+	case n > MaxFromUserIDBytes:
 		p.add("fromuserid", CodeTooLong, "at most %d bytes, got %d", MaxFromUserIDBytes, n)
 	}
 	r.Audience.validate(&p)
-	if r.Message != nil {
+	if r.Message == nil {
+		p.add("message", CodeParam, "required (objectName and content)")
+	} else {
 		r.Message.validate(&p)
 	}
 	if r.Notification == nil {

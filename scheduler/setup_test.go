@@ -178,6 +178,7 @@ func newCampaign(name string, s campaign.Schedule) campaign.Campaign {
 		Push: pushapi.Request{
 			Platform:     []string{"ios", "android"},
 			FromUserID:   "system",
+			Message:      &pushapi.Message{ObjectName: "AppNote", Content: "hi"},
 			Audience:     pushapi.Audience{Tag: []string{"news"}},
 			Notification: &pushapi.Notification{Alert: `{{.Vars.product}} at {{.FireTime.Format "15:04"}}`},
 		},

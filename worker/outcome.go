@@ -65,7 +65,9 @@ func decide(res *pushapi.PushResponse, err error, attempt int, now time.Time, b 
 			break
 		}
 		d.record.Status = campaign.SendRetryWait
-		d.record.NextAttempt = now.Add(b.Delay(attempt, jitter))
+		// A Retry-After on a 5xx (or 1000, 1050) asks for at least that
+		// long: honour it when it is longer than the backoff.
+		d.record.NextAttempt = now.Add(max(b.Delay(attempt, jitter), d.retryAfter))
 	case pushapi.OutcomeRateLimited:
 		d.record.Status = campaign.SendPending
 		d.blockApp = true

@@ -199,6 +199,7 @@ func body() pushapi.Request {
 	return pushapi.Request{
 		Platform:     []string{pushapi.PlatformIOS, pushapi.PlatformAndroid},
 		FromUserID:   "system",
+		Message:      &pushapi.Message{ObjectName: "AppNote", Content: "hi"},
 		Audience:     pushapi.Audience{Tag: []string{"vip"}},
 		Notification: &pushapi.Notification{Title: "Sale", Alert: "campaign {{.Campaign.ID}}"},
 	}

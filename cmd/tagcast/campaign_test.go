@@ -211,7 +211,7 @@ func TestCampaignCreateInvalidPrintsEveryProblem(t *testing.T) {
 	file := writeFile(t, "bad.yaml", `name: ""
 app: nope
 schedule: {cron: "0 9 * * *", timezone: Mars/Olympus, missed: sometimes}
-push: {platform: [web], fromuserid: s, audience: {tag: [x]}, notification: {alert: hi}}
+push: {platform: [web], fromuserid: s, message: {objectName: AppNote, content: hi}, audience: {tag: [x]}, notification: {alert: hi}}
 `)
 	r := a.tagcast(t, "campaign", "create", file)
 	if r.code != 1 {

@@ -90,6 +90,7 @@ func TestEmulatorCommand(t *testing.T) {
 	}
 	req := &pushapi.Request{
 		Platform: []string{"ios"}, FromUserID: "system",
+		Message:      &pushapi.Message{ObjectName: "RC:TxtMsg", Content: `{"content":"hello"}`},
 		Audience:     pushapi.Audience{Tag: []string{"女"}},
 		Notification: &pushapi.Notification{Alert: "hello"},
 	}

@@ -275,6 +275,7 @@ schedule: {now: true}
 push:
   platform: [ios, android]
   fromuserid: system
+  message: {objectName: AppNote, content: hi}
   audience: {tag: [女], is_to_all: false}
   notification: {title: Hi, alert: 'Sent at {{.FireTime.Format "15:04"}}'}
 `), "application/yaml")
@@ -416,7 +417,7 @@ func TestServeRunsOnTheSimulatedClock(t *testing.T) {
 	c, err := client.CreateCampaign(context.Background(), []byte(`name: new-year
 app: main
 schedule: {at: "2030-01-01T08:10:00Z"}
-push: {platform: [ios], fromuserid: system, audience: {is_to_all: true}, notification: {alert: Happy new year}}
+push: {platform: [ios], fromuserid: system, message: {objectName: AppNote, content: hi}, audience: {is_to_all: true}, notification: {alert: Happy new year}}
 `), "application/yaml")
 	if err != nil {
 		t.Fatal(err)

@@ -47,7 +47,7 @@ func TestWorkerRefusesABudgetOverTheTaskTimeout(t *testing.T) {
 	t.Cleanup(func() { _ = d.close() })
 	now := time.Now()
 	if _, err := d.store.Create(ctx, campaign.Campaign{App: demoApp, Name: "c", Push: pushapi.Request{
-		Platform: []string{pushapi.PlatformIOS}, FromUserID: "system", Audience: pushapi.Audience{IsToAll: true},
+		Platform: []string{pushapi.PlatformIOS}, FromUserID: "system", Message: &pushapi.Message{ObjectName: "AppNote", Content: "hi"}, Audience: pushapi.Audience{IsToAll: true},
 		Notification: &pushapi.Notification{Alert: "hi"},
 	}, Schedule: campaign.Schedule{At: &now, Missed: campaign.MissedOnce}, NextRunAt: &now}, now); err != nil {
 		t.Fatal(err)

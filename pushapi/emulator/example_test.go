@@ -34,6 +34,7 @@ func Example() {
 		Platform:     []string{"ios", "android"},
 		FromUserID:   "system",
 		Audience:     pushapi.Audience{Tag: []string{"vip"}, TagOr: []string{"北京"}},
+		Message:      &pushapi.Message{ObjectName: "RC:TxtMsg", Content: `{"content":"30% off"}`},
 		Notification: &pushapi.Notification{Title: "Sale", Alert: "30% off"},
 	})
 	fmt.Println("push error:", err)

@@ -240,8 +240,13 @@ func decodeAnswer(err error) answer {
 }
 
 // validationAnswer turns pushapi's validation error into a 400 with the first
-// problem's code (1002 or 1005) and every problem in the message.
+// problem's code (1002 or 1005) and every problem in the message; a body that
+// is not one JSON document gets its position.
 func validationAnswer(err error) answer {
+	var se *pushapi.SyntaxError
+	if errors.As(err, &se) {
+		return fail(http.StatusBadRequest, se.Code, "body: %s (line %d, column %d)", se.Msg, se.Line, se.Column)
+	}
 	var ve *pushapi.ValidationError
 	if errors.As(err, &ve) && len(ve.Problems) > 0 {
 		code := ve.Code()
@@ -272,14 +277,16 @@ func (e *Emulator) processPush(c *call) answer {
 	}
 	e.mu.Unlock()
 
-	var req pushapi.Request
-	if err := json.Unmarshal(c.body, &req); err != nil {
-		return decodeAnswer(err)
+	// pushapi's strict decoder: an unknown or misspelt field (tagOr for
+	// tag_or) is refused, not dropped to push to a wider audience.
+	req, err := pushapi.DecodeRequest(c.body)
+	if err != nil {
+		return validationAnswer(err)
 	}
 	if err := withIsToAllRequired(c.body, req.Validate()); err != nil {
 		return validationAnswer(err)
 	}
-	notifications := effectiveNotifications(&req)
+	notifications := effectiveNotifications(req)
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -297,7 +304,7 @@ func (e *Emulator) processPush(c *call) answer {
 	uid := messageUID(e.seq, e.uidKey)
 	p := Push{
 		Seq: e.seq, ID: uid, MessageUID: uid, AppKey: c.appKey, ReceivedAt: now, RequestID: c.requestID,
-		Request: req, Recipients: resolveAudience(req.Audience, st.users), Notifications: notifications, Answer: "ok",
+		Request: *req, Recipients: resolveAudience(req.Audience, st.users), Notifications: notifications, Answer: "ok",
 	}
 	if c.stallSent {
 		p.Answer = "stall_sent"
@@ -350,8 +357,8 @@ func (e *Emulator) processTagSet(c *call) answer {
 		return a
 	}
 	var req pushapi.SetUserTagsRequest
-	if err := json.Unmarshal(c.body, &req); err != nil {
-		return decodeAnswer(err)
+	if err := pushapi.DecodeJSON(c.body, &req); err != nil {
+		return validationAnswer(err)
 	}
 	if err := req.Validate(); err != nil {
 		return validationAnswer(err)
@@ -390,8 +397,8 @@ func (e *Emulator) processTagBatchSet(c *call) answer {
 		return a
 	}
 	var req pushapi.BatchSetUserTagsRequest
-	if err := json.Unmarshal(c.body, &req); err != nil {
-		return decodeAnswer(err)
+	if err := pushapi.DecodeJSON(c.body, &req); err != nil {
+		return validationAnswer(err)
 	}
 	if err := req.Validate(); err != nil {
 		return validationAnswer(err)

@@ -167,6 +167,15 @@ func TestPushRejections(t *testing.T) {
 		{"no notification", http.MethodPost, jsonOf(t, noNotification), 400, 1002, []string{"notification"}},
 		{"several problems", http.MethodPost, `{"platform":["web"],"fromuserid":"","audience":{"is_to_all":false}}`, 400, 1002,
 			[]string{"platform[0]", "audience", "notification"}},
+		// push-by-tag.txt marks fromuserid, message.content and
+		// message.objectName required.
+		{"no fromuserid and no message", http.MethodPost, `{"platform":["ios"],"audience":{"tag":["a"],"is_to_all":false},"notification":{"alert":"x"}}`,
+			400, 1002, []string{"fromuserid", "message"}},
+		// A misspelt field is refused, as pushapi.DecodeRequest does, not
+		// dropped: without tag_or the push would reach everyone tagged "a".
+		{"unknown field", http.MethodPost, `{"platform":["ios"],"fromuserid":"s","audience":{"tag":["a"],"tagOr":["b"],"is_to_all":false},` +
+			`"message":{"content":"{\"content\":\"x\"}","objectName":"RC:TxtMsg"},"notification":{"alert":"x"}}`,
+			400, 1002, []string{"audience.tagOr", "tag_or"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -181,7 +190,7 @@ func TestPushRejections(t *testing.T) {
 			}
 		})
 	}
-	if got, want := b.em.Counters(testKey), (Counters{BadRequest: 8, NotAllowed: 2}); got != want {
+	if got, want := b.em.Counters(testKey), (Counters{BadRequest: 10, NotAllowed: 2}); got != want {
 		t.Errorf("counters: %s", cmp.Diff(want, got))
 	}
 	if len(b.em.Pushes()) != 0 {
