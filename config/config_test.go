@@ -138,6 +138,28 @@ func TestExampleFileLoadsAndValidates(t *testing.T) {
 	}
 }
 
+// An app variable past the next free index would add nothing: it is
+// reported with its variable, not dropped in silence.
+func TestEnvAppPastTheNextIndexIsReported(t *testing.T) {
+	t.Parallel()
+	e := env{
+		"S1":                            "secret-1",
+		"TAGCAST_APPS_2_NAME":           "second",
+		"TAGCAST_APPS_2_APP_KEY":        "k2",
+		"TAGCAST_APPS_2_APP_SECRET_ENV": "S1",
+	}
+	file := "apps:\n  - {name: first, app_key: k1, app_secret_env: S1, data_center: beijing}\n"
+	_, err := Load("tagcast.yaml", WithLookupEnv(e.lookup), WithReadFile(func(string) ([]byte, error) { return []byte(file), nil }))
+	if err == nil {
+		t.Fatal("TAGCAST_APPS_2_* with one app in the file: no problem reported")
+	}
+	for _, want := range []string{"apps[2]", "TAGCAST_APPS_2_", "apps[1] is not defined"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the problem does not name %q: %v", want, err)
+		}
+	}
+}
+
 func TestPrecedenceFileThenEnvThenFlag(t *testing.T) {
 	t.Parallel()
 	const file = `
@@ -163,7 +185,6 @@ worker: {concurrency: 4}
 		"TAGCAST_APPS_1_APP_KEY":           "k2",
 		"TAGCAST_APPS_1_APP_SECRET_FILE":   "/secret2",
 		"TAGCAST_APPS_1_DATA_CENTER":       "singapore",
-		"TAGCAST_APPS_3_NAME":              "not-contiguous-ignored",
 	}
 	cfg := mustLoad(t, file, e, files{"/secret2": "y"})
 	if err := cfg.Set("admin.addr", "127.0.0.1:9999"); err != nil {

@@ -3,9 +3,9 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"reflect"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -299,16 +299,33 @@ func (c *Config) EnvVar(path string) string {
 	return ""
 }
 
+// maxAppIndexGap is how far past the next app index applyEnv looks for a
+// mistaken TAGCAST_APPS_N_* variable.
+const maxAppIndexGap = 8
+
 // applyEnv adds the apps the environment defines past the file's, then
 // applies every TAGCAST_* override.
 func (l *loader) applyEnv(cfg *Config) {
-	for i := len(cfg.Apps); ; i++ {
+	// setAt is the first variable set of an app at index i, or "".
+	setAt := func(i int) string {
 		app := DefaultApp()
-		probe := collectLeaves(fmt.Sprintf("apps[%d]", i), fmt.Sprintf("%s_APPS_%d", EnvPrefix, i), reflect.ValueOf(&app).Elem(), nil)
-		if !slices.ContainsFunc(probe, func(lf leaf) bool { _, ok := l.lookupEnv(lf.env); return ok }) {
-			break
+		for _, lf := range collectLeaves(fmt.Sprintf("apps[%d]", i), fmt.Sprintf("%s_APPS_%d", EnvPrefix, i), reflect.ValueOf(&app).Elem(), nil) {
+			if _, ok := l.lookupEnv(lf.env); ok {
+				return lf.env
+			}
 		}
-		cfg.Apps = append(cfg.Apps, app)
+		return ""
+	}
+	next := len(cfg.Apps)
+	for ; setAt(next) != ""; next++ {
+		cfg.Apps = append(cfg.Apps, DefaultApp())
+	}
+	// An app further on would be dropped in silence: say so (a few indexes
+	// past the gap are looked at; the environment cannot be listed here).
+	for i := next + 1; i <= next+maxAppIndexGap; i++ {
+		if env := setAt(i); env != "" {
+			l.problem(fmt.Sprintf("apps[%d]", i), "from %s: apps are added from the environment in order, and apps[%d] is not defined (by the file or %s_APPS_%d_*)", env, next, EnvPrefix, next)
+		}
 	}
 	for _, lf := range cfg.leaves() {
 		raw, ok := l.lookupEnv(lf.env)
@@ -342,9 +359,11 @@ func (c *Config) Set(path, value string) error {
 	return fmt.Errorf("config: %s: %w", path, ErrUnknownKey)
 }
 
-// shownEnv is how an environment variable's name is displayed: as itself,
-// unless it is hidden (see Config.hiddenEnv).
-func (c *Config) shownEnv(name string) string {
+// ShownEnv is how the name of an environment variable the configuration
+// names (an *_env key) may be displayed: as itself, unless it was unset and
+// not an upper-case variable name, when it may be the secret itself pasted
+// in its place.
+func (c *Config) ShownEnv(name string) string {
 	if c.hiddenEnv[name] {
 		return "[not shown: unset, and not an upper-case variable name; is it the secret itself?]"
 	}
@@ -402,7 +421,7 @@ func (c *Config) resolveSecrets() {
 			hideIfSuspect(a.AppSecretEnv, ok)
 			switch {
 			case !ok:
-				a.secretProblem = fmt.Sprintf("environment variable %s is not set", c.shownEnv(a.AppSecretEnv))
+				a.secretProblem = fmt.Sprintf("environment variable %s is not set", c.ShownEnv(a.AppSecretEnv))
 			case strings.TrimSpace(v) == "":
 				a.secretProblem = fmt.Sprintf("environment variable %s is empty", a.AppSecretEnv)
 			default:
@@ -412,6 +431,9 @@ func (c *Config) resolveSecrets() {
 			a.Secret = Secret{}
 			data, err := read(a.AppSecretFile)
 			switch {
+			case err != nil && errors.Is(err, fs.ErrNotExist) && !strings.ContainsAny(a.AppSecretFile, `/\.`):
+				// Not a path to be seen in an error: maybe the secret itself.
+				a.secretProblem = fmt.Sprintf("cannot read the secret file: no such file (its name, %d characters with no '/' or '.', is not shown: is it the secret itself?)", len(a.AppSecretFile))
 			case err != nil:
 				a.secretProblem = fmt.Sprintf("cannot read the secret file: %v", err)
 			case strings.TrimSpace(string(data)) == "":

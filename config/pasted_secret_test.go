@@ -63,3 +63,27 @@ admin: {tokens_env: `+token+`, token_env: `+token+`}
 		t.Errorf("the hidden name is not explained: %v", verr)
 	}
 }
+
+// A secret pasted into app_secret_file names no file: the problem says so
+// without quoting it. A name that looks like a path is quoted, to be found.
+func TestPastedSecretInSecretFileIsNotShown(t *testing.T) {
+	t.Parallel()
+	const pasted = "TopSecretValue99"
+	cfg, err := load(t, `apps:
+  - {name: main, app_key: k, app_secret_file: `+pasted+`, data_center: singapore}
+  - {name: other, app_key: k2, app_secret_file: /run/secrets/other, data_center: singapore}
+`, env{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verr := cfg.Validate()
+	if verr == nil {
+		t.Fatal("Validate accepted secret files that do not exist")
+	}
+	if strings.Contains(verr.Error(), pasted) {
+		t.Errorf("the problem quotes the pasted secret: %v", verr)
+	}
+	if !strings.Contains(verr.Error(), "is it the secret itself?") || !strings.Contains(verr.Error(), "/run/secrets/other") {
+		t.Errorf("want the hidden name explained and the real path named: %v", verr)
+	}
+}

@@ -27,18 +27,18 @@ func (c *Config) Settings() []Setting {
 	for _, lf := range c.leaves() {
 		value := displayValue(lf.path, lf.v)
 		if strings.HasSuffix(lf.path, "_env") {
-			value = strconv.Quote(c.shownEnv(lf.v.String()))
+			value = strconv.Quote(c.ShownEnv(lf.v.String()))
 		}
 		out = append(out, Setting{Path: lf.path, Value: value, Source: c.Source(lf.path)})
 		if i, ok := appIndex(lf.path, "app_secret_file"); ok {
 			a := c.Apps[i]
-			out = append(out, Setting{Path: fmt.Sprintf("apps[%d].app_secret", i), Value: secretState(a.Secret), Source: a.secretSource(c.shownEnv)})
+			out = append(out, Setting{Path: fmt.Sprintf("apps[%d].app_secret", i), Value: secretState(a.Secret), Source: a.secretSource(c.ShownEnv)})
 		}
 		switch lf.path {
 		case "admin.tokens_env":
-			out = append(out, Setting{Path: "admin.tokens", Value: tokensState(c.Admin.Tokens), Source: resolvedFrom("env " + c.shownEnv(c.Admin.TokensEnv))})
+			out = append(out, Setting{Path: "admin.tokens", Value: tokensState(c.Admin.Tokens), Source: resolvedFrom("env " + c.ShownEnv(c.Admin.TokensEnv))})
 		case "admin.token_env":
-			out = append(out, Setting{Path: "admin.token", Value: secretState(c.Admin.Token), Source: resolvedFrom("env " + c.shownEnv(c.Admin.TokenEnv))})
+			out = append(out, Setting{Path: "admin.token", Value: secretState(c.Admin.Token), Source: resolvedFrom("env " + c.ShownEnv(c.Admin.TokenEnv))})
 		}
 	}
 	return out
@@ -53,11 +53,11 @@ func (c *Config) Redacted() map[string]any {
 	for i := range apps {
 		app := apps[i].(map[string]any)
 		app["app_secret"] = secretState(c.Apps[i].Secret)
-		app["app_secret_env"] = c.shownEnv(c.Apps[i].AppSecretEnv)
+		app["app_secret_env"] = c.ShownEnv(c.Apps[i].AppSecretEnv)
 	}
 	admin := m["admin"].(map[string]any)
-	admin["tokens_env"] = c.shownEnv(c.Admin.TokensEnv)
-	admin["token_env"] = c.shownEnv(c.Admin.TokenEnv)
+	admin["tokens_env"] = c.ShownEnv(c.Admin.TokensEnv)
+	admin["token_env"] = c.ShownEnv(c.Admin.TokenEnv)
 	admin["tokens"] = tokensState(c.Admin.Tokens)
 	admin["token"] = secretState(c.Admin.Token)
 	return m
@@ -151,12 +151,12 @@ func tokensState(ts []Secret) string {
 
 func resolvedFrom(source string) string { return "resolved from " + source }
 
-func (a *App) secretSource(shownEnv func(string) string) string {
+func (a *App) secretSource(ShownEnv func(string) string) string {
 	switch {
 	case a.AppSecretEnv != "" && a.AppSecretFile != "":
 		return "ambiguous"
 	case a.AppSecretEnv != "":
-		return resolvedFrom("env " + shownEnv(a.AppSecretEnv))
+		return resolvedFrom("env " + ShownEnv(a.AppSecretEnv))
 	case a.AppSecretFile != "":
 		return resolvedFrom("file " + a.AppSecretFile)
 	case !a.Secret.IsZero():

@@ -26,7 +26,7 @@ func (g *globals) adminClient() (*admin.Client, error) {
 		return nil, err
 	}
 	if cfg.Admin.Token.IsZero() {
-		return nil, &exitError{code: 1, err: fmt.Errorf("no admin token: set %s (the variable named by admin.token_env) to one of the server's tokens", cfg.Admin.TokenEnv)}
+		return nil, &exitError{code: 1, err: fmt.Errorf("no admin token: set %s (the variable named by admin.token_env) to one of the server's tokens", cfg.ShownEnv(cfg.Admin.TokenEnv))}
 	}
 	c, err := admin.NewClient(cfg.Admin.Server, cfg.Admin.Token.Reveal(), nil)
 	if err != nil {

@@ -313,3 +313,24 @@ func settleRun(t *testing.T, st *sqlstore.Store, runID int64, outcomes ...campai
 		t.Fatal(err)
 	}
 }
+
+// A token pasted into admin.token_env in place of a variable's name is not
+// quoted by the admin commands' "no admin token" error, as config check
+// does not show it either.
+func TestNoAdminTokenErrorHidesPastedToken(t *testing.T) {
+	t.Parallel()
+	const pasted = "kQ7vTzP2mXc9LwR4"
+	file := writeFile(t, "tagcast.yaml", "admin:\n  token_env: "+pasted+"\n")
+
+	check := runTagcast(t, cliEnv{}, "config", "check", file)
+	if strings.Contains(check.stdout+check.stderr, pasted) {
+		t.Fatalf("precondition: config check shows the pasted value:\n%s", check)
+	}
+	for _, args := range [][]string{{"campaign", "list"}, {"quota", "status"}, {"campaign", "show", "1"}} {
+		r := runTagcast(t, cliEnv{}, append([]string{"--config", file}, args...)...)
+		if r.code != 1 {
+			t.Errorf("%v: want exit 1:\n%s", args, r)
+		}
+		assertNoSecret(t, r, pasted)
+	}
+}

@@ -147,6 +147,10 @@ problem listed when the configuration is invalid.`,
 				if cfg != nil {
 					report.Problems = append(report.Problems, ruleProblems(cfg, ve.Problems)...)
 				}
+			case err != nil && g.output == "json":
+				// Unreadable, or not YAML: still a report on stdout, for
+				// the tools that read it.
+				report.Problems = []config.Problem{{Path: "(file)", Rule: err.Error()}}
 			case err != nil:
 				return &exitError{code: 1, err: err}
 			default:

@@ -201,6 +201,27 @@ func TestConfigCheckUnknownKeysAndBadValues(t *testing.T) {
 	}
 }
 
+// A file that is not YAML still gets its JSON report on stdout (valid
+// false, the parser's error), not just a line on stderr.
+func TestConfigCheckJSONReportsAFileThatIsNotYAML(t *testing.T) {
+	t.Parallel()
+	file := writeFile(t, "broken.yaml", "apps: [\n  - x: {\n")
+	r := runTagcast(t, cliEnv{}, "config", "check", "-o", "json", file)
+	if r.code != 1 {
+		t.Fatalf("want exit 1: %s", r)
+	}
+	var report struct {
+		Valid    bool `json:"valid"`
+		Problems []struct{ Path, Rule string }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &report); err != nil {
+		t.Fatalf("stdout is not the JSON report: %v\n%s", err, r)
+	}
+	if report.Valid || len(report.Problems) != 1 || !strings.Contains(report.Problems[0].Rule, "yaml: line") {
+		t.Errorf("report = %+v, want invalid with the YAML error", report)
+	}
+}
+
 func TestConfigCheckFindsTheFile(t *testing.T) {
 	t.Parallel()
 	vars := map[string]string{"MAIN_SECRET": secretValue}

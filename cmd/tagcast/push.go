@@ -298,8 +298,11 @@ func (g *globals) readPushBody(path string) (req *pushapi.Request, problems []pu
 	}
 	req = &pushapi.Request{}
 	problems, err = decodeBody(path, data, req)
-	if err != nil || len(problems) > 0 {
-		return nil, problems, err
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(problems) > 0 {
+		return nil, append(problems, rulesDespiteShape(path, data)...), nil
 	}
 	if verr := req.Validate(); verr != nil {
 		var ve *pushapi.ValidationError
@@ -309,6 +312,28 @@ func (g *globals) readPushBody(path string) (req *pushapi.Request, problems []pu
 		return req, ve.Problems, nil
 	}
 	return req, nil, nil
+}
+
+// rulesDespiteShape is what Validate says of a body with shape problems,
+// read leniently (unknown fields dropped), so that one misspelt key does
+// not hide the rest of the report. A wrongly typed value stops it: nil.
+func rulesDespiteShape(path string, data []byte) []pushapi.FieldError {
+	if isYAML(path, data) {
+		converted, err := yamlToJSON(data)
+		if err != nil {
+			return nil
+		}
+		data = converted
+	}
+	var lenient pushapi.Request
+	if json.Unmarshal(data, &lenient) != nil {
+		return nil
+	}
+	var ve *pushapi.ValidationError
+	if errors.As(lenient.Validate(), &ve) {
+		return ve.Problems
+	}
+	return nil
 }
 
 // readInput reads a file, or stdin for "-".

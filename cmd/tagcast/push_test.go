@@ -354,3 +354,20 @@ func TestPushSendFailures(t *testing.T) {
 		t.Errorf("service saw %d requests, want still 2", n)
 	}
 }
+
+// One unknown (say misspelt) field does not hide the body's rule
+// violations: push validate reports both.
+func TestPushValidateReportsRulesDespiteUnknownField(t *testing.T) {
+	t.Parallel()
+	body := `{"platform":["ios","web"],"fromuserid":"system","audience":{"tag":["a"],"is_to_all":false},"notification":{"alert":"hi"},"extra":1}`
+	r := runTagcast(t, cliEnv{}, "push", "validate", writeFile(t, "body.json", body))
+	if r.code != 1 {
+		t.Fatalf("want exit 1:\n%s", r)
+	}
+	if !strings.Contains(r.stdout, "extra: ") {
+		t.Errorf("the unknown field is not reported:\n%s", r)
+	}
+	if !strings.Contains(r.stdout, "platform[1]: ") {
+		t.Errorf("the platform rule violation is hidden by the unknown field:\n%s", r)
+	}
+}

@@ -119,7 +119,8 @@ func newTagsBatchSetCmd(g *globals) *cobra.Command {
 		Short: "replace the tags of up to 1000 users with the same tags",
 		Long: `Replaces every listed user's tags with the given tags. --tags must be given
 explicitly; --tags "" clears. --file reads {"userIds": [...], "tags": [...]}
-as JSON or YAML (- reads stdin) instead of the flags.`,
+as JSON or YAML (- reads stdin) instead of the flags; its tags are required
+too ([] clears).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fileSet := cmd.Flags().Changed("file")
@@ -137,6 +138,11 @@ as JSON or YAML (- reads stdin) instead of the flags.`,
 				if err != nil {
 					return &exitError{code: 1, err: err}
 				}
+				if req.Tags == nil {
+					// Absent or null is a mistake, not a wish to wipe every
+					// listed user's tags (as the admin API says too).
+					problems = append(problems, pushapi.FieldError{Path: "tags", Rule: "required: the users' whole new tag list ([] clears it)", Code: pushapi.CodeParam})
+				}
 				if len(problems) > 0 {
 					return invalidRequest(cmd, "tags batch-set "+file, &pushapi.ValidationError{Problems: problems})
 				}
@@ -144,9 +150,6 @@ as JSON or YAML (- reads stdin) instead of the flags.`,
 				return usageError("--users and --tags are required (--tags \"\" clears), or --file")
 			default:
 				req = pushapi.BatchSetUserTagsRequest{UserIDs: trimAll(users), Tags: trimAll(tags)}
-			}
-			if req.Tags == nil {
-				req.Tags = []string{}
 			}
 			if err := req.Validate(); err != nil {
 				return invalidRequest(cmd, "tags batch-set", err)

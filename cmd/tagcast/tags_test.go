@@ -203,3 +203,30 @@ func TestTagsServiceErrorExit1(t *testing.T) {
 	}
 	assertNoSecret(t, r)
 }
+
+// A batch-set file without tags (absent, null, or YAML's empty "tags:") is
+// refused naming the field, and nothing is sent: tags replace every listed
+// user's, so sending [] would wipe them (the admin API refuses it too).
+func TestTagsBatchSetFileWithoutTagsSendsNothing(t *testing.T) {
+	t.Parallel()
+	for name, text := range map[string]string{
+		"absent.json": `{"userIds": ["u1", "u2"]}`,
+		"null.json":   `{"userIds": ["u1", "u2"], "tags": null}`,
+		"empty.yaml":  "userIds: [u1, u2]\ntags:\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			svc := tagService(t)
+			cfgFile, vars := svc.configFor(t)
+			file := writeFile(t, name, text)
+			r := runTagcast(t, cliEnv{vars: vars}, "--config", cfgFile, "tags", "batch-set", "--app", "main", "--file", file)
+			if n := len(svc.recorded()); n != 0 {
+				t.Errorf("the service received %d request(s) (%s), want none: a file without tags wipes the users' tags\n%s",
+					n, svc.recorded()[0].body, r)
+			}
+			if r.code != 1 || !strings.Contains(r.stderr, "tags") {
+				t.Errorf("want exit 1 naming the missing tags field:\n%s", r)
+			}
+		})
+	}
+}
