@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"slices"
 	"strings"
@@ -50,6 +51,11 @@ func (e *ValidationError) add(path, format string, a ...any) {
 	e.Problems = append(e.Problems, FieldProblem{Path: path, Rule: fmt.Sprintf(format, a...)})
 }
 
+// reported says whether a problem at path is already listed.
+func (e *ValidationError) reported(path string) bool {
+	return slices.ContainsFunc(e.Problems, func(p FieldProblem) bool { return p.Path == path })
+}
+
 // ValidateOptions carries what validation needs from outside.
 type ValidateOptions struct {
 	// Now is the creation time (an injected clock): `at` must not be before it.
@@ -85,8 +91,8 @@ type fileSchedule struct {
 // the campaign ready for Store.Create: status active, next_run_at its first
 // fire. Any problem comes back as a *ValidationError listing all of them.
 func ParseFile(data []byte, opts ValidateOptions) (Campaign, error) {
-	var raw any
-	if err := yaml.Unmarshal(data, &raw); err != nil {
+	raw, err := decodeFile(data)
+	if err != nil {
 		return Campaign{}, &ValidationError{Problems: []FieldProblem{{Rule: "not YAML or JSON: " + err.Error()}}}
 	}
 	generic, err := normalize(raw)
@@ -214,7 +220,7 @@ func validate(verr *ValidationError, c *Campaign, opts ValidateOptions) {
 	case kinds != 1:
 	case s.At != nil:
 		switch {
-		case s.At.IsZero(): // already reported as unparsable
+		case s.At.IsZero() && verr.reported("schedule.at"): // unparsable
 		case s.At.Before(now):
 			verr.add("schedule.at", "%s is in the past (now %s)", s.At.Format(time.RFC3339), now.In(s.At.Location()).Format(time.RFC3339))
 		default:
@@ -308,6 +314,49 @@ func validatePush(verr *ValidationError, c Campaign, fireTime time.Time) {
 
 // normalize turns a YAML-decoded value into the JSON data model
 // (map[string]any, []any, string, bool, json.Number, nil).
+// decodeFile reads a campaign file into a generic value. A JSON document is
+// read as JSON: YAML's parser refuses JSON's surrogate-pair escapes
+// ("\ud83d\ude00", how many tools write an emoji). In YAML, an unquoted
+// timestamp stays the text it was written as, so "at: 2031-12-01 09:00:00"
+// meets the RFC 3339 rule (and is refused for its missing zone) instead of
+// being read as UTC.
+func decodeFile(data []byte) (any, error) {
+	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) > 0 && t[0] == '{' {
+		dec := json.NewDecoder(bytes.NewReader(t))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err == nil {
+			if _, err := dec.Token(); errors.Is(err, io.EOF) {
+				return v, nil
+			}
+		}
+		// Not one JSON document: maybe YAML's flow style; YAML says.
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, err
+	}
+	if doc.Kind == 0 {
+		return nil, nil // empty: not a mapping, as the caller reports
+	}
+	timestampsAsText(&doc)
+	var v any
+	if err := doc.Decode(&v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// timestampsAsText retags every timestamp scalar under n as a string.
+func timestampsAsText(n *yaml.Node) {
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!timestamp" {
+		n.Tag = "!!str"
+	}
+	for _, c := range n.Content {
+		timestampsAsText(c)
+	}
+}
+
 func normalize(v any) (any, error) {
 	fix, err := jsonable(v)
 	if err != nil {

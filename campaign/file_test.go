@@ -405,3 +405,40 @@ push:
 		t.Errorf("the push body lost extras.orderId's digits:\n got %s\nwant %s", sent, want)
 	}
 }
+
+// A JSON campaign file is read as JSON: YAML's parser refuses the
+// surrogate-pair escapes ("\ud83d\ude00") many tools write for an emoji.
+func TestParseFileJSONWithSurrogateEscapes(t *testing.T) {
+	t.Parallel()
+	file := `{"name": "sale", "app": "main", "schedule": {"now": true},
+	  "push": {"platform": ["ios"], "fromuserid": "system", "audience": {"is_to_all": true},
+	           "message": {"objectName": "RC:TxtMsg", "content": "{\"content\":\"hi\"}"},
+	           "notification": {"alert": "sale \ud83d\ude00"}}}`
+	c, err := ParseFile([]byte(file), testOpts)
+	if err != nil {
+		t.Fatalf("valid JSON campaign refused: %v", err)
+	}
+	if got := c.Push.Notification.Alert; got != "sale \U0001F600" {
+		t.Errorf("alert = %q, want %q", got, "sale \U0001F600")
+	}
+}
+
+// YAML reads "2031-12-01 09:00:00" as a UTC timestamp; a campaign file
+// keeps it as text, so it meets the RFC 3339 rule and is refused for its
+// missing zone, rather than firing eight hours off in Asia/Shanghai.
+func TestParseFileYAMLTimestampsMustBeRFC3339(t *testing.T) {
+	t.Parallel()
+	for _, at := range []string{"2031-12-01 09:00:00", "2031-12-01", "!!timestamp 2031-12-01"} {
+		file := "name: x\napp: main\nschedule:\n  at: " + at + "\n  timezone: Asia/Shanghai\n" +
+			"push:\n  platform: [ios]\n  fromuserid: system\n  audience: {is_to_all: true}\n" +
+			"  message: {objectName: \"RC:TxtMsg\", content: '{\"content\":\"hi\"}'}\n  notification: {alert: hi}\n"
+		c, err := ParseFile([]byte(file), testOpts)
+		if err == nil {
+			t.Errorf("at: %s accepted as %s; want a schedule.at RFC 3339 problem", at, c.NextRunAt)
+			continue
+		}
+		if !strings.Contains(err.Error(), "schedule.at") {
+			t.Errorf("at: %s: error does not name schedule.at: %v", at, err)
+		}
+	}
+}

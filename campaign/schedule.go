@@ -36,6 +36,15 @@ func ParseCron(spec, timezone string) (sched cron.Schedule, loc *time.Location, 
 	if sched, err = cronParser.Parse(spec); err != nil {
 		return nil, nil, fmt.Errorf("invalid cron spec %q: %w", spec, err)
 	}
+	if _, every := sched.(cron.ConstantDelaySchedule); every {
+		// robfig makes any delay under a second one second and drops
+		// fractions: "@every -1h" would fire every second.
+		_, text, _ := strings.Cut(spec, "@every")
+		d, err := time.ParseDuration(strings.TrimSpace(text))
+		if err != nil || d < time.Second || d%time.Second != 0 {
+			return nil, nil, fmt.Errorf("invalid cron spec %q: @every needs a whole number of seconds, at least 1s", spec)
+		}
+	}
 	return sched, loc, nil
 }
 
@@ -122,10 +131,19 @@ func (s Schedule) NextAfter(t time.Time) (next time.Time, ok bool, err error) {
 		next, ok = nextWallClock(*spec, loc, s.Start.Add(-time.Nanosecond))
 	case isSpec:
 		next, ok = nextWallClock(*spec, loc, t)
-	case beforeStart:
+	case s.Start != nil:
 		// @every counts from the start: its first fire is the start's
-		// whole second (robfig's fires are whole seconds), then every d.
-		next, ok = CeilSecond(*s.Start), true
+		// whole second (robfig's fires are whole seconds), then every d;
+		// past it, the next point of that grid whenever asked (a campaign
+		// created after its start, or a late claim).
+		first := CeilSecond(*s.Start)
+		every, _ := sched.(cron.ConstantDelaySchedule)
+		switch d := every.Delay; {
+		case t.Before(first):
+			next, ok = first, true
+		case d > 0:
+			next, ok = first.Add((t.Sub(first)/d+1)*d), true
+		}
 	default:
 		next = sched.Next(t.In(loc))
 		ok = !next.IsZero()

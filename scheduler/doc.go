@@ -41,7 +41,8 @@
 // # Missed fires
 //
 // A fire is missed when the scheduler claims it more than MissedAfter (default
-// one minute) after its instant: tagcast was down, or the campaign was paused.
+// one minute, at least two intervals) after its instant: tagcast was down, or
+// the campaign was paused.
 // However many occurrences were missed, at most one Run is created: with
 // `missed: skip` none (the campaign continues at its next future time), with
 // `missed: once` one, for the latest missed occurrence. A Run whose

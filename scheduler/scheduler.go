@@ -47,7 +47,9 @@ type Config struct {
 	Lookahead time.Duration
 	// BatchSize is how many campaigns one ClaimDue takes (default 100).
 	BatchSize int
-	// MissedAfter: a fire claimed later than this was missed (default 1 min).
+	// MissedAfter: a fire claimed later than this was missed (default 1 min,
+	// and never less than 2 × Interval: a running scheduler claims a fire
+	// up to one Interval late, and such a fire is on time, not missed).
 	MissedAfter time.Duration
 	// EnqueueConcurrency: run tasks handed to Redis at once (default 16).
 	EnqueueConcurrency int
@@ -99,6 +101,7 @@ func New(cfg Config) (*Scheduler, error) {
 	if cfg.MissedAfter <= 0 {
 		cfg.MissedAfter = DefaultMissedAfter
 	}
+	cfg.MissedAfter = max(cfg.MissedAfter, 2*cfg.Interval)
 	if cfg.EnqueueConcurrency <= 0 {
 		cfg.EnqueueConcurrency = DefaultEnqueueConcurrency
 	}

@@ -346,3 +346,28 @@ func TestRefusedCampaignDoesNotSpinTheLoop(t *testing.T) {
 		t.Errorf("tick with one claim and one refusal in a batch of 2: %+v, %v, %d claim rounds; want 1 claimed in 1 round", res, err, calls)
 	}
 }
+
+// With an interval longer than the default MissedAfter, a fire claimed at
+// the tick after its instant was on time (the scheduler ran all along):
+// interval 5m, a tick at 10:00, a one-off at 10:02 created meanwhile and
+// claimed at 10:05 fires, even with missed: skip.
+func TestMissedAfterOutlastsTheInterval(t *testing.T) {
+	t.Parallel()
+	s, err := New(Config{Store: refusingStore{}, Queue: &recordingQueue{}, Interval: 5 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tick := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	nextTick := tick.Add(s.nextWait(tick))
+	at := time.Date(2026, 12, 1, 10, 2, 0, 0, time.UTC)
+	c := campaign.Campaign{ID: 1, Schedule: campaign.Schedule{At: &at, Missed: campaign.MissedSkip}, NextRunAt: &at}
+	var d Decision
+	if _, err := Plan(nextTick, s.cfg.MissedAfter, func(x Decision) { d = x })(c, nextTick.Add(s.cfg.Lookahead)); err != nil {
+		t.Fatal(err)
+	}
+	if !d.Fire || d.Missed {
+		t.Errorf("next tick at %s (interval %s, missed_after %s): fire of %s decided Fire=%v Missed=%v; "+
+			"want it fired (the scheduler was running all along)", nextTick.Format("15:04:05"), s.cfg.Interval,
+			s.cfg.MissedAfter, at.Format("15:04:05"), d.Fire, d.Missed)
+	}
+}
