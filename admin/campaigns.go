@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -8,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/tagcast/tagcast/campaign"
 )
@@ -73,6 +75,13 @@ func (s *Server) listCampaigns(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := campaign.ListFilter{App: q.Get("app"), Name: q.Get("name"), Limit: DefaultListLimit}
 	var problems []Problem
+	for _, key := range []string{"app", "name"} {
+		// Invalid UTF-8 or a NUL matches no stored name, and PostgreSQL
+		// would refuse the query (SQLite would not): the same 400 on both.
+		if v := q.Get(key); !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
+			problems = append(problems, Problem{Path: key, Rule: "must be UTF-8 text without NUL (U+0000)"})
+		}
+	}
 	if st := q.Get("status"); st != "" {
 		f.Status = campaign.CampaignStatus(st)
 		if !campaign.Valid(f.Status) {
@@ -197,12 +206,12 @@ func (s *Server) retryRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n, err := s.opts.Operations.Retry(r.Context(), id, unknown)
-	if err != nil {
-		s.fail(w, r, err)
+	if errors.Is(err, campaign.ErrNothingToRetry) || (err == nil && n == 0) {
+		s.fail(w, r, &apiError{status: http.StatusConflict, body: errorf("run %d: nothing to retry: no failed or expired sends%s", id, unknownHint(unknown))})
 		return
 	}
-	if n == 0 {
-		s.fail(w, r, &apiError{status: http.StatusConflict, body: errorf("run %d: nothing to retry: no failed or expired sends%s", id, unknownHint(unknown))})
+	if err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	s.log.Info().Str("request_id", requestID(r)).Int64("run", id).Bool("unknown", unknown).Int("reset", n).Msg("run retried")
@@ -247,6 +256,9 @@ func (s *Server) retryCampaign(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		n, err := s.opts.Operations.Retry(r.Context(), run.ID, unknown)
+		if errors.Is(err, campaign.ErrNothingToRetry) {
+			continue // this run has nothing to re-open; the others may
+		}
 		if err != nil {
 			s.fail(w, r, fmt.Errorf("campaign %d: retry run %d: %w", id, run.ID, err))
 			return

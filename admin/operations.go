@@ -52,11 +52,15 @@ func (o StoreOperations) Cancel(ctx context.Context, id int64) (campaign.Campaig
 	return o.Store.Cancel(ctx, id, o.now())
 }
 
-// Retry resets the run's failed and expired (and, when asked, unknown) sends.
+// Retry resets the run's failed and expired (and, when asked, unknown) sends;
+// none is an error matching campaign.ErrNothingToRetry.
 func (o StoreOperations) Retry(ctx context.Context, runID int64, unknown bool) (int, error) {
 	n, err := o.Store.ResetForRetry(ctx, runID, campaign.RetryOptions{Unknown: unknown}, o.now())
-	if err != nil {
+	switch {
+	case err != nil:
 		return 0, fmt.Errorf("retry run %d: %w", runID, err)
+	case n == 0:
+		return 0, fmt.Errorf("retry run %d: %w", runID, campaign.ErrNothingToRetry)
 	}
 	return n, nil
 }

@@ -46,7 +46,8 @@ type Operations interface {
 	Cancel(ctx context.Context, id int64) (campaign.Campaign, error)
 	// Retry re-opens a settled run: its failed and expired sends (and
 	// unknown ones when unknown is true) go back to pending and the run is
-	// sent again. It returns the number of sends reset.
+	// sent again. It returns the number of sends reset; none is an error
+	// matching campaign.ErrNothingToRetry.
 	Retry(ctx context.Context, runID int64, unknown bool) (int, error)
 }
 

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -49,6 +51,34 @@ func (e *ValidationError) Error() string {
 
 func (e *ValidationError) add(path, format string, a ...any) {
 	e.Problems = append(e.Problems, FieldProblem{Path: path, Rule: fmt.Sprintf(format, a...)})
+}
+
+// MaxNameChars is the longest campaign name, in characters.
+const MaxNameChars = 200
+
+// noNUL reports every text under v (a string, or vars' maps and lists,
+// keys included) that holds a NUL character (U+0000).
+func noNUL(verr *ValidationError, path string, v any) {
+	const rule = "must not contain a NUL character (U+0000)"
+	switch t := v.(type) {
+	case string:
+		if strings.ContainsRune(t, 0) {
+			verr.add(path, rule)
+		}
+	case map[string]any:
+		keys := slices.Sorted(maps.Keys(t))
+		for _, k := range keys {
+			if strings.ContainsRune(k, 0) {
+				verr.add(path, "key %q: %s", k, rule)
+				continue
+			}
+			noNUL(verr, path+"."+k, t[k])
+		}
+	case []any:
+		for i, e := range t {
+			noNUL(verr, fmt.Sprintf("%s[%d]", path, i), e)
+		}
+	}
 }
 
 // reported says whether a problem at path is already listed.
@@ -173,11 +203,16 @@ func parseSchedule(verr *ValidationError, fs fileSchedule) Schedule {
 
 // validate checks every rule on c and sets c.NextRunAt.
 func validate(verr *ValidationError, c *Campaign, opts ValidateOptions) {
-	if strings.TrimSpace(c.Name) == "" {
+	switch n := utf8.RuneCountInString(c.Name); {
+	case strings.TrimSpace(c.Name) == "":
 		verr.add("name", "required")
-	} else if len(c.Name) > 200 {
-		verr.add("name", "at most 200 bytes, got %d", len(c.Name))
+	case n > MaxNameChars:
+		verr.add("name", "at most %d characters, got %d", MaxNameChars, n)
 	}
+	// PostgreSQL stores no NUL in text or jsonb: refused here, for both
+	// dialects alike (the body's texts are checked by pushapi's rules).
+	noNUL(verr, "name", c.Name)
+	noNUL(verr, "vars", c.Vars)
 	switch {
 	case c.App == "":
 		verr.add("app", "required (one of the configured apps: %s)", strings.Join(opts.Apps, ", "))

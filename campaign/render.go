@@ -140,6 +140,12 @@ func Render(c Campaign, fireTime time.Time) (pushapi.Request, error) {
 			rerr.Problems = append(rerr.Problems, FieldProblem{Path: f.path, Rule: templateRule(err)})
 			continue
 		}
+		if strings.ContainsRune(s, 0) {
+			// A fire-time template output the creation check did not see:
+			// this run fails alone (PostgreSQL would refuse the whole batch).
+			rerr.Problems = append(rerr.Problems, FieldProblem{Path: f.path, Rule: "template renders a NUL character (U+0000)"})
+			continue
+		}
 		*f.ptr = s
 	}
 	if len(rerr.Problems) > 0 {

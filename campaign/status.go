@@ -168,6 +168,10 @@ var ErrIllegalTransition = errors.New("illegal status transition")
 // ErrNotFound is matched (errors.Is) by every *NotFoundError.
 var ErrNotFound = errors.New("not found")
 
+// ErrNothingToRetry is matched (errors.Is) by a retry that found no send
+// to re-open: no failed or expired one (nor unknown, when asked).
+var ErrNothingToRetry = errors.New("nothing to retry")
+
 // TransitionError reports a status change the state machine does not allow,
 // or a compare-and-set that lost (the row was no longer in an expected state).
 type TransitionError struct {

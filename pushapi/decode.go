@@ -308,10 +308,11 @@ func checkAnyValue(p *problems, path string, v any) {
 }
 
 // checkUTF8 reports every string in v, walked by JSON field names under
-// path, that is not valid UTF-8, map keys included. encoding/json replaces
-// invalid bytes with U+FFFD, so such a request would reach the service as a
-// different text than the one validated. Bodies from DecodeJSON are always
-// valid; requests built in Go (templated from campaign vars) may not be.
+// path, that is not valid UTF-8 or holds a NUL (U+0000), map keys included.
+// encoding/json replaces invalid bytes with U+FFFD, so such a request would
+// reach the service as a different text than the one validated; a NUL
+// cannot be stored (PostgreSQL). Bodies from DecodeJSON are always valid
+// UTF-8; requests built in Go (templated from campaign vars) may not be.
 func checkUTF8(p *problems, path string, v reflect.Value) {
 	switch v.Kind() {
 	case reflect.Pointer, reflect.Interface:
@@ -335,15 +336,20 @@ func checkUTF8(p *problems, path string, v reflect.Value) {
 		keys := v.MapKeys()
 		slices.SortFunc(keys, func(a, b reflect.Value) int { return strings.Compare(a.String(), b.String()) })
 		for _, k := range keys {
-			if !utf8.ValidString(k.String()) {
-				p.add(path, CodeParam, "key %q must be valid UTF-8 text", k.String())
+			if !utf8.ValidString(k.String()) || strings.ContainsRune(k.String(), 0) {
+				p.add(path, CodeParam, "key %q must be valid UTF-8 text without NUL (U+0000)", k.String())
 				continue
 			}
 			checkUTF8(p, joinPath(path, k.String()), v.MapIndex(k))
 		}
 	case reflect.String:
-		if s := v.String(); !utf8.ValidString(s) {
+		switch s := v.String(); {
+		case !utf8.ValidString(s):
 			p.add(path, CodeParam, "must be valid UTF-8 text, got %q", truncate(s, 20))
+		case strings.ContainsRune(s, 0):
+			// Text has no use for it, and PostgreSQL can store no NUL in
+			// text or jsonb: refused at creation, not at fire time.
+			p.add(path, CodeParam, "must not contain a NUL character (U+0000)")
 		}
 	}
 }

@@ -260,19 +260,23 @@ func TestTruncate(t *testing.T) {
 	}
 }
 
-func TestValidateRejectsInvalidUTF8(t *testing.T) {
+func TestValidateRejectsInvalidUTF8AndNUL(t *testing.T) {
 	t.Parallel()
 	// encoding/json would send U+FFFD instead of these bytes: the service
 	// would get another text than the one validated (found by FuzzValidate).
 	r := exampleRequest(t)
 	r.Notification.Title = "\xad"
 	r.Audience.Tag[1] = "a\xffb"
-	r.Notification.IOS.Extras = map[string]any{"ok": []any{"fine", map[string]any{"k": "\xc3"}}, "bad\xfe": "v"}
+	r.Notification.IOS.Extras = map[string]any{"ok": []any{"fine", map[string]any{"k": "\xc3"}}, "bad\xfe": "v", "n\x00": "v", "z": "a\x00"}
+	r.Notification.Alert = "nul\x00" // a NUL: PostgreSQL stores none
 	want := []FieldError{
 		{Path: "audience.tag[1]", Rule: `must be valid UTF-8 text, got "a\xffb"`, Code: CodeParam},
 		{Path: "notification.title", Rule: `must be valid UTF-8 text, got "\xad"`, Code: CodeParam},
-		{Path: "notification.ios.extras", Rule: `key "bad\xfe" must be valid UTF-8 text`, Code: CodeParam},
+		{Path: "notification.alert", Rule: `must not contain a NUL character (U+0000)`, Code: CodeParam},
+		{Path: "notification.ios.extras", Rule: `key "bad\xfe" must be valid UTF-8 text without NUL (U+0000)`, Code: CodeParam},
+		{Path: "notification.ios.extras", Rule: `key "n\x00" must be valid UTF-8 text without NUL (U+0000)`, Code: CodeParam},
 		{Path: "notification.ios.extras.ok[1].k", Rule: `must be valid UTF-8 text, got "\xc3"`, Code: CodeParam},
+		{Path: "notification.ios.extras.z", Rule: `must not contain a NUL character (U+0000)`, Code: CodeParam},
 	}
 	var ve *ValidationError
 	if err := r.Validate(); !errors.As(err, &ve) {

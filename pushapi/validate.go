@@ -137,7 +137,8 @@ func (p problems) err() error {
 //     letters (underscores allowed, as in DEVICE_REMINDER), oppo notify_level 1, 2 or
 //     16, vivo classification "0" or "1" (and set when vivo.category is set);
 //   - image URLs (honor.image, hw.image, harmonyOS.ohos.image) must be https;
-//     mi.large_icon_uri, fcm.imageUrl and ios.richMediaUri absolute http(s) URLs.
+//     mi.large_icon_uri, fcm.imageUrl and ios.richMediaUri absolute http(s) URLs;
+//   - every text (extras' keys and values included) valid UTF-8 without NUL.
 func (r *Request) Validate() error {
 	if r == nil {
 		return &ValidationError{Problems: []FieldError{{Path: "", Rule: "request body is required", Code: CodeNoPostData}}}

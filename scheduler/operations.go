@@ -12,9 +12,9 @@ import (
 	"github.com/tagcast/tagcast/queue"
 )
 
-// ErrNothingToRetry is matched (errors.Is) when a retry found no failed,
-// expired (or, when asked, unknown) send in the run.
-var ErrNothingToRetry = errors.New("nothing to retry")
+// ErrNothingToRetry is campaign.ErrNothingToRetry, matched (errors.Is) when
+// a retry found no failed, expired (or, when asked, unknown) send in the run.
+var ErrNothingToRetry = campaign.ErrNothingToRetry
 
 // OperationsConfig configures Operations. Store and Queue are required;
 // Inspector lets Retry replace the run's finished task at once (without it

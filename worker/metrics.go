@@ -112,6 +112,10 @@ type QueueCollector struct {
 
 // NewQueueCollector returns a collector over inspector (see
 // asynq.NewInspectorFromRedisClient).
+//
+// The two gauges keep the names asynq's own exporter (x/metrics) gives them,
+// _total suffix included against Prometheus' convention, so that dashboards
+// and alerts written for asynq work unchanged; do not rate() them.
 func NewQueueCollector(inspector *asynq.Inspector) *QueueCollector {
 	return &QueueCollector{
 		inspector: inspector,

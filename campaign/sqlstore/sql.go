@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -108,8 +109,14 @@ func (st scanTimeV) Scan(src any) error {
 	return nil
 }
 
-// scanJSON decodes a JSON column (jsonb or TEXT).
-type scanJSON struct{ dst any }
+// scanJSON decodes a JSON column (jsonb or TEXT). With numbers, a number
+// in an untyped place (campaign vars) stays a json.Number, as the campaign
+// file parser left it: a template then renders 12345678 as it was
+// validated, not as a float64's 1.2345678e+07.
+type scanJSON struct {
+	dst     any
+	numbers bool
+}
 
 func (sj scanJSON) Scan(src any) error {
 	var b []byte
@@ -123,7 +130,12 @@ func (sj scanJSON) Scan(src any) error {
 	default:
 		return fmt.Errorf("sqlstore: cannot scan %T as JSON", src)
 	}
-	return json.Unmarshal(b, sj.dst)
+	if !sj.numbers {
+		return json.Unmarshal(b, sj.dst)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	return dec.Decode(sj.dst)
 }
 
 func mustJSON(v any) (string, error) {
@@ -145,7 +157,7 @@ const campaignCols = `id, app, name, push, schedule, vars, status, next_run_at, 
 
 func scanCampaign(row interface{ Scan(...any) error }) (campaign.Campaign, error) {
 	var c campaign.Campaign
-	err := row.Scan(&c.ID, &c.App, &c.Name, scanJSON{&c.Push}, scanJSON{&c.Schedule}, scanJSON{&c.Vars},
+	err := row.Scan(&c.ID, &c.App, &c.Name, scanJSON{dst: &c.Push}, scanJSON{dst: &c.Schedule}, scanJSON{dst: &c.Vars, numbers: true},
 		&c.Status, scanTime{&c.NextRunAt}, scanTimeV{&c.CreatedAt}, scanTimeV{&c.UpdatedAt})
 	return c, err
 }
@@ -175,7 +187,7 @@ func scanSend(row interface{ Scan(...any) error }) (campaign.Send, error) {
 
 // sendDest is what a row of sendCols scans into.
 func sendDest(s *campaign.Send) []any {
-	return []any{&s.ID, &s.RunID, &s.CampaignID, &s.App, &s.Index, scanJSON{&s.Body}, &s.Status, &s.Attempts, &s.Claim,
+	return []any{&s.ID, &s.RunID, &s.CampaignID, &s.App, &s.Index, scanJSON{dst: &s.Body}, &s.Status, &s.Attempts, &s.Claim,
 		scanTime{&s.NextAttemptAt}, scanTime{&s.ClaimedAt}, scanTime{&s.LeaseUntil}, scanTime{&s.SentAt},
 		&s.PushID, &s.MessageUID, &s.LastCode, &s.LastMessage, scanTimeV{&s.CreatedAt}, scanTimeV{&s.UpdatedAt}, &s.ClaimedBy}
 }
