@@ -19,12 +19,15 @@ var (
 	reserveSource string
 	//go:embed seed.lua
 	seedSource string
+	//go:embed release.lua
+	releaseSource string
 	//go:embed block.lua
 	blockSource string
 
 	reserveScript = redis.NewScript(reserveSource)
 	seedScript    = redis.NewScript(seedSource)
 	blockScript   = redis.NewScript(blockSource)
+	releaseScript = redis.NewScript(releaseSource)
 )
 
 // DefaultPrefix starts every Redis key of the guard.
@@ -380,7 +383,7 @@ func (g *Guard) rebuild(ctx context.Context, app string, r resolved, now time.Ti
 	args := make([]any, 0, 2+2*len(sent))
 	args = append(args, entriesTTL.Milliseconds(), markerTTL.Milliseconds())
 	for i, t := range sent {
-		args = append(args, t.UnixMilli(), "ledger:"+strconv.Itoa(i)+":"+strconv.FormatInt(t.UnixNano(), 10))
+		args = append(args, t.UnixMilli(), "ledger:"+strconv.Itoa(i)+ledgerSuffix(t))
 	}
 	seeded, err := seedScript.Run(ctx, g.client, []string{k.entries, k.marker}, args...).Int()
 	if err != nil {
@@ -393,18 +396,27 @@ func (g *Guard) rebuild(ctx context.Context, app string, r resolved, now time.Ti
 }
 
 // Release gives back a reservation whose send the service definitively
-// refused without sending (401 class, 400 class, 1009). Releasing twice, or
-// after the state was rebuilt, is harmless.
+// refused without sending (401 class, 400 class, 1009), or that was never
+// called. After a rebuild from the ledger, which counted the claimed
+// attempt under a name of its own, it gives back that entry. Releasing
+// twice is harmless.
 func (g *Guard) Release(ctx context.Context, res Reservation) error {
 	if res.ID == "" {
 		return fmt.Errorf("quota: app %s: release: empty reservation id", res.App)
 	}
-	n, err := g.client.ZRem(ctx, g.keys(res.App).entries, res.ID).Result()
+	n, err := releaseScript.Run(ctx, g.client, []string{g.keys(res.App).entries},
+		res.ID, res.At.UnixMilli(), ledgerSuffix(res.At)).Int()
 	if err != nil {
 		return fmt.Errorf("quota: app %s: release reservation %s: %w", res.App, res.ID, err)
 	}
-	g.log.Debug().Str("app", res.App).Str("reservation", res.ID).Bool("found", n == 1).Msg("quota released")
+	g.log.Debug().Str("app", res.App).Str("reservation", res.ID).Int("found", n).Msg("quota released")
 	return nil
+}
+
+// ledgerSuffix ends the name of the entry a rebuild makes for an attempt
+// begun at t: the store keeps sent_at to the microsecond.
+func ledgerSuffix(t time.Time) string {
+	return ":" + strconv.FormatInt(t.Truncate(time.Microsecond).UnixNano(), 10)
 }
 
 // Block keeps app from reserving until until (a longer block in force is

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/tagcast/tagcast/internal/calendar"
 )
 
 // HourWindow is how an app's hourly limit is counted.
@@ -181,13 +183,10 @@ func clockHourStart(now time.Time, loc *time.Location) time.Time {
 	return now.Add(-into)
 }
 
-// calendarDay is the local day containing now in loc: its midnight and the
-// next one (23 or 25 hours later across a DST change).
+// calendarDay is the local day containing now in loc: its first instant
+// and the next day's (see calendar.Day).
 func calendarDay(now time.Time, loc *time.Location) (start, next time.Time) {
-	lt := now.In(loc)
-	start = time.Date(lt.Year(), lt.Month(), lt.Day(), 0, 0, 0, 0, loc)
-	next = time.Date(lt.Year(), lt.Month(), lt.Day()+1, 0, 0, 0, 0, loc)
-	return start, next
+	return calendar.Day(now, loc)
 }
 
 // NextBoundary is the next instant after now at which one of the policy's

@@ -3,6 +3,8 @@ package emulator
 import (
 	"slices"
 	"time"
+
+	"github.com/tagcast/tagcast/internal/calendar"
 )
 
 // ledger holds the instants of the calls counted against one quota, in
@@ -77,9 +79,7 @@ func (w quotaWindows) hour(l *ledger, now time.Time) window {
 // day returns the day window at now.
 func (w quotaWindows) day(l *ledger, now time.Time) window {
 	if w.q.DayWindow == DayWindowCalendar {
-		lt := now.In(w.loc)
-		start := time.Date(lt.Year(), lt.Month(), lt.Day(), 0, 0, 0, 0, w.loc)
-		end := time.Date(lt.Year(), lt.Month(), lt.Day()+1, 0, 0, 0, 0, w.loc)
+		start, end := calendar.Day(now, w.loc) // midnight, or the jump where DST skips it
 		return fixed(l, now, start, end, w.q.Daily)
 	}
 	return rolling(l, now, 24*time.Hour, w.q.Daily)

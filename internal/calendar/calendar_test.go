@@ -1,0 +1,50 @@
+package calendar
+
+import (
+	"testing"
+	"time"
+)
+
+func TestDay(t *testing.T) {
+	t.Parallel()
+	load := func(name string) *time.Location {
+		loc, err := time.LoadLocation(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return loc
+	}
+	shanghai, santiago, berlin := load("Asia/Shanghai"), load("America/Santiago"), load("Europe/Berlin")
+	utc := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, tt := range []struct {
+		name        string
+		at          string
+		loc         *time.Location
+		start, next string
+	}{
+		{"plain day", "2026-06-01T12:00:00+08:00", shanghai, "2026-05-31T16:00:00Z", "2026-06-01T16:00:00Z"},
+		{"month end", "2026-06-30T23:59:59+08:00", shanghai, "2026-06-29T16:00:00Z", "2026-06-30T16:00:00Z"},
+		{"spring forward at 02:00: 23 hours", "2026-03-29T12:00:00+02:00", berlin, "2026-03-28T23:00:00Z", "2026-03-29T22:00:00Z"},
+		{"fall back: 25 hours", "2026-10-25T12:00:00+01:00", berlin, "2026-10-24T22:00:00Z", "2026-10-25T23:00:00Z"},
+		// 2026-09-06 00:00 -04 does not exist: the clocks jump to 01:00 -03.
+		{"the last hour before a skipped midnight", "2026-09-05T23:30:00-04:00", santiago, "2026-09-05T04:00:00Z", "2026-09-06T04:00:00Z"},
+		{"the day whose midnight is skipped", "2026-09-06T12:00:00-03:00", santiago, "2026-09-06T04:00:00Z", "2026-09-07T03:00:00Z"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			at := utc(tt.at)
+			start, next := Day(at, tt.loc)
+			if !start.Equal(utc(tt.start)) || !next.Equal(utc(tt.next)) {
+				t.Errorf("Day(%s) = [%s, %s), want [%s, %s)", tt.at, start.UTC().Format(time.RFC3339), next.UTC().Format(time.RFC3339), tt.start, tt.next)
+			}
+			if at.Before(start) || !at.Before(next) {
+				t.Errorf("Day(%s) = [%s, %s) does not hold it", tt.at, start.UTC(), next.UTC())
+			}
+		})
+	}
+}
