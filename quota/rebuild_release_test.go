@@ -98,3 +98,36 @@ func TestReleaseAfterARebuildFreesOnlyItsOwnAttempt(t *testing.T) {
 		t.Errorf("releasing the claimed attempt twice: %d entries, want 1", got)
 	}
 }
+
+// Redis restarted from an older RDB snapshot (its default persistence), or
+// a fail-over to a replica that missed the last writes, brings the marker
+// back with older windows. The marker holds the Redis server's run_id, new
+// at every start and different on every server, so the guard sees another
+// incarnation and rebuilds from the ledger instead of granting a slot the
+// service counts as used.
+func TestRestartFromAnOlderSnapshotRebuilds(t *testing.T) {
+	ctx := context.Background()
+	now := at(t, "2026-06-01T12:00:00+08:00")
+	b := setup(t, map[string]Policy{"main": {Hourly: 2, Daily: 3}}, NoMargin, now)
+
+	first := b.mustReserve(t, "main")
+	b.ledger.add("main", first.At)
+	if err := b.client.Save(ctx).Err(); err != nil {
+		t.Fatalf("SAVE: %v", err)
+	}
+	b.clock.Advance(10 * time.Minute)
+	second := b.mustReserve(t, "main")
+	b.ledger.add("main", second.At)
+
+	b.redis.Restart(t) // loads dump.rdb: the marker and the first entry only
+	if got := b.entryScores(t, "main"); len(got) != 1 {
+		t.Fatalf("after the restart Redis holds %d entries, want the snapshot's 1", len(got))
+	}
+	b.clock.Advance(10 * time.Minute)
+	if res, nr := b.reserve(t, "main"); nr == nil {
+		t.Fatalf("a third push granted in one rolling hour (limit 2): %+v; the ledger holds %v and %v", res, first.At, second.At)
+	}
+	if got := b.entryScores(t, "main"); len(got) != 2 {
+		t.Errorf("after the rebuild %d entries, want the ledger's 2", len(got))
+	}
+}

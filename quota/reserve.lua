@@ -4,7 +4,8 @@
 -- KEYS[1]  entries: ZSET of reservations; member = reservation id,
 --          score = reservation time (Unix ms, the caller's clock)
 -- KEYS[2]  initialized marker: present once the entries were rebuilt from the
---          store's ledger; without it nothing is reserved
+--          store's ledger, holding the Redis run_id of that rebuild; without
+--          it, or with another server's run_id, nothing is reserved
 -- KEYS[3]  blocked-until: Unix ms before which nothing is reserved (set after
 --          a 429/1008 from the service)
 --
@@ -27,13 +28,22 @@
 --   state "full": nothing recorded; *_opens is the Unix ms at which that
 --         window has room again (0: room now); blocked_until is 0 unless set
 --         and still in the future
---   state "rebuild": reserve mode, marker missing: nothing recorded, the
---         caller must rebuild from the ledger first
+--   state "rebuild": reserve mode, marker missing or of another Redis run:
+--         nothing recorded, the caller must rebuild from the ledger first
 --   state "peek" / "uninitialized": peek mode, with or without the marker
 local entries, marker, blocked = KEYS[1], KEYS[2], KEYS[3]
 local mode = ARGV[1]
 local now = tonumber(ARGV[2])
-local initialized = redis.call('EXISTS', marker) == 1
+-- The marker holds the run_id of the Redis server that seeded the windows
+-- (see seed.lua): another run_id means a restart from an older snapshot or
+-- a fail-over to a replica, whose windows may lack the latest entries.
+local mark = redis.call('GET', marker)
+local initialized = false
+if mark then
+  local ok, info = pcall(redis.call, 'INFO', 'server')
+  local run_id = ok and type(info) == 'string' and string.match(info, 'run_id:(%x+)') or nil
+  initialized = run_id == nil or mark == run_id
+end
 if mode == 'reserve' and not initialized then
   return {'rebuild', 0, 0, 0, 0, 0}
 end

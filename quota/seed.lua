@@ -9,8 +9,17 @@
 -- ARGV[3..] score, member pairs: one per ledger send (Unix ms, unique id)
 --
 -- Returns 1 when this call seeded the entries and set the marker, 0 when the
--- marker was already present (nothing changed).
-if redis.call('EXISTS', KEYS[2]) == 1 then
+-- marker of this Redis run was already present (nothing changed).
+--
+-- The marker holds the server's run_id (new at every start, its own on each
+-- replica): a marker of another run came back from an older snapshot or
+-- with a fail-over, over windows that may lack the latest entries, and is
+-- rebuilt over. Where INFO has no run_id (an embedded Redis), presence is
+-- enough.
+local ok, info = pcall(redis.call, 'INFO', 'server')
+local run_id = ok and type(info) == 'string' and string.match(info, 'run_id:(%x+)') or nil
+local mark = redis.call('GET', KEYS[2])
+if mark and (run_id == nil or mark == run_id) then
   return 0
 end
 redis.call('DEL', KEYS[1])
@@ -29,5 +38,5 @@ end
 if #ARGV > 2 then
   redis.call('PEXPIRE', KEYS[1], ARGV[1])
 end
-redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+redis.call('SET', KEYS[2], run_id or '1', 'PX', ARGV[2])
 return 1
