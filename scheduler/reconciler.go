@@ -118,6 +118,10 @@ func (r *Reconciler) staleSends(ctx context.Context, now time.Time, res *Reconci
 		seen[sd.RunID] = true
 		if _, err := r.queue.enqueue(ctx, queue.RunSendPayload{RunID: sd.RunID}, time.Time{}, false); err != nil {
 			r.cfg.Logger.Error().Err(err).Int64("run", sd.RunID).Msg("re-enqueue run of a stale send")
+			continue
+		}
+		if err := r.cfg.Store.MarkRunEnqueued(ctx, sd.RunID, r.cfg.Clock.Now()); err != nil {
+			r.cfg.Logger.Error().Err(err).Int64("run", sd.RunID).Msg("record the re-enqueue of a stale send's run")
 		}
 	}
 	return nil
@@ -145,7 +149,8 @@ func (r *Reconciler) unqueued(ctx context.Context, now time.Time, res *Reconcile
 	return nil
 }
 
-// openRuns checks every open, enqueued run against the queue.
+// openRuns checks every open run against the queue, but pending runs never
+// enqueued (unqueued's).
 func (r *Reconciler) openRuns(ctx context.Context, now time.Time, res *ReconcileResult) error {
 	var after int64
 	for {
@@ -155,9 +160,13 @@ func (r *Reconciler) openRuns(ctx context.Context, now time.Time, res *Reconcile
 		}
 		for _, run := range runs {
 			after = run.ID
-			if run.EnqueuedAt == nil {
+			if run.EnqueuedAt == nil && run.Status == campaign.RunPending {
 				continue // RunsToEnqueue's
 			}
+			// A running run is checked even with no enqueued_at (its
+			// enqueue was not recorded: a stop mid-tick, a failed mark):
+			// RunsToEnqueue lists pending runs only, and a running run whose
+			// task is lost would stay running for ever.
 			res.Checked++
 			if err := r.checkRun(ctx, run, now, res); err != nil {
 				if ctx.Err() != nil {

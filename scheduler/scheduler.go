@@ -115,6 +115,9 @@ func New(cfg Config) (*Scheduler, error) {
 	return &Scheduler{cfg: cfg, queue: taskQueue{client: cfg.Queue, opts: cfg.QueueOptions}}, nil
 }
 
+// markTimeout bounds recording runs enqueued once their tasks are in Redis.
+const markTimeout = 10 * time.Second
+
 // TickResult counts what one Tick did.
 type TickResult struct {
 	Claimed  int // campaigns claimed (fired or skipped)
@@ -289,9 +292,14 @@ func (s *Scheduler) enqueueAll(ctx context.Context, runs []campaign.Run) int {
 			ids = append(ids, r.ID)
 		}
 	}
-	if err := s.cfg.Store.MarkRunsEnqueued(ctx, ids, at); err != nil {
-		// The tasks are in the queue; the reconciler finds them there and
-		// records them. Nothing is sent twice: the task id is the run's.
+	// Recorded even when the scheduler is being stopped: the tasks are in
+	// Redis already.
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
+	defer cancel()
+	if err := s.cfg.Store.MarkRunsEnqueued(mctx, ids, at); err != nil {
+		// The tasks are in the queue; the reconciler checks the runs
+		// against it (a started one too) and records them. Nothing is sent
+		// twice: the task id is the run's.
 		s.cfg.Logger.Error().Err(err).Int("runs", len(ids)).Msg("record runs enqueued; the reconciler will retry")
 	}
 	for i, r := range runs {
