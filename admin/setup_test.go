@@ -72,6 +72,16 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
+func (c *fakeClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+// After is real time: the scheduler's facade (scheduler.Clock) never waits
+// in these tests.
+func (c *fakeClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
 // bundle is what an admin test needs: a running API over real HTTP on a
 // real store, real Redis and the emulator.
 type bundle struct {

@@ -34,29 +34,9 @@ func (e *countingEnqueuer) EnqueueContext(ctx context.Context, task *asynq.Task,
 	return &asynq.TaskInfo{}, nil
 }
 
-// movableClock is a fixed, movable clock for the scheduler's facade.
-type movableClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *movableClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *movableClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-func (c *movableClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
-
 type wiredEnv struct {
 	store *sqlstore.Store
-	clock *movableClock
+	clock *fakeClock
 	h     http.Handler
 }
 
@@ -74,7 +54,7 @@ func wiredServer(t *testing.T, dbURL string) wiredEnv {
 	if err := st.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	clock := &movableClock{t: t0}
+	clock := &fakeClock{t: t0}
 	ops, err := scheduler.NewOperations(scheduler.OperationsConfig{Store: st, Queue: &countingEnqueuer{}, Clock: clock, Logger: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
