@@ -356,16 +356,22 @@ func validatePush(verr *ValidationError, c Campaign, fireTime time.Time) {
 // meets the RFC 3339 rule (and is refused for its missing zone) instead of
 // being read as UTC.
 func decodeFile(data []byte) (any, error) {
-	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) > 0 && t[0] == '{' {
+	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) > 0 && t[0] == '{' && utf8.Valid(t) {
 		dec := json.NewDecoder(bytes.NewReader(t))
 		dec.UseNumber()
 		var v any
 		if err := dec.Decode(&v); err == nil {
 			if _, err := dec.Token(); errors.Is(err, io.EOF) {
+				// encoding/json keeps the last of two equal keys in
+				// silence; YAML refused them, and so does this.
+				if path, dup := duplicateKey(t); dup {
+					return nil, fmt.Errorf("key %s is given twice", path)
+				}
 				return v, nil
 			}
 		}
-		// Not one JSON document: maybe YAML's flow style; YAML says.
+		// Not one JSON document (or not UTF-8): maybe YAML's flow style;
+		// YAML says.
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
@@ -380,6 +386,56 @@ func decodeFile(data []byte) (any, error) {
 		return nil, err
 	}
 	return v, nil
+}
+
+// duplicateKey finds the first object key given twice in a well-formed JSON
+// document, as a path ("push.audience").
+func duplicateKey(data []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	path, dup, _ := duplicateIn(dec, "")
+	return path, dup
+}
+
+// duplicateIn reads one JSON value from dec and reports its first key given
+// twice in one object.
+func duplicateIn(dec *json.Decoder, path string) (string, bool, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return "", false, err
+	}
+	switch tok {
+	case json.Delim('{'):
+		seen := map[string]bool{}
+		for dec.More() {
+			kt, err := dec.Token()
+			if err != nil {
+				return "", false, err
+			}
+			k, _ := kt.(string)
+			at := k
+			if path != "" {
+				at = path + "." + k
+			}
+			if seen[k] {
+				return at, true, nil
+			}
+			seen[k] = true
+			if at, dup, err := duplicateIn(dec, at); dup || err != nil {
+				return at, dup, err
+			}
+		}
+	case json.Delim('['):
+		for i := 0; dec.More(); i++ {
+			if at, dup, err := duplicateIn(dec, fmt.Sprintf("%s[%d]", path, i)); dup || err != nil {
+				return at, dup, err
+			}
+		}
+	default:
+		return "", false, nil
+	}
+	_, err = dec.Token() // the closing delimiter
+	return "", false, err
 }
 
 // timestampsAsText retags every timestamp scalar under n as a string.

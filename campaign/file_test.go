@@ -442,3 +442,28 @@ func TestParseFileYAMLTimestampsMustBeRFC3339(t *testing.T) {
 		}
 	}
 }
+
+// JSON campaign files are read as JSON, but as strictly as YAML read them: a
+// key given twice is refused with its path (encoding/json would keep the
+// last in silence: here the push would go to every user instead of "vip"),
+// and bytes that are not UTF-8 are refused rather than replaced.
+func TestParseFileJSONDuplicateKeysAndBadUTF8(t *testing.T) {
+	t.Parallel()
+	dup := `{"name":"n","app":"main","schedule":{"now":true},
+	  "push":{"platform":["ios"],"fromuserid":"s","message":{"objectName":"AppNote","content":"hi"},
+	  "audience":{"tag":["vip"],"is_to_all":false},"notification":{"alert":"hi"},
+	  "audience":{"is_to_all":true}}}`
+	if _, err := ParseFile([]byte(dup), testOpts); err == nil || !strings.Contains(err.Error(), "key push.audience is given twice") {
+		t.Errorf("duplicate push.audience: %v, want it refused naming the key", err)
+	}
+	nested := `{"name":"n","app":"main","schedule":{"now":true},"vars":{"list":[{"a":1,"a":2}]},
+	  "push":{"platform":["ios"],"fromuserid":"s","message":{"objectName":"AppNote","content":"hi"},
+	  "audience":{"is_to_all":true},"notification":{"alert":"hi"}}}`
+	if _, err := ParseFile([]byte(nested), testOpts); err == nil || !strings.Contains(err.Error(), "key vars.list[0].a is given twice") {
+		t.Errorf("duplicate vars.list[0].a: %v, want it refused naming the key", err)
+	}
+	badUTF8 := strings.Replace(nested, `{"a":1,"a":2}`, "\"\xff\"", 1) // a raw 0xff byte in a string
+	if _, err := ParseFile([]byte(badUTF8), testOpts); err == nil {
+		t.Error("a JSON file with bytes that are not UTF-8 was accepted")
+	}
+}

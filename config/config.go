@@ -87,6 +87,9 @@ type Config struct {
 	// hiddenEnv holds the *_env names never displayed: unset, and not an
 	// upper-case variable name, so perhaps a secret pasted in its place.
 	hiddenEnv map[string]bool
+	// hiddenFile holds the app_secret_file names never displayed: no such
+	// file, and no '/' or '.' in the name (maybe the secret itself).
+	hiddenFile map[string]bool
 	// lookupEnv and readFile resolve secrets (nil: the process's).
 	lookupEnv func(string) (string, bool)
 	readFile  func(string) ([]byte, error)

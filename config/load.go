@@ -370,6 +370,16 @@ func (c *Config) ShownEnv(name string) string {
 	return name
 }
 
+// ShownFile is how an app_secret_file name may be displayed: as itself,
+// unless no such file exists and the name has no '/' or '.', when it may be
+// the secret itself pasted in its place.
+func (c *Config) ShownFile(name string) string {
+	if c.hiddenFile[name] {
+		return "[not shown: no such file, and not a path; is it the secret itself?]"
+	}
+	return name
+}
+
 // ErrUnknownKey is returned by Set for a path that is not a configuration key.
 var ErrUnknownKey = errors.New("unknown key")
 
@@ -400,7 +410,7 @@ func (c *Config) resolveSecrets() {
 	if read == nil {
 		read = os.ReadFile
 	}
-	c.hiddenEnv = nil
+	c.hiddenEnv, c.hiddenFile = nil, nil
 	hideIfSuspect := func(name string, set bool) {
 		if name != "" && !set && (strings.ToUpper(name) != name || !envNameRE.MatchString(name)) {
 			if c.hiddenEnv == nil {
@@ -432,7 +442,11 @@ func (c *Config) resolveSecrets() {
 			data, err := read(a.AppSecretFile)
 			switch {
 			case err != nil && errors.Is(err, fs.ErrNotExist) && !strings.ContainsAny(a.AppSecretFile, `/\.`):
-				// Not a path to be seen in an error: maybe the secret itself.
+				// Not a path to be seen anywhere: maybe the secret itself.
+				if c.hiddenFile == nil {
+					c.hiddenFile = map[string]bool{}
+				}
+				c.hiddenFile[a.AppSecretFile] = true
 				a.secretProblem = fmt.Sprintf("cannot read the secret file: no such file (its name, %d characters with no '/' or '.', is not shown: is it the secret itself?)", len(a.AppSecretFile))
 			case err != nil:
 				a.secretProblem = fmt.Sprintf("cannot read the secret file: %v", err)

@@ -64,8 +64,9 @@ admin: {tokens_env: `+token+`, token_env: `+token+`}
 	}
 }
 
-// A secret pasted into app_secret_file names no file: the problem says so
-// without quoting it. A name that looks like a path is quoted, to be found.
+// A secret pasted into app_secret_file names no file: the problem, the
+// settings and the dump say so without quoting it. A name that looks like a
+// path is quoted, to be found.
 func TestPastedSecretInSecretFileIsNotShown(t *testing.T) {
 	t.Parallel()
 	const pasted = "TopSecretValue99"
@@ -80,10 +81,20 @@ func TestPastedSecretInSecretFileIsNotShown(t *testing.T) {
 	if verr == nil {
 		t.Fatal("Validate accepted secret files that do not exist")
 	}
-	if strings.Contains(verr.Error(), pasted) {
-		t.Errorf("the problem quotes the pasted secret: %v", verr)
+	settings, err := json.Marshal(cfg.Settings())
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(verr.Error(), "is it the secret itself?") || !strings.Contains(verr.Error(), "/run/secrets/other") {
-		t.Errorf("want the hidden name explained and the real path named: %v", verr)
+	dump, err := json.Marshal(cfg.Redacted())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range map[string]string{"Validate": verr.Error(), "Settings": string(settings), "Redacted": string(dump)} {
+		if strings.Contains(text, pasted) {
+			t.Errorf("%s quotes the pasted secret:\n%s", name, text)
+		}
+		if !strings.Contains(text, "is it the secret itself?") || !strings.Contains(text, "/run/secrets/other") {
+			t.Errorf("%s: want the hidden name explained and the real path named:\n%s", name, text)
+		}
 	}
 }

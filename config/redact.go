@@ -26,13 +26,16 @@ func (c *Config) Settings() []Setting {
 	var out []Setting
 	for _, lf := range c.leaves() {
 		value := displayValue(lf.path, lf.v)
-		if strings.HasSuffix(lf.path, "_env") {
+		switch {
+		case strings.HasSuffix(lf.path, "_env"):
 			value = strconv.Quote(c.ShownEnv(lf.v.String()))
+		case strings.HasSuffix(lf.path, ".app_secret_file"):
+			value = strconv.Quote(c.ShownFile(lf.v.String()))
 		}
 		out = append(out, Setting{Path: lf.path, Value: value, Source: c.Source(lf.path)})
 		if i, ok := appIndex(lf.path, "app_secret_file"); ok {
 			a := c.Apps[i]
-			out = append(out, Setting{Path: fmt.Sprintf("apps[%d].app_secret", i), Value: secretState(a.Secret), Source: a.secretSource(c.ShownEnv)})
+			out = append(out, Setting{Path: fmt.Sprintf("apps[%d].app_secret", i), Value: secretState(a.Secret), Source: a.secretSource(c.ShownEnv, c.ShownFile)})
 		}
 		switch lf.path {
 		case "admin.tokens_env":
@@ -54,6 +57,7 @@ func (c *Config) Redacted() map[string]any {
 		app := apps[i].(map[string]any)
 		app["app_secret"] = secretState(c.Apps[i].Secret)
 		app["app_secret_env"] = c.ShownEnv(c.Apps[i].AppSecretEnv)
+		app["app_secret_file"] = c.ShownFile(c.Apps[i].AppSecretFile)
 	}
 	admin := m["admin"].(map[string]any)
 	admin["tokens_env"] = c.ShownEnv(c.Admin.TokensEnv)
@@ -151,14 +155,14 @@ func tokensState(ts []Secret) string {
 
 func resolvedFrom(source string) string { return "resolved from " + source }
 
-func (a *App) secretSource(ShownEnv func(string) string) string {
+func (a *App) secretSource(shownEnv, shownFile func(string) string) string {
 	switch {
 	case a.AppSecretEnv != "" && a.AppSecretFile != "":
 		return "ambiguous"
 	case a.AppSecretEnv != "":
-		return resolvedFrom("env " + ShownEnv(a.AppSecretEnv))
+		return resolvedFrom("env " + shownEnv(a.AppSecretEnv))
 	case a.AppSecretFile != "":
-		return resolvedFrom("file " + a.AppSecretFile)
+		return resolvedFrom("file " + shownFile(a.AppSecretFile))
 	case !a.Secret.IsZero():
 		return "set in code"
 	}
