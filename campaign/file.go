@@ -347,8 +347,6 @@ func validatePush(verr *ValidationError, c Campaign, fireTime time.Time) {
 	}
 }
 
-// normalize turns a YAML-decoded value into the JSON data model
-// (map[string]any, []any, string, bool, json.Number, nil).
 // decodeFile reads a campaign file into a generic value. A JSON document is
 // read as JSON: YAML's parser refuses JSON's surrogate-pair escapes
 // ("\ud83d\ude00", how many tools write an emoji). In YAML, an unquoted
@@ -448,6 +446,8 @@ func timestampsAsText(n *yaml.Node) {
 	}
 }
 
+// normalize turns a YAML-decoded value into the JSON data model
+// (map[string]any, []any, string, bool, json.Number, nil).
 func normalize(v any) (any, error) {
 	fix, err := jsonable(v)
 	if err != nil {

@@ -136,13 +136,10 @@ func (s Schedule) NextAfter(t time.Time) (next time.Time, ok bool, err error) {
 		// whole second (robfig's fires are whole seconds), then every d;
 		// past it, the next point of that grid whenever asked (a campaign
 		// created after its start, or a late claim).
-		first := CeilSecond(*s.Start)
-		every, _ := sched.(cron.ConstantDelaySchedule)
-		switch d := every.Delay; {
-		case t.Before(first):
-			next, ok = first, true
-		case d > 0:
-			next, ok = first.Add((t.Sub(first)/d+1)*d), true
+		// (robfig's Delay is at least a second.)
+		next, ok = CeilSecond(*s.Start), true
+		if d := sched.(cron.ConstantDelaySchedule).Delay; !t.Before(next) {
+			next = next.Add((t.Sub(next)/d + 1) * d)
 		}
 	default:
 		next = sched.Next(t.In(loc))

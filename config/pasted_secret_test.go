@@ -38,15 +38,7 @@ admin: {tokens_env: `+token+`, token_env: `+token+`}
 	if verr == nil {
 		t.Fatal("Validate accepted unset secrets")
 	}
-	settings, err := json.Marshal(cfg.Settings())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dump, err := json.Marshal(cfg.Redacted())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, text := range map[string]string{"Validate": verr.Error(), "Settings": string(settings), "Redacted": string(dump)} {
+	for name, text := range shownTexts(t, cfg, verr) {
 		for _, secret := range []string{appSecret, token, badChars} {
 			if strings.Contains(text, secret) {
 				t.Errorf("%s shows %q:\n%s", name, secret, text)
@@ -81,6 +73,20 @@ func TestPastedSecretInSecretFileIsNotShown(t *testing.T) {
 	if verr == nil {
 		t.Fatal("Validate accepted secret files that do not exist")
 	}
+	for name, text := range shownTexts(t, cfg, verr) {
+		if strings.Contains(text, pasted) {
+			t.Errorf("%s quotes the pasted secret:\n%s", name, text)
+		}
+		if !strings.Contains(text, "is it the secret itself?") || !strings.Contains(text, "/run/secrets/other") {
+			t.Errorf("%s: want the hidden name explained and the real path named:\n%s", name, text)
+		}
+	}
+}
+
+// shownTexts is all an operator can be shown of cfg: Validate's problems
+// (verr), the settings table and the redacted dump, by name.
+func shownTexts(t *testing.T, cfg *Config, verr error) map[string]string {
+	t.Helper()
 	settings, err := json.Marshal(cfg.Settings())
 	if err != nil {
 		t.Fatal(err)
@@ -89,12 +95,5 @@ func TestPastedSecretInSecretFileIsNotShown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, text := range map[string]string{"Validate": verr.Error(), "Settings": string(settings), "Redacted": string(dump)} {
-		if strings.Contains(text, pasted) {
-			t.Errorf("%s quotes the pasted secret:\n%s", name, text)
-		}
-		if !strings.Contains(text, "is it the secret itself?") || !strings.Contains(text, "/run/secrets/other") {
-			t.Errorf("%s: want the hidden name explained and the real path named:\n%s", name, text)
-		}
-	}
+	return map[string]string{"Validate": verr.Error(), "Settings": string(settings), "Redacted": string(dump)}
 }

@@ -15,6 +15,8 @@ import (
 )
 
 var (
+	//go:embed runid.lua
+	runIDSource string
 	//go:embed reserve.lua
 	reserveSource string
 	//go:embed seed.lua
@@ -24,8 +26,8 @@ var (
 	//go:embed block.lua
 	blockSource string
 
-	reserveScript = redis.NewScript(reserveSource)
-	seedScript    = redis.NewScript(seedSource)
+	reserveScript = redis.NewScript(runIDSource + reserveSource)
+	seedScript    = redis.NewScript(runIDSource + seedSource)
 	blockScript   = redis.NewScript(blockSource)
 	releaseScript = redis.NewScript(releaseSource)
 )

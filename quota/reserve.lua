@@ -40,8 +40,7 @@ local now = tonumber(ARGV[2])
 local mark = redis.call('GET', marker)
 local initialized = false
 if mark then
-  local ok, info = pcall(redis.call, 'INFO', 'server')
-  local run_id = ok and type(info) == 'string' and string.match(info, 'run_id:(%x+)') or nil
+  local run_id = server_run_id()
   initialized = run_id == nil or mark == run_id
 end
 if mode == 'reserve' and not initialized then

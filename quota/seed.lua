@@ -14,10 +14,8 @@
 -- The marker holds the server's run_id (new at every start, its own on each
 -- replica): a marker of another run came back from an older snapshot or
 -- with a fail-over, over windows that may lack the latest entries, and is
--- rebuilt over. Where INFO has no run_id (an embedded Redis), presence is
--- enough.
-local ok, info = pcall(redis.call, 'INFO', 'server')
-local run_id = ok and type(info) == 'string' and string.match(info, 'run_id:(%x+)') or nil
+-- rebuilt over (server_run_id: runid.lua).
+local run_id = server_run_id()
 local mark = redis.call('GET', KEYS[2])
 if mark and (run_id == nil or mark == run_id) then
   return 0

@@ -16,13 +16,14 @@ import (
 
 // Unclaimed is how many reservations of the current hour window of st (the
 // guard's Status of one app, read first: a slot reserved after it and
-// claimed before the ledger is read would count -1) are not in the ledger: slots reserved by workers that have not claimed their send
-// yet, or that died before they did. (A slot kept after a 429 is not in the
-// ledger either: a harness that waits for 0 stalls after one, and should
-// fail on the 429 itself.) margin must be the guard's
-// (quota.DefaultMargin unless its Options set one). The count is exact
-// while the clock stands still, as a simulated one does between moves: a
-// reservation and its claim then carry the same instant.
+// claimed before the ledger is read would count -1) are not in the ledger:
+// slots reserved by workers that have not claimed their send yet, or that
+// died before they did. (A slot kept after a 429 is not in the ledger
+// either: a harness that waits for 0 stalls after one, and should fail on
+// the 429 itself.) margin must be the guard's (quota.DefaultMargin unless
+// its Options set one). The count is exact while the clock stands still, as
+// a simulated one does between moves: a reservation and its claim then
+// carry the same instant.
 func Unclaimed(ctx context.Context, st quota.Status, ledger quota.Ledger, margin time.Duration) (int, error) {
 	// The guard counts a reservation from margin before the window's
 	// start: inclusive for a fixed window, exclusive for a rolling one (its
@@ -40,11 +41,10 @@ func Unclaimed(ctx context.Context, st quota.Status, ledger quota.Ledger, margin
 
 // Unchanged re-reads app's windows and reports whether they hold as many
 // slots as before, the status a harness read when its quiet check began
-// (the one it gave Unclaimed). A
-// harness moves the clock only then, right after this read: a slot reserved
-// after before was read, and claimed after the harness counted the sends in
-// flight, would otherwise go unseen, and a push made after the move would
-// land an hour from its slot. A slot reserved after this read meets the
+// (the one it gave Unclaimed). A harness moves the clock only then, right
+// after this read: a slot reserved after before was read, and claimed after
+// the harness counted the sends in flight, would otherwise go unseen, and a
+// push made after the move would land an hour from its slot. A slot reserved after this read meets the
 // move before its claim returns, and the worker gives it back (the
 // reservation's UseBy).
 func Unchanged(ctx context.Context, g *quota.Guard, app string, before quota.Status) (bool, error) {
