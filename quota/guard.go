@@ -21,15 +21,12 @@ var (
 	reserveSource string
 	//go:embed seed.lua
 	seedSource string
-	//go:embed release.lua
-	releaseSource string
 	//go:embed block.lua
 	blockSource string
 
 	reserveScript = redis.NewScript(runIDSource + reserveSource)
 	seedScript    = redis.NewScript(runIDSource + seedSource)
 	blockScript   = redis.NewScript(blockSource)
-	releaseScript = redis.NewScript(releaseSource)
 )
 
 // DefaultPrefix starts every Redis key of the guard.
@@ -385,7 +382,7 @@ func (g *Guard) rebuild(ctx context.Context, app string, r resolved, now time.Ti
 	args := make([]any, 0, 2+2*len(sent))
 	args = append(args, entriesTTL.Milliseconds(), markerTTL.Milliseconds())
 	for i, t := range sent {
-		args = append(args, t.UnixMilli(), "ledger:"+strconv.Itoa(i)+ledgerSuffix(t))
+		args = append(args, t.UnixMilli(), "ledger:"+strconv.Itoa(i)+":"+strconv.FormatInt(t.UnixNano(), 10))
 	}
 	seeded, err := seedScript.Run(ctx, g.client, []string{k.entries, k.marker}, args...).Int()
 	if err != nil {
@@ -399,26 +396,21 @@ func (g *Guard) rebuild(ctx context.Context, app string, r resolved, now time.Ti
 
 // Release gives back a reservation whose send the service definitively
 // refused without sending (401 class, 400 class, 1009), or that was never
-// called. After a rebuild from the ledger, which counted the claimed
-// attempt under a name of its own, it gives back that entry. Releasing
-// twice is harmless.
+// called. Releasing twice is harmless. After a rebuild from the ledger it
+// frees nothing: the rebuild counted a claimed attempt under a name of its
+// own, and an entry of the same instant may be another attempt's (a clock
+// standing still gives many), so the slot stays counted until it leaves its
+// window: a slot lost, never one given twice.
 func (g *Guard) Release(ctx context.Context, res Reservation) error {
 	if res.ID == "" {
 		return fmt.Errorf("quota: app %s: release: empty reservation id", res.App)
 	}
-	n, err := releaseScript.Run(ctx, g.client, []string{g.keys(res.App).entries},
-		res.ID, res.At.UnixMilli(), ledgerSuffix(res.At)).Int()
+	n, err := g.client.ZRem(ctx, g.keys(res.App).entries, res.ID).Result()
 	if err != nil {
 		return fmt.Errorf("quota: app %s: release reservation %s: %w", res.App, res.ID, err)
 	}
-	g.log.Debug().Str("app", res.App).Str("reservation", res.ID).Int("found", n).Msg("quota released")
+	g.log.Debug().Str("app", res.App).Str("reservation", res.ID).Bool("found", n == 1).Msg("quota released")
 	return nil
-}
-
-// ledgerSuffix ends the name of the entry a rebuild makes for an attempt
-// begun at t: the store keeps sent_at to the microsecond.
-func ledgerSuffix(t time.Time) string {
-	return ":" + strconv.FormatInt(t.Truncate(time.Microsecond).UnixNano(), 10)
 }
 
 // Block keeps app from reserving until until (a longer block in force is
