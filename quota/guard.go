@@ -413,6 +413,32 @@ func (g *Guard) Release(ctx context.Context, res Reservation) error {
 	return nil
 }
 
+// Held reports whether res still holds its slot: false once Redis has lost
+// it (flushed, restarted empty or from an older snapshot, failed over) or a
+// rebuild has written the windows over it.
+//
+// Between a reservation and the store's record of its attempt (the claim)
+// the slot lives only in Redis, and a rebuild in that moment reads a ledger
+// without it: another worker could then take the same last slot. A caller
+// that checks Held after its claim has committed and before its call closes
+// that gap. While the entry is there no rebuild has happened since the
+// reservation, and any later rebuild reads a ledger that already holds the
+// claim. If the entry is gone, the caller gives the claim and the slot back
+// and reserves again.
+func (g *Guard) Held(ctx context.Context, res Reservation) (bool, error) {
+	if res.ID == "" {
+		return false, fmt.Errorf("quota: app %s: held: empty reservation id", res.App)
+	}
+	err := g.client.ZScore(ctx, g.keys(res.App).entries, res.ID).Err()
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, redis.Nil):
+		return false, nil
+	}
+	return false, fmt.Errorf("quota: app %s: check reservation %s: %w", res.App, res.ID, err)
+}
+
 // Block keeps app from reserving until until (a longer block in force is
 // kept). Used after the service answered 429/1008.
 func (g *Guard) Block(ctx context.Context, app string, until time.Time) error {

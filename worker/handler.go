@@ -34,6 +34,7 @@ type Store interface {
 type Guard interface {
 	Reserve(ctx context.Context, app string) (quota.Reservation, error)
 	Release(ctx context.Context, res quota.Reservation) error
+	Held(ctx context.Context, res quota.Reservation) (bool, error)
 	BlockRateLimited(ctx context.Context, app string, retryAfter time.Duration) (time.Time, error)
 	Status(ctx context.Context, app string) (quota.Status, error)
 }
@@ -511,6 +512,20 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, l
 		// rather than call with a context that is over.
 		return time.Time{}, nil, false, errors.Join(fmt.Errorf("%s: %w", ids, err),
 			h.notCalled(ctx, tok, res, "the task ended as the send was claimed: not sent"))
+	}
+	// The claim is in the ledger now, and the slot must still be in Redis.
+	// If Redis lost it since the reservation (flushed, restarted, failed
+	// over), a rebuild may have read the ledger before this claim and given
+	// the same slot to another worker: both go back, and the run reserves
+	// again on the rebuilt windows (Guard.Held).
+	held, err := h.guard.Held(ctx, res)
+	if err != nil || !held {
+		if err != nil {
+			err = fmt.Errorf("%s: %w", ids, err)
+		} else {
+			log.Warn().Int64("send", claimed.ID).Msg("quota slot lost from Redis before the call: claim given back, reserving again")
+		}
+		return time.Time{}, nil, false, errors.Join(err, h.notCalled(ctx, tok, res, "its quota slot was lost from Redis before the call: not sent"))
 	}
 	log = log.With().Int64("send", claimed.ID).Int("attempt", claimed.Attempts).Logger()
 
