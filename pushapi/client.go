@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
@@ -45,6 +46,9 @@ type ClientConfig struct {
 	// Now is the clock (Timestamp header, Retry-After dates). Default
 	// time.Now.
 	Now func() time.Time
+
+	// dial replaces the network dial of the client's own transport (tests).
+	dial dialFunc
 }
 
 // PushResponse is the answer to a successful /push.json call.
@@ -136,7 +140,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		hc.CheckRedirect = noRedirect
 		c.http = &hc
 	} else {
-		c.http = &http.Client{Transport: newTransport(c.timeout), CheckRedirect: noRedirect}
+		c.http = &http.Client{Transport: newTransport(c.timeout, cfg.dial), CheckRedirect: noRedirect}
 	}
 	return c, nil
 }
@@ -302,8 +306,12 @@ func (c *Client) attempt(ctx context.Context, host, path, contentType, requestID
 	ts := timestamp(c.now())
 
 	var gotConn, wrote, writeFailed atomic.Bool
+	var sent sentBytes
 	trace := &httptrace.ClientTrace{
-		GotConn: func(httptrace.GotConnInfo) { gotConn.Store(true) },
+		GotConn: func(info httptrace.GotConnInfo) {
+			gotConn.Store(true)
+			sent.got(info.Conn)
+		},
 		WroteRequest: func(info httptrace.WroteRequestInfo) {
 			if info.Err != nil {
 				writeFailed.Store(true)
@@ -327,9 +335,7 @@ func (c *Client) attempt(ctx context.Context, host, path, contentType, requestID
 
 	resp, err := c.http.Do(req)
 	if err != nil {
-		// Written: the write completed, or a connection was in use and we
-		// cannot tell how far the write went (the conservative answer).
-		written := wrote.Load() || (gotConn.Load() && !writeFailed.Load())
+		written := requestWritten(err, gotConn.Load(), wrote.Load(), writeFailed.Load(), &sent)
 		msg := "request not sent"
 		if written {
 			msg = "no answer after the request was sent"
@@ -369,6 +375,30 @@ func (c *Client) attempt(ctx context.Context, host, path, contentType, requestID
 	}
 	e.MayHaveReached = !e.refused()
 	return fail(e)
+}
+
+// requestWritten tells whether a call that got no answer may have reached
+// the service:
+//   - a dial error ends a call whose request never left: net/http tries a
+//     POST on a fresh connection only when nothing of it was written on the
+//     connection before (the idle keep-alive connection a server dropped);
+//   - without a connection, nothing was written;
+//   - on the client's own connections, the bytes written tell;
+//   - on another transport's, the request counts as written unless its
+//     write failed (the conservative answer: net/http reports a request
+//     written once it is in its buffer, before it reaches the socket).
+func requestWritten(err error, gotConn, wrote, writeFailed bool, sent *sentBytes) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return false
+	}
+	if !gotConn {
+		return false
+	}
+	if written, known := sent.written(); known {
+		return written
+	}
+	return wrote || !writeFailed
 }
 
 // snippet returns at most 120 printable characters of a body, for messages.

@@ -473,7 +473,7 @@ func TestConnectionReuseIsBounded(t *testing.T) {
 
 func TestTransportSettings(t *testing.T) {
 	t.Parallel()
-	rl := newTransport(10 * time.Second).(*reuseLimiter)
+	rl := newTransport(10*time.Second, nil).(*reuseLimiter)
 	tr := rl.newTransport()
 	if tr.IdleConnTimeout >= 55*time.Second || tr.IdleConnTimeout <= 0 {
 		t.Errorf("IdleConnTimeout %s, want under 55s", tr.IdleConnTimeout)

@@ -1,9 +1,11 @@
 package pushapi
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,13 +24,28 @@ const (
 // reuse advice is about HTTP/1.1 keep-alive). Dial and TLS handshake are
 // bounded by half the call timeout, so a black-holed primary leaves time to
 // fail over.
-func newTransport(callTimeout time.Duration) http.RoundTripper {
+//
+// Every connection it dials counts the bytes written to it (countingConn),
+// so a call that fails can tell a request that never left from one that may
+// have reached the service. dial replaces the network dial (tests); nil
+// means a net.Dialer.
+func newTransport(callTimeout time.Duration, dial dialFunc) http.RoundTripper {
+	if dial == nil {
+		dial = (&net.Dialer{Timeout: callTimeout / 2, KeepAlive: 30 * time.Second}).DialContext
+	}
+	counted := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &countingConn{Conn: c}, nil
+	}
 	return &reuseLimiter{
 		maxUses: maxRequestsPerConn,
 		newTransport: func() *http.Transport {
 			t := &http.Transport{
 				Proxy:               http.ProxyFromEnvironment,
-				DialContext:         (&net.Dialer{Timeout: callTimeout / 2, KeepAlive: 30 * time.Second}).DialContext,
+				DialContext:         counted,
 				TLSHandshakeTimeout: callTimeout / 2,
 				IdleConnTimeout:     idleConnTimeout,
 				MaxIdleConns:        16,
@@ -106,4 +123,69 @@ func (l *reuseLimiter) CloseIdleConnections() {
 	if g != nil {
 		g.t.CloseIdleConnections()
 	}
+}
+
+// dialFunc dials a connection (net.Dialer.DialContext's shape).
+type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// countingConn counts the bytes handed to the network. net/http writes a
+// request through a buffer and reports it written (httptrace's WroteRequest)
+// before the buffer reaches the socket, so only the connection itself can
+// tell whether a failed call's request left at all.
+type countingConn struct {
+	net.Conn
+	written atomic.Int64
+}
+
+func (c *countingConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	c.written.Add(int64(n))
+	return n, err
+}
+
+// sentBytes follows the connections one request was given (net/http may
+// retry a request that wrote nothing on a fresh connection), each with its
+// count when it was given, to tell afterwards whether any byte left.
+type sentBytes struct {
+	mu        sync.Mutex
+	conns     []*countingConn
+	base      []int64
+	uncounted bool // a connection of another transport (ClientConfig.HTTPClient)
+}
+
+// got records a connection handed to the request (httptrace's GotConn).
+func (s *sentBytes) got(c net.Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		if cc, ok := c.(*countingConn); ok {
+			s.conns = append(s.conns, cc)
+			s.base = append(s.base, cc.written.Load())
+			return
+		}
+		tc, ok := c.(interface{ NetConn() net.Conn }) // *tls.Conn
+		if !ok {
+			s.uncounted = true
+			return
+		}
+		c = tc.NetConn()
+	}
+}
+
+// written reports whether any byte was written to the request's
+// connections since they were given to it; known is false when one of them
+// could not be counted. (Over TLS a close_notify written as a broken
+// connection closes may count too: the safe side.)
+func (s *sentBytes) written() (written, known bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.uncounted {
+		return false, false
+	}
+	for i, c := range s.conns {
+		if c.written.Load() > s.base[i] {
+			return true, true
+		}
+	}
+	return false, true
 }

@@ -11,13 +11,19 @@ import (
 type Backoff struct {
 	// Base is the ceiling of the first retry's delay.
 	Base time.Duration
-	// Cap bounds every delay.
+	// Cap bounds every backoff delay. A longer Retry-After of the service
+	// is honoured, up to maxRetryAfter.
 	Cap time.Duration
 	// MaxAttempts is the number of calls a send may make; the send fails
 	// (permanently, code and message kept) when its last allowed attempt
 	// is in the retry class.
 	MaxAttempts int
 }
+
+// maxRetryAfter bounds the wait a service's Retry-After imposes on a retry,
+// as the quota guard bounds it after a 429 (a day, and the hour a DST
+// change adds).
+const maxRetryAfter = 25 * time.Hour
 
 // DefaultBackoff: 30 s, doubling, at most 30 min, 5 attempts.
 var DefaultBackoff = Backoff{Base: 30 * time.Second, Cap: 30 * time.Minute, MaxAttempts: 5}

@@ -66,8 +66,10 @@ func decide(res *pushapi.PushResponse, err error, attempt int, now time.Time, b 
 		}
 		d.record.Status = campaign.SendRetryWait
 		// A Retry-After on a 5xx (or 1000, 1050) asks for at least that
-		// long: honour it when it is longer than the backoff.
-		d.record.NextAttempt = now.Add(max(b.Delay(attempt, jitter), d.retryAfter))
+		// long: honour it when it is longer than the backoff, up to
+		// maxRetryAfter (beyond, it says more about the server's clock or a
+		// maintenance page than about when to call again).
+		d.record.NextAttempt = now.Add(max(b.Delay(attempt, jitter), min(d.retryAfter, maxRetryAfter)))
 	case pushapi.OutcomeRateLimited:
 		d.record.Status = campaign.SendPending
 		d.blockApp = true
