@@ -539,6 +539,50 @@ func TestMonitoringIsReadOnlyBehindAuth(t *testing.T) {
 	}
 }
 
+// An operator who types the monitoring URL without its trailing slash
+// (http://host:8080/monitoring) in a browser must get the Basic login
+// README describes, and, logged in, the redirect to /monitoring/; without
+// credentials, or with a wrong token, it stays 401. Only /monitoring itself
+// joins the Basic paths: a mere prefix match (/monitoringx) does not.
+func TestMonitoringWithoutTrailingSlashOffersBrowserLogin(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "sqlite::memory:")
+	r := b.call(t, "GET", "/monitoring", "", "", nil)
+	if got := strings.Join(r.header.Values("WWW-Authenticate"), " | "); r.status != 401 || !strings.Contains(got, "Basic") {
+		t.Errorf("GET /monitoring without credentials: %s, WWW-Authenticate %q: want 401 with a Basic challenge so a browser can log in", r, got)
+	}
+	r = b.call(t, "GET", "/monitoringx", "", "", nil)
+	if got := strings.Join(r.header.Values("WWW-Authenticate"), " | "); r.status != 401 || strings.Contains(got, "Basic") {
+		t.Errorf("GET /monitoringx without credentials: %s, WWW-Authenticate %q: want 401 with the bearer challenge only", r, got)
+	}
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, tc := range []struct {
+		token    string
+		status   int // 0: any redirect
+		location string
+	}{
+		{tokenA, 0, "/monitoring/"},
+		{"not-a-token", http.StatusUnauthorized, ""},
+	} {
+		req, _ := http.NewRequestWithContext(b.ctx, "GET", b.url+"/monitoring", nil)
+		req.SetBasicAuth("operator", tc.token)
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		status := resp.StatusCode
+		if tc.status == 0 && status >= 300 && status < 400 {
+			status = 0
+		}
+		if status != tc.status || resp.Header.Get("Location") != tc.location {
+			t.Errorf("GET /monitoring with Basic password %q: HTTP %d, Location %q, %s; want HTTP %d (0: a redirect), Location %q",
+				tc.token, resp.StatusCode, resp.Header.Get("Location"), body, tc.status, tc.location)
+		}
+	}
+}
+
 func TestServeShutsDownGracefully(t *testing.T) {
 	t.Parallel()
 	b := setup(t, "sqlite::memory:")

@@ -145,16 +145,18 @@ func (s *Server) monitoring(w http.ResponseWriter, r *http.Request) {
 }
 
 // authenticate requires a valid bearer token everywhere but /healthz. Under
-// /monitoring/ it also accepts HTTP Basic credentials whose password is a
-// token, so a browser (which cannot add a bearer header to the UI's own
-// requests) can open the UI.
+// /monitoring/, and on /monitoring itself (which the mux redirects to
+// /monitoring/ once authorized), it also accepts HTTP Basic credentials
+// whose password is a token and challenges for them, so a browser (which
+// cannot add a bearer header to the UI's own requests) can open the UI,
+// its address typed with or without the trailing slash.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == PathHealthz {
 			next.ServeHTTP(w, r)
 			return
 		}
-		monitoring := strings.HasPrefix(r.URL.Path, PathMonitoring)
+		monitoring := strings.HasPrefix(r.URL.Path, PathMonitoring) || r.URL.Path == strings.TrimSuffix(PathMonitoring, "/")
 		token, scheme := bearer(r)
 		if token == "" && monitoring {
 			if _, pw, ok := r.BasicAuth(); ok {

@@ -537,7 +537,18 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, l
 	d := decide(pres, perr, claimed.Attempts, h.clock.Now(), h.cfg.Backoff, h.jitter())
 	h.metrics.latency(hostOf(pres, perr), d.code, elapsed)
 	h.metrics.send(run.App, string(d.class))
-	if claimed.Attempts == 1 && d.record.Status != campaign.SendPending {
+	// The fire lag is observed once per send, at the first attempt of a
+	// run never retried: an operator's retry resets attempts to 0, and its
+	// attempt hours later is not a late fire. A run read from the store
+	// carries its Retries; a first send claimed from the task's hints
+	// (sendID 0) has no run read, but a retried run's send keeps its claim
+	// count and its last outcome, so only a send's first claim ever, with
+	// no outcome before it, is a never-retried run's.
+	neverRetried := run.Retries == 0
+	if sendID == 0 {
+		neverRetried = claimed.Claim == 1 && claimed.LastCode == 0 && claimed.LastMessage == ""
+	}
+	if neverRetried && claimed.Attempts == 1 && d.record.Status != campaign.SendPending {
 		// The send's first attempt: a 429 gave its attempt back (pending),
 		// so the send's next call is its first again and is observed then.
 		h.metrics.lag(run.App, started.Sub(run.ScheduledFor))

@@ -3,6 +3,7 @@ package worker
 import (
 	"errors"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -39,8 +40,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"app", "window"}),
 		fireLag: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "tagcast", Subsystem: "worker", Name: "fire_lag_seconds",
-			Help:    "First attempt of a send minus its run's scheduled instant.",
-			Buckets: []float64{.01, .05, .1, .2, .5, 1, 2, 5, 10, 30, 60, 300, 3600},
+			Help: "First attempt of a send minus its run's scheduled instant, once per send of a run never retried by an operator.",
+			// Up to two days: with the default quota (2 an hour, 3 a day) a
+			// send waiting for the quota starts hours, up to a day, late.
+			Buckets: []float64{.01, .05, .1, .2, .5, 1, 2, 5, 10, 30, 60, 300, 3600, 7200, 21600, 43200, 86400, 172800},
 		}, []string{"app"}),
 		snoozes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "tagcast", Subsystem: "worker", Name: "snoozes_total",
@@ -98,16 +101,41 @@ func (m *Metrics) snooze(reason string) {
 	}
 }
 
+// DefaultQueueCollectTimeout bounds one collection of the queue statistics:
+// well within Prometheus' default 10 s scrape_timeout, so that a stalled
+// Redis costs the scrape its queue metrics, not the whole target.
+const DefaultQueueCollectTimeout = 2 * time.Second
+
 // QueueCollector exports asynq's queue statistics (sizes per task state,
 // latency, paused) at scrape time. asynq v0.26's own collector lives in the
 // separate, unmaintained github.com/hibiken/asynq/x module (last released
 // 2021), so tagcast keeps this small equivalent on asynq.Inspector.
+//
+// The inspector takes no context, so Redis is read in a goroutine that a
+// scrape waits for at most Timeout; past it the scrape counts an error and
+// serves no queue statistics. At most one read is in flight: a scrape that
+// comes while one is under way waits for that one, so scrapes during a long
+// stall add no goroutines.
 type QueueCollector struct {
+	// Timeout bounds one collection; zero: DefaultQueueCollectTimeout.
+	// Set it before registering the collector.
+	Timeout time.Duration
+
 	inspector *asynq.Inspector
 	size      *prometheus.Desc
 	latency   *prometheus.Desc
 	paused    *prometheus.Desc
 	errors    prometheus.Counter
+
+	mu      sync.Mutex
+	reading *queueRead // the read in flight; nil: none
+}
+
+// queueRead is one read of the queue statistics. metrics is written before
+// done is closed and only read after.
+type queueRead struct {
+	done    chan struct{}
+	metrics []prometheus.Metric
 }
 
 // NewQueueCollector returns a collector over inspector (see
@@ -126,7 +154,7 @@ func NewQueueCollector(inspector *asynq.Inspector) *QueueCollector {
 		paused: prometheus.NewDesc("asynq_queue_paused_total", "1 when the queue is paused.",
 			[]string{"queue"}, nil),
 		errors: prometheus.NewCounter(prometheus.CounterOpts{Name: "asynq_queue_metrics_errors_total",
-			Help: "Failures to read queue statistics from Redis."}),
+			Help: "Failures to read queue statistics from Redis, and scrapes served without them because Redis did not answer in time."}),
 	}
 }
 
@@ -149,11 +177,51 @@ func (c *QueueCollector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (c *QueueCollector) Collect(ch chan<- prometheus.Metric) {
 	defer c.errors.Collect(ch)
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = DefaultQueueCollectTimeout
+	}
+	r := c.startRead()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case <-r.done:
+	case <-timer.C:
+		c.errors.Inc() // the read goes on alone; the next scrape may use it
+		return
+	}
+	for _, m := range r.metrics {
+		ch <- m
+	}
+}
+
+// startRead returns the read in flight, starting one when there is none.
+func (c *QueueCollector) startRead() *queueRead {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.reading != nil {
+		return c.reading
+	}
+	r := &queueRead{done: make(chan struct{})}
+	c.reading = r
+	go func() {
+		r.metrics = c.read()
+		c.mu.Lock()
+		c.reading = nil
+		c.mu.Unlock()
+		close(r.done)
+	}()
+	return r
+}
+
+// read reads the statistics of every queue from Redis, counting failures.
+func (c *QueueCollector) read() []prometheus.Metric {
 	queues, err := c.inspector.Queues()
 	if err != nil {
 		c.errors.Inc()
-		return
+		return nil
 	}
+	var out []prometheus.Metric
 	for _, q := range queues {
 		info, err := c.inspector.GetQueueInfo(q)
 		if err != nil {
@@ -164,13 +232,14 @@ func (c *QueueCollector) Collect(ch chan<- prometheus.Metric) {
 			"pending": info.Pending, "active": info.Active, "scheduled": info.Scheduled, "retry": info.Retry,
 			"archived": info.Archived, "completed": info.Completed, "aggregating": info.Aggregating,
 		} {
-			ch <- prometheus.MustNewConstMetric(c.size, prometheus.GaugeValue, float64(n), q, state)
+			out = append(out, prometheus.MustNewConstMetric(c.size, prometheus.GaugeValue, float64(n), q, state))
 		}
-		ch <- prometheus.MustNewConstMetric(c.latency, prometheus.GaugeValue, info.Latency.Seconds(), q)
+		out = append(out, prometheus.MustNewConstMetric(c.latency, prometheus.GaugeValue, info.Latency.Seconds(), q))
 		paused := 0.0
 		if info.Paused {
 			paused = 1
 		}
-		ch <- prometheus.MustNewConstMetric(c.paused, prometheus.GaugeValue, paused, q)
+		out = append(out, prometheus.MustNewConstMetric(c.paused, prometheus.GaugeValue, paused, q))
 	}
+	return out
 }
