@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -297,6 +298,47 @@ func (c *Config) EnvVar(path string) string {
 		}
 	}
 	return ""
+}
+
+// UnknownEnv returns the names in environ ("NAME=value" entries, as from
+// os.Environ) that start with TAGCAST_ but name no key of c, no app's key
+// by index, and none of the variables c names for its secrets and tokens:
+// a misspelt override (TAGCAST_REDIS_ULR) is otherwise ignored without a
+// word. also are further names known elsewhere (e.g. the simulated clock's).
+func (c *Config) UnknownEnv(environ []string, also ...string) []string {
+	known := map[string]bool{}
+	for _, name := range also {
+		known[name] = true
+	}
+	for _, lf := range c.leaves() {
+		known[lf.env] = true
+	}
+	known[c.Admin.TokensEnv], known[c.Admin.TokenEnv] = true, true
+	for _, a := range c.Apps {
+		known[a.AppSecretEnv] = true
+	}
+	app := DefaultApp()
+	appKeys := map[string]bool{}
+	for _, lf := range collectLeaves("", "", reflect.ValueOf(&app).Elem(), nil) {
+		appKeys[lf.env] = true // "_APP_KEY", "_QUOTA_DAILY", ...
+	}
+	appsPrefix := EnvPrefix + "_APPS_"
+	var out []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, EnvPrefix+"_") || known[name] {
+			continue
+		}
+		if rest, ok := strings.CutPrefix(name, appsPrefix); ok {
+			i := strings.IndexFunc(rest, func(r rune) bool { return r < '0' || r > '9' })
+			if i > 0 && appKeys[rest[i:]] {
+				continue // an app by index: applyEnv reports a gap
+			}
+		}
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // maxAppIndexGap is how far past the next app index applyEnv looks for a

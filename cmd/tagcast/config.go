@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/tagcast/tagcast/config"
+	"github.com/tagcast/tagcast/internal/simclock"
 )
 
 // configFile is the file to load: --config, else the default file
@@ -119,6 +120,9 @@ type configCheckReport struct {
 	Valid    bool             `json:"valid"`
 	Problems []config.Problem `json:"problems"`
 	Config   map[string]any   `json:"config,omitempty"`
+	// Notes are what a valid configuration still leaves out: what serve
+	// and api need, and TAGCAST_ variables that name no key.
+	Notes []string `json:"notes,omitempty"`
 }
 
 func newConfigCheckCmd(g *globals) *cobra.Command {
@@ -158,6 +162,11 @@ problem listed when the configuration is invalid.`,
 				if err := cfg.Validate(); errors.As(err, &ve) {
 					report.Problems = ve.Problems
 				}
+				var environ []string
+				if g.env.environ != nil {
+					environ = g.env.environ()
+				}
+				report.Notes = configNotes(cfg, environ)
 			}
 			report.Valid = len(report.Problems) == 0
 			out := cmd.OutOrStdout()
@@ -174,9 +183,30 @@ problem listed when the configuration is invalid.`,
 				return &exitError{code: 1, err: &config.ValidationError{Source: path, Problems: report.Problems}}
 			}
 			fmt.Fprintf(out, "%s: valid, %s\n", displayFile(path), plural(len(cfg.Apps), "app"))
+			for _, n := range report.Notes {
+				fmt.Fprintf(out, "note: %s\n", n)
+			}
 			return writeSettings(out, cfg.Settings())
 		},
 	}
+}
+
+// configNotes are what a valid cfg still leaves out, in environ: the
+// apps and admin tokens serve and api refuse to start without, and
+// TAGCAST_ variables that name no key (a misspelt override is otherwise
+// ignored).
+func configNotes(cfg *config.Config, environ []string) []string {
+	var notes []string
+	if len(cfg.Apps) == 0 {
+		notes = append(notes, "no apps: `serve` and `api` refuse to start without one (`demo` and `migrate` need none)")
+	}
+	if len(cfg.Admin.Tokens) == 0 {
+		notes = append(notes, fmt.Sprintf("%s holds no admin token: `serve` and `api` refuse to start without one", cfg.Admin.TokensEnv))
+	}
+	for _, name := range cfg.UnknownEnv(environ, simclock.EnvVar) {
+		notes = append(notes, fmt.Sprintf("%s names no configuration key: it is ignored", name))
+	}
+	return notes
 }
 
 // ruleProblems are the problems Validate finds in cfg at paths that have no

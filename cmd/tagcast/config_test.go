@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -46,6 +47,13 @@ func runTagcast(t *testing.T, e cliEnv, args ...string) cliResult {
 		lookupEnv: func(name string) (string, bool) {
 			v, ok := e.vars[name]
 			return v, ok
+		},
+		environ: func() []string {
+			var kv []string
+			for k, v := range e.vars {
+				kv = append(kv, k+"="+v)
+			}
+			return kv
 		},
 		defaultConfig: filepath.Join(e.dir, "tagcast.yaml"),
 	}
@@ -324,5 +332,47 @@ func TestLoadConfigFlagsWinOverEnvAndFile(t *testing.T) {
 	var ee *exitError
 	if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(err.Error(), "worker.concurrency: must be at least 1, got 0") {
 		t.Errorf("loadConfig with --concurrency 0 = %v", err)
+	}
+}
+
+// A valid configuration can still leave `serve` and `api` unable to start
+// (no app, no admin token), and a misspelt TAGCAST_ variable is ignored by
+// Load: config check says so in notes, without naming a value (the
+// variable's value may be a secret), and the variables it does know (keys,
+// apps by index, secrets' and tokens' variables, the simulated clock) are
+// never reported.
+func TestConfigCheckNotesWhatAValidConfigLeavesOut(t *testing.T) {
+	t.Parallel()
+	r := runTagcast(t, cliEnv{vars: map[string]string{"TAGCAST_REDIS_ULR": "redis://:REDISPASS@cache:6379"}}, "config", "check")
+	if r.code != 0 {
+		t.Fatalf("config check of the defaults: %s", r)
+	}
+	for _, want := range []string{
+		"note: no apps: `serve` and `api` refuse to start without one",
+		"note: TAGCAST_ADMIN_TOKENS holds no admin token",
+		"note: TAGCAST_REDIS_ULR names no configuration key: it is ignored",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	assertNoSecret(t, r, "REDISPASS")
+
+	file := writeFile(t, "tagcast.yaml", validConfig)
+	vars := map[string]string{
+		"MAIN_SECRET": secretValue, "TAGCAST_ADMIN_TOKENS": "ADMINTOKEN1", "TAGCAST_ADMIN_TOKEN": "ADMINTOKEN1",
+		"TAGCAST_LOG_LEVEL": "debug", "TAGCAST_APPS_0_QUOTA_DAILY": "5", "TAGCAST_SIMULATED_CLOCK": "",
+		"TAGCAST_APPS_0_QUOTA_DAYLY": "5",
+	}
+	r = runTagcast(t, cliEnv{vars: vars}, "config", "check", "-o", "json", file)
+	var report struct {
+		Valid bool     `json:"valid"`
+		Notes []string `json:"notes"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &report); err != nil || r.code != 0 || !report.Valid {
+		t.Fatalf("config check -o json (%v): %s", err, r)
+	}
+	if want := []string{"TAGCAST_APPS_0_QUOTA_DAYLY names no configuration key: it is ignored"}; !slices.Equal(report.Notes, want) {
+		t.Errorf("notes %q, want %q", report.Notes, want)
 	}
 }

@@ -41,13 +41,16 @@ type environment struct {
 	stdout    io.Writer
 	stderr    io.Writer
 	lookupEnv func(string) (string, bool)
+	// environ lists the variables ("NAME=value"), for the TAGCAST_ ones
+	// that name no key; nil: none.
+	environ func() []string
 	// defaultConfig is the config file used when --config is not given and
 	// the file exists.
 	defaultConfig string
 }
 
 func processEnvironment() environment {
-	return environment{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, lookupEnv: os.LookupEnv, defaultConfig: "tagcast.yaml"}
+	return environment{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, lookupEnv: os.LookupEnv, environ: os.Environ, defaultConfig: "tagcast.yaml"}
 }
 
 // run executes the command line and maps the outcome to tagcast's exit codes:
