@@ -46,9 +46,6 @@ type ClientConfig struct {
 	// Now is the clock (Timestamp header, Retry-After dates). Default
 	// time.Now.
 	Now func() time.Time
-
-	// dial replaces the network dial of the client's own transport (tests).
-	dial dialFunc
 }
 
 // PushResponse is the answer to a successful /push.json call.
@@ -87,7 +84,11 @@ type Client struct {
 }
 
 // NewClient checks cfg and returns a Client.
-func NewClient(cfg ClientConfig) (*Client, error) {
+func NewClient(cfg ClientConfig) (*Client, error) { return newClient(cfg, nil) }
+
+// newClient is NewClient with dial replacing the network dial of the
+// client's own transport (tests; nil: a net.Dialer).
+func newClient(cfg ClientConfig, dial dialFunc) (*Client, error) {
 	var errs []error
 	if strings.TrimSpace(cfg.AppKey) == "" {
 		errs = append(errs, errors.New("app key: required"))
@@ -140,7 +141,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		hc.CheckRedirect = noRedirect
 		c.http = &hc
 	} else {
-		c.http = &http.Client{Transport: newTransport(c.timeout, cfg.dial), CheckRedirect: noRedirect}
+		c.http = &http.Client{Transport: newTransport(c.timeout, dial), CheckRedirect: noRedirect}
 	}
 	return c, nil
 }

@@ -70,10 +70,10 @@ func TestRequestResetBeforeAByteLeftHopsToTheBackup(t *testing.T) {
 	broken.Store(true)
 	dial := breakableDial(primary.srv.Listener.Addr().String(), &broken, &refuse)
 
-	c, err := NewClient(ClientConfig{
+	c, err := newClient(ClientConfig{
 		AppKey: testAppKey, AppSecret: testSecret, Hosts: []string{primary.URL(), backup.URL()},
-		Timeout: 5 * time.Second, dial: dial,
-	})
+		Timeout: 5 * time.Second,
+	}, dial)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,14 +115,15 @@ func TestIdleConnectionResetThenRefusedHopsToTheBackup(t *testing.T) {
 			var broken, refuse atomic.Bool
 			dial := breakableDial(primary.srv.Listener.Addr().String(), &broken, &refuse)
 			cfg := ClientConfig{AppKey: testAppKey, AppSecret: testSecret, Hosts: []string{primary.URL(), backup.URL()}, Timeout: 5 * time.Second}
+			var ownDial dialFunc
 			if own {
-				cfg.dial = dial
+				ownDial = dial
 			} else {
 				tr := &http.Transport{DialContext: dial}
 				t.Cleanup(tr.CloseIdleConnections)
 				cfg.HTTPClient = &http.Client{Transport: tr}
 			}
-			c, err := NewClient(cfg)
+			c, err := newClient(cfg, ownDial)
 			if err != nil {
 				t.Fatal(err)
 			}
