@@ -2,18 +2,32 @@
 // per dialect (postgres/*.sql, sqlite/*.sql), embedded in the binary, and
 // runs them with goose's provider API (no goose globals).
 //
+// One process migrates a database at a time: PostgreSQL through goose's
+// session advisory lock, a SQLite file through a flock on
+// <file>.migrate.lock. A binary never migrates, nor runs against, a schema
+// newer than the newest migration it embeds, and Down never drops tables
+// that hold rows unless told to.
+//
 // It never holds application queries: those live in campaign/sqlstore.
 package migrations
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+
+	"github.com/tagcast/tagcast/internal/filelock"
 )
 
 //go:embed postgres/*.sql sqlite/*.sql
@@ -38,9 +52,14 @@ func FS(d Dialect) (fs.FS, error) {
 	}
 }
 
-// NewProvider returns a goose provider for db. On PostgreSQL it takes a
-// session advisory lock, so replicas starting together migrate one at a time.
-func NewProvider(db *sql.DB, d Dialect) (*goose.Provider, error) {
+// versionTable is goose's version table (goose's default name): one row per
+// applied version, version 0 inserted when goose creates it.
+const versionTable = "goose_db_version"
+
+// newProvider returns a goose provider for db. On PostgreSQL it takes a
+// session advisory lock around each operation, so replicas starting
+// together migrate one at a time; on SQLite, run holds a file lock instead.
+func newProvider(db *sql.DB, d Dialect) (*goose.Provider, error) {
 	fsys, err := FS(d)
 	if err != nil {
 		return nil, err
@@ -62,6 +81,85 @@ func NewProvider(db *sql.DB, d Dialect) (*goose.Provider, error) {
 	return p, nil
 }
 
+// run calls fn with a provider for db. On a SQLite file it holds an
+// exclusive flock on <file>.migrate.lock meanwhile, waiting for another
+// process's migration to finish first (until ctx ends): goose reads the
+// version and applies migrations in separate transactions, so two
+// processes migrating a new file together would both apply migration 1.
+// An in-memory SQLite database is private to its connection and needs no
+// lock; PostgreSQL has goose's session lock (newProvider).
+func run(ctx context.Context, db *sql.DB, d Dialect, fn func(p *goose.Provider) error) (err error) {
+	p, err := newProvider(db, d)
+	if err != nil {
+		return err
+	}
+	if d == SQLite {
+		unlock, lerr := lockSQLiteFile(ctx, db)
+		if lerr != nil {
+			return lerr
+		}
+		defer func() {
+			if uerr := unlock(); uerr != nil {
+				err = errors.Join(err, fmt.Errorf("migrations: unlock: %w", uerr))
+			}
+		}()
+	}
+	return fn(p)
+}
+
+// lockSQLiteFile takes the migration lock beside db's main database file
+// (SQLite names it absolute); a no-op for an in-memory database.
+func lockSQLiteFile(ctx context.Context, db *sql.DB) (func() error, error) {
+	var file string
+	if err := db.QueryRowContext(ctx, `SELECT file FROM pragma_database_list WHERE name = 'main'`).Scan(&file); err != nil {
+		return nil, fmt.Errorf("migrations: find the database file: %w", err)
+	}
+	if file == "" {
+		return func() error { return nil }, nil // in memory
+	}
+	unlock, err := filelock.Lock(ctx, file+".migrate.lock")
+	if err != nil {
+		return nil, fmt.Errorf("migrations: lock %s against concurrent migrations: %w", file, err)
+	}
+	return unlock, nil
+}
+
+// SchemaTooNewError is the refusal of a binary to migrate, or run against,
+// a database on which a newer tagcast applied migrations this one does not
+// embed (a rolled-back deploy): its queries would meet a schema it does not
+// know.
+type SchemaTooNewError struct {
+	Version int64 // the database's schema version
+	Known   int64 // the newest migration this binary embeds
+}
+
+func (e *SchemaTooNewError) Error() string {
+	return fmt.Sprintf("database schema is at version %d, this tagcast knows up to %d: upgrade tagcast", e.Version, e.Known)
+}
+
+// newestKnown is the version of the newest migration p embeds.
+func newestKnown(p *goose.Provider) int64 {
+	var v int64
+	for _, s := range p.ListSources() {
+		v = max(v, s.Version)
+	}
+	return v
+}
+
+// refuseNewer returns a *SchemaTooNewError when the database's version is
+// ahead of the newest migration p embeds. It creates goose's version table
+// on a new database.
+func refuseNewer(ctx context.Context, p *goose.Provider) error {
+	v, err := p.GetDBVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("read the schema version: %w", err)
+	}
+	if known := newestKnown(p); v > known {
+		return &SchemaTooNewError{Version: v, Known: known}
+	}
+	return nil
+}
+
 // Result is one applied or rolled-back migration.
 type Result struct {
 	Version  int64
@@ -80,70 +178,290 @@ func results(rs ...*goose.MigrationResult) []Result {
 	return out
 }
 
-// Up applies every pending migration.
+// Up applies every pending migration. It refuses with a *SchemaTooNewError,
+// and applies nothing, when the database is at a version newer than this
+// binary embeds.
 func Up(ctx context.Context, db *sql.DB, d Dialect) ([]Result, error) {
-	p, err := NewProvider(db, d)
-	if err != nil {
-		return nil, err
-	}
-	rs, err := p.Up(ctx)
-	if err != nil {
-		return results(rs...), fmt.Errorf("migrations: up: %w", err)
-	}
-	return results(rs...), nil
+	var out []Result
+	err := run(ctx, db, d, func(p *goose.Provider) error {
+		if err := refuseNewer(ctx, p); err != nil {
+			return fmt.Errorf("migrations: up: %w", err)
+		}
+		rs, err := p.Up(ctx)
+		out = results(rs...)
+		if err != nil {
+			return fmt.Errorf("migrations: up: %w", err)
+		}
+		return nil
+	})
+	return out, err
 }
 
-// Down rolls back the most recent migration.
-func Down(ctx context.Context, db *sql.DB, d Dialect) ([]Result, error) {
-	p, err := NewProvider(db, d)
-	if err != nil {
-		return nil, err
-	}
-	r, err := p.Down(ctx)
-	if err != nil {
-		return results(r), fmt.Errorf("migrations: down: %w", err)
-	}
-	return results(r), nil
+// DataLoss says whether Down may drop tables that hold rows.
+type DataLoss bool
+
+// Down's choices.
+const (
+	// KeepData refuses a step that would drop tables holding rows.
+	KeepData DataLoss = false
+	// DropData rolls back whatever the tables hold.
+	DropData DataLoss = true
+)
+
+// Down rolls back the most recent migration. With KeepData it refuses with
+// a *DataLossError, and rolls back nothing, when that step would drop
+// tables that hold rows. It refuses with a *SchemaTooNewError on a
+// database newer than this binary.
+//
+// On PostgreSQL the row count is taken just before goose's lock: a row
+// inserted in between is dropped with its table.
+func Down(ctx context.Context, db *sql.DB, d Dialect, data DataLoss) ([]Result, error) {
+	var out []Result
+	err := run(ctx, db, d, func(p *goose.Provider) error {
+		if err := refuseNewer(ctx, p); err != nil {
+			return fmt.Errorf("migrations: down: %w", err)
+		}
+		if data == KeepData {
+			if err := refuseDataLoss(ctx, db, d, p); err != nil {
+				return fmt.Errorf("migrations: down: %w", err)
+			}
+		}
+		r, err := p.Down(ctx)
+		out = results(r)
+		if err != nil {
+			return fmt.Errorf("migrations: down: %w", err)
+		}
+		return nil
+	})
+	return out, err
 }
 
-// Reset rolls back every migration.
+// Reset rolls back every migration, whatever the tables hold (for tests).
 func Reset(ctx context.Context, db *sql.DB, d Dialect) ([]Result, error) {
-	p, err := NewProvider(db, d)
-	if err != nil {
-		return nil, err
-	}
-	rs, err := p.DownTo(ctx, 0)
-	if err != nil {
-		return results(rs...), fmt.Errorf("migrations: reset: %w", err)
-	}
-	return results(rs...), nil
+	var out []Result
+	err := run(ctx, db, d, func(p *goose.Provider) error {
+		if err := refuseNewer(ctx, p); err != nil {
+			return fmt.Errorf("migrations: reset: %w", err)
+		}
+		rs, err := p.DownTo(ctx, 0)
+		out = results(rs...)
+		if err != nil {
+			return fmt.Errorf("migrations: reset: %w", err)
+		}
+		return nil
+	})
+	return out, err
 }
 
-// MigrationStatus is one migration and whether it is applied.
+// TableRows is a table and how many rows it holds.
+type TableRows struct {
+	Table string
+	Rows  int64
+}
+
+// DataLossError is Down's refusal of a step that would drop tables holding
+// rows.
+type DataLossError struct {
+	Migration string      // the migration file the step rolls back
+	Tables    []TableRows // the tables it drops that hold rows
+}
+
+func (e *DataLossError) Error() string {
+	parts := make([]string, 0, len(e.Tables))
+	for _, t := range e.Tables {
+		unit := "rows"
+		if t.Rows == 1 {
+			unit = "row"
+		}
+		parts = append(parts, fmt.Sprintf("%s (%d %s)", t.Table, t.Rows, unit))
+	}
+	return fmt.Sprintf("rolling back %s would drop tables that hold rows: %s", e.Migration, strings.Join(parts, ", "))
+}
+
+// refuseDataLoss returns a *DataLossError when rolling back the migration
+// goose would roll back next (the newest row of its version table) drops
+// tables that hold rows.
+func refuseDataLoss(ctx context.Context, db *sql.DB, d Dialect, p *goose.Provider) error {
+	var v int64
+	err := db.QueryRowContext(ctx, `SELECT version_id FROM `+versionTable+` ORDER BY id DESC LIMIT 1`).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && v == 0) {
+		return nil // nothing to roll back; goose says so
+	}
+	if err != nil {
+		return fmt.Errorf("read the schema version: %w", err)
+	}
+	i := slices.IndexFunc(p.ListSources(), func(s *goose.Source) bool { return s.Version == v })
+	if i < 0 {
+		return nil // not embedded: goose refuses the step
+	}
+	src := p.ListSources()[i]
+	fsys, err := FS(d)
+	if err != nil {
+		return err
+	}
+	text, err := fs.ReadFile(fsys, src.Path)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", src.Path, err)
+	}
+	var held []TableRows
+	for _, table := range droppedTables(string(text)) {
+		n, exists, err := countRows(ctx, db, d, table)
+		if err != nil {
+			return fmt.Errorf("%s drops %s: count its rows: %w", src.Path, table, err)
+		}
+		if exists && n > 0 {
+			held = append(held, TableRows{Table: table, Rows: n})
+		}
+	}
+	if len(held) > 0 {
+		return &DataLossError{Migration: src.Path, Tables: held}
+	}
+	return nil
+}
+
+var (
+	gooseUp      = regexp.MustCompile(`(?m)^--\s*\+goose\s+Up\b`)
+	gooseDown    = regexp.MustCompile(`(?m)^--\s*\+goose\s+Down\b`)
+	sqlComment   = regexp.MustCompile(`--[^\n]*`)
+	dropTable    = regexp.MustCompile(`(?i)\bDROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?([^;]+)`)
+	dropModifier = regexp.MustCompile(`(?i)\s+(CASCADE|RESTRICT)\s*$`)
+	makesTable   = regexp.MustCompile(`(?i)\b(?:CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?|RENAME\s+TO\s+)("[^"]+"|[\w.]+)`)
+)
+
+// droppedTables are the tables the Down section of a migration file drops
+// (DROP TABLE a, b;), less those it creates again or renames another table
+// to (SQLite's rebuild of a table keeps its rows).
+func droppedTables(migration string) []string {
+	loc := gooseDown.FindStringIndex(migration)
+	if loc == nil {
+		return nil
+	}
+	down := migration[loc[1]:]
+	if up := gooseUp.FindStringIndex(down); up != nil {
+		down = down[:up[0]]
+	}
+	down = sqlComment.ReplaceAllString(down, "")
+	remade := map[string]bool{}
+	for _, m := range makesTable.FindAllStringSubmatch(down, -1) {
+		remade[unquote(m[1])] = true
+	}
+	var out []string
+	for _, m := range dropTable.FindAllStringSubmatch(down, -1) {
+		for _, name := range strings.Split(dropModifier.ReplaceAllString(strings.TrimSpace(m[1]), ""), ",") {
+			if name = unquote(strings.TrimSpace(name)); name != "" && !remade[name] && !slices.Contains(out, name) {
+				out = append(out, name)
+			}
+		}
+	}
+	return out
+}
+
+func unquote(name string) string { return strings.ReplaceAll(name, `"`, "") }
+
+// countRows counts the rows of table, if it exists.
+func countRows(ctx context.Context, db *sql.DB, d Dialect, table string) (n int64, exists bool, err error) {
+	q := `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?`
+	if d == Postgres {
+		q = `SELECT count(*) FROM pg_catalog.pg_class WHERE oid = to_regclass($1)`
+	}
+	var found int
+	if err := db.QueryRowContext(ctx, q, table).Scan(&found); err != nil {
+		return 0, false, err
+	}
+	if found == 0 {
+		return 0, false, nil
+	}
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM `+quoteIdent(table)).Scan(&n); err != nil {
+		return 0, true, err
+	}
+	return n, true, nil
+}
+
+// quoteIdent quotes a table name, schema-qualified or not, for both
+// dialects.
+func quoteIdent(name string) string {
+	parts := strings.Split(name, ".")
+	for i, p := range parts {
+		parts[i] = `"` + p + `"`
+	}
+	return strings.Join(parts, ".")
+}
+
+// MigrationStatus is one migration and whether it is applied. Unknown marks
+// a version applied in the database that this binary does not embed (a
+// newer tagcast applied it): Name is then empty.
 type MigrationStatus struct {
 	Version   int64  `json:"version"`
 	Name      string `json:"name"`
 	Applied   bool   `json:"applied"`
 	AppliedAt string `json:"applied_at,omitempty"`
+	Unknown   bool   `json:"unknown,omitempty"`
 }
 
-// Status lists every migration and whether it is applied.
+// Status lists every migration this binary embeds and whether it is
+// applied, then every version applied in the database that it does not
+// embed, marked Unknown; in version order. AppliedAt is UTC.
 func Status(ctx context.Context, db *sql.DB, d Dialect) ([]MigrationStatus, error) {
-	p, err := NewProvider(db, d)
+	var out []MigrationStatus
+	err := run(ctx, db, d, func(p *goose.Provider) error {
+		ss, err := p.Status(ctx) // creates the version table on a new database
+		if err != nil {
+			return fmt.Errorf("migrations: status: %w", err)
+		}
+		applied, err := appliedVersions(ctx, db, d)
+		if err != nil {
+			return fmt.Errorf("migrations: status: %w", err)
+		}
+		for _, s := range ss {
+			m := MigrationStatus{Version: s.Source.Version, Name: s.Source.Path, Applied: s.State == goose.StateApplied}
+			if m.Applied {
+				m.AppliedAt = formatAppliedAt(applied[m.Version])
+			}
+			delete(applied, m.Version)
+			out = append(out, m)
+		}
+		for v, at := range applied {
+			out = append(out, MigrationStatus{Version: v, Applied: true, AppliedAt: formatAppliedAt(at), Unknown: true})
+		}
+		slices.SortFunc(out, func(a, b MigrationStatus) int { return cmp.Compare(a.Version, b.Version) })
+		return nil
+	})
+	return out, err
+}
+
+func formatAppliedAt(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02T15:04:05Z")
+}
+
+// appliedVersions are the versions in the version table (but 0), each with
+// when it was applied (the latest row's time).
+//
+// goose's PostgreSQL table stores tstamp as a timestamp without time zone
+// defaulting to now(): the wall clock of the inserting session's TimeZone
+// (initdb sets the server's default from the host). Cast to timestamptz, it
+// is read back in this session's TimeZone, which is the server's default
+// unless a client overrides it. SQLite's default is datetime('now'), UTC.
+func appliedVersions(ctx context.Context, db *sql.DB, d Dialect) (map[int64]time.Time, error) {
+	q := `SELECT version_id, tstamp FROM ` + versionTable + ` WHERE version_id > 0 ORDER BY id`
+	if d == Postgres {
+		q = `SELECT version_id, tstamp::timestamptz FROM ` + versionTable + ` WHERE version_id > 0 ORDER BY id`
+	}
+	rows, err := db.QueryContext(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	ss, err := p.Status(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("migrations: status: %w", err)
-	}
-	out := make([]MigrationStatus, 0, len(ss))
-	for _, s := range ss {
-		m := MigrationStatus{Version: s.Source.Version, Name: s.Source.Path, Applied: s.State == goose.StateApplied}
-		if m.Applied {
-			m.AppliedAt = s.AppliedAt.UTC().Format("2006-01-02T15:04:05Z")
+	defer func() { _ = rows.Close() }()
+	out := map[int64]time.Time{}
+	for rows.Next() {
+		var v int64
+		var at sql.NullTime
+		if err := rows.Scan(&v, &at); err != nil {
+			return nil, err
 		}
-		out = append(out, m)
+		out[v] = at.Time
 	}
-	return out, nil
+	return out, rows.Err()
 }

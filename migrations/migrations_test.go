@@ -96,13 +96,13 @@ func TestUpDownUp(t *testing.T) {
 					break
 				}
 				// Down goes back one version at a time.
-				if _, err := migrations.Down(ctx, db, dialect); err != nil {
+				if _, err := migrations.Down(ctx, db, dialect, migrations.KeepData); err != nil {
 					t.Fatalf("down: %v", err)
 				}
 				if got := tables(); got != 4 || hasClaimedBy() {
 					t.Errorf("after one down: %d of 4 tables, sends.claimed_by %v; want the column gone", got, hasClaimedBy())
 				}
-				if _, err := migrations.Down(ctx, db, dialect); err != nil {
+				if _, err := migrations.Down(ctx, db, dialect, migrations.KeepData); err != nil {
 					t.Fatalf("down: %v", err)
 				}
 				if got := tables(); got != 0 {

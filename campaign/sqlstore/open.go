@@ -128,7 +128,9 @@ func openDB(dbURL string) (*sql.DB, migrations.Dialect, error) {
 // password wherever it is given (user information or ?password=).
 func redact(dbURL string) string { return config.RedactURL(dbURL) }
 
-// Migrate applies every pending migration.
+// Migrate applies every pending migration, one process at a time, and
+// fails with a *migrations.SchemaTooNewError on a database a newer tagcast
+// migrated: this one's queries would meet a schema they do not know.
 func (s *Store) Migrate(ctx context.Context) error {
 	_, err := migrations.Up(ctx, s.db, s.dialect)
 	return err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/tagcast/tagcast/internal/filelock"
 	"github.com/tagcast/tagcast/migrations"
 )
 
@@ -13,9 +14,6 @@ import (
 // sends through an embedded Redis (an arbitrary constant: "tagcast" in
 // ASCII, then "guard").
 const guardLockKey int64 = 0x74616763_67726400
-
-// errLockHeld: another process holds a flock (flockExclusive).
-var errLockHeld = errors.New("lock held by another process")
 
 // errGuardLocked is the refusal of a second process on one store with an
 // embedded Redis.
@@ -42,8 +40,8 @@ func (d *deps) lockEmbeddedGuard(ctx context.Context) error {
 		if path == "" {
 			return nil // in memory: private to this process
 		}
-		unlock, err := flockExclusive(path + ".guard.lock")
-		if errors.Is(err, errLockHeld) {
+		unlock, err := filelock.TryLock(path + ".guard.lock")
+		if errors.Is(err, filelock.ErrLocked) {
 			return errGuardLocked
 		}
 		if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -48,6 +49,28 @@ func newMigrateCmd(g *globals) *cobra.Command {
 			},
 		}
 	}
+	var force bool
+	down := run("down", "roll back the most recent migration", func(ctx context.Context, w io.Writer, h *dbHandle) error {
+		data := migrations.KeepData
+		if force {
+			data = migrations.DropData
+		}
+		res, err := migrations.Down(ctx, h.db, h.dialect, data)
+		if dl := (*migrations.DataLossError)(nil); errors.As(err, &dl) {
+			return fmt.Errorf("%w; nothing rolled back. Back the database up and rerun with --force to drop them", err)
+		}
+		if err != nil && len(res) == 0 {
+			return err // not "nothing rolled back": nothing could be checked
+		}
+		if perr := h.printResults(w, "rolled back", res); perr != nil && err == nil {
+			err = perr
+		}
+		return err
+	})
+	down.Long = "Roll back the most recent migration. Rolling back the first one drops every table: when a step\n" +
+		"would drop tables that hold rows (campaigns, runs, sends, the quota ledger), down refuses, names\n" +
+		"them with their row counts and exits 1, unless --force is given."
+	down.Flags().BoolVar(&force, "force", false, "roll back even when the step drops tables that hold rows (their data is lost)")
 	cmd.AddCommand(
 		run("up", "apply every pending migration", func(ctx context.Context, w io.Writer, h *dbHandle) error {
 			res, err := migrations.Up(ctx, h.db, h.dialect)
@@ -59,17 +82,8 @@ func newMigrateCmd(g *globals) *cobra.Command {
 			}
 			return err
 		}),
-		run("down", "roll back the most recent migration", func(ctx context.Context, w io.Writer, h *dbHandle) error {
-			res, err := migrations.Down(ctx, h.db, h.dialect)
-			if err != nil && len(res) == 0 {
-				return err // not "nothing rolled back": nothing could be checked
-			}
-			if perr := h.printResults(w, "rolled back", res); perr != nil && err == nil {
-				err = perr
-			}
-			return err
-		}),
-		run("status", "list the migrations and whether each is applied", func(ctx context.Context, w io.Writer, h *dbHandle) error {
+		down,
+		run("status", "list the migrations, whether each is applied, and any applied version this tagcast does not know", func(ctx context.Context, w io.Writer, h *dbHandle) error {
 			st, err := migrations.Status(ctx, h.db, h.dialect)
 			if err != nil {
 				return err
@@ -80,7 +94,11 @@ func newMigrateCmd(g *globals) *cobra.Command {
 			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "VERSION\tNAME\tAPPLIED\tAPPLIED AT")
 			for _, s := range st {
-				fmt.Fprintf(tw, "%d\t%s\t%v\t%s\n", s.Version, s.Name, s.Applied, s.AppliedAt)
+				name := s.Name
+				if s.Unknown {
+					name = "(unknown to this tagcast: upgrade it)"
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%v\t%s\n", s.Version, name, s.Applied, s.AppliedAt)
 			}
 			return tw.Flush()
 		}),

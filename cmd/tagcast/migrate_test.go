@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
+	"database/sql"
 	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	_ "modernc.org/sqlite"
 
 	"github.com/tagcast/tagcast/internal/testenv"
 )
@@ -86,5 +89,96 @@ func TestMigrateErrors(t *testing.T) {
 		if r.code != 1 || r.stdout != "" || r.stderr == "" {
 			t.Errorf("migrate %s on an unreachable database: %s, want exit 1, the error and nothing on stdout", sub, r)
 		}
+	}
+}
+
+// sqliteExec runs statements on a SQLite file the way another process
+// would, outside the command under test.
+func sqliteExec(t *testing.T, file string, stmts ...string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	for _, q := range stmts {
+		if _, err := db.ExecContext(context.Background(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+// sqliteCount is the number of rows in table of a SQLite file.
+func sqliteCount(t *testing.T, file, table string) int {
+	t.Helper()
+	db, err := sql.Open("sqlite", file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	var n int
+	if err := db.QueryRowContext(context.Background(), `SELECT count(*) FROM `+table).Scan(&n); err != nil {
+		t.Fatalf("count %s: %v", table, err)
+	}
+	return n
+}
+
+// TestMigrateDownKeepsData guards the operator's data: `migrate down` from
+// the first migration drops campaigns, runs, sends and the quota ledger
+// (what keeps the quota guard under the service's quota after a Redis
+// loss). While they hold rows it refuses with exit 1, naming the tables and
+// their rows, and only --force drops them.
+func TestMigrateDownKeepsData(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "tagcast.db")
+	env := cliEnv{vars: map[string]string{"TAGCAST_DATABASE_URL": "sqlite://" + file}}
+	if r := runTagcast(t, env, "migrate", "up"); r.code != 0 {
+		t.Fatalf("up: %s", r)
+	}
+	sqliteExec(t, file, `INSERT INTO campaigns (app, name, push, schedule, status, next_run_at, created_at, updated_at)
+		VALUES ('main', 'winter-sale', '{}', '{}', 'active', 1, 1, 1)`)
+
+	if r := runTagcast(t, env, "migrate", "down"); r.code != 0 || !strings.Contains(r.stdout, "rolled back 00002") {
+		t.Fatalf("down from 2 (drops a column, no table): %s", r)
+	}
+	r := runTagcast(t, env, "migrate", "down")
+	if r.code != 1 || r.stdout != "" || !strings.Contains(r.stderr, "campaigns (1 row)") || !strings.Contains(r.stderr, "--force") {
+		t.Errorf("down from 1 with a campaign: %s; want exit 1 naming campaigns (1 row) and --force, nothing on stdout", r)
+	}
+	if n := sqliteCount(t, file, "campaigns"); n != 1 {
+		t.Errorf("after the refused down: %d campaigns, want 1", n)
+	}
+	if r := runTagcast(t, env, "migrate", "down", "--force"); r.code != 0 || !strings.Contains(r.stdout, "rolled back 00001") {
+		t.Errorf("down --force: %s", r)
+	}
+}
+
+// TestMigrateRefusesNewerSchema guards a rolled-back deploy: on a database
+// a newer tagcast migrated, `migrate up` exits 1 naming both versions, and
+// `migrate status` shows the version this binary does not know.
+func TestMigrateRefusesNewerSchema(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "tagcast.db")
+	env := cliEnv{vars: map[string]string{"TAGCAST_DATABASE_URL": "sqlite://" + file}}
+	if r := runTagcast(t, env, "migrate", "up"); r.code != 0 {
+		t.Fatalf("up: %s", r)
+	}
+	sqliteExec(t, file, `INSERT INTO goose_db_version (version_id, is_applied) VALUES (3, 1)`)
+
+	if r := runTagcast(t, env, "migrate", "up"); r.code != 1 || !strings.Contains(r.stderr, "database schema is at version 3, this tagcast knows up to 2: upgrade tagcast") {
+		t.Errorf("up on a newer schema: %s", r)
+	}
+	r := runTagcast(t, env, "migrate", "status")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if last := strings.Fields(lines[len(lines)-1]); r.code != 0 || len(lines) != 4 || last[0] != "3" || !strings.Contains(r.stdout, "(unknown to this tagcast: upgrade it)  true") {
+		t.Errorf("status on a newer schema: %s; want a last row for version 3, unknown to this tagcast, applied", r)
+	}
+	r = runTagcast(t, env, "migrate", "status", "--output", "json")
+	var st []struct {
+		Version int64 `json:"version"`
+		Unknown bool  `json:"unknown"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || len(st) != 3 || st[2].Version != 3 || !st[2].Unknown {
+		t.Errorf("status --output json on a newer schema: %v\n%s", err, r)
 	}
 }

@@ -1,6 +1,6 @@
 //go:build unix
 
-package main
+package filelock
 
 import (
 	"errors"
@@ -9,10 +9,10 @@ import (
 	"syscall"
 )
 
-// flockExclusive takes an exclusive, non-blocking flock on path (created
-// if missing, never removed: removing it would let two processes lock two
-// different files). The returned func releases it.
-func flockExclusive(path string) (func() error, error) {
+// TryLock takes an exclusive, non-blocking flock on path (created if
+// missing). It returns ErrLocked when the lock is held. The returned func
+// releases it.
+func TryLock(path string) (func() error, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
@@ -20,7 +20,7 @@ func flockExclusive(path string) (func() error, error) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		_ = f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, errLockHeld
+			return nil, ErrLocked
 		}
 		return nil, fmt.Errorf("flock %s: %w", path, err)
 	}

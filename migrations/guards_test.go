@@ -1,0 +1,269 @@
+package migrations_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/tagcast/tagcast/campaign/sqlstore"
+	"github.com/tagcast/tagcast/internal/filelock"
+	"github.com/tagcast/tagcast/internal/testenv"
+	"github.com/tagcast/tagcast/migrations"
+)
+
+// bothDialects are the databases every guard here is checked on.
+var bothDialects = []struct {
+	name string
+	url  func(t *testing.T) string
+}{
+	{"postgres", func(t *testing.T) string { return testenv.Postgres(t) }},
+	{"sqlite", func(t *testing.T) string { return "sqlite://" + filepath.Join(t.TempDir(), "m.db") }},
+}
+
+// migratedStore opens a new store at url and migrates it up.
+func migratedStore(t *testing.T, url string) *sqlstore.Store {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlstore.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// exec runs q on the store, failing the test on error.
+func exec(t *testing.T, st *sqlstore.Store, q string) {
+	t.Helper()
+	if _, err := st.DB().ExecContext(context.Background(), q); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+// appliedVersions are the versions Status reports applied, unknown ones
+// marked with a "?".
+func appliedVersions(t *testing.T, st *sqlstore.Store) []string {
+	t.Helper()
+	ss, err := migrations.Status(context.Background(), st.DB(), st.Dialect())
+	if err != nil {
+		t.Fatalf("status: %v", err)
+	}
+	var out []string
+	for _, s := range ss {
+		if s.Applied {
+			v := fmt.Sprint(s.Version)
+			if s.Unknown {
+				v += "?"
+			}
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// TestRefusesNewerSchema guards a rolled-back deploy: a binary on a
+// database where a newer tagcast applied migrations it does not embed must
+// refuse to start (every role runs Store.Migrate first) and to roll back,
+// naming both versions, instead of running its queries against a schema it
+// does not know; and status must show the version it does not know.
+func TestRefusesNewerSchema(t *testing.T) {
+	t.Parallel()
+	for _, tc := range bothDialects {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			st := migratedStore(t, tc.url(t))
+			// A newer tagcast applied migration 3 (and, say, changed a column).
+			applied := "true"
+			if st.Dialect() == migrations.SQLite {
+				applied = "1"
+			}
+			exec(t, st, `INSERT INTO goose_db_version (version_id, is_applied) VALUES (3, `+applied+`)`)
+
+			want := &migrations.SchemaTooNewError{Version: 3, Known: 2}
+			err := st.Migrate(ctx)
+			var got *migrations.SchemaTooNewError
+			if !errors.As(err, &got) || *got != *want || !strings.Contains(err.Error(), "database schema is at version 3, this tagcast knows up to 2") {
+				t.Errorf("Migrate on a schema at version 3 with a binary that knows up to 2 = %v; want %v", err, want)
+			}
+			if res, err := migrations.Down(ctx, st.DB(), st.Dialect(), migrations.DropData); !errors.As(err, &got) || len(res) != 0 {
+				t.Errorf("Down on a newer schema = %v, %v; want the refusal and nothing rolled back", res, err)
+			}
+			if diff := cmp.Diff([]string{"1", "2", "3?"}, appliedVersions(t, st)); diff != "" {
+				t.Errorf("status: applied versions, unknown ones marked ? (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestDownRefusesToDropRows guards the operator's data: rolling back the
+// first migration drops every table, the quota ledger included (what keeps
+// the quota guard under the service's quota after a Redis loss), so Down
+// refuses while they hold rows unless told DropData, and says which.
+func TestDownRefusesToDropRows(t *testing.T) {
+	t.Parallel()
+	for _, tc := range bothDialects {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			st := migratedStore(t, tc.url(t))
+			exec(t, st, `INSERT INTO quota_ledger (app, sent_at, outcome) VALUES ('main', CURRENT_TIMESTAMP, 'sent'), ('main', CURRENT_TIMESTAMP, 'unknown')`)
+			exec(t, st, `INSERT INTO campaigns (app, name, push, schedule, status, created_at, updated_at)
+				VALUES ('main', 'winter-sale', '{}', '{}', 'active', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)`)
+
+			// 00002 drops a column, no table: it rolls back.
+			if res, err := migrations.Down(ctx, st.DB(), st.Dialect(), migrations.KeepData); err != nil || len(res) != 1 || res[0].Version != 2 {
+				t.Fatalf("down from 2 = %v, %v; want 00002 rolled back", res, err)
+			}
+			res, err := migrations.Down(ctx, st.DB(), st.Dialect(), migrations.KeepData)
+			var loss *migrations.DataLossError
+			if !errors.As(err, &loss) || len(res) != 0 {
+				t.Fatalf("down from 1 with rows = %v, %v; want a *DataLossError and nothing rolled back", res, err)
+			}
+			want := &migrations.DataLossError{Migration: "00001_campaigns.sql", Tables: []migrations.TableRows{{Table: "quota_ledger", Rows: 2}, {Table: "campaigns", Rows: 1}}}
+			if diff := cmp.Diff(want, loss); diff != "" {
+				t.Errorf("refusal (-want +got):\n%s", diff)
+			}
+			if msg := err.Error(); !strings.Contains(msg, "quota_ledger (2 rows), campaigns (1 row)") {
+				t.Errorf("refusal %q does not name the tables and their rows", msg)
+			}
+			if diff := cmp.Diff([]string{"1"}, appliedVersions(t, st)); diff != "" {
+				t.Errorf("after the refusal (-want +got):\n%s", diff)
+			}
+			if res, err := migrations.Down(ctx, st.DB(), st.Dialect(), migrations.DropData); err != nil || len(res) != 1 || res[0].Version != 1 {
+				t.Errorf("down from 1 with DropData = %v, %v; want 00001 rolled back", res, err)
+			}
+			if got := appliedVersions(t, st); len(got) != 0 {
+				t.Errorf("after DropData: applied %v", got)
+			}
+		})
+	}
+}
+
+// TestSQLiteMigrationWaitsForTheLock guards the serialisation of SQLite
+// migrations across processes: while another process holds the file's
+// migration lock, Up waits (here until its context ends) and touches
+// nothing. Deterministic: the lock is never released during the wait.
+func TestSQLiteMigrationWaitsForTheLock(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "m.db")
+	unlock, err := filelock.TryLock(file + ".migrate.lock") // another process, migrating
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, dialect, err := sqlstore.OpenDB("sqlite://" + file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if res, err := migrations.Up(ctx, db, dialect); !errors.Is(err, context.DeadlineExceeded) || len(res) != 0 {
+		t.Errorf("Up while another process holds the migration lock = %v, %v; want it to wait until the context ends", res, err)
+	}
+	var tables int
+	if err := db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'table'`).Scan(&tables); err != nil || tables != 0 {
+		t.Errorf("while waiting: %d tables, %v; want none created", tables, err)
+	}
+	if err := unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := migrations.Up(context.Background(), db, dialect); err != nil || len(res) != 2 {
+		t.Errorf("Up once the lock is free = %v, %v", res, err)
+	}
+}
+
+// TestSQLiteConcurrentFirstMigrate guards what the lock is for: processes
+// starting together on a new SQLite file (tagcast scheduler and worker, or
+// migrate up while serve starts) all migrate up without error. Each store
+// is one "process" (a handle of its own, so its own lock file open). A few
+// rounds: before the lock, most rounds had a "table campaigns already
+// exists".
+func TestSQLiteConcurrentFirstMigrate(t *testing.T) {
+	t.Parallel()
+	for round := range 4 {
+		url := "sqlite://" + filepath.Join(t.TempDir(), fmt.Sprintf("m%d.db", round))
+		const n = 3
+		stores := make([]*sqlstore.Store, n)
+		for i := range stores {
+			st, err := sqlstore.Open(context.Background(), url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = st.Close() })
+			stores[i] = st
+		}
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i, st := range stores {
+			wg.Go(func() {
+				<-start
+				errs[i] = st.Migrate(context.Background())
+			})
+		}
+		close(start)
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("round %d: process %d: migrate up: %v", round, i, err)
+			}
+		}
+		if diff := cmp.Diff([]string{"1", "2"}, appliedVersions(t, stores[0])); diff != "" {
+			t.Errorf("round %d: applied (-want +got):\n%s", round, diff)
+		}
+	}
+}
+
+// TestStatusAppliedAtIsUTC guards `migrate status`'s APPLIED AT, printed as
+// UTC: goose's PostgreSQL version table stores a timestamp without time
+// zone (now() in the session's TimeZone), so on a server whose zone is not
+// UTC (initdb takes the host's) it was off by the zone's offset.
+func TestStatusAppliedAtIsUTC(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		url  func(t *testing.T) string
+	}{
+		{"postgres Asia/Shanghai", func(t *testing.T) string { return testenv.Postgres(t) + "&timezone=Asia/Shanghai" }},
+		{"postgres America/New_York", func(t *testing.T) string { return testenv.Postgres(t) + "&timezone=America/New_York" }},
+		bothDialects[1],
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			db, dialect, err := sqlstore.OpenDB(tc.url(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = db.Close() })
+			before := time.Now().UTC().Add(-time.Minute)
+			if _, err := migrations.Up(ctx, db, dialect); err != nil {
+				t.Fatal(err)
+			}
+			after := time.Now().UTC().Add(time.Minute)
+			ss, err := migrations.Status(ctx, db, dialect)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range ss {
+				at, err := time.Parse(time.RFC3339, s.AppliedAt)
+				if err != nil || at.Before(before) || at.After(after) {
+					t.Errorf("migration %d applied_at = %q, want a UTC time between %s and %s", s.Version, s.AppliedAt,
+						before.Format(time.RFC3339), after.Format(time.RFC3339))
+				}
+			}
+		})
+	}
+}
