@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/tagcast/tagcast/campaign"
 	"github.com/tagcast/tagcast/pushapi"
 	"github.com/tagcast/tagcast/pushapi/emulator"
+	"github.com/tagcast/tagcast/quota"
 )
 
 // TestChecksCatchProblems feeds the pure checks situations they must
@@ -128,11 +130,49 @@ func pushOf(appKey, alert string, userIDs []string, at time.Time, answer, uid st
 func sendOf(id int64, alert string, userIDs []string, status, uid, claimant string) sendRow {
 	req := pushapi.Request{Notification: &pushapi.Notification{Alert: alert}}
 	req.Audience.UserID = userIDs
-	s := sendRow{ID: id, Status: status, MessageUID: uid, Attempts: 1, ClaimedBy: claimant, Alert: alert, UserIDs: userIDs, Key: sendKey(req)}
 	if userIDs == nil {
-		s.Tags = []string{"all"}
+		req.Audience.Tag = []string{"all"}
 	}
-	return s
+	return sendRow{ID: id, Status: status, MessageUID: uid, Attempts: 1, ClaimedBy: claimant, Alert: alert, UserIDs: userIDs,
+		Audience: req.Audience, Key: sendKey(req)}
+}
+
+// resolveRecipients fills in, where a hand-made record has none, the
+// recipients the emulator would resolve for each push (its documented
+// rules over the users the cluster gives each app), after any planting.
+func resolveRecipients(sc *scenario, rec *emuRecord) {
+	for i := range rec.pushes {
+		x := &rec.pushes[i]
+		if x.Recipients != nil {
+			continue
+		}
+		x.Recipients = []string{}
+		a := x.Request.Audience
+		for _, app := range sc.apps {
+			if app.Key != x.AppKey {
+				continue
+			}
+			switch {
+			case a.IsToAll:
+				x.Recipients = emuUserIDs(app)
+			case len(a.UserID) > 0:
+				x.Recipients = slices.Compact(slices.Clone(a.UserID))
+			case len(a.Tag) > 0 || len(a.TagOr) > 0 || a.PackageName != "":
+				for _, u := range emuUsers(app) {
+					ok := a.PackageName == "" // the cluster's users have no package name
+					for _, t := range a.Tag {
+						ok = ok && slices.Contains(u.Tags, t)
+					}
+					if len(a.TagOr) > 0 {
+						ok = ok && slices.ContainsFunc(a.TagOr, func(t string) bool { return slices.Contains(u.Tags, t) })
+					}
+					if ok {
+						x.Recipients = append(x.Recipients, u.ID)
+					}
+				}
+			}
+		}
+	}
 }
 
 // testPlantedViolations plants one violation of each claim in what
@@ -207,7 +247,7 @@ func testPlantedViolations(t *testing.T) {
 		{"pushed with another app's key", func(rec *emuRecord, _ []sendRow) []sendRow {
 			rec.pushes[0].AppKey = "kb"
 			return nil
-		}, []string{"WRONG APP"}},
+		}, []string{"WRONG APP", "WRONG AUDIENCE"}}, // beta's users got alpha's push
 		{"pushed to another audience", func(rec *emuRecord, _ []sendRow) []sendRow {
 			rec.pushes[2].Request.Audience.UserID = append(append([]string(nil), chunk2...), "someone-else")
 			return nil
@@ -284,6 +324,7 @@ func testPlantedViolations(t *testing.T) {
 			if more := tt.plant(&rec, sends); more != nil {
 				sends = more
 			}
+			resolveRecipients(sc, &rec)
 			var p problems
 			checkEmulator(&p, rec, sc, sends, heldByKilled)
 			checkDeliveries(&p, sc, ids, rec, sends, unknowable(rec, heldByKilled))
@@ -370,5 +411,213 @@ func testQuotaEveryMode(t *testing.T) {
 			}
 			wantPrefixes(t, p.list, want)
 		})
+	}
+}
+
+// cleanRecord is a clean record of a run without faults: a tag campaign
+// c000 (app alpha) and a 1500-id user-id campaign c001 (app beta), one
+// fire each, every send pushed once at its fire and recorded; both apps
+// have room for 100 pushes an hour and a day.
+func cleanRecord() (*scenario, map[string]int64, emuRecord, []sendRow, time.Time) {
+	fire := t0.Add(time.Hour)
+	tagCampaign := campaignSpec{Name: "c000", App: "alpha", Schedule: campaign.Schedule{At: &fire}, Fires: []time.Time{fire}}
+	idCampaign := campaignSpec{Name: "c001", App: "beta", Schedule: campaign.Schedule{At: &fire}, UserIDs: 1500, Fires: []time.Time{fire}}
+	sc := &scenario{start: t0, end: t0.Add(3 * time.Hour), campaigns: []campaignSpec{tagCampaign, idCampaign},
+		apps: []appSpec{{Name: "alpha", Key: "ka", Hourly: 100, Daily: 100, HourWindow: "rolling", DayWindow: "calendar", Timezone: "UTC"},
+			{Name: "beta", Key: "kb", Hourly: 100, Daily: 100, HourWindow: "rolling", DayWindow: "calendar", Timezone: "UTC"}}}
+	ids := map[string]int64{"c000": 1, "c001": 2}
+	tagAlert, idAlert := alertFor(1, fire), alertFor(2, fire)
+	all := userIDsOf(idCampaign)
+	rec := emuRecord{rateLimited: map[string]int{}, calls: map[string][]callResult{},
+		pushes: []emulator.Push{
+			pushOf("ka", tagAlert, nil, fire, "ok", "U1"),
+			pushOf("kb", idAlert, all[:1000], fire, "ok", "U2"),
+			pushOf("kb", idAlert, all[1000:], fire, "ok", "U3"),
+		}}
+	sends := []sendRow{
+		sendOf(1, tagAlert, nil, "sent", "U1", "h:1"),
+		sendOf(2, idAlert, all[:1000], "sent", "U2", "h:1"),
+		sendOf(3, idAlert, all[1000:], "sent", "U3", "h:1"),
+	}
+	for _, s := range sends {
+		rec.calls[s.Key] = []callResult{{Status: 200}}
+	}
+	return sc, ids, rec, sends, fire
+}
+
+// TestChecksCatchWrongAudience guards the audience checks: a push must
+// reach exactly its campaign's audience. Reading only audience.userid and
+// audience.tag let a push widened by is_to_all, or narrowed by tag_or or
+// packageName, pass; and a send without user ids slipped into a user-id
+// campaign's run went unseen. Each push's whole audience must equal the
+// campaign's (and its stored send's), the recipients the emulator resolved
+// must be the expected ones, and every send and push of a user-id campaign
+// must name user ids.
+func TestChecksCatchWrongAudience(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		plant func(rec *emuRecord, sends []sendRow, fire time.Time) []sendRow
+		want  []string
+	}{
+		{"clean", func(*emuRecord, []sendRow, time.Time) []sendRow { return nil }, nil},
+		{"user-id chunk pushed with is_to_all: true (every user of the app)", func(rec *emuRecord, _ []sendRow, _ time.Time) []sendRow {
+			rec.pushes[1].Request.Audience.IsToAll = true
+			rec.pushes[1].Recipients = []string{"beta-u0", "beta-u1", "beta-u2"} // what the emulator resolves: everybody
+			return nil
+		}, []string{"WRONG AUDIENCE"}},
+		{"tag campaign narrowed by a tag_or", func(rec *emuRecord, _ []sendRow, _ time.Time) []sendRow {
+			rec.pushes[0].Request.Audience.TagOr = []string{"t1"}
+			return nil
+		}, []string{"WRONG AUDIENCE", "LOST"}}, // its audience got no push of its own
+		{"tag campaign narrowed by packageName", func(rec *emuRecord, _ []sendRow, _ time.Time) []sendRow {
+			rec.pushes[0].Request.Audience.PackageName = "com.other"
+			rec.pushes[0].Recipients = []string{}
+			return nil
+		}, []string{"WRONG AUDIENCE", "LOST"}}, // its audience got no push of its own
+		{"tag campaign stored with is_to_all, pushed as stored", func(rec *emuRecord, sends []sendRow, _ time.Time) []sendRow {
+			sends[0].Audience.IsToAll = true
+			rec.pushes[0].Request.Audience.IsToAll = true
+			return nil
+		}, []string{"WRONG AUDIENCE", "LOST"}}, // its audience got no push of its own
+		{"the emulator resolved other recipients", func(rec *emuRecord, _ []sendRow, _ time.Time) []sendRow {
+			rec.pushes[0].Recipients = []string{"alpha-u0"}
+			return nil
+		}, []string{"WRONG AUDIENCE"}},
+		{"user-id campaign's run has an extra broadcast send (tag all), pushed", func(rec *emuRecord, sends []sendRow, fire time.Time) []sendRow {
+			alert := alertFor(2, fire)
+			extra := sendOf(4, alert, nil, "sent", "U4", "h:1") // tag [all]
+			rec.pushes = append(rec.pushes, pushOf("kb", alert, nil, fire.Add(time.Second), "ok", "U4"))
+			rec.calls[extra.Key] = []callResult{{Status: 200}}
+			return append(sends, extra)
+		}, []string{"WRONG AUDIENCE"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			sc, ids, rec, sends, fire := cleanRecord()
+			if more := tt.plant(&rec, sends, fire); more != nil {
+				sends = more
+			}
+			resolveRecipients(sc, &rec)
+			var p problems
+			pipelineChecks(&p, sc, ids, rec, sends)
+			wantPrefixes(t, p.list, tt.want)
+		})
+	}
+}
+
+// TestChecksCatchLateSend guards the lateness bound of a run without
+// faults ("never early, rarely late"): a push that arrives after an
+// instant at which its app had room, by the emulator's own count of the
+// app's windows (widened by the guard's margin), is LATE; one that waited
+// for its app's window to reopen is not. Without it a push 20 simulated
+// hours late on an app with free quota passed, and so would a guard that
+// counted a calendar day in the wrong zone.
+func TestChecksCatchLateSend(t *testing.T) {
+	m := quota.DefaultMargin
+	shanghaiMidnight := t0.Add(time.Hour) // 2026-03-08 00:00 in Shanghai
+	for _, tt := range []struct {
+		name string
+		app  appSpec // beta's quota
+		fire time.Time
+		// when the emulator received the id campaign's two chunks
+		first, second time.Time
+		want          []string
+	}{
+		{"on time", appSpec{Hourly: 100, Daily: 100, HourWindow: "rolling", DayWindow: "calendar", Timezone: "UTC"},
+			t0.Add(time.Hour), t0.Add(time.Hour), t0.Add(time.Hour), nil},
+		{"20 h late with room", appSpec{Hourly: 100, Daily: 100, HourWindow: "rolling", DayWindow: "calendar", Timezone: "UTC"},
+			t0.Add(time.Hour), t0.Add(21 * time.Hour), t0.Add(21 * time.Hour), []string{"LATE"}},
+		{"waited for the rolling hour and its margin", appSpec{Hourly: 1, Daily: 100, HourWindow: "rolling", DayWindow: "calendar", Timezone: "UTC"},
+			t0.Add(time.Hour), t0.Add(time.Hour), t0.Add(2*time.Hour + m), nil},
+		{"waited past the rolling hour", appSpec{Hourly: 1, Daily: 100, HourWindow: "rolling", DayWindow: "calendar", Timezone: "UTC"},
+			t0.Add(time.Hour), t0.Add(time.Hour), t0.Add(2*time.Hour + m + 5*time.Second), []string{"LATE"}},
+		{"waited for the clock hour", appSpec{Hourly: 1, Daily: 100, HourWindow: "clock", DayWindow: "calendar", Timezone: "Asia/Kolkata"},
+			t0.Add(10 * time.Minute), t0.Add(10 * time.Minute), t0.Add(30 * time.Minute), nil}, // 21:00 in Kolkata
+		{"waited for the Shanghai midnight", appSpec{Hourly: 100, Daily: 1, HourWindow: "rolling", DayWindow: "calendar", Timezone: "Asia/Shanghai"},
+			t0.Add(30 * time.Minute), t0.Add(30 * time.Minute), shanghaiMidnight, nil},
+		{"waited for the UTC midnight (the day counted in the wrong zone)", appSpec{Hourly: 100, Daily: 1, HourWindow: "rolling", DayWindow: "calendar", Timezone: "Asia/Shanghai"},
+			t0.Add(30 * time.Minute), t0.Add(30 * time.Minute), t0.Add(9 * time.Hour), []string{"LATE"}},
+		{"waited a rolling day", appSpec{Hourly: 100, Daily: 1, HourWindow: "clock", DayWindow: "rolling", Timezone: "UTC"},
+			t0.Add(30 * time.Minute), t0.Add(30 * time.Minute), t0.Add(24*time.Hour + 30*time.Minute + m), nil},
+		{"waited a rolling day where the day was calendar", appSpec{Hourly: 100, Daily: 1, HourWindow: "clock", DayWindow: "calendar", Timezone: "UTC"},
+			t0.Add(30 * time.Minute), t0.Add(30 * time.Minute), t0.Add(24*time.Hour + 30*time.Minute + m), []string{"LATE"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			sc, ids, rec, sends, _ := cleanRecord()
+			app := tt.app
+			app.Name, app.Key = "beta", "kb"
+			sc.apps[1] = app
+			fire := tt.fire
+			sc.campaigns[1].Schedule.At, sc.campaigns[1].Fires = &fire, []time.Time{fire}
+			// the id campaign's alert names its fire: re-key its sends and pushes
+			all := userIDsOf(sc.campaigns[1])
+			alert := alertFor(2, fire)
+			rec.pushes[1] = pushOf("kb", alert, all[:1000], tt.first, "ok", "U2")
+			rec.pushes[2] = pushOf("kb", alert, all[1000:], tt.second, "ok", "U3")
+			sends[1] = sendOf(2, alert, all[:1000], "sent", "U2", "h:1")
+			sends[2] = sendOf(3, alert, all[1000:], "sent", "U3", "h:1")
+			rec.calls = map[string][]callResult{}
+			for _, s := range sends {
+				rec.calls[s.Key] = []callResult{{Status: 200}}
+			}
+			resolveRecipients(sc, &rec)
+			var p problems
+			pipelineChecks(&p, sc, ids, rec, sends)
+			wantPrefixes(t, p.list, tt.want)
+		})
+	}
+}
+
+// TestKilledBeforeCallIsCountedApart guards the killed-worker excuse. A
+// send a killed worker held in flight may end unknown: the design accepts
+// that a send found in_flight after a crash becomes unknown, because the
+// system cannot know whether the call was made, so such a send is not
+// LOST even when the emulator never saw a call for it (the worker died
+// between its claim and its call). It must, however, be counted apart
+// (killedBeforeCall, logged by TestChaos as "killed before the call"),
+// and only sends with no call at all are counted there.
+func TestKilledBeforeCallIsCountedApart(t *testing.T) {
+	sc, ids, rec, sends, _ := cleanRecord()
+	kills := newKillRecord()
+	kills.add("host:666", []int64{1, 2})
+	// Send 1 (the tag campaign's only send) was claimed by host:666, which
+	// was killed before it called: no call, no push.
+	sends[0].Status, sends[0].MessageUID, sends[0].ClaimedBy = "unknown", "", "host:666"
+	delete(rec.calls, sends[0].Key)
+	rec.pushes = rec.pushes[1:]
+	// Send 2 was held too, but its call was made (and answered to the dead
+	// worker): excused, and not counted as killed before the call.
+	sends[1].Status, sends[1].MessageUID, sends[1].ClaimedBy = "unknown", "", "host:666"
+	resolveRecipients(sc, &rec)
+	var p problems
+	chaosChecks(&p, sc, ids, rec, sends, kills)
+	wantPrefixes(t, p.list, nil)
+	got := killedBeforeCall(rec, sends, kills.heldAtKill)
+	if len(got) != 1 || got[0].ID != 1 {
+		t.Errorf("killed before the call: %v, want send 1 only", got)
+	}
+}
+
+// TestChaosMustHappen guards TestChaos against passing without chaos:
+// every emulator fault kind configured must have been injected, and at
+// least one process killed.
+func TestChaosMustHappen(t *testing.T) {
+	faults := emulator.Faults{Error500: 0.05, Error504: 0.05, StallSent: 0.04, StallDropped: 0.03, Reset: 0.03}
+	all := emulator.Counters{Fault500: 1, Fault504: 2, StallSent: 1, StallDropped: 1, ResetConn: 3}
+	kills := []string{"kill-worker at simulated 15:44:00: killed worker-1", "flush-redis at simulated 16:48:00: FLUSHALL"}
+	if got := checkFaultsHappened(faults, all, kills); len(got) != 0 {
+		t.Errorf("every fault and a kill happened, yet: %v", got)
+	}
+	noStall := all
+	noStall.StallDropped = 0
+	if got := checkFaultsHappened(faults, noStall, kills); len(got) != 1 || !strings.Contains(got[0], "stall_dropped") {
+		t.Errorf("stall_dropped never happened: got %v", got)
+	}
+	unconfigured := faults
+	unconfigured.StallDropped = 0
+	if got := checkFaultsHappened(unconfigured, noStall, kills); len(got) != 0 {
+		t.Errorf("an unconfigured fault that never happened is no problem: got %v", got)
+	}
+	if got := checkFaultsHappened(faults, all, kills[1:]); len(got) != 1 || !strings.Contains(got[0], "no process was killed") {
+		t.Errorf("no kill: got %v", got)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tagcast/tagcast/admin"
@@ -53,6 +54,26 @@ func (a appSpec) policy() quota.Policy {
 		DayWindow: quota.DayWindow(a.DayWindow), Timezone: a.Timezone}
 }
 
+// emuUsers are the users the emulator knows for app a: 40 of them, every
+// one tagged "all" (the scenario's tag audience) and one of t0..t3.
+func emuUsers(a appSpec) []emulator.User {
+	users := make([]emulator.User, 40)
+	for i := range users {
+		users[i] = emulator.User{ID: fmt.Sprintf("%s-u%d", a.Name, i), Tags: []string{"all", "t" + strconv.Itoa(i%4)}}
+	}
+	return users
+}
+
+// emuUserIDs are the ids of emuUsers(a): whom a tag-"all" push of app a
+// reaches.
+func emuUserIDs(a appSpec) []string {
+	var ids []string
+	for _, u := range emuUsers(a) {
+		ids = append(ids, u.ID)
+	}
+	return ids
+}
+
 // clusterOptions shape a cluster.
 type clusterOptions struct {
 	apps       []appSpec
@@ -77,6 +98,8 @@ type cluster struct {
 	emu   *emulator.Emulator
 	calls *callLog
 	admin *admin.Client
+	// inspector looks at the run tasks in the queue (the probes).
+	inspector *asynq.Inspector
 
 	cfgPath   string
 	adminAddr string
@@ -120,6 +143,8 @@ func newCluster(t *testing.T, o clusterOptions) *cluster {
 	for _, a := range o.apps {
 		policies[a.Name] = a.policy()
 	}
+	c.inspector = asynq.NewInspector(asynq.RedisClientOpt{Addr: c.redis.Addr})
+	t.Cleanup(func() { _ = c.inspector.Close() })
 	if c.guard, err = quota.New(quota.Options{Client: c.rdb, Ledger: c.store, Apps: policies, Now: c.clock.Now}); err != nil {
 		t.Fatal(err)
 	}
@@ -127,11 +152,7 @@ func newCluster(t *testing.T, o clusterOptions) *cluster {
 	// The emulator, on the shared clock, behind the call log.
 	ecfg := emulator.Config{Seed: 7, MaxPushes: 1_000_000, Faults: o.faults}
 	for _, a := range o.apps {
-		var users []emulator.User
-		for i := range 40 {
-			users = append(users, emulator.User{ID: fmt.Sprintf("%s-u%d", a.Name, i), Tags: []string{"all", "t" + strconv.Itoa(i%4)}})
-		}
-		ecfg.Apps = append(ecfg.Apps, emulator.AppConfig{AppKey: a.Key, Secret: a.Secret, Users: users,
+		ecfg.Apps = append(ecfg.Apps, emulator.AppConfig{AppKey: a.Key, Secret: a.Secret, Users: emuUsers(a),
 			Quota: emulator.Quota{Hourly: a.Hourly, Daily: a.Daily, HourWindow: a.HourWindow, DayWindow: a.DayWindow, Timezone: a.Timezone}})
 	}
 	if c.emu, err = emulator.New(ecfg, emulator.WithClock(c.clock.Now)); err != nil {
@@ -175,7 +196,7 @@ func (c *cluster) config(emuURL, pgURL string) string {
 	// the checks would rightly report: about one full chaos run in 40, seen
 	// once. With 8 that is one send in 10^8.
 	b.WriteString("worker:\n  concurrency: 20\n  shutdown_timeout: 5s\n  max_snooze: 1s\n  backoff: {max_attempts: 8}\n")
-	b.WriteString("scheduler:\n  interval: 200ms\n")
+	fmt.Fprintf(&b, "scheduler:\n  interval: %s\n", schedulerInterval) // the probes rely on it (schedulerLookahead)
 	b.WriteString("log:\n  level: info\n  format: json\n")
 	return b.String()
 }

@@ -6,10 +6,14 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/tagcast/tagcast/internal/quotaprobe"
+	"github.com/tagcast/tagcast/queue"
 	"github.com/tagcast/tagcast/quota"
 )
 
@@ -177,9 +181,15 @@ type stepper struct {
 	deadAfter time.Duration
 	// onStep runs after each move (chaos); nil: nothing.
 	onStep func(now time.Time)
+	// probes are more instants to rest at, taken from the oracle's fires
+	// (probeInstants), never from the system: the system announces only
+	// the instants it will act at, so a send it makes too early, at an
+	// instant it does not announce, would otherwise never be seen.
+	probes []time.Time
 
 	steps     int
 	maxSettle time.Duration
+	probe     probeStats
 	// unclaimedSeen: each app's unclaimed quota slots, since when (real
 	// time), across instants.
 	unclaimedSeen map[string]slotsSeen
@@ -193,10 +203,18 @@ func (s *stepper) run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		next := w.next()
-		if dead := s.deadLeases(w, firstSeen); !dead.IsZero() && (next.IsZero() || dead.Before(next)) {
-			next = dead
+		if isProbe(s.probes, w.now) && !s.probe.last.Equal(w.now) {
+			// Hold the clock here until what the scheduler claims ahead is
+			// in a worker's hands, then let the world settle again: a
+			// worker that sends before the instant does so now, at a
+			// simulated time before the fire (checkDeliveries: EARLY).
+			s.probe.last = w.now
+			if err := s.arm(ctx, w.now); err != nil {
+				return err
+			}
+			continue
 		}
+		next := s.next(w, s.deadLeases(w, firstSeen))
 		if w.openRuns == 0 && w.dueCampaigns == 0 && (next.IsZero() || !next.Before(s.end)) {
 			return nil // the horizon is over and everything settled
 		}
@@ -229,6 +247,168 @@ func (s *stepper) run(ctx context.Context) error {
 			s.onStep(next)
 		}
 	}
+}
+
+// next is where the clock goes after w: the earliest of the system's next
+// event, the next probe and dead (a dead worker's lease; zero: none).
+func (s *stepper) next(w world, dead time.Time) time.Time {
+	next := w.next()
+	for _, t := range []time.Time{nextProbe(s.probes, w.now), dead} {
+		if !t.IsZero() && t.After(w.now) && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	return next
+}
+
+// Probing for early sends. The scheduler claims a campaign up to its
+// lookahead before the fire and hands the run to the queue at once (its
+// release lead is longer), and a worker holds the task, waiting inline for
+// the instant. The stepper rests at each probe for a fire f (f minus half
+// the lookahead, and f minus 1 ms) until the run is in a worker's hands.
+const (
+	schedulerInterval  = 200 * time.Millisecond // scheduler.interval in the cluster's config
+	schedulerLookahead = 2 * schedulerInterval  // scheduler.Config's default Lookahead
+	// probeWait bounds the real time a probe waits for the runs it
+	// expects claimed and in a worker (a killed scheduler, a flushed
+	// Redis: the probe then goes on without them).
+	probeWait = 2 * time.Second
+	// probeDwell is the real time given to a worker at a probe to begin a
+	// send it should not, before the world settles again.
+	probeDwell = 30 * time.Millisecond
+)
+
+// probeInstants lists, sorted and unique, the probes for every fire of the
+// scenario (the oracle's): f - lookahead/2 and f - 1 ms, after the start.
+func probeInstants(sc *scenario, lookahead time.Duration) []time.Time {
+	seen := map[time.Time]bool{}
+	var out []time.Time
+	for _, cs := range sc.campaigns {
+		for _, f := range cs.Fires {
+			for _, p := range []time.Time{f.Add(-lookahead / 2), f.Add(-time.Millisecond)} {
+				if p.After(sc.start) && !seen[p] {
+					seen[p] = true
+					out = append(out, p)
+				}
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Before(out[j]) })
+	return out
+}
+
+// nextProbe is the first probe after now (zero: none).
+func nextProbe(probes []time.Time, now time.Time) time.Time {
+	i := sort.Search(len(probes), func(i int) bool { return probes[i].After(now) })
+	if i == len(probes) {
+		return time.Time{}
+	}
+	return probes[i]
+}
+
+func isProbe(probes []time.Time, now time.Time) bool {
+	i := sort.Search(len(probes), func(i int) bool { return !probes[i].Before(now) })
+	return i < len(probes) && probes[i].Equal(now)
+}
+
+// probeStats counts what the probes found.
+type probeStats struct {
+	last    time.Time // the last probe armed
+	visited int       // probes rested at
+	held    int       // runs found in a worker's hands at a probe (a run counts at each probe)
+	missed  int       // probes that gave up waiting (probeWait)
+}
+
+func (p probeStats) String() string {
+	return fmt.Sprintf("%d probes before fires, %d times a run was in a worker's hands there, %d gave up waiting", p.visited, p.held, p.missed)
+}
+
+// arm waits, at the probe instant now, until every campaign due within the
+// scheduler's lookahead is claimed and each of their runs is out of the
+// queue (in a worker's hands), at most probeWait; then gives a worker
+// probeDwell to misbehave.
+func (s *stepper) arm(ctx context.Context, now time.Time) error {
+	s.probe.visited++
+	deadline := time.Now().Add(probeWait)
+	for {
+		a, err := s.c.ahead(ctx, now, schedulerLookahead)
+		if err != nil {
+			return err
+		}
+		if a.waiting() == "" {
+			s.probe.held += a.held
+			break
+		}
+		if time.Now().After(deadline) {
+			s.probe.missed++
+			s.probe.held += a.held
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(probeDwell)
+	return nil
+}
+
+// aheadState is what is due within the lookahead after a probe instant.
+type aheadState struct {
+	unclaimed  int // active campaigns due within it, not claimed yet
+	unreleased int // their runs not handed to the queue yet
+	queued     int // their tasks waiting in the queue for a worker
+	held       int // their tasks in a worker's hands
+}
+
+func (a aheadState) waiting() string {
+	if a.unclaimed+a.unreleased+a.queued == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d campaigns not claimed ahead, %d runs not released, %d tasks not picked up", a.unclaimed, a.unreleased, a.queued)
+}
+
+// ahead reads what is due in (now, now+lookahead].
+func (c *cluster) ahead(ctx context.Context, now time.Time, lookahead time.Duration) (aheadState, error) {
+	var a aheadState
+	db := c.store.DB()
+	until := now.Add(lookahead)
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM campaigns WHERE status = 'active' AND next_run_at > $1 AND next_run_at <= $2`,
+		now, until).Scan(&a.unclaimed); err != nil {
+		return a, fmt.Errorf("probe: campaigns ahead: %w", err)
+	}
+	rows, err := db.QueryContext(ctx, `SELECT id, enqueued_at IS NOT NULL FROM runs
+		WHERE status IN ('pending', 'running') AND scheduled_for > $1 AND scheduled_for <= $2`, now, until)
+	if err != nil {
+		return a, fmt.Errorf("probe: runs ahead: %w", err)
+	}
+	var enqueued []int64
+	for rows.Next() {
+		var id int64
+		var enq bool
+		if err := rows.Scan(&id, &enq); err != nil {
+			_ = rows.Close()
+			return a, err
+		}
+		if enq {
+			enqueued = append(enqueued, id)
+		} else {
+			a.unreleased++
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return a, err
+	}
+	for _, id := range enqueued {
+		info, err := c.inspector.GetTaskInfo(queue.DefaultQueue, queue.TaskID(id))
+		if err != nil {
+			continue // gone (Redis flushed or restarted): the reconciler's, not the probe's
+		}
+		switch info.State {
+		case asynq.TaskStatePending:
+			a.queued++
+		case asynq.TaskStateActive:
+			a.held++
+		}
+	}
+	return a, nil
 }
 
 // slotsSeen is how many unclaimed quota slots an app had, since when.

@@ -5,6 +5,7 @@ package e2e
 import (
 	"fmt"
 	"math/rand/v2"
+	"sort"
 	"testing"
 	"time"
 
@@ -14,7 +15,8 @@ import (
 // TestScenarioIsSound checks the generator without any process: every
 // campaign file is valid, the schedule read back from the file fires as
 // the spec says, every size and schedule kind is represented, and the
-// quotas leave room for every send within a day.
+// wide apps' quotas leave room for every send within a day (the fixed ones
+// make sends wait on purpose: TestScenarioDayWindowsBind).
 func TestScenarioIsSound(t *testing.T) {
 	t.Run("oracle", testFireOracle)
 	for name, sz := range sizes {
@@ -132,6 +134,72 @@ func testFireOracle(t *testing.T) {
 			}
 			if !sameTimes(got, want) {
 				t.Errorf("cron %q in %q from %s: oracle %v, tagcast %v", k.spec, k.tz, from, got, want)
+			}
+		}
+	}
+}
+
+// TestScenarioDayWindowsBind guards the day windows' part in the e2e: in
+// every size and seed, an app's calendar day (in a zone other than UTC)
+// and an app's rolling day each hold fewer sends than are due in them, so
+// sends must wait for the day window; the calendar one across the Shanghai
+// midnight an hour after t0. With every day limit above its load, a guard
+// that ignored the day window, or counted it in the wrong zone or of the
+// wrong kind, passed: the emulator never came near a daily limit.
+func TestScenarioDayWindowsBind(t *testing.T) {
+	shanghai, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	midnight := time.Date(2026, 3, 8, 0, 0, 0, 0, shanghai)
+	if !midnight.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("t0 %s is no longer an hour before the Shanghai midnight", t0)
+	}
+	for name, sz := range sizes {
+		for _, seed := range []uint64{42, 1, 2, 3} {
+			sc := newScenario(t, rand.New(rand.NewPCG(seed, 1)), sz.campaigns, t0, sz.horizon)
+			demand := map[string][]time.Time{}
+			for _, cs := range sc.campaigns {
+				for _, f := range cs.Fires {
+					for range cs.sendsPerRun() {
+						demand[cs.App] = append(demand[cs.App], f)
+					}
+				}
+			}
+			calendar, rolling := false, false
+			for _, a := range sc.apps {
+				at := demand[a.Name]
+				sort.Slice(at, func(i, j int) bool { return at[i].Before(at[j]) })
+				loc, err := time.LoadLocation(a.Timezone)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if a.DayWindow == "rolling" {
+					for i := range at {
+						j := sort.Search(len(at), func(j int) bool { return !at[j].Before(at[i].Add(24 * time.Hour)) })
+						rolling = rolling || j-i > a.Daily
+					}
+					continue
+				}
+				perDay := map[string]int{}
+				beforeMidnight := 0
+				for _, x := range at {
+					perDay[x.In(loc).Format(time.DateOnly)]++
+					if x.Before(midnight) {
+						beforeMidnight++
+					}
+				}
+				for _, n := range perDay {
+					// binding in a zone other than UTC, and (in Shanghai)
+					// across the midnight after t0
+					if n > a.Daily && loc.String() != "UTC" && (a.Timezone != "Asia/Shanghai" || beforeMidnight > a.Daily) {
+						calendar = true
+					}
+				}
+			}
+			if !calendar || !rolling {
+				t.Errorf("%s seed %d: a calendar day window binds: %v, a rolling one: %v (apps %v): a guard that ignores or mis-zones the day window passes",
+					name, seed, calendar, rolling, sc.apps)
 			}
 		}
 	}

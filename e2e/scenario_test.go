@@ -112,9 +112,19 @@ var cronKinds = []struct {
 }
 
 // newScenario draws n campaigns over [start, start+horizon) across the apps.
-// The last app is "tight" (the service's default 2 an hour, 3 a day): it
-// gets exactly three one-off campaigns in the first hour, so the third
-// waits for the rolling hour.
+// Three apps have fixed quotas and one-off campaigns of their own, first,
+// so that every window kind makes sends wait (start is t0, 23:00 in
+// Shanghai):
+//   - "tight" (the service's default 2 an hour, 3 a day) gets three in the
+//     first hour: the third waits for the rolling hour;
+//   - "daycal" (4 a day, calendar, Asia/Shanghai) gets six before the
+//     Shanghai midnight (start+5m ... start+30m): the fifth and sixth wait
+//     for that midnight (start+1h), which a guard counting the day in UTC
+//     (or rolling) would put hours later (LATE), and one ignoring the day
+//     would not wait for at all (429, QUOTA EXCEEDED);
+//   - "dayroll" (3 a day, rolling, clock hours in Asia/Kolkata, a
+//     half-hour offset) gets four at start+35m ... start+50m: the fourth
+//     waits a whole day for the first one's slot (past the horizon).
 func newScenario(t *testing.T, rng *rand.Rand, n int, start time.Time, horizon time.Duration) *scenario {
 	t.Helper()
 	end := start.Add(horizon)
@@ -124,6 +134,8 @@ func newScenario(t *testing.T, rng *rand.Rand, n int, start time.Time, horizon t
 		{Name: "gamma", HourWindow: "clock", DayWindow: "rolling", Timezone: "UTC"},
 		{Name: "delta", HourWindow: "clock", DayWindow: "calendar", Timezone: "America/New_York"},
 		{Name: "tight", Hourly: 2, Daily: 3, HourWindow: "rolling", DayWindow: "calendar", Timezone: "Asia/Shanghai"},
+		{Name: "daycal", Hourly: 10, Daily: 4, HourWindow: "rolling", DayWindow: "calendar", Timezone: "Asia/Shanghai"},
+		{Name: "dayroll", Hourly: 10, Daily: 3, HourWindow: "clock", DayWindow: "rolling", Timezone: "Asia/Kolkata"},
 	}}
 	for i := range sc.apps {
 		sc.apps[i].Key = "e2ekey" + sc.apps[i].Name
@@ -141,6 +153,12 @@ func newScenario(t *testing.T, rng *rand.Rand, n int, start time.Time, horizon t
 		case i < 3: // the tight app's three one-offs
 			c.App = "tight"
 			c.Schedule.At = ptr(start.Add(time.Duration(5+10*i) * time.Minute))
+		case i < 3+6: // daycal's six, before the Shanghai midnight
+			c.App = "daycal"
+			c.Schedule.At = ptr(start.Add(time.Duration(5*(i-2)) * time.Minute))
+		case i < 3+6+4: // dayroll's four
+			c.App = "dayroll"
+			c.Schedule.At = ptr(start.Add(time.Duration(35+5*(i-9)) * time.Minute))
 		case x < 20:
 			c.Schedule.Now = true
 		case x < 50:
@@ -158,7 +176,7 @@ func newScenario(t *testing.T, rng *rand.Rand, n int, start time.Time, horizon t
 				c.Schedule.Start, c.Schedule.End = ptr(from), ptr(from.Add(k.window))
 			}
 		}
-		if rng.IntN(8) == 0 && c.App != "tight" {
+		if rng.IntN(8) == 0 && !fixedQuota(c.App) {
 			c.UserIDs = 1001 + rng.IntN(1500) // 2 or 3 sends per fire
 		}
 		c.Schedule.Missed = campaign.MissedOnce
@@ -193,9 +211,14 @@ func expectedFires(s campaign.Schedule, createdAt, end time.Time) ([]time.Time, 
 	return out, err
 }
 
-// sizeQuotas sets the wide apps' quotas from the load: every app can send
-// its whole day (the daily limit never strands a fire), alpha and gamma
-// never wait, beta and delta wait in their busiest hours.
+// fixedQuota: the apps whose quotas newScenario fixes (with their own
+// campaigns) rather than sizeQuotas.
+func fixedQuota(app string) bool { return app == "tight" || app == "daycal" || app == "dayroll" }
+
+// sizeQuotas sets the wide apps' quotas from the load: every wide app can
+// send its whole day (their daily limits never strand a fire; the day
+// windows bind on daycal and dayroll), alpha and gamma never wait, beta
+// and delta wait in their busiest hours.
 func (sc *scenario) sizeQuotas() {
 	type load struct {
 		total int
@@ -217,7 +240,7 @@ func (sc *scenario) sizeQuotas() {
 	}
 	for i := range sc.apps {
 		a := &sc.apps[i]
-		if a.Name == "tight" {
+		if fixedQuota(a.Name) {
 			continue
 		}
 		l := loads[a.Name]
