@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
@@ -336,7 +335,7 @@ func (c *Client) attempt(ctx context.Context, host, path, contentType, requestID
 
 	resp, err := c.http.Do(req)
 	if err != nil {
-		written := requestWritten(err, gotConn.Load(), wrote.Load(), writeFailed.Load(), &sent)
+		written := requestWritten(gotConn.Load(), wrote.Load(), writeFailed.Load(), &sent)
 		msg := "request not sent"
 		if written {
 			msg = "no answer after the request was sent"
@@ -380,19 +379,17 @@ func (c *Client) attempt(ctx context.Context, host, path, contentType, requestID
 
 // requestWritten tells whether a call that got no answer may have reached
 // the service:
-//   - a dial error ends a call whose request never left: net/http tries a
-//     POST on a fresh connection only when nothing of it was written on the
-//     connection before (the idle keep-alive connection a server dropped);
 //   - without a connection, nothing was written;
-//   - on the client's own connections, the bytes written tell;
-//   - on another transport's, the request counts as written unless its
-//     write failed (the conservative answer: net/http reports a request
-//     written once it is in its buffer, before it reaches the socket).
-func requestWritten(err error, gotConn, wrote, writeFailed bool, sent *sentBytes) bool {
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
-		return false
-	}
+//   - on the client's own connections, the bytes written tell (net/http
+//     tries a POST again on a fresh connection only when nothing of it was
+//     written before, and that is judged on the same bytes: an idle
+//     keep-alive connection the server dropped, then a refused dial, is
+//     "not written");
+//   - on another transport's (ClientConfig.HTTPClient), which may retry a
+//     request it did deliver (a retrying wrapper, HTTP/2), the request
+//     counts as written unless its write failed: the conservative answer,
+//     since net/http reports a request written once it is in its buffer.
+func requestWritten(gotConn, wrote, writeFailed bool, sent *sentBytes) bool {
 	if !gotConn {
 		return false
 	}

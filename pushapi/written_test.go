@@ -102,9 +102,10 @@ func TestRequestResetBeforeAByteLeftHopsToTheBackup(t *testing.T) {
 // while the client holds an idle keep-alive connection to it. The reused
 // connection turns out reset with nothing written (net/http then tries the
 // request on a fresh connection by itself) and the fresh dial is refused.
-// Nothing reached the primary, so the call hops to the backup, on the
-// client's own transport and on a caller's (net/http tries a POST again
-// only when nothing of it was written).
+// Nothing reached the primary, and the client's own connections show it:
+// the call hops to the backup. On a caller's transport nothing is counted,
+// and a transport that may retry a delivered request (see below) could end
+// in the same dial error: the call stays unknown, the safe side.
 func TestIdleConnectionResetThenRefusedHopsToTheBackup(t *testing.T) {
 	t.Parallel()
 	for _, own := range []bool{true, false} {
@@ -136,7 +137,72 @@ func TestIdleConnectionResetThenRefusedHopsToTheBackup(t *testing.T) {
 			if got := primary.callCount(); got != 1 {
 				t.Fatalf("test setup: the primary saw %d calls, want 1 (the second never reached it)", got)
 			}
-			mustHop(t, resp, err, backup)
+			if own {
+				mustHop(t, resp, err, backup)
+			} else if got := Classify(err); got != OutcomeUnknown || backup.callCount() != 0 {
+				t.Errorf("on a caller's transport: outcome %s, %d backup calls (%v); want unknown, none", got, backup.callCount(), err)
+			}
 		})
+	}
+}
+
+// retryingTransport is a caller's RoundTripper that tries a failed request
+// once more (as retry wrappers do, or net/http's own HTTP/2 transport after
+// a PROTOCOL_ERROR from the peer): the second try's error is returned.
+type retryingTransport struct {
+	base   http.RoundTripper
+	before func() // between the tries
+}
+
+func (rt retryingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := rt.base.RoundTrip(req)
+	if err == nil {
+		return resp, nil
+	}
+	rt.before()
+	again := req.Clone(req.Context())
+	if req.GetBody != nil {
+		again.Body, _ = req.GetBody()
+	}
+	return rt.base.RoundTrip(again)
+}
+
+// A caller's transport (ClientConfig.HTTPClient) may try a request again
+// after delivering it, and its last error may then be a refused dial: that
+// says nothing about the earlier try, so the call must not hop to the
+// backup (a second push). (A review found a dial-error rule applied to every
+// transport; it holds only for the client's own, whose bytes are counted.)
+func TestDialErrorOnACallersTransportIsNoProofOfNothingSent(t *testing.T) {
+	t.Parallel()
+	primary, backup := newFakeService(t), newFakeService(t)
+	// The primary receives the whole request, then the connection drops
+	// before any answer (it may well have sent the push).
+	primary.setReply(func(w http.ResponseWriter, r *http.Request, call recorded) {
+		c, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			_ = c.Close()
+		}
+	})
+	var broken, refuse atomic.Bool
+	dial := breakableDial(primary.srv.Listener.Addr().String(), &broken, &refuse)
+	tr := &http.Transport{DialContext: dial}
+	t.Cleanup(tr.CloseIdleConnections)
+	c, err := NewClient(ClientConfig{
+		AppKey: testAppKey, AppSecret: testSecret, Hosts: []string{primary.URL(), backup.URL()},
+		Timeout: 5 * time.Second,
+		HTTPClient: &http.Client{Transport: retryingTransport{base: tr, before: func() {
+			refuse.Store(true) // the primary is gone for the second try
+		}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Push(context.Background(), validRequest())
+	if got := primary.callCount(); got < 1 {
+		t.Fatalf("test setup: the primary saw %d calls, want at least 1", got)
+	}
+	if n := backup.callCount(); n != 0 {
+		t.Fatalf("the primary received the request (and may have sent it), yet the call hopped to the backup (%d calls): a duplicate push; outcome %s, err %v",
+			n, Classify(err), err)
 	}
 }

@@ -23,10 +23,13 @@ var (
 	seedSource string
 	//go:embed block.lua
 	blockSource string
+	//go:embed held.lua
+	heldSource string
 
 	reserveScript = redis.NewScript(runIDSource + reserveSource)
 	seedScript    = redis.NewScript(runIDSource + seedSource)
 	blockScript   = redis.NewScript(blockSource)
+	heldScript    = redis.NewScript(runIDSource + heldSource)
 )
 
 // DefaultPrefix starts every Redis key of the guard.
@@ -421,22 +424,23 @@ func (g *Guard) Release(ctx context.Context, res Reservation) error {
 // the slot lives only in Redis, and a rebuild in that moment reads a ledger
 // without it: another worker could then take the same last slot. A caller
 // that checks Held after its claim has committed and before its call closes
-// that gap. While the entry is there no rebuild has happened since the
-// reservation, and any later rebuild reads a ledger that already holds the
-// claim. If the entry is gone, the caller gives the claim and the slot back
-// and reserves again.
+// that gap. Held is true only while the entry is there and the windows are
+// this Redis run's (the marker, as in reserve.lua): then no rebuild is due
+// or under way (a rebuild reads the ledger first and seeds after, so a
+// rebuild in progress leaves the entry in place but the marker missing or
+// another run's), and any later rebuild reads a ledger that already holds
+// the claim. Otherwise the caller gives the claim and the slot back and
+// reserves again.
 func (g *Guard) Held(ctx context.Context, res Reservation) (bool, error) {
 	if res.ID == "" {
 		return false, fmt.Errorf("quota: app %s: held: empty reservation id", res.App)
 	}
-	err := g.client.ZScore(ctx, g.keys(res.App).entries, res.ID).Err()
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.Is(err, redis.Nil):
-		return false, nil
+	k := g.keys(res.App)
+	n, err := heldScript.Run(ctx, g.client, []string{k.entries, k.marker}, res.ID).Int()
+	if err != nil {
+		return false, fmt.Errorf("quota: app %s: check reservation %s: %w", res.App, res.ID, err)
 	}
-	return false, fmt.Errorf("quota: app %s: check reservation %s: %w", res.App, res.ID, err)
+	return n == 1, nil
 }
 
 // Block keeps app from reserving until until (a longer block in force is
