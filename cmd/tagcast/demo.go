@@ -136,6 +136,11 @@ once, 1 when anything was lost or duplicated (or did not settle within
 stop; once it has settled, Ctrl-C ends the demo with the check's code).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if g.configPath != "" {
+				// The demo is the embedded defaults by design; say so
+				// rather than leave a config seemingly in effect.
+				fmt.Fprintf(cmd.ErrOrStderr(), "note: the demo runs on embedded defaults; --config %s is not read\n", g.configPath)
+			}
 			if duration <= 0 {
 				return usageError("--duration: must be positive, got %s", duration)
 			}

@@ -148,3 +148,14 @@ func TestDemoRejectsABadDuration(t *testing.T) {
 		}
 	}
 }
+
+// The demo runs on embedded defaults by design: a --config given to it is
+// not read, and it says so instead of leaving the config seemingly in
+// effect.
+func TestDemoSaysItDoesNotReadAConfig(t *testing.T) {
+	t.Parallel()
+	r := runTagcast(t, cliEnv{}, "--config", "/etc/tagcast/prod.yaml", "demo", "--duration", "0s")
+	if !strings.Contains(r.stderr, "note: the demo runs on embedded defaults; --config /etc/tagcast/prod.yaml is not read") {
+		t.Errorf("no note that --config is not read: %s", r)
+	}
+}
