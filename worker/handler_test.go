@@ -526,7 +526,7 @@ func TestSendNow(t *testing.T) {
 	bad := body()
 	bad.Platform = nil
 	var ve *pushapi.ValidationError
-	if _, err := worker.SendNow(e.ctx, e.guard, e.client, testApp, &bad); !errors.As(err, &ve) {
+	if _, err := worker.SendNow(e.ctx, e.guard, e.store, e.client, testApp, &bad); !errors.As(err, &ve) {
 		t.Fatalf("invalid body = %v, want a *pushapi.ValidationError", err)
 	}
 	if n := len(e.emu.PushesFor(testKey)); n != 1 {

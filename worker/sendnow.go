@@ -4,21 +4,42 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
+	"github.com/tagcast/tagcast/campaign"
 	"github.com/tagcast/tagcast/pushapi"
+	"github.com/tagcast/tagcast/quota"
 )
+
+// DirectLedger records pushes made outside any campaign in the store's quota
+// ledger, so a rebuild of the quota windows counts them (*sqlstore.Store is
+// one): begun as possibly sent before the call, then sent, unknown, or
+// removed (failed: the service refused without sending).
+type DirectLedger interface {
+	BeginDirectAttempt(ctx context.Context, app string, at time.Time) (int64, error)
+	EndDirectAttempt(ctx context.Context, id int64, outcome campaign.SendStatus) error
+}
+
+// maxSlotLosses bounds how often SendNow reserves again after Redis lost
+// the quota state between its reservation and its ledger entry.
+const maxSlotLosses = 3
 
 // SendNow sends one push for app through the quota guard, outside any
 // campaign (`tagcast push send`): it validates req, reserves a slot (a
 // *quota.NoRoomError, matched by errors.Is(err, quota.ErrNoRoom), when the
-// window is closed: nothing is sent), calls the service, gives the slot back
-// when the service definitively refused without sending, and blocks the app
-// until the next window boundary after a 429/1008. The returned error is the
-// pushapi error as is (classify it with pushapi.Classify).
+// window is closed: nothing is sent), records the attempt in ledger, calls
+// the service, gives the slot back when the service definitively refused
+// without sending, and blocks the app until the next window boundary after
+// a 429/1008. The returned error is the pushapi error as is (classify it
+// with pushapi.Classify).
 //
-// Such a push is not in the store, so it is not in the quota ledger either:
-// if Redis loses the app's windows, a rebuild does not count it.
-func SendNow(ctx context.Context, guard Guard, p Pusher, app string, req *pushapi.Request) (*pushapi.PushResponse, error) {
+// As a worker's claim does, the ledger entry is made before the call and
+// the reservation is then checked to still hold (Guard.Held): if Redis lost
+// the quota state in between, a rebuild may have read a ledger without this
+// push, so the entry and the slot go back and the push reserves again. With
+// a nil ledger the push is in no ledger, and a rebuild of the windows does
+// not count it.
+func SendNow(ctx context.Context, guard Guard, ledger DirectLedger, p Pusher, app string, req *pushapi.Request) (*pushapi.PushResponse, error) {
 	if guard == nil || p == nil {
 		return nil, errors.New("worker: send now: guard and pusher are required")
 	}
@@ -28,27 +49,71 @@ func SendNow(ctx context.Context, guard Guard, p Pusher, app string, req *pushap
 	if err := req.Validate(); err != nil {
 		return nil, fmt.Errorf("app %s: %w", app, err) // never reserve for a body the service would refuse
 	}
-	res, err := guard.Reserve(ctx, app)
-	if err != nil {
-		return nil, fmt.Errorf("app %s: %w", app, err)
-	}
-	out, perr := p.Push(ctx, req)
-	if perr == nil {
-		return out, nil
-	}
-	var errs []error
-	var pe *pushapi.Error
-	if errors.As(perr, &pe) {
-		switch {
-		case pe.NotSent():
-			if err := guard.Release(context.WithoutCancel(ctx), res); err != nil {
-				errs = append(errs, err)
+	for losses := 0; ; losses++ {
+		res, err := guard.Reserve(ctx, app)
+		if err != nil {
+			return nil, fmt.Errorf("app %s: %w", app, err)
+		}
+		if ledger == nil {
+			return push(ctx, guard, p, app, req, res, nil)
+		}
+		entry, err := ledger.BeginDirectAttempt(ctx, app, res.At)
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("app %s: nothing sent: quota ledger: %w", app, err), guard.Release(context.WithoutCancel(ctx), res))
+		}
+		held, err := guard.Held(ctx, res)
+		if err == nil && held {
+			end := func(outcome campaign.SendStatus) error {
+				return ledger.EndDirectAttempt(context.WithoutCancel(ctx), entry, outcome)
 			}
-		case pe.Outcome() == pushapi.OutcomeRateLimited:
+			return push(ctx, guard, p, app, req, res, end)
+		}
+		// Not called: the entry goes (failed removes it) and the slot back.
+		back := errors.Join(ledger.EndDirectAttempt(context.WithoutCancel(ctx), entry, campaign.SendFailed),
+			guard.Release(context.WithoutCancel(ctx), res))
+		switch {
+		case err != nil:
+			return nil, errors.Join(fmt.Errorf("app %s: nothing sent: %w", app, err), back)
+		case back != nil:
+			return nil, fmt.Errorf("app %s: nothing sent: the quota state was lost before the call: %w", app, back)
+		case losses+1 >= maxSlotLosses:
+			return nil, fmt.Errorf("app %s: nothing sent: the quota state was lost before the call %d times", app, losses+1)
+		}
+	}
+}
+
+// push makes SendNow's call on the slot res and settles it: the slot goes
+// back when the service refused without sending, a 429 blocks the app, and
+// end (nil: no ledger) records the outcome.
+func push(ctx context.Context, guard Guard, p Pusher, app string, req *pushapi.Request, res quota.Reservation, end func(campaign.SendStatus) error) (*pushapi.PushResponse, error) {
+	out, perr := p.Push(ctx, req)
+	var errs []error
+	outcome := campaign.SendSent
+	var pe *pushapi.Error
+	switch {
+	case perr == nil:
+	case errors.As(perr, &pe) && pe.NotSent():
+		outcome = campaign.SendFailed
+		if err := guard.Release(context.WithoutCancel(ctx), res); err != nil {
+			errs = append(errs, err)
+		}
+	default:
+		outcome = campaign.SendUnknown
+		if errors.As(perr, &pe) && pe.Outcome() == pushapi.OutcomeRateLimited {
 			if _, err := guard.BlockRateLimited(context.WithoutCancel(ctx), app, pe.RetryAfter); err != nil {
 				errs = append(errs, err)
 			}
 		}
+	}
+	if end != nil {
+		if err := end(outcome); err != nil && perr != nil {
+			// A push that was sent is reported as sent: the ledger keeps it
+			// as possibly sent, which counts the same.
+			errs = append(errs, err)
+		}
+	}
+	if perr == nil {
+		return out, nil
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(append([]error{perr}, errs...)...)
@@ -60,11 +125,12 @@ func SendNow(ctx context.Context, guard Guard, p Pusher, app string, req *pushap
 // for a *pushapi.Client where one push is sent outside a campaign.
 type GuardedPusher struct {
 	Guard  Guard
+	Ledger DirectLedger // nil: the push is in no ledger
 	Pusher Pusher
 	App    string
 }
 
 // Push sends req through the guard (see SendNow).
 func (g GuardedPusher) Push(ctx context.Context, req *pushapi.Request) (*pushapi.PushResponse, error) {
-	return SendNow(ctx, g.Guard, g.Pusher, g.App, req)
+	return SendNow(ctx, g.Guard, g.Ledger, g.Pusher, g.App, req)
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/tagcast/tagcast/campaign"
 	"github.com/tagcast/tagcast/config"
 	"github.com/tagcast/tagcast/pushapi"
 	"github.com/tagcast/tagcast/quota"
@@ -116,51 +115,7 @@ func newAppPusher(ctx context.Context, cfg *config.Config, app *config.App) (p p
 		return nil, nil, fmt.Errorf("app %s: %w", app.Name, err)
 	}
 	d.onClose("push client", func() error { client.CloseIdleConnections(); return nil })
-	ledgered := ledgerPusher{client: client, ledger: d.store, app: app.Name, now: d.clock.Now}
-	return worker.GuardedPusher{Guard: d.guard, Pusher: ledgered, App: app.Name}, closeAll, nil
-}
-
-// directLedger records pushes made outside any campaign in the quota
-// ledger (*sqlstore.Store is one).
-type directLedger interface {
-	BeginDirectAttempt(ctx context.Context, app string, at time.Time) (int64, error)
-	EndDirectAttempt(ctx context.Context, id int64, outcome campaign.SendStatus) error
-}
-
-// ledgerPusher records a direct push in the store's quota ledger: as
-// possibly sent before the call (a rebuild during or after a crash counts
-// it), then sent, unknown, or removed (failed: the service definitively
-// refused without sending). worker.SendNow calls it after the guard's
-// reservation, so a push refused for lack of room leaves no entry.
-type ledgerPusher struct {
-	client pusher
-	ledger directLedger
-	app    string
-	now    func() time.Time
-}
-
-func (l ledgerPusher) Push(ctx context.Context, req *pushapi.Request) (*pushapi.PushResponse, error) {
-	id, err := l.ledger.BeginDirectAttempt(ctx, l.app, l.now())
-	if err != nil {
-		return nil, fmt.Errorf("nothing sent: %w", err)
-	}
-	res, perr := l.client.Push(ctx, req)
-	outcome := campaign.SendSent
-	var pe *pushapi.Error
-	switch {
-	case perr == nil:
-	case errors.As(perr, &pe) && pe.NotSent():
-		outcome = campaign.SendFailed
-	default:
-		outcome = campaign.SendUnknown
-	}
-	if err := l.ledger.EndDirectAttempt(context.WithoutCancel(ctx), id, outcome); err != nil {
-		if perr == nil {
-			return res, nil //nolint:nilerr // the push was sent: report it; the ledger keeps it as possibly sent, which counts the same
-		}
-		return nil, errors.Join(perr, err)
-	}
-	return res, perr
+	return worker.GuardedPusher{Guard: d.guard, Ledger: d.store, Pusher: client, App: app.Name}, closeAll, nil
 }
 
 // noRoomReport prints when app's quota reopens, for a push refused by the
