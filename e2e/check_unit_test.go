@@ -597,25 +597,39 @@ func TestKilledBeforeCallIsCountedApart(t *testing.T) {
 	}
 }
 
-// TestChaosMustHappen guards TestChaos against passing without chaos:
-// every emulator fault kind configured must have been injected, and at
-// least one process killed.
+// TestChaosMustHappen guards TestChaos against passing without chaos: a
+// fault kind its rate promised at least minExpectedFaults times must have
+// been injected, faults must reach half the configured share of calls, and
+// at least one process must have been killed. A kind a short run could
+// well miss by chance (a CI run once met no stall_dropped at 3 %) is not
+// required.
 func TestChaosMustHappen(t *testing.T) {
 	faults := emulator.Faults{Error500: 0.05, Error504: 0.05, StallSent: 0.04, StallDropped: 0.03, Reset: 0.03}
-	all := emulator.Counters{Fault500: 1, Fault504: 2, StallSent: 1, StallDropped: 1, ResetConn: 3}
+	// 1,000 calls: 50, 50, 40, 30 and 30 faults expected, 200 in all.
+	all := emulator.Counters{Accepted: 800, Fault500: 52, Fault504: 47, StallSent: 41, StallDropped: 28, ResetConn: 32}
 	kills := []string{"kill-worker at simulated 15:44:00: killed worker-1", "flush-redis at simulated 16:48:00: FLUSHALL"}
 	if got := checkFaultsHappened(faults, all, kills); len(got) != 0 {
 		t.Errorf("every fault and a kill happened, yet: %v", got)
 	}
 	noStall := all
+	noStall.Accepted += noStall.StallDropped
 	noStall.StallDropped = 0
 	if got := checkFaultsHappened(faults, noStall, kills); len(got) != 1 || !strings.Contains(got[0], "stall_dropped") {
-		t.Errorf("stall_dropped never happened: got %v", got)
+		t.Errorf("stall_dropped never happened over 1,000 calls: got %v", got)
 	}
 	unconfigured := faults
 	unconfigured.StallDropped = 0
 	if got := checkFaultsHappened(unconfigured, noStall, kills); len(got) != 0 {
 		t.Errorf("an unconfigured fault that never happened is no problem: got %v", got)
+	}
+	// A short run: 100 calls, 3 stall_dropped expected: missing it is chance.
+	short := emulator.Counters{Accepted: 82, Fault500: 6, Fault504: 5, StallSent: 4, ResetConn: 3}
+	if got := checkFaultsHappened(faults, short, kills); len(got) != 0 {
+		t.Errorf("a short run without the rarest fault: got %v", got)
+	}
+	few := emulator.Counters{Accepted: 990, Fault500: 3, Fault504: 2, StallSent: 2, StallDropped: 1, ResetConn: 2}
+	if got := checkFaultsHappened(faults, few, kills); len(got) != 1 || !strings.Contains(got[0], "under half") {
+		t.Errorf("faults on 1 %% of calls where 20 %% are configured: got %v", got)
 	}
 	if got := checkFaultsHappened(faults, all, kills[1:]); len(got) != 1 || !strings.Contains(got[0], "no process was killed") {
 		t.Errorf("no kill: got %v", got)

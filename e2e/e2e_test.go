@@ -179,22 +179,41 @@ func kindCounts(done []string) map[string]int {
 	return out
 }
 
-// checkFaultsHappened says what chaos did not happen: a fault kind
-// configured with a rate above zero that the emulator never injected, or
-// no kill at all among the events done.
+// minExpectedFaults is how many injections of a fault kind its rate must
+// promise before checkFaultsHappened requires one: with 10 expected, a kind
+// that never happens by chance has a probability of e^-10 (5 in 100,000); a
+// short run makes too few calls to expect every kind.
+const minExpectedFaults = 10
+
+// checkFaultsHappened says what chaos did not happen, so that TestChaos
+// cannot pass without it: a fault kind whose configured rate promised at
+// least minExpectedFaults injections over the calls made but that never
+// happened, faults on fewer than half the share of calls configured, or no
+// kill among the events done.
 func checkFaultsHappened(f emulator.Faults, seen emulator.Counters, done []string) []string {
 	var out []string
-	for _, k := range []struct {
+	kinds := []struct {
 		name string
 		rate float64
 		n    int
 	}{
 		{"500", f.Error500, seen.Fault500}, {"504", f.Error504, seen.Fault504}, {"stall_sent", f.StallSent, seen.StallSent},
 		{"stall_dropped", f.StallDropped, seen.StallDropped}, {"reset", f.Reset, seen.ResetConn},
-	} {
-		if k.rate > 0 && k.n == 0 {
-			out = append(out, fmt.Sprintf("NO CHAOS: the emulator fault %s is configured (rate %.2f) but never happened", k.name, k.rate))
+	}
+	faults, rate := 0, 0.0
+	for _, k := range kinds {
+		faults += k.n
+		rate += k.rate
+	}
+	// Every /push.json call draws once: it was answered, or it met a fault.
+	calls := float64(faults + seen.Accepted + seen.RateLimited + seen.Unauthorized + seen.BadRequest + seen.NotEnabled + seen.NotAllowed)
+	for _, k := range kinds {
+		if expected := calls * k.rate; expected >= minExpectedFaults && k.n == 0 {
+			out = append(out, fmt.Sprintf("NO CHAOS: the emulator fault %s (rate %.2f, %.0f expected over %.0f calls) never happened", k.name, k.rate, expected, calls))
 		}
+	}
+	if rate > 0 && calls*rate >= minExpectedFaults && float64(faults) < calls*rate/2 {
+		out = append(out, fmt.Sprintf("NO CHAOS: faults on %d of %.0f calls, under half the %.0f%% configured", faults, calls, rate*100))
 	}
 	kills := 0
 	for kind, n := range kindCounts(done) {
