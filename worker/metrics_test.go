@@ -71,74 +71,53 @@ func TestFireLagOncePerSend(t *testing.T) {
 }
 
 // An operator's retry (tagcast campaign retry) resets the send's attempts
-// to 0, so its next attempt is attempt 1 again; hours after the fire, it
-// must not be observed as a second, very late fire of the send. This guards
-// the path of a run read from the store (ProcessRun: the run's Retries).
+// to 0, so its next attempt is attempt 1 again: it must not be observed as
+// a second, late fire of the send. Both paths are guarded: a run read from
+// the store (ProcessRun: the run's Retries), and a run's first send claimed
+// from the task's hints (ClaimFirstSend, no read of the run), as when the
+// reconciler re-enqueues a retried run with its hints and it is processed
+// within InlineWait of its instant.
 func TestFireLagNotObservedOnOperatorRetry(t *testing.T) {
 	t.Parallel()
-	reg := prometheus.NewRegistry()
-	m, err := worker.NewMetrics(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := setup(t, envOpts{metrics: m, pushDisabled: true}) // the service answers 1009: failed
-	ids := fire(t, e.ctx, e.store, 1, body(), t0, t0, 0)
-	if err := e.handler.ProcessRun(e.ctx, ids[0]); err != nil {
-		t.Fatal(err)
-	}
-	if n, sum := fireLagSamples(t, reg); n != 1 || sum > 1 {
-		t.Fatalf("after the first attempt: %d samples, sum %.0fs; want 1 sample of ~0s", n, sum)
-	}
-	// Three hours later the operator retries the failed send.
-	later := t0.Add(3 * time.Hour)
-	e.clock.Set(later)
-	if n, err := e.store.ResetForRetry(e.ctx, ids[0], campaign.RetryOptions{}, later); err != nil || n != 1 {
-		t.Fatalf("ResetForRetry = %d, %v", n, err)
-	}
-	if err := e.handler.ProcessRun(e.ctx, ids[0]); err != nil {
-		t.Fatal(err)
-	}
-	if c := e.emu.Counters(testKey); c.NotEnabled != 2 {
-		t.Fatalf("emulator answered %d pushes with 1009, want 2 (the fire and the retry)", c.NotEnabled)
-	}
-	if n, sum := fireLagSamples(t, reg); n != 1 {
-		t.Errorf("fire lag: %d samples (sum %.0fs) for 1 send after an operator retry, want 1: the retry was observed as a late fire", n, sum)
-	}
-}
-
-// The same on the path of a run's first send claimed from the task's hints
-// (ClaimFirstSend, no read of the run, so no Retries to look at): the
-// run's first fire is observed once, and a retried run that the reconciler
-// re-enqueued with its hints, processed within InlineWait of its instant
-// and so claimed the same way, is not observed again.
-func TestFireLagNotObservedOnOperatorRetryOfHintedRun(t *testing.T) {
-	t.Parallel()
-	reg := prometheus.NewRegistry()
-	m, err := worker.NewMetrics(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := setup(t, envOpts{metrics: m, pushDisabled: true}) // the service answers 1009: failed
-	ids := fire(t, e.ctx, e.store, 1, body(), t0, t0, 0)
-	if err := e.handler.ProcessTask(e.ctx, hintedTask(t, ids[0], testApp, t0)); err != nil {
-		t.Fatal(err)
-	}
-	if n, sum := fireLagSamples(t, reg); n != 1 || sum > 1 {
-		t.Fatalf("after the first attempt: %d samples, sum %.0fs; want 1 sample of ~0s", n, sum)
-	}
-	retry := t0.Add(5 * time.Second) // within InlineWait: the task's hints are used
-	e.clock.Set(retry)
-	if n, err := e.store.ResetForRetry(e.ctx, ids[0], campaign.RetryOptions{}, retry); err != nil || n != 1 {
-		t.Fatalf("ResetForRetry = %d, %v", n, err)
-	}
-	if err := e.handler.ProcessTask(e.ctx, hintedTask(t, ids[0], testApp, t0)); err != nil {
-		t.Fatal(err)
-	}
-	if c := e.emu.Counters(testKey); c.NotEnabled != 2 {
-		t.Fatalf("emulator answered %d pushes with 1009, want 2 (the fire and the retry)", c.NotEnabled)
-	}
-	if n, sum := fireLagSamples(t, reg); n != 1 {
-		t.Errorf("fire lag: %d samples (sum %.0fs) for 1 send after an operator retry, want 1: the retry was observed as a second fire", n, sum)
+	for _, c := range []struct {
+		name    string
+		retryAt time.Time
+		process func(e *env, id int64) error
+	}{
+		{"run read from the store", t0.Add(3 * time.Hour), func(e *env, id int64) error { return e.handler.ProcessRun(e.ctx, id) }},
+		{"first send from the task's hints", t0.Add(5 * time.Second), func(e *env, id int64) error {
+			return e.handler.ProcessTask(e.ctx, hintedTask(e.t, id, testApp, t0))
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			reg := prometheus.NewRegistry()
+			m, err := worker.NewMetrics(reg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := setup(t, envOpts{metrics: m, pushDisabled: true}) // the service answers 1009: failed
+			ids := fire(t, e.ctx, e.store, 1, body(), t0, t0, 0)
+			if err := c.process(e, ids[0]); err != nil {
+				t.Fatal(err)
+			}
+			if n, sum := fireLagSamples(t, reg); n != 1 || sum > 1 {
+				t.Fatalf("after the first attempt: %d samples, sum %.0fs; want 1 sample of ~0s", n, sum)
+			}
+			e.clock.Set(c.retryAt) // the operator retries the failed send
+			if n, err := e.store.ResetForRetry(e.ctx, ids[0], campaign.RetryOptions{}, c.retryAt); err != nil || n != 1 {
+				t.Fatalf("ResetForRetry = %d, %v", n, err)
+			}
+			if err := c.process(e, ids[0]); err != nil {
+				t.Fatal(err)
+			}
+			if got := e.emu.Counters(testKey); got.NotEnabled != 2 {
+				t.Fatalf("emulator answered %d pushes with 1009, want 2 (the fire and the retry)", got.NotEnabled)
+			}
+			if n, sum := fireLagSamples(t, reg); n != 1 {
+				t.Errorf("fire lag: %d samples (sum %.0fs) for 1 send after an operator retry, want 1: the retry was observed as a second fire", n, sum)
+			}
+		})
 	}
 }
 
