@@ -271,9 +271,17 @@ func startScenario(t *testing.T, sc *scenario, faults emulator.Faults) *scenario
 	return r
 }
 
+// overtime is how long past the horizon the clock may go while runs are
+// open. A run due near the end may wait a day for its quota (dayroll's
+// fourth send waits a rolling day), and in TestChaos every attempt a fault
+// sends back to retry spends a slot of a day window too: a CI run once
+// needed two more rolling days for two injected 504s. Quiet simulated days
+// cost one step each.
+const overtime = 30*time.Hour + 72*time.Hour
+
 // step runs the clock over the horizon (and past it while runs are open).
 func (r *scenarioRun) step(onStep func(time.Time)) error {
-	r.st = &stepper{c: r.c, end: r.sc.end, limit: r.sc.end.Add(30 * time.Hour),
+	r.st = &stepper{c: r.c, end: r.sc.end, limit: r.sc.end.Add(overtime),
 		stepTimeout: 3 * time.Minute, deadAfter: 20 * time.Second, onStep: onStep,
 		probes: probeInstants(r.sc, schedulerLookahead)}
 	ctx, cancel := context.WithTimeout(r.t.Context(), 60*time.Minute)
