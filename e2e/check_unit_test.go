@@ -179,16 +179,10 @@ func resolveRecipients(sc *scenario, rec *emuRecord) {
 // checkEmulator, checkDeliveries and checkQuota read, and wants each
 // reported (and nothing reported for the clean record).
 func testPlantedViolations(t *testing.T) {
-	fire := t0.Add(time.Hour)
-	tagCampaign := campaignSpec{Name: "c000", App: "alpha", Schedule: campaign.Schedule{At: &fire}, Fires: []time.Time{fire}}
-	idCampaign := campaignSpec{Name: "c001", App: "beta", Schedule: campaign.Schedule{At: &fire}, UserIDs: 1500, Fires: []time.Time{fire}}
-	sc := &scenario{start: t0, end: t0.Add(3 * time.Hour), campaigns: []campaignSpec{tagCampaign, idCampaign},
-		apps: []appSpec{{Name: "alpha", Key: "ka", Hourly: 100, Daily: 100, HourWindow: "rolling", DayWindow: "calendar", Timezone: "UTC"},
-			{Name: "beta", Key: "kb", Hourly: 100, Daily: 100, HourWindow: "rolling", DayWindow: "calendar", Timezone: "UTC"}}}
-	ids := map[string]int64{"c000": 1, "c001": 2}
-	tagAlert, idAlert := alertFor(1, fire), alertFor(2, fire)
-	all := userIDsOf(idCampaign)
-	chunk1, chunk2 := all[:1000], all[1000:]
+	sc, ids, _, _, fire := cleanRecordAt(time.Second)
+	tagAlert, idAlert := alertFor(ids["c000"], fire), alertFor(ids["c001"], fire)
+	all := userIDsOf(sc.campaigns[1])
+	chunk2 := all[1000:]
 	at := fire.Add(time.Second)
 	// host:666 was killed holding send 1 (and, in the cases below, not
 	// send 2, which it had claimed and left before).
@@ -199,20 +193,7 @@ func testPlantedViolations(t *testing.T) {
 
 	// clean: one push per send, every messageUID recorded.
 	clean := func() (emuRecord, []sendRow) {
-		rec := emuRecord{rateLimited: map[string]int{}, calls: map[string][]callResult{},
-			pushes: []emulator.Push{
-				pushOf("ka", tagAlert, nil, at, "ok", "U1"),
-				pushOf("kb", idAlert, chunk1, at, "ok", "U2"),
-				pushOf("kb", idAlert, chunk2, at, "ok", "U3"),
-			}}
-		sends := []sendRow{
-			sendOf(1, tagAlert, nil, "sent", "U1", "h:1"),
-			sendOf(2, idAlert, chunk1, "sent", "U2", "h:1"),
-			sendOf(3, idAlert, chunk2, "sent", "U3", "h:1"),
-		}
-		for _, s := range sends {
-			rec.calls[s.Key] = []callResult{{Status: 200}}
-		}
+		_, _, rec, sends, _ := cleanRecordAt(time.Second)
 		return rec, sends
 	}
 	for _, tt := range []struct {
@@ -419,6 +400,12 @@ func testQuotaEveryMode(t *testing.T) {
 // fire each, every send pushed once at its fire and recorded; both apps
 // have room for 100 pushes an hour and a day.
 func cleanRecord() (*scenario, map[string]int64, emuRecord, []sendRow, time.Time) {
+	return cleanRecordAt(0)
+}
+
+// cleanRecordAt is cleanRecord with every push received delay after its
+// fire.
+func cleanRecordAt(delay time.Duration) (*scenario, map[string]int64, emuRecord, []sendRow, time.Time) {
 	fire := t0.Add(time.Hour)
 	tagCampaign := campaignSpec{Name: "c000", App: "alpha", Schedule: campaign.Schedule{At: &fire}, Fires: []time.Time{fire}}
 	idCampaign := campaignSpec{Name: "c001", App: "beta", Schedule: campaign.Schedule{At: &fire}, UserIDs: 1500, Fires: []time.Time{fire}}
@@ -430,9 +417,9 @@ func cleanRecord() (*scenario, map[string]int64, emuRecord, []sendRow, time.Time
 	all := userIDsOf(idCampaign)
 	rec := emuRecord{rateLimited: map[string]int{}, calls: map[string][]callResult{},
 		pushes: []emulator.Push{
-			pushOf("ka", tagAlert, nil, fire, "ok", "U1"),
-			pushOf("kb", idAlert, all[:1000], fire, "ok", "U2"),
-			pushOf("kb", idAlert, all[1000:], fire, "ok", "U3"),
+			pushOf("ka", tagAlert, nil, fire.Add(delay), "ok", "U1"),
+			pushOf("kb", idAlert, all[:1000], fire.Add(delay), "ok", "U2"),
+			pushOf("kb", idAlert, all[1000:], fire.Add(delay), "ok", "U3"),
 		}}
 	sends := []sendRow{
 		sendOf(1, tagAlert, nil, "sent", "U1", "h:1"),

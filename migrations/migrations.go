@@ -182,15 +182,23 @@ func results(rs ...*goose.MigrationResult) []Result {
 // and applies nothing, when the database is at a version newer than this
 // binary embeds.
 func Up(ctx context.Context, db *sql.DB, d Dialect) ([]Result, error) {
+	return migrate(ctx, db, d, "up", func(p *goose.Provider) ([]*goose.MigrationResult, error) {
+		return p.Up(ctx)
+	})
+}
+
+// migrate runs op on db under the migration lock (run), after refusing a
+// schema newer than this binary; what names the operation in errors.
+func migrate(ctx context.Context, db *sql.DB, d Dialect, what string, op func(p *goose.Provider) ([]*goose.MigrationResult, error)) ([]Result, error) {
 	var out []Result
 	err := run(ctx, db, d, func(p *goose.Provider) error {
 		if err := refuseNewer(ctx, p); err != nil {
-			return fmt.Errorf("migrations: up: %w", err)
+			return fmt.Errorf("migrations: %s: %w", what, err)
 		}
-		rs, err := p.Up(ctx)
+		rs, err := op(p)
 		out = results(rs...)
 		if err != nil {
-			return fmt.Errorf("migrations: up: %w", err)
+			return fmt.Errorf("migrations: %s: %w", what, err)
 		}
 		return nil
 	})
@@ -216,41 +224,22 @@ const (
 // On PostgreSQL the row count is taken just before goose's lock: a row
 // inserted in between is dropped with its table.
 func Down(ctx context.Context, db *sql.DB, d Dialect, data DataLoss) ([]Result, error) {
-	var out []Result
-	err := run(ctx, db, d, func(p *goose.Provider) error {
-		if err := refuseNewer(ctx, p); err != nil {
-			return fmt.Errorf("migrations: down: %w", err)
-		}
+	return migrate(ctx, db, d, "down", func(p *goose.Provider) ([]*goose.MigrationResult, error) {
 		if data == KeepData {
 			if err := refuseDataLoss(ctx, db, d, p); err != nil {
-				return fmt.Errorf("migrations: down: %w", err)
+				return nil, err
 			}
 		}
 		r, err := p.Down(ctx)
-		out = results(r)
-		if err != nil {
-			return fmt.Errorf("migrations: down: %w", err)
-		}
-		return nil
+		return []*goose.MigrationResult{r}, err
 	})
-	return out, err
 }
 
 // Reset rolls back every migration, whatever the tables hold (for tests).
 func Reset(ctx context.Context, db *sql.DB, d Dialect) ([]Result, error) {
-	var out []Result
-	err := run(ctx, db, d, func(p *goose.Provider) error {
-		if err := refuseNewer(ctx, p); err != nil {
-			return fmt.Errorf("migrations: reset: %w", err)
-		}
-		rs, err := p.DownTo(ctx, 0)
-		out = results(rs...)
-		if err != nil {
-			return fmt.Errorf("migrations: reset: %w", err)
-		}
-		return nil
+	return migrate(ctx, db, d, "reset", func(p *goose.Provider) ([]*goose.MigrationResult, error) {
+		return p.DownTo(ctx, 0)
 	})
-	return out, err
 }
 
 // TableRows is a table and how many rows it holds.

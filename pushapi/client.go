@@ -305,13 +305,10 @@ func (c *Client) attempt(ctx context.Context, host, path, contentType, requestID
 	}
 	ts := timestamp(c.now())
 
-	var gotConn, wrote, writeFailed atomic.Bool
+	var wrote, writeFailed atomic.Bool
 	var sent sentBytes
 	trace := &httptrace.ClientTrace{
-		GotConn: func(info httptrace.GotConnInfo) {
-			gotConn.Store(true)
-			sent.got(info.Conn)
-		},
+		GotConn: func(info httptrace.GotConnInfo) { sent.got(info.Conn) },
 		WroteRequest: func(info httptrace.WroteRequestInfo) {
 			if info.Err != nil {
 				writeFailed.Store(true)
@@ -335,7 +332,7 @@ func (c *Client) attempt(ctx context.Context, host, path, contentType, requestID
 
 	resp, err := c.http.Do(req)
 	if err != nil {
-		written := requestWritten(gotConn.Load(), wrote.Load(), writeFailed.Load(), &sent)
+		written := requestWritten(wrote.Load(), writeFailed.Load(), &sent)
 		msg := "request not sent"
 		if written {
 			msg = "no answer after the request was sent"
@@ -389,10 +386,7 @@ func (c *Client) attempt(ctx context.Context, host, path, contentType, requestID
 //     request it did deliver (a retrying wrapper, HTTP/2), the request
 //     counts as written unless its write failed: the conservative answer,
 //     since net/http reports a request written once it is in its buffer.
-func requestWritten(gotConn, wrote, writeFailed bool, sent *sentBytes) bool {
-	if !gotConn {
-		return false
-	}
+func requestWritten(wrote, writeFailed bool, sent *sentBytes) bool {
 	if written, known := sent.written(); known {
 		return written
 	}

@@ -173,8 +173,8 @@ func (s *sentBytes) got(c net.Conn) {
 }
 
 // written reports whether any byte was written to the request's
-// connections since they were given to it; known is false when one of them
-// could not be counted. (Over TLS a close_notify written as a broken
+// connections since they were given to it (none given: nothing written);
+// known is false when one of them could not be counted. (Over TLS a close_notify written as a broken
 // connection closes may count too: the safe side.)
 func (s *sentBytes) written() (written, known bool) {
 	s.mu.Lock()
