@@ -175,15 +175,18 @@ func TestFireLagBucketsCoverQuotaDeferrals(t *testing.T) {
 // and the whole /metrics target would go down with it. A collection is
 // bounded: past its timeout the scrape counts an error and serves no queue
 // statistics, and scrapes that keep coming during the stall share the one
-// read in flight rather than pile up reads of their own. The client has
-// go-redis' default options, as the distributed wiring gives the inspector.
+// read in flight rather than pile up reads of their own. The client waits
+// out the whole stall (its read timeout is longer than the pause), so a
+// scrape that waited for Redis would come back with the statistics: a
+// scrape without them, an error counted, is one the bound ended (no
+// wall-clock assertion needed).
 func TestQueueCollectorBoundedWhenRedisStalls(t *testing.T) {
 	t.Parallel()
 	if worker.DefaultQueueCollectTimeout > 5*time.Second {
 		t.Errorf("DefaultQueueCollectTimeout %s, want at most half of Prometheus' default 10s scrape_timeout", worker.DefaultQueueCollectTimeout)
 	}
 	srv := testenv.Redis(t)
-	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, ReadTimeout: time.Minute})
 	t.Cleanup(func() { _ = rdb.Close() })
 	ctx := context.Background()
 	if err := queue.Register(ctx, rdb, queue.DefaultQueue); err != nil {
@@ -207,11 +210,7 @@ func TestQueueCollectorBoundedWhenRedisStalls(t *testing.T) {
 	conns := rdb.PoolStats().TotalConns
 	const scrapes = 3
 	for i := range scrapes {
-		start := time.Now()
 		got := queueMetrics(t, reg)
-		if took := time.Since(start); took > 2*time.Second {
-			t.Errorf("scrape %d with Redis stalled took %s, want about the collector's timeout (100ms)", i, took.Round(10*time.Millisecond))
-		}
 		if got.queues != 0 || got.errors != float64(i+1) {
 			t.Errorf("scrape %d with Redis stalled: %+v, want no queue statistics and %d errors counted", i, got, i+1)
 		}
