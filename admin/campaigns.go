@@ -210,12 +210,26 @@ func (s *Server) retryRun(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, &apiError{status: http.StatusConflict, body: errorf("run %d: nothing to retry: no failed or expired sends%s", id, unknownHint(unknown))})
 		return
 	}
+	res := RetryResult{Unknown: unknown, Runs: []RunRetry{{RunID: id, Reset: n}}, Reset: n}
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		if n == 0 {
+			s.fail(w, r, err)
+			return
+		}
+		// The sends are re-opened in the store and will go out (the
+		// reconciler enqueues what the enqueue here could not): failing
+		// the request would tell the operator the opposite.
+		s.log.Warn().Err(err).Str("request_id", requestID(r)).Int64("run", id).Msg("run retried, but not enqueued at once")
+		res.Warnings = append(res.Warnings, retryWarning(id, err))
 	}
 	s.log.Info().Str("request_id", requestID(r)).Int64("run", id).Bool("unknown", unknown).Int("reset", n).Msg("run retried")
-	s.writeJSON(w, r, http.StatusOK, RetryResult{Unknown: unknown, Runs: []RunRetry{{RunID: id, Reset: n}}, Reset: n})
+	s.writeJSON(w, r, http.StatusOK, res)
+}
+
+// retryWarning says that a run was re-opened but its enqueue (or the record
+// of it) failed, so it goes out when the reconciler next enqueues it.
+func retryWarning(runID int64, err error) string {
+	return fmt.Sprintf("run %d: re-opened, but it could not be queued at once (%v); the scheduler's reconciler will queue it", runID, err)
 }
 
 func unknownHint(unknown bool) string {
@@ -256,12 +270,25 @@ func (s *Server) retryCampaign(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		n, err := s.opts.Operations.Retry(r.Context(), run.ID, unknown)
-		if errors.Is(err, campaign.ErrNothingToRetry) {
-			continue // this run has nothing to re-open; the others may
-		}
-		if err != nil {
+		switch {
+		case errors.Is(err, campaign.ErrNothingToRetry), errors.Is(err, campaign.ErrIllegalTransition), errors.Is(err, campaign.ErrNotFound):
+			// This run has nothing to re-open, or it changed since the
+			// campaign was read (a late answer settled it, another
+			// operator re-opened it); the others may still be retried.
+			continue
+		case err != nil && n == 0:
+			if res.Reset > 0 {
+				// Runs already re-opened will go out: say so with the
+				// error rather than answer as if nothing happened.
+				s.log.Warn().Err(err).Str("request_id", requestID(r)).Int64("campaign", id).Int64("run", run.ID).Msg("retry stopped part way")
+				res.Warnings = append(res.Warnings, fmt.Sprintf("run %d: not retried: %v", run.ID, err))
+				continue
+			}
 			s.fail(w, r, fmt.Errorf("campaign %d: retry run %d: %w", id, run.ID, err))
 			return
+		case err != nil:
+			s.log.Warn().Err(err).Str("request_id", requestID(r)).Int64("run", run.ID).Msg("run retried, but not enqueued at once")
+			res.Warnings = append(res.Warnings, retryWarning(run.ID, err))
 		}
 		if n > 0 {
 			res.Runs = append(res.Runs, RunRetry{RunID: run.ID, Reset: n})

@@ -80,9 +80,17 @@ func (e *UnreachableError) Error() string {
 func (e *UnreachableError) Unwrap() error { return e.Err }
 
 // do sends a request and decodes a 2xx JSON answer into out (when not nil).
+// path is already escaped (each segment by url.PathEscape): it goes out as
+// written, so an id holding "/", " " or non-ASCII reaches the server whole
+// and is not escaped a second time.
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, contentType string, body []byte, out any) error {
 	u := *c.base
-	u.Path = c.base.Path + path
+	u.RawPath = c.base.EscapedPath() + path
+	unescaped, err := url.PathUnescape(u.RawPath)
+	if err != nil {
+		return fmt.Errorf("admin API %s %s: %w", method, path, err)
+	}
+	u.Path = unescaped
 	u.RawQuery = query.Encode()
 	var rd io.Reader
 	if body != nil {

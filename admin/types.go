@@ -49,6 +49,11 @@ type RetryResult struct {
 	Unknown    bool       `json:"unknown"` // unknown sends were included
 	Runs       []RunRetry `json:"runs"`
 	Reset      int        `json:"reset"` // sends reset, over all runs
+	// Warnings say what went wrong after sends were re-opened: a run
+	// re-opened but not queued at once (the reconciler queues it), or a
+	// run of the campaign that could not be retried. The re-opened sends
+	// go out either way.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // RunRetry is one run a retry re-opened.

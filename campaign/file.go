@@ -179,6 +179,12 @@ func parseSchedule(verr *ValidationError, fs fileSchedule) Schedule {
 			verr.add(path, "must be an RFC 3339 time such as 2026-12-01T09:00:00+08:00, got %q", v)
 			return nil
 		}
+		// The store keeps instants in UTC, and RFC 3339 has four-digit
+		// years: 9999-12-31T23:59:59-01:00 is in year 10000 there.
+		if y := t.UTC().Year(); y < 1 || y > 9999 {
+			verr.add(path, "must fall within the years 0001 to 9999 in UTC, got %q", v)
+			return nil
+		}
 		return &t
 	}
 	s.At = parseTime("schedule.at", fs.At)
@@ -347,6 +353,11 @@ func validatePush(verr *ValidationError, c Campaign, fireTime time.Time) {
 	}
 }
 
+// errOneCampaign refuses a file holding a second document ("---" in YAML,
+// a second value in JSON): one file is one campaign, and creating the first
+// while dropping the others in silence would lose them.
+var errOneCampaign = errors.New("a campaign file holds one campaign: found a second document; split the campaigns into files of their own")
+
 // decodeFile reads a campaign file into a generic value. A JSON document is
 // read as JSON: YAML's parser refuses JSON's surrogate-pair escapes
 // ("\ud83d\ude00", how many tools write an emoji). In YAML, an unquoted
@@ -359,7 +370,8 @@ func decodeFile(data []byte) (any, error) {
 		dec.UseNumber()
 		var v any
 		if err := dec.Decode(&v); err == nil {
-			if _, err := dec.Token(); errors.Is(err, io.EOF) {
+			_, err := dec.Token()
+			if errors.Is(err, io.EOF) {
 				// encoding/json keeps the last of two equal keys in
 				// silence; YAML refused them, and so does this.
 				if path, dup := duplicateKey(t); dup {
@@ -367,16 +379,32 @@ func decodeFile(data []byte) (any, error) {
 				}
 				return v, nil
 			}
+			if err == nil {
+				// A whole JSON value followed by another: reading the
+				// first and dropping the rest would lose a campaign.
+				return nil, errOneCampaign
+			}
 		}
 		// Not one JSON document (or not UTF-8): maybe YAML's flow style;
 		// YAML says.
 	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil // empty: not a mapping, as the caller reports
+		}
 		return nil, err
 	}
 	if doc.Kind == 0 {
-		return nil, nil // empty: not a mapping, as the caller reports
+		return nil, nil
+	}
+	var more yaml.Node
+	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return nil, err
+		}
+		return nil, errOneCampaign
 	}
 	timestampsAsText(&doc)
 	var v any

@@ -182,9 +182,10 @@ func (e *Error) refused() bool {
 }
 
 // NotSent reports whether the service definitively refused the call without
-// sending anything: an invalid request rejected locally, codes 1001-1007 and
-// 1009, HTTP 430, and 4xx statuses other than 429 — and no earlier attempt
-// of the call may have reached the service. Rate limiting (429/1008) is not
+// sending anything: an invalid request rejected locally, a network failure
+// before any attempt's request was written, codes 1001-1007 and 1009, HTTP
+// 430, and 4xx statuses other than 429 — and no earlier attempt of the call
+// may have reached the service. Rate limiting (429/1008) is not
 // included (the quota guard handles it by blocking the window), nor are
 // redirects or a success status with an unknown code (conservative: the
 // reservation is kept). The quota guard releases its reservation when NotSent
@@ -194,8 +195,13 @@ func (e *Error) NotSent() bool {
 	if errors.As(e.Err, &ve) && e.HTTPStatus == 0 {
 		return true
 	}
-	if e.MayHaveReached || e.HTTPStatus == 0 || e.Code == CodeRateLimited {
+	if e.MayHaveReached || e.Code == CodeRateLimited {
 		return false
+	}
+	if e.HTTPStatus == 0 {
+		// No answer, and no attempt's request was (or may have been)
+		// written: nothing left this host.
+		return e.Outcome() == OutcomeRetry
 	}
 	switch e.Code {
 	case CodeAppKeyMismatch, CodeParam, CodeNoPostData, CodeSignature, CodeTooLong,

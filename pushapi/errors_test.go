@@ -23,7 +23,7 @@ func TestClassify(t *testing.T) {
 		{"1000", &Error{HTTPStatus: 500, Code: 1000}, OutcomeRetry, false},
 		{"1050", &Error{HTTPStatus: 504, Code: 1050}, OutcomeRetry, false},
 		{"5xx without code", &Error{HTTPStatus: 502}, OutcomeRetry, false},
-		{"network error before write", &Error{Err: errors.New("connection refused")}, OutcomeRetry, false},
+		{"network error before write", &Error{Err: errors.New("connection refused")}, OutcomeRetry, true},
 		{"429", &Error{HTTPStatus: 429}, OutcomeRateLimited, false},
 		{"1008", &Error{HTTPStatus: 429, Code: 1008}, OutcomeRateLimited, false},
 		{"1008 on HTTP 200", &Error{HTTPStatus: 200, Code: 1008}, OutcomeRateLimited, false},

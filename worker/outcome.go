@@ -51,9 +51,7 @@ func decide(res *pushapi.PushResponse, err error, attempt int, now time.Time, b 
 			d.code = pe.HTTPStatus
 		}
 		d.retryAfter = pe.RetryAfter
-		d.releaseQuota = pe.NotSent() ||
-			// a network error before the request was written: nothing left this host
-			(d.class == pushapi.OutcomeRetry && pe.HTTPStatus == 0 && !pe.MayHaveReached)
+		d.releaseQuota = pe.NotSent() // includes a network error before the request was written
 	}
 	d.record.Code = d.code
 	d.record.Message = err.Error()

@@ -382,6 +382,9 @@ the campaign.`,
 				fmt.Fprintf(cmd.OutOrStdout(), "run %d: %s reset for sending\n", r.RunID, plural(r.Reset, "send"))
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "campaign %d: %s in %s will be sent again\n", id, plural(res.Reset, "send"), plural(len(res.Runs), "run"))
+			for _, w := range res.Warnings {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", w)
+			}
 			return nil
 		},
 	}
