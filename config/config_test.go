@@ -408,6 +408,12 @@ func TestValidateRules(t *testing.T) {
 			[]Problem{{"database.url", "must be sqlite://FILE, postgres:// or postgresql:// (a URL with a scheme)"}}},
 		{"sqlite file", func(c *Config) { c.Database.URL = "sqlite://" },
 			[]Problem{{"database.url", "sqlite:// must be followed by a file name, e.g. sqlite://tagcast.db"}}},
+		// The store holds the quota ledger: one that dies with the process
+		// let each `push send` start from an empty ledger and go over quota.
+		{"sqlite in memory", func(c *Config) { c.Database.URL = "sqlite://:memory:" },
+			[]Problem{{"database.url", "must name a file, not an in-memory database: the store keeps the quota ledger and what was sent, and an in-memory one forgets them when the process ends"}}},
+		{"sqlite shared memory", func(c *Config) { c.Database.URL = "sqlite://file:tc?mode=memory&cache=shared" },
+			[]Problem{{"database.url", "must name a file, not an in-memory database: the store keeps the quota ledger and what was sent, and an in-memory one forgets them when the process ends"}}},
 		{"postgres host", func(c *Config) { c.Database.URL = "postgresql:///tagcast" },
 			[]Problem{{"database.url", "must name a host, e.g. postgres://user@host:5432/tagcast"}}},
 		{"postgres ok", func(c *Config) { c.Database.URL = "postgres://u:p@db:5432/tagcast?sslmode=disable" }, nil},

@@ -173,11 +173,13 @@ func (a *App) secretSource(shownEnv, shownFile func(string) string) string {
 // parameter whose name mentions a password, secret, token or key, with
 // "[redacted]". It works on the text (sentinel URLs with several hosts do not
 // parse as URLs), treating everything before the last '@' ahead of the query
-// as user information. Text without "://" is returned unchanged.
+// as user information. Text without "://" (a mistyped URL, a libpq
+// "key=value" string) is not a URL this program reads, but it is shown in
+// the error that says so: it goes through redactOpaque.
 func RedactURL(raw string) string {
 	scheme, rest, ok := strings.Cut(raw, "://")
 	if !ok {
-		return raw
+		return redactOpaque(raw)
 	}
 	if at := userinfoEnd(raw, rest); at >= 0 {
 		if user, _, hasPass := strings.Cut(rest[:at], ":"); hasPass {
@@ -207,6 +209,68 @@ func RedactURL(raw string) string {
 		out += "#" + fragment
 	}
 	return out
+}
+
+// redactOpaque hides what may be a secret in text that is not a URL: all
+// before the last '@' ("user:pass@host" without its scheme), and the value
+// of every key=value pair whose key names a secret (a libpq connection
+// string: password=... or password='...'). When a quoted value does not
+// end, everything from the key on is hidden.
+func redactOpaque(raw string) string {
+	if at := strings.LastIndexByte(raw, '@'); at >= 0 {
+		raw = redacted + raw[at:]
+	}
+	if !strings.Contains(raw, "=") {
+		return raw
+	}
+	var b strings.Builder
+	for i := 0; i < len(raw); {
+		eq := strings.IndexByte(raw[i:], '=')
+		if eq < 0 {
+			b.WriteString(raw[i:])
+			break
+		}
+		eq += i
+		keyStart := strings.LastIndexAny(raw[i:eq], " \t\n") + 1 + i
+		b.WriteString(raw[i : eq+1])
+		end := valueEnd(raw, eq+1)
+		if sensitiveParam(raw[keyStart:eq]) {
+			if end < 0 {
+				b.WriteString(redacted)
+				break
+			}
+			b.WriteString(redacted)
+		} else {
+			if end < 0 {
+				b.WriteString(raw[eq+1:])
+				break
+			}
+			b.WriteString(raw[eq+1 : end])
+		}
+		i = end
+	}
+	return b.String()
+}
+
+// valueEnd is the index just past the libpq value that starts at i (quoted
+// with ' and \-escapes, or up to the next space), or -1 when a quoted value
+// does not end.
+func valueEnd(s string, i int) int {
+	if i < len(s) && s[i] == '\'' {
+		for j := i + 1; j < len(s); j++ {
+			switch s[j] {
+			case '\\':
+				j++
+			case '\'':
+				return j + 1
+			}
+		}
+		return -1
+	}
+	if sp := strings.IndexAny(s[i:], " \t\n"); sp >= 0 {
+		return i + sp
+	}
+	return len(s)
 }
 
 // sensitiveParam reports whether a query parameter of a URL holds a secret

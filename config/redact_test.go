@@ -200,6 +200,13 @@ func TestRedactURL(t *testing.T) {
 		"postgres://h/db?password=x#frag":                            "postgres://h/db?password=[redacted]#frag",
 		"postgres://h/db?%zz":                                        "postgres://h/db?[redacted]",
 		"https://api.example.com/prefix":                             "https://api.example.com/prefix",
+		// Not URLs (refused by Validate, but shown in its errors and dumps):
+		"sqlite::memory:":                          "sqlite::memory:",
+		":pw@cache:6379":                           "[redacted]@cache:6379",
+		"u:pw@h/db?sslmode=":                       "[redacted]@h/db?sslmode=",
+		"host=db user=u password=hunter2 dbname=d": "host=db user=u password=[redacted] dbname=d",
+		`password='a b\' c' host=x`:                "password=[redacted] host=x",
+		"host=x password='unterminated":            "host=x password=[redacted]",
 	}
 	for raw, want := range tests {
 		if got := RedactURL(raw); got != want {

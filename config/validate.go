@@ -347,8 +347,16 @@ func checkDatabaseURL(raw string) error {
 	}
 	switch (Database{URL: raw}).Driver() {
 	case DriverSQLite:
-		if p, _ := (Database{URL: raw}).SQLitePath(); p == "" || strings.HasPrefix(p, "?") {
+		p, _ := (Database{URL: raw}).SQLitePath()
+		if p == "" || strings.HasPrefix(p, "?") {
 			return fmt.Errorf("sqlite:// must be followed by a file name, e.g. sqlite://tagcast.db")
+		}
+		// The store holds the quota ledger and every send's outcome: one
+		// that dies with the process lets the next process (each `push
+		// send`, a restarted `serve`) forget what was sent and go over
+		// quota.
+		if name, _, _ := strings.Cut(p, "?"); name == ":memory:" || strings.Contains(p, "mode=memory") {
+			return fmt.Errorf("must name a file, not an in-memory database: the store keeps the quota ledger and what was sent, and an in-memory one forgets them when the process ends")
 		}
 		return nil
 	case DriverPostgres:

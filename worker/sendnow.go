@@ -20,6 +20,19 @@ type DirectLedger interface {
 	EndDirectAttempt(ctx context.Context, id int64, outcome campaign.SendStatus) error
 }
 
+// NotCalledError is SendNow's error for a failure before the call (the
+// quota guard's Redis, the ledger, a window with no room): the service was
+// not called and nothing was sent. A *quota.NoRoomError is wrapped in one.
+type NotCalledError struct {
+	App string
+	Err error
+}
+
+func (e *NotCalledError) Error() string { return "app " + e.App + ": nothing sent: " + e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *NotCalledError) Unwrap() error { return e.Err }
+
 // maxSlotLosses bounds how often SendNow reserves again after Redis lost
 // the quota state between its reservation and its ledger entry.
 const maxSlotLosses = 3
@@ -30,8 +43,9 @@ const maxSlotLosses = 3
 // window is closed: nothing is sent), records the attempt in ledger, calls
 // the service, gives the slot back when the service definitively refused
 // without sending, and blocks the app until the next window boundary after
-// a 429/1008. The returned error is the pushapi error as is (classify it
-// with pushapi.Classify).
+// a 429/1008. A failure before the call is a *NotCalledError; otherwise
+// the returned error is the pushapi error as is (classify it with
+// pushapi.Classify).
 //
 // As a worker's claim does, the ledger entry is made before the call and
 // the reservation is then checked to still hold (Guard.Held): if Redis lost
@@ -52,14 +66,14 @@ func SendNow(ctx context.Context, guard Guard, ledger DirectLedger, p Pusher, ap
 	for losses := 0; ; losses++ {
 		res, err := guard.Reserve(ctx, app)
 		if err != nil {
-			return nil, fmt.Errorf("app %s: %w", app, err)
+			return nil, &NotCalledError{App: app, Err: err}
 		}
 		if ledger == nil {
 			return push(ctx, guard, p, app, req, res, nil)
 		}
 		entry, err := ledger.BeginDirectAttempt(ctx, app, res.At)
 		if err != nil {
-			return nil, errors.Join(fmt.Errorf("app %s: nothing sent: quota ledger: %w", app, err), guard.Release(context.WithoutCancel(ctx), res))
+			return nil, &NotCalledError{App: app, Err: errors.Join(fmt.Errorf("quota ledger: %w", err), guard.Release(context.WithoutCancel(ctx), res))}
 		}
 		held, err := guard.Held(ctx, res)
 		if err == nil && held {
@@ -73,11 +87,11 @@ func SendNow(ctx context.Context, guard Guard, ledger DirectLedger, p Pusher, ap
 			guard.Release(context.WithoutCancel(ctx), res))
 		switch {
 		case err != nil:
-			return nil, errors.Join(fmt.Errorf("app %s: nothing sent: %w", app, err), back)
+			return nil, &NotCalledError{App: app, Err: errors.Join(err, back)}
 		case back != nil:
-			return nil, fmt.Errorf("app %s: nothing sent: the quota state was lost before the call: %w", app, back)
+			return nil, &NotCalledError{App: app, Err: fmt.Errorf("the quota state was lost before the call: %w", back)}
 		case losses+1 >= maxSlotLosses:
-			return nil, fmt.Errorf("app %s: nothing sent: the quota state was lost before the call %d times", app, losses+1)
+			return nil, &NotCalledError{App: app, Err: fmt.Errorf("the quota state was lost before the call %d times", losses+1)}
 		}
 	}
 }

@@ -81,7 +81,7 @@ func OpenDB(dbURL string) (*sql.DB, migrations.Dialect, error) { return openDB(d
 func openDB(dbURL string) (*sql.DB, migrations.Dialect, error) {
 	switch {
 	case strings.HasPrefix(dbURL, "postgres://"), strings.HasPrefix(dbURL, "postgresql://"):
-		db, err := sql.Open("pgx", dbURL)
+		db, err := sql.Open("pgx", withConnectTimeout(dbURL))
 		if err != nil {
 			return nil, "", fmt.Errorf("sqlstore: open %s: %w", redact(dbURL), err)
 		}
@@ -122,6 +122,36 @@ func openDB(dbURL string) (*sql.DB, migrations.Dialect, error) {
 	default:
 		return nil, "", fmt.Errorf("sqlstore: database url %q: want a postgres://, postgresql://, sqlite:// or sqlite::memory: url", redact(dbURL))
 	}
+}
+
+// defaultConnectTimeout bounds each new PostgreSQL connection, startup and
+// authentication included, when the URL sets no connect_timeout: without
+// one, a host that accepts the connection and never answers (a hung server,
+// a black-holed port behind a proxy) blocks the opening ping, and every
+// later statement that needs a new connection, for ever.
+var defaultConnectTimeout = 10 * time.Second
+
+// withConnectTimeout adds connect_timeout (whole seconds, as libpq reads
+// it) to a postgres:// URL that has none; the operator's value wins. It
+// works on the text, so that URLs with several hosts keep their form.
+func withConnectTimeout(dbURL string) string {
+	base, fragment, hasFragment := strings.Cut(dbURL, "#")
+	_, query, hasQuery := strings.Cut(base, "?")
+	if q, err := url.ParseQuery(query); err == nil && q.Has("connect_timeout") {
+		return dbURL
+	}
+	sep := "?"
+	if hasQuery {
+		sep = "&"
+		if query == "" {
+			sep = ""
+		}
+	}
+	out := base + sep + "connect_timeout=" + fmt.Sprint(int(defaultConnectTimeout.Seconds()))
+	if hasFragment {
+		out += "#" + fragment
+	}
+	return out
 }
 
 // redact is dbURL fit for an error message: config.RedactURL hides the

@@ -181,7 +181,9 @@ every push costs quota.`,
 			if nr := (*quota.NoRoomError)(nil); errors.As(sendErr, &nr) {
 				err := noRoomReport(nr, time.Now())
 				if g.output == "json" {
-					if werr := writeJSON(cmd.OutOrStdout(), pushSendReport{App: app.Name, Error: err.Error()}); werr != nil {
+					// The guard refused, as the service would have: the same
+					// class (send again when the window reopens).
+					if werr := writeJSON(cmd.OutOrStdout(), pushSendReport{App: app.Name, Outcome: pushapi.OutcomeRateLimited, Error: err.Error()}); werr != nil {
 						return werr
 					}
 				}
@@ -213,6 +215,12 @@ every push costs quota.`,
 
 func sendReport(app string, res *pushapi.PushResponse, err error) pushSendReport {
 	r := pushSendReport{App: app, Outcome: pushapi.Classify(err)}
+	if nc := (*worker.NotCalledError)(nil); errors.As(err, &nc) {
+		// Not a pushapi error, which Classify would call unknown: the
+		// service was not called (Redis or the store failed first), so
+		// nothing was sent and sending again is safe.
+		r.Outcome = pushapi.OutcomeRetry
+	}
 	if err == nil {
 		r.Sent = true
 		if res != nil {
