@@ -14,7 +14,8 @@ import (
 var cronParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
 // ParseCron parses a cron spec and resolves its time zone: a CRON_TZ=/TZ=
-// prefix wins, then timezone, then UTC. robfig/cron panics on some malformed
+// prefix wins, then timezone, then UTC (timezone must name a zone even when
+// a prefix wins). robfig/cron panics on some malformed
 // specs; the panic is turned into an error.
 func ParseCron(spec, timezone string) (sched cron.Schedule, loc *time.Location, err error) {
 	defer func() {
@@ -139,7 +140,7 @@ func (s Schedule) NextAfter(t time.Time) (next time.Time, ok bool, err error) {
 		// (robfig's Delay is at least a second.)
 		next, ok = CeilSecond(*s.Start), true
 		if d := sched.(cron.ConstantDelaySchedule).Delay; !t.Before(next) {
-			next = next.Add((t.Sub(next)/d + 1) * d)
+			next = gridPoint(next, d, gridSteps(next, t, d)+1)
 		}
 	default:
 		next = sched.Next(t.In(loc))
@@ -149,6 +150,32 @@ func (s Schedule) NextAfter(t time.Time) (next time.Time, ok bool, err error) {
 		return time.Time{}, false, nil
 	}
 	return next.UTC(), true, nil
+}
+
+// gridSteps is how many whole steps of d fit between origin and t (t not
+// before origin): floor((t − origin) / d). It counts in seconds, as robfig's
+// delays are whole seconds, so that an origin centuries back does not meet
+// the ±292-year range of a time.Duration (t.Sub saturates there, and the
+// grid came out centuries early and off its points).
+func gridSteps(origin, t time.Time, d time.Duration) int64 {
+	if d%time.Second != 0 {
+		return int64(t.Sub(origin) / d) // not robfig's; near origins only
+	}
+	// The fraction of a second left over cannot reach the next multiple
+	// of a whole-second step.
+	secs := t.Unix() - origin.Unix()
+	if t.Nanosecond() < origin.Nanosecond() {
+		secs--
+	}
+	return secs / int64(d/time.Second)
+}
+
+// gridPoint is origin + k·d, without a Duration's range limit.
+func gridPoint(origin time.Time, d time.Duration, k int64) time.Time {
+	if d%time.Second != 0 {
+		return origin.Add(time.Duration(k) * d)
+	}
+	return time.Unix(origin.Unix()+k*int64(d/time.Second), int64(origin.Nanosecond())).UTC()
 }
 
 // maxAmbiguousSteps bounds the wall-clock candidates nextWallClock skips
@@ -228,12 +255,14 @@ type PlanFunc func(c Campaign, now time.Time) (FirePlan, error)
 // errNoNextRun is returned by SimplePlan for a campaign without next_run_at.
 var errNoNextRun = errors.New("campaign has no next_run_at")
 
-// SimplePlan returns a PlanFunc that fires a due campaign at its next_run_at
-// when that is at most grace old; an older fire was missed and follows the
-// campaign's policy: skip drops every missed fire (firing only an occurrence
-// still within grace), once fires the latest missed occurrence once. Either
-// way next_run_at moves past now, so missed fires never come in a burst. The
-// scheduler may use it or bring its own.
+// SimplePlan returns a PlanFunc that fires a due campaign's latest
+// occurrence at or before the now it is given, when that is at most grace
+// old; an older fire was missed and follows the campaign's policy: skip
+// drops every missed fire (firing only an occurrence still within grace),
+// once fires the latest missed occurrence once. Either way next_run_at
+// moves past now, so missed fires never come in a burst. A caller claiming
+// ahead must not pass its horizon as now (the scheduler plans with its own
+// Plan). Tests use it.
 func SimplePlan(grace time.Duration) PlanFunc {
 	return func(c Campaign, now time.Time) (FirePlan, error) {
 		if c.NextRunAt == nil {
@@ -288,7 +317,7 @@ func (s Schedule) LatestFire(due, now time.Time) (time.Time, error) {
 		return due, nil
 	}
 	if every, isEvery := sched.(cron.ConstantDelaySchedule); isEvery {
-		return due.Add(now.Sub(due) / every.Delay * every.Delay), nil
+		return gridPoint(due, every.Delay, gridSteps(due, now, every.Delay)), nil
 	}
 	lo := due
 	for back := time.Second; ; back *= 2 {

@@ -78,7 +78,7 @@ var transitions = map[string]map[string][]string{
 	"campaign": {
 		"active":    {"paused", "cancelled", "done"},
 		"paused":    {"active", "cancelled"},
-		"done":      {"cancelled"}, // stops runs still sending
+		"done":      {"cancelled", "paused"}, // cancel stops runs still sending; pause only while a fire claimed ahead is not yet due
 		"cancelled": {},
 	},
 	"run": {

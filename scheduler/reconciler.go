@@ -38,8 +38,8 @@ type ReconcilerConfig struct {
 // live task. It re-enqueues runs the scheduler never enqueued (a crash
 // between commit and enqueue), runs whose task vanished (Redis flushed or
 // restarted empty) or finished while the run is open again, and the runs of
-// sends stuck in flight past their lease, after settling those sends (unknown
-// when the attempt had begun, pending otherwise). Every step is idempotent,
+// sends stuck in flight past their lease, after settling those sends as
+// unknown (the call may have reached the service). Every step is idempotent,
 // so any number of replicas may reconcile at once.
 type Reconciler struct {
 	cfg   ReconcilerConfig
@@ -72,7 +72,7 @@ func NewReconciler(cfg ReconcilerConfig) (*Reconciler, error) {
 // ReconcileResult counts what one pass did.
 type ReconcileResult struct {
 	StaleSends int // in_flight sends past their lease, settled
-	Unqueued   int // runs never enqueued, enqueued now
+	Unqueued   int // runs never recorded as enqueued, enqueued now (or found queued already)
 	Lost       int // open runs whose task had vanished, re-enqueued
 	Revived    int // open runs whose task had finished, re-enqueued
 	Expired    int // unqueued or lost runs past deliver_within, expired instead

@@ -311,8 +311,11 @@ func (h *Handler) ProcessRun(ctx context.Context, runID int64) error {
 			var err error
 			run, sends, err = h.store.GetRun(ctx, runID)
 			if errors.Is(err, campaign.ErrNotFound) {
-				log.Warn().Err(err).Msg("run not found: task dropped")
-				return fmt.Errorf("run %d: %w: %w", runID, err, asynq.SkipRetry)
+				// Pausing a campaign deletes the runs claimed ahead of their
+				// instant that no worker touched: done, not an error to
+				// archive the task for.
+				log.Info().Msg("run gone (its campaign was paused before the run's instant): task dropped")
+				return nil
 			}
 			if err != nil {
 				return fmt.Errorf("run %d: load: %w", runID, err)

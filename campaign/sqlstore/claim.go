@@ -128,9 +128,9 @@ func planClaim(c campaign.Campaign, now time.Time, plan campaign.PlanFunc) (clai
 		return claim{}, &campaign.PlanError{CampaignID: c.ID, Err: fmt.Errorf("next fire %s does not advance past %s",
 			p.Next.UTC().Format(time.RFC3339Nano), c.NextRunAt.Format(time.RFC3339Nano))}
 	}
-	cl := claim{c: c, next: utcp(p.Next)}
+	cl := claim{c: c, next: ceilUTCP(p.Next)}
 	if p.Fire {
-		if cl.run, cl.bodies, err = newRun(c, utc(p.ScheduledFor), now); err != nil {
+		if cl.run, cl.bodies, err = newRun(c, *ceilUTCP(&p.ScheduledFor), now); err != nil {
 			return claim{}, err
 		}
 	}

@@ -423,14 +423,79 @@ func (s *Store) moveCampaign(ctx context.Context, tx *sql.Tx, id int64, to campa
 	return cur, &campaign.TransitionError{Entity: "campaign", ID: id, From: string(cur.Status), To: string(to)}
 }
 
-// Pause stops a campaign's fires.
+// Pause stops a campaign's fires: those to come, and those the scheduler
+// already claimed ahead of their instant (up to its lookahead early) that
+// no worker has touched. Their runs are deleted and next_run_at goes back
+// to the earliest of them, so Resume applies the missed-fire policy to
+// them as to any fire that fell in the pause. A one-off campaign whose only
+// fire was claimed ahead is already done; it is paused all the same when
+// that fire is deleted.
 func (s *Store) Pause(ctx context.Context, id int64, now time.Time) (campaign.Campaign, error) {
 	var out campaign.Campaign
-	err := s.inTx(ctx, func(tx *sql.Tx) (err error) {
-		out, err = s.moveCampaign(ctx, tx, id, campaign.CampaignPaused, now, "")
-		return err
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// The campaign first, as ClaimDue and Cancel lock it, then its runs.
+		cur, err := s.getCampaign(ctx, tx, id, true)
+		if err != nil {
+			return err
+		}
+		unfired, earliest, err := s.deleteUnfiredRuns(ctx, tx, id, now)
+		if err != nil {
+			return err
+		}
+		// done → paused only when the pause took back a fire claimed
+		// ahead: otherwise the schedule really is exhausted.
+		if !campaign.CanTransition(cur.Status, campaign.CampaignPaused) || (cur.Status == campaign.CampaignDone && unfired == 0) {
+			return &campaign.TransitionError{Entity: "campaign", ID: id, From: string(cur.Status), To: string(campaign.CampaignPaused)}
+		}
+		set, args := "", []any{campaign.CampaignPaused, s.ts(now)}
+		if unfired > 0 {
+			set = `, next_run_at = CASE WHEN next_run_at IS NULL OR next_run_at > ? THEN ? ELSE next_run_at END`
+			args = append(args, s.ts(earliest), s.ts(earliest))
+		}
+		args = append(args, id)
+		out, err = scanCampaign(tx.QueryRowContext(ctx, s.q(`UPDATE campaigns SET status = ?, updated_at = ?`+set+` WHERE id = ? RETURNING `+campaignCols), args...))
+		if err != nil {
+			return fmt.Errorf("campaign %d: paused: %w", id, err)
+		}
+		return nil
 	})
 	return out, err
+}
+
+// deleteUnfiredRuns deletes the runs of campaign id that have not fired:
+// pending, due after now, none of their sends ever claimed. It returns how
+// many and the earliest instant among them. A worker holding the task of
+// one finds its run gone and drops it.
+func (s *Store) deleteUnfiredRuns(ctx context.Context, tx *sql.Tx, id int64, now time.Time) (int, time.Time, error) {
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT id, scheduled_for FROM runs
+		WHERE campaign_id = ? AND status = 'pending' AND scheduled_for > ?
+		AND NOT EXISTS (SELECT 1 FROM sends WHERE sends.run_id = runs.id AND (sends.status <> 'pending' OR sends.claim <> 0))
+		ORDER BY scheduled_for{lock}`), id, s.ts(now))
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("campaign %d: pause: unfired runs: %w", id, err)
+	}
+	type unfired struct {
+		id int64
+		at time.Time
+	}
+	runs, err := collect(rows, func(row interface{ Scan(...any) error }) (unfired, error) {
+		var u unfired
+		err := row.Scan(&u.id, scanTimeV{&u.at})
+		return u, err
+	})
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("campaign %d: pause: unfired runs: %w", id, err)
+	}
+	for _, r := range runs {
+		// Its sends go with it (ON DELETE CASCADE); none is in the ledger.
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM runs WHERE id = ?`), r.id); err != nil {
+			return 0, time.Time{}, fmt.Errorf("campaign %d: pause: delete unfired run %d: %w", id, r.id, err)
+		}
+	}
+	if len(runs) == 0 {
+		return 0, time.Time{}, nil
+	}
+	return len(runs), runs[0].at, nil
 }
 
 // Resume re-activates a paused campaign; its next_run_at is kept, so the

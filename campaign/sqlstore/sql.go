@@ -75,6 +75,20 @@ func utcp(t *time.Time) *time.Time {
 	return &u
 }
 
+// ceilUTCP is utcp rounding up to the microsecond: for an instant nothing
+// may happen before (an `at`, a start, a next fire), so that the stored one
+// is never earlier than the one asked for.
+func ceilUTCP(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := utc(*t)
+	if u.Before(*t) {
+		u = u.Add(time.Microsecond)
+	}
+	return &u
+}
+
 // scanTime scans either dialect's time into a *time.Time (nil for NULL).
 type scanTime struct{ dst **time.Time }
 

@@ -31,8 +31,10 @@ func (s *Store) Create(ctx context.Context, c campaign.Campaign, now time.Time) 
 	}
 	// The store keeps instants to the microsecond: a schedule instant finer
 	// than that would never equal the next_run_at derived from it, and an
-	// `at` campaign would look due again after it fired.
-	c.Schedule.At, c.Schedule.Start, c.Schedule.End = utcp(c.Schedule.At), utcp(c.Schedule.Start), utcp(c.Schedule.End)
+	// `at` campaign would look due again after it fired. The instants
+	// nothing may happen before round up (never early); the exclusive end
+	// rounds down.
+	c.Schedule.At, c.Schedule.Start, c.Schedule.End = ceilUTCP(c.Schedule.At), ceilUTCP(c.Schedule.Start), utcp(c.Schedule.End)
 	sched, err := mustJSON(c.Schedule)
 	if err != nil {
 		return campaign.Campaign{}, fmt.Errorf("create campaign %q: schedule: %w", c.Name, err)
@@ -44,7 +46,7 @@ func (s *Store) Create(ctx context.Context, c campaign.Campaign, now time.Time) 
 	if err != nil {
 		return campaign.Campaign{}, fmt.Errorf("create campaign %q: vars: %w", c.Name, err)
 	}
-	c.NextRunAt = utcp(c.NextRunAt)
+	c.NextRunAt = ceilUTCP(c.NextRunAt)
 	c.CreatedAt, c.UpdatedAt = utc(now), utc(now)
 	err = s.db.QueryRowContext(ctx, s.q(`INSERT INTO campaigns (app, name, push, schedule, vars, status, next_run_at, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
