@@ -232,10 +232,7 @@ func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
 
 // Push validates req and sends it to /push.json.
 func (c *Client) Push(ctx context.Context, req *Request) (*PushResponse, error) {
-	if err := req.Validate(); err != nil {
-		return nil, c.invalid(PathPush, err)
-	}
-	body, err := json.Marshal(req)
+	body, err := req.encode()
 	if err != nil {
 		return nil, c.invalid(PathPush, err)
 	}

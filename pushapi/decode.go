@@ -20,6 +20,11 @@ import (
 // as a *ValidationError (CodeParam). A body that is not exactly one JSON
 // document is a *SyntaxError, which also unwraps to a *ValidationError
 // (CodeNoPostData for an empty body). It does not run Validate.
+//
+// audience.is_to_all, which the service requires, may be left out of an
+// operator's file: it reads as false, and the client always writes it. The
+// emulator, which reads raw bodies as the service would, refuses a body
+// without it.
 func DecodeRequest(data []byte) (*Request, error) {
 	var r Request
 	if err := DecodeJSON(data, &r); err != nil {
@@ -307,8 +312,12 @@ func checkAnyValue(p *problems, path string, v any) {
 	}
 }
 
+// jsonNumberType is the type of extras' numbers (kept as their text).
+var jsonNumberType = reflect.TypeFor[json.Number]()
+
 // checkUTF8 reports every string in v, walked by JSON field names under
-// path, that is not valid UTF-8 or holds a NUL (U+0000), map keys included.
+// path, that is not valid UTF-8 or holds a NUL (U+0000), map keys included,
+// and every json.Number (extras) beyond a double's range.
 // encoding/json replaces invalid bytes with U+FFFD, so such a request would
 // reach the service as a different text than the one validated; a NUL
 // cannot be stored (PostgreSQL). Bodies from DecodeJSON are always valid
@@ -344,6 +353,13 @@ func checkUTF8(p *problems, path string, v reflect.Value) {
 		}
 	case reflect.String:
 		switch s := v.String(); {
+		case v.Type() == jsonNumberType:
+			// An extras number kept as its text: the emulator (and any
+			// service decoding JSON numbers as doubles) refuses one beyond
+			// a double's range, so the client refuses it before sending.
+			if _, err := strconv.ParseFloat(s, 64); err != nil {
+				p.add(path, CodeParam, "number %s is out of range", s)
+			}
 		case !utf8.ValidString(s):
 			p.add(path, CodeParam, "must be valid UTF-8 text, got %q", truncate(s, 20))
 		case strings.ContainsRune(s, 0):

@@ -18,7 +18,7 @@ import (
 )
 
 const (
-	maxBodyBytes     = 1 << 20
+	maxBodyBytes     = pushapi.MaxBodyBytes
 	maxRequestIDLen  = 36
 	maxNonceLen      = 19                // the docs say 18 characters; the official SDKs send up to 19 digits and work
 	millisThreshold  = 1_000_000_000_000 // timestamps at or above are milliseconds
