@@ -36,8 +36,9 @@ func TestDroppedTables(t *testing.T) {
 func TestEmbeddedMigrationsDroppedTables(t *testing.T) {
 	t.Parallel()
 	want := map[string][]string{
-		"00001_campaigns.sql":  {"quota_ledger", "sends", "runs", "campaigns"},
-		"00002_claimed_by.sql": nil,
+		"00001_campaigns.sql":    {"quota_ledger", "sends", "runs", "campaigns"},
+		"00002_claimed_by.sql":   nil,
+		"00003_quota_blocks.sql": {"quota_blocks"},
 	}
 	for _, d := range []Dialect{Postgres, SQLite} {
 		fsys, err := FS(d)

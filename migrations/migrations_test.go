@@ -49,9 +49,9 @@ func TestUpDownUp(t *testing.T) {
 			tables := func() int {
 				t.Helper()
 				var n int
-				q := `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('campaigns', 'runs', 'sends', 'quota_ledger')`
+				q := `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('campaigns', 'runs', 'sends', 'quota_ledger', 'quota_blocks')`
 				if dialect == migrations.Postgres {
-					q = `SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_name IN ('campaigns', 'runs', 'sends', 'quota_ledger')`
+					q = `SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_name IN ('campaigns', 'runs', 'sends', 'quota_ledger', 'quota_blocks')`
 				}
 				if err := db.QueryRowContext(ctx, q).Scan(&n); err != nil {
 					t.Fatal(err)
@@ -72,7 +72,7 @@ func TestUpDownUp(t *testing.T) {
 				return n == 1
 			}
 
-			if diff := cmp.Diff([]bool{false, false}, applied()); diff != "" {
+			if diff := cmp.Diff([]bool{false, false, false}, applied()); diff != "" {
 				t.Fatalf("fresh database (-want +got):\n%s", diff)
 			}
 			for round := range 2 {
@@ -80,13 +80,13 @@ func TestUpDownUp(t *testing.T) {
 				if err != nil {
 					t.Fatalf("up (round %d): %v", round, err)
 				}
-				if len(res) != 2 || res[0].Version != 1 || res[1].Version != 2 {
+				if len(res) != 3 || res[0].Version != 1 || res[1].Version != 2 || res[2].Version != 3 {
 					t.Errorf("up applied %+v", res)
 				}
-				if got := tables(); got != 4 || !hasClaimedBy() {
-					t.Errorf("after up: %d of 4 tables, sends.claimed_by %v", got, hasClaimedBy())
+				if got := tables(); got != 5 || !hasClaimedBy() {
+					t.Errorf("after up: %d of 5 tables, sends.claimed_by %v", got, hasClaimedBy())
 				}
-				if diff := cmp.Diff([]bool{true, true}, applied()); diff != "" {
+				if diff := cmp.Diff([]bool{true, true, true}, applied()); diff != "" {
 					t.Errorf("after up (-want +got):\n%s", diff)
 				}
 				if res, err := migrations.Up(ctx, db, dialect); err != nil || len(res) != 0 {
@@ -99,6 +99,12 @@ func TestUpDownUp(t *testing.T) {
 				if _, err := migrations.Down(ctx, db, dialect, migrations.KeepData); err != nil {
 					t.Fatalf("down: %v", err)
 				}
+				if got := tables(); got != 4 || !hasClaimedBy() {
+					t.Errorf("after one down: %d of 4 tables, sends.claimed_by %v; want quota_blocks gone", got, hasClaimedBy())
+				}
+				if _, err := migrations.Down(ctx, db, dialect, migrations.KeepData); err != nil {
+					t.Fatalf("down: %v", err)
+				}
 				if got := tables(); got != 4 || hasClaimedBy() {
 					t.Errorf("after one down: %d of 4 tables, sends.claimed_by %v; want the column gone", got, hasClaimedBy())
 				}
@@ -108,7 +114,7 @@ func TestUpDownUp(t *testing.T) {
 				if got := tables(); got != 0 {
 					t.Errorf("after down: %d tables left", got)
 				}
-				if diff := cmp.Diff([]bool{false, false}, applied()); diff != "" {
+				if diff := cmp.Diff([]bool{false, false, false}, applied()); diff != "" {
 					t.Errorf("after down (-want +got):\n%s", diff)
 				}
 			}

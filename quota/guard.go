@@ -63,6 +63,19 @@ type Ledger interface {
 	SentBetween(ctx context.Context, app string, from, to time.Time) ([]time.Time, error)
 }
 
+// BlockStore keeps the blocks that 429/1008 answers put on apps, so that
+// the guard's rebuild of a Redis that lost its state (flushed, restarted,
+// the embedded one of each `tagcast push send`) blocks the app again: the
+// service's closed window is quota knowledge too. A Ledger that is also a
+// BlockStore (*sqlstore.Store is one) gets Block's writes and the rebuild's
+// read.
+type BlockStore interface {
+	// SaveBlock records app blocked until until, keeping any later block.
+	SaveBlock(ctx context.Context, app string, until, now time.Time) error
+	// BlockedUntil is the end of app's recorded block, zero if none.
+	BlockedUntil(ctx context.Context, app string) (time.Time, error)
+}
+
 // Options configure a Guard.
 type Options struct {
 	// Client is the shared Redis client (single node, Sentinel or cluster).
@@ -381,6 +394,19 @@ func (g *Guard) rebuild(ctx context.Context, app string, r resolved, now time.Ti
 	if err != nil {
 		return fmt.Errorf("quota: app %s: rebuild from ledger [%s, %s): %w", app, from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339), err)
 	}
+	// A recorded block goes back before the windows are seeded: from the
+	// seed on, a reservation finds the windows, and must find the block too.
+	if bs, ok := g.ledger.(BlockStore); ok {
+		until, err := bs.BlockedUntil(ctx, app)
+		if err != nil {
+			return fmt.Errorf("quota: app %s: rebuild: %w", app, err)
+		}
+		if until.After(now) {
+			if _, err := g.setBlock(ctx, app, until, now); err != nil {
+				return err
+			}
+		}
+	}
 	k := g.keys(app)
 	args := make([]any, 0, 2+2*len(sent))
 	args = append(args, entriesTTL.Milliseconds(), markerTTL.Milliseconds())
@@ -453,13 +479,32 @@ func (g *Guard) Block(ctx context.Context, app string, until time.Time) error {
 	if !until.After(now) {
 		return nil
 	}
+	// The store first (a block Redis holds and the store does not would be
+	// forgotten by the next rebuild), and Redis whatever the store said: the
+	// block in force there is what keeps the next reservation out.
+	var stored error
+	if bs, ok := g.ledger.(BlockStore); ok {
+		if err := bs.SaveBlock(ctx, app, until, now); err != nil {
+			stored = fmt.Errorf("quota: app %s: record the block until %s: %w", app, until.UTC().Format(time.RFC3339), err)
+		}
+	}
+	in, err := g.setBlock(ctx, app, until, now)
+	if err != nil {
+		return errors.Join(err, stored)
+	}
+	g.log.Info().Str("app", app).Time("until", time.UnixMilli(in)).Msg("quota blocked")
+	return stored
+}
+
+// setBlock blocks app in Redis until until (never shortening a longer
+// block) and returns the block in force, Unix ms.
+func (g *Guard) setBlock(ctx context.Context, app string, until, now time.Time) (int64, error) {
 	ttl := until.Sub(now) + g.margin + time.Minute
 	in, err := blockScript.Run(ctx, g.client, []string{g.keys(app).blocked}, until.UnixMilli(), ttl.Milliseconds()).Int64()
 	if err != nil {
-		return fmt.Errorf("quota: app %s: block until %s: %w", app, until.UTC().Format(time.RFC3339), err)
+		return 0, fmt.Errorf("quota: app %s: block until %s: %w", app, until.UTC().Format(time.RFC3339), err)
 	}
-	g.log.Info().Str("app", app).Time("until", time.UnixMilli(in)).Msg("quota blocked")
-	return nil
+	return in, nil
 }
 
 // NextBoundary is the next window boundary of app after the Guard's now (see

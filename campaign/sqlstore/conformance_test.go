@@ -21,6 +21,7 @@ import (
 	"github.com/tagcast/tagcast/campaign/sqlstore"
 	"github.com/tagcast/tagcast/internal/testenv"
 	"github.com/tagcast/tagcast/pushapi"
+	"github.com/tagcast/tagcast/quota"
 )
 
 func TestMain(m *testing.M) {
@@ -202,6 +203,7 @@ func RunConformance(t *testing.T, newStore storeFactory) {
 		"FinishRunDone":             testFinishRunDone,
 		"RecordOutcomeAndFinish":    testRecordOutcomeAndFinish,
 		"CancelRacesClaimAndRecord": testCancelRacesClaimAndRecord,
+		"QuotaBlocks":               testQuotaBlocks,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -1181,5 +1183,28 @@ func testCancelRacesClaimAndRecord(t *testing.T, b bundle) {
 	ledger, err := b.store.SentBetween(b.ctx, "main", t0, t0.Add(time.Hour))
 	if err != nil || len(ledger) != sent {
 		t.Errorf("quota ledger holds %d attempts, %v; want the %d sends sent", len(ledger), err, sent)
+	}
+}
+
+// The store keeps each app's latest 429 block for the quota guard's
+// rebuild (quota.BlockStore): a shorter block never shortens a longer one.
+func testQuotaBlocks(t *testing.T, b bundle) {
+	var bs quota.BlockStore = b.store.(*sqlstore.Store)
+	if until, err := bs.BlockedUntil(b.ctx, "main"); err != nil || !until.IsZero() {
+		t.Fatalf("no block yet: %s, %v; want zero", until, err)
+	}
+	long, short := t0.Add(3*time.Hour+time.Microsecond), t0.Add(time.Hour)
+	for _, until := range []time.Time{long, short} {
+		if err := bs.SaveBlock(b.ctx, "main", until, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := bs.SaveBlock(b.ctx, "other", short, t0); err != nil {
+		t.Fatal(err)
+	}
+	for app, want := range map[string]time.Time{"main": long, "other": short, "none": {}} {
+		if got, err := bs.BlockedUntil(b.ctx, app); err != nil || !got.Equal(want) {
+			t.Errorf("BlockedUntil(%s) = %s, %v; want %s", app, got, err, want)
+		}
 	}
 }

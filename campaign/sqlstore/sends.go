@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -560,6 +561,33 @@ func (s *Store) SentBetween(ctx context.Context, app string, from, to time.Time)
 		out = []time.Time{}
 	}
 	return out, nil
+}
+
+// SaveBlock records that app is blocked until until after a 429/1008 (see
+// quota.BlockStore): the later of this block and any recorded one.
+func (s *Store) SaveBlock(ctx context.Context, app string, until, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO quota_blocks (app, blocked_until, updated_at) VALUES (?, ?, ?)
+		ON CONFLICT (app) DO UPDATE SET
+			blocked_until = CASE WHEN excluded.blocked_until > quota_blocks.blocked_until THEN excluded.blocked_until ELSE quota_blocks.blocked_until END,
+			updated_at = excluded.updated_at`), app, s.ts(until), s.ts(now))
+	if err != nil {
+		return fmt.Errorf("app %s: record the quota block: %w", app, err)
+	}
+	return nil
+}
+
+// BlockedUntil is the end of app's recorded block (see SaveBlock); zero
+// when none was recorded.
+func (s *Store) BlockedUntil(ctx context.Context, app string) (time.Time, error) {
+	var until time.Time
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT blocked_until FROM quota_blocks WHERE app = ?`), app).Scan(scanTimeV{&until})
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("app %s: read the quota block: %w", app, err)
+	}
+	return until, nil
 }
 
 // BeginDirectAttempt records in the quota ledger, before the call, a push

@@ -37,38 +37,41 @@ func TestMigrateUpDownStatus(t *testing.T) {
 		}
 		return out
 	}
-	if diff := cmp.Diff([]bool{false, false}, applied()); diff != "" {
+	if diff := cmp.Diff([]bool{false, false, false}, applied()); diff != "" {
 		t.Errorf("fresh (-want +got):\n%s", diff)
 	}
 	if r := runTagcast(t, env, "migrate", "up"); r.code != 0 || !strings.Contains(r.stdout, "applied 00001 00001_campaigns.sql") ||
-		!strings.Contains(r.stdout, "applied 00002 00002_claimed_by.sql") {
+		!strings.Contains(r.stdout, "applied 00002 00002_claimed_by.sql") || !strings.Contains(r.stdout, "applied 00003 00003_quota_blocks.sql") {
 		t.Fatalf("up: %s", r)
 	}
-	if diff := cmp.Diff([]bool{true, true}, applied()); diff != "" {
+	if diff := cmp.Diff([]bool{true, true, true}, applied()); diff != "" {
 		t.Errorf("after up (-want +got):\n%s", diff)
 	}
 	if r := runTagcast(t, env, "migrate", "up"); r.code != 0 || !strings.Contains(r.stdout, "nothing applied") {
 		t.Errorf("second up: %s", r)
 	}
 	// down rolls back the newest migration only.
-	if r := runTagcast(t, env, "migrate", "down"); r.code != 0 || !strings.Contains(r.stdout, "rolled back 00002") {
+	if r := runTagcast(t, env, "migrate", "down"); r.code != 0 || !strings.Contains(r.stdout, "rolled back 00003") {
 		t.Fatalf("down: %s", r)
 	}
-	if diff := cmp.Diff([]bool{true, false}, applied()); diff != "" {
+	if diff := cmp.Diff([]bool{true, true, false}, applied()); diff != "" {
 		t.Errorf("after down (-want +got):\n%s", diff)
+	}
+	if r := runTagcast(t, env, "migrate", "down"); r.code != 0 || !strings.Contains(r.stdout, "rolled back 00002") {
+		t.Fatalf("down: %s", r)
 	}
 	if r := runTagcast(t, env, "migrate", "down"); r.code != 0 || !strings.Contains(r.stdout, "rolled back 00001") {
 		t.Fatalf("second down: %s", r)
 	}
-	if diff := cmp.Diff([]bool{false, false}, applied()); diff != "" {
-		t.Errorf("after the second down (-want +got):\n%s", diff)
+	if diff := cmp.Diff([]bool{false, false, false}, applied()); diff != "" {
+		t.Errorf("after the last down (-want +got):\n%s", diff)
 	}
 	// --database wins over the environment.
 	other := "sqlite://" + filepath.Join(t.TempDir(), "other.db")
 	if r := runTagcast(t, env, "migrate", "up", "--database", other); r.code != 0 {
 		t.Fatalf("up --database: %s", r)
 	}
-	if diff := cmp.Diff([]bool{false, false}, applied()); diff != "" {
+	if diff := cmp.Diff([]bool{false, false, false}, applied()); diff != "" {
 		t.Errorf("--database migrated the env database (-want +got):\n%s", diff)
 	}
 }
@@ -138,6 +141,9 @@ func TestMigrateDownKeepsData(t *testing.T) {
 	sqliteExec(t, file, `INSERT INTO campaigns (app, name, push, schedule, status, next_run_at, created_at, updated_at)
 		VALUES ('main', 'winter-sale', '{}', '{}', 'active', 1, 1, 1)`)
 
+	if r := runTagcast(t, env, "migrate", "down"); r.code != 0 || !strings.Contains(r.stdout, "rolled back 00003") {
+		t.Fatalf("down from 3 (no quota block recorded): %s", r)
+	}
 	if r := runTagcast(t, env, "migrate", "down"); r.code != 0 || !strings.Contains(r.stdout, "rolled back 00002") {
 		t.Fatalf("down from 2 (drops a column, no table): %s", r)
 	}
@@ -163,22 +169,22 @@ func TestMigrateRefusesNewerSchema(t *testing.T) {
 	if r := runTagcast(t, env, "migrate", "up"); r.code != 0 {
 		t.Fatalf("up: %s", r)
 	}
-	sqliteExec(t, file, `INSERT INTO goose_db_version (version_id, is_applied) VALUES (3, 1)`)
+	sqliteExec(t, file, `INSERT INTO goose_db_version (version_id, is_applied) VALUES (4, 1)`)
 
-	if r := runTagcast(t, env, "migrate", "up"); r.code != 1 || !strings.Contains(r.stderr, "database schema is at version 3, this tagcast knows up to 2: upgrade tagcast") {
+	if r := runTagcast(t, env, "migrate", "up"); r.code != 1 || !strings.Contains(r.stderr, "database schema is at version 4, this tagcast knows up to 3: upgrade tagcast") {
 		t.Errorf("up on a newer schema: %s", r)
 	}
 	r := runTagcast(t, env, "migrate", "status")
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
-	if last := strings.Fields(lines[len(lines)-1]); r.code != 0 || len(lines) != 4 || last[0] != "3" || !strings.Contains(r.stdout, "(unknown to this tagcast: upgrade it)  true") {
-		t.Errorf("status on a newer schema: %s; want a last row for version 3, unknown to this tagcast, applied", r)
+	if last := strings.Fields(lines[len(lines)-1]); r.code != 0 || len(lines) != 5 || last[0] != "4" || !strings.Contains(r.stdout, "(unknown to this tagcast: upgrade it)  true") {
+		t.Errorf("status on a newer schema: %s; want a last row for version 4, unknown to this tagcast, applied", r)
 	}
 	r = runTagcast(t, env, "migrate", "status", "--output", "json")
 	var st []struct {
 		Version int64 `json:"version"`
 		Unknown bool  `json:"unknown"`
 	}
-	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || len(st) != 3 || st[2].Version != 3 || !st[2].Unknown {
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || len(st) != 4 || st[3].Version != 4 || !st[3].Unknown {
 		t.Errorf("status --output json on a newer schema: %v\n%s", err, r)
 	}
 }

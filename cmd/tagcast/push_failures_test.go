@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -116,5 +118,34 @@ database: {url: %q}
 	r := runTagcast(t, cliEnv{vars: vars}, "--config", up, "push", "send", "--app", "main", examplePushBody)
 	if r.code != 0 || len(svc.recorded()) != 1 {
 		t.Errorf("two pushes that never left the machine used up the hour's quota; the real push is refused:\n%s", r)
+	}
+}
+
+// After a 429/1008 the guard blocks the app until the next window boundary
+// (DESIGN.md: quota guard), and losing Redis loses no quota knowledge: the
+// block is recorded in the store, so the next push send, on a fresh
+// embedded Redis, is refused locally. It used to call the service again and
+// meet a second 429.
+func TestPushSendRemembersTheServicesBlock(t *testing.T) {
+	t.Parallel()
+	svc := newFakeService(t, func(w http.ResponseWriter, _ *http.Request, _ []byte) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusTooManyRequests)
+		_, _ = io.WriteString(w, `{"code":1008,"errorMessage":"rate limit exceeded"}`)
+	})
+	cfg := pushConfig(t, svc, "sqlite://"+filepath.Join(t.TempDir(), "tagcast.db"), "")
+	vars := map[string]string{"MAIN_SECRET": svc.secret}
+
+	r := runTagcast(t, cliEnv{vars: vars}, "--config", cfg, "push", "send", "--app", "main", examplePushBody)
+	if r.code != 1 || !strings.Contains(r.stderr, "rate limited") {
+		t.Fatalf("first push send: %s", r)
+	}
+	r = runTagcast(t, cliEnv{vars: vars}, "--config", cfg, "push", "send", "--app", "main", examplePushBody)
+	if r.code != 1 || !strings.Contains(r.stderr, "no quota left (blocked window") {
+		t.Errorf("second push send: %s; want it refused by the guard's block", r)
+	}
+	if n := len(svc.recorded()); n != 1 {
+		t.Errorf("the service received %d calls; after its 429 the app is blocked until the next window boundary, "+
+			"so the second push send must be refused locally:\n%s", n, r)
 	}
 }

@@ -1,0 +1,104 @@
+package quota
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+// blockLedger is a fakeLedger that also keeps blocks (a BlockStore, as the
+// SQL store is).
+type blockLedger struct {
+	*fakeLedger
+	mu      sync.Mutex
+	blocks  map[string]time.Time
+	saveErr error
+}
+
+func (l *blockLedger) SaveBlock(_ context.Context, app string, until, _ time.Time) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.saveErr != nil {
+		return l.saveErr
+	}
+	if until.After(l.blocks[app]) {
+		l.blocks[app] = until
+	}
+	return nil
+}
+
+func (l *blockLedger) BlockedUntil(_ context.Context, app string) (time.Time, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.blocks[app], nil
+}
+
+// setupBlocks is setup with a ledger that keeps blocks.
+func setupBlocks(t *testing.T, now time.Time) (*bundle, *blockLedger) {
+	t.Helper()
+	b := setup(t, map[string]Policy{"main": {Hourly: 2, Daily: 3}, "other": {Hourly: 2, Daily: 3}}, NoMargin, now)
+	bl := &blockLedger{fakeLedger: b.ledger, blocks: map[string]time.Time{}}
+	b.opts.Ledger = bl
+	g, err := New(b.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.guard = g
+	return b, bl
+}
+
+// A 429's block is quota knowledge: it survives Redis losing its state.
+// With a ledger that keeps blocks, the guard records the block there and
+// its rebuild after a flush blocks the app again, until the same instant.
+// It used to live only in Redis: after a flush (or in each `push send`'s
+// fresh embedded Redis) the next reservation went to the service's closed
+// window and met a second 429.
+func TestABlockSurvivesRedisLosingItsState(t *testing.T) {
+	t.Parallel()
+	now := at(t, "2026-06-01T12:00:00+08:00")
+	b, bl := setupBlocks(t, now)
+	ctx := context.Background()
+
+	until, err := b.guard.BlockRateLimited(ctx, "main", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := bl.blocks["main"]; !got.Equal(until) {
+		t.Fatalf("recorded block %s, want %s", got, until)
+	}
+	b.redis.Flush(t)
+
+	nr := b.mustBeFull(t, "main")
+	if !nr.OpensAt.Equal(until) || nr.By != ConstraintBlocked {
+		t.Errorf("after a flush: opens at %s by %s; want %s by blocked", nr.OpensAt, nr.By, until)
+	}
+	if st, err := b.guard.Status(ctx, "main"); err != nil || !st.BlockedUntil.Equal(until) {
+		t.Errorf("status after the flush: blocked until %s, %v; want %s", st.BlockedUntil, err, until)
+	}
+	b.mustReserve(t, "other") // per app
+
+	// Once over, a recorded block blocks nothing: the windows rebuild and
+	// the app reserves.
+	b.clock.Set(until)
+	b.redis.Flush(t)
+	b.mustReserve(t, "main")
+}
+
+// A store that cannot record the block does not keep it out of Redis: the
+// next reservation is still refused, and the caller hears of the failure.
+func TestABlockTheStoreCannotRecordStillHolds(t *testing.T) {
+	t.Parallel()
+	now := at(t, "2026-06-01T12:00:00+08:00")
+	b, bl := setupBlocks(t, now)
+	bl.saveErr = errors.New("database is down")
+
+	until, err := b.guard.BlockRateLimited(context.Background(), "main", 0)
+	if err == nil || !errors.Is(err, bl.saveErr) {
+		t.Errorf("BlockRateLimited with the store down = %v; want its error", err)
+	}
+	if nr := b.mustBeFull(t, "main"); !nr.OpensAt.Equal(until) || nr.By != ConstraintBlocked {
+		t.Errorf("opens at %s by %s; want %s by blocked", nr.OpensAt, nr.By, until)
+	}
+}
