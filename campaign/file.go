@@ -179,9 +179,10 @@ func parseSchedule(verr *ValidationError, fs fileSchedule) Schedule {
 			verr.add(path, "must be an RFC 3339 time such as 2026-12-01T09:00:00+08:00, got %q", v)
 			return nil
 		}
-		// The store keeps instants in UTC, and RFC 3339 has four-digit
-		// years: 9999-12-31T23:59:59-01:00 is in year 10000 there.
-		if y := t.UTC().Year(); y < 1 || y > 9999 {
+		// The store keeps instants in UTC to the microsecond, rounded up,
+		// and RFC 3339 has four-digit years: 9999-12-31T23:59:59-01:00, or
+		// the last nanoseconds of 9999, fall in year 10000 there.
+		if y := t.UTC().Add(time.Microsecond - time.Nanosecond).Year(); t.UTC().Year() < 1 || y > 9999 {
 			verr.add(path, "must fall within the years 0001 to 9999 in UTC, got %q", v)
 			return nil
 		}
@@ -399,12 +400,20 @@ func decodeFile(data []byte) (any, error) {
 	if doc.Kind == 0 {
 		return nil, nil
 	}
-	var more yaml.Node
-	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
+	for {
+		// A trailing "---" (alone, or with only comments after it) opens
+		// no second campaign.
+		var more yaml.Node
+		err := dec.Decode(&more)
+		if errors.Is(err, io.EOF) {
+			break
+		}
 		if err != nil {
 			return nil, err
 		}
-		return nil, errOneCampaign
+		if !emptyDocument(&more) {
+			return nil, errOneCampaign
+		}
 	}
 	timestampsAsText(&doc)
 	var v any
@@ -412,6 +421,24 @@ func decodeFile(data []byte) (any, error) {
 		return nil, err
 	}
 	return v, nil
+}
+
+// emptyDocument reports whether a YAML document holds nothing but perhaps
+// comments (an explicit null, "~", is something: a second document).
+func emptyDocument(n *yaml.Node) bool {
+	if n.Kind == 0 {
+		return true
+	}
+	if n.Kind == yaml.DocumentNode {
+		if len(n.Content) == 0 {
+			return true
+		}
+		if len(n.Content) == 1 {
+			c := n.Content[0]
+			return c.Kind == yaml.ScalarNode && c.Tag == "!!null" && c.Value == "" && c.Style == 0
+		}
+	}
+	return false
 }
 
 // duplicateKey finds the first object key given twice in a well-formed JSON

@@ -213,9 +213,10 @@ func RedactURL(raw string) string {
 
 // redactOpaque hides what may be a secret in text that is not a URL: all
 // before the last '@' ("user:pass@host" without its scheme), and the value
-// of every key=value pair whose key names a secret (a libpq connection
-// string: password=... or password='...'). When a quoted value does not
-// end, everything from the key on is hidden.
+// of every keyword whose name says secret in a libpq connection string
+// ("password=x", "password = 'x y'"). Where the text stops following that
+// grammar (a quote that does not end, a word without '='), the rest is
+// hidden.
 func redactOpaque(raw string) string {
 	if at := strings.LastIndexByte(raw, '@'); at >= 0 {
 		raw = redacted + raw[at:]
@@ -223,33 +224,45 @@ func redactOpaque(raw string) string {
 	if !strings.Contains(raw, "=") {
 		return raw
 	}
-	var b strings.Builder
-	for i := 0; i < len(raw); {
-		eq := strings.IndexByte(raw[i:], '=')
-		if eq < 0 {
-			b.WriteString(raw[i:])
-			break
+	isSpace := func(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+	skip := func(i int) int {
+		for i < len(raw) && isSpace(raw[i]) {
+			i++
 		}
-		eq += i
-		keyStart := strings.LastIndexAny(raw[i:eq], " \t\n") + 1 + i
-		b.WriteString(raw[i : eq+1])
-		end := valueEnd(raw, eq+1)
-		if sensitiveParam(raw[keyStart:eq]) {
-			if end < 0 {
-				b.WriteString(redacted)
-				break
-			}
-			b.WriteString(redacted)
+		return i
+	}
+	var b strings.Builder
+	i := 0
+	for {
+		start := i
+		i = skip(i)
+		if i == len(raw) {
+			b.WriteString(raw[start:])
+			return b.String()
+		}
+		k := i
+		for i < len(raw) && raw[i] != '=' && !isSpace(raw[i]) {
+			i++
+		}
+		key := raw[k:i]
+		i = skip(i)
+		if i == len(raw) || raw[i] != '=' || key == "" {
+			b.WriteString(raw[start:k] + redacted)
+			return b.String()
+		}
+		i = skip(i + 1)
+		end := valueEnd(raw, i)
+		if end < 0 {
+			b.WriteString(raw[start:i] + redacted)
+			return b.String()
+		}
+		if sensitiveParam(key) {
+			b.WriteString(raw[start:i] + redacted)
 		} else {
-			if end < 0 {
-				b.WriteString(raw[eq+1:])
-				break
-			}
-			b.WriteString(raw[eq+1 : end])
+			b.WriteString(raw[start:end])
 		}
 		i = end
 	}
-	return b.String()
 }
 
 // valueEnd is the index just past the libpq value that starts at i (quoted
@@ -267,7 +280,7 @@ func valueEnd(s string, i int) int {
 		}
 		return -1
 	}
-	if sp := strings.IndexAny(s[i:], " \t\n"); sp >= 0 {
+	if sp := strings.IndexAny(s[i:], " \t\n\r"); sp >= 0 {
 		return i + sp
 	}
 	return len(s)

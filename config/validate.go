@@ -340,6 +340,19 @@ func (d Database) SQLitePath() (string, bool) {
 	return strings.CutPrefix(d.URL, "sqlite://")
 }
 
+// sqliteInMemory reports whether the SQLite path p (after sqlite://) names
+// an in-memory database in any of the driver's spellings: ":memory:", a
+// file: URI with no name or that name, mode=memory, or the memdb VFS.
+func sqliteInMemory(p string) bool {
+	name, query, _ := strings.Cut(p, "?")
+	name = strings.TrimPrefix(name, "file:")
+	if name == "" || name == ":memory:" {
+		return true
+	}
+	q, err := url.ParseQuery(query)
+	return err == nil && (q.Get("mode") == "memory" || q.Get("vfs") == "memdb")
+}
+
 func checkDatabaseURL(raw string) error {
 	const want = "must be sqlite://FILE, postgres:// or postgresql://"
 	if raw == "" {
@@ -355,7 +368,7 @@ func checkDatabaseURL(raw string) error {
 		// that dies with the process lets the next process (each `push
 		// send`, a restarted `serve`) forget what was sent and go over
 		// quota.
-		if name, _, _ := strings.Cut(p, "?"); name == ":memory:" || strings.Contains(p, "mode=memory") {
+		if sqliteInMemory(p) {
 			return fmt.Errorf("must name a file, not an in-memory database: the store keeps the quota ledger and what was sent, and an in-memory one forgets them when the process ends")
 		}
 		return nil

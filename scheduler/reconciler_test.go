@@ -39,7 +39,7 @@ func setupReconcile(t *testing.T, url string, start time.Time, schedQueue queue.
 		schedQueue = client
 	}
 	var err error
-	if b.sched, err = New(Config{Store: b.store, Queue: schedQueue, Clock: b.clock, Logger: zerolog.Nop()}); err != nil {
+	if b.sched, err = New(Config{Store: b.store, Queue: schedQueue, Inspector: inspector, Clock: b.clock, Logger: zerolog.Nop()}); err != nil {
 		t.Fatal(err)
 	}
 	if b.rec, err = NewReconciler(ReconcilerConfig{Store: b.store, Queue: client, Inspector: inspector, Clock: b.clock,

@@ -37,8 +37,13 @@ type Config struct {
 	// Queue is the asynq client the run tasks are enqueued with.
 	Queue        queue.Enqueuer
 	QueueOptions queue.Options
-	Clock        Clock // default SystemClock
-	Logger       zerolog.Logger
+	// Inspector (optional) lets an enqueue that meets a finished task with
+	// the run's id replace it. Run ids are task ids, and SQLite gives the
+	// id of a deleted run (a pause takes back a run claimed ahead) to the
+	// next one: without it, that run waits for the reconciler's next pass.
+	Inspector Inspector
+	Clock     Clock // default SystemClock
+	Logger    zerolog.Logger
 	// Interval between claims (default 1 s).
 	Interval time.Duration
 	// Lookahead: campaigns due within it are claimed ahead, their runs held
@@ -112,7 +117,7 @@ func New(cfg Config) (*Scheduler, error) {
 		cfg.ReleaseLead = 0
 	}
 	cfg.Logger = cfg.Logger.With().Str("component", "scheduler").Logger()
-	return &Scheduler{cfg: cfg, queue: taskQueue{client: cfg.Queue, opts: cfg.QueueOptions}}, nil
+	return &Scheduler{cfg: cfg, queue: taskQueue{client: cfg.Queue, inspector: cfg.Inspector, opts: cfg.QueueOptions}}, nil
 }
 
 // markTimeout bounds recording runs enqueued once their tasks are in Redis.

@@ -31,10 +31,11 @@ func (s *Store) Create(ctx context.Context, c campaign.Campaign, now time.Time) 
 	}
 	// The store keeps instants to the microsecond: a schedule instant finer
 	// than that would never equal the next_run_at derived from it, and an
-	// `at` campaign would look due again after it fired. The instants
-	// nothing may happen before round up (never early); the exclusive end
-	// rounds down.
-	c.Schedule.At, c.Schedule.Start, c.Schedule.End = ceilUTCP(c.Schedule.At), ceilUTCP(c.Schedule.Start), utcp(c.Schedule.End)
+	// `at` campaign would look due again after it fired. Every instant
+	// rounds up: at, start and next_run_at so that nothing happens before
+	// the instant asked for (never early), and the exclusive end so that a
+	// fire (always a whole microsecond) before it stays before it.
+	c.Schedule.At, c.Schedule.Start, c.Schedule.End = ceilUTCP(c.Schedule.At), ceilUTCP(c.Schedule.Start), ceilUTCP(c.Schedule.End)
 	sched, err := mustJSON(c.Schedule)
 	if err != nil {
 		return campaign.Campaign{}, fmt.Errorf("create campaign %q: schedule: %w", c.Name, err)

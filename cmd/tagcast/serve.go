@@ -140,7 +140,7 @@ func (p *process) goPart(name string, fn func(ctx context.Context) error) {
 func (p *process) startScheduler(enq *asynq.Client, inspector *asynq.Inspector, opts roleOptions) error {
 	d := p.d
 	s, err := scheduler.New(scheduler.Config{
-		Store: d.store, Queue: enq, QueueOptions: opts.queueOptions, Clock: d.clock, Logger: d.log,
+		Store: d.store, Queue: enq, Inspector: inspector, QueueOptions: opts.queueOptions, Clock: d.clock, Logger: d.log,
 		Interval: d.cfg.Scheduler.Interval,
 	})
 	if err != nil {
