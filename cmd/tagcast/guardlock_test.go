@@ -29,12 +29,12 @@ func TestEmbeddedGuardHasOneSenderPerStore(t *testing.T) {
 			serve.waitStarted(t)
 
 			r := runTagcast(t, cliEnv{vars: roleVars}, "--config", cfg, "push", "send", "--app", "main", examplePushBody)
-			if r.code != 1 || !strings.Contains(r.stderr, "another tagcast process (serve or push send) is sending through this store with its own embedded Redis") {
+			if r.code != 1 || !strings.Contains(r.stderr, "another tagcast process works for this store with a quota guard this one cannot see") {
 				t.Fatalf("push send beside serve on an embedded Redis: want exit 1 and the refusal, got %s", r)
 			}
 			cfg2 := roleConfig(t, emuURL, "", tc.dbURL, testenv.FreeAddr(t))
 			second := runTagcast(t, cliEnv{vars: roleVars}, "--config", cfg2, "serve")
-			if second.code != 1 || !strings.Contains(second.stderr, "set redis.url so that every process shares one quota guard") {
+			if second.code != 1 || !strings.Contains(second.stderr, "set the same redis.url everywhere so that every process shares one quota guard") {
 				t.Fatalf("a second serve on the same store: want exit 1 and the refusal, got %s", second)
 			}
 			if n := len(emu.PushesFor("key-main")); n != 0 {

@@ -86,7 +86,7 @@ type pusher interface {
 // newAppPusher builds what `push send` sends through for app: the quota
 // guard (on the configured Redis, or on an empty embedded one, in which case
 // the guard rebuilds the app's windows from the store's ledger, as it must,
-// and no other process may send for the store meanwhile: lockEmbeddedGuard)
+// and no process on another quota guard may work for the store meanwhile: lockGuard)
 // around the app's client, with the push recorded in the store's ledger.
 // release closes the store and Redis, in reverse order of opening.
 func newAppPusher(ctx context.Context, cfg *config.Config, app *config.App) (p pusher, release func(), err error) {
@@ -103,7 +103,7 @@ func newAppPusher(ctx context.Context, cfg *config.Config, app *config.App) (p p
 	if err := d.buildStore(ctx); err != nil {
 		return nil, nil, err
 	}
-	if err := d.lockEmbeddedGuard(ctx); err != nil {
+	if err := d.lockGuard(ctx); err != nil {
 		return nil, nil, err
 	}
 	if err := d.buildGuard(); err != nil {

@@ -97,6 +97,12 @@ func startProcess(ctx context.Context, d *deps, roles roleSet, opts roleOptions)
 	// would be refused, the Redis client is closed with the dependencies.
 	enq := asynq.NewClientFromRedisClient(d.rdb)
 	inspector := asynq.NewInspectorFromRedisClient(d.rdb)
+	if check := d.guardLockCheck; check != nil {
+		// A lock lost with its PostgreSQL session (a restart, a fail-over,
+		// a proxy dropping the connection) may be taken by a process on
+		// another quota guard: stop rather than send beside it.
+		p.goPart("quota guard lock", func(ctx context.Context) error { return watchGuardLock(ctx, check) })
+	}
 
 	if roles.scheduler {
 		if err := p.startScheduler(enq, inspector, opts); err != nil {

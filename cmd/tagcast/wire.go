@@ -81,9 +81,12 @@ type deps struct {
 	// that insist on owning theirs (the monitoring UI).
 	newRedisClient func() redis.UniversalClient
 
-	store   *sqlstore.Store
-	guard   *quota.Guard
-	clients map[string]*pushapi.Client
+	store *sqlstore.Store
+	// guardLockCheck tells whether the store's guard lock is still held
+	// (nil where it cannot be lost: a flock, or no lock).
+	guardLockCheck func(context.Context) error
+	guard          *quota.Guard
+	clients        map[string]*pushapi.Client
 
 	mu      sync.Mutex
 	closers []closer // in build order
@@ -341,7 +344,7 @@ func (d *deps) buildClients() error {
 }
 
 // buildCore builds what every role needs after the logger: Redis, the store,
-// (on an embedded Redis) the lock that keeps other senders off the store,
+// the lock that keeps the store's processes on one quota guard (lockGuard),
 // the quota guard and the push clients, in that order.
 func (d *deps) buildCore(ctx context.Context, sharedRedis bool) error {
 	if err := d.buildRedis(ctx, sharedRedis); err != nil {
@@ -350,7 +353,7 @@ func (d *deps) buildCore(ctx context.Context, sharedRedis bool) error {
 	if err := d.buildStore(ctx); err != nil {
 		return err
 	}
-	if err := d.lockEmbeddedGuard(ctx); err != nil {
+	if err := d.lockGuard(ctx); err != nil {
 		return err
 	}
 	if err := d.buildGuard(); err != nil {

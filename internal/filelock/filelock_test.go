@@ -64,3 +64,30 @@ func TestLockWaits(t *testing.T) {
 		t.Errorf("Lock after release: %v", err)
 	}
 }
+
+// TestTryLockShared guards the two modes: shared holders share, and an
+// exclusive one excludes them and is excluded by them.
+func TestTryLockShared(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "x.lock")
+	un1, err := filelock.TryLockShared(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	un2, err := filelock.TryLockShared(path)
+	if err != nil {
+		t.Fatalf("second shared holder: %v", err)
+	}
+	if _, err := filelock.TryLock(path); !errors.Is(err, filelock.ErrLocked) {
+		t.Errorf("exclusive while shared holders hold = %v, want ErrLocked", err)
+	}
+	_, _ = un1(), un2()
+	unEx, err := filelock.TryLock(path)
+	if err != nil {
+		t.Fatalf("exclusive once the shared holders left: %v", err)
+	}
+	if _, err := filelock.TryLockShared(path); !errors.Is(err, filelock.ErrLocked) {
+		t.Errorf("shared while an exclusive holder holds = %v, want ErrLocked", err)
+	}
+	_ = unEx()
+}
