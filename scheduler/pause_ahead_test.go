@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -149,4 +150,30 @@ func (b rbundle) hasTask(t *testing.T, runID int64) bool {
 	t.Helper()
 	_, err := b.inspector.GetTaskInfo(queue.DefaultQueue, queue.TaskID(runID))
 	return err == nil
+}
+
+// Runs handed to the queue by a tick that a stop interrupts are enqueued
+// all the same: the held runs it released (and the runs it claimed) are
+// out of the scheduler's hands, and nothing else enqueues them before the
+// reconciler's next pass, which may be the next start. The enqueue once ran
+// on the cancelled context and failed.
+func TestATickInterruptedByAStopStillEnqueues(t *testing.T) {
+	t.Parallel()
+	at := utc("2026-12-01T09:00:00Z")
+	b := setupReconcile(t, sqliteURL(t), at.Add(-time.Hour), nil)
+	c, err := b.ops.Create(b.ctx, validated(t, newCampaign("daily", campaign.Schedule{Cron: "0 9 * * *"}), b.clock.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := b.tick(t, at.Add(-1500*time.Millisecond)); res.Held != 1 {
+		t.Fatalf("1.5 s ahead: %+v; want the 09:00 run held", res)
+	}
+	stopped, cancel := context.WithCancel(b.ctx)
+	cancel()
+	b.clock.Set(at.Add(-400 * time.Millisecond))
+	res, _ := b.sched.Tick(stopped)
+	runs := runsOf(t, b.store, c.ID)
+	if res.Enqueued != 1 || len(runs) != 1 || !b.hasTask(t, runs[0].ID) {
+		t.Errorf("tick on a stopped context: %+v, runs %v; want the held run released and queued", res, scheduledFor(runs))
+	}
 }

@@ -271,6 +271,11 @@ func (s *Scheduler) enqueueAll(ctx context.Context, runs []campaign.Run) int {
 	if len(runs) == 0 {
 		return 0
 	}
+	// Detached from a stop: these runs are claimed (or released from the
+	// held ones) and nothing else will enqueue them before the reconciler
+	// runs again, which may be the next start. Bounded like the flush.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
+	defer cancel()
 	ok := make([]bool, len(runs))
 	already := make([]bool, len(runs))
 	sem := make(chan struct{}, s.cfg.EnqueueConcurrency)

@@ -104,6 +104,24 @@ func startProcess(ctx context.Context, d *deps, roles roleSet, opts roleOptions)
 		p.goPart("quota guard lock", func(ctx context.Context) error { return watchGuardLock(ctx, check) })
 	}
 
+	// The HTTP servers are built and their ports bound first: a start that
+	// fails there (a port taken, no admin token) must fail before the
+	// scheduler claims a campaign or the worker takes a task. They serve
+	// last, so that a stop stops them first.
+	var serveHTTP func()
+	if roles.api {
+		serve, err := p.prepareAPI(ctx, enq, inspector, opts)
+		if err != nil {
+			return p, err
+		}
+		serveHTTP = serve
+	} else if d.cfg.Metrics.Addr != "" {
+		serve, err := p.prepareMetrics(ctx)
+		if err != nil {
+			return p, err
+		}
+		serveHTTP = serve
+	}
 	if roles.scheduler {
 		if err := p.startScheduler(enq, inspector, opts); err != nil {
 			return p, err
@@ -114,14 +132,8 @@ func startProcess(ctx context.Context, d *deps, roles roleSet, opts roleOptions)
 			return p, err
 		}
 	}
-	if roles.api {
-		if err := p.startAPI(ctx, enq, inspector, opts); err != nil {
-			return p, err
-		}
-	} else if d.cfg.Metrics.Addr != "" {
-		if err := p.startMetrics(ctx); err != nil {
-			return p, err
-		}
+	if serveHTTP != nil {
+		serveHTTP()
 	}
 	d.log.Info().Str("roles", roles.String()).Msg("tagcast started")
 	return p, nil
@@ -259,15 +271,21 @@ func (p *process) registerProcessCollectors() error {
 // startMetrics serves /metrics on metrics.addr for a process without the
 // admin API (tagcast worker, tagcast scheduler), so every worker's send
 // outcomes, API latency and quota gauges can be scraped.
-func (p *process) startMetrics(ctx context.Context) error {
+// prepareMetrics binds metrics.addr and returns what starts serving on it.
+func (p *process) prepareMetrics(ctx context.Context) (func(), error) {
 	if err := p.registerProcessCollectors(); err != nil {
-		return err
+		return nil, err
 	}
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", p.d.cfg.Metrics.Addr)
 	if err != nil {
-		return fmt.Errorf("metrics.addr: %w", err)
+		return nil, fmt.Errorf("metrics.addr: %w", err)
 	}
+	p.d.onClose("metrics listener", func() error { return closedIsFine(ln.Close()) })
+	return func() { p.serveMetrics(ln) }, nil
+}
+
+func (p *process) serveMetrics(ln net.Listener) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(p.registry, promhttp.HandlerOpts{}))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -285,23 +303,33 @@ func (p *process) startMetrics(ctx context.Context) error {
 			return srv.Shutdown(shutdownCtx)
 		}
 	})
-	return nil
 }
 
-func (p *process) startAPI(ctx context.Context, enq *asynq.Client, inspector *asynq.Inspector, opts roleOptions) error {
+// closedIsFine drops the error of closing a listener its server closed
+// already.
+func closedIsFine(err error) error {
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// prepareAPI builds the admin API and binds admin.addr, and returns what
+// starts serving on it.
+func (p *process) prepareAPI(ctx context.Context, enq *asynq.Client, inspector *asynq.Inspector, opts roleOptions) (func(), error) {
 	d := p.d
 	reg := p.registry
 	if err := p.registerProcessCollectors(); err != nil {
-		return err
+		return nil, err
 	}
 	if err := worker.RegisterQueueMetrics(reg, inspector); err != nil {
-		return fmt.Errorf("metrics: %w", err)
+		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	ops, err := scheduler.NewOperations(scheduler.OperationsConfig{
 		Store: d.store, Queue: enq, Inspector: inspector, QueueOptions: opts.queueOptions, Clock: d.clock, Logger: d.log,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	tags := make(map[string]admin.TagService, len(d.clients))
 	for name, c := range d.clients {
@@ -326,18 +354,20 @@ func (p *process) startAPI(ctx context.Context, enq *asynq.Client, inspector *as
 		Logger: d.log.With().Str("component", "admin").Logger(),
 	})
 	if err != nil {
-		return fmt.Errorf("%w (admin.tokens_env names the variable with the bearer tokens; apps are required)", err)
+		return nil, fmt.Errorf("%w (admin.tokens_env names the variable with the bearer tokens; apps are required)", err)
 	}
 	ln := opts.listener
 	if ln == nil {
 		var lc net.ListenConfig
 		if ln, err = lc.Listen(ctx, "tcp", d.cfg.Admin.Addr); err != nil {
-			return fmt.Errorf("admin.addr: %w", err)
+			return nil, fmt.Errorf("admin.addr: %w", err)
 		}
 	}
-	p.adminURL = "http://" + ln.Addr().String()
-	p.goPart("admin API", func(ctx context.Context) error { return srv.Serve(ctx, ln) })
-	return nil
+	d.onClose("admin listener", func() error { return closedIsFine(ln.Close()) })
+	return func() {
+		p.adminURL = "http://" + ln.Addr().String()
+		p.goPart("admin API", func(ctx context.Context) error { return srv.Serve(ctx, ln) })
+	}, nil
 }
 
 // stop stops the roles in reverse order of start (admin API, worker,

@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/tagcast/tagcast/admin"
 	"github.com/tagcast/tagcast/campaign"
@@ -475,5 +478,89 @@ func TestWorkerServesMetrics(t *testing.T) {
 	}
 	if code := r.stop(t); code != 0 {
 		t.Fatalf("exit %d:\n%s", code, r.stderr)
+	}
+}
+
+// The embedded Redis listens on loopback, where any local user could
+// connect and rewrite the quota windows: it requires a password only the
+// process knows, so a client without it is refused.
+func TestEmbeddedRedisRefusesOtherClients(t *testing.T) {
+	t.Parallel()
+	_, emuURL := roleEmulator(t)
+	r := startRole(t, "--config", roleConfig(t, emuURL, "", "", testenv.FreeAddr(t)), "serve")
+	r.waitStarted(t)
+	var line struct {
+		Addr string `json:"addr"`
+	}
+	for _, l := range strings.Split(r.stderr.String(), "\n") {
+		if strings.Contains(l, "embedded redis started") {
+			if err := json.Unmarshal([]byte(l), &line); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if line.Addr == "" {
+		t.Fatalf("no embedded redis address in the log:\n%s", r.stderr)
+	}
+	c := redis.NewClient(&redis.Options{Addr: line.Addr})
+	defer func() { _ = c.Close() }()
+	err := c.Set(context.Background(), "tagcast:quota:main:blocked", "0", 0).Err()
+	if err == nil || !strings.Contains(err.Error(), "NOAUTH") {
+		t.Errorf("a client without the password: SET = %v; want NOAUTH", err)
+	}
+	if code := r.stop(t); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, r.stderr)
+	}
+}
+
+// A start that fails on its HTTP port fails before any part works: the
+// scheduler has claimed nothing. It once started the scheduler and the
+// worker first, so a serve refused for a taken port could claim a due
+// campaign whose run then waited for the next start.
+func TestAServeRefusedForItsPortClaimsNothing(t *testing.T) {
+	t.Parallel()
+	_, emuURL := roleEmulator(t)
+	dbURL := "sqlite://" + filepath.Join(t.TempDir(), "tagcast.db")
+	ctx := context.Background()
+	st, err := sqlstore.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = st.Close() }()
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c, err := campaign.ParseFile([]byte(`name: due
+app: main
+schedule: {now: true}
+push:
+  platform: [ios]
+  fromuserid: system
+  message: {objectName: AppNote, content: hi}
+  audience: {is_to_all: true}
+  notification: {alert: hello}
+`), campaign.ValidateOptions{Apps: []string{"main"}, Now: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err = st.Create(ctx, c, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = taken.Close() }()
+
+	r := runTagcast(t, cliEnv{vars: roleVars}, "--config", roleConfig(t, emuURL, "", dbURL, taken.Addr().String()), "serve")
+	if r.code != 1 || !strings.Contains(r.stderr, "admin.addr") {
+		t.Fatalf("serve on a taken port: %s; want exit 1 naming admin.addr", r)
+	}
+	d, err := st.Get(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Status != campaign.CampaignActive || len(d.Runs) != 0 {
+		t.Errorf("after the refused start: campaign %s with %d runs; want it untouched (active, no run)", d.Status, len(d.Runs))
 	}
 }

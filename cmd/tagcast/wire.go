@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -211,6 +213,15 @@ func (d *deps) buildRedis(ctx context.Context, shared bool) error {
 // advancing its clock so keys with a TTL expire.
 func (d *deps) buildEmbeddedRedis() error {
 	mr := miniredis.NewMiniRedis()
+	// It listens on loopback, where any local user could connect and
+	// rewrite the quota windows: a random password, known only to this
+	// process, keeps them out.
+	secret := make([]byte, 24)
+	if _, err := rand.Read(secret); err != nil {
+		return fmt.Errorf("embedded redis: password: %w", err)
+	}
+	password := hex.EncodeToString(secret)
+	mr.RequireAuth(password)
 	if err := mr.StartAddr("127.0.0.1:0"); err != nil {
 		return fmt.Errorf("embedded redis: %w", err)
 	}
@@ -234,7 +245,7 @@ func (d *deps) buildEmbeddedRedis() error {
 	}()
 	d.onClose("embedded redis clock", func() error { close(stop); <-done; return nil })
 	addr := mr.Addr()
-	d.newRedisClient = func() redis.UniversalClient { return redis.NewClient(&redis.Options{Addr: addr}) }
+	d.newRedisClient = func() redis.UniversalClient { return redis.NewClient(&redis.Options{Addr: addr, Password: password}) }
 	d.rdb = d.newRedisClient()
 	d.onClose("redis client", d.rdb.Close)
 	d.log.Info().Str("addr", addr).Msg("embedded redis started (in-process; its data lives and dies with this process)")
