@@ -152,8 +152,9 @@ type Database struct {
 	// URL is sqlite://PATH (sqlite:///abs/path for an absolute path) or
 	// postgres:// / postgresql://.
 	URL string `yaml:"url"`
-	// MaxOpenConns caps the PostgreSQL connections of one process (default
-	// 40; SQLite always uses one). Keep it above worker.concurrency.
+	// MaxOpenConns caps the store's PostgreSQL connections in one process
+	// (default 40; SQLite always uses one); the quota guard lock holds one
+	// more of its own. Keep it above worker.concurrency.
 	MaxOpenConns int `yaml:"max_open_conns"`
 }
 

@@ -102,3 +102,21 @@ func TestABlockTheStoreCannotRecordStillHolds(t *testing.T) {
 		t.Errorf("opens at %s by %s; want %s by blocked", nr.OpensAt, nr.By, until)
 	}
 }
+
+// Forget makes every app rebuild its windows from the ledger at its next
+// reservation: a push the ledger holds and this Redis never saw (sent
+// through another guard) counts.
+func TestForgetRebuildsFromTheLedger(t *testing.T) {
+	t.Parallel()
+	now := at(t, "2026-06-01T12:00:00+08:00")
+	b := setup(t, map[string]Policy{"main": {Hourly: 2, Daily: 3}}, NoMargin, now)
+	b.mustReserve(t, "main")
+	b.ledger.add("main", now, now) // two pushes recorded by another guard
+	b.mustReserve(t, "main")       // this Redis still counts only its own
+	if err := b.guard.Forget(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if nr := b.mustBeFull(t, "main"); nr.By != ConstraintHour {
+		t.Errorf("after Forget: full by %s; want the hour window, rebuilt with the ledger's two pushes", nr.By)
+	}
+}

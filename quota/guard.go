@@ -423,6 +423,24 @@ func (g *Guard) rebuild(ctx context.Context, app string, r resolved, now time.Ti
 	return nil
 }
 
+// Forget drops every app's windows marker, so that each app's next
+// reservation rebuilds its windows from the ledger. A caller that knows the
+// ledger holds pushes this Redis never saw (a process on another guard sent
+// for the store while none on this Redis ran) calls it while no process
+// reserves on this Redis; the rebuild is what a flush would cause, and as
+// safe.
+func (g *Guard) Forget(ctx context.Context) error {
+	for app := range g.apps {
+		// One key at a time: on a cluster the apps' keys lie in different
+		// slots.
+		if err := g.client.Del(ctx, g.keys(app).marker).Err(); err != nil {
+			return fmt.Errorf("quota: app %s: forget the windows: %w", app, err)
+		}
+	}
+	g.log.Info().Int("apps", len(g.apps)).Msg("quota windows forgotten: each app rebuilds from the ledger at its next reservation")
+	return nil
+}
+
 // Release gives back a reservation whose send the service definitively
 // refused without sending (401 class, 400 class, 1009), or that was never
 // called. Releasing twice is harmless. After a rebuild from the ledger it

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/tagcast/tagcast/campaign/sqlstore"
@@ -33,6 +34,10 @@ var errGuardLocked = errors.New("another tagcast process works for this store wi
 	"An embedded Redis lives inside one process, so its guard and any other would each count only their own pushes and together exceed the quota. " +
 	"Stop it, or set the same redis.url everywhere so that every process shares one quota guard")
 
+// Processes on two different shared Redis servers both take the lock shared:
+// the lock cannot tell two Redis servers apart, and every process on a store
+// must be given the same redis.url (README, "Distributed").
+
 // lockGuard keeps the store's processes on one quota guard. A process
 // whose guard is on an embedded Redis takes the store's guard lock
 // exclusively: its windows live in it alone, so it must be the only one
@@ -43,6 +48,11 @@ var errGuardLocked = errors.New("another tagcast process works for this store wi
 // operating system or the server drops it when the process dies, kill -9
 // included. An in-memory SQLite store is private to the process and needs
 // none.
+//
+// A process on a shared Redis that finds itself alone (it could have taken
+// the lock exclusively) sets d.guardAlone: an embedded process may have
+// sent for the store since the shared Redis last saw a push, so its guard
+// must rebuild every app's windows from the ledger (forgetShared).
 func (d *deps) lockGuard(ctx context.Context) error {
 	if d.store == nil {
 		return nil
@@ -56,11 +66,19 @@ func (d *deps) lockGuard(ctx context.Context) error {
 		if path == "" {
 			return nil // in memory: private to this process
 		}
-		try := filelock.TryLockShared
-		if exclusive {
-			try = filelock.TryLock
+		// One file under two names (a symlink) is one store: lock its
+		// real path.
+		if real, err := filepath.EvalSymlinks(path); err == nil {
+			path = real
 		}
-		unlock, err := try(path + ".guard.lock")
+		lockPath := path + ".guard.lock"
+		var unlock func() error
+		var err error
+		if exclusive {
+			unlock, err = filelock.TryLock(lockPath)
+		} else {
+			unlock, err = d.lockFileShared(lockPath)
+		}
 		if errors.Is(err, filelock.ErrLocked) {
 			return errGuardLocked
 		}
@@ -70,6 +88,34 @@ func (d *deps) lockGuard(ctx context.Context) error {
 		d.onClose("quota guard lock", unlock)
 		return nil
 	}
+}
+
+// lockFileShared takes the file lock shared, noting first whether this
+// process is alone on the store (the exclusive lock was free). Between the
+// two, another process may take it: the shared lock then fails, as it
+// would have anyway.
+func (d *deps) lockFileShared(path string) (func() error, error) {
+	if unlock, err := filelock.TryLock(path); err == nil {
+		d.guardAlone = true
+		if err := unlock(); err != nil {
+			return nil, err
+		}
+	}
+	return filelock.TryLockShared(path)
+}
+
+// forgetShared makes a guard on a shared Redis rebuild its windows from the
+// ledger when its process started alone on the store: pushes an embedded
+// process recorded there meanwhile are then counted. With others running,
+// none can have been sent by an embedded process since they started.
+func (d *deps) forgetShared(ctx context.Context) error {
+	if !d.guardAlone || d.mr != nil || d.guard == nil {
+		return nil
+	}
+	if err := d.guard.Forget(ctx); err != nil {
+		return fmt.Errorf("%w (nothing was sent: the guard must count what other processes sent for the store first)", err)
+	}
+	return nil
 }
 
 // lockPostgresGuard takes guardLockKey on a connection of its own (a pool
@@ -92,57 +138,72 @@ func (d *deps) lockPostgresGuard(ctx context.Context, exclusive bool) error {
 		_ = db.Close()
 		return fmt.Errorf("quota guard lock: %w", err)
 	}
-	try := `SELECT pg_try_advisory_lock_shared($1)`
-	if exclusive {
-		try = `SELECT pg_try_advisory_lock($1)`
+	// The server ends the session of a host that died without closing
+	// its connection (and so frees the lock) within about a minute, not
+	// the hours of the system's keepalive defaults. Best effort: over a
+	// unix socket these settings do nothing.
+	for _, set := range []string{`SET tcp_keepalives_idle = 30`, `SET tcp_keepalives_interval = 10`, `SET tcp_keepalives_count = 3`} {
+		_, _ = conn.ExecContext(tctx, set)
 	}
 	var got bool
-	if err := conn.QueryRowContext(tctx, try, guardLockKey).Scan(&got); err != nil || !got {
+	if exclusive {
+		err = conn.QueryRowContext(tctx, `SELECT pg_try_advisory_lock($1)`, guardLockKey).Scan(&got)
+	} else {
+		// Alone on the store if the exclusive lock is free: take it, then
+		// the shared one, then let the exclusive one go (one session may
+		// hold both), so that no exclusive holder can come in between.
+		var alone bool
+		err = conn.QueryRowContext(tctx, `SELECT pg_try_advisory_lock($1)`, guardLockKey).Scan(&alone)
+		if err == nil {
+			err = conn.QueryRowContext(tctx, `SELECT pg_try_advisory_lock_shared($1)`, guardLockKey).Scan(&got)
+		}
+		if err == nil && alone {
+			d.guardAlone = true
+			_, err = conn.ExecContext(tctx, `SELECT pg_advisory_unlock($1)`, guardLockKey)
+		}
+	}
+	if err != nil || !got {
 		_, _ = conn.Close(), db.Close()
 		if err != nil {
 			return fmt.Errorf("quota guard lock: %w", err)
 		}
 		return errGuardLocked
 	}
-	d.guardLockCheck = func(ctx context.Context) error {
-		cctx, cancel := context.WithTimeout(ctx, guardLockTimeout)
-		defer cancel()
+	// The check is never cancelled: pgx closes a connection whose query
+	// is cancelled, which would end the session and lose the very lock it
+	// checks. A slow database only makes it late (the watchdog waits), and
+	// a dead peer is found by the connection's TCP keepalives.
+	d.guardLockCheck = func(context.Context) error {
 		var held bool
-		err := conn.QueryRowContext(cctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
+		err := conn.QueryRowContext(context.Background(), `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
 			AND pid = pg_backend_pid() AND classid::bigint = $1 AND objid::bigint = $2 AND objsubid = 1)`,
 			guardLockKey>>32, guardLockKey&0xffffffff).Scan(&held)
 		switch {
 		case err != nil:
-			return fmt.Errorf("quota guard lock: its PostgreSQL session is gone or not answering (another process may have taken the lock): %w", err)
+			return fmt.Errorf("quota guard lock: its PostgreSQL session is gone (another process may have taken the lock): %w", err)
 		case !held:
 			return errors.New("quota guard lock: no longer held by its PostgreSQL session")
 		}
 		return nil
 	}
 	d.onClose("quota guard lock", func() error {
-		// Best effort and bounded: ending the session releases the lock
-		// anyway, and a database that stopped answering must not hold up
-		// the stop.
+		// Best effort and bounded: ending the session releases the lock,
+		// and closing the connection ends it (or the process's exit does),
+		// so an unlock that fails (the session already gone, a database
+		// that stopped answering, a check still waiting) changes nothing.
 		uctx, cancel := context.WithTimeout(context.Background(), guardLockTimeout)
 		defer cancel()
-		_, err := conn.ExecContext(uctx, `SELECT pg_advisory_unlock_all()`)
-		return errors.Join(ignoreDone(err), conn.Close(), db.Close())
+		_, _ = conn.ExecContext(uctx, `SELECT pg_advisory_unlock_all()`)
+		_, _ = conn.Close(), db.Close()
+		return nil
 	})
 	return nil
 }
 
-// ignoreDone drops a context deadline error: the release gave up waiting,
-// and closing the connection ends the session and its lock.
-func ignoreDone(err error) error {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return nil
-	}
-	return err
-}
-
 // watchGuardLock checks the guard lock every guardLockCheckEvery until ctx
 // ends, and returns the error that says it was lost: the process must stop
-// rather than send beside a process that took the lock after it.
+// rather than send beside a process that took the lock after it. A check
+// that has not answered yet is waited for, not repeated or given up on.
 func watchGuardLock(ctx context.Context, check func(context.Context) error) error {
 	t := time.NewTicker(guardLockCheckEvery)
 	defer t.Stop()
@@ -152,8 +213,15 @@ func watchGuardLock(ctx context.Context, check func(context.Context) error) erro
 			return nil
 		case <-t.C:
 		}
-		if err := check(ctx); err != nil && ctx.Err() == nil {
-			return err
+		done := make(chan error, 1)
+		go func() { done <- check(ctx) }()
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-done:
+			if err != nil {
+				return err
+			}
 		}
 	}
 }

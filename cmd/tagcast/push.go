@@ -109,6 +109,9 @@ func newAppPusher(ctx context.Context, cfg *config.Config, app *config.App) (p p
 	if err := d.buildGuard(); err != nil {
 		return nil, nil, err
 	}
+	if err := d.forgetShared(ctx); err != nil {
+		return nil, nil, err
+	}
 	cc := app.ClientConfig()
 	client, err := pushapi.NewClient(cc)
 	if err != nil {

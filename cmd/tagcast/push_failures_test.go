@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tagcast/tagcast/internal/filelock"
 	"github.com/tagcast/tagcast/internal/testenv"
 	"github.com/tagcast/tagcast/pushapi"
 )
@@ -63,10 +64,22 @@ func TestPushSendReportsAFailureBeforeTheCallAsNotSent(t *testing.T) {
 	}
 
 	svc := newFakeService(t, okPush)
-	cfg := pushConfig(t, svc, "sqlite://"+filepath.Join(t.TempDir(), "tagcast.db"), rs.URL())
+	db := filepath.Join(t.TempDir(), "tagcast.db")
+	cfg := pushConfig(t, svc, "sqlite://"+db, rs.URL())
 	vars := map[string]string{"MAIN_SECRET": svc.secret}
+	// Another process on the shared Redis holds the store (a worker): push
+	// send is not alone, keeps the windows, and meets Redis's refusal at
+	// its reservation.
+	unlock, err := filelock.TryLockShared(db + ".guard.lock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = unlock() }()
 
 	r := runTagcast(t, cliEnv{vars: vars}, "--config", cfg, "push", "send", "--app", "main", examplePushBody)
+	if !strings.Contains(r.stderr, "READONLY") {
+		t.Errorf("push send: %s; want the reservation refused by the read-only Redis", r)
+	}
 	if n := len(svc.recorded()); n != 0 {
 		t.Fatalf("the service received %d pushes; the setup should refuse the reservation: %s", n, r)
 	}

@@ -87,8 +87,11 @@ type deps struct {
 	// guardLockCheck tells whether the store's guard lock is still held
 	// (nil where it cannot be lost: a flock, or no lock).
 	guardLockCheck func(context.Context) error
-	guard          *quota.Guard
-	clients        map[string]*pushapi.Client
+	// guardAlone: this process on a shared Redis found no other process on
+	// the store when it took the guard lock (see forgetShared).
+	guardAlone bool
+	guard      *quota.Guard
+	clients    map[string]*pushapi.Client
 
 	mu      sync.Mutex
 	closers []closer // in build order
@@ -368,6 +371,9 @@ func (d *deps) buildCore(ctx context.Context, sharedRedis bool) error {
 		return err
 	}
 	if err := d.buildGuard(); err != nil {
+		return err
+	}
+	if err := d.forgetShared(ctx); err != nil {
 		return err
 	}
 	return d.buildClients()
