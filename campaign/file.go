@@ -81,6 +81,23 @@ func noNUL(verr *ValidationError, path string, v any) {
 	}
 }
 
+// noNull refuses a null anywhere in vars: a template printing it would push
+// the text "<no value>".
+func noNull(verr *ValidationError, path string, v any) {
+	switch t := v.(type) {
+	case nil:
+		verr.add(path, "must not be null (a template would print it as <no value>); give a value or leave the key out")
+	case map[string]any:
+		for _, k := range slices.Sorted(maps.Keys(t)) {
+			noNull(verr, path+"."+k, t[k])
+		}
+	case []any:
+		for i, e := range t {
+			noNull(verr, fmt.Sprintf("%s[%d]", path, i), e)
+		}
+	}
+}
+
 // reported says whether a problem at path is already listed.
 func (e *ValidationError) reported(path string) bool {
 	return slices.ContainsFunc(e.Problems, func(p FieldProblem) bool { return p.Path == path })
@@ -142,7 +159,12 @@ func ParseFile(data []byte, opts ValidateOptions) (Campaign, error) {
 		return Campaign{}, fmt.Errorf("campaign file: %w", err)
 	}
 	var f file
-	if err := json.Unmarshal(js, &f); err != nil {
+	// Numbers as their text (json.Number): vars keep 9007199254740993 and
+	// 12345678 exactly, as the store does when it reads them back, so a
+	// template renders at creation what it renders at every fire.
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.UseNumber()
+	if err := dec.Decode(&f); err != nil {
 		verr.add("", "%v", err)
 		return Campaign{}, verr
 	}
@@ -220,6 +242,7 @@ func validate(verr *ValidationError, c *Campaign, opts ValidateOptions) {
 	// dialects alike (the body's texts are checked by pushapi's rules).
 	noNUL(verr, "name", c.Name)
 	noNUL(verr, "vars", c.Vars)
+	noNull(verr, "vars", c.Vars)
 	switch {
 	case c.App == "":
 		verr.add("app", "required (one of the configured apps: %s)", strings.Join(opts.Apps, ", "))

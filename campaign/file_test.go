@@ -3,6 +3,7 @@ package campaign
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -252,7 +253,7 @@ func TestSplit(t *testing.T) {
 	t.Parallel()
 	ids := make([]string, 2500)
 	for i := range ids {
-		ids[i] = "u" + strings.Repeat("x", i%3)
+		ids[i] = fmt.Sprintf("u%d", i)
 	}
 	chunks := Split(pushapi.Request{Audience: pushapi.Audience{UserID: ids}})
 	var sizes []int

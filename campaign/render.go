@@ -2,6 +2,7 @@ package campaign
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -90,7 +91,7 @@ func renderField(path, text string, data TemplateData) (string, error) {
 	if !strings.Contains(text, "{{") {
 		return text, nil
 	}
-	t, err := template.New(path).Option("missingkey=error").Parse(text)
+	t, err := template.New(path).Option("missingkey=error").Funcs(template.FuncMap{"index": strictIndex}).Parse(text)
 	if err != nil {
 		return "", err
 	}
@@ -99,6 +100,80 @@ func renderField(path, text string, data TemplateData) (string, error) {
 		return "", err
 	}
 	return b.String(), nil
+}
+
+// strictIndex is text/template's index for vars (JSON values: objects and
+// arrays), with an error for a key or position that is not there: the
+// builtin returns the zero value, which prints as "<no value>" in a push.
+func strictIndex(item any, keys ...any) (any, error) {
+	for _, k := range keys {
+		switch v := item.(type) {
+		case map[string]any:
+			key, ok := k.(string)
+			if !ok {
+				return nil, fmt.Errorf("index: key %v of an object must be a string", k)
+			}
+			next, ok := v[key]
+			if !ok {
+				return nil, fmt.Errorf("index: no key %q", key)
+			}
+			item = next
+		case []any:
+			i, ok := toIndex(k)
+			if !ok || i < 0 || i >= len(v) {
+				return nil, fmt.Errorf("index: %v is out of range for a list of %d", k, len(v))
+			}
+			item = v[i]
+		default:
+			return nil, fmt.Errorf("index: cannot index %T", item)
+		}
+	}
+	return item, nil
+}
+
+// toIndex reads a list position given to index.
+func toIndex(k any) (int, bool) {
+	switch n := k.(type) {
+	case int:
+		return n, true
+	case int64:
+		return int(n), true
+	case float64:
+		if n == float64(int(n)) {
+			return int(n), true
+		}
+	}
+	return 0, false
+}
+
+// templateVars is vars as templates see them: every number (kept as its
+// JSON text, json.Number) an int64 when it is a whole number that fits,
+// else a float64, so that printf's verbs and comparisons work alike when a
+// campaign is created and at every fire.
+func templateVars(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[k] = templateVars(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = templateVars(e)
+		}
+		return out
+	case json.Number:
+		if i, err := t.Int64(); err == nil {
+			return i
+		}
+		if f, err := t.Float64(); err == nil {
+			return f
+		}
+		return t.String()
+	}
+	return v
 }
 
 // RenderError lists the template fields that failed, with their paths
@@ -124,13 +199,14 @@ func Render(c Campaign, fireTime time.Time) (pushapi.Request, error) {
 	if err != nil {
 		return pushapi.Request{}, fmt.Errorf("campaign %d: render: %w", c.ID, err)
 	}
+	vars, _ := templateVars(c.Vars).(map[string]any)
+	if vars == nil {
+		vars = map[string]any{}
+	}
 	data := TemplateData{
 		FireTime: fireTime.In(loc),
-		Vars:     c.Vars,
+		Vars:     vars,
 		Campaign: TemplateCampaign{ID: c.ID, Name: c.Name, App: c.App},
-	}
-	if data.Vars == nil {
-		data.Vars = map[string]any{}
 	}
 	out := cloneRequest(c.Push)
 	rerr := &RenderError{CampaignID: c.ID}
@@ -163,14 +239,57 @@ func templateRule(err error) string {
 	return err.Error()
 }
 
+// RenderSends renders a fire's body and splits it into the bodies of its
+// sends, each checked against the service's rules: a fire whose body breaks
+// one (a templated title longer on this day than on the day checked at
+// creation) is a *RenderError naming the field, and its run fails at once
+// rather than wait for quota to send what the service would refuse.
+func RenderSends(c Campaign, fireTime time.Time) ([]pushapi.Request, error) {
+	body, err := Render(c, fireTime)
+	if err != nil {
+		return nil, err
+	}
+	sends := Split(body)
+	rerr := &RenderError{CampaignID: c.ID}
+	seen := map[FieldProblem]bool{}
+	for _, b := range sends {
+		var pv *pushapi.ValidationError
+		if err := b.Validate(); errors.As(err, &pv) {
+			for _, fe := range pv.Problems {
+				p := FieldProblem{Path: fe.Path, Rule: fe.Rule}
+				if !seen[p] {
+					seen[p] = true
+					rerr.Problems = append(rerr.Problems, p)
+				}
+			}
+		} else if err != nil {
+			return nil, fmt.Errorf("campaign %d: render: %w", c.ID, err)
+		}
+	}
+	if len(rerr.Problems) > 0 {
+		return nil, rerr
+	}
+	return sends, nil
+}
+
 // Split turns a rendered body into the bodies of a Run's sends: one per
 // chunk of at most MaxUserIDsPerSend user ids, or the body itself for tag,
-// package-name and all-users audiences.
+// package-name and all-users audiences. A user id listed twice is kept once
+// (in its first place): in two chunks it would be pushed twice.
 func Split(body pushapi.Request) []pushapi.Request {
 	ids := body.Audience.UserID
 	if len(ids) == 0 || body.Audience.IsToAll {
 		return []pushapi.Request{body}
 	}
+	seen := make(map[string]bool, len(ids))
+	unique := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			unique = append(unique, id)
+		}
+	}
+	ids = unique
 	var out []pushapi.Request
 	for start := 0; start < len(ids); start += MaxUserIDsPerSend {
 		end := min(start+MaxUserIDsPerSend, len(ids))

@@ -138,20 +138,21 @@ func planClaim(c campaign.Campaign, now time.Time, plan campaign.PlanFunc) (clai
 }
 
 // newRun is the run of one fire with its rendered send bodies; a render
-// error makes it a failed run without sends.
+// error, or a body the service's rules refuse at this fire, makes it a
+// failed run without sends.
 func newRun(c campaign.Campaign, at, now time.Time) (*campaign.Run, []string, error) {
 	r := &campaign.Run{CampaignID: c.ID, App: c.App, ScheduledFor: at, Status: campaign.RunPending}
 	if d := c.Schedule.DeliverWithin; d > 0 {
 		t := utc(at.Add(d))
 		r.DeliverBy = &t
 	}
-	body, err := campaign.Render(c, at)
+	sends, err := campaign.RenderSends(c, at)
 	if err != nil {
 		r.Status, r.Error, r.FinishedAt = campaign.RunFailed, err.Error(), utcp(&now)
 		return r, nil, nil
 	}
 	var bodies []string
-	for _, b := range campaign.Split(body) {
+	for _, b := range sends {
 		js, err := mustJSON(b)
 		if err != nil {
 			return nil, nil, fmt.Errorf("campaign %d: %w", c.ID, err)

@@ -91,6 +91,7 @@ func newCampaign(app, name string, at time.Time, users int) campaign.Campaign {
 			Platform:     []string{"ios", "android"},
 			FromUserID:   "system",
 			Audience:     pushapi.Audience{Tag: []string{"女"}},
+			Message:      &pushapi.Message{ObjectName: "AppNote", Content: "hi"},
 			Notification: &pushapi.Notification{Alert: "{{.Vars.product}} at {{.FireTime.Format \"15:04\"}}"},
 		},
 		Schedule:  campaign.Schedule{At: &at, Missed: campaign.MissedOnce, DeliverWithin: time.Hour},
