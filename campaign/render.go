@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
+	"reflect"
+	"strconv"
 	"strings"
 	"text/template"
 	"time"
@@ -91,7 +94,7 @@ func renderField(path, text string, data TemplateData) (string, error) {
 	if !strings.Contains(text, "{{") {
 		return text, nil
 	}
-	t, err := template.New(path).Option("missingkey=error").Funcs(template.FuncMap{"index": strictIndex}).Parse(text)
+	t, err := template.New(path).Option("missingkey=error").Funcs(templateFuncs).Parse(text)
 	if err != nil {
 		return "", err
 	}
@@ -124,6 +127,12 @@ func strictIndex(item any, keys ...any) (any, error) {
 				return nil, fmt.Errorf("index: %v is out of range for a list of %d", k, len(v))
 			}
 			item = v[i]
+		case string:
+			i, ok := toIndex(k)
+			if !ok || i < 0 || i >= len(v) {
+				return nil, fmt.Errorf("index: %v is out of range for a text of %d bytes", k, len(v))
+			}
+			item = v[i] // a byte, as the builtin gives
 		default:
 			return nil, fmt.Errorf("index: cannot index %T", item)
 		}
@@ -142,14 +151,159 @@ func toIndex(k any) (int, bool) {
 		if n == float64(int(n)) {
 			return int(n), true
 		}
+	case Number:
+		if i, err := strconv.Atoi(n.text); err == nil {
+			return i, true
+		}
 	}
 	return 0, false
 }
 
-// templateVars is vars as templates see them: every number (kept as its
-// JSON text, json.Number) an int64 when it is a whole number that fits,
-// else a float64, so that printf's verbs and comparisons work alike when a
-// campaign is created and at every fire.
+// templateFuncs replace text/template's index and comparisons: index errs
+// on a missing key, and the comparisons compare vars' numbers as numbers.
+var templateFuncs = template.FuncMap{
+	"index": strictIndex,
+	"eq":    eqFunc,
+	"ne":    func(a, b any) (bool, error) { eq, err := eqFunc(a, b); return !eq, err },
+	"lt":    orderFunc(func(c int) bool { return c < 0 }),
+	"le":    orderFunc(func(c int) bool { return c <= 0 }),
+	"gt":    orderFunc(func(c int) bool { return c > 0 }),
+	"ge":    orderFunc(func(c int) bool { return c >= 0 }),
+}
+
+// Number is a number of vars as templates see it: its JSON text, printed as
+// written ("1234567.5", "12345678901234567890", never "1.2345675e+06"), and
+// formatted by printf's verbs as the number it is (%d, %.2f, %e, %x), at
+// creation and at every fire alike.
+type Number struct{ text string }
+
+// String is the number as written.
+func (n Number) String() string { return n.text }
+
+// Format implements fmt.Formatter.
+func (n Number) Format(f fmt.State, verb rune) {
+	switch verb {
+	case 'd', 'b', 'o', 'O', 'x', 'X':
+		if i, ok := new(big.Int).SetString(n.text, 10); ok {
+			fmt.Fprintf(f, fmt.FormatString(f, verb), i)
+			return
+		}
+		if x, ok := new(big.Float).SetString(n.text); ok && x.IsInt() && verb == 'd' {
+			i, _ := x.Int(nil)
+			fmt.Fprintf(f, fmt.FormatString(f, verb), i)
+			return
+		}
+	case 'e', 'E', 'f', 'F', 'g', 'G':
+		if x, ok := new(big.Float).SetPrec(256).SetString(n.text); ok {
+			if verb == 'F' {
+				verb = 'f'
+			}
+			fmt.Fprintf(f, fmt.FormatString(f, verb), x)
+			return
+		}
+	case 'v', 's', 'q':
+		fmt.Fprintf(f, fmt.FormatString(f, verb), n.text)
+		return
+	}
+	fmt.Fprintf(f, "%%!%c(number=%s)", verb, n.text)
+}
+
+// comparable reads a comparison's operand: a number (a Number, or any Go
+// integer or float) as an exact rational, a text, or a bool.
+func comparable(v any) (any, error) {
+	if n, ok := v.(Number); ok {
+		r, ok := new(big.Rat).SetString(n.text)
+		if !ok {
+			return nil, fmt.Errorf("invalid number %s", n.text)
+		}
+		return r, nil
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return new(big.Rat).SetInt64(rv.Int()), nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return new(big.Rat).SetFrac(new(big.Int).SetUint64(rv.Uint()), big.NewInt(1)), nil
+	case reflect.Float32, reflect.Float64:
+		r := new(big.Rat)
+		if r.SetFloat64(rv.Float()) == nil {
+			return nil, fmt.Errorf("invalid number %v", v)
+		}
+		return r, nil
+	case reflect.String:
+		return rv.String(), nil
+	case reflect.Bool:
+		return rv.Bool(), nil
+	}
+	return nil, fmt.Errorf("invalid type for comparison: %T", v)
+}
+
+// compare orders a and b: numbers with numbers, texts with texts; bools
+// only for equality (ordered false).
+func compare(a, b any) (c int, ordered bool, err error) {
+	x, err := comparable(a)
+	if err != nil {
+		return 0, false, err
+	}
+	y, err := comparable(b)
+	if err != nil {
+		return 0, false, err
+	}
+	switch x := x.(type) {
+	case *big.Rat:
+		if y, ok := y.(*big.Rat); ok {
+			return x.Cmp(y), true, nil
+		}
+	case string:
+		if y, ok := y.(string); ok {
+			return strings.Compare(x, y), true, nil
+		}
+	case bool:
+		if y, ok := y.(bool); ok {
+			if x == y {
+				return 0, false, nil
+			}
+			return 1, false, nil
+		}
+	}
+	return 0, false, fmt.Errorf("incompatible types for comparison: %T and %T", a, b)
+}
+
+// eqFunc is eq: arg1 equals any of the others.
+func eqFunc(arg1 any, arg2 ...any) (bool, error) {
+	if len(arg2) == 0 {
+		return false, errors.New("missing argument for comparison")
+	}
+	for _, b := range arg2 {
+		c, _, err := compare(arg1, b)
+		if err != nil {
+			return false, err
+		}
+		if c == 0 {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// orderFunc is lt, le, gt or ge, by what it wants of the comparison.
+func orderFunc(want func(int) bool) func(a, b any) (bool, error) {
+	return func(a, b any) (bool, error) {
+		c, ordered, err := compare(a, b)
+		if err != nil {
+			return false, err
+		}
+		if !ordered {
+			return false, fmt.Errorf("invalid type for ordering: %T", a)
+		}
+		return want(c), nil
+	}
+}
+
+// templateVars is vars as templates see them: every number kept as its
+// JSON text (json.Number) a Number, so that it prints as written and
+// printf's verbs and comparisons treat it as the number it is, alike when
+// a campaign is created and at every fire.
 func templateVars(v any) any {
 	switch t := v.(type) {
 	case map[string]any:
@@ -165,13 +319,7 @@ func templateVars(v any) any {
 		}
 		return out
 	case json.Number:
-		if i, err := t.Int64(); err == nil {
-			return i
-		}
-		if f, err := t.Float64(); err == nil {
-			return f
-		}
-		return t.String()
+		return Number{text: t.String()}
 	}
 	return v
 }
