@@ -98,11 +98,28 @@ func renderField(path, text string, data TemplateData) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var b bytes.Buffer
-	if err := t.Execute(&b, data); err != nil {
+	b := &cappedBuffer{max: pushapi.MaxBodyBytes}
+	if err := t.Execute(b, data); err != nil {
 		return "", err
 	}
 	return b.String(), nil
+}
+
+// errRenderTooLong stops a template whose output outgrows any body the
+// service could take ({{range 100000000}}x{{end}}), before it fills memory.
+var errRenderTooLong = fmt.Errorf("renders more than %d bytes, more than any push body may hold", pushapi.MaxBodyBytes)
+
+// cappedBuffer is a bytes.Buffer that refuses to grow past max.
+type cappedBuffer struct {
+	bytes.Buffer
+	max int
+}
+
+func (b *cappedBuffer) Write(p []byte) (int, error) {
+	if b.Len()+len(p) > b.max {
+		return 0, errRenderTooLong
+	}
+	return b.Buffer.Write(p)
 }
 
 // strictIndex is text/template's index for vars (JSON values: objects and

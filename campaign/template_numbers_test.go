@@ -3,6 +3,8 @@ package campaign
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"strings"
 	"testing"
 )
 
@@ -98,4 +100,24 @@ func TestNumberVarsCompareAsNumbers(t *testing.T) {
 	t.Parallel()
 	wantRendered(t, fireWithVars(t, `{a: 9, b: 10}`, `{{if lt .Vars.a .Vars.b}}less{{else}}more{{end}}`), "less")
 	wantRendered(t, fireWithVars(t, `{n: 3}`, `{{if eq .Vars.n 3}}three{{end}} {{printf "%d" .Vars.n}}`), "three 3")
+}
+
+// A template whose output outgrows any push body is stopped with an error
+// at creation, before it fills the process's memory.
+func TestATemplateThatRendersTooMuchIsRefused(t *testing.T) {
+	t.Parallel()
+	_, err := ParseFile([]byte(`name: n
+app: main
+schedule: {now: true}
+push:
+  platform: [ios]
+  fromuserid: system
+  audience: {is_to_all: true}
+  message: {objectName: AppNote, content: hi}
+  notification: {alert: '{{range 100000000}}xxxxxxxxxx{{end}}'}
+`), testOpts)
+	var verr *ValidationError
+	if !errors.As(err, &verr) || !strings.Contains(err.Error(), "notification.alert") || !strings.Contains(err.Error(), "renders more than") {
+		t.Errorf("ParseFile = %v; want notification.alert refused for rendering too much", err)
+	}
 }
