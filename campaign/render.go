@@ -225,9 +225,9 @@ func (n Number) Format(f fmt.State, verb rune) {
 	fmt.Fprintf(f, "%%!%c(number=%s)", verb, n.text)
 }
 
-// comparable reads a comparison's operand: a number (a Number, or any Go
+// operand reads a comparison's operand: a number (a Number, or any Go
 // integer or float) as an exact rational, a text, or a bool.
-func comparable(v any) (any, error) {
+func operand(v any) (any, error) {
 	if n, ok := v.(Number); ok {
 		r, ok := new(big.Rat).SetString(n.text)
 		if !ok {
@@ -258,11 +258,11 @@ func comparable(v any) (any, error) {
 // compare orders a and b: numbers with numbers, texts with texts; bools
 // only for equality (ordered false).
 func compare(a, b any) (c int, ordered bool, err error) {
-	x, err := comparable(a)
+	x, err := operand(a)
 	if err != nil {
 		return 0, false, err
 	}
-	y, err := comparable(b)
+	y, err := operand(b)
 	if err != nil {
 		return 0, false, err
 	}
@@ -404,22 +404,32 @@ func templateRule(err error) string {
 	return err.Error()
 }
 
+// RenderedSend is one send of a fire: its request and its body as it goes
+// on the wire (pushapi.Request.Encode), encoded once.
+type RenderedSend struct {
+	Request pushapi.Request
+	Body    []byte
+}
+
 // RenderSends renders a fire's body and splits it into the bodies of its
 // sends, each checked against the service's rules: a fire whose body breaks
 // one (a templated title longer on this day than on the day checked at
 // creation) is a *RenderError naming the field, and its run fails at once
 // rather than wait for quota to send what the service would refuse.
-func RenderSends(c Campaign, fireTime time.Time) ([]pushapi.Request, error) {
+func RenderSends(c Campaign, fireTime time.Time) ([]RenderedSend, error) {
 	body, err := Render(c, fireTime)
 	if err != nil {
 		return nil, err
 	}
-	sends := Split(body)
+	chunks := Split(body)
+	sends := make([]RenderedSend, 0, len(chunks))
 	rerr := &RenderError{CampaignID: c.ID}
 	seen := map[FieldProblem]bool{}
-	for _, b := range sends {
+	for _, b := range chunks {
+		js, err := b.Encode()
+		sends = append(sends, RenderedSend{Request: b, Body: js})
 		var pv *pushapi.ValidationError
-		if err := b.Validate(); errors.As(err, &pv) {
+		if errors.As(err, &pv) {
 			for _, fe := range pv.Problems {
 				p := FieldProblem{Path: fe.Path, Rule: fe.Rule}
 				if !seen[p] {

@@ -43,7 +43,7 @@ push:
 	if err != nil {
 		t.Fatalf("fire: %v", err)
 	}
-	return sends[0].Notification.Alert
+	return sends[0].Request.Notification.Alert
 }
 
 func wantRendered(t *testing.T, got, want string) {

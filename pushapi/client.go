@@ -232,7 +232,7 @@ func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
 
 // Push validates req and sends it to /push.json.
 func (c *Client) Push(ctx context.Context, req *Request) (*PushResponse, error) {
-	body, err := req.encode()
+	body, err := req.Encode()
 	if err != nil {
 		return nil, c.invalid(PathPush, err)
 	}

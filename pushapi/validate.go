@@ -146,13 +146,13 @@ func (p problems) err() error {
 //     mi.large_icon_uri, fcm.imageUrl and ios.richMediaUri absolute http(s) URLs;
 //   - every text (extras' keys and values included) valid UTF-8 without NUL.
 func (r *Request) Validate() error {
-	_, err := r.encode()
+	_, err := r.Encode()
 	return err
 }
 
-// encode runs Validate's checks and, when they pass, returns the body as
-// it goes on the wire, refusing one over MaxBodyBytes.
-func (r *Request) encode() ([]byte, error) {
+// Encode runs Validate's checks and, when they pass, returns the body as
+// it goes on the wire (what Push sends), refusing one over MaxBodyBytes.
+func (r *Request) Encode() ([]byte, error) {
 	if r == nil {
 		return nil, &ValidationError{Problems: []FieldError{{Path: "", Rule: "request body is required", Code: CodeNoPostData}}}
 	}

@@ -130,7 +130,7 @@ func planClaim(c campaign.Campaign, now time.Time, plan campaign.PlanFunc) (clai
 	}
 	cl := claim{c: c, next: ceilUTCP(p.Next)}
 	if p.Fire {
-		if cl.run, cl.bodies, err = newRun(c, *ceilUTCP(&p.ScheduledFor), now); err != nil {
+		if cl.run, cl.bodies, err = newRun(c, ceilUTC(p.ScheduledFor), now); err != nil {
 			return claim{}, err
 		}
 	}
@@ -151,13 +151,9 @@ func newRun(c campaign.Campaign, at, now time.Time) (*campaign.Run, []string, er
 		r.Status, r.Error, r.FinishedAt = campaign.RunFailed, err.Error(), utcp(&now)
 		return r, nil, nil
 	}
-	var bodies []string
-	for _, b := range sends {
-		js, err := mustJSON(b)
-		if err != nil {
-			return nil, nil, fmt.Errorf("campaign %d: %w", c.ID, err)
-		}
-		bodies = append(bodies, js)
+	bodies := make([]string, len(sends))
+	for i, sd := range sends {
+		bodies[i] = string(sd.Body)
 	}
 	return r, bodies, nil
 }

@@ -464,39 +464,28 @@ func (s *Store) Pause(ctx context.Context, id int64, now time.Time) (campaign.Ca
 }
 
 // deleteUnfiredRuns deletes the runs of campaign id that have not fired:
-// pending, due after now, none of their sends ever claimed. It returns how
-// many and the earliest instant among them. A worker holding the task of
-// one finds its run gone and drops it.
+// pending, due after now, none of their sends ever claimed (their sends go
+// with them, ON DELETE CASCADE; none is in the ledger). It returns how many
+// and the earliest instant among them. A claim starts its run, so one made
+// meanwhile leaves that run out; a worker holding the task of a deleted run
+// finds it gone and drops it.
 func (s *Store) deleteUnfiredRuns(ctx context.Context, tx *sql.Tx, id int64, now time.Time) (int, time.Time, error) {
-	rows, err := tx.QueryContext(ctx, s.q(`SELECT id, scheduled_for FROM runs
+	rows, err := tx.QueryContext(ctx, s.q(`DELETE FROM runs
 		WHERE campaign_id = ? AND status = 'pending' AND scheduled_for > ?
 		AND NOT EXISTS (SELECT 1 FROM sends WHERE sends.run_id = runs.id AND (sends.status <> 'pending' OR sends.claim <> 0))
-		ORDER BY scheduled_for{lock}`), id, s.ts(now))
+		RETURNING scheduled_for`), id, s.ts(now))
 	if err != nil {
-		return 0, time.Time{}, fmt.Errorf("campaign %d: pause: unfired runs: %w", id, err)
+		return 0, time.Time{}, fmt.Errorf("campaign %d: pause: delete unfired runs: %w", id, err)
 	}
-	type unfired struct {
-		id int64
-		at time.Time
-	}
-	runs, err := collect(rows, func(row interface{ Scan(...any) error }) (unfired, error) {
-		var u unfired
-		err := row.Scan(&u.id, scanTimeV{&u.at})
-		return u, err
+	instants, err := collect(rows, func(row interface{ Scan(...any) error }) (time.Time, error) {
+		var t time.Time
+		err := row.Scan(scanTimeV{&t})
+		return t, err
 	})
-	if err != nil {
-		return 0, time.Time{}, fmt.Errorf("campaign %d: pause: unfired runs: %w", id, err)
+	if err != nil || len(instants) == 0 {
+		return 0, time.Time{}, err
 	}
-	for _, r := range runs {
-		// Its sends go with it (ON DELETE CASCADE); none is in the ledger.
-		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM runs WHERE id = ?`), r.id); err != nil {
-			return 0, time.Time{}, fmt.Errorf("campaign %d: pause: delete unfired run %d: %w", id, r.id, err)
-		}
-	}
-	if len(runs) == 0 {
-		return 0, time.Time{}, nil
-	}
-	return len(runs), runs[0].at, nil
+	return len(instants), slices.MinFunc(instants, func(a, b time.Time) int { return a.Compare(b) }), nil
 }
 
 // Resume re-activates a paused campaign; its next_run_at is kept, so the

@@ -82,11 +82,17 @@ func ceilUTCP(t *time.Time) *time.Time {
 	if t == nil {
 		return nil
 	}
-	u := utc(*t)
-	if u.Before(*t) {
+	u := ceilUTC(*t)
+	return &u
+}
+
+// ceilUTC is t in UTC rounded up to the microsecond.
+func ceilUTC(t time.Time) time.Time {
+	u := utc(t)
+	if u.Before(t) {
 		u = u.Add(time.Microsecond)
 	}
-	return &u
+	return u
 }
 
 // scanTime scans either dialect's time into a *time.Time (nil for NULL).

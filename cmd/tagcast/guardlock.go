@@ -109,7 +109,7 @@ func (d *deps) lockFileShared(path string) (func() error, error) {
 // process recorded there meanwhile are then counted. With others running,
 // none can have been sent by an embedded process since they started.
 func (d *deps) forgetShared(ctx context.Context) error {
-	if !d.guardAlone || d.mr != nil || d.guard == nil {
+	if !d.guardAlone || d.guard == nil {
 		return nil
 	}
 	if err := d.guard.Forget(ctx); err != nil {

@@ -193,25 +193,28 @@ log: {level: info, format: json}
 		"(the guard lock holds the pool's only connection); last /readyz: %s", last)
 }
 
-// freezeProxy forwards TCP connections to target; frozen, it stops passing
+// dbProxy forwards TCP connections to target. Frozen, it stops passing
 // bytes on (a hung database host or a partitioned network) while the
-// connections stay open.
-type freezeProxy struct {
-	ln     net.Listener
-	target string
+// connections stay open; with a delay set, it holds every answer of the
+// server that long (a slow, still answering database) and reports on sent
+// each request it passes on.
+type dbProxy struct {
+	ln   net.Listener
+	sent chan struct{} // a request passed while a delay was set
 
 	mu     sync.Mutex
 	thawed chan struct{} // closed while bytes flow
+	delay  time.Duration
 	conns  []net.Conn
 }
 
-func newFreezeProxy(t *testing.T, target string) *freezeProxy {
+func newDBProxy(t *testing.T, target string) *dbProxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &freezeProxy{ln: ln, target: target, thawed: make(chan struct{})}
+	p := &dbProxy{ln: ln, sent: make(chan struct{}, 1), thawed: make(chan struct{})}
 	close(p.thawed)
 	go func() {
 		for {
@@ -227,8 +230,8 @@ func newFreezeProxy(t *testing.T, target string) *freezeProxy {
 			p.mu.Lock()
 			p.conns = append(p.conns, c, u)
 			p.mu.Unlock()
-			go p.pipe(u, c)
-			go p.pipe(c, u)
+			go p.pipe(u, c, true)
+			go p.pipe(c, u, false)
 		}
 	}()
 	t.Cleanup(func() {
@@ -243,15 +246,24 @@ func newFreezeProxy(t *testing.T, target string) *freezeProxy {
 	return p
 }
 
-func (p *freezeProxy) pipe(dst, src net.Conn) {
+func (p *dbProxy) pipe(dst, src net.Conn, toServer bool) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
 			p.mu.Lock()
-			gate := p.thawed
+			gate, d := p.thawed, p.delay
 			p.mu.Unlock()
 			<-gate
+			switch {
+			case d > 0 && toServer:
+				select {
+				case p.sent <- struct{}{}:
+				default:
+				}
+			case d > 0:
+				time.Sleep(d)
+			}
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return
 			}
@@ -263,19 +275,25 @@ func (p *freezeProxy) pipe(dst, src net.Conn) {
 	}
 }
 
-func (p *freezeProxy) freeze() {
+func (p *dbProxy) freeze() {
 	p.mu.Lock()
 	p.thawed = make(chan struct{})
 	p.mu.Unlock()
 }
 
-func (p *freezeProxy) thaw() {
+func (p *dbProxy) thaw() {
 	p.mu.Lock()
 	select {
 	case <-p.thawed:
 	default:
 		close(p.thawed)
 	}
+	p.mu.Unlock()
+}
+
+func (p *dbProxy) setDelay(d time.Duration) {
+	p.mu.Lock()
+	p.delay = d
 	p.mu.Unlock()
 }
 
@@ -288,7 +306,7 @@ func TestStopIsBoundedWhenTheStoreHangs(t *testing.T) {
 	_, emuURL := roleEmulator(t)
 	dbURL := testenv.Postgres(t)
 	hostPort := strings.SplitN(strings.TrimPrefix(dbURL, "postgres://postgres@"), "/", 2)
-	proxy := newFreezeProxy(t, hostPort[0])
+	proxy := newDBProxy(t, hostPort[0])
 	proxied := "postgres://postgres@" + proxy.ln.Addr().String() + "/" + hostPort[1]
 	r := startRole(t, "--config", roleConfig(t, emuURL, "", proxied, testenv.FreeAddr(t)), "serve")
 	t.Cleanup(proxy.thaw) // runs before startRole's cleanup: lets a hung stop finish

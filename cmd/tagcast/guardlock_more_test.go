@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -92,7 +90,7 @@ func TestADatabaseStallIsNotALostGuardLock(t *testing.T) {
 	_, emuURL := roleEmulator(t)
 	dbURL := testenv.Postgres(t)
 	hostPort := strings.SplitN(strings.TrimPrefix(dbURL, "postgres://postgres@"), "/", 2)
-	proxy := newFreezeProxy(t, hostPort[0])
+	proxy := newDBProxy(t, hostPort[0])
 	proxied := "postgres://postgres@" + proxy.ln.Addr().String() + "/" + hostPort[1]
 	r := startRole(t, "--config", roleConfig(t, emuURL, testenv.Redis(t).URL(), proxied, testenv.FreeAddr(t)), "worker")
 	t.Cleanup(proxy.thaw)
@@ -114,89 +112,6 @@ func TestADatabaseStallIsNotALostGuardLock(t *testing.T) {
 	}
 }
 
-// slowProxy forwards TCP connections to target; with a delay set, it
-// holds every answer of the server that long (a slow, still answering
-// database) and reports each request it passes on.
-type slowProxy struct {
-	ln     net.Listener
-	target string
-	sent   chan struct{} // a request passed while a delay was set
-
-	mu    sync.Mutex
-	delay time.Duration
-	conns []net.Conn
-}
-
-func newSlowProxy(t *testing.T, target string) *slowProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &slowProxy{ln: ln, target: target, sent: make(chan struct{}, 1)}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", target)
-			if err != nil {
-				_ = c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, u)
-			p.mu.Unlock()
-			go p.pipe(u, c, true)
-			go p.pipe(c, u, false)
-		}
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		p.mu.Lock()
-		for _, c := range p.conns {
-			_ = c.Close()
-		}
-		p.mu.Unlock()
-	})
-	return p
-}
-
-func (p *slowProxy) setDelay(d time.Duration) {
-	p.mu.Lock()
-	p.delay = d
-	p.mu.Unlock()
-}
-
-func (p *slowProxy) pipe(dst, src net.Conn, toServer bool) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			p.mu.Lock()
-			d := p.delay
-			p.mu.Unlock()
-			if d > 0 && toServer {
-				select {
-				case p.sent <- struct{}{}:
-				default:
-				}
-			}
-			if d > 0 && !toServer {
-				time.Sleep(d)
-			}
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			_ = dst.Close()
-			return
-		}
-	}
-}
-
 // A SIGTERM that lands while the watchdog's check is on the wire ends in a
 // graceful stop, exit 0: closing the lock's connection is what releases the
 // lock, whatever the unlock says. It once cancelled the query, left the
@@ -207,7 +122,7 @@ func TestAStopDuringTheLockCheckExitsZero(t *testing.T) {
 	_, emuURL := roleEmulator(t)
 	dbURL := testenv.Postgres(t)
 	hostPort := strings.SplitN(strings.TrimPrefix(dbURL, "postgres://postgres@"), "/", 2)
-	proxy := newSlowProxy(t, hostPort[0])
+	proxy := newDBProxy(t, hostPort[0])
 	proxied := "postgres://postgres@" + proxy.ln.Addr().String() + "/" + hostPort[1]
 	r := startRole(t, "--config", roleConfig(t, emuURL, testenv.Redis(t).URL(), proxied, testenv.FreeAddr(t)), "worker")
 	r.waitStarted(t)
