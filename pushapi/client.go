@@ -89,8 +89,14 @@ func NewClient(cfg ClientConfig) (*Client, error) { return newClient(cfg, nil) }
 // client's own transport (tests; nil: a net.Dialer).
 func newClient(cfg ClientConfig, dial dialFunc) (*Client, error) {
 	var errs []error
-	if strings.TrimSpace(cfg.AppKey) == "" {
+	switch {
+	case strings.TrimSpace(cfg.AppKey) == "":
 		errs = append(errs, errors.New("app key: required"))
+	case strings.IndexFunc(cfg.AppKey, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0:
+		// It goes out as the App-Key header: net/http would refuse every
+		// call before writing it, which reads as a network failure (retry,
+		// and a fail-over from a healthy host).
+		errs = append(errs, fmt.Errorf("app key: must not contain spaces or control characters, got %q", cfg.AppKey))
 	}
 	if cfg.AppSecret == "" {
 		errs = append(errs, errors.New("app secret: required"))

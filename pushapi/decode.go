@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"reflect"
 	"slices"
 	"strconv"
@@ -351,13 +352,22 @@ func checkUTF8(p *problems, path string, v reflect.Value) {
 			}
 			checkUTF8(p, joinPath(path, k.String()), v.MapIndex(k))
 		}
+	case reflect.Float32, reflect.Float64:
+		// An extras number set from Go: JSON has no NaN nor infinity.
+		if f := v.Float(); math.IsNaN(f) || math.IsInf(f, 0) {
+			p.add(path, CodeParam, "number %v cannot be written as JSON", f)
+		}
 	case reflect.String:
 		switch s := v.String(); {
 		case v.Type() == jsonNumberType:
 			// An extras number kept as its text: the emulator (and any
 			// service decoding JSON numbers as doubles) refuses one beyond
 			// a double's range, so the client refuses it before sending.
-			if _, err := strconv.ParseFloat(s, 64); err != nil {
+			// ParseFloat also takes texts JSON has no number for ("NaN",
+			// "+1", "Infinity", "0x1p3"): json.Marshal would fail on them.
+			if !isJSONNumber(s) {
+				p.add(path, CodeParam, "%q is not a JSON number", s)
+			} else if _, err := strconv.ParseFloat(s, 64); err != nil {
 				p.add(path, CodeParam, "number %s is out of range", s)
 			}
 		case !utf8.ValidString(s):
@@ -369,6 +379,50 @@ func checkUTF8(p *problems, path string, v reflect.Value) {
 		}
 	}
 }
+
+// isJSONNumber reports whether s is a number as JSON writes one (RFC 8259
+// section 6): an optional minus, an integer part without leading zeros, an
+// optional fraction and an optional exponent.
+func isJSONNumber(s string) bool {
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case i < len(s) && s[i] >= '1' && s[i] <= '9':
+		for i < len(s) && isDigit(s[i]) {
+			i++
+		}
+	default:
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if i >= len(s) || !isDigit(s[i]) {
+			return false
+		}
+		for i < len(s) && isDigit(s[i]) {
+			i++
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if i >= len(s) || !isDigit(s[i]) {
+			return false
+		}
+		for i < len(s) && isDigit(s[i]) {
+			i++
+		}
+	}
+	return i == len(s)
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // jsonField is one JSON-visible field of a struct.
 type jsonField struct {

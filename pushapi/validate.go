@@ -60,7 +60,8 @@ var builtinObjectNames = []string{
 	"RC:GrpNtf",        // group notification
 	"RC:DizNtf",        // discussion notification
 	"RC:CmdMsg",        // command message
-	"RC:ChrmKVNotiMsg", // chatroom KV notification
+	"RC:chrmKVNotiMsg", // chatroom KV notification (the SDKs' spelling)
+	"RC:ChrmKVNotiMsg", // the same, as one server SDK spells it
 }
 
 // BuiltinObjectNames returns a copy of the predefined message types accepted
@@ -181,7 +182,11 @@ func (r *Request) Encode() ([]byte, error) {
 	}
 	body, err := json.Marshal(r)
 	if err != nil {
-		return nil, fmt.Errorf("pushapi: encode the request: %w", err)
+		// checkUTF8 refuses every value known to fail here; anything else
+		// (a channel in extras, say) is as permanent: a validation error,
+		// so the send fails instead of being retried.
+		p.add("body", CodeParam, "cannot be encoded as JSON: %v", err)
+		return nil, p.err()
 	}
 	if len(body) > MaxBodyBytes {
 		p.add("body", CodeTooLong, "at most %d bytes encoded, got %d", MaxBodyBytes, len(body))
