@@ -1,8 +1,10 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"reflect"
@@ -76,12 +78,23 @@ func Load(path string, opts ...Option) (*Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("config %s: %w", path, err)
 		}
+		dec := yaml.NewDecoder(bytes.NewReader(data))
 		var doc yaml.Node
-		if err := yaml.Unmarshal(data, &doc); err != nil {
+		if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("config %s: %w", path, err)
 		}
 		if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
 			l.decode(cfg, "", doc.Content[0], reflect.ValueOf(cfg).Elem())
+		}
+		// A second document ("---" and more keys) would be ignored in
+		// silence; an empty one after a trailing "---" is harmless.
+		var more yaml.Node
+		switch err := dec.Decode(&more); {
+		case errors.Is(err, io.EOF):
+		case err != nil:
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		case len(more.Content) > 0 && !isNull(more.Content[0]):
+			l.problem("", "%s: a second YAML document (after ---) is not read: the configuration is one document", lineOf(&more))
 		}
 	}
 	l.applyEnv(cfg)
@@ -332,7 +345,14 @@ func (c *Config) UnknownEnv(environ []string, also ...string) []string {
 		if rest, ok := strings.CutPrefix(name, appsPrefix); ok {
 			i := strings.IndexFunc(rest, func(r rune) bool { return r < '0' || r > '9' })
 			if i > 0 && appKeys[rest[i:]] {
-				continue // an app by index: applyEnv reports a gap
+				// An app's key by index. The indexes of c's apps are known
+				// already; applyEnv reports those up to maxAppIndexGap past
+				// them. Anything else (further on, or "01") is applied by
+				// nobody.
+				n, err := strconv.Atoi(rest[:i])
+				if err == nil && strconv.Itoa(n) == rest[:i] && n > len(c.Apps) && n <= len(c.Apps)+maxAppIndexGap {
+					continue
+				}
 			}
 		}
 		out = append(out, name)
@@ -412,6 +432,19 @@ func (c *Config) ShownEnv(name string) string {
 	return name
 }
 
+// MaybePastedEnvName reports whether name, given where the name of a
+// variable belongs (an *_env key) and found unset, may be a secret pasted
+// in its place: it is not an upper-case variable name. Such a name is never
+// displayed.
+func MaybePastedEnvName(name string) bool {
+	return name != "" && (strings.ToUpper(name) != name || !envNameRE.MatchString(name))
+}
+
+// MaybePastedFileName reports whether name, given where a file name belongs
+// (app_secret_file) and naming no file, may be a secret pasted in its place:
+// it has no '/', '\' or '.'. Such a name is never displayed.
+func MaybePastedFileName(name string) bool { return !strings.ContainsAny(name, `/\.`) }
+
 // ShownFile is how an app_secret_file name may be displayed: as itself,
 // unless no such file exists and the name has no '/' or '.', when it may be
 // the secret itself pasted in its place.
@@ -454,7 +487,7 @@ func (c *Config) resolveSecrets() {
 	}
 	c.hiddenEnv, c.hiddenFile = nil, nil
 	hideIfSuspect := func(name string, set bool) {
-		if name != "" && !set && (strings.ToUpper(name) != name || !envNameRE.MatchString(name)) {
+		if !set && MaybePastedEnvName(name) {
 			if c.hiddenEnv == nil {
 				c.hiddenEnv = map[string]bool{}
 			}
@@ -483,7 +516,7 @@ func (c *Config) resolveSecrets() {
 			a.Secret = Secret{}
 			data, err := read(a.AppSecretFile)
 			switch {
-			case err != nil && errors.Is(err, fs.ErrNotExist) && !strings.ContainsAny(a.AppSecretFile, `/\.`):
+			case err != nil && errors.Is(err, fs.ErrNotExist) && MaybePastedFileName(a.AppSecretFile):
 				// Not a path to be seen anywhere: maybe the secret itself.
 				if c.hiddenFile == nil {
 					c.hiddenFile = map[string]bool{}

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"regexp"
@@ -158,6 +160,15 @@ func (w Worker) validate(apps []App, v *validator) {
 	checkPositive(v, "worker.snooze_lead", w.SnoozeLead)
 	checkPositive(v, "worker.max_snooze", w.MaxSnooze)
 	checkPositive(v, "worker.attempt_budget", w.AttemptBudget)
+	for i, a := range apps {
+		// A send starts with at least the budget left on the task and its
+		// call runs on the task's context: a call and its one fail-over hop
+		// must fit, or a call is cut mid-request and the send ends unknown.
+		if w.AttemptBudget > 0 && a.Timeout > 0 && w.AttemptBudget < 2*a.Timeout {
+			v.add("worker.attempt_budget", "must be at least twice apps[%d].timeout %s (a push call and its one fail-over hop must fit in the task time left when a send starts), got %s", i, a.Timeout, w.AttemptBudget)
+			break
+		}
+	}
 	for _, d := range []struct {
 		path string
 		v    time.Duration
@@ -377,6 +388,11 @@ func checkDatabaseURL(raw string) error {
 		if err != nil {
 			return fmt.Errorf("is not a valid URL (percent-encode special characters in the password)")
 		}
+		// Query values may hold an '@' (?user=name@server), and pgx takes
+		// the database name from the path as it is.
+		if passwordSpilled(u, nil...) {
+			return errPasswordSpilled
+		}
 		if u.Host == "" && u.Query().Get("host") == "" {
 			return fmt.Errorf("must name a host, e.g. postgres://user@host:5432/tagcast")
 		}
@@ -441,6 +457,12 @@ func ParseRedisURL(raw string) (*RedisTarget, error) {
 	if err != nil {
 		return nil, fmt.Errorf("is not a valid URL (percent-encode special characters in the password)")
 	}
+	if passwordSpilled(u, "sentinel_password") {
+		return nil, errPasswordSpilled
+	}
+	if err := onlyParams(u.Query(), redisParams[scheme]); err != nil {
+		return nil, err
+	}
 	if u.User != nil {
 		t.Username = u.User.Username()
 		if p, ok := u.User.Password(); ok {
@@ -494,6 +516,62 @@ func ParseRedisURL(raw string) (*RedisTarget, error) {
 		return nil, fmt.Errorf("%s, got scheme %q", want, scheme)
 	}
 	return t, nil
+}
+
+// redisParams are the query parameters each redis.url scheme takes.
+var redisParams = map[string][]string{
+	"redis":          {"db"},
+	"rediss":         {"db"},
+	"redis-socket":   {"db"},
+	"redis-sentinel": {"db", "master", "sentinel_password"},
+}
+
+// onlyParams refuses a query parameter not in known (a misspelt
+// sentinel_password, a ?password= the URL form does not take): it would be
+// dropped in silence. Call it after passwordSpilled, so no name it quotes can
+// be part of a password.
+func onlyParams(q url.Values, known []string) error {
+	names := slices.Sorted(maps.Keys(q))
+	for _, name := range names {
+		if !slices.Contains(known, name) {
+			if len(known) == 0 {
+				return fmt.Errorf("takes no query parameter, got %q", name)
+			}
+			return fmt.Errorf("unknown query parameter %q (known: %s)", name, strings.Join(known, ", "))
+		}
+	}
+	return nil
+}
+
+// errPasswordSpilled names the problem passwordSpilled finds without quoting
+// any of the URL.
+var errPasswordSpilled = errors.New("has an '@' after the host: the password holds an unencoded '/', '?' or '#', so the URL names another host than meant; percent-encode them in the password (%2F, %3F, %23)")
+
+// passwordSpilled reports whether u looks parsed from a URL whose password
+// holds an unencoded '/', '?' or '#': url.Parse then ends the authority
+// there, reads "user:12" as a host and port, and leaves the rest of the
+// password, up to its '@', in the path, the query or the fragment. None of
+// those has a use for an '@' here, and none of them may then be quoted in an
+// error: they hold part of the password. Query values may hold one only
+// under the names in valuesMayHoldAt (a password parameter's own value).
+func passwordSpilled(u *url.URL, valuesMayHoldAt ...string) bool {
+	if strings.Contains(u.Path, "@") || strings.Contains(u.RawPath, "@") || strings.Contains(u.Fragment, "@") {
+		return true
+	}
+	for name, values := range u.Query() {
+		if strings.Contains(name, "@") {
+			return true
+		}
+		if valuesMayHoldAt == nil || slices.Contains(valuesMayHoldAt, name) {
+			continue
+		}
+		for _, v := range values {
+			if strings.Contains(v, "@") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func withDefaultPort(hostport, port string) (string, error) {

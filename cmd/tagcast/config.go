@@ -201,7 +201,7 @@ func configNotes(cfg *config.Config, environ []string) []string {
 		notes = append(notes, "no apps: `serve` and `api` refuse to start without one (`demo` and `migrate` need none)")
 	}
 	if len(cfg.Admin.Tokens) == 0 {
-		notes = append(notes, fmt.Sprintf("%s holds no admin token: `serve` and `api` refuse to start without one", cfg.Admin.TokensEnv))
+		notes = append(notes, fmt.Sprintf("%s holds no admin token: `serve` and `api` refuse to start without one", cfg.ShownEnv(cfg.Admin.TokensEnv)))
 	}
 	for _, name := range cfg.UnknownEnv(environ, simclock.EnvVar) {
 		notes = append(notes, fmt.Sprintf("%s names no configuration key: it is ignored", name))

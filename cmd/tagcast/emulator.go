@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/tagcast/tagcast/config"
 	"github.com/tagcast/tagcast/pushapi/emulator"
 )
 
@@ -59,7 +61,8 @@ plus injectable faults and a JSON inspection and control API under /_emulator/.
 Apps come from --app KEY:SECRET (repeatable) and/or --config FILE, a YAML file with the
 emulator's keys (apps, faults, freshness, seed, max_pushes). Its apps use tagcast's own keys
 (app_key, app_secret / app_secret_env / app_secret_file, quota), so tagcast's config file
-works too (keys the emulator does not know are ignored). Quota and fault flags override the
+works too (keys the emulator does not know are ignored; TAGCAST_* variables are not
+applied). Quota and fault flags override the
 file for every app. It stops gracefully on SIGINT or SIGTERM.`,
 		Example: `  tagcast emulator --addr 127.0.0.1:8090 --app uwd1c0sxdlx2:mysecret
   tagcast emulator --app k1:s1 --hourly 100 --daily 1000 --error-500 0.1 --seed 42
@@ -181,6 +184,8 @@ func resolveEmulatorSecret(g *globals, a *emulator.AppConfig, path string) error
 	if a.Secret != "" {
 		return nil
 	}
+	// As tagcast's own config reads them (config.resolveSecrets): trimmed,
+	// and a name that may be the secret pasted in its place never shown.
 	switch {
 	case a.SecretEnv != "":
 		lookup := os.LookupEnv
@@ -188,14 +193,26 @@ func resolveEmulatorSecret(g *globals, a *emulator.AppConfig, path string) error
 			lookup = g.env.lookupEnv
 		}
 		v, ok := lookup(a.SecretEnv)
-		if !ok || v == "" {
-			return fmt.Errorf("%s.app_secret_env: variable %s is not set", path, a.SecretEnv)
+		name := a.SecretEnv
+		if !ok && config.MaybePastedEnvName(name) {
+			name = "[not shown: unset, and not an upper-case variable name; is it the secret itself?]"
 		}
-		a.Secret = v
+		switch {
+		case !ok:
+			return fmt.Errorf("%s.app_secret_env: variable %s is not set", path, name)
+		case strings.TrimSpace(v) == "":
+			return fmt.Errorf("%s.app_secret_env: variable %s is empty", path, name)
+		}
+		a.Secret = strings.TrimSpace(v)
 	case a.SecretFile != "":
 		data, err := os.ReadFile(a.SecretFile)
-		if err != nil {
+		switch {
+		case err != nil && errors.Is(err, fs.ErrNotExist) && config.MaybePastedFileName(a.SecretFile):
+			return fmt.Errorf("%s.app_secret_file: no such file (its name, %d characters with no '/' or '.', is not shown: is it the secret itself?)", path, len(a.SecretFile))
+		case err != nil:
 			return fmt.Errorf("%s.app_secret_file: %w", path, err)
+		case strings.TrimSpace(string(data)) == "":
+			return fmt.Errorf("%s.app_secret_file: file %s is empty", path, a.SecretFile)
 		}
 		a.Secret = strings.TrimSpace(string(data))
 	}
