@@ -66,8 +66,8 @@ type Store interface {
 	// in_flight by compare-and-set, counts an attempt, begins it at now (its
 	// sent_at: the caller calls /push.json next, its quota slot already
 	// reserved) and leases it until now+lease; the send's run must be
-	// pending or running, and a pending run becomes running in the same
-	// atomic step. Losing the race, or a run that is no longer open, is a
+	// pending or running and not past its deliver_by at now, and a pending
+	// run becomes running in the same atomic step. Losing the race, or a run that is no longer open, is a
 	// *TransitionError.
 	ClaimSend(ctx context.Context, sendID int64, now time.Time, lease time.Duration) (Send, error)
 	// ClaimFirstSend is ClaimSend of a run's first send (index 0) by a

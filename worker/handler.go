@@ -576,7 +576,7 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, l
 		wait = until
 	}
 	var recorded *campaign.Send
-	sd, finished, err := h.recordOutcome(sctx, tok, d.record)
+	sd, finished, err := h.recordOutcome(sctx, run.ID, tok, d.record)
 	if err != nil {
 		log.Error().Err(err).Str("outcome", string(d.class)).Str("push_id", d.record.PushID).
 			Str("message_uid", d.record.MessageUID).Msg("outcome not recorded: the send becomes unknown when its lease lapses")
@@ -614,20 +614,52 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, l
 }
 
 // recordOutcome records o (finishing the run when o sends its last
-// send), trying a few times: losing a sent push's messageUID to a passing
-// database error would turn it into unknown.
-func (h *Handler) recordOutcome(ctx context.Context, tok campaign.ClaimToken, o campaign.Outcome) (campaign.Send, bool, error) {
-	var err error
-	for i := range 3 {
-		var s campaign.Send
-		var finished bool
-		s, finished, err = h.store.RecordOutcomeAndFinish(ctx, tok, o)
-		if err == nil || errors.Is(err, campaign.ErrIllegalTransition) || ctx.Err() != nil {
+// send), trying again until ctx (the handler's StoreTimeout, well inside
+// the send's lease) ends: losing a sent push's messageUID to a database
+// restart or fail-over would turn it into unknown, and an operator's
+// `retry --unknown` into a duplicate push. A try refused as an illegal
+// transition after a failed one may follow a commit whose answer was lost:
+// when the send holds this claim's outcome already, that is success.
+func (h *Handler) recordOutcome(ctx context.Context, runID int64, tok campaign.ClaimToken, o campaign.Outcome) (campaign.Send, bool, error) {
+	delay := 100 * time.Millisecond
+	for try := 0; ; try++ {
+		s, finished, err := h.store.RecordOutcomeAndFinish(ctx, tok, o)
+		switch {
+		case err == nil:
+			return s, finished, nil
+		case errors.Is(err, campaign.ErrIllegalTransition):
+			if try > 0 {
+				if s, finished, ok := h.alreadyRecorded(ctx, runID, tok, o); ok {
+					return s, finished, nil
+				}
+			}
 			return s, finished, err
 		}
-		sleepReal(ctx, time.Duration(i+1)*100*time.Millisecond) // real back-off between database retries
+		h.log.Warn().Err(err).Int64("run", runID).Int64("send", tok.SendID).Int("try", try+1).
+			Msg("outcome not recorded yet: trying again")
+		if ctx.Err() != nil || !sleepReal(ctx, delay) { // real back-off between database retries
+			return campaign.Send{}, false, err
+		}
+		delay = min(2*delay, 2*time.Second)
 	}
-	return campaign.Send{}, false, err
+}
+
+// alreadyRecorded reports whether send tok.SendID of run runID holds o
+// under claim tok.Claim, as a commit whose answer was lost leaves it, and
+// whether that commit finished the run.
+func (h *Handler) alreadyRecorded(ctx context.Context, runID int64, tok campaign.ClaimToken, o campaign.Outcome) (campaign.Send, bool, bool) {
+	run, sends, err := h.store.GetRun(ctx, runID)
+	if err != nil {
+		return campaign.Send{}, false, false
+	}
+	for _, sd := range sends {
+		if sd.ID == tok.SendID && sd.Claim == tok.Claim && sd.Status == o.Status &&
+			sd.MessageUID == o.MessageUID && sd.PushID == o.PushID {
+			h.log.Warn().Int64("run", runID).Int64("send", sd.ID).Msg("outcome committed, its answer lost: recorded")
+			return sd, run.Status != campaign.RunPending && run.Status != campaign.RunRunning, true
+		}
+	}
+	return campaign.Send{}, false, false
 }
 
 // giveBack returns a claim whose call was never made to pending, the

@@ -29,13 +29,18 @@ func (s *Store) ClaimSend(ctx context.Context, sendID int64, now time.Time, leas
 		return campaign.Send{}, fmt.Errorf("send %d: claim: lease must be positive, got %s", sendID, lease)
 	}
 	claimable := `status IN (` + inList(campaign.AllowedFrom(campaign.SendInFlight)) + `) AND (status <> 'retry_wait' OR next_attempt_at <= ?)`
+	// A run past its deliver_by is neither started nor claimed (as in
+	// ClaimFirstSend): a stale announcement is not sent, even by a worker
+	// that checked deliver_by before a pause.
 	startRun := `UPDATE runs SET status = 'running', updated_at = ? WHERE status = 'pending'
+		AND (deliver_by IS NULL OR deliver_by > ?)
 		AND id = (SELECT run_id FROM sends WHERE id = ? AND ` + claimable + `)`
 	claim := claimSet + ` {from} WHERE sends.id = ? AND ` + claimable + `
-		AND EXISTS (SELECT 1 FROM runs WHERE runs.id = sends.run_id AND runs.status IN ('pending', 'running'))
+		AND EXISTS (SELECT 1 FROM runs WHERE runs.id = sends.run_id AND runs.status IN ('pending', 'running')
+			AND (runs.deliver_by IS NULL OR runs.deliver_by > ?))
 		RETURNING ` + sendCols
-	startArgs := []any{s.ts(now), sendID, s.ts(now)}
-	claimArgs := append(s.claimSetArgs(now, lease), sendID, s.ts(now))
+	startArgs := []any{s.ts(now), s.ts(now), sendID, s.ts(now)}
+	claimArgs := append(s.claimSetArgs(now, lease), sendID, s.ts(now), s.ts(now))
 	var sends []campaign.Send
 	var err error
 	if s.dialect == migrations.Postgres {
@@ -84,6 +89,8 @@ func (s *Store) ClaimSend(ctx context.Context, sendID int64, now time.Time, leas
 		// A send left in retry_wait by an attempt that ended after its
 		// campaign was cancelled (or its run settled) is never sent again.
 		te.Reason = fmt.Sprintf("run %d is %s", run.ID, run.Status)
+	case rerr == nil && run.DeliverBy != nil && !now.Before(*run.DeliverBy):
+		te.Reason = fmt.Sprintf("run %d is past its deliver_by %s", run.ID, run.DeliverBy.Format(time.RFC3339Nano))
 	case cur.Status == campaign.SendInFlight:
 		te.Reason = "claimed by another worker"
 	case cur.Status == campaign.SendRetryWait && cur.NextAttemptAt != nil:
