@@ -127,12 +127,29 @@ func ParseRunSend(t *asynq.Task) (RunSendPayload, error) {
 	if t.Type() != TypeRunSend {
 		return RunSendPayload{}, fmt.Errorf("queue: task type %q, want %q", t.Type(), TypeRunSend)
 	}
-	var p RunSendPayload
-	if err := json.Unmarshal(t.Payload(), &p); err != nil {
+	return DecodeRunSend(t.Payload())
+}
+
+// DecodeRunSend decodes a TypeRunSend payload. run_id must decode; the
+// hints are optional and only ever save a read, so hints that do not decode
+// (another version's encoding, say) are dropped, not the task.
+func DecodeRunSend(payload []byte) (RunSendPayload, error) {
+	var raw struct {
+		RunID        int64           `json:"run_id"`
+		App          json.RawMessage `json:"app"`
+		ScheduledFor json.RawMessage `json:"scheduled_for"`
+	}
+	if err := json.Unmarshal(payload, &raw); err != nil {
 		return RunSendPayload{}, fmt.Errorf("queue: %s payload: %w", TypeRunSend, err)
 	}
-	if p.RunID <= 0 {
-		return RunSendPayload{}, fmt.Errorf("queue: %s payload: run_id must be positive, got %d", TypeRunSend, p.RunID)
+	if raw.RunID <= 0 {
+		return RunSendPayload{}, fmt.Errorf("queue: %s payload: run_id must be positive, got %d", TypeRunSend, raw.RunID)
+	}
+	p := RunSendPayload{RunID: raw.RunID}
+	var app string
+	var at time.Time
+	if json.Unmarshal(raw.App, &app) == nil && json.Unmarshal(raw.ScheduledFor, &at) == nil {
+		p.App, p.ScheduledFor = app, at
 	}
 	return p, nil
 }
@@ -143,8 +160,10 @@ type Enqueuer interface {
 }
 
 // Enqueue enqueues run p.RunID to be processed at processAt (immediately
-// when zero or past). It reports enqueued=false, err=nil when a task for the
-// run already exists: enqueueing is idempotent.
+// when zero or past), never before it: asynq keeps a scheduled task's
+// instant in whole seconds, rounded down, so processAt is rounded up to the
+// second. It reports enqueued=false, err=nil when a task for the run
+// already exists: enqueueing is idempotent.
 func Enqueue(ctx context.Context, c Enqueuer, p RunSendPayload, processAt time.Time, opts Options) (enqueued bool, err error) {
 	runID := p.RunID
 	task, err := NewRunSendTask(p, opts)
@@ -153,7 +172,11 @@ func Enqueue(ctx context.Context, c Enqueuer, p RunSendPayload, processAt time.T
 	}
 	var extra []asynq.Option
 	if !processAt.IsZero() {
-		extra = append(extra, asynq.ProcessAt(processAt))
+		at := processAt.Truncate(time.Second)
+		if at.Before(processAt) {
+			at = at.Add(time.Second)
+		}
+		extra = append(extra, asynq.ProcessAt(at))
 	}
 	_, err = c.EnqueueContext(ctx, task, extra...)
 	switch {

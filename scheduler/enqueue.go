@@ -73,6 +73,15 @@ func (q taskQueue) enqueue(ctx context.Context, p queue.RunSendPayload, processA
 			!errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound) {
 			return 0, fmt.Errorf("run %d: delete %s task %s: %w", runID, info.State, queue.TaskID(runID), err)
 		}
+	case staleTask(info, p):
+		// Another run's task under this id (SQLite gives a deleted run's
+		// id to the next run), waiting for that run's instant: this run
+		// would go out at it, late. A task that became active meanwhile
+		// processes this run anyway (its hints no longer match, so the
+		// worker reads the run from the store).
+		if err := q.inspector.DeleteTask(q.queueName(), queue.TaskID(runID)); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
+			return alreadyQueued, nil
+		}
 	default:
 		return alreadyQueued, nil
 	}
@@ -85,4 +94,15 @@ func (q taskQueue) enqueue(ctx context.Context, p queue.RunSendPayload, processA
 	default:
 		return alreadyQueued, nil // another replica re-enqueued it first
 	}
+}
+
+// staleTask reports whether info, a task waiting under run p.RunID's id, is
+// another run's: its hints differ from p's. It waits for that run's instant,
+// not p's.
+func staleTask(info *asynq.TaskInfo, p queue.RunSendPayload) bool {
+	if info.State != asynq.TaskStateScheduled && info.State != asynq.TaskStateRetry {
+		return false
+	}
+	old, err := queue.DecodeRunSend(info.Payload)
+	return err == nil && old.Hinted() && p.Hinted() && (old.App != p.App || !old.ScheduledFor.Equal(p.ScheduledFor))
 }

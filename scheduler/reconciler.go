@@ -41,6 +41,12 @@ type ReconcilerConfig struct {
 // sends stuck in flight past their lease, after settling those sends as
 // unknown (the call may have reached the service). Every step is idempotent,
 // so any number of replicas may reconcile at once.
+//
+// The caller keeps the queue registered (queue.Register before each pass,
+// as tagcast's reconcile loop does): after a FLUSHALL, asynq clients that
+// published the queue once do not add it again, the Inspector then answers
+// "queue not found" for every task, and an archived task cannot be told
+// from a live one.
 type Reconciler struct {
 	cfg   ReconcilerConfig
 	queue taskQueue

@@ -172,6 +172,13 @@ func TestSnoozeIsNotAFailure(t *testing.T) {
 	if got := RetryDelay(1, boom, asynq.NewTask("run:send", nil)); got <= 0 {
 		t.Errorf("RetryDelay(failure) = %s, want asynq's positive backoff", got)
 	}
+	// asynq's own delay grows as n⁴ s (hours by the 10th failure): a run
+	// retried after a long store outage must not wait that on top.
+	for n := range 25 {
+		if got := RetryDelay(n, boom, asynq.NewTask("run:send", nil)); got <= 0 || got > MaxFailureDelay {
+			t.Errorf("RetryDelay(failure %d) = %s, want in (0, %s]", n, got, MaxFailureDelay)
+		}
+	}
 }
 
 func TestSnoozeDelayLeadAndCap(t *testing.T) {

@@ -3,6 +3,7 @@ package worker
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -39,13 +40,24 @@ func IsFailure(err error) bool {
 	return err != nil && !errors.As(err, &s)
 }
 
+// MaxFailureDelay caps the delay before a failed run task (a store or
+// Redis error) is tried again. asynq's default grows as n⁴ seconds: after a
+// store outage of an hour a run would wait hours more in retry, and the
+// reconciler counts a retrying task as live. A run's retry is one read when
+// the store is still down, so a minute costs nothing.
+const MaxFailureDelay = time.Minute
+
 // RetryDelay is asynq's Config.RetryDelayFunc: a *Snooze's own delay, or
-// asynq's default exponential delay for a real failure (a store or Redis
-// error).
+// asynq's default exponential delay for a real failure, capped near
+// MaxFailureDelay (from half of it to all of it, at random, so that the
+// tasks of one outage do not all come back at once).
 func RetryDelay(n int, err error, t *asynq.Task) time.Duration {
 	var s *Snooze
 	if errors.As(err, &s) {
 		return max(s.Delay, MinSnooze)
 	}
-	return asynq.DefaultRetryDelayFunc(n, err, t)
+	if d := asynq.DefaultRetryDelayFunc(n, err, t); d < MaxFailureDelay/2 {
+		return d
+	}
+	return MaxFailureDelay/2 + rand.N(MaxFailureDelay/2+1)
 }
