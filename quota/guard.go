@@ -25,11 +25,14 @@ var (
 	blockSource string
 	//go:embed held.lua
 	heldSource string
+	//go:embed generation.lua
+	generationSource string
 
 	reserveScript = redis.NewScript(runIDSource + reserveSource)
 	seedScript    = redis.NewScript(runIDSource + seedSource)
 	blockScript   = redis.NewScript(blockSource)
 	heldScript    = redis.NewScript(runIDSource + heldSource)
+	genScript     = redis.NewScript(runIDSource + generationSource)
 )
 
 // DefaultPrefix starts every Redis key of the guard.
@@ -50,6 +53,9 @@ const (
 	entriesTTL = 26 * time.Hour
 	markerTTL  = 50 * time.Hour
 )
+
+// ledgerHorizon is the "to" of a rebuild's ledger read: no send is later.
+var ledgerHorizon = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
 
 // maxRebuilds bounds Reserve's rebuild-and-retry loop (state lost again
 // between the rebuild and the reservation).
@@ -210,11 +216,11 @@ func (e *NoRoomError) Error() string {
 func (e *NoRoomError) Is(target error) bool { return target == ErrNoRoom }
 
 // keys are an app's Redis keys; the hash tag keeps them in one cluster slot.
-type keys struct{ entries, marker, blocked string }
+type keys struct{ entries, marker, blocked, generation string }
 
 func (g *Guard) keys(app string) keys {
 	base := g.prefix + "{" + app + "}:"
-	return keys{entries: base + "entries", marker: base + "initialized", blocked: base + "blocked"}
+	return keys{entries: base + "entries", marker: base + "initialized", blocked: base + "blocked", generation: base + "generation"}
 }
 
 func (g *Guard) policy(app string) (resolved, error) {
@@ -279,6 +285,14 @@ func unixMilliOrZero(t time.Time) int64 {
 	return t.UnixMilli()
 }
 
+// ceilMilli rounds t up to a whole millisecond.
+func ceilMilli(t time.Time) time.Time {
+	if r := t.Truncate(time.Millisecond); r.Before(t) {
+		return r.Add(time.Millisecond)
+	}
+	return t
+}
+
 // staleAfter is how late after its instant a reservation may be granted:
 // half the margin (which also covers the push call), at least a second.
 func (g *Guard) staleAfter() time.Duration { return max(g.margin/2, time.Second) }
@@ -305,7 +319,11 @@ func (g *Guard) Reserve(ctx context.Context, app string) (Reservation, error) {
 		return Reservation{}, err
 	}
 	for attempt := 0; ; attempt++ {
-		now := g.now()
+		// Scores are whole milliseconds. The slot is stamped at the next
+		// whole one, so that its score is its instant: rounded down, a
+		// slot reserved at .0005 would leave a rolling window up to 1 ms
+		// before its hold ends.
+		now := ceilMilli(g.now())
 		res, err := g.runReserve(ctx, "reserve", app, r, now, id)
 		if err != nil {
 			// The script may have run with its reply lost (a read timeout, a
@@ -382,14 +400,30 @@ func noRoom(app string, res scriptResult) *NoRoomError {
 // rebuild seeds app's windows from the ledger unless another process did it
 // first.
 func (g *Guard) rebuild(ctx context.Context, app string, r resolved, now time.Time) error {
+	k := g.keys(app)
+	// The generation first: a read of the ledger that stalls past another
+	// loss of Redis's state (after another process rebuilt, reserved and
+	// sent) must not seed the windows it read into the new state.
+	gen, err := newID()
+	if err != nil {
+		return err
+	}
+	genReply, err := genScript.Run(ctx, g.client, []string{k.generation}, gen, markerTTL.Milliseconds()).StringSlice()
+	if err == nil && len(genReply) != 2 {
+		err = fmt.Errorf("%d values, want 2", len(genReply))
+	}
+	if err != nil {
+		return fmt.Errorf("quota: app %s: rebuild generation: %w", app, err)
+	}
 	hour, day := r.hourWindow(now, g.margin), r.dayWindow(now, g.margin)
 	from := hour.countFrom
 	if day.countFrom.Before(from) {
 		from = day.countFrom
 	}
-	// Up to a minute ahead: sends stamped by a process whose clock runs a
-	// little ahead still count.
-	to := now.Add(time.Minute)
+	// With no upper bound, as the live windows count: sends stamped ahead
+	// of this clock (another process's clock ran ahead, or this one was
+	// stepped back) count as they did before the loss.
+	to := ledgerHorizon
 	sent, err := g.ledger.SentBetween(ctx, app, from, to)
 	if err != nil {
 		return fmt.Errorf("quota: app %s: rebuild from ledger [%s, %s): %w", app, from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339), err)
@@ -407,17 +441,21 @@ func (g *Guard) rebuild(ctx context.Context, app string, r resolved, now time.Ti
 			}
 		}
 	}
-	k := g.keys(app)
-	args := make([]any, 0, 2+2*len(sent))
-	args = append(args, entriesTTL.Milliseconds(), markerTTL.Milliseconds())
+	args := make([]any, 0, 4+2*len(sent))
+	args = append(args, entriesTTL.Milliseconds(), markerTTL.Milliseconds(), genReply[0], genReply[1])
 	for i, t := range sent {
 		args = append(args, t.UnixMilli(), "ledger:"+strconv.Itoa(i)+":"+strconv.FormatInt(t.UnixNano(), 10))
 	}
-	seeded, err := seedScript.Run(ctx, g.client, []string{k.entries, k.marker}, args...).Int()
+	seeded, err := seedScript.Run(ctx, g.client, []string{k.entries, k.marker, k.generation}, args...).Int()
 	if err != nil {
 		return fmt.Errorf("quota: app %s: seed script: %w", app, err)
 	}
-	if seeded == 1 {
+	switch seeded {
+	case -1:
+		// The caller finds the windows still uninitialized and rebuilds
+		// again, on a fresh read.
+		g.log.Warn().Str("app", app).Msg("quota: Redis lost its state again during the rebuild: not seeded")
+	case 1:
 		g.log.Info().Str("app", app).Int("sends", len(sent)).Time("from", from).Msg("quota windows rebuilt from the ledger")
 	}
 	return nil

@@ -110,7 +110,12 @@ func (p Policy) resolve(path string) (resolved, error) {
 		problems = append(problems, fmt.Sprintf("%sday_window: must be %q or %q, got %q", path, DayCalendar, DayRolling, p.DayWindow))
 	}
 	loc, err := time.LoadLocation(p.Timezone)
-	if err != nil {
+	switch {
+	case p.Timezone == "Local":
+		// Each process's own zone: workers could count different hours
+		// and days.
+		problems = append(problems, fmt.Sprintf("%stimezone: must be an IANA zone name, not \"Local\" (each process's own zone)", path))
+	case err != nil:
 		problems = append(problems, fmt.Sprintf("%stimezone: unknown time zone %q", path, p.Timezone))
 	}
 	if len(problems) > 0 {

@@ -209,6 +209,12 @@ func (d *deps) buildRedis(ctx context.Context, shared bool) error {
 		return fmt.Errorf("redis (%s %s): %w", t.Scheme, strings.Join(t.Addrs, ","), err)
 	}
 	d.log.Info().Str("scheme", t.Scheme).Strs("addrs", t.Addrs).Int("db", t.DB).Msg("redis connected")
+	switch err := quota.CheckEviction(pctx, d.rdb); {
+	case errors.Is(err, quota.ErrEvictionUnknown):
+		d.log.Warn().Err(err).Msg("redis: eviction settings unknown: tagcast needs maxmemory-policy noeviction (or no maxmemory), or evicted quota windows could let a push over quota")
+	case err != nil:
+		return err
+	}
 	return nil
 }
 
