@@ -154,3 +154,19 @@ func TestURLsAndFilesTheRefusalsKeep(t *testing.T) {
 		t.Errorf("a trailing \"---\" is refused: %v", err)
 	}
 }
+
+// A claim's lease must outlast the call, its fail-over hop and the
+// recording of the answer (up to worker.store_timeout): with less, the
+// reconciler could settle a send as unknown while its 200 is still being
+// recorded. The rule used to be lease > timeout alone.
+func TestLeaseCoversTheCallTheHopAndTheRecord(t *testing.T) {
+	t.Parallel()
+	for lease, ok := range map[string]bool{"30s": false, "35s": false, "36s": true} {
+		cfg := mustLoad(t, "apps:\n  - {name: main, app_key: k, app_secret_env: MAIN_SECRET, data_center: beijing, timeout: 10s}\nworker: {lease: "+lease+", store_timeout: 15s}\n",
+			env{"MAIN_SECRET": "s"}, nil)
+		err := cfg.Validate()
+		if (err == nil) != ok || (err != nil && !strings.Contains(err.Error(), "worker.lease: must be longer than twice apps[0].timeout 10s plus worker.store_timeout 15s")) {
+			t.Errorf("worker.lease %s with timeout 10s and store_timeout 15s: Validate = %v, want ok %v", lease, err, ok)
+		}
+	}
+}

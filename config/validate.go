@@ -139,8 +139,13 @@ func (c *Config) Validate() error {
 func (w Worker) validate(apps []App, v *validator) {
 	checkPositive(v, "worker.lease", w.Lease)
 	for i, a := range apps {
-		if w.Lease > 0 && a.Timeout > 0 && w.Lease <= a.Timeout {
-			v.add("worker.lease", "must be longer than apps[%d].timeout %s (a claimed send must outlast a whole push call), got %s", i, a.Timeout, w.Lease)
+		// The claim's lease runs from the claim: the call, its one
+		// fail-over hop and the recording of the answer (up to
+		// store_timeout) must end inside it, or the reconciler settles the
+		// send as unknown while its answer is still on the way.
+		if need := 2*a.Timeout + max(w.StoreTimeout, 0); w.Lease > 0 && a.Timeout > 0 && w.Lease <= need {
+			v.add("worker.lease", "must be longer than twice apps[%d].timeout %s plus worker.store_timeout %s, %s (a claimed send must outlast a push call, its fail-over hop and the recording of its answer), got %s",
+				i, a.Timeout, w.StoreTimeout, need, w.Lease)
 			break
 		}
 	}
