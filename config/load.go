@@ -86,15 +86,21 @@ func Load(path string, opts ...Option) (*Config, error) {
 		if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
 			l.decode(cfg, "", doc.Content[0], reflect.ValueOf(cfg).Elem())
 		}
-		// A second document ("---" and more keys) would be ignored in
-		// silence; an empty one after a trailing "---" is harmless.
-		var more yaml.Node
-		switch err := dec.Decode(&more); {
-		case errors.Is(err, io.EOF):
-		case err != nil:
-			return nil, fmt.Errorf("config %s: %w", path, err)
-		case len(more.Content) > 0 && !isNull(more.Content[0]):
-			l.problem("", "%s: a second YAML document (after ---) is not read: the configuration is one document", lineOf(&more))
+		// Any further document ("---" and more keys) would be ignored in
+		// silence; an empty one (a trailing "---") is harmless.
+		for {
+			var more yaml.Node
+			err := dec.Decode(&more)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return nil, fmt.Errorf("config %s: %w", path, err)
+			}
+			if len(more.Content) > 0 && !isNull(more.Content[0]) {
+				l.problem("", "%s: a further YAML document (after ---) is not read: the configuration is one document", lineOf(more.Content[0]))
+				break
+			}
 		}
 	}
 	l.applyEnv(cfg)

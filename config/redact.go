@@ -314,8 +314,19 @@ func userinfoEnd(raw, rest string) int {
 	}
 	first, _, _ := strings.Cut(rest[q+1:], "&")
 	name, _, _ := strings.Cut(first, "=")
-	if u, err := url.Parse(raw); err != nil || u.Hostname() == "" || strings.Contains(name, "@") {
+	u, err := url.Parse(raw)
+	if err != nil || u.Hostname() == "" || strings.Contains(name, "@") {
 		return last
+	}
+	// No user info, and an '@' in a query value other than user's
+	// (?user=name@server): a password with an unencoded '?' spilled into
+	// the query ("user:12?a=secret@host"), as Validate refuses it.
+	for k, vs := range u.Query() {
+		for _, v := range vs {
+			if k != "user" && strings.Contains(v, "@") {
+				return last
+			}
+		}
 	}
 	return -1
 }

@@ -139,12 +139,13 @@ func (c *Config) Validate() error {
 func (w Worker) validate(apps []App, v *validator) {
 	checkPositive(v, "worker.lease", w.Lease)
 	for i, a := range apps {
-		// The claim's lease runs from the claim: the call, its one
-		// fail-over hop and the recording of the answer (up to
-		// store_timeout) must end inside it, or the reconciler settles the
-		// send as unknown while its answer is still on the way.
-		if need := 2*a.Timeout + max(w.StoreTimeout, 0); w.Lease > 0 && a.Timeout > 0 && w.Lease <= need {
-			v.add("worker.lease", "must be longer than twice apps[%d].timeout %s plus worker.store_timeout %s, %s (a claimed send must outlast a push call, its fail-over hop and the recording of its answer), got %s",
+		// The claim's lease runs from the claim: the call (its timeout
+		// bounds the whole call, fail-over hop included) and the recording
+		// of the answer (up to store_timeout) must end inside it, or the
+		// reconciler settles the send as unknown while its answer is still
+		// being recorded.
+		if need := a.Timeout + max(w.StoreTimeout, 0); w.Lease > 0 && a.Timeout > 0 && w.Lease <= need {
+			v.add("worker.lease", "must be longer than apps[%d].timeout %s plus worker.store_timeout %s, %s (a claimed send must outlast its push call and the recording of the answer), got %s",
 				i, a.Timeout, w.StoreTimeout, need, w.Lease)
 			break
 		}
@@ -167,10 +168,11 @@ func (w Worker) validate(apps []App, v *validator) {
 	checkPositive(v, "worker.attempt_budget", w.AttemptBudget)
 	for i, a := range apps {
 		// A send starts with at least the budget left on the task and its
-		// call runs on the task's context: a call and its one fail-over hop
-		// must fit, or a call is cut mid-request and the send ends unknown.
-		if w.AttemptBudget > 0 && a.Timeout > 0 && w.AttemptBudget < 2*a.Timeout {
-			v.add("worker.attempt_budget", "must be at least twice apps[%d].timeout %s (a push call and its one fail-over hop must fit in the task time left when a send starts), got %s", i, a.Timeout, w.AttemptBudget)
+		// call runs on the task's context: the call (its timeout bounds the
+		// whole call, fail-over hop included) must fit, or it is cut
+		// mid-request and the send ends unknown.
+		if w.AttemptBudget > 0 && a.Timeout > 0 && w.AttemptBudget <= a.Timeout {
+			v.add("worker.attempt_budget", "must be longer than apps[%d].timeout %s (a push call must fit in the task time left when a send starts), got %s", i, a.Timeout, w.AttemptBudget)
 			break
 		}
 	}
@@ -393,9 +395,15 @@ func checkDatabaseURL(raw string) error {
 		if err != nil {
 			return fmt.Errorf("is not a valid URL (percent-encode special characters in the password)")
 		}
-		// Query values may hold an '@' (?user=name@server), and pgx takes
-		// the database name from the path as it is.
-		if passwordSpilled(u, nil...) {
+		// pgx takes the database name from the path as it is. A query
+		// value may hold an '@' (?user=name@server) when the URL has user
+		// info; without it, only user's may: any other is a password
+		// spilled past "user:digits".
+		valuesMayHoldAt := []string(nil)
+		if u.User == nil {
+			valuesMayHoldAt = []string{"user"}
+		}
+		if passwordSpilled(u, valuesMayHoldAt...) {
 			return errPasswordSpilled
 		}
 		if u.Host == "" && u.Query().Get("host") == "" {

@@ -172,9 +172,12 @@ func Enqueue(ctx context.Context, c Enqueuer, p RunSendPayload, processAt time.T
 	}
 	var extra []asynq.Option
 	if !processAt.IsZero() {
-		at := processAt.Truncate(time.Second)
-		if at.Before(processAt) {
-			at = at.Add(time.Second)
+		at := processAt
+		if now := time.Now(); at.After(now) {
+			// asynq's score is the second, rounded down: round up.
+			if at = at.Truncate(time.Second); at.Before(processAt) {
+				at = at.Add(time.Second)
+			}
 		}
 		extra = append(extra, asynq.ProcessAt(at))
 	}

@@ -251,6 +251,7 @@ func (g *Guard) runReserve(ctx context.Context, mode, app string, r resolved, no
 		mode, now.UnixMilli(), id, entriesTTL.Milliseconds(), markerTTL.Milliseconds(), trimBelow.UnixMilli(),
 		hour.limit, hour.zcountMin(), hour.hold.Milliseconds(), unixMilliOrZero(hour.reset),
 		day.limit, day.zcountMin(), day.hold.Milliseconds(), unixMilliOrZero(day.reset),
+		score(now),
 	}
 	raw, err := reserveScript.Run(ctx, g.client, []string{k.entries, k.marker, k.blocked}, args...).Slice()
 	if err != nil {
@@ -285,12 +286,18 @@ func unixMilliOrZero(t time.Time) int64 {
 	return t.UnixMilli()
 }
 
-// ceilMilli rounds t up to a whole millisecond.
-func ceilMilli(t time.Time) time.Time {
-	if r := t.Truncate(time.Millisecond); r.Before(t) {
-		return r.Add(time.Millisecond)
+// score is the ZSET score of a slot taken at t: Unix milliseconds, rounded
+// up. Windows count an entry while its score is after their (whole
+// millisecond) bound, so a slot taken at .0005 holds its place in a rolling
+// window until .001 + hold: up to 1 ms late, never early. (Rounded down, it
+// left up to 1 ms before its hold ended.) At whole milliseconds, as in the
+// tests' simulated clocks, scores are exact.
+func score(t time.Time) int64 {
+	ms := t.UnixMilli()
+	if time.UnixMilli(ms).Before(t) {
+		ms++
 	}
-	return t
+	return ms
 }
 
 // staleAfter is how late after its instant a reservation may be granted:
@@ -319,11 +326,7 @@ func (g *Guard) Reserve(ctx context.Context, app string) (Reservation, error) {
 		return Reservation{}, err
 	}
 	for attempt := 0; ; attempt++ {
-		// Scores are whole milliseconds. The slot is stamped at the next
-		// whole one, so that its score is its instant: rounded down, a
-		// slot reserved at .0005 would leave a rolling window up to 1 ms
-		// before its hold ends.
-		now := ceilMilli(g.now())
+		now := g.now()
 		res, err := g.runReserve(ctx, "reserve", app, r, now, id)
 		if err != nil {
 			// The script may have run with its reply lost (a read timeout, a
@@ -444,7 +447,7 @@ func (g *Guard) rebuild(ctx context.Context, app string, r resolved, now time.Ti
 	args := make([]any, 0, 4+2*len(sent))
 	args = append(args, entriesTTL.Milliseconds(), markerTTL.Milliseconds(), genReply[0], genReply[1])
 	for i, t := range sent {
-		args = append(args, t.UnixMilli(), "ledger:"+strconv.Itoa(i)+":"+strconv.FormatInt(t.UnixNano(), 10))
+		args = append(args, score(t), "ledger:"+strconv.Itoa(i)+":"+strconv.FormatInt(t.UnixNano(), 10))
 	}
 	seeded, err := seedScript.Run(ctx, g.client, []string{k.entries, k.marker, k.generation}, args...).Int()
 	if err != nil {
@@ -633,19 +636,24 @@ func (g *Guard) Status(ctx context.Context, app string) (Status, error) {
 		return Status{}, err
 	}
 	now := g.now()
-	res, err := g.runReserve(ctx, "peek", app, r, now, "")
-	if err != nil {
-		return Status{}, err
-	}
 	rebuilt := false
-	if res.state == "uninitialized" {
+	var res scriptResult
+	for attempt := 0; ; attempt++ {
+		if res, err = g.runReserve(ctx, "peek", app, r, now, ""); err != nil {
+			return Status{}, err
+		}
+		if res.state != "uninitialized" {
+			break
+		}
+		// Empty windows are no answer: a rebuild that seeded nothing (the
+		// state lost again during its read) is done again, as Reserve does.
+		if attempt >= maxRebuilds {
+			return Status{}, fmt.Errorf("quota: app %s: state lost again after %d rebuilds", app, attempt)
+		}
 		if err := g.rebuild(ctx, app, r, now); err != nil {
 			return Status{}, err
 		}
 		rebuilt = true
-		if res, err = g.runReserve(ctx, "peek", app, r, now, ""); err != nil {
-			return Status{}, err
-		}
 	}
 	windowStatus := func(mode string, w window, used int, opens int64) WindowStatus {
 		s := WindowStatus{Mode: mode, Limit: w.limit, Used: used, Remaining: max(w.limit-used, 0), Start: w.start, Reset: w.reset, NextOpening: now}

@@ -592,28 +592,32 @@ func runModel(t *testing.T, seed uint64, srv *testenv.RedisServer, client *redis
 // Scores are whole milliseconds. A reservation used to be scored at its
 // instant rounded down while the windows were computed at the exact one, so
 // a slot left a rolling window up to 1 ms before its hold ended: with an
-// hourly limit of 1, a second grant 59:59.9996 after the first. A slot is
-// now stamped at the next whole millisecond (its instant, its score and the
-// ledger's sent_at are one), and grants are a whole hold apart.
-func TestRollingWindowHoldsOnWholeMilliseconds(t *testing.T) {
+// hourly limit of 1, a second grant 59:59.9996 after the first. Scores are
+// now rounded up: a slot holds its place until its next whole millisecond
+// plus the hold, up to 1 ms late and never early, and the reservation keeps
+// its exact instant (the worker claims and the ledger records at it).
+func TestRollingWindowSlotNeverLeavesEarly(t *testing.T) {
 	for _, margin := range []time.Duration{NoMargin, DefaultMargin} {
 		t.Run(fmt.Sprint("margin=", max(margin, 0)), func(t *testing.T) {
 			base := at(t, "2026-06-01T12:00:00+08:00")
 			b := setup(t, map[string]Policy{"main": {Hourly: 1, Daily: 10, HourWindow: HourRolling}}, margin, base.Add(500*time.Microsecond))
 			first := b.mustReserve(t, "main")
 			b.ledger.add("main", first.At)
-			if !first.At.Equal(base.Add(time.Millisecond)) {
-				t.Fatalf("reserved at %s: stamped %s, want the next whole millisecond",
-					base.Add(500*time.Microsecond).Format(time.RFC3339Nano), first.At.Format(time.RFC3339Nano))
+			if !first.At.Equal(base.Add(500 * time.Microsecond)) {
+				t.Fatalf("reservation instant %s, want the clock's %s", first.At.Format(time.RFC3339Nano), base.Add(500*time.Microsecond).Format(time.RFC3339Nano))
 			}
 			hold := time.Hour + max(margin, 0)
-			// 0.4 ms before the slot's hold ends (stamped: 1 ms before).
-			b.clock.Set(first.At.Add(hold - 1400*time.Microsecond))
-			if res, nr := b.reserve(t, "main"); nr == nil {
+			// 0.4 ms before the slot's hold ends.
+			b.clock.Set(first.At.Add(hold - 400*time.Microsecond))
+			res, nr := b.reserve(t, "main")
+			if nr == nil {
 				t.Fatalf("hourly limit 1: first slot at %s, second granted at %s, %s later (< the %s the slot is held)",
 					first.At.UTC().Format(time.RFC3339Nano), res.At.UTC().Format(time.RFC3339Nano), res.At.Sub(first.At), hold)
 			}
-			b.clock.Set(first.At.Add(hold - 400*time.Microsecond))
+			if want := base.Add(time.Millisecond + hold); !nr.OpensAt.Equal(want) {
+				t.Errorf("opens at %s, want %s (the slot's next whole millisecond plus the hold)", nr.OpensAt.Format(time.RFC3339Nano), want.Format(time.RFC3339Nano))
+			}
+			b.clock.Set(nr.OpensAt)
 			second := b.mustReserve(t, "main")
 			if d := second.At.Sub(first.At); d < hold {
 				t.Errorf("second grant %s after the first, want at least %s", d, hold)
@@ -821,24 +825,29 @@ func TestPolicyRefusesTheLocalZone(t *testing.T) {
 
 // Passing probes of the boundaries, limits and zone names.
 func TestGuardBoundaryProbes(t *testing.T) {
-	t.Run("clock hour at 10:59:59.998 and 10:59:59.999999", func(t *testing.T) {
+	t.Run("clock hour at 10:59:59.999999 and 11:00:00", func(t *testing.T) {
 		sh := mustLoad(t, "Asia/Shanghai")
-		last := time.Date(2026, 6, 1, 10, 59, 59, 998000000, sh)
+		last := time.Date(2026, 6, 1, 10, 59, 59, 999999000, sh)
 		b := setup(t, map[string]Policy{"main": {Hourly: 1, Daily: 10, HourWindow: HourClock}}, NoMargin, last)
-		b.mustReserve(t, "main")                      // 10:00's slot
-		b.clock.Set(last.Add(999 * time.Microsecond)) // 10:59:59.999
+		b.mustReserve(t, "main")
+		b.clock.Set(last.Add(999 * time.Nanosecond)) // 10:59:59.999999999
 		nr := b.mustBeFull(t, "main")
 		if want := time.Date(2026, 6, 1, 11, 0, 0, 0, sh); !nr.OpensAt.Equal(want) {
 			t.Errorf("opens at %s, want %s", nr.OpensAt, want)
 		}
-		// Stamped at the next whole millisecond, 11:00:00: the 11:00 hour's
-		// slot (its push reaches the service after 11:00 anyway).
-		b.clock.Set(time.Date(2026, 6, 1, 10, 59, 59, 999999000, sh))
-		if res := b.mustReserve(t, "main"); !res.At.Equal(time.Date(2026, 6, 1, 11, 0, 0, 0, sh)) {
-			t.Errorf("reserved at 10:59:59.999999: stamped %s, want 11:00:00", res.At.In(sh).Format(time.RFC3339Nano))
-		}
+		// Scored at its next whole millisecond, 11:00:00.000, the slot also
+		// counts in the 11:00 hour: its push reaches the service after
+		// 11:00 and is counted there.
 		b.clock.Set(time.Date(2026, 6, 1, 11, 0, 0, 0, sh))
 		b.mustBeFull(t, "main")
+	})
+	t.Run("clock hour at 10:59:59.999 and 11:00:00", func(t *testing.T) {
+		sh := mustLoad(t, "Asia/Shanghai")
+		last := time.Date(2026, 6, 1, 10, 59, 59, 999000000, sh)
+		b := setup(t, map[string]Policy{"main": {Hourly: 1, Daily: 10, HourWindow: HourClock}}, NoMargin, last)
+		b.mustReserve(t, "main")
+		b.clock.Set(time.Date(2026, 6, 1, 11, 0, 0, 0, sh))
+		b.mustReserve(t, "main")
 	})
 	for _, tc := range []struct {
 		name string

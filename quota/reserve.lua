@@ -2,7 +2,7 @@
 -- windows in one atomic step (or, in peek mode, only report them).
 --
 -- KEYS[1]  entries: ZSET of reservations; member = reservation id,
---          score = reservation time (Unix ms, the caller's clock)
+--          score = reservation time (Unix ms rounded up, the caller's clock)
 -- KEYS[2]  initialized marker: present once the entries were rebuilt from the
 --          store's ledger, holding the Redis run_id of that rebuild; without
 --          it, or with another server's run_id, nothing is reserved
@@ -22,6 +22,7 @@
 --               entry holds its slot; 0 for a fixed window); reset Unix ms
 --               (fixed: the next boundary; 0 for rolling)
 -- ARGV[11..14]  day window: the same four fields
+-- ARGV[15] the new entry's score: now in Unix ms rounded up (guard.go score)
 --
 -- Returns {state, hour_used, hour_opens, day_used, day_opens, blocked_until}:
 --   state "reserved": recorded; the used counts include the new entry
@@ -82,7 +83,7 @@ end
 if hour_opens > 0 or day_opens > 0 or blocked_until > 0 then
   return {'full', hour_used, hour_opens, day_used, day_opens, blocked_until}
 end
-redis.call('ZADD', entries, now, ARGV[3])
+redis.call('ZADD', entries, ARGV[15], ARGV[3])
 redis.call('PEXPIRE', entries, ARGV[4])
 redis.call('PEXPIRE', marker, ARGV[5])
 return {'reserved', hour_used + 1, 0, day_used + 1, 0, 0}

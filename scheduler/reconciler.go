@@ -209,7 +209,8 @@ func (r *Reconciler) checkRun(ctx context.Context, run campaign.Run, now time.Ti
 	case err != nil:
 		return fmt.Errorf("campaign %d run %d: inspect task: %w", run.CampaignID, run.ID, err)
 	case info.State == asynq.TaskStateArchived:
-		// asynq gave up on the task (its retries, weeks of them, ran out)
+		// asynq gave up on the task (its retries ran out: 25 failures, a
+		// minute apart at most, worker.MaxFailureDelay)
 		// while the run is still open: nobody else would ever process it.
 		// A fresh task with a fresh retry budget keeps it from being lost;
 		// the cause is in last_err (a run that cannot succeed keeps failing,

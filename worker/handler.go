@@ -646,7 +646,8 @@ func (h *Handler) recordOutcome(ctx context.Context, runID int64, tok campaign.C
 
 // alreadyRecorded reports whether send tok.SendID of run runID holds o
 // under claim tok.Claim, as a commit whose answer was lost leaves it, and
-// whether that commit finished the run.
+// whether that commit finished the run (RecordOutcomeAndFinish only ever
+// finishes one as done).
 func (h *Handler) alreadyRecorded(ctx context.Context, runID int64, tok campaign.ClaimToken, o campaign.Outcome) (campaign.Send, bool, bool) {
 	run, sends, err := h.store.GetRun(ctx, runID)
 	if err != nil {
@@ -656,7 +657,7 @@ func (h *Handler) alreadyRecorded(ctx context.Context, runID int64, tok campaign
 		if sd.ID == tok.SendID && sd.Claim == tok.Claim && sd.Status == o.Status &&
 			sd.MessageUID == o.MessageUID && sd.PushID == o.PushID {
 			h.log.Warn().Int64("run", runID).Int64("send", sd.ID).Msg("outcome committed, its answer lost: recorded")
-			return sd, run.Status != campaign.RunPending && run.Status != campaign.RunRunning, true
+			return sd, run.Status == campaign.RunDone, true
 		}
 	}
 	return campaign.Send{}, false, false
