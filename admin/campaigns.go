@@ -236,7 +236,7 @@ func unknownHint(unknown bool) string {
 	if unknown {
 		return " nor unknown sends"
 	}
-	return " (unknown sends are retried only with unknown=true)"
+	return " (unknown sends are retried only when asked: unknown=true, `tagcast campaign retry --unknown`)"
 }
 
 // retryable are the settled run statuses a retry may re-open.

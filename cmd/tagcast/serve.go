@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -354,7 +355,7 @@ func (p *process) prepareAPI(ctx context.Context, enq *asynq.Client, inspector *
 		Logger: d.log.With().Str("component", "admin").Logger(),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%w (admin.tokens_env names the variable with the bearer tokens; apps are required)", err)
+		return nil, err
 	}
 	ln := opts.listener
 	if ln == nil {
@@ -397,6 +398,21 @@ func (p *process) wait(ctx context.Context) error {
 // runRoles is the body of the role commands: build, start, wait for the
 // signal, stop in reverse order, release in reverse order.
 func runRoles(ctx context.Context, g *globals, cfg *config.Config, roles roleSet) error {
+	// What the admin API needs is known from the configuration: refused
+	// before anything starts (no store file created, no Redis connected).
+	if roles.api {
+		var problems []string
+		if len(cfg.Apps) == 0 {
+			problems = append(problems, "apps: at least one app is required (see config.example.yaml)")
+		}
+		if len(cfg.Admin.Tokens) == 0 {
+			problems = append(problems, fmt.Sprintf("admin.tokens_env: %s holds no bearer token; set it to one or more comma-separated tokens",
+				cfg.ShownEnv(cfg.Admin.TokensEnv)))
+		}
+		if len(problems) > 0 {
+			return &exitError{code: 1, err: fmt.Errorf("%s: the admin API cannot start:\n  %s", roles, strings.Join(problems, "\n  "))}
+		}
+	}
 	d, err := newDeps(cfg, g.env.stderr, g.env.lookupEnv)
 	if err != nil {
 		return &exitError{code: 1, err: err}
@@ -451,34 +467,43 @@ func roleCommand(g *globals, use, short, long string, roles roleSet) *cobra.Comm
 	return cmd
 }
 
-const rolesLong = `
-With redis.url empty, the process runs an embedded in-process Redis and uses
-the SQLite file of database.url: the single-node deployment, for serve only.
-With a Redis URL and a PostgreSQL URL, start any number of worker and
-scheduler processes and one or more api processes.
-SIGINT or SIGTERM stops the roles in reverse order of start (admin API,
-worker, reconciler, scheduler), then Redis and the store; exit 0.`
+// rolesStop says how a role process stops; stopOrder lists its roles in the order they stop.
+func rolesStop(stopOrder string) string {
+	return "\nSIGINT or SIGTERM stops " + stopOrder + ", then Redis and the store;\nexit 0. A second signal ends the process at once."
+}
 
 func newServeCmd(g *globals) *cobra.Command {
 	return roleCommand(g, "serve", "run every role in one process: scheduler, reconciler, worker and admin API",
-		"Runs the scheduler and reconciler, the worker and the admin API in one process."+rolesLong,
+		`Runs the scheduler and reconciler, the worker and the admin API in one process.
+With redis.url empty, it runs an embedded in-process Redis and uses the SQLite
+file of database.url: the single-node deployment (it then locks the store, so
+no other tagcast process can use it meanwhile). With a Redis URL and a
+PostgreSQL URL, it is one replica of a distributed deployment.`+rolesStop("the admin API, the worker, the reconciler and the scheduler"),
 		roleSet{scheduler: true, worker: true, api: true})
 }
 
+// distributedRole is what the worker, scheduler and api commands say of
+// their deployment.
+const distributedRole = `
+It needs redis.url (the embedded Redis lives inside one process: use serve for a
+single node). Start any number of worker and scheduler processes and one or
+more api processes on the same Redis and store.`
+
 func newWorkerCmd(g *globals) *cobra.Command {
 	return roleCommand(g, "worker", "run a worker: send queued runs through the quota guard",
-		"Runs the asynq worker that sends queued runs through the quota guard (needs redis.url)."+rolesLong,
+		"Runs the asynq worker that sends queued runs through the quota guard."+distributedRole+rolesStop("the worker"),
 		roleSet{worker: true})
 }
 
 func newSchedulerCmd(g *globals) *cobra.Command {
 	return roleCommand(g, "scheduler", "run the scheduler and the reconciler",
-		"Claims due campaigns, creates their runs and enqueues them; the reconciler re-enqueues runs\nthe queue lost (needs redis.url)."+rolesLong,
+		"Claims due campaigns, creates their runs and enqueues them; the reconciler re-enqueues runs\nthe queue lost."+
+			distributedRole+"\nIts --metrics-addr serves the Go runtime and process metrics only (tagcast's own\nmetrics are the worker's and the admin API's)."+rolesStop("the reconciler and the scheduler"),
 		roleSet{scheduler: true})
 }
 
 func newAPICmd(g *globals) *cobra.Command {
 	return roleCommand(g, "api", "run the admin HTTP API",
-		"Serves the admin HTTP API, /metrics and the monitoring UI (needs redis.url)."+rolesLong,
+		"Serves the admin HTTP API, /metrics and the monitoring UI."+distributedRole+rolesStop("the admin API"),
 		roleSet{api: true})
 }
