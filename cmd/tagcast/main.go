@@ -15,7 +15,9 @@ import (
 	"syscall"
 	_ "time/tzdata" // quota time zones validate even where the system has no zoneinfo
 
+	"github.com/tagcast/tagcast/admin"
 	"github.com/tagcast/tagcast/config"
+	"github.com/tagcast/tagcast/pushapi"
 )
 
 func main() {
@@ -61,24 +63,89 @@ func run(ctx context.Context, args []string) int {
 
 // runIn is run against env.
 func runIn(ctx context.Context, args []string, env environment) int {
+	out := &countingWriter{w: env.stdout}
+	env.stdout = out
 	root := newRootCmd(env)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0
 	}
+	code := 1
 	var ee *exitError
-	if errors.As(err, &ee) {
-		if ee.err != nil {
-			printError(root.ErrOrStderr(), ee.err)
-		}
-		return ee.code
+	switch {
+	case errors.As(err, &ee):
+		code = ee.code
+		err = ee.err
+	case isUsageError(err):
+		code = 2
+	}
+	if err == nil {
+		return code
 	}
 	printError(root.ErrOrStderr(), err)
-	if isUsageError(err) {
-		return 2
+	// --output json: a failure is JSON on stdout too, unless the command
+	// already wrote its own (push validate, config check list problems).
+	if f := root.PersistentFlags().Lookup("output"); f != nil && f.Value.String() == "json" && out.n == 0 {
+		_ = writeJSON(out, errorReport(err))
 	}
-	return 1
+	return code
+}
+
+// countingWriter counts what goes through it.
+type countingWriter struct {
+	w io.Writer
+	n int
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += n
+	return n, err
+}
+
+// jsonProblem is one problem of an error report.
+type jsonProblem struct {
+	Path string `json:"path"`
+	Rule string `json:"rule"`
+	Code int    `json:"code,omitempty"`
+}
+
+// jsonError is a failure as --output json prints it: the admin API's error
+// body (with its HTTP status) when the API refused, else the message and,
+// for invalid input, every problem.
+type jsonError struct {
+	Error    string        `json:"error"`
+	Status   int           `json:"status,omitempty"`
+	Problems []jsonProblem `json:"problems,omitempty"`
+}
+
+func errorReport(err error) any {
+	var (
+		ae  *admin.APIError
+		cve *config.ValidationError
+		pve *pushapi.ValidationError
+	)
+	switch {
+	case errors.As(err, &ae):
+		return struct {
+			Status int `json:"status"`
+			admin.ErrorBody
+		}{ae.Status, ae.ErrorBody}
+	case errors.As(err, &cve):
+		r := jsonError{Error: err.Error()}
+		for _, p := range cve.Problems {
+			r.Problems = append(r.Problems, jsonProblem{Path: p.Path, Rule: p.Rule})
+		}
+		return r
+	case errors.As(err, &pve):
+		r := jsonError{Error: err.Error()}
+		for _, p := range pve.Problems {
+			r.Problems = append(r.Problems, jsonProblem(p))
+		}
+		return r
+	}
+	return jsonError{Error: err.Error()}
 }
 
 // printError writes err to w, a validation error with one problem a line.

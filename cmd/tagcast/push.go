@@ -172,7 +172,8 @@ every push costs quota.`,
 				for _, p := range problems {
 					fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s\n", p.Path, p.Rule)
 				}
-				return &exitError{code: 1, err: fmt.Errorf("%s: invalid push body: %s; nothing sent", args[0], plural(len(problems), "problem"))}
+				return &exitError{code: 1, err: &problemsError{msg: fmt.Sprintf("%s: invalid push body: %s; nothing sent", args[0], plural(len(problems), "problem")),
+					ve: &pushapi.ValidationError{Problems: problems}}}
 			}
 			p, release, err := newAppPusher(cmd.Context(), cfg, app)
 			if err != nil {

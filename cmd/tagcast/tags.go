@@ -49,10 +49,20 @@ func invalidRequest(cmd *cobra.Command, what string, err error) error {
 		for _, p := range ve.Problems {
 			fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s\n", p.Path, p.Rule)
 		}
-		return &exitError{code: 1, err: fmt.Errorf("%s: %s; nothing sent", what, plural(len(ve.Problems), "problem"))}
+		return &exitError{code: 1, err: &problemsError{msg: fmt.Sprintf("%s: %s; nothing sent", what, plural(len(ve.Problems), "problem")), ve: ve}}
 	}
 	return &exitError{code: 1, err: err}
 }
+
+// problemsError is a refused request: its message, and its problems for
+// --output json (already printed, one a line, on stderr).
+type problemsError struct {
+	msg string
+	ve  *pushapi.ValidationError
+}
+
+func (e *problemsError) Error() string { return e.msg }
+func (e *problemsError) Unwrap() error { return e.ve }
 
 // callFailed wraps a failed call with the app name and the outcome advice.
 func callFailed(what, app string, err error) error {
