@@ -68,7 +68,10 @@ func newProvider(db *sql.DB, d Dialect) (*goose.Provider, error) {
 	var opts []goose.ProviderOption
 	if d == Postgres {
 		gd = goose.DialectPostgres
-		locker, err := lock.NewPostgresSessionLocker()
+		// Tried every second (goose's default: every 5 s) for up to 5
+		// minutes: replicas started together are ready within about a
+		// second of each other.
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
 		if err != nil {
 			return nil, fmt.Errorf("migrations: %w", err)
 		}

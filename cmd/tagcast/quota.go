@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -79,7 +80,16 @@ func printQuota(w io.Writer, apps []quota.Status) error {
 			name string
 			ws   quota.WindowStatus
 		}{{"hour", st.Hour}, {"day", st.Day}} {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", st.App, win.name, win.ws.Mode, win.ws.Limit, win.ws.Used, win.ws.Remaining, opening(win.ws.NextOpening, st.At), st.Timezone)
+			// A block after a 429/1008 closes every window until it ends,
+			// whatever the counts say.
+			remaining, next := strconv.Itoa(win.ws.Remaining), win.ws.NextOpening
+			if st.BlockedUntil.After(st.At) {
+				remaining = "0 (blocked)"
+				if st.BlockedUntil.After(next) {
+					next = st.BlockedUntil
+				}
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", st.App, win.name, win.ws.Mode, win.ws.Limit, win.ws.Used, remaining, opening(next, st.At), st.Timezone)
 		}
 	}
 	if err := tw.Flush(); err != nil {

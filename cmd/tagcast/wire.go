@@ -313,7 +313,14 @@ func (d *deps) buildStore(ctx context.Context) error {
 		st.DB().SetMaxOpenConns(d.cfg.Database.MaxOpenConns)
 		st.DB().SetMaxIdleConns(d.cfg.Database.MaxOpenConns)
 	}
-	if err := st.Migrate(ctx); err != nil {
+	// Replicas started together migrate one at a time: say so if this one
+	// waits, or its silence looks like a hang.
+	slow := time.AfterFunc(2*time.Second, func() {
+		d.log.Info().Msg("store: still migrating after 2s (waiting for another tagcast process's migration lock, or applying migrations)")
+	})
+	err = st.Migrate(ctx)
+	slow.Stop()
+	if err != nil {
 		return fmt.Errorf("migrate the store: %w", err)
 	}
 	d.log.Info().Str("driver", d.cfg.Database.Driver()).Msg("store ready")
