@@ -35,6 +35,9 @@ func ParseCron(spec, timezone string) (sched cron.Schedule, loc *time.Location, 
 		}
 	}
 	if sched, err = cronParser.Parse(spec); err != nil {
+		if field := badCronField(spec); field != "" {
+			return nil, nil, fmt.Errorf("invalid cron spec %q: %s field: %w", spec, field, err)
+		}
 		return nil, nil, fmt.Errorf("invalid cron spec %q: %w", spec, err)
 	}
 	if _, every := sched.(cron.ConstantDelaySchedule); every {
@@ -47,6 +50,48 @@ func ParseCron(spec, timezone string) (sched cron.Schedule, loc *time.Location, 
 		}
 	}
 	return sched, loc, nil
+}
+
+// cronFields names the fields of a 5-field spec, and of a 6-field one
+// (seconds first).
+var cronFields = map[int][]string{
+	5: {"minute", "hour", "day-of-month", "month", "day-of-week"},
+	6: {"second", "minute", "hour", "day-of-month", "month", "day-of-week"},
+}
+
+// badCronField names the first field of spec that robfig refuses on its
+// own (every other field "*"), or "" when none does alone; robfig's errors
+// ("end of range (61) above maximum (23): 61") do not say which field.
+func badCronField(spec string) string {
+	fields := strings.Fields(spec)
+	if len(fields) > 0 && (strings.HasPrefix(fields[0], "CRON_TZ=") || strings.HasPrefix(fields[0], "TZ=")) {
+		fields = fields[1:]
+	}
+	names, ok := cronFields[len(fields)]
+	if !ok {
+		return ""
+	}
+	for i := range fields {
+		probe := make([]string, len(fields))
+		for j := range probe {
+			probe[j] = "*"
+		}
+		probe[i] = fields[i]
+		if _, err := parseQuietly(strings.Join(probe, " ")); err != nil {
+			return names[i]
+		}
+	}
+	return ""
+}
+
+// parseQuietly is cronParser.Parse with a panic turned into an error.
+func parseQuietly(spec string) (sched cron.Schedule, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	return cronParser.Parse(spec)
 }
 
 // cronTZ returns the zone of a CRON_TZ= or TZ= prefix.

@@ -1,6 +1,7 @@
 package campaign
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -278,6 +279,24 @@ func TestLatestFire(t *testing.T) {
 		got, err := tt.s.LatestFire(tt.due, tt.now)
 		if (err != nil) != tt.wantError || !got.Equal(tt.want) {
 			t.Errorf("%s: LatestFire = %s, %v; want %s, error %v", tt.name, got, err, tt.want, tt.wantError)
+		}
+	}
+}
+
+// A refused cron spec names the field robfig refused ("end of range (61)
+// above maximum (23): 61" alone does not say it is the hour); an operator
+// walkthrough found the bare message.
+func TestCronErrorNamesTheField(t *testing.T) {
+	for spec, field := range map[string]string{
+		"0 61 * * *":                 "hour field",
+		"61 * * * *":                 "minute field",
+		"0 9 * 13 *":                 "month field",
+		"CRON_TZ=UTC 0 9 * * MONDAY": "day-of-week field",
+		"0 0 9 32 * *":               "day-of-month field",
+	} {
+		_, _, err := ParseCron(spec, "")
+		if err == nil || !strings.Contains(err.Error(), field) {
+			t.Errorf("ParseCron(%q) = %v, want it to name the %s", spec, err, field)
 		}
 	}
 }

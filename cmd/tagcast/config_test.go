@@ -282,7 +282,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{[]string{"push", "validate"}, "accepts 1 arg(s), received 0"},
 		{[]string{"push", "validate", "--bogus", "x.json"}, "unknown flag: --bogus"},
 		{[]string{"push", "send", "x.json"}, `required flag(s) "app" not set`},
-		{[]string{"tags", "set", "--app", "main"}, "requires at least 1 arg(s)"},
+		{[]string{"tags", "set", "--app", "main"}, "tags set: USER is required"},
 		{[]string{"tags", "get"}, "requires at least 1 arg(s)"},
 		{[]string{"tags"}, "tagcast tags needs a subcommand"},
 	}

@@ -97,7 +97,12 @@ func newTagsSetCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "set --app NAME USER [TAG...]",
 		Short: "replace all tags of one user (no TAG clears them)",
-		Args:  cobra.MinimumNArgs(1),
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageError("tags set: USER is required: tags set --app NAME USER [TAG...] (no TAG clears the user's tags)")
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req := pushapi.SetUserTagsRequest{UserID: args[0], Tags: append([]string{}, args[1:]...)}
 			if err := req.Validate(); err != nil {
