@@ -432,7 +432,12 @@ func (h *Handler) snooze(runID int64, until time.Time, lead time.Duration, reaso
 	d := until.Sub(h.clock.Now()) - lead
 	d = min(max(d, MinSnooze), h.cfg.MaxSnooze)
 	h.metrics.snooze(reason)
-	h.log.Debug().Int64("run", runID).Str("reason", reason).Time("until", until).Dur("delay", d).Msg("run snoozed")
+	ev := h.log.Debug()
+	if reason == "quota" {
+		// What an operator asks of a pending send: why it has not gone out.
+		ev = h.log.Info()
+	}
+	ev.Int64("run", runID).Str("reason", reason).Time("until", until).Dur("delay", d).Msg("run snoozed")
 	return &Snooze{RunID: runID, Until: until, Delay: d, Reason: reason}
 }
 

@@ -285,7 +285,7 @@ func printDetail(w io.Writer, d campaign.Detail) error {
 	}
 	fmt.Fprintln(w, "\nSENDS")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUN\tSEND\tSTATUS\tATTEMPTS\tCODE\tPUSH ID\tMESSAGE UID\tSENT AT\tMESSAGE")
+	fmt.Fprintln(tw, "RUN\tSEND\tSTATUS\tATTEMPTS\tCODE\tPUSH ID\tMESSAGE UID\tLAST ATTEMPT\tMESSAGE")
 	for _, r := range d.Runs {
 		for _, s := range r.Sends {
 			code := "-"
