@@ -6,7 +6,9 @@
 //     (cron, time zone, vars, start and end);
 //   - user-id-campaign.yaml: 2,500 user ids, split into sends of 1,000.
 //
-// Every file names the app "main".
+// Every file names the app "main". Beside them, push-body.json is a bare
+// /push.json body for `tagcast push validate` and `push send` (not embedded;
+// examples_test.go checks it).
 package examples
 
 import (

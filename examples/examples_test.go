@@ -2,11 +2,13 @@ package examples_test
 
 import (
 	"io/fs"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/tagcast/tagcast/campaign"
 	"github.com/tagcast/tagcast/examples"
+	"github.com/tagcast/tagcast/pushapi"
 )
 
 // now is when the examples are checked: before every fire time they name.
@@ -66,5 +68,26 @@ func TestEveryExampleParsesAndValidates(t *testing.T) {
 			}
 			check(t, c)
 		})
+	}
+}
+
+// TestPushBodyIsValid: push-body.json, the body of the README's `tagcast push
+// validate` and `push send`, decodes strictly (no unknown field) and passes
+// every rule of the service. It is not embedded (it is no campaign file).
+func TestPushBodyIsValid(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile("push-body.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var req pushapi.Request
+	if err := pushapi.DecodeJSON(data, &req); err != nil {
+		t.Fatalf("push-body.json does not decode: %v", err)
+	}
+	if err := req.Validate(); err != nil {
+		t.Fatalf("push-body.json is not valid: %v", err)
+	}
+	if got := req.Audience.Tag; len(got) != 1 || got[0] != "vip" || req.Audience.IsToAll {
+		t.Errorf("audience = %+v, want tag [vip] (the README tags user1 vip first)", req.Audience)
 	}
 }

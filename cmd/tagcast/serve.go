@@ -498,7 +498,7 @@ func newWorkerCmd(g *globals) *cobra.Command {
 func newSchedulerCmd(g *globals) *cobra.Command {
 	return roleCommand(g, "scheduler", "run the scheduler and the reconciler",
 		"Claims due campaigns, creates their runs and enqueues them; the reconciler re-enqueues runs\nthe queue lost."+
-			distributedRole+"\nIts --metrics-addr serves the Go runtime and process metrics only (tagcast's own\nmetrics are the worker's and the admin API's)."+rolesStop("the reconciler and the scheduler"),
+			distributedRole+"\nIts --metrics-addr serves the Go runtime, process and store connection pool (go_sql_*)\nmetrics only (tagcast's own metrics are the worker's and the admin API's)."+rolesStop("the reconciler and the scheduler"),
 		roleSet{scheduler: true})
 }
 
