@@ -12,8 +12,8 @@ import (
 	"github.com/tagcast/tagcast/pushapi"
 )
 
-// The worker rules (attempt_budget > timeout, lease > timeout +
-// store_timeout) rest on an app's timeout bounding its WHOLE call, fail-over
+// The worker rules (attempt_budget >= BeforeCall + timeout, lease >
+// BeforeCall + timeout + store_timeout) rest on an app's timeout bounding its WHOLE call, fail-over
 // hop included: shown here with the client built from the app's own
 // ClientConfig. A first version of the rules doubled the timeout for the
 // hop and refused valid configurations (an app timeout of 15 s with every
@@ -66,13 +66,13 @@ func TestWorkerRulesTakeOneTimeoutForTheWholeCall(t *testing.T) {
 		timeout time.Duration
 	}{
 		{"timeout 15s, worker defaults (attempt_budget 20s)", 15 * time.Second},
-		{"timeout 60s, default lease 2m and store_timeout 15s (attempt_budget 61s)", 60 * time.Second},
+		{"timeout 60s, default lease 2m and store_timeout 15s (attempt_budget 65s)", 60 * time.Second},
 	} {
 		cfg := Default()
 		app := validApp("main")
 		app.Timeout = tc.timeout
 		cfg.Apps = []App{app}
-		cfg.Worker.AttemptBudget = max(cfg.Worker.AttemptBudget, tc.timeout+time.Second)
+		cfg.Worker.AttemptBudget = max(cfg.Worker.AttemptBudget, BeforeCall+tc.timeout)
 		if err := cfg.Validate(); err != nil {
 			t.Errorf("%s: refused, though a whole call (fail-over included) takes at most one timeout:\n%v", tc.name, err)
 		}

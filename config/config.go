@@ -41,6 +41,11 @@ const (
 	// MinInlineWait is the shortest worker.inline_wait: it must cover the
 	// scheduler's release lead (runs reach the queue 500 ms early).
 	MinInlineWait = time.Second
+	// BeforeCall is the longest a send may take from its quota reservation
+	// to the start of its call: the guard's UseBy (quota.MaxUseBy, 4 s) and
+	// the checks after it. The guard's margin, the claim's lease and the
+	// attempt budget all allow for it.
+	BeforeCall = 5 * time.Second
 	// RunTaskTimeout is the timeout of a run's queue task
 	// (queue.DefaultOptions.Timeout; a test keeps the two equal):
 	// worker.inline_wait and worker.attempt_budget must be shorter, or no

@@ -439,7 +439,7 @@ func TestValidateRules(t *testing.T) {
 			c.Worker.Lease = c.Apps[1].Timeout
 			c.Worker.Backoff = Backoff{Base: time.Hour, Cap: time.Minute, MaxAttempts: 0}
 		}, []Problem{
-			{"worker.lease", "must be longer than apps[0].timeout 10s plus worker.store_timeout 15s, 25s (a claimed send must outlast its push call and the recording of the answer), got 10s"},
+			{"worker.lease", "must be longer than 5s before the call, apps[0].timeout 10s and worker.store_timeout 15s, 30s in all (a claimed send must outlast its push call and the recording of the answer), got 10s"},
 			{"worker.backoff.base", "must not exceed worker.backoff.cap 1m0s, got 1h0m0s"},
 			{"worker.backoff.max_attempts", "must be at least 1, got 0"},
 		}},

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/url"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -323,7 +324,7 @@ func userinfoEnd(raw, rest string) int {
 	// the query ("user:12?a=secret@host"), as Validate refuses it.
 	for k, vs := range u.Query() {
 		for _, v := range vs {
-			if k != "user" && strings.Contains(v, "@") {
+			if !slices.Contains([]string{"user", "password", "sslpassword", "passfile", "sslcert", "sslkey", "sslrootcert"}, k) && strings.Contains(v, "@") {
 				return last
 			}
 		}

@@ -110,7 +110,9 @@ bogus: 1
 // asked for twice the timeout and refused valid configurations).
 func TestAttemptBudgetCoversEachAppTimeout(t *testing.T) {
 	t.Parallel()
-	for timeout, ok := range map[string]bool{"60s": false, "20s": false, "19s": true, "15s": true} {
+	// The default budget, 20 s, takes BeforeCall (5 s) and a timeout of up
+	// to 15 s.
+	for timeout, ok := range map[string]bool{"60s": false, "16s": false, "15s": true, "10s": true} {
 		cfg := mustLoad(t, "apps:\n  - {name: main, app_key: k, app_secret_env: MAIN_SECRET, data_center: beijing, timeout: "+timeout+"}\nworker: {lease: 5m}\n",
 			env{"MAIN_SECRET": "s"}, nil)
 		if err := cfg.Validate(); (err == nil) != ok {
@@ -152,21 +154,23 @@ func TestURLsAndFilesTheRefusalsKeep(t *testing.T) {
 	}
 }
 
-// A claim's lease must outlast the call (its timeout covers the fail-over
-// hop too) and the recording of the answer (up to worker.store_timeout):
-// with less, the reconciler could settle a send as unknown while its 200 is
-// still being recorded. The rule used to be lease > timeout alone; a 60 s
-// timeout with the default 2 min lease stays valid.
+// A claim's lease, counted from the slot's reservation, must outlast the
+// way to the call (config.BeforeCall), the call (its timeout covers the
+// fail-over hop too) and the recording of the answer (up to
+// worker.store_timeout): with less, the reconciler could settle a send as
+// unknown while its 200 is still being recorded. The rule used to be
+// lease > timeout alone; a 60 s timeout with the default 2 min lease stays
+// valid.
 func TestLeaseCoversTheCallAndTheRecord(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		timeout, lease string
 		ok             bool
-	}{{"10s", "25s", false}, {"10s", "26s", true}, {"60s", "2m", true}, {"60s", "75s", false}} {
-		cfg := mustLoad(t, "apps:\n  - {name: main, app_key: k, app_secret_env: MAIN_SECRET, data_center: beijing, timeout: "+tc.timeout+"}\nworker: {lease: "+tc.lease+", store_timeout: 15s, attempt_budget: 61s}\n",
+	}{{"10s", "30s", false}, {"10s", "31s", true}, {"60s", "2m", true}, {"60s", "80s", false}} {
+		cfg := mustLoad(t, "apps:\n  - {name: main, app_key: k, app_secret_env: MAIN_SECRET, data_center: beijing, timeout: "+tc.timeout+"}\nworker: {lease: "+tc.lease+", store_timeout: 15s, attempt_budget: 65s}\n",
 			env{"MAIN_SECRET": "s"}, nil)
 		err := cfg.Validate()
-		if (err == nil) != tc.ok || (err != nil && !strings.Contains(err.Error(), "worker.lease: must be longer than apps[0].timeout")) {
+		if (err == nil) != tc.ok || (err != nil && !strings.Contains(err.Error(), "worker.lease: must be longer than 5s before the call, apps[0].timeout")) {
 			t.Errorf("worker.lease %s with timeout %s and store_timeout 15s: Validate = %v, want ok %v", tc.lease, tc.timeout, err, tc.ok)
 		}
 	}

@@ -139,14 +139,15 @@ func (c *Config) Validate() error {
 func (w Worker) validate(apps []App, v *validator) {
 	checkPositive(v, "worker.lease", w.Lease)
 	for i, a := range apps {
-		// The claim's lease runs from the claim: the call (its timeout
-		// bounds the whole call, fail-over hop included) and the recording
-		// of the answer (up to store_timeout) must end inside it, or the
+		// The claim's lease runs from the slot's reservation: the way to
+		// the call (up to BeforeCall), the call (its timeout bounds the
+		// whole call, fail-over hop included) and the recording of the
+		// answer (up to store_timeout) must end inside it, or the
 		// reconciler settles the send as unknown while its answer is still
 		// being recorded.
-		if need := a.Timeout + max(w.StoreTimeout, 0); w.Lease > 0 && a.Timeout > 0 && w.Lease <= need {
-			v.add("worker.lease", "must be longer than apps[%d].timeout %s plus worker.store_timeout %s, %s (a claimed send must outlast its push call and the recording of the answer), got %s",
-				i, a.Timeout, w.StoreTimeout, need, w.Lease)
+		if need := BeforeCall + a.Timeout + max(w.StoreTimeout, 0); w.Lease > 0 && a.Timeout > 0 && w.Lease <= need {
+			v.add("worker.lease", "must be longer than %s before the call, apps[%d].timeout %s and worker.store_timeout %s, %s in all (a claimed send must outlast its push call and the recording of the answer), got %s",
+				BeforeCall, i, a.Timeout, w.StoreTimeout, need, w.Lease)
 			break
 		}
 	}
@@ -168,11 +169,13 @@ func (w Worker) validate(apps []App, v *validator) {
 	checkPositive(v, "worker.attempt_budget", w.AttemptBudget)
 	for i, a := range apps {
 		// A send starts with at least the budget left on the task and its
-		// call runs on the task's context: the call (its timeout bounds the
-		// whole call, fail-over hop included) must fit, or it is cut
-		// mid-request and the send ends unknown.
-		if w.AttemptBudget > 0 && a.Timeout > 0 && w.AttemptBudget <= a.Timeout {
-			v.add("worker.attempt_budget", "must be longer than apps[%d].timeout %s (a push call must fit in the task time left when a send starts), got %s", i, a.Timeout, w.AttemptBudget)
+		// call runs on the task's context: the way to the call (up to
+		// BeforeCall) and the call (its timeout bounds the whole call,
+		// fail-over hop included) must fit, or the call is cut mid-request
+		// and the send ends unknown.
+		if need := BeforeCall + a.Timeout; w.AttemptBudget > 0 && a.Timeout > 0 && w.AttemptBudget < need {
+			v.add("worker.attempt_budget", "must be at least %s before the call plus apps[%d].timeout %s, %s (a push call must fit in the task time left when a send starts), got %s",
+				BeforeCall, i, a.Timeout, need, w.AttemptBudget)
 			break
 		}
 	}
@@ -397,11 +400,12 @@ func checkDatabaseURL(raw string) error {
 		}
 		// pgx takes the database name from the path as it is. A query
 		// value may hold an '@' (?user=name@server) when the URL has user
-		// info; without it, only user's may: any other is a password
-		// spilled past "user:digits".
+		// info; without it, only those of the parameters that name a user,
+		// a password or a file may: any other is a password spilled past
+		// "user:digits".
 		valuesMayHoldAt := []string(nil)
 		if u.User == nil {
-			valuesMayHoldAt = []string{"user"}
+			valuesMayHoldAt = []string{"user", "password", "sslpassword", "passfile", "sslcert", "sslkey", "sslrootcert"}
 		}
 		if passwordSpilled(u, valuesMayHoldAt...) {
 			return errPasswordSpilled

@@ -300,9 +300,17 @@ func score(t time.Time) int64 {
 	return ms
 }
 
-// staleAfter is how late after its instant a reservation may be granted:
-// half the margin (which also covers the push call), at least a second.
-func (g *Guard) staleAfter() time.Duration { return max(g.margin/2, time.Second) }
+// MaxUseBy is the longest a reservation's UseBy may be after its instant.
+// The margin must cover the whole way from the reservation to the service:
+// up to UseBy, the checks after it, then the call (cmd/tagcast's margin
+// allows 5 s before the call, plus the app's timeout).
+const MaxUseBy = 4 * time.Second
+
+// staleAfter is how late after its instant a reservation may be granted,
+// and how long it may then wait for its push: half the margin, at least a
+// second and at most MaxUseBy. (Half the margin alone, 7.5 s with a 10 s
+// app timeout, let a push begin too late for the margin to cover its call.)
+func (g *Guard) staleAfter() time.Duration { return min(max(g.margin/2, time.Second), MaxUseBy) }
 
 // newID returns a random reservation id.
 func newID() (string, error) {
@@ -326,7 +334,11 @@ func (g *Guard) Reserve(ctx context.Context, app string) (Reservation, error) {
 		return Reservation{}, err
 	}
 	for attempt := 0; ; attempt++ {
-		now := g.now()
+		// The store keeps instants to the microsecond: a reservation's is
+		// one already, so the ledger's sent_at is its instant exactly and a
+		// rebuild scores it as the live entry was scored. (Rounded down,
+		// it is never after the clock that judged the run due.)
+		now := g.now().Truncate(time.Microsecond)
 		res, err := g.runReserve(ctx, "reserve", app, r, now, id)
 		if err != nil {
 			// The script may have run with its reply lost (a read timeout, a

@@ -568,8 +568,8 @@ func TestLateGrantIsReservedAgain(t *testing.T) {
 		t.Errorf("reservation at %v, want %v (the instant it was granted at)", res.At, later)
 	}
 	// The default 10 s margin: a push may begin up to half of it after the
-	// reservation.
-	if want := later.Add(DefaultMargin / 2); !res.UseBy.Equal(want) {
+	// reservation, at most MaxUseBy.
+	if want := later.Add(min(DefaultMargin/2, MaxUseBy)); !res.UseBy.Equal(want) {
 		t.Errorf("reservation to be used by %v, want %v", res.UseBy, want)
 	}
 	b.clock.Set(later.Add(30 * time.Minute))

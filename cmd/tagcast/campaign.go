@@ -37,6 +37,16 @@ func (g *globals) adminClient() (*admin.Client, error) {
 
 // adminFailed turns an admin API error into exit 1, printing every problem
 // of an invalid request on stderr, one "path: rule" a line.
+// apiFailure is a refusal of the admin API as the CLI words it, keeping
+// the API's answer for --output json (errorReport).
+type apiFailure struct {
+	msg string
+	ae  *admin.APIError
+}
+
+func (e *apiFailure) Error() string { return e.msg }
+func (e *apiFailure) Unwrap() error { return e.ae }
+
 func adminFailed(cmd *cobra.Command, what string, err error) error {
 	var (
 		ae *admin.APIError
@@ -47,15 +57,15 @@ func adminFailed(cmd *cobra.Command, what string, err error) error {
 		for _, p := range ae.Problems {
 			fmt.Fprintf(cmd.ErrOrStderr(), "%s\n", p)
 		}
-		return &exitError{code: 1, err: fmt.Errorf("%s: %s (%s)", what, ae.ErrorBody.Error, plural(len(ae.Problems), "problem"))}
+		return &exitError{code: 1, err: &apiFailure{msg: fmt.Sprintf("%s: %s (%s)", what, ae.ErrorBody.Error, plural(len(ae.Problems), "problem")), ae: ae}}
 	case errors.As(err, &ae) && ae.Status == 401:
-		return &exitError{code: 1, err: fmt.Errorf("%s: the admin API refused the token (HTTP 401): check the variable named by admin.token_env", what)}
+		return &exitError{code: 1, err: &apiFailure{msg: fmt.Sprintf("%s: the admin API refused the token (HTTP 401): check the variable named by admin.token_env", what), ae: ae}}
 	case errors.As(err, &ae):
 		msg := fmt.Sprintf("%s: %s (HTTP %d)", what, ae.ErrorBody.Error, ae.Status)
 		if ae.ServiceCode != 0 {
 			msg += fmt.Sprintf(" (service code %d)", ae.ServiceCode)
 		}
-		return &exitError{code: 1, err: errors.New(msg)}
+		return &exitError{code: 1, err: &apiFailure{msg: msg, ae: ae}}
 	case errors.As(err, &ue):
 		return &exitError{code: 1, err: fmt.Errorf("%s: %w", what, ue)}
 	default:

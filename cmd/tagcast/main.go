@@ -128,10 +128,13 @@ func errorReport(err error) any {
 	)
 	switch {
 	case errors.As(err, &ae):
+		// The API's answer, its error worded as the CLI words it.
+		body := ae.ErrorBody
+		body.Error = err.Error()
 		return struct {
 			Status int `json:"status"`
 			admin.ErrorBody
-		}{ae.Status, ae.ErrorBody}
+		}{ae.Status, body}
 	case errors.As(err, &cve):
 		r := jsonError{Error: err.Error()}
 		for _, p := range cve.Problems {

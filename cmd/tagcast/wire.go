@@ -394,15 +394,15 @@ func (d *deps) buildCore(ctx context.Context, sharedRedis bool) error {
 
 // quotaMargin is how long past its window a reservation keeps counting. The
 // service stamps a push when it arrives, which can be as late as the
-// reservation plus the store write before the call (a few milliseconds; 5 s
-// allowed) plus the whole call (at most the app's timeout, which bounds a
-// fail-over hop too): the margin covers the slowest app, and is never less
-// than quota.DefaultMargin.
+// reservation plus the way to the call (the claim, up to the reservation's
+// UseBy, quota.MaxUseBy, and the checks after it: config.BeforeCall) plus
+// the whole call (at most the app's timeout, which bounds a fail-over hop
+// too): the margin covers the slowest app, and is never less than
+// quota.DefaultMargin.
 func quotaMargin(cfg *config.Config) time.Duration {
-	const beforeCall = 5 * time.Second
 	margin := quota.DefaultMargin
 	for _, a := range cfg.Apps {
-		margin = max(margin, a.Timeout+beforeCall)
+		margin = max(margin, a.Timeout+config.BeforeCall)
 	}
 	return margin
 }
