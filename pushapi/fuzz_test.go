@@ -193,8 +193,9 @@ func FuzzValidate(f *testing.F) {
 		expect("audience.tag", nTags > MaxAudienceTags, CodeParam)
 		expect("audience.tag_or", nTagOr > MaxAudienceTags, CodeParam)
 		expect("audience", nUsers+nTags+nTagOr == 0, CodeParam)
-		// Strings must be valid UTF-8 (encoding/json would alter them).
-		if long := utf8.RuneCountInString(title) > MaxTitleChars; long || !utf8.ValidString(title) {
+		// Strings must be valid UTF-8 (encoding/json would alter them)
+		// without NUL (PostgreSQL stores none).
+		if long := utf8.RuneCountInString(title) > MaxTitleChars; long || !utf8.ValidString(title) || strings.ContainsRune(title, 0) {
 			expect("notification.title", true, map[bool]int{true: CodeTooLong, false: CodeParam}[long])
 		} else {
 			expect("notification.title", false, 0)
