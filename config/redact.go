@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/url"
 	"reflect"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -182,7 +181,14 @@ func RedactURL(raw string) string {
 	if !ok {
 		return redactOpaque(raw)
 	}
-	if at := userinfoEnd(raw, rest); at >= 0 {
+	switch at := userinfoEnd(raw, rest); {
+	case passwordSpilled(raw):
+		// An unencoded '@' after the host, as Validate refuses it: a
+		// password with an unencoded '/', '?' or '#' spilled past the
+		// host, or a query value holding one; any of the text may be
+		// secret, so none of it is shown.
+		return scheme + "://" + redacted
+	case at >= 0:
 		if user, _, hasPass := strings.Cut(rest[:at], ":"); hasPass {
 			rest = user + ":" + redacted + rest[at:]
 		}
@@ -315,19 +321,8 @@ func userinfoEnd(raw, rest string) int {
 	}
 	first, _, _ := strings.Cut(rest[q+1:], "&")
 	name, _, _ := strings.Cut(first, "=")
-	u, err := url.Parse(raw)
-	if err != nil || u.Hostname() == "" || strings.Contains(name, "@") {
+	if u, err := url.Parse(raw); err != nil || u.Hostname() == "" || strings.Contains(name, "@") {
 		return last
-	}
-	// No user info, and an '@' in a query value other than user's
-	// (?user=name@server): a password with an unencoded '?' spilled into
-	// the query ("user:12?a=secret@host"), as Validate refuses it.
-	for k, vs := range u.Query() {
-		for _, v := range vs {
-			if !slices.Contains([]string{"user", "password", "sslpassword", "passfile", "sslcert", "sslkey", "sslrootcert"}, k) && strings.Contains(v, "@") {
-				return last
-			}
-		}
 	}
 	return -1
 }

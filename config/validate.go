@@ -398,16 +398,7 @@ func checkDatabaseURL(raw string) error {
 		if err != nil {
 			return fmt.Errorf("is not a valid URL (percent-encode special characters in the password)")
 		}
-		// pgx takes the database name from the path as it is. A query
-		// value may hold an '@' (?user=name@server) when the URL has user
-		// info; without it, only those of the parameters that name a user,
-		// a password or a file may: any other is a password spilled past
-		// "user:digits".
-		valuesMayHoldAt := []string(nil)
-		if u.User == nil {
-			valuesMayHoldAt = []string{"user", "password", "sslpassword", "passfile", "sslcert", "sslkey", "sslrootcert"}
-		}
-		if passwordSpilled(u, valuesMayHoldAt...) {
+		if passwordSpilled(raw) {
 			return errPasswordSpilled
 		}
 		if u.Host == "" && u.Query().Get("host") == "" {
@@ -474,7 +465,7 @@ func ParseRedisURL(raw string) (*RedisTarget, error) {
 	if err != nil {
 		return nil, fmt.Errorf("is not a valid URL (percent-encode special characters in the password)")
 	}
-	if passwordSpilled(u, "sentinel_password") {
+	if passwordSpilled(raw) {
 		return nil, errPasswordSpilled
 	}
 	if err := onlyParams(u.Query(), redisParams[scheme]); err != nil {
@@ -562,33 +553,23 @@ func onlyParams(q url.Values, known []string) error {
 
 // errPasswordSpilled names the problem passwordSpilled finds without quoting
 // any of the URL.
-var errPasswordSpilled = errors.New("has an '@' after the host: the password holds an unencoded '/', '?' or '#', so the URL names another host than meant; percent-encode them in the password (%2F, %3F, %23)")
+var errPasswordSpilled = errors.New("has an unencoded '@' after the host: percent-encode '@' in query values and the database name (%40), and '/', '?', '#' in the password (%2F, %3F, %23); otherwise the URL can name another host than meant, and part of the password ends up where it is shown")
 
-// passwordSpilled reports whether u looks parsed from a URL whose password
-// holds an unencoded '/', '?' or '#': url.Parse then ends the authority
-// there, reads "user:12" as a host and port, and leaves the rest of the
-// password, up to its '@', in the path, the query or the fragment. None of
-// those has a use for an '@' here, and none of them may then be quoted in an
-// error: they hold part of the password. Query values may hold one only
-// under the names in valuesMayHoldAt (a password parameter's own value).
-func passwordSpilled(u *url.URL, valuesMayHoldAt ...string) bool {
-	if strings.Contains(u.Path, "@") || strings.Contains(u.RawPath, "@") || strings.Contains(u.Fragment, "@") {
-		return true
+// passwordSpilled reports whether raw has a literal '@' after its authority
+// (the text after "://" up to the first '/', '?' or '#'). A password with an
+// unencoded '/', '?' or '#' ends the authority there: url.Parse reads
+// "user:12" as a host and port and leaves the rest of the password, up to
+// its '@', in the path, the query or the fragment, where it would be shown.
+// No '@' has a use there unencoded (a query value or a database name may
+// hold one as %40), so any is refused, and nothing after the authority is
+// quoted.
+func passwordSpilled(raw string) bool {
+	_, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return false
 	}
-	for name, values := range u.Query() {
-		if strings.Contains(name, "@") {
-			return true
-		}
-		if valuesMayHoldAt == nil || slices.Contains(valuesMayHoldAt, name) {
-			continue
-		}
-		for _, v := range values {
-			if strings.Contains(v, "@") {
-				return true
-			}
-		}
-	}
-	return false
+	end := strings.IndexAny(rest, "/?#")
+	return end >= 0 && strings.Contains(rest[end:], "@")
 }
 
 func withDefaultPort(hostport, port string) (string, error) {

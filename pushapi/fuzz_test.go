@@ -224,7 +224,7 @@ func FuzzValidate(f *testing.F) {
 		case custom && utf8.RuneCountInString(objectName) > MaxCustomObjectNameChars:
 			expect("message.objectName", true, CodeTooLong)
 		default:
-			expect("message.objectName", !utf8.ValidString(objectName), CodeParam)
+			expect("message.objectName", !utf8.ValidString(objectName) || strings.ContainsRune(objectName, 0), CodeParam)
 		}
 		if err != nil {
 			return
