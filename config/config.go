@@ -194,8 +194,9 @@ func (a Admin) Accepts(bearer string) bool {
 type Worker struct {
 	Concurrency     int           `yaml:"concurrency"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
-	// Lease is how long a claimed send is reserved to one worker; it must
-	// outlast every app's timeout (a whole push call).
+	// Lease is how long a claimed send is reserved to one worker, from its
+	// quota slot's instant; it must outlast BeforeCall, every app's timeout
+	// (a whole push call) and StoreTimeout (recording the answer).
 	Lease   time.Duration `yaml:"lease"`
 	Backoff Backoff       `yaml:"backoff"`
 	// InlineWait is the longest real time a run waits inside the handler

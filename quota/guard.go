@@ -528,6 +528,11 @@ func (g *Guard) Release(ctx context.Context, res Reservation) error {
 // another run's), and any later rebuild reads a ledger that already holds
 // the claim. Otherwise the caller gives the claim and the slot back and
 // reserves again.
+//
+// Held is also false once the guard's clock, read after the check, is past
+// res.UseBy: the caller's push would begin later than the margin allows (a
+// slow claim, a slow Redis answering this very check), and could reach the
+// service after the guard has reopened the slot.
 func (g *Guard) Held(ctx context.Context, res Reservation) (bool, error) {
 	if res.ID == "" {
 		return false, fmt.Errorf("quota: app %s: held: empty reservation id", res.App)
@@ -536,6 +541,10 @@ func (g *Guard) Held(ctx context.Context, res Reservation) (bool, error) {
 	n, err := heldScript.Run(ctx, g.client, []string{k.entries, k.marker}, res.ID).Int()
 	if err != nil {
 		return false, fmt.Errorf("quota: app %s: check reservation %s: %w", res.App, res.ID, err)
+	}
+	if !res.UseBy.IsZero() && g.now().After(res.UseBy) {
+		g.log.Warn().Str("app", res.App).Time("use_by", res.UseBy).Msg("quota: reservation too old to be used: given back")
+		return false, nil
 	}
 	return n == 1, nil
 }

@@ -46,10 +46,11 @@ type Pusher interface {
 
 // Config tunes the handler. Zero fields take the defaults.
 type Config struct {
-	// Lease is how long a claimed send is reserved to this worker. It must
-	// outlast a whole push call (the client's timeout) with room to record
-	// the outcome; a send whose lease lapses becomes unknown. Default 2
-	// minutes.
+	// Lease is how long a claimed send is reserved to this worker, from
+	// its quota slot's instant. It must outlast the way to the call (up to
+	// the slot's UseBy), a whole push call (the client's timeout) and the
+	// recording of the outcome (StoreTimeout); a send whose lease lapses
+	// becomes unknown. Default 2 minutes.
 	Lease time.Duration
 	// Backoff is the retry policy of the retry class.
 	Backoff Backoff
@@ -526,14 +527,29 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, l
 	// over), a rebuild may have read the ledger before this claim and given
 	// the same slot to another worker: both go back, and the run reserves
 	// again on the rebuilt windows (Guard.Held).
+	// Held is false too once the slot is past its UseBy (a slow claim or
+	// a slow answer here): the push would begin later than the margin
+	// allows.
 	held, err := h.guard.Held(ctx, res)
 	if err != nil || !held {
 		if err != nil {
 			err = fmt.Errorf("%s: %w", ids, err)
 		} else {
-			log.Warn().Int64("send", claimed.ID).Msg("quota slot lost from Redis before the call: claim given back, reserving again")
+			log.Warn().Int64("send", claimed.ID).Msg("quota slot lost from Redis, or too old, before the call: claim given back, reserving again")
 		}
-		return time.Time{}, nil, false, errors.Join(err, h.notCalled(ctx, tok, res, "its quota slot was lost from Redis before the call: not sent"))
+		return time.Time{}, nil, false, errors.Join(err, h.notCalled(ctx, tok, res, "its quota slot was lost from Redis, or too old, before the call: not sent"))
+	}
+	// The last look before the call, on this worker's clock: nothing but
+	// the call comes after it.
+	switch now := h.clock.Now(); {
+	case now.After(res.UseBy):
+		log.Warn().Int64("send", claimed.ID).Time("reserved_at", res.At).Time("now", now).Msg("quota slot too old before the call: claim given back, reserving again")
+		return time.Time{}, nil, false, h.notCalled(ctx, tok, res, "its quota slot was too old before the call: not sent")
+	case run.DeliverBy != nil && !now.Before(*run.DeliverBy):
+		// The claim was judged at the slot's instant; deliver_by has come
+		// since (a slow claim): the run is read again and expires.
+		log.Info().Int64("send", claimed.ID).Time("deliver_by", *run.DeliverBy).Msg("deliver_by passed during the claim: not sent")
+		return time.Time{}, nil, false, h.notCalled(ctx, tok, res, "deliver_by passed during the claim: not sent")
 	}
 	log = log.With().Int64("send", claimed.ID).Int("attempt", claimed.Attempts).Logger()
 

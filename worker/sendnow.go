@@ -89,9 +89,9 @@ func SendNow(ctx context.Context, guard Guard, ledger DirectLedger, p Pusher, ap
 		case err != nil:
 			return nil, &NotCalledError{App: app, Err: errors.Join(err, back)}
 		case back != nil:
-			return nil, &NotCalledError{App: app, Err: fmt.Errorf("the quota state was lost before the call: %w", back)}
+			return nil, &NotCalledError{App: app, Err: fmt.Errorf("the quota state was lost, or the slot too old, before the call: %w", back)}
 		case losses+1 >= maxSlotLosses:
-			return nil, &NotCalledError{App: app, Err: fmt.Errorf("the quota state was lost before the call %d times", losses+1)}
+			return nil, &NotCalledError{App: app, Err: fmt.Errorf("the quota state was lost, or the slot too old, before the call %d times", losses+1)}
 		}
 	}
 }

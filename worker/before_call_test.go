@@ -1,0 +1,211 @@
+package worker_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/tagcast/tagcast/campaign"
+	"github.com/tagcast/tagcast/pushapi"
+	"github.com/tagcast/tagcast/pushapi/emulator"
+	"github.com/tagcast/tagcast/quota"
+	"github.com/tagcast/tagcast/worker"
+)
+
+// rv3SlowHeld is a guard whose Held answers after the clock moved on by by
+// (a slow Redis: go-redis's default read timeout is 3 s, with retries).
+type rv3SlowHeld struct {
+	worker.Guard
+	clock *fakeClock
+	by    time.Duration
+	done  bool // only the first answer is slow
+}
+
+func (g *rv3SlowHeld) Held(ctx context.Context, res quota.Reservation) (bool, error) {
+	ok, err := g.Guard.Held(ctx, res)
+	if !g.done {
+		g.done = true
+		g.clock.Set(g.clock.Now().Add(g.by))
+	}
+	return ok, err
+}
+
+// onceSlowClaims is slowClaims for its first claim only.
+type onceSlowClaims struct {
+	worker.Store
+	clock *fakeClock
+	by    time.Duration
+	done  bool
+}
+
+func (s *onceSlowClaims) ClaimSend(ctx context.Context, id int64, now time.Time, lease time.Duration) (campaign.Send, error) {
+	s.slow()
+	return s.Store.ClaimSend(ctx, id, now, lease)
+}
+
+func (s *onceSlowClaims) ClaimFirstSend(ctx context.Context, runID int64, app string, now time.Time, lease time.Duration) (campaign.Send, bool, error) {
+	s.slow()
+	return s.Store.ClaimFirstSend(ctx, runID, app, now, lease)
+}
+
+func (s *onceSlowClaims) slow() {
+	if !s.done {
+		s.done = true
+		s.clock.Set(s.clock.Now().Add(s.by))
+	}
+}
+
+// rv3CallClock records the simulated instant each call starts at.
+type rv3CallClock struct {
+	worker.Pusher
+	clock  *fakeClock
+	starts *[]time.Time
+}
+
+func (p rv3CallClock) Push(ctx context.Context, req *pushapi.Request) (*pushapi.PushResponse, error) {
+	*p.starts = append(*p.starts, p.clock.Now())
+	return p.Pusher.Push(ctx, req)
+}
+
+func rv3Env(t *testing.T) (*env, *quota.Guard, quota.Policy) {
+	t.Helper()
+	pol := quota.Policy{Hourly: 1, Daily: 10, HourWindow: quota.HourRolling}
+	e := setup(t, envOpts{policy: pol, clientTimeout: 10 * time.Second,
+		emuQuota: &emulator.Quota{Hourly: 1, Daily: 10, HourWindow: "rolling", DayWindow: "calendar", Timezone: "Asia/Shanghai"}})
+	const margin = 10*time.Second + 5*time.Second // cmd/tagcast quotaMargin for timeout 10 s
+	g, err := quota.New(quota.Options{Client: e.rdb, Ledger: e.store, Apps: map[string]quota.Policy{testApp: pol}, Now: e.clock.Now, Margin: margin, Prefix: "rv3:"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, g, pol
+}
+
+// The margin (timeout + config.BeforeCall) assumes a call starts at most
+// BeforeCall (5 s) after its slot: UseBy (4 s) "and the checks after it".
+// The handler used to check UseBy right after the claim only, then call
+// Guard.Held (a Redis round trip) and the service without looking at the
+// clock again: a claim 3.9 s late (within UseBy) and a Held answered 3 s
+// later started the call 6.9 s after the slot, a request reaching the
+// service 9.9 s into the call landed past the 15 s margin, and the next
+// slot met a window the service still counted full: a 429 (found by a
+// review). The handler now looks at the clock last, just before the call,
+// and gives such a slot back; the push goes out on a fresh one.
+func TestNoCallBeginsPastTheSlotsUseBy(t *testing.T) {
+	t.Parallel()
+	e, g, _ := rv3Env(t)
+	ids := fire(t, e.ctx, e.store, 2, body(), t0, t0, 48*time.Hour)
+	var starts []time.Time
+	h1, err := worker.NewHandler(worker.Deps{
+		Store: &onceSlowClaims{Store: e.store, clock: e.clock, by: 3900 * time.Millisecond},
+		Guard: &rv3SlowHeld{Guard: g, clock: e.clock, by: 3 * time.Second},
+		Pushers: map[string]worker.Pusher{testApp: rv3CallClock{
+			Pusher: lateArrival{Pusher: e.client, clock: e.clock, d: 9900 * time.Millisecond}, clock: e.clock, starts: &starts}},
+		Clock: e.clock, Logger: testLogger(t), Jitter: func() float64 { return 0.5 },
+	}, worker.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h1.ProcessRun(e.ctx, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	_, sends := e.run(ids[0])
+	if len(starts) == 1 && sends[0].SentAt != nil {
+		if gap := starts[0].Sub(*sends[0].SentAt); gap > 5*time.Second {
+			t.Errorf("call started %s after its slot (%s), more than config.BeforeCall 5s the margin allows", gap, sends[0].SentAt.Format(time.RFC3339Nano))
+		}
+	}
+	st, err := g.Status(e.ctx, testApp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Set(st.NextOpening)
+	h2, err := worker.NewHandler(worker.Deps{
+		Store: e.store, Guard: g, Pushers: map[string]worker.Pusher{testApp: e.client},
+		Clock: e.clock, Logger: testLogger(t), Jitter: func() float64 { return 0.5 },
+	}, worker.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = h2.ProcessRun(e.ctx, ids[1])
+	if n := len(e.emu.PushesFor(testKey)); n != 2 {
+		t.Errorf("%d pushes, want both runs sent", n)
+	}
+	if c := e.emu.Counters(testKey); c.RateLimited != 0 {
+		t.Errorf("the service answered 429 %d time(s): the guard opened the next slot at %s", c.RateLimited, st.NextOpening.UTC().Format(time.RFC3339Nano))
+	}
+}
+
+// rv3SlowLedger is the store's DirectLedger whose entry commits after the
+// clock moved on by by (a slow or failing-over PostgreSQL).
+type rv3SlowLedger struct {
+	worker.DirectLedger
+	clock *fakeClock
+	by    time.Duration
+}
+
+func (l rv3SlowLedger) BeginDirectAttempt(ctx context.Context, app string, at time.Time) (int64, error) {
+	id, err := l.DirectLedger.BeginDirectAttempt(ctx, app, at)
+	l.clock.Set(l.clock.Now().Add(l.by))
+	return id, err
+}
+
+// `tagcast push send` (worker.SendNow) used to ignore its reservation's
+// UseBy: between the reservation and the call stand a store write
+// (BeginDirectAttempt) and Guard.Held, and a push was made however long
+// they took; with the ledger entry committing 8 s after the slot the push
+// reached the service past the 15 s margin, and the next push send got a
+// 429 (found by a review). Guard.Held is now false past UseBy, so the entry
+// and the slot go back.
+func TestPushSendGivesBackASlotPastUseBy(t *testing.T) {
+	t.Parallel()
+	e, g, _ := rv3Env(t)
+	var starts []time.Time
+	req := body()
+	req.Notification.Alert = "direct 1"
+	first := rv3CallClock{Pusher: lateArrival{Pusher: e.client, clock: e.clock, d: 9900 * time.Millisecond}, clock: e.clock, starts: &starts}
+	if _, err := worker.SendNow(e.ctx, g, rv3SlowLedger{DirectLedger: e.store, clock: e.clock, by: 8 * time.Second}, first, testApp, &req); err != nil {
+		t.Logf("first push send: %v", err)
+	}
+	if len(starts) == 1 {
+		t.Errorf("push send called the service at %s, %s after its slot at %s (UseBy %s after it)",
+			starts[0].Format(time.RFC3339Nano), starts[0].Sub(t0), t0.Format(time.RFC3339Nano), quota.MaxUseBy)
+	}
+	st, err := g.Status(e.ctx, testApp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Set(st.NextOpening)
+	req2 := body()
+	req2.Notification.Alert = "direct 2"
+	_, err = worker.SendNow(e.ctx, g, e.store, e.client, testApp, &req2)
+	if c := e.emu.Counters(testKey); c.RateLimited != 0 {
+		t.Errorf("second push send at the guard's next opening %s: the service answered 429 (%v)", st.NextOpening.UTC().Format(time.RFC3339Nano), err)
+	}
+}
+
+// A claim is judged at its slot's instant (res.At), not at the instant it
+// commits: a run whose deliver_by passed while the claim was on its way (up
+// to UseBy, 4 s) used to be pushed after its deliver_by (found by a
+// review). The handler looks at deliver_by again, on its clock, just before
+// the call: the claim goes back and the run expires.
+func TestSlowClaimPastDeliverBySendsNothing(t *testing.T) {
+	t.Parallel()
+	e := setup(t, envOpts{})
+	ids := fire(t, e.ctx, e.store, 1, body(), t0, t0, time.Hour)
+	run, _ := e.run(ids[0])
+	e.clock.Set(run.DeliverBy.Add(-time.Second)) // due, 1 s before deliver_by
+	var starts []time.Time
+	h, err := worker.NewHandler(worker.Deps{
+		Store:   slowClaims{Store: e.store, clock: e.clock, by: 3 * time.Second},
+		Guard:   e.guard,
+		Pushers: map[string]worker.Pusher{testApp: rv3CallClock{Pusher: e.client, clock: e.clock, starts: &starts}},
+		Clock:   e.clock, Logger: testLogger(t), Jitter: func() float64 { return 0.5 },
+	}, worker.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = h.ProcessRun(e.ctx, ids[0])
+	if len(starts) > 0 && !starts[0].Before(*run.DeliverBy) {
+		t.Errorf("pushed at %s, %s past the run's deliver_by %s", starts[0].Format(time.RFC3339Nano), starts[0].Sub(*run.DeliverBy), run.DeliverBy.Format(time.RFC3339Nano))
+	}
+}
