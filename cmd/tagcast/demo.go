@@ -361,9 +361,11 @@ func (dm *demo) scenario(ctx context.Context, duration time.Duration) error {
 	// campaign fires about 3 s after the campaigns are created and the
 	// recurring one 3 s later, twice; at least a second apart.
 	step := max(min(duration/5, 3*time.Second), time.Second)
-	now := dm.clock.Now()
-	at := campaign.CeilSecond(now.Add(step))
-	start := campaign.CeilSecond(at.Add(step))
+	// Each instant is taken as its campaign is created, a step ahead of the
+	// clock then: on a loaded machine a creation can take longer than a
+	// step, and a fire computed earlier would already have passed (the
+	// recurring campaign skips missed fires).
+	var at time.Time
 	files := []struct {
 		source, name string
 		edit         func(doc map[string]any)
@@ -372,12 +374,17 @@ func (dm *demo) scenario(ctx context.Context, duration time.Duration) error {
 			doc["schedule"] = map[string]any{"now": true, "missed": "once", "deliver_within": "2h"}
 		}},
 		{"marketing-broadcast.yaml", "flash-sale (a few seconds ahead)", func(doc map[string]any) {
+			at = campaign.CeilSecond(dm.clock.Now().Add(step))
 			doc["schedule"] = map[string]any{"at": at.Format(time.RFC3339), "missed": "once", "deliver_within": "2h"}
 			doc["vars"] = map[string]any{"product": "Silk scarf", "discount": "50%"}
 		}},
 		{"recurring-announcement.yaml", "maintenance-notice (recurring)", func(doc map[string]any) {
 			// Every second for two fires; no deliver_within, so a fire
 			// deferred by the quota is still sent when its window opens.
+			start := campaign.CeilSecond(at.Add(step))
+			if soonest := campaign.CeilSecond(dm.clock.Now().Add(step)); soonest.After(start) {
+				start = soonest
+			}
 			doc["schedule"] = map[string]any{"cron": "* * * * * *", "timezone": "Asia/Shanghai", "missed": "skip",
 				"start": start.Format(time.RFC3339), "end": start.Add(2 * time.Second).Format(time.RFC3339)}
 		}},
