@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/tagcast/tagcast/pushapi"
 	"github.com/tagcast/tagcast/quota"
@@ -86,6 +87,15 @@ func decodeJSON(r *http.Request, v any) error {
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return invalid("empty body", Problem{Rule: "a JSON body is required"})
+	}
+	// encoding/json would replace invalid bytes with U+FFFD and let the
+	// last of two equal keys win: the service would get other tags than
+	// those sent. Campaign files are refused for both as well.
+	if !utf8.Valid(data) {
+		return invalid("invalid body", Problem{Rule: "must be UTF-8 text"})
+	}
+	if key := duplicateKey(data); key != "" {
+		return invalid("invalid body", Problem{Path: key, Rule: "given more than once"})
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -205,4 +215,68 @@ func (s *Server) getTags(w http.ResponseWriter, r *http.Request) {
 		out.Users[u] = tags
 	}
 	s.writeJSON(w, r, http.StatusOK, out)
+}
+
+// duplicateKey returns the path of the first key an object of the JSON
+// document data holds twice, or "" (also for malformed JSON, which the
+// decoder then refuses).
+func duplicateKey(data []byte) string {
+	type frame struct {
+		keys   map[string]bool // nil for an array
+		path   string
+		expect bool // an object's next string token is a key
+		index  int  // an array's next element
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var stack []*frame
+	last := "" // the key (or index) the next value belongs to
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.keys != nil && top.expect {
+			if k, ok := tok.(string); ok {
+				if top.keys[k] {
+					return joinKey(top.path, k)
+				}
+				top.keys[k] = true
+				top.expect = false
+				last = joinKey(top.path, k)
+				continue
+			}
+		}
+		here := last
+		if top != nil && top.keys == nil {
+			here = fmt.Sprintf("%s[%d]", top.path, top.index)
+			top.index++
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{keys: map[string]bool{}, path: here, expect: true})
+			continue
+		case json.Delim('['):
+			stack = append(stack, &frame{path: here})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+			if top != nil && top.keys == nil {
+				top.index-- // the closing bracket is no element
+			}
+		}
+		if len(stack) > 0 && stack[len(stack)-1].keys != nil {
+			stack[len(stack)-1].expect = true
+		}
+	}
+}
+
+func joinKey(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
 }

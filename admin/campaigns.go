@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"slices"
@@ -74,7 +75,7 @@ func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
 func (s *Server) listCampaigns(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := campaign.ListFilter{App: q.Get("app"), Name: q.Get("name"), Limit: DefaultListLimit}
-	var problems []Problem
+	problems := unknownQueryKeys(r, "app", "status", "name", "after", "limit")
 	for _, key := range []string{"app", "name"} {
 		// Invalid UTF-8 or a NUL matches no stored name, and PostgreSQL
 		// would refuse the query (SQLite would not): the same 400 on both.
@@ -193,14 +194,42 @@ func unknownParam(r *http.Request) (bool, error) {
 	return b, nil
 }
 
-// retryRun is POST /v1/runs/{id}/retry?unknown=true.
-func (s *Server) retryRun(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "run")
-	if err != nil {
-		s.fail(w, r, err)
-		return
+// unknownQueryKeys lists a problem for each query parameter of r not in
+// known: a misspelt one (?stauts=, ?unknow=) would otherwise be ignored
+// and the request answered as if it were absent.
+func unknownQueryKeys(r *http.Request, known ...string) []Problem {
+	var problems []Problem
+	keys := slices.Sorted(maps.Keys(r.URL.Query()))
+	for _, k := range keys {
+		if !slices.Contains(known, k) {
+			problems = append(problems, Problem{Path: k, Rule: fmt.Sprintf("unknown query parameter (known: %s)", strings.Join(known, ", "))})
+		}
+	}
+	return problems
+}
+
+// retryParams reads a retry's id and ?unknown=, with every problem at once.
+func retryParams(r *http.Request, what string) (int64, bool, error) {
+	var problems []Problem
+	id, err := pathID(r, what)
+	var ae *apiError
+	if errors.As(err, &ae) {
+		problems = append(problems, ae.body.Problems...)
 	}
 	unknown, err := unknownParam(r)
+	if errors.As(err, &ae) {
+		problems = append(problems, ae.body.Problems...)
+	}
+	problems = append(problems, unknownQueryKeys(r, "unknown")...)
+	if len(problems) > 0 {
+		return 0, false, invalid("invalid retry", problems...)
+	}
+	return id, unknown, nil
+}
+
+// retryRun is POST /v1/runs/{id}/retry?unknown=true.
+func (s *Server) retryRun(w http.ResponseWriter, r *http.Request) {
+	id, unknown, err := retryParams(r, "run")
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -245,12 +274,7 @@ var retryable = []campaign.RunStatus{campaign.RunFailed, campaign.RunPartiallyFa
 // retryCampaign is POST /v1/campaigns/{id}/retry?unknown=true: every settled
 // run of the campaign with failed or expired (or unknown) sends.
 func (s *Server) retryCampaign(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "campaign")
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	unknown, err := unknownParam(r)
+	id, unknown, err := retryParams(r, "campaign")
 	if err != nil {
 		s.fail(w, r, err)
 		return

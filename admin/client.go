@@ -42,8 +42,14 @@ func NewClient(baseURL, token string, httpClient *http.Client) (*Client, error) 
 	if httpClient == nil {
 		httpClient = &http.Client{Timeout: 30 * time.Second}
 	}
+	// A redirect is answered, not followed: net/http would follow a 301,
+	// 302 or 303 with a GET and no body, and a POST creating a campaign
+	// would read the campaign list as its answer and report success. (A
+	// copy: the caller's client keeps its own policy.)
+	hc := *httpClient
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	u.User = nil
-	return &Client{base: u, token: token, http: httpClient}, nil
+	return &Client{base: u, token: token, http: &hc}, nil
 }
 
 // BaseURL is the server's base URL.
@@ -123,7 +129,15 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		ae := &APIError{Status: resp.StatusCode}
-		if json.Unmarshal(data, &ae.ErrorBody) != nil || ae.ErrorBody.Error == "" {
+		switch {
+		case resp.StatusCode >= 300 && resp.StatusCode <= 399:
+			where := resp.Header.Get("Location")
+			if l, err := url.Parse(where); err == nil {
+				l.User, l.RawQuery = nil, "" // shown: nothing of it may be secret
+				where = l.String()
+			}
+			ae.ErrorBody = ErrorBody{Error: fmt.Sprintf("redirected to %q, not followed (nothing was done): set admin.server to the address that answers", where)}
+		case json.Unmarshal(data, &ae.ErrorBody) != nil || ae.ErrorBody.Error == "":
 			ae.ErrorBody = ErrorBody{Error: strings.TrimSpace(http.StatusText(resp.StatusCode) + " " + firstLine(data))}
 		}
 		return ae

@@ -405,6 +405,10 @@ func (r *BatchSetUserTagsRequest) Validate() error {
 func ValidateGetUserTags(userIDs []string) error {
 	var p problems
 	validateUserIDs(&p, userIDs, MaxGetTagUsers)
+	// As the set requests check theirs: the ids go to the service as text.
+	checkUTF8(&p, "", reflect.ValueOf(&struct {
+		UserIDs []string `json:"userIds"`
+	}{userIDs}).Elem())
 	return p.err()
 }
 
