@@ -10,7 +10,7 @@
 // default). Errors are JSON: {"error": ..., "problems": [{"path", "rule"}]}
 // for invalid input (400), 404 for a missing campaign or run, 409 for a
 // refused status change, 502 with the service's code when the push service
-// refused a tag call.
+// refused a tag call (429, with Retry-After, when it was its rate limit).
 //
 // The package consumes small interfaces (CampaignStore, Operations,
 // QuotaReader, TagService, Pinger) so the real store, scheduler operations,

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/tagcast/tagcast/campaign"
 	"github.com/tagcast/tagcast/pushapi"
@@ -75,7 +77,16 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &pe):
 		s.log.Warn().Str("request_id", requestID(r)).Str("path", pe.Path).Int("service_status", pe.HTTPStatus).
 			Int("service_code", pe.Code).Str("service_request_id", pe.RequestID).Msg("admin: the push service refused a forwarded call")
-		s.writeError(w, r, http.StatusBadGateway, ErrorBody{
+		status := http.StatusBadGateway
+		if pe.Outcome() == pushapi.OutcomeRateLimited {
+			// The service's rate limit (the tag APIs allow 10 calls a
+			// second): the caller's to wait, not a server fault.
+			status = http.StatusTooManyRequests
+			if pe.RetryAfter > 0 {
+				w.Header().Set("Retry-After", strconv.Itoa(int((pe.RetryAfter+time.Second-1)/time.Second)))
+			}
+		}
+		s.writeError(w, r, status, ErrorBody{
 			Error:       "push service: " + pe.Error(),
 			ServiceCode: pe.Code, ServiceStatus: pe.HTTPStatus, ServiceRequestID: pe.RequestID,
 		})
