@@ -172,8 +172,8 @@ func (a *App) secretSource(shownEnv, shownFile func(string) string) string {
 // RedactURL replaces the password of a URL, and the value of any query
 // parameter whose name mentions a password, secret, token or key, with
 // "[redacted]". It works on the text (sentinel URLs with several hosts do not
-// parse as URLs), treating everything before the last '@' ahead of the query
-// as user information. Text without "://" (a mistyped URL, a libpq
+// parse as URLs), treating everything before the authority's last '@' as
+// user information. Text without "://" (a mistyped URL, a libpq
 // "key=value" string) is not a URL this program reads, but it is shown in
 // the error that says so: it goes through redactOpaque.
 func RedactURL(raw string) string {
@@ -181,14 +181,20 @@ func RedactURL(raw string) string {
 	if !ok {
 		return redactOpaque(raw)
 	}
-	switch at := userinfoEnd(raw, rest); {
-	case passwordSpilled(raw):
+	if passwordSpilled(raw) {
 		// An unencoded '@' after the host, as Validate refuses it: a
 		// password with an unencoded '/', '?' or '#' spilled past the
 		// host, or a query value holding one; any of the text may be
 		// secret, so none of it is shown.
 		return scheme + "://" + redacted
-	case at >= 0:
+	}
+	// Otherwise every '@' is in the authority (up to the first '/', '?' or
+	// '#'), and the last one ends the user information.
+	authority := rest
+	if end := strings.IndexAny(rest, "/?#"); end >= 0 {
+		authority = rest[:end]
+	}
+	if at := strings.LastIndexByte(authority, '@'); at >= 0 {
 		if user, _, hasPass := strings.Cut(rest[:at], ":"); hasPass {
 			rest = user + ":" + redacted + rest[at:]
 		}
@@ -298,33 +304,6 @@ func valueEnd(s string, i int) int {
 func sensitiveParam(name string) bool {
 	n := strings.ToLower(name)
 	return strings.Contains(n, "password") || strings.Contains(n, "secret") || strings.Contains(n, "token") || strings.Contains(n, "key")
-}
-
-// userinfoEnd is the index in rest (raw after "://") of the '@' that ends
-// the user information, or -1. Normally it is the last '@' before the query.
-// A password holding a raw '?' (which the operator should have
-// percent-encoded) puts that '@' after the first '?': when no '@' comes
-// before it, and the text does not parse as a URL with a host, or the '@'
-// sits in the first query parameter before any '=', the last '@' of the text
-// ends the user information (at worst too much is hidden, never a password).
-func userinfoEnd(raw, rest string) int {
-	q := strings.IndexByte(rest, '?')
-	if q < 0 {
-		return strings.LastIndexByte(rest, '@')
-	}
-	if at := strings.LastIndexByte(rest[:q], '@'); at >= 0 {
-		return at
-	}
-	last := strings.LastIndexByte(rest, '@')
-	if last < 0 {
-		return -1
-	}
-	first, _, _ := strings.Cut(rest[q+1:], "&")
-	name, _, _ := strings.Cut(first, "=")
-	if u, err := url.Parse(raw); err != nil || u.Hostname() == "" || strings.Contains(name, "@") {
-		return last
-	}
-	return -1
 }
 
 // Redis and Database print, and marshal to JSON and YAML, with the URL's

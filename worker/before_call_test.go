@@ -5,79 +5,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tagcast/tagcast/campaign"
 	"github.com/tagcast/tagcast/pushapi"
-	"github.com/tagcast/tagcast/pushapi/emulator"
 	"github.com/tagcast/tagcast/quota"
 	"github.com/tagcast/tagcast/worker"
 )
 
-// rv3SlowHeld is a guard whose Held answers after the clock moved on by by
-// (a slow Redis: go-redis's default read timeout is 3 s, with retries).
-type rv3SlowHeld struct {
-	worker.Guard
-	clock *fakeClock
-	by    time.Duration
-	done  bool // only the first answer is slow
-}
-
-func (g *rv3SlowHeld) Held(ctx context.Context, res quota.Reservation) (bool, error) {
-	ok, err := g.Guard.Held(ctx, res)
-	if !g.done {
-		g.done = true
-		g.clock.Set(g.clock.Now().Add(g.by))
-	}
-	return ok, err
-}
-
-// onceSlowClaims is slowClaims for its first claim only.
-type onceSlowClaims struct {
-	worker.Store
-	clock *fakeClock
-	by    time.Duration
-	done  bool
-}
-
-func (s *onceSlowClaims) ClaimSend(ctx context.Context, id int64, now time.Time, lease time.Duration) (campaign.Send, error) {
-	s.slow()
-	return s.Store.ClaimSend(ctx, id, now, lease)
-}
-
-func (s *onceSlowClaims) ClaimFirstSend(ctx context.Context, runID int64, app string, now time.Time, lease time.Duration) (campaign.Send, bool, error) {
-	s.slow()
-	return s.Store.ClaimFirstSend(ctx, runID, app, now, lease)
-}
-
-func (s *onceSlowClaims) slow() {
-	if !s.done {
-		s.done = true
-		s.clock.Set(s.clock.Now().Add(s.by))
-	}
-}
-
-// rv3CallClock records the simulated instant each call starts at.
-type rv3CallClock struct {
+// callClock records the simulated instant each call starts at.
+type callClock struct {
 	worker.Pusher
 	clock  *fakeClock
 	starts *[]time.Time
 }
 
-func (p rv3CallClock) Push(ctx context.Context, req *pushapi.Request) (*pushapi.PushResponse, error) {
+func (p callClock) Push(ctx context.Context, req *pushapi.Request) (*pushapi.PushResponse, error) {
 	*p.starts = append(*p.starts, p.clock.Now())
 	return p.Pusher.Push(ctx, req)
-}
-
-func rv3Env(t *testing.T) (*env, *quota.Guard, quota.Policy) {
-	t.Helper()
-	pol := quota.Policy{Hourly: 1, Daily: 10, HourWindow: quota.HourRolling}
-	e := setup(t, envOpts{policy: pol, clientTimeout: 10 * time.Second,
-		emuQuota: &emulator.Quota{Hourly: 1, Daily: 10, HourWindow: "rolling", DayWindow: "calendar", Timezone: "Asia/Shanghai"}})
-	const margin = 10*time.Second + 5*time.Second // cmd/tagcast quotaMargin for timeout 10 s
-	g, err := quota.New(quota.Options{Client: e.rdb, Ledger: e.store, Apps: map[string]quota.Policy{testApp: pol}, Now: e.clock.Now, Margin: margin, Prefix: "rv3:"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e, g, pol
 }
 
 // The margin (timeout + config.BeforeCall) assumes a call starts at most
@@ -92,13 +34,13 @@ func rv3Env(t *testing.T) (*env, *quota.Guard, quota.Policy) {
 // and gives such a slot back; the push goes out on a fresh one.
 func TestNoCallBeginsPastTheSlotsUseBy(t *testing.T) {
 	t.Parallel()
-	e, g, _ := rv3Env(t)
+	e, g := marginEnv(t)
 	ids := fire(t, e.ctx, e.store, 2, body(), t0, t0, 48*time.Hour)
 	var starts []time.Time
 	h1, err := worker.NewHandler(worker.Deps{
-		Store: &onceSlowClaims{Store: e.store, clock: e.clock, by: 3900 * time.Millisecond},
-		Guard: &rv3SlowHeld{Guard: g, clock: e.clock, by: 3 * time.Second},
-		Pushers: map[string]worker.Pusher{testApp: rv3CallClock{
+		Store: slowClaims{e.store, &delay{clock: e.clock, by: 3900 * time.Millisecond, once: true}},
+		Guard: slowHeld{g, &delay{clock: e.clock, by: 3 * time.Second, once: true}},
+		Pushers: map[string]worker.Pusher{testApp: callClock{
 			Pusher: lateArrival{Pusher: e.client, clock: e.clock, d: 9900 * time.Millisecond}, clock: e.clock, starts: &starts}},
 		Clock: e.clock, Logger: testLogger(t), Jitter: func() float64 { return 0.5 },
 	}, worker.Config{})
@@ -135,17 +77,16 @@ func TestNoCallBeginsPastTheSlotsUseBy(t *testing.T) {
 	}
 }
 
-// rv3SlowLedger is the store's DirectLedger whose entry commits after the
-// clock moved on by by (a slow or failing-over PostgreSQL).
-type rv3SlowLedger struct {
+// slowLedger is the store's DirectLedger whose entry commits after the
+// delay (a slow or failing-over PostgreSQL).
+type slowLedger struct {
 	worker.DirectLedger
-	clock *fakeClock
-	by    time.Duration
+	*delay
 }
 
-func (l rv3SlowLedger) BeginDirectAttempt(ctx context.Context, app string, at time.Time) (int64, error) {
+func (l slowLedger) BeginDirectAttempt(ctx context.Context, app string, at time.Time) (int64, error) {
 	id, err := l.DirectLedger.BeginDirectAttempt(ctx, app, at)
-	l.clock.Set(l.clock.Now().Add(l.by))
+	l.pass()
 	return id, err
 }
 
@@ -158,12 +99,12 @@ func (l rv3SlowLedger) BeginDirectAttempt(ctx context.Context, app string, at ti
 // and the slot go back.
 func TestPushSendGivesBackASlotPastUseBy(t *testing.T) {
 	t.Parallel()
-	e, g, _ := rv3Env(t)
+	e, g := marginEnv(t)
 	var starts []time.Time
 	req := body()
 	req.Notification.Alert = "direct 1"
-	first := rv3CallClock{Pusher: lateArrival{Pusher: e.client, clock: e.clock, d: 9900 * time.Millisecond}, clock: e.clock, starts: &starts}
-	if _, err := worker.SendNow(e.ctx, g, rv3SlowLedger{DirectLedger: e.store, clock: e.clock, by: 8 * time.Second}, first, testApp, &req); err != nil {
+	first := callClock{Pusher: lateArrival{Pusher: e.client, clock: e.clock, d: 9900 * time.Millisecond}, clock: e.clock, starts: &starts}
+	if _, err := worker.SendNow(e.ctx, g, slowLedger{e.store, &delay{clock: e.clock, by: 8 * time.Second}}, first, testApp, &req); err != nil {
 		t.Logf("first push send: %v", err)
 	}
 	if len(starts) == 1 {
@@ -196,9 +137,9 @@ func TestSlowClaimPastDeliverBySendsNothing(t *testing.T) {
 	e.clock.Set(run.DeliverBy.Add(-time.Second)) // due, 1 s before deliver_by
 	var starts []time.Time
 	h, err := worker.NewHandler(worker.Deps{
-		Store:   slowClaims{Store: e.store, clock: e.clock, by: 3 * time.Second},
+		Store:   slowClaims{e.store, &delay{clock: e.clock, by: 3 * time.Second}},
 		Guard:   e.guard,
-		Pushers: map[string]worker.Pusher{testApp: rv3CallClock{Pusher: e.client, clock: e.clock, starts: &starts}},
+		Pushers: map[string]worker.Pusher{testApp: callClock{Pusher: e.client, clock: e.clock, starts: &starts}},
 		Clock:   e.clock, Logger: testLogger(t), Jitter: func() float64 { return 0.5 },
 	}, worker.Config{})
 	if err != nil {

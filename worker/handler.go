@@ -509,13 +509,6 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, l
 		log = log.With().Int64("campaign", claimed.CampaignID).Logger()
 	}
 	tok := claimed.Token()
-	if now := h.clock.Now(); now.After(res.UseBy) {
-		// The slot counts from its reservation; a push starting this much
-		// later (the process paused, the clock moved) could land in a window
-		// that has moved on. Both go back, and the run reserves again.
-		log.Warn().Int64("send", claimed.ID).Time("reserved_at", res.At).Time("now", now).Msg("claimed too long after the quota slot was reserved: both given back")
-		return time.Time{}, nil, false, h.notCalled(ctx, tok, res, "claimed too long after its quota slot was reserved: not sent")
-	}
 	if err := ctx.Err(); err != nil {
 		// The task ended during the claim: give the claim and the slot back
 		// rather than call with a context that is over.
@@ -526,10 +519,10 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, l
 	// If Redis lost it since the reservation (flushed, restarted, failed
 	// over), a rebuild may have read the ledger before this claim and given
 	// the same slot to another worker: both go back, and the run reserves
-	// again on the rebuilt windows (Guard.Held).
-	// Held is false too once the slot is past its UseBy (a slow claim or
-	// a slow answer here): the push would begin later than the margin
-	// allows.
+	// again on the rebuilt windows (Guard.Held). Held is false too once the
+	// slot is past its UseBy: the slot counts from its reservation, and a
+	// push starting later (a slow claim, the process paused, the clock
+	// moved) could land after the margin, in a window that has moved on.
 	held, err := h.guard.Held(ctx, res)
 	if err != nil || !held {
 		if err != nil {
@@ -539,8 +532,8 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, l
 		}
 		return time.Time{}, nil, false, errors.Join(err, h.notCalled(ctx, tok, res, "its quota slot was lost from Redis, or too old, before the call: not sent"))
 	}
-	// The last look before the call, on this worker's clock: nothing but
-	// the call comes after it.
+	// The last look before the call, on this worker's clock (Held's answer
+	// may itself have been slow): nothing but the call comes after it.
 	switch now := h.clock.Now(); {
 	case now.After(res.UseBy):
 		log.Warn().Int64("send", claimed.ID).Time("reserved_at", res.At).Time("now", now).Msg("quota slot too old before the call: claim given back, reserving again")

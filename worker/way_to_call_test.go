@@ -62,52 +62,75 @@ func TestRebuiltSlotScoresAsTheLiveOne(t *testing.T) {
 	}
 }
 
-// slowGuard answers Reserve after the clock moved on (a slow Redis, a GC
-// pause), within the guard's staleAfter / the slot's UseBy.
+// delay moves a fake clock on by by: at every call, or (once) at the first
+// only. The slow* wrappers below use it to stand for a slow Redis, a slow
+// store or a paused process at one step of an attempt.
+type delay struct {
+	clock      *fakeClock
+	by         time.Duration
+	once, done bool
+}
+
+func (d *delay) pass() {
+	if d.once && d.done {
+		return
+	}
+	d.done = true
+	d.clock.Set(d.clock.Now().Add(d.by))
+}
+
+// slowGuard answers Reserve, and slowHeld answers Held, after the delay.
 type slowGuard struct {
 	worker.Guard
-	clock *fakeClock
-	by    time.Duration
+	*delay
 }
 
 func (g slowGuard) Reserve(ctx context.Context, app string) (quota.Reservation, error) {
 	res, err := g.Guard.Reserve(ctx, app)
-	g.clock.Set(g.clock.Now().Add(g.by))
+	g.pass()
 	return res, err
 }
 
-// onceSlowGuard is slowGuard for its first reservation only.
-type onceSlowGuard struct {
+type slowHeld struct {
 	worker.Guard
-	clock *fakeClock
-	by    time.Duration
-	done  bool
+	*delay
 }
 
-func (g *onceSlowGuard) Reserve(ctx context.Context, app string) (quota.Reservation, error) {
-	res, err := g.Guard.Reserve(ctx, app)
-	if !g.done {
-		g.done = true
-		g.clock.Set(g.clock.Now().Add(g.by))
-	}
-	return res, err
+func (g slowHeld) Held(ctx context.Context, res quota.Reservation) (bool, error) {
+	ok, err := g.Guard.Held(ctx, res)
+	g.pass()
+	return ok, err
 }
 
-// slowClaims commit after the clock moved on (within StoreTimeout).
+// slowClaims commit after the delay (within StoreTimeout).
 type slowClaims struct {
 	worker.Store
-	clock *fakeClock
-	by    time.Duration
+	*delay
 }
 
 func (s slowClaims) ClaimSend(ctx context.Context, id int64, now time.Time, lease time.Duration) (campaign.Send, error) {
-	s.clock.Set(s.clock.Now().Add(s.by))
+	s.pass()
 	return s.Store.ClaimSend(ctx, id, now, lease)
 }
 
 func (s slowClaims) ClaimFirstSend(ctx context.Context, runID int64, app string, now time.Time, lease time.Duration) (campaign.Send, bool, error) {
-	s.clock.Set(s.clock.Now().Add(s.by))
+	s.pass()
 	return s.Store.ClaimFirstSend(ctx, runID, app, now, lease)
+}
+
+// marginEnv is an env whose hourly limit is 1 (rolling), on the service
+// too, and a guard with the margin tagcast derives for a 10 s timeout.
+func marginEnv(t *testing.T) (*env, *quota.Guard) {
+	t.Helper()
+	pol := quota.Policy{Hourly: 1, Daily: 10, HourWindow: quota.HourRolling}
+	e := setup(t, envOpts{policy: pol, clientTimeout: 10 * time.Second,
+		emuQuota: &emulator.Quota{Hourly: 1, Daily: 10, HourWindow: "rolling", DayWindow: "calendar", Timezone: "Asia/Shanghai"}})
+	const margin = 10*time.Second + config.BeforeCall // cmd/tagcast quotaMargin for timeout 10 s
+	g, err := quota.New(quota.Options{Client: e.rdb, Ledger: e.store, Apps: map[string]quota.Policy{testApp: pol}, Now: e.clock.Now, Margin: margin, Prefix: "margin:"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, g
 }
 
 // refusingCall is a push call that takes d (less than the client's
@@ -144,8 +167,8 @@ func TestSmallestValidLeaseOutlastsTheWayToTheCall(t *testing.T) {
 	// store_timeout 0.5 s.
 	lease := config.BeforeCall + 2*time.Second + 500*time.Millisecond + time.Millisecond
 	h, err := worker.NewHandler(worker.Deps{
-		Store:   slowClaims{Store: e.store, clock: e.clock, by: 1900 * time.Millisecond},
-		Guard:   slowGuard{Guard: e.guard, clock: e.clock, by: 2 * time.Second},
+		Store:   slowClaims{e.store, &delay{clock: e.clock, by: 1900 * time.Millisecond}},
+		Guard:   slowGuard{e.guard, &delay{clock: e.clock, by: 2 * time.Second}},
 		Pushers: map[string]worker.Pusher{testApp: refusingCall{e: e, d: 1900 * time.Millisecond}},
 		Clock:   e.clock, Logger: testLogger(t), Jitter: func() float64 { return 0.5 },
 	}, worker.Config{Lease: lease, StoreTimeout: 500 * time.Millisecond, AttemptBudget: config.BeforeCall + 2*time.Second})
@@ -184,17 +207,11 @@ func (p lateArrival) Push(ctx context.Context, req *pushapi.Request) (*pushapi.P
 // quota.MaxUseBy (4 s): that reservation is given back and taken again.
 func TestMarginCoversALateReservationAndTheCall(t *testing.T) {
 	t.Parallel()
-	pol := quota.Policy{Hourly: 1, Daily: 10, HourWindow: quota.HourRolling}
-	e := setup(t, envOpts{policy: pol, clientTimeout: 10 * time.Second,
-		emuQuota: &emulator.Quota{Hourly: 1, Daily: 10, HourWindow: "rolling", DayWindow: "calendar", Timezone: "Asia/Shanghai"}})
-	const margin = 10*time.Second + 5*time.Second // quotaMargin for timeout 10 s
-	g, err := quota.New(quota.Options{Client: e.rdb, Ledger: e.store, Apps: map[string]quota.Policy{testApp: pol}, Now: e.clock.Now, Margin: margin, Prefix: "rv2:"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, g := marginEnv(t)
+	const margin = 10*time.Second + config.BeforeCall
 	ids := fire(t, e.ctx, e.store, 2, body(), t0, t0, 48*time.Hour)
 	h1, err := worker.NewHandler(worker.Deps{
-		Store: e.store, Guard: &onceSlowGuard{Guard: g, clock: e.clock, by: 7400 * time.Millisecond},
+		Store: e.store, Guard: slowGuard{g, &delay{clock: e.clock, by: 7400 * time.Millisecond, once: true}},
 		Pushers: map[string]worker.Pusher{testApp: lateArrival{Pusher: e.client, clock: e.clock, d: 9900 * time.Millisecond}},
 		Clock:   e.clock, Logger: testLogger(t), Jitter: func() float64 { return 0.5 },
 	}, worker.Config{})
