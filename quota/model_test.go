@@ -654,33 +654,13 @@ func TestRebuildCountsSendsAheadOfTheClock(t *testing.T) {
 	}
 }
 
-// staleLedger hands back what it read, after (first call only) signalling
-// and waiting: a rebuild whose ledger read is slow (a loaded database, a GC
-// pause) between its read and its seed.lua.
-type staleLedger struct {
-	inner   *fakeLedger
-	once    sync.Once
-	read    chan struct{}
-	proceed chan struct{}
-}
-
-func (l *staleLedger) SentBetween(ctx context.Context, app string, from, to time.Time) ([]time.Time, error) {
-	out, err := l.inner.SentBetween(ctx, app, from, to)
-	l.once.Do(func() {
-		close(l.read)
-		<-l.proceed
-	})
-	return out, err
-}
-
-// seed.lua used to accept a ledger read made before the current loss of
-// state (now: the rebuild generation, generation.lua, ties them). Worker P1 starts a rebuild after a flush and reads the ledger
-// (empty); P2 rebuilds first and reserves both slots of the hour, claims and
-// checks Held (true: both push). Redis loses its state again (restart,
-// FLUSHALL, fail-over). P1's seed now finds no marker and writes its stale,
-// empty ledger read as the windows of the new Redis run, and grants a third
-// push in the hour (and Held confirms it). Nothing ties a seed to the loss it
-// repairs.
+// Worker P1 starts a rebuild after a flush and reads the ledger (empty); P2
+// rebuilds first, reserves both slots of the hour, claims them and checks
+// Held (true: both push). Redis loses its state again (restart, FLUSHALL,
+// fail-over). P1's seed used to find no marker, write its stale, empty
+// ledger read as the windows of the new Redis run and grant a third push in
+// the hour. The rebuild generation (generation.lua) now ties a seed to the
+// state it read the ledger in: P1 reads again and finds the hour full.
 func TestStaleRebuildIsNotSeededAfterASecondLoss(t *testing.T) {
 	for _, how := range []string{"flushall", "restart"} {
 		t.Run(how, func(t *testing.T) {
@@ -690,7 +670,7 @@ func TestStaleRebuildIsNotSeededAfterASecondLoss(t *testing.T) {
 
 			// P1: its reservation finds no state and starts a rebuild; the
 			// read completes (empty ledger) and the process stalls.
-			sl := &staleLedger{inner: b.ledger, read: make(chan struct{}), proceed: make(chan struct{})}
+			sl := &pausingLedger{inner: b.ledger, read: make(chan struct{}), proceed: make(chan struct{})}
 			opts := b.opts
 			opts.Ledger = sl
 			p1, err := New(opts)
