@@ -74,9 +74,10 @@ type Store interface {
 	// worker that has not read the run: it claims only a pending run of
 	// app, due at now (scheduled_for not after now) and not past its
 	// deliver_by, whose first send is pending, and the run becomes running
-	// in the same atomic step. Otherwise claimed is false and no send is
+	// in the same atomic step; deliverBy is the run's (nil: none), which the
+	// caller has not read. Otherwise claimed is false and no send is
 	// claimed: the caller reads the run and decides.
-	ClaimFirstSend(ctx context.Context, runID int64, app string, now time.Time, lease time.Duration) (sd Send, claimed bool, err error)
+	ClaimFirstSend(ctx context.Context, runID int64, app string, now time.Time, lease time.Duration) (sd Send, deliverBy *time.Time, claimed bool, err error)
 	// RecordOutcome ends the claim with o (sent, retry_wait, failed,
 	// unknown, pending to give the attempt back: a 429, or a claim not
 	// called, or expired).

@@ -91,7 +91,7 @@ func TestRunningRunWithoutEnqueuedAtIsReconciled(t *testing.T) {
 
 			// A worker takes the task at once: its first attempt answers
 			// 5xx, the send waits to retry, the run is running.
-			sd, ok, err := b.store.ClaimFirstSend(b.ctx, run.ID, run.App, at, time.Minute)
+			sd, _, ok, err := b.store.ClaimFirstSend(b.ctx, run.ID, run.App, at, time.Minute)
 			if err != nil || !ok {
 				t.Fatalf("claim first send: %v %v", ok, err)
 			}

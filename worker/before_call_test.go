@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tagcast/tagcast/campaign"
 	"github.com/tagcast/tagcast/pushapi"
 	"github.com/tagcast/tagcast/quota"
 	"github.com/tagcast/tagcast/worker"
@@ -136,17 +137,48 @@ func TestSlowClaimPastDeliverBySendsNothing(t *testing.T) {
 	run, _ := e.run(ids[0])
 	e.clock.Set(run.DeliverBy.Add(-time.Second)) // due, 1 s before deliver_by
 	var starts []time.Time
+	h := slowClaimHandler(t, e, &delay{clock: e.clock, by: 3 * time.Second}, &starts)
+	_ = h.ProcessRun(e.ctx, ids[0])
+	if len(starts) > 0 && !starts[0].Before(*run.DeliverBy) {
+		t.Errorf("pushed at %s, %s past the run's deliver_by %s", starts[0].Format(time.RFC3339Nano), starts[0].Sub(*run.DeliverBy), run.DeliverBy.Format(time.RFC3339Nano))
+	}
+}
+
+// The same for a run's first send claimed from the task's hints, where the
+// worker has not read the run: the claim returns the run's deliver_by and
+// the last look before the call checks it. It used to know none, and a run
+// with a short deliver_within whose deliver_by passed during a slow first
+// claim was pushed up to UseBy (4 s) after it.
+func TestSlowFirstClaimPastDeliverBySendsNothing(t *testing.T) {
+	t.Parallel()
+	e := setup(t, envOpts{})
+	ids := fire(t, e.ctx, e.store, 1, body(), t0, t0, 3*time.Second)
+	run, _ := e.run(ids[0])
+	e.clock.Set(t0.Add(2 * time.Second)) // due, 1 s before deliver_by
+	var starts []time.Time
+	h := slowClaimHandler(t, e, &delay{clock: e.clock, by: 3 * time.Second, once: true}, &starts)
+	_ = h.ProcessTask(e.ctx, hintedTask(t, ids[0], testApp, t0))
+	if len(starts) > 0 && !starts[0].Before(*run.DeliverBy) {
+		t.Errorf("pushed at %s, %s past the run's deliver_by %s", starts[0].Format(time.RFC3339Nano), starts[0].Sub(*run.DeliverBy), run.DeliverBy.Format(time.RFC3339Nano))
+	}
+	after, sends := e.run(ids[0])
+	if after.Status != campaign.RunExpired || sends[0].Status != campaign.SendExpired {
+		t.Errorf("run %s, send %s; want expired, expired", after.Status, sends[0].Status)
+	}
+}
+
+// slowClaimHandler is a handler on e whose claims commit after d and whose
+// calls record their instants in starts.
+func slowClaimHandler(t *testing.T, e *env, d *delay, starts *[]time.Time) *worker.Handler {
+	t.Helper()
 	h, err := worker.NewHandler(worker.Deps{
-		Store:   slowClaims{e.store, &delay{clock: e.clock, by: 3 * time.Second}},
+		Store:   slowClaims{e.store, d},
 		Guard:   e.guard,
-		Pushers: map[string]worker.Pusher{testApp: callClock{Pusher: e.client, clock: e.clock, starts: &starts}},
+		Pushers: map[string]worker.Pusher{testApp: callClock{Pusher: e.client, clock: e.clock, starts: starts}},
 		Clock:   e.clock, Logger: testLogger(t), Jitter: func() float64 { return 0.5 },
 	}, worker.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = h.ProcessRun(e.ctx, ids[0])
-	if len(starts) > 0 && !starts[0].Before(*run.DeliverBy) {
-		t.Errorf("pushed at %s, %s past the run's deliver_by %s", starts[0].Format(time.RFC3339Nano), starts[0].Sub(*run.DeliverBy), run.DeliverBy.Format(time.RFC3339Nano))
-	}
+	return h
 }

@@ -22,7 +22,7 @@ type countingStore struct {
 	*sqlstore.Store
 	getRun, claimSend, claimFirst atomic.Int32
 	// firstHook, when set, wraps the first ClaimFirstSend.
-	firstHook func(claim func() (campaign.Send, bool, error)) (campaign.Send, bool, error)
+	firstHook func(claim func() (campaign.Send, *time.Time, bool, error)) (campaign.Send, *time.Time, bool, error)
 }
 
 func (s *countingStore) GetRun(ctx context.Context, id int64) (campaign.Run, []campaign.Send, error) {
@@ -35,8 +35,10 @@ func (s *countingStore) ClaimSend(ctx context.Context, id int64, now time.Time, 
 	return s.Store.ClaimSend(ctx, id, now, lease)
 }
 
-func (s *countingStore) ClaimFirstSend(ctx context.Context, runID int64, app string, now time.Time, lease time.Duration) (campaign.Send, bool, error) {
-	claim := func() (campaign.Send, bool, error) { return s.Store.ClaimFirstSend(ctx, runID, app, now, lease) }
+func (s *countingStore) ClaimFirstSend(ctx context.Context, runID int64, app string, now time.Time, lease time.Duration) (campaign.Send, *time.Time, bool, error) {
+	claim := func() (campaign.Send, *time.Time, bool, error) {
+		return s.Store.ClaimFirstSend(ctx, runID, app, now, lease)
+	}
 	if s.claimFirst.Add(1) == 1 && s.firstHook != nil {
 		return s.firstHook(claim)
 	}
@@ -219,11 +221,11 @@ func TestLostFirstClaimAnswerIsGivenBack(t *testing.T) {
 	e := setup(t, envOpts{})
 	ids := fire(t, e.ctx, e.store, 1, body(), t0, t0, 0)
 	h, cs := counted(t, e)
-	cs.firstHook = func(claim func() (campaign.Send, bool, error)) (campaign.Send, bool, error) {
-		if _, ok, err := claim(); err != nil || !ok {
+	cs.firstHook = func(claim func() (campaign.Send, *time.Time, bool, error)) (campaign.Send, *time.Time, bool, error) {
+		if _, _, ok, err := claim(); err != nil || !ok {
 			t.Errorf("the hooked claim: %v, %v", ok, err)
 		}
-		return campaign.Send{}, false, errors.New("read tcp: connection reset by peer")
+		return campaign.Send{}, nil, false, errors.New("read tcp: connection reset by peer")
 	}
 	if err := h.ProcessTask(e.ctx, hintedTask(t, ids[0], testApp, t0)); err == nil {
 		t.Fatal("a failed claim returned no error")

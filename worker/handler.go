@@ -22,7 +22,7 @@ type Store interface {
 	FinishRun(ctx context.Context, runID int64, now time.Time) (campaign.Run, error)
 	ExpireRun(ctx context.Context, runID int64, now time.Time) (campaign.Run, error)
 	ClaimSend(ctx context.Context, sendID int64, now time.Time, lease time.Duration) (campaign.Send, error)
-	ClaimFirstSend(ctx context.Context, runID int64, app string, now time.Time, lease time.Duration) (campaign.Send, bool, error)
+	ClaimFirstSend(ctx context.Context, runID int64, app string, now time.Time, lease time.Duration) (campaign.Send, *time.Time, bool, error)
 	RecordOutcome(ctx context.Context, tok campaign.ClaimToken, o campaign.Outcome) (campaign.Send, error)
 	RecordOutcomeAndFinish(ctx context.Context, tok campaign.ClaimToken, o campaign.Outcome) (campaign.Send, bool, error)
 	ResolveStaleSends(ctx context.Context, now time.Time) ([]campaign.Send, error)
@@ -483,7 +483,9 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, l
 	var claimed campaign.Send
 	if sendID == 0 {
 		var ok bool
-		if claimed, ok, err = h.store.ClaimFirstSend(cctx, run.ID, run.App, started, h.cfg.Lease); err == nil && !ok {
+		// The run was not read: its deliver_by comes with the claim, for
+		// the last look before the call.
+		if claimed, run.DeliverBy, ok, err = h.store.ClaimFirstSend(cctx, run.ID, run.App, started, h.cfg.Lease); err == nil && !ok {
 			err = errNotFirst
 		}
 	} else {

@@ -113,7 +113,7 @@ func (s slowClaims) ClaimSend(ctx context.Context, id int64, now time.Time, leas
 	return s.Store.ClaimSend(ctx, id, now, lease)
 }
 
-func (s slowClaims) ClaimFirstSend(ctx context.Context, runID int64, app string, now time.Time, lease time.Duration) (campaign.Send, bool, error) {
+func (s slowClaims) ClaimFirstSend(ctx context.Context, runID int64, app string, now time.Time, lease time.Duration) (campaign.Send, *time.Time, bool, error) {
 	s.pass()
 	return s.Store.ClaimFirstSend(ctx, runID, app, now, lease)
 }

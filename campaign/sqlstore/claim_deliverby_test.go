@@ -26,7 +26,7 @@ func TestClaimSendRefusesARunPastDeliverBy(t *testing.T) {
 			}
 			late := *run.DeliverBy // deliver_by itself is already too late
 
-			if _, ok, err := b.store.ClaimFirstSend(b.ctx, run.ID, run.App, late, time.Minute); err != nil || ok {
+			if _, _, ok, err := b.store.ClaimFirstSend(b.ctx, run.ID, run.App, late, time.Minute); err != nil || ok {
 				t.Fatalf("ClaimFirstSend at deliver_by = %v, %v; want refused", ok, err)
 			}
 			sd, err := b.store.ClaimSend(b.ctx, sends[0].ID, late, time.Minute)

@@ -45,13 +45,13 @@ func testClaimFirstSend(t *testing.T, b bundle) {
 		{"at its deliver_by", "main", t0.Add(time.Hour)},
 		{"after its deliver_by", "main", t0.Add(2 * time.Hour)},
 	} {
-		sd, claimed, err := b.store.ClaimFirstSend(b.ctx, run.ID, c.app, c.at, time.Minute)
+		sd, _, claimed, err := b.store.ClaimFirstSend(b.ctx, run.ID, c.app, c.at, time.Minute)
 		if err != nil || claimed {
 			t.Fatalf("%s: ClaimFirstSend = send %d, %v, %v; want not claimed", c.what, sd.ID, claimed, err)
 		}
 		unchanged(c.what)
 	}
-	if _, _, err := b.store.ClaimFirstSend(b.ctx, run.ID, "main", t0, 0); err == nil {
+	if _, _, _, err := b.store.ClaimFirstSend(b.ctx, run.ID, "main", t0, 0); err == nil {
 		t.Error("a zero lease was accepted")
 	}
 
@@ -61,9 +61,14 @@ func testClaimFirstSend(t *testing.T, b bundle) {
 	}
 	named.SetClaimant("host-a:101")
 	at := t0.Add(30 * time.Second)
-	sd, claimed, err := b.store.ClaimFirstSend(b.ctx, run.ID, "main", at, time.Minute)
+	sd, deliverBy, claimed, err := b.store.ClaimFirstSend(b.ctx, run.ID, "main", at, time.Minute)
 	if err != nil || !claimed {
 		t.Fatalf("ClaimFirstSend of a due pending run = %v, %v; want claimed", claimed, err)
+	}
+	// The worker has not read the run: the claim tells it the run's
+	// deliver_by, for its last look before the call.
+	if deliverBy == nil || !deliverBy.Equal(*run.DeliverBy) {
+		t.Errorf("ClaimFirstSend returned deliver_by %v, want the run's %s", deliverBy, run.DeliverBy)
 	}
 	if sd.ID != sends[0].ID || sd.Status != campaign.SendInFlight || sd.Attempts != 1 || sd.Claim != 1 ||
 		sd.SentAt == nil || !sd.SentAt.Equal(at) || sd.ClaimedAt == nil || !sd.ClaimedAt.Equal(at) ||
@@ -85,11 +90,11 @@ func testClaimFirstSend(t *testing.T, b bundle) {
 		t.Errorf("quota ledger %v, %v; want the attempt in flight counted", ledger, err)
 	}
 	// Started: the fast claim is over, whatever the sends' states.
-	if _, claimed, err := b.store.ClaimFirstSend(b.ctx, run.ID, "main", at, time.Minute); err != nil || claimed {
+	if _, _, claimed, err := b.store.ClaimFirstSend(b.ctx, run.ID, "main", at, time.Minute); err != nil || claimed {
 		t.Errorf("second ClaimFirstSend = %v, %v; want not claimed", claimed, err)
 	}
 	b.send(t, sd, at, campaign.Outcome{Status: campaign.SendPending, Message: "429"})
-	if _, claimed, err := b.store.ClaimFirstSend(b.ctx, run.ID, "main", at, time.Minute); err != nil || claimed {
+	if _, _, claimed, err := b.store.ClaimFirstSend(b.ctx, run.ID, "main", at, time.Minute); err != nil || claimed {
 		t.Errorf("ClaimFirstSend of a running run whose first send was given back = %v, %v; want not claimed", claimed, err)
 	}
 
@@ -102,10 +107,10 @@ func testClaimFirstSend(t *testing.T, b bundle) {
 	if _, err := b.store.Cancel(b.ctx, c.ID, t0); err != nil {
 		t.Fatal(err)
 	}
-	if _, claimed, err := b.store.ClaimFirstSend(b.ctx, runs[0].ID, "main", at, time.Minute); err != nil || claimed {
+	if _, _, claimed, err := b.store.ClaimFirstSend(b.ctx, runs[0].ID, "main", at, time.Minute); err != nil || claimed {
 		t.Errorf("ClaimFirstSend of a cancelled run = %v, %v; want not claimed", claimed, err)
 	}
-	if _, claimed, err := b.store.ClaimFirstSend(b.ctx, 987654, "main", at, time.Minute); err != nil || claimed {
+	if _, _, claimed, err := b.store.ClaimFirstSend(b.ctx, 987654, "main", at, time.Minute); err != nil || claimed {
 		t.Errorf("ClaimFirstSend of no run = %v, %v; want not claimed", claimed, err)
 	}
 }
@@ -143,7 +148,7 @@ func testClaimFirstSendRace(t *testing.T, b bundle) {
 				var err error
 				claimed := false
 				if w%2 == 0 {
-					_, claimed, err = b.store.ClaimFirstSend(b.ctx, f.run, "main", t0, time.Minute)
+					_, _, claimed, err = b.store.ClaimFirstSend(b.ctx, f.run, "main", t0, time.Minute)
 				} else {
 					_, err = b.store.ClaimSend(b.ctx, f.first, t0, time.Minute)
 					claimed = err == nil

@@ -87,7 +87,7 @@ func TestClaimFirstSendRacesEveryWriter(t *testing.T) {
 			<-start
 			for range rounds {
 				for _, f := range all {
-					sd, ok, err := st.ClaimFirstSend(b.ctx, f.run, "main", claimNow, time.Minute)
+					sd, _, ok, err := st.ClaimFirstSend(b.ctx, f.run, "main", claimNow, time.Minute)
 					if err != nil {
 						fail("worker %d ClaimFirstSend run %d: %v", w, f.run, err)
 						continue

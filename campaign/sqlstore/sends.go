@@ -101,9 +101,9 @@ func (s *Store) ClaimSend(ctx context.Context, sendID int64, now time.Time, leas
 
 // ClaimFirstSend claims a run's first send while the run is pending and
 // due; see campaign.Store.
-func (s *Store) ClaimFirstSend(ctx context.Context, runID int64, app string, now time.Time, lease time.Duration) (campaign.Send, bool, error) {
+func (s *Store) ClaimFirstSend(ctx context.Context, runID int64, app string, now time.Time, lease time.Duration) (campaign.Send, *time.Time, bool, error) {
 	if lease <= 0 {
-		return campaign.Send{}, false, fmt.Errorf("run %d: claim its first send: lease must be positive, got %s", runID, lease)
+		return campaign.Send{}, nil, false, fmt.Errorf("run %d: claim its first send: lease must be positive, got %s", runID, lease)
 	}
 	// The run's row is written first (run, then sends: the order every
 	// writer takes them in), and only when its first send is claimable, so
@@ -114,49 +114,64 @@ func (s *Store) ClaimFirstSend(ctx context.Context, runID int64, app string, now
 	// sends (Cancel, ExpireRun, ResetForRetry, another claim) also changes
 	// that run's status, which this statement then refuses. (A writer that
 	// only locked the run could leave it started without its claim; the
-	// worker reads such a run and goes on from the store.)
+	// worker reads such a run and goes on from the store.) The run's
+	// deliver_by comes back with the claim: the caller, which has not read
+	// the run, looks at it again just before its call.
 	startRun := `UPDATE runs SET status = 'running', updated_at = ?
 		WHERE id = ? AND app = ? AND status = 'pending' AND scheduled_for <= ? AND (deliver_by IS NULL OR deliver_by > ?)
 		AND EXISTS (SELECT 1 FROM sends WHERE run_id = ? AND idx = 0 AND status = 'pending')`
 	startArgs := []any{s.ts(now), runID, app, s.ts(now), s.ts(now), runID}
 	claim := claimSet + ` {from} WHERE sends.run_id = ? AND sends.idx = 0 AND sends.status = 'pending' RETURNING ` + sendCols
 	claimArgs := append(s.claimSetArgs(now, lease), runID)
-	var sends []campaign.Send
+	type first struct {
+		sd        campaign.Send
+		deliverBy *time.Time
+	}
+	var claimed []first
 	var err error
 	if s.dialect == migrations.Postgres {
 		var rows *sql.Rows
 		// The claim joins the run's start: no start, no claim.
-		rows, err = s.db.QueryContext(ctx, s.q(`WITH started AS (`+startRun+` RETURNING id AS started_run) `+
-			strings.Replace(claim, "{from}", "FROM started", 1)), append(startArgs, claimArgs...)...)
+		rows, err = s.db.QueryContext(ctx, s.q(`WITH started AS (`+startRun+` RETURNING id AS started_run, deliver_by AS run_deliver_by) `+
+			strings.Replace(claim, "{from}", "FROM started", 1)+`, started.run_deliver_by`), append(startArgs, claimArgs...)...)
 		if err == nil {
-			sends, err = collect(rows, scanSend)
+			claimed, err = collect(rows, func(row interface{ Scan(...any) error }) (first, error) {
+				var f first
+				return f, row.Scan(append(sendDest(&f.sd), scanTime{&f.deliverBy})...)
+			})
 		}
 	} else {
 		err = s.inTx(ctx, func(tx *sql.Tx) error {
-			res, err := tx.ExecContext(ctx, s.q(startRun), startArgs...)
-			if err != nil {
-				return err
+			var f first
+			err := tx.QueryRowContext(ctx, s.q(startRun+` RETURNING deliver_by`), startArgs...).Scan(scanTime{&f.deliverBy})
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil
 			}
-			if n, err := res.RowsAffected(); err != nil || n == 0 {
+			if err != nil {
 				return err
 			}
 			rows, err := tx.QueryContext(ctx, s.q(strings.Replace(claim, "{from}", "", 1)), claimArgs...)
 			if err != nil {
 				return err
 			}
-			if sends, err = collect(rows, scanSend); err == nil && len(sends) != 1 {
+			sends, err := collect(rows, scanSend)
+			if err == nil && len(sends) != 1 {
 				err = fmt.Errorf("%d first sends claimed", len(sends)) // rolls the run's start back
+			}
+			if err == nil {
+				f.sd = sends[0]
+				claimed = []first{f}
 			}
 			return err
 		})
 	}
 	if err != nil {
-		return campaign.Send{}, false, fmt.Errorf("run %d: claim its first send: %w", runID, err)
+		return campaign.Send{}, nil, false, fmt.Errorf("run %d: claim its first send: %w", runID, err)
 	}
-	if len(sends) != 1 {
-		return campaign.Send{}, false, nil
+	if len(claimed) != 1 {
+		return campaign.Send{}, nil, false, nil
 	}
-	return sends[0], true, nil
+	return claimed[0].sd, claimed[0].deliverBy, true, nil
 }
 
 // orCancelled is the status expression of a send going back to waiting
