@@ -34,6 +34,7 @@ type emulatorFlags struct {
 	dayWindow    string
 	timezone     string
 	freshness    time.Duration
+	maxNonceLen  int
 	seed         uint64
 	latency      time.Duration
 	error500     float64
@@ -59,7 +60,7 @@ signature check, validation, per-App-Key quota windows and "service not enabled"
 plus injectable faults and a JSON inspection and control API under /_emulator/.
 
 Apps come from --app KEY:SECRET (repeatable) and/or --config FILE, a YAML file with the
-emulator's keys (apps, faults, freshness, seed, max_pushes). Its apps use tagcast's own keys
+emulator's keys (apps, faults, freshness, seed, max_pushes, max_nonce_len). Its apps use tagcast's own keys
 (app_key, app_secret / app_secret_env / app_secret_file, quota), so tagcast's config file
 works too (keys the emulator does not know are ignored; TAGCAST_* variables are not
 applied). Quota and fault flags override the
@@ -86,6 +87,7 @@ file for every app. It stops gracefully on SIGINT or SIGTERM.`,
 	fl.StringVar(&f.dayWindow, "day-window", emulator.DefaultDayWindow, "day window: calendar or rolling (last 24 h)")
 	fl.StringVar(&f.timezone, "timezone", emulator.DefaultTimezone, "time zone of clock hours and calendar days")
 	fl.DurationVar(&f.freshness, "freshness", emulator.DefaultFreshness, "accepted Timestamp skew; negative disables the check")
+	fl.IntVar(&f.maxNonceLen, "max-nonce-len", emulator.DefaultMaxNonceLen, "longest Nonce accepted: 18 (the service's docs) or 19 (what the official SDKs send)")
 	fl.Uint64Var(&f.seed, "seed", 0, "seed of fault draws and message ids")
 	fl.DurationVar(&f.latency, "latency", 0, "fault: delay every call")
 	fl.Float64Var(&f.error500, "error-500", 0, "fault: fraction of calls answered 500/1000")
@@ -167,6 +169,7 @@ func (f *emulatorFlags) config(cmd *cobra.Command, g *globals) (emulator.Config,
 		"stall-for":      func() { fa.StallFor = emulator.Duration(f.stallFor) },
 		"fault-tag-apis": func() { fa.TagAPIs = f.faultTagAPIs },
 		"freshness":      func() { cfg.Freshness = emulator.Duration(f.freshness) },
+		"max-nonce-len":  func() { cfg.MaxNonceLen = f.maxNonceLen },
 		"seed":           func() { cfg.Seed = f.seed },
 	} {
 		if changed(name) {

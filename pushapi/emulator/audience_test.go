@@ -158,7 +158,11 @@ func TestTagAPIRejections(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			status, body := b.do(t, http.MethodPost, tt.path, tt.body, b.signed(testKey, testSecret, ""))
+			h := b.signed(testKey, testSecret, "")
+			if tt.path == pushapi.PathGetUserTags { // a form body, sent as one
+				h.Set("Content-Type", "application/x-www-form-urlencoded")
+			}
+			status, body := b.do(t, http.MethodPost, tt.path, tt.body, h)
 			if status != 400 || body.Code != tt.code || !strings.Contains(body.ErrorMessage, tt.inMessage) {
 				t.Fatalf("got %d/%d %q, want 400/%d containing %q", status, body.Code, body.ErrorMessage, tt.code, tt.inMessage)
 			}

@@ -19,6 +19,12 @@ const (
 	DefaultFreshness  = 5 * time.Minute
 	DefaultMaxPushes  = 10000
 	DefaultStallFor   = 2 * time.Second
+	// DefaultMaxNonceLen is the longest Nonce accepted by default: the
+	// service's docs say at most 18 characters.
+	DefaultMaxNonceLen = 18
+	// SDKMaxNonceLen is the other choice of Config.MaxNonceLen: the official
+	// server SDKs send nonces of up to 19 digits, and the service takes them.
+	SDKMaxNonceLen = 19
 	// BatchSetPerSecond is the documented rate limit of /user/tag/batch/set.json.
 	BatchSetPerSecond = 10
 )
@@ -42,6 +48,11 @@ type Config struct {
 	Freshness Duration `json:"freshness" yaml:"freshness"`
 	Seed      uint64   `json:"seed" yaml:"seed"`             // seeds fault draws and message ids
 	MaxPushes int      `json:"max_pushes" yaml:"max_pushes"` // pushes kept for inspection; 0: DefaultMaxPushes
+	// MaxNonceLen is the longest Nonce header accepted: 18 (what the docs
+	// say; 0 means this default, DefaultMaxNonceLen) or 19 (what the official
+	// SDKs send, SDKMaxNonceLen). The public material disagrees, so the
+	// conservative limit is the default.
+	MaxNonceLen int `json:"max_nonce_len" yaml:"max_nonce_len"`
 }
 
 // AppConfig is one App Key of the emulated service.
@@ -264,6 +275,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxPushes < 0 {
 		errs = append(errs, fmt.Errorf("max_pushes: must not be negative, got %d", c.MaxPushes))
+	}
+	if c.MaxNonceLen != 0 && c.MaxNonceLen != DefaultMaxNonceLen && c.MaxNonceLen != SDKMaxNonceLen {
+		errs = append(errs, fmt.Errorf("max_nonce_len: must be %d (the docs) or %d (the official SDKs), got %d", DefaultMaxNonceLen, SDKMaxNonceLen, c.MaxNonceLen))
 	}
 	return errors.Join(errs...)
 }

@@ -15,10 +15,15 @@
 //
 //  1. method: anything but POST is 405;
 //  2. auth: App-Key (or RC-App-Key) missing or unknown → 401/1001; Nonce,
-//     Timestamp or Signature missing, a Nonce over 19 characters (the docs
-//     say 18, the official SDKs send 19 digits), a Timestamp (seconds or milliseconds)
-//     outside the freshness window, or a wrong Signature → 401/1004;
-//  3. body: empty → 400/1003; larger than 1 MiB → 400/1005;
+//     Timestamp or Signature missing, a Nonce over 18 characters (what the
+//     docs say; Config.MaxNonceLen 19 accepts the 19 digits the official SDKs
+//     send), a Timestamp (seconds or milliseconds) outside the freshness
+//     window, or a Signature other than the lowercase hex digest → 401/1004;
+//  3. body: empty → 400/1003; larger than 1 MiB → 400/1005; a Content-Type
+//     other than the endpoint's (application/json for /push.json and the tag
+//     set endpoints, application/x-www-form-urlencoded for
+//     /user/tags/get.json; parameters such as charset are allowed) →
+//     400/1002 naming the Content-Type and the one expected;
 //  4. faults (when configured for the app, or globally): latency, then one
 //     seeded draw that may answer 500/1000 or 504/1050, reset the connection,
 //     or stall and drop it (with the push recorded as sent, or not);

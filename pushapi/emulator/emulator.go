@@ -30,6 +30,7 @@ type Emulator struct {
 	reqSeq    uint64 // calls without X-Request-ID
 	freshness time.Duration
 	maxPushes int
+	maxNonce  int // longest Nonce accepted (Config.MaxNonceLen); set once by New
 	faults    Faults
 	apps      map[string]*app
 	pushes    []Push // oldest first; the last maxPushes are shown (trimmed at 2x)
@@ -107,6 +108,7 @@ func New(cfg Config, opts ...Option) (*Emulator, error) {
 		rng:       rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x5851f42d4c957f2d)),
 		freshness: time.Duration(cfg.Freshness),
 		maxPushes: cfg.MaxPushes,
+		maxNonce:  cfg.MaxNonceLen,
 		faults:    cfg.Faults,
 		apps:      map[string]*app{},
 	}
@@ -115,6 +117,9 @@ func New(cfg Config, opts ...Option) (*Emulator, error) {
 	}
 	if e.maxPushes == 0 {
 		e.maxPushes = DefaultMaxPushes
+	}
+	if e.maxNonce == 0 {
+		e.maxNonce = DefaultMaxNonceLen
 	}
 	e.uidKey = e.rng.Uint64()
 	for _, o := range opts {
@@ -190,14 +195,19 @@ var ErrUnknownApp = errors.New("unknown app key")
 
 // SetApp adds an app or replaces its configuration. a.Users are added to the
 // app's users (replacing those with the same id); its other users, ledgers
-// and counters are kept.
+// and counters are kept. The emulator keeps copies of a's Faults and Users:
+// the caller may reuse them.
 func (e *Emulator) SetApp(a AppConfig) error {
+	a.Users = slices.Clone(a.Users)
+	if a.Faults != nil { // never alias the caller's value (UpdateApp copies too)
+		f := *a.Faults
+		a.Faults = &f
+	}
+	a.Quota = a.Quota.withDefaults()
 	loc, err := validateApp(a, "app "+a.AppKey)
 	if err != nil {
 		return err
 	}
-	a.Quota = a.Quota.withDefaults()
-	a.Users = slices.Clone(a.Users)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	st, ok := e.apps[a.AppKey]
@@ -222,23 +232,23 @@ type AppPatch struct {
 	Secret       *string `json:"app_secret,omitempty"`
 }
 
-// UpdateApp applies p to the app with App Key key.
+// UpdateApp applies p to the app with App Key key. The patch is applied to
+// the app's current configuration in one locked section, so concurrent
+// patches of different fields never lose each other's changes; a patch that
+// leaves the app invalid changes nothing.
 func (e *Emulator) UpdateApp(key string, p AppPatch) error {
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	st, ok := e.apps[key]
-	var cfg AppConfig
-	if ok {
-		cfg = st.cfg
-	}
-	e.mu.Unlock()
 	if !ok {
 		return fmt.Errorf("app %q: %w", key, ErrUnknownApp)
 	}
+	cfg := st.cfg
 	if p.PushDisabled != nil {
 		cfg.PushDisabled = *p.PushDisabled
 	}
 	if p.Quota != nil {
-		cfg.Quota = *p.Quota
+		cfg.Quota = p.Quota.withDefaults()
 	}
 	if p.Faults != nil {
 		f := *p.Faults
@@ -250,8 +260,13 @@ func (e *Emulator) UpdateApp(key string, p AppPatch) error {
 	if p.Secret != nil {
 		cfg.Secret = *p.Secret
 	}
-	cfg.Users = nil // keep the current users
-	return e.SetApp(cfg)
+	loc, err := validateApp(cfg, "app "+key)
+	if err != nil {
+		return err
+	}
+	st.cfg = cfg // users, ledgers and counters stay
+	st.windows = quotaWindows{q: cfg.Quota, loc: loc}
+	return nil
 }
 
 // SetFaults sets the global faults (app "") or one app's own faults; nil

@@ -217,3 +217,30 @@ func TestStallEndsWhenClientLeaves(t *testing.T) {
 		t.Fatalf("server still answers: %d", status)
 	}
 }
+
+// A processed stall drops the answer, not the decision: a call the quota
+// refused under stall_sent is counted as a 429 (with the stall), so a test
+// that reads the counters for 429s sees it. It was counted as a stall
+// alone, and the e2e chaos run's "never a 429" could not see a refusal
+// that happened to be stalled (found by a review).
+func TestStalledRefusalIsCounted(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{Apps: []AppConfig{{AppKey: testKey, Secret: testSecret, Quota: Quota{Hourly: 1, Daily: 10}}}})
+	c := b.client(t, testKey, testSecret)
+	if _, err := c.Push(context.Background(), tagPush()); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.em.SetFaults(testKey, &Faults{StallSent: 1, StallFor: shortStall}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Push(context.Background(), tagPush()); pushapi.Classify(err) != pushapi.OutcomeUnknown {
+		t.Fatalf("second push: %v, want an unanswered call", err)
+	}
+	got := b.em.Counters(testKey)
+	if got.StallSent != 1 || got.RateLimited != 1 || got.Accepted != 1 {
+		t.Errorf("counters %+v: want 1 accepted, then 1 stalled call refused with a 429 (stall_sent 1, rate_limited 1)", got)
+	}
+	if n := len(b.em.Pushes()); n != 1 {
+		t.Errorf("%d pushes recorded, want the first only", n)
+	}
+}

@@ -7,11 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/tagcast/tagcast/pushapi"
@@ -20,10 +20,11 @@ import (
 const (
 	maxBodyBytes     = pushapi.MaxBodyBytes
 	maxRequestIDLen  = 36
-	maxNonceLen      = 19                // the docs say 18 characters; the official SDKs send up to 19 digits and work
 	millisThreshold  = 1_000_000_000_000 // timestamps at or above are milliseconds
 	requestIDHeader  = "X-Request-ID"
 	contentTypeJSON  = "application/json; charset=utf-8"
+	mediaJSON        = "application/json"                  // /push.json and the tag set endpoints
+	mediaForm        = "application/x-www-form-urlencoded" // /user/tags/get.json
 	codeMethodDenied = http.StatusMethodNotAllowed
 )
 
@@ -55,10 +56,10 @@ type call struct {
 }
 
 func (e *Emulator) routeServerAPI() {
-	e.mux.HandleFunc(pushapi.PathPush, e.serverAPI(pushapi.PathPush, e.processPush))
-	e.mux.HandleFunc(pushapi.PathSetUserTags, e.serverAPI(pushapi.PathSetUserTags, e.processTagSet))
-	e.mux.HandleFunc(pushapi.PathBatchSetTags, e.serverAPI(pushapi.PathBatchSetTags, e.processTagBatchSet))
-	e.mux.HandleFunc(pushapi.PathGetUserTags, e.serverAPI(pushapi.PathGetUserTags, e.processTagsGet))
+	e.mux.HandleFunc(pushapi.PathPush, e.serverAPI(pushapi.PathPush, mediaJSON, e.processPush))
+	e.mux.HandleFunc(pushapi.PathSetUserTags, e.serverAPI(pushapi.PathSetUserTags, mediaJSON, e.processTagSet))
+	e.mux.HandleFunc(pushapi.PathBatchSetTags, e.serverAPI(pushapi.PathBatchSetTags, mediaJSON, e.processTagBatchSet))
+	e.mux.HandleFunc(pushapi.PathGetUserTags, e.serverAPI(pushapi.PathGetUserTags, mediaForm, e.processTagsGet))
 	e.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]any{"code": http.StatusNotFound, "errorMessage": "no such endpoint: " + r.URL.Path})
 	})
@@ -73,8 +74,9 @@ func header(r *http.Request, name string) string {
 }
 
 // serverAPI wraps one endpoint's processing with the steps every Server API
-// call goes through (see the package doc for the order).
-func (e *Emulator) serverAPI(endpoint string, process func(*call) answer) http.HandlerFunc {
+// call goes through (see the package doc for the order). media is the
+// Content-Type the endpoint reads its body as.
+func (e *Emulator) serverAPI(endpoint, media string, process func(*call) answer) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		c := &call{r: r, endpoint: endpoint, appKey: header(r, "App-Key"), requestID: r.Header.Get(requestIDHeader)}
 		e.mu.Lock()
@@ -114,16 +116,46 @@ func (e *Emulator) serverAPI(endpoint string, process func(*call) answer) http.H
 			e.respond(w, c, fail(http.StatusBadRequest, pushapi.CodeNoPostData, "no POST data"))
 			return
 		}
+		if a, bad := checkContentType(r.Header.Get("Content-Type"), media); bad {
+			e.respond(w, c, a)
+			return
+		}
 		if done := e.injectFaults(w, c); done {
 			return
 		}
 		a := process(c)
 		if c.stallSent {
+			if a.status != http.StatusOK {
+				// The stall drops the answer, not the decision: a refusal
+				// (a 429 above all) is counted as one, so a test reading
+				// the counters sees the call the service refused.
+				e.countAnswer(c, a)
+			}
 			e.stallAndDrop(w, c, false)
 			return
 		}
 		e.respond(w, c, a)
 	}
+}
+
+// checkContentType reports a 400/1002 answer when a body's Content-Type is
+// not media: the service reads a body by its declared type (JSON for
+// /push.json and the tag set endpoints, a form for /user/tags/get.json), so
+// a body sent under another type is not what the caller meant. Parameters
+// (such as "; charset=utf-8") are allowed; the media type is matched without
+// regard to case, as RFC 9110 says.
+func checkContentType(header, media string) (answer, bool) {
+	if header == "" {
+		return fail(http.StatusBadRequest, pushapi.CodeParam, "Content-Type: missing header, want %s", media), true
+	}
+	got, _, err := mime.ParseMediaType(header)
+	if err != nil {
+		return fail(http.StatusBadRequest, pushapi.CodeParam, "Content-Type: %q is not a valid media type (%v), want %s", header, err, media), true
+	}
+	if got != media {
+		return fail(http.StatusBadRequest, pushapi.CodeParam, "Content-Type: got %s, want %s", got, media), true
+	}
+	return answer{}, false
 }
 
 // authenticate checks App-Key, Nonce, Timestamp and Signature. It returns
@@ -141,8 +173,8 @@ func (e *Emulator) authenticate(c *call) (answer, bool) {
 			return fail(http.StatusUnauthorized, pushapi.CodeSignature, "%s: missing header", h.name), true
 		}
 	}
-	if len(nonce) > maxNonceLen {
-		return fail(http.StatusUnauthorized, pushapi.CodeSignature, "Nonce: at most %d characters, got %d", maxNonceLen, len(nonce)), true
+	if len(nonce) > e.maxNonce { // set once by New: no lock needed
+		return fail(http.StatusUnauthorized, pushapi.CodeSignature, "Nonce: at most %d characters, got %d", e.maxNonce, len(nonce)), true
 	}
 	n, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil || n <= 0 {
@@ -159,8 +191,10 @@ func (e *Emulator) authenticate(c *call) (answer, bool) {
 		return fail(http.StatusUnauthorized, pushapi.CodeSignature, "Timestamp: %s is %s away from the service's clock (%s), more than the freshness window of %s",
 			at.UTC().Format(time.RFC3339), skew.Round(time.Second), now.UTC().Format(time.RFC3339), fresh), true
 	}
+	// The Signature is lowercase hex (push-api-facts.md): compared exactly,
+	// so an uppercase or mixed-case digest is refused like any other mismatch.
 	want := pushapi.Sign(secret, nonce, ts)
-	if subtle.ConstantTimeCompare([]byte(strings.ToLower(sig)), []byte(want)) != 1 {
+	if subtle.ConstantTimeCompare([]byte(sig), []byte(want)) != 1 {
 		return fail(http.StatusUnauthorized, pushapi.CodeSignature, "Signature: does not match SHA1(AppSecret + Nonce + Timestamp)"), true
 	}
 	return answer{}, false
@@ -168,7 +202,24 @@ func (e *Emulator) authenticate(c *call) (answer, bool) {
 
 // respond writes a and counts it.
 func (e *Emulator) respond(w http.ResponseWriter, c *call, a answer) {
+	e.countAnswer(c, a)
+	body := map[string]any{"code": a.code}
+	if a.status == http.StatusOK {
+		for k, v := range a.extra {
+			body[k] = v
+		}
+	} else {
+		body["errorMessage"] = a.msg
+	}
+	e.log.Debug().Str("path", c.endpoint).Str("app_key", c.appKey).Str("request_id", c.requestID).
+		Int("status", a.status).Int("code", a.code).Str("error", a.msg).Msg("emulator: answered")
+	writeJSON(w, a.status, body)
+}
+
+// countAnswer counts a in the call's app's counters.
+func (e *Emulator) countAnswer(c *call, a answer) {
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	ctr := &e.unknown
 	if c.st != nil {
 		ctr = &c.st.counters
@@ -195,19 +246,6 @@ func (e *Emulator) respond(w http.ResponseWriter, c *call, a answer) {
 	case http.StatusGatewayTimeout:
 		ctr.Fault504++
 	}
-	e.mu.Unlock()
-
-	body := map[string]any{"code": a.code}
-	if a.status == http.StatusOK {
-		for k, v := range a.extra {
-			body[k] = v
-		}
-	} else {
-		body["errorMessage"] = a.msg
-	}
-	e.log.Debug().Str("path", c.endpoint).Str("app_key", c.appKey).Str("request_id", c.requestID).
-		Int("status", a.status).Int("code", a.code).Str("error", a.msg).Msg("emulator: answered")
-	writeJSON(w, a.status, body)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -319,12 +357,18 @@ func (e *Emulator) processPush(c *call) answer {
 // withIsToAllRequired adds a problem to err (the result of Validate) when the
 // body has no audience.is_to_all: the field is required (push-by-tag.txt), and
 // a Go bool cannot tell false from absent.
+//
+// The presence check must look at the audience the push uses. DecodeRequest
+// decodes the body into generic maps, where a repeated key's last value wins
+// at every level; decoding into a struct field instead would merge a repeated
+// "audience" object into the first one and could find an is_to_all the used
+// audience lacks. So the body is decoded here into generic maps too, the same
+// last-wins reading (a body DecodeRequest accepted is well formed, and its
+// keys are matched exactly in both).
 func withIsToAllRequired(body []byte, err error) error {
-	var raw struct {
-		Audience map[string]json.RawMessage `json:"audience"`
-	}
-	if json.Unmarshal(body, &raw) == nil {
-		if v, ok := raw.Audience["is_to_all"]; ok && string(bytes.TrimSpace(v)) != "null" {
+	var doc map[string]any
+	if json.Unmarshal(body, &doc) == nil {
+		if audience, ok := doc["audience"].(map[string]any); ok && audience["is_to_all"] != nil {
 			return err
 		}
 	}
