@@ -23,12 +23,17 @@ import (
 // went unanswered (or the worker holding it was killed).
 type callLog struct {
 	mu    sync.Mutex
+	seq   uint64 // orders every call's beginning and end
 	calls map[string][]callResult
 }
 
 type callResult struct {
 	Status  int  // 0 when dropped
 	Dropped bool // the connection closed without an answer
+	// Began and Ended order the call among every call's beginning and end
+	// (the log's sequence; zero in hand-made records): two calls of one
+	// send overlap when one began before the other ended.
+	Began, Ended uint64
 }
 
 func newCallLog() *callLog { return &callLog{calls: map[string][]callResult{}} }
@@ -51,9 +56,14 @@ func (l *callLog) wrap(h http.Handler) http.Handler {
 			key = sendKey(req)
 		}
 		rec := &recorder{ResponseWriter: w}
+		l.mu.Lock()
+		l.seq++
+		began := l.seq
+		l.mu.Unlock()
 		defer func() {
 			l.mu.Lock()
-			l.calls[key] = append(l.calls[key], callResult{Status: rec.status, Dropped: rec.hijacked || rec.status == 0})
+			l.seq++
+			l.calls[key] = append(l.calls[key], callResult{Status: rec.status, Dropped: rec.hijacked || rec.status == 0, Began: began, Ended: l.seq})
 			l.mu.Unlock()
 		}()
 		h.ServeHTTP(rec, r)

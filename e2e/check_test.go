@@ -3,9 +3,11 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"sort"
@@ -251,6 +253,7 @@ func checkEmulator(p *problems, rec emuRecord, sc *scenario, sends []sendRow, ki
 				break
 			}
 		}
+		checkCallOrder(p, k, cs)
 	}
 	for k, ps := range pushes {
 		if len(ps) > 1 {
@@ -290,6 +293,68 @@ func checkEmulator(p *problems, rec emuRecord, sc *scenario, sends []sendRow, ki
 				p.add("UNEXPLAINED UNKNOWN: %s, but its last call was answered (emulator calls %v) and no worker died holding it",
 					s, rec.calls[s.Key])
 			}
+		}
+	}
+}
+
+// checkUnansweredAccounted matches the call log's unanswered calls with
+// the faults the emulator says it injected (counters: app key → its
+// counters): a call dropped for another reason (a handler's panic, a
+// connection the harness lost) would otherwise excuse an unknown send as
+// unknowable. And every processed stall (stall_sent) must have left its
+// push: one that did not was a call the service refused (a 429, a 400)
+// whose refusal the stall hid.
+func checkUnansweredAccounted(p *problems, rec emuRecord, counters map[string]emulator.Counters) {
+	dropped := 0
+	for _, cs := range rec.calls {
+		for _, c := range cs {
+			if c.Dropped {
+				dropped++
+			}
+		}
+	}
+	injected := 0
+	stalled := map[string]int{}
+	for _, ps := range rec.pushes {
+		if ps.Answer == "stall_sent" {
+			stalled[ps.AppKey]++
+		}
+	}
+	keys := slices.Sorted(maps.Keys(counters))
+	for _, k := range keys {
+		c := counters[k]
+		injected += c.StallSent + c.StallDropped + c.ResetConn
+		if c.StallSent != stalled[k] {
+			p.add("HIDDEN ANSWER: app key %s: %d calls processed and stalled, %d pushes left by them: the stall hid the refusal of the rest",
+				k, c.StallSent, stalled[k])
+		}
+	}
+	if dropped != injected {
+		p.add("UNACCOUNTED DROP: the call log has %d calls without an answer, the emulator injected %d stalls and resets", dropped, injected)
+	}
+}
+
+// checkCallOrder reports a send called again after a call that went
+// unanswered (its outcome unknowable: it is never re-sent blindly), and
+// two calls of one send under way at once (two claims of one send). The
+// emulator shows a duplicate push only when the first call was processed
+// (stall_sent); after a stall_dropped or a reset the re-send left one
+// push, and passed (found by a review). Calls are in the order they ended;
+// where the log ordered their beginnings too, they are taken in that order.
+func checkCallOrder(p *problems, key string, calls []callResult) {
+	cs := slices.Clone(calls)
+	slices.SortStableFunc(cs, func(a, b callResult) int { return cmp.Compare(a.Began, b.Began) })
+	var lastEnd uint64 // the latest end among the calls begun before c
+	for i := 1; i < len(cs); i++ {
+		prev, c := cs[i-1], cs[i]
+		lastEnd = max(lastEnd, prev.Ended)
+		switch {
+		case c.Began != 0 && c.Began < lastEnd:
+			p.add("OVERLAPPING CALLS: %q was called again while a call of it was under way (calls %v)", key, calls)
+			return
+		case prev.Dropped:
+			p.add("RESENT AFTER UNKNOWN: %q was called again after a call that went unanswered (calls %v)", key, calls)
+			return
 		}
 	}
 }

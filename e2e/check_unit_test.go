@@ -250,12 +250,32 @@ func testPlantedViolations(t *testing.T) {
 			sends[0].Status, sends[0].MessageUID = "unknown", ""
 			rec.calls[sends[0].Key] = []callResult{{Dropped: true}, {Status: 500}}
 			return nil
-		}, []string{"UNEXPLAINED UNKNOWN", "LOST"}},
+		}, []string{"RESENT AFTER UNKNOWN", "UNEXPLAINED UNKNOWN", "LOST"}},
 		{"answered push left unknown after an earlier unanswered call", func(rec *emuRecord, sends []sendRow) []sendRow {
 			sends[0].Status, sends[0].MessageUID = "unknown", ""
 			rec.calls[sends[0].Key] = []callResult{{Dropped: true}, {Status: 200}}
 			return nil
-		}, []string{"MESSAGEUID NOT RECORDED", "UNEXPLAINED UNKNOWN"}},
+		}, []string{"RESENT AFTER UNKNOWN", "MESSAGEUID NOT RECORDED", "UNEXPLAINED UNKNOWN"}},
+		{"called again after an unanswered call, answered, recorded sent", func(rec *emuRecord, sends []sendRow) []sendRow {
+			rec.calls[sends[0].Key] = []callResult{{Dropped: true}, {Status: 200}}
+			return nil
+		}, []string{"RESENT AFTER UNKNOWN"}},
+		{"called again after an unanswered call, unanswered again", func(rec *emuRecord, sends []sendRow) []sendRow {
+			rec.pushes[0].Answer = "stall_sent"
+			sends[0].Status, sends[0].MessageUID = "unknown", ""
+			rec.calls[sends[0].Key] = []callResult{{Dropped: true}, {Dropped: true}}
+			return nil
+		}, []string{"RESENT AFTER UNKNOWN"}},
+		{"two calls of one send under way at once", func(rec *emuRecord, sends []sendRow) []sendRow {
+			// In the order they ended: a 500 that began second and ended
+			// first, then the 200 that was under way all along.
+			rec.calls[sends[0].Key] = []callResult{{Status: 500, Began: 2, Ended: 3}, {Status: 200, Began: 1, Ended: 4}}
+			return nil
+		}, []string{"OVERLAPPING CALLS"}},
+		{"a retried call after a 500, one after the other", func(rec *emuRecord, sends []sendRow) []sendRow {
+			rec.calls[sends[0].Key] = []callResult{{Status: 500, Began: 1, Ended: 2}, {Status: 200, Began: 3, Ended: 4}}
+			return nil
+		}, nil},
 		{"unknown, every call answered, worker alive", func(rec *emuRecord, sends []sendRow) []sendRow {
 			rec.pushes = rec.pushes[1:]
 			sends[0].Status, sends[0].MessageUID = "unknown", ""

@@ -36,7 +36,7 @@ type chaosStep struct {
 
 var sizes = map[string]size{
 	"short": {campaigns: 60, horizon: 4 * time.Hour, chaos: []chaosStep{
-		{0.15, "kill-worker"}, {0.3, "kill-scheduler"}, {0.45, "flush-redis"}, {0.6, "kill-api"},
+		{0.15, "kill-worker"}, {0.3, "kill-scheduler"}, {0.4, "restart-redis"}, {0.5, "flush-redis"}, {0.65, "kill-api"},
 	}},
 	"full": {campaigns: 500, horizon: 24 * time.Hour, chaos: []chaosStep{
 		{0.08, "kill-worker"}, {0.16, "kill-scheduler"}, {0.25, "kill-worker"}, {0.33, "restart-redis"},
@@ -148,6 +148,11 @@ func TestChaos(t *testing.T) {
 	}
 	rec := r.c.record(sc)
 	chaosChecks(&p, sc, r.ids, rec, sends, killed)
+	counters := map[string]emulator.Counters{}
+	for _, a := range sc.apps {
+		counters[a.Key] = r.c.emu.Counters(a.Key)
+	}
+	checkUnansweredAccounted(&p, rec, counters)
 	checkClaimants(&p, sends)
 	r.checkProbed(&p)
 	// Chaos must have happened: every fault kind configured, every chaos
@@ -211,6 +216,13 @@ func checkFaultsHappened(f emulator.Faults, seen emulator.Counters, done []strin
 		if expected := calls * k.rate; expected >= minExpectedFaults && k.n == 0 {
 			out = append(out, fmt.Sprintf("NO CHAOS: the emulator fault %s (rate %.2f, %.0f expected over %.0f calls) never happened", k.name, k.rate, expected, calls))
 		}
+	}
+	// The unanswered kinds together: each alone may be too rare for a short
+	// run to promise one, but without any no send ever met an unknowable
+	// outcome, the path "unknown only where unknowable" checks.
+	if unanswered := f.StallSent + f.StallDropped + f.Reset; calls*unanswered >= minExpectedFaults &&
+		seen.StallSent+seen.StallDropped+seen.ResetConn == 0 {
+		out = append(out, fmt.Sprintf("NO CHAOS: no call went unanswered (stall_sent, stall_dropped, reset: %.0f expected over %.0f calls)", calls*unanswered, calls))
 	}
 	if rate > 0 && calls*rate >= minExpectedFaults && float64(faults) < calls*rate/2 {
 		out = append(out, fmt.Sprintf("NO CHAOS: faults on %d of %.0f calls, under half the %.0f%% configured", faults, calls, rate*100))
@@ -321,11 +333,26 @@ func (r *scenarioRun) report(name string, p *problems) {
 	}
 }
 
-// checkProbed reports probes that never found a run in a worker's hands:
-// then no early send could have been seen.
+// checkProbed reports a search for early sends that did not happen: a
+// probe of the scenario the clock never rested at, no run ever found in a
+// worker's hands at one, or most probes giving up waiting for the runs
+// they expected. Without probes no early send could have been seen; the
+// check passed when the stepper rested at none (found by a review).
 func (r *scenarioRun) checkProbed(p *problems) {
-	if r.st.probe.visited > 0 && r.st.probe.held == 0 {
-		p.add("PROBES VOID: %s", r.st.probe)
+	st := r.st.probe
+	due := 0
+	for _, t := range r.st.probes {
+		if t.Before(r.sc.end) {
+			due++
+		}
+	}
+	switch {
+	case st.visited < due:
+		p.add("PROBES VOID: the clock rested at %d of the scenario's %d probes: %s", st.visited, due, st)
+	case st.held == 0:
+		p.add("PROBES VOID: no run was ever in a worker's hands at a probe: %s", st)
+	case st.missed*2 > st.visited:
+		p.add("PROBES VOID: most probes gave up waiting for the runs they expected: %s", st)
 	}
 }
 
