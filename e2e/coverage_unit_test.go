@@ -8,6 +8,7 @@ package e2e
 import (
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,6 +125,59 @@ func TestUnansweredCallsAreAccountedFor(t *testing.T) {
 			var p problems
 			checkUnansweredAccounted(&p, rec, tt.counters)
 			wantPrefixes(t, p.list, tt.want)
+		})
+	}
+}
+
+// Chaos had no lateness check: a push whose send met no fault could arrive
+// any time before the stepper's limit while its app had room. Now such a
+// push is LATE as in TestPipeline, with the room counted as the guard
+// counts it (the store's ledger and the slots killed workers left
+// reserved); a send that met a fault, or a worker killed holding it, is
+// not judged.
+func TestChaosChecksLateness(t *testing.T) {
+	tight := func(sc *scenario) { // alpha: one push an hour
+		sc.apps[0].Hourly = 1
+	}
+	for _, tt := range []struct {
+		name  string
+		delay time.Duration
+		plant func(sc *scenario, rec *emuRecord, sends []sendRow, kills *killRecord)
+		late  bool
+	}{
+		{"on time", time.Second, nil, false},
+		{"20 h late with room", 20 * time.Hour, nil, true},
+		{"20 h late after a 500 (retried: not judged)", 20 * time.Hour, func(_ *scenario, rec *emuRecord, sends []sendRow, _ *killRecord) {
+			for _, s := range sends {
+				rec.calls[s.Key] = []callResult{{Status: 500}, {Status: 200}}
+			}
+		}, false},
+		{"30 min late behind a slot a killed worker left reserved", 30 * time.Minute, func(sc *scenario, rec *emuRecord, sends []sendRow, kills *killRecord) {
+			tight(sc)
+			rec.pushes = rec.pushes[:1] // alpha's push alone
+			kills.wasted["ka"] = []time.Time{rec.pushes[0].ReceivedAt.Add(-time.Hour + 20*time.Minute)}
+		}, false},
+		{"30 min late behind a slot the ledger has", 30 * time.Minute, func(sc *scenario, rec *emuRecord, sends []sendRow, _ *killRecord) {
+			tight(sc)
+			rec.pushes = rec.pushes[:1]
+			rec.counted = map[string][]time.Time{"ka": {rec.pushes[0].ReceivedAt.Add(-time.Hour + 20*time.Minute)}}
+		}, false},
+		{"30 min late, the window empty", 30 * time.Minute, func(sc *scenario, rec *emuRecord, _ []sendRow, _ *killRecord) {
+			tight(sc)
+			rec.pushes = rec.pushes[:1]
+		}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			sc, ids, rec, sends, _ := cleanRecordAt(tt.delay)
+			kills := newKillRecord()
+			if tt.plant != nil {
+				tt.plant(sc, &rec, sends, kills)
+			}
+			var p problems
+			checkChaosLateness(&p, sc, ids, rec, sends, kills)
+			if late := slices.ContainsFunc(p.list, func(s string) bool { return strings.HasPrefix(s, "LATE") }); late != tt.late {
+				t.Errorf("LATE reported %v, want %v: %v", late, tt.late, p.list)
+			}
 		})
 	}
 }
