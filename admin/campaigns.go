@@ -137,14 +137,39 @@ func pathID(r *http.Request, what string) (int64, error) {
 	return id, nil
 }
 
-// showCampaign is GET /v1/campaigns/{id}.
+// showCampaign is GET /v1/campaigns/{id}?runs_limit=&runs_before=: the
+// campaign, the newest page of its runs (older pages through runs_before)
+// and the counts of all its runs by status. Never every run: a campaign
+// firing every minute has 525,000 runs a year.
 func (s *Server) showCampaign(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var problems []Problem
 	id, err := pathID(r, "campaign")
-	if err != nil {
-		s.fail(w, r, err)
+	var ae *apiError
+	if errors.As(err, &ae) {
+		problems = append(problems, ae.body.Problems...)
+	}
+	problems = append(problems, unknownQueryKeys(r, "runs_limit", "runs_before")...)
+	rq := campaign.RunsQuery{Limit: campaign.DefaultRunsLimit}
+	if v := q.Get("runs_limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > campaign.MaxRunsLimit {
+			problems = append(problems, Problem{Path: "runs_limit", Rule: fmt.Sprintf("must be an integer from 1 to %d, got %q", campaign.MaxRunsLimit, v)})
+		}
+		rq.Limit = n
+	}
+	if v := q.Get("runs_before"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			problems = append(problems, Problem{Path: "runs_before", Rule: fmt.Sprintf("must be a run id (a positive integer: the runs_next of the previous page), got %q", v)})
+		}
+		rq.Before = n
+	}
+	if len(problems) > 0 {
+		s.fail(w, r, invalid("invalid query", problems...))
 		return
 	}
-	d, err := s.opts.Store.Get(r.Context(), id)
+	d, err := s.opts.Store.Get(r.Context(), id, rq)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -153,6 +178,45 @@ func (s *Server) showCampaign(w http.ResponseWriter, r *http.Request) {
 		d.Runs = []campaign.RunDetail{}
 	}
 	s.writeJSON(w, r, http.StatusOK, d)
+}
+
+// showRun is GET /v1/campaigns/{id}/runs/{run}: one run of the campaign
+// with its sends; 404 when the run is not the campaign's.
+func (s *Server) showRun(w http.ResponseWriter, r *http.Request) {
+	var problems []Problem
+	id, err := pathID(r, "campaign")
+	var ae *apiError
+	if errors.As(err, &ae) {
+		problems = append(problems, ae.body.Problems...)
+	}
+	v := r.PathValue("run")
+	runID, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || runID < 1 {
+		problems = append(problems, Problem{Path: "run", Rule: fmt.Sprintf("must be a run id (a positive integer), got %q", v)})
+	}
+	problems = append(problems, unknownQueryKeys(r)...)
+	if len(problems) > 0 {
+		s.fail(w, r, invalid("invalid run", problems...))
+		return
+	}
+	run, sends, err := s.opts.Store.GetRun(r.Context(), runID)
+	if err != nil && !errors.Is(err, campaign.ErrNotFound) {
+		s.fail(w, r, err)
+		return
+	}
+	if err != nil || run.CampaignID != id {
+		// Say which is missing: the campaign, or its run.
+		if _, cerr := s.opts.Store.GetCampaign(r.Context(), id); cerr != nil {
+			s.fail(w, r, cerr)
+			return
+		}
+		s.writeError(w, r, http.StatusNotFound, errorf("campaign %d has no run %d", id, runID))
+		return
+	}
+	if sends == nil {
+		sends = []campaign.Send{}
+	}
+	s.writeJSON(w, r, http.StatusOK, campaign.RunDetail{Run: run, Sends: sends})
 }
 
 // operate is POST /v1/campaigns/{id}/pause|resume|cancel.
@@ -200,9 +264,13 @@ func unknownParam(r *http.Request) (bool, error) {
 func unknownQueryKeys(r *http.Request, known ...string) []Problem {
 	var problems []Problem
 	keys := slices.Sorted(maps.Keys(r.URL.Query()))
+	rule := fmt.Sprintf("unknown query parameter (known: %s)", strings.Join(known, ", "))
+	if len(known) == 0 {
+		rule = "unknown query parameter (this endpoint takes none)"
+	}
 	for _, k := range keys {
 		if !slices.Contains(known, k) {
-			problems = append(problems, Problem{Path: k, Rule: fmt.Sprintf("unknown query parameter (known: %s)", strings.Join(known, ", "))})
+			problems = append(problems, Problem{Path: k, Rule: rule})
 		}
 	}
 	return problems
@@ -268,6 +336,9 @@ func unknownHint(unknown bool) string {
 	return " (unknown sends are retried only when asked: unknown=true, `tagcast campaign retry --unknown`)"
 }
 
+// retryBatch is how many retryable runs a campaign retry reads at a time.
+const retryBatch = 500
+
 // retryable are the settled run statuses a retry may re-open.
 var retryable = []campaign.RunStatus{campaign.RunFailed, campaign.RunPartiallyFailed, campaign.RunExpired}
 
@@ -279,26 +350,56 @@ func (s *Server) retryCampaign(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	d, err := s.opts.Store.Get(r.Context(), id)
+	c, err := s.opts.Store.GetCampaign(r.Context(), id)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if d.Status == campaign.CampaignCancelled {
+	if c.Status == campaign.CampaignCancelled {
 		s.fail(w, r, &apiError{status: http.StatusConflict, body: errorf("campaign %d is cancelled: its runs cannot be retried", id)})
 		return
 	}
 	res := RetryResult{CampaignID: id, Unknown: unknown, Runs: []RunRetry{}}
-	for _, run := range d.Runs {
-		if !slices.Contains(retryable, run.Status) {
-			continue
+	// The retryable runs, a batch at a time in id order: the store selects
+	// them, so a campaign of many settled runs is never read whole.
+	for after := int64(0); ; {
+		runs, err := s.opts.Store.RunsWithStatus(r.Context(), id, retryable, after, retryBatch)
+		if err != nil {
+			if res.Reset > 0 {
+				s.log.Warn().Err(err).Str("request_id", requestID(r)).Int64("campaign", id).Msg("retry stopped part way")
+				res.Warnings = append(res.Warnings, fmt.Sprintf("runs after %d: not retried: %v", after, err))
+				break
+			}
+			s.fail(w, r, err)
+			return
 		}
+		if len(runs) == 0 {
+			break
+		}
+		after = runs[len(runs)-1].ID
+		if !s.retryRuns(w, r, id, unknown, runs, &res) {
+			return
+		}
+	}
+	if res.Reset == 0 {
+		s.fail(w, r, &apiError{status: http.StatusConflict, body: errorf("campaign %d: nothing to retry: no settled run has failed or expired sends%s", id, unknownHint(unknown))})
+		return
+	}
+	s.log.Info().Str("request_id", requestID(r)).Int64("campaign", id).Bool("unknown", unknown).Int("reset", res.Reset).Int("runs", len(res.Runs)).Msg("campaign retried")
+	s.writeJSON(w, r, http.StatusOK, res)
+}
+
+// retryRuns re-opens runs of campaign id, adding what it did to res. It
+// answers the request and returns false when it must stop (the first run
+// failed with nothing re-opened yet).
+func (s *Server) retryRuns(w http.ResponseWriter, r *http.Request, id int64, unknown bool, runs []campaign.Run, res *RetryResult) bool {
+	for _, run := range runs {
 		n, err := s.opts.Operations.Retry(r.Context(), run.ID, unknown)
 		switch {
 		case errors.Is(err, campaign.ErrNothingToRetry), errors.Is(err, campaign.ErrIllegalTransition), errors.Is(err, campaign.ErrNotFound):
 			// This run has nothing to re-open, or it changed since the
-			// campaign was read (a late answer settled it, another
-			// operator re-opened it); the others may still be retried.
+			// runs were read (a late answer settled it, another operator
+			// re-opened it); the others may still be retried.
 			continue
 		case err != nil && n == 0:
 			if res.Reset > 0 {
@@ -309,7 +410,7 @@ func (s *Server) retryCampaign(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			s.fail(w, r, fmt.Errorf("campaign %d: retry run %d: %w", id, run.ID, err))
-			return
+			return false
 		case err != nil:
 			s.log.Warn().Err(err).Str("request_id", requestID(r)).Int64("run", run.ID).Msg("run retried, but not enqueued at once")
 			res.Warnings = append(res.Warnings, retryWarning(run.ID, err))
@@ -319,10 +420,5 @@ func (s *Server) retryCampaign(w http.ResponseWriter, r *http.Request) {
 			res.Reset += n
 		}
 	}
-	if res.Reset == 0 {
-		s.fail(w, r, &apiError{status: http.StatusConflict, body: errorf("campaign %d: nothing to retry: no settled run has failed or expired sends%s", id, unknownHint(unknown))})
-		return
-	}
-	s.log.Info().Str("request_id", requestID(r)).Int64("campaign", id).Bool("unknown", unknown).Int("reset", res.Reset).Int("runs", len(res.Runs)).Msg("campaign retried")
-	s.writeJSON(w, r, http.StatusOK, res)
+	return true
 }

@@ -17,8 +17,9 @@ import (
 	"github.com/tagcast/tagcast/quota"
 )
 
-// maxClientResponseBytes caps a response the client reads (a campaign with
-// many runs of 2,500-id sends is a few MiB).
+// maxClientResponseBytes caps a response the client reads (a page of 100
+// runs of 2,500-id sends is a few MiB; a campaign's runs come a page at a
+// time). An answer over it is an error that says so, never cut short.
 const maxClientResponseBytes = 64 << 20
 
 // Client calls the admin API. It never puts the token in an error.
@@ -123,9 +124,12 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		return &UnreachableError{URL: c.base.String(), Err: err}
 	}
 	defer func() { _ = resp.Body.Close() }()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxClientResponseBytes))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxClientResponseBytes+1))
 	if err != nil {
 		return fmt.Errorf("admin API %s %s: read answer: %w", method, path, err)
+	}
+	if len(data) > maxClientResponseBytes {
+		return fmt.Errorf("admin API %s %s: HTTP %d: the answer is over the client's limit of %d MiB and was not read", method, path, resp.StatusCode, maxClientResponseBytes>>20)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		ae := &APIError{Status: resp.StatusCode}
@@ -198,10 +202,63 @@ func (c *Client) ListCampaigns(ctx context.Context, q ListQuery) (CampaignPage, 
 	return out, err
 }
 
-// GetCampaign returns a campaign with its runs and sends.
+// GetCampaign returns a campaign with its newest runs (a page of
+// campaign.DefaultRunsLimit) and their sends, and the counts of all its
+// runs by status.
 func (c *Client) GetCampaign(ctx context.Context, id int64) (campaign.Detail, error) {
+	return c.GetCampaignPage(ctx, id, campaign.RunsQuery{})
+}
+
+// GetCampaignPage returns a campaign with the page of its runs q selects
+// (newest first; q.Before is the previous page's RunsNext) and the counts
+// of all its runs by status. Zero fields of q are the server's defaults.
+func (c *Client) GetCampaignPage(ctx context.Context, id int64, q campaign.RunsQuery) (campaign.Detail, error) {
+	v := url.Values{}
+	if q.Limit > 0 {
+		v.Set("runs_limit", strconv.Itoa(q.Limit))
+	}
+	if q.Before > 0 {
+		v.Set("runs_before", strconv.FormatInt(q.Before, 10))
+	}
 	var out campaign.Detail
-	err := c.do(ctx, http.MethodGet, fmt.Sprintf("/v1/campaigns/%d", id), nil, "", nil, &out)
+	err := c.do(ctx, http.MethodGet, fmt.Sprintf("/v1/campaigns/%d", id), v, "", nil, &out)
+	return out, err
+}
+
+// GetCampaignAll returns a campaign with every run (newest first), read a
+// page of pageSize runs at a time (0: campaign.MaxRunsLimit) by following
+// runs_next to the end; the campaign and the counts are the first page's.
+// The pages are separate reads: a run that changes status during the walk
+// shows the status its page read. Its memory grows with the campaign's run
+// count: for a campaign that fires often, prefer GetCampaignPage.
+func (c *Client) GetCampaignAll(ctx context.Context, id int64, pageSize int) (campaign.Detail, error) {
+	if pageSize <= 0 {
+		pageSize = campaign.MaxRunsLimit
+	}
+	d, err := c.GetCampaignPage(ctx, id, campaign.RunsQuery{Limit: pageSize})
+	if err != nil {
+		return d, err
+	}
+	for next := d.RunsNext; next != 0; {
+		page, err := c.GetCampaignPage(ctx, id, campaign.RunsQuery{Limit: pageSize, Before: next})
+		if err != nil {
+			return campaign.Detail{}, fmt.Errorf("campaign %d: runs before %d: %w", id, next, err)
+		}
+		if page.RunsNext != 0 && page.RunsNext >= next {
+			return campaign.Detail{}, fmt.Errorf("campaign %d: runs before %d: the server's next cursor %d does not move back", id, next, page.RunsNext)
+		}
+		d.Runs = append(d.Runs, page.Runs...)
+		next = page.RunsNext
+	}
+	d.RunsNext = 0
+	return d, nil
+}
+
+// GetRun returns one run of a campaign with its sends; a run of another
+// campaign (or none) is an *APIError with Status 404.
+func (c *Client) GetRun(ctx context.Context, campaignID, runID int64) (campaign.RunDetail, error) {
+	var out campaign.RunDetail
+	err := c.do(ctx, http.MethodGet, fmt.Sprintf("/v1/campaigns/%d/runs/%d", campaignID, runID), nil, "", nil, &out)
 	return out, err
 }
 

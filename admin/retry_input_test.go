@@ -23,20 +23,20 @@ import (
 )
 
 // hookStore is the API's campaign store with a hook that runs once,
-// right after the first Get has read its snapshot: what another operator or
-// a worker does while a request is being handled.
+// right after the first RunsWithStatus has read the retryable runs: what
+// another operator or a worker does while a request is being handled.
 type hookStore struct {
 	*sqlstore.Store
 	once     sync.Once
 	afterGet func()
 }
 
-func (s *hookStore) Get(ctx context.Context, id int64) (campaign.Detail, error) {
-	d, err := s.Store.Get(ctx, id)
+func (s *hookStore) RunsWithStatus(ctx context.Context, campaignID int64, statuses []campaign.RunStatus, afterID int64, limit int) ([]campaign.Run, error) {
+	runs, err := s.Store.RunsWithStatus(ctx, campaignID, statuses, afterID, limit)
 	if s.afterGet != nil {
 		s.once.Do(s.afterGet)
 	}
-	return d, err
+	return runs, err
 }
 
 // downEnqueuer stands in for an asynq client whose Redis is down.

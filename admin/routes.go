@@ -54,6 +54,7 @@ func (s *Server) endpoints() []endpoint {
 		f("POST /v1/campaigns", s.createCampaign),
 		f("GET /v1/campaigns", s.listCampaigns),
 		f("GET /v1/campaigns/{id}", s.showCampaign),
+		f("GET /v1/campaigns/{id}/runs/{run}", s.showRun),
 		f("POST /v1/campaigns/{id}/pause", s.operate("pause")),
 		f("POST /v1/campaigns/{id}/resume", s.operate("resume")),
 		f("POST /v1/campaigns/{id}/cancel", s.operate("cancel")),

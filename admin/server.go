@@ -32,7 +32,11 @@ const readyTimeout = 3 * time.Second
 type CampaignStore interface {
 	Create(ctx context.Context, c campaign.Campaign, now time.Time) (campaign.Campaign, error)
 	List(ctx context.Context, f campaign.ListFilter) ([]campaign.Campaign, int64, error)
-	Get(ctx context.Context, id int64) (campaign.Detail, error)
+	GetCampaign(ctx context.Context, id int64) (campaign.Campaign, error)
+	// Get reads a campaign with one page of its runs (see campaign.Store).
+	Get(ctx context.Context, id int64, q campaign.RunsQuery) (campaign.Detail, error)
+	GetRun(ctx context.Context, runID int64) (campaign.Run, []campaign.Send, error)
+	RunsWithStatus(ctx context.Context, campaignID int64, statuses []campaign.RunStatus, afterID int64, limit int) ([]campaign.Run, error)
 }
 
 // Operations change campaigns and runs on an operator's request: the

@@ -161,13 +161,13 @@ func TestWiredRetryCampaignSkipsRunsWithNothingToRetry(t *testing.T) {
 	e.clock.Set(t0.Add(3 * time.Hour))
 
 	code, body := e.do(t, "POST", fmt.Sprintf("/v1/campaigns/%d/retry", c.ID), "", "")
-	d, err := e.store.Get(ctx, c.ID)
+	d, err := e.store.Get(ctx, c.ID, campaign.RunsQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if code != http.StatusOK || !strings.Contains(body, fmt.Sprintf(`"runs":[{"run_id":%d,"reset":1}]`, runIDs[0])) {
 		t.Errorf("retry campaign: HTTP %d %s; want 200 with run %d reset (run statuses now: %s, %s)",
-			code, body, runIDs[0], d.Runs[0].Status, d.Runs[1].Status)
+			code, body, runIDs[0], d.Runs[1].Status, d.Runs[0].Status) // newest first
 	}
 }
 

@@ -20,8 +20,20 @@ type Store interface {
 	// List returns campaigns matching f in id order, at most f.Limit, and
 	// the cursor of the next page (0 when this is the last page).
 	List(ctx context.Context, f ListFilter) (campaigns []Campaign, next int64, err error)
-	// Get returns a campaign with every run and every send.
-	Get(ctx context.Context, id int64) (Detail, error)
+	// GetCampaign returns a campaign without its runs.
+	GetCampaign(ctx context.Context, id int64) (Campaign, error)
+	// Get returns a campaign with one page of its runs, newest first (by
+	// id, descending), each with its sends in index order; the counts of
+	// all its runs by status; and the cursor of the next older page. It
+	// reads all of it in one read-only transaction, so the page and the
+	// counts agree. Nothing it reads grows with the campaign's run count
+	// but the counts' scan: an every-minute campaign has 525,000 runs a
+	// year.
+	Get(ctx context.Context, id int64, q RunsQuery) (Detail, error)
+	// RunsWithStatus returns up to limit runs of a campaign whose status is
+	// one of statuses and whose id is above afterID, in id order (without
+	// their sends): a walk over the runs an operation concerns.
+	RunsWithStatus(ctx context.Context, campaignID int64, statuses []RunStatus, afterID int64, limit int) ([]Run, error)
 	// GetRun returns a run and its sends in index order.
 	GetRun(ctx context.Context, runID int64) (Run, []Send, error)
 
@@ -124,10 +136,33 @@ type ListFilter struct {
 	Limit  int    // default 50, at most 1000
 }
 
-// Detail is a campaign with its runs and their sends.
+// Limits of a page of a campaign's runs (Store.Get).
+const (
+	DefaultRunsLimit = 100
+	MaxRunsLimit     = 1000
+)
+
+// RunsQuery selects the page of a campaign's runs Store.Get returns.
+type RunsQuery struct {
+	// Before is the keyset cursor: runs with an id below it (the RunsNext
+	// of the previous page); 0 starts at the newest run.
+	Before int64
+	// Limit is the page size: DefaultRunsLimit when 0, at most
+	// MaxRunsLimit.
+	Limit int
+}
+
+// Detail is a campaign with one page of its runs and their sends.
 type Detail struct {
 	Campaign
+	// Runs is the page, newest first.
 	Runs []RunDetail `json:"runs"`
+	// RunCounts counts every run of the campaign (not only the page's) by
+	// status; every run status is present.
+	RunCounts map[RunStatus]int `json:"run_counts"`
+	// RunsNext is the Before of the next, older, page; 0 (omitted) on the
+	// last page.
+	RunsNext int64 `json:"runs_next,omitempty"`
 }
 
 // RunDetail is a run with its sends.

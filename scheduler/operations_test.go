@@ -187,7 +187,7 @@ func TestCreateKeepsTheDSTFirstFire(t *testing.T) {
 	if diff := cmp.Diff(tp("2026-03-08T07:00:00Z"), c.NextRunAt, cmpopts.EquateApproxTime(0)); diff != "" {
 		t.Errorf("first fire (-want +got):\n%s", diff)
 	}
-	got, err := b.store.Get(b.ctx, c.ID)
+	got, err := b.store.Get(b.ctx, c.ID, campaign.RunsQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -91,7 +91,7 @@ func TestPauseAOneOffWhoseFireWasClaimedAhead(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.tick(t, at.Add(-1500*time.Millisecond))
-	if d, err := b.store.Get(b.ctx, c.ID); err != nil || d.Status != campaign.CampaignDone || len(d.Runs) != 1 {
+	if d, err := b.store.Get(b.ctx, c.ID, campaign.RunsQuery{}); err != nil || d.Status != campaign.CampaignDone || len(d.Runs) != 1 {
 		t.Fatalf("claimed ahead: %s with %d runs, %v; want done with its one run", d.Status, len(d.Runs), err)
 	}
 	b.clock.Set(at.Add(-time.Second))

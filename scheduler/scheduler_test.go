@@ -51,7 +51,7 @@ func TestTickHoldsRunsClaimedAheadUntilTheirInstant(t *testing.T) {
 	if res := b.tickAt(t, at.Add(time.Second)); res != (TickResult{}) {
 		t.Errorf("tick after the fire: %+v, want nothing", res)
 	}
-	got, err := b.store.Get(b.ctx, c.ID)
+	got, err := b.store.Get(b.ctx, c.ID, campaign.RunsQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +147,7 @@ func TestMissedFires(t *testing.T) {
 					t.Errorf("run enqueued = %v, want %v", enq, !enq)
 				}
 			}
-			got, err := b.store.Get(b.ctx, c.ID)
+			got, err := b.store.Get(b.ctx, c.ID, campaign.RunsQuery{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -171,7 +171,7 @@ func TestStartEndWindow(t *testing.T) {
 	if diff := cmp.Diff(times("2026-12-02T09:00:00Z", "2026-12-03T09:00:00Z"), scheduledFor(runsOf(t, b.store, c.ID))); diff != "" {
 		t.Errorf("runs (-want +got):\n%s", diff)
 	}
-	got, err := b.store.Get(b.ctx, c.ID)
+	got, err := b.store.Get(b.ctx, c.ID, campaign.RunsQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -215,17 +216,25 @@ func create(t testing.TB, st campaign.Store, c campaign.Campaign, now time.Time)
 	return out
 }
 
-// runsOf returns the runs of campaign id.
+// runsOf returns every run of campaign id, oldest first.
 func runsOf(t testing.TB, st campaign.Store, id int64) []campaign.Run {
 	t.Helper()
-	d, err := st.Get(context.Background(), id)
-	if err != nil {
-		t.Fatal(err)
+	var out []campaign.Run
+	q := campaign.RunsQuery{Limit: campaign.MaxRunsLimit}
+	for {
+		d, err := st.Get(context.Background(), id, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range d.Runs {
+			out = append(out, r.Run)
+		}
+		if d.RunsNext == 0 {
+			break
+		}
+		q.Before = d.RunsNext
 	}
-	out := make([]campaign.Run, 0, len(d.Runs))
-	for _, r := range d.Runs {
-		out = append(out, r.Run)
-	}
+	slices.Reverse(out) // the store pages newest first
 	return out
 }
 

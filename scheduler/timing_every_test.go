@@ -38,7 +38,7 @@ func TestEveryAfterDowntimeStaysOnItsGrid(t *testing.T) {
 			if diff := cmp.Diff(times("2026-12-01T09:00:00Z", tt.wantFire), scheduledFor(runsOf(t, b.store, c.ID))); diff != "" {
 				t.Errorf("runs (-want +got):\n%s", diff)
 			}
-			got, err := b.store.Get(b.ctx, c.ID)
+			got, err := b.store.Get(b.ctx, c.ID, campaign.RunsQuery{})
 			if err != nil {
 				t.Fatal(err)
 			}

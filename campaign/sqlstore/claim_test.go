@@ -121,7 +121,7 @@ func TestClaimDueMixedBatch(t *testing.T) {
 			}
 			states := map[int64]state{}
 			for id := range wantStates {
-				c, err := b.store.Get(b.ctx, id)
+				c, err := b.store.Get(b.ctx, id, campaign.RunsQuery{})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -141,7 +141,7 @@ func TestClaimDueMixedBatch(t *testing.T) {
 			if runs, err := b.store.ClaimDue(b.ctx, t0.Add(-time.Hour), 10, mixed); len(runs) != 0 || err != nil {
 				t.Errorf("nothing due: ClaimDue = %v, %v", runs, err)
 			}
-			if c, err := b.store.Get(b.ctx, refused.ID); err != nil || c.Status != campaign.CampaignActive || !c.UpdatedAt.Equal(t0.Add(-time.Hour)) {
+			if c, err := b.store.Get(b.ctx, refused.ID, campaign.RunsQuery{}); err != nil || c.Status != campaign.CampaignActive || !c.UpdatedAt.Equal(t0.Add(-time.Hour)) {
 				t.Errorf("refused campaign after the batches = %+v, %v; want untouched", c.Campaign, err)
 			}
 		})

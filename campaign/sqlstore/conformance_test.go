@@ -205,6 +205,7 @@ func RunConformance(t *testing.T, newStore storeFactory) {
 		"RecordOutcomeAndFinish":    testRecordOutcomeAndFinish,
 		"CancelRacesClaimAndRecord": testCancelRacesClaimAndRecord,
 		"QuotaBlocks":               testQuotaBlocks,
+		"RunsPaging":                testRunsPaging,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -220,17 +221,21 @@ func testCreateGetList(t *testing.T, b bundle) {
 		c := b.create(t, newCampaign(app, fmt.Sprintf("sale-%d", i), t0.Add(time.Duration(i)*time.Hour), 0))
 		ids = append(ids, c.ID)
 	}
-	d, err := b.store.Get(b.ctx, ids[1])
+	d, err := b.store.Get(b.ctx, ids[1], campaign.RunsQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := newCampaign("other", "sale-1", t0.Add(time.Hour), 0)
 	want.ID = ids[1]
 	want.CreatedAt, want.UpdatedAt = t0.Add(-time.Hour), t0.Add(-time.Hour)
-	if diff := cmp.Diff(campaign.Detail{Campaign: want, Runs: []campaign.RunDetail{}}, d, cmpopts.EquateApproxTime(0)); diff != "" {
+	noRuns := map[campaign.RunStatus]int{}
+	for _, st := range campaign.Statuses[campaign.RunStatus]() {
+		noRuns[st] = 0
+	}
+	if diff := cmp.Diff(campaign.Detail{Campaign: want, Runs: []campaign.RunDetail{}, RunCounts: noRuns}, d, cmpopts.EquateApproxTime(0)); diff != "" {
 		t.Errorf("Get (-want +got):\n%s", diff)
 	}
-	if _, err := b.store.Get(b.ctx, 999999); !errors.Is(err, campaign.ErrNotFound) {
+	if _, err := b.store.Get(b.ctx, 999999, campaign.RunsQuery{}); !errors.Is(err, campaign.ErrNotFound) {
 		t.Errorf("Get(missing) err = %v, want ErrNotFound", err)
 	}
 
@@ -297,7 +302,7 @@ func testClaimDueFiresOnce(t *testing.T, b bundle) {
 		t.Errorf("second ClaimDue = %v, %v; want nothing", again, err)
 	}
 
-	d, err := b.store.Get(b.ctx, oneOff.ID)
+	d, err := b.store.Get(b.ctx, oneOff.ID, campaign.RunsQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,14 +329,14 @@ func testClaimDueFiresOnce(t *testing.T, b bundle) {
 		t.Errorf("deliver_by = %v, want scheduled_for + 1h", d.Runs[0].DeliverBy)
 	}
 
-	c, err := b.store.Get(b.ctx, cron.ID)
+	c, err := b.store.Get(b.ctx, cron.ID, campaign.RunsQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Status != campaign.CampaignActive || c.NextRunAt == nil || !c.NextRunAt.Equal(t0.Add(5*time.Minute)) {
 		t.Errorf("cron after its fire: status %s next %v, want active at +5m", c.Status, c.NextRunAt)
 	}
-	if l, err := b.store.Get(b.ctx, later.ID); err != nil || len(l.Runs) != 0 {
+	if l, err := b.store.Get(b.ctx, later.ID, campaign.RunsQuery{}); err != nil || len(l.Runs) != 0 {
 		t.Errorf("a campaign not yet due fired: %v %v", l.Runs, err)
 	}
 }
@@ -638,7 +643,7 @@ func testPauseResumeCancel(t *testing.T, b bundle) {
 	if _, err := b.store.Cancel(b.ctx, c.ID, t0.Add(3*time.Hour+5*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	d, err := b.store.Get(b.ctx, c.ID)
+	d, err := b.store.Get(b.ctx, c.ID, campaign.RunsQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -807,7 +812,7 @@ func testPlanErrorSkipsCampaign(t *testing.T, b bundle) {
 	if !errors.As(err, &pe) || pe.CampaignID != bad.ID {
 		t.Errorf("err = %#v, want a *campaign.PlanError of campaign %d", err, bad.ID)
 	}
-	if d, _ := b.store.Get(b.ctx, bad.ID); d.Status != campaign.CampaignActive || len(d.Runs) != 0 {
+	if d, _ := b.store.Get(b.ctx, bad.ID, campaign.RunsQuery{}); d.Status != campaign.CampaignActive || len(d.Runs) != 0 {
 		t.Errorf("the bad campaign changed: %s, %d runs", d.Status, len(d.Runs))
 	}
 }
@@ -857,7 +862,7 @@ func testRefusedDoNotBlockTheRest(t *testing.T, b bundle) {
 		t.Errorf("second ClaimDue = %v, want the last good campaign %d", runs, good[limit])
 	}
 	for id := range bad {
-		if d, _ := b.store.Get(b.ctx, id); d.Status != campaign.CampaignActive || len(d.Runs) != 0 {
+		if d, _ := b.store.Get(b.ctx, id, campaign.RunsQuery{}); d.Status != campaign.CampaignActive || len(d.Runs) != 0 {
 			t.Errorf("refused campaign %d changed: %s, %d runs", id, d.Status, len(d.Runs))
 		}
 	}
@@ -961,7 +966,7 @@ func testSubMicrosecondAtFiresOnce(t *testing.T, b bundle) {
 	if err != nil || len(runs) != 1 {
 		t.Fatalf("first ClaimDue = %v, %v; want one run", runs, err)
 	}
-	d, err := b.store.Get(b.ctx, c.ID)
+	d, err := b.store.Get(b.ctx, c.ID, campaign.RunsQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ func TestOpenSchemes(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The in-memory database lives on one connection: a later call sees it.
-	if _, err := s.Get(ctx, c.ID); err != nil {
+	if _, err := s.Get(ctx, c.ID, campaign.RunsQuery{}); err != nil {
 		t.Errorf("in-memory database lost its data: %v", err)
 	}
 

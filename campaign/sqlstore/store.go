@@ -145,13 +145,59 @@ func (s *Store) getSend(ctx context.Context, q querier, id int64, lock bool) (ca
 	return sd, nil
 }
 
-// Get returns a campaign with its runs and sends.
-func (s *Store) Get(ctx context.Context, id int64) (campaign.Detail, error) {
-	c, err := s.getCampaign(ctx, s.db, id, false)
+// GetCampaign returns a campaign without its runs.
+func (s *Store) GetCampaign(ctx context.Context, id int64) (campaign.Campaign, error) {
+	return s.getCampaign(ctx, s.db, id, false)
+}
+
+// Get returns a campaign with one page of its runs (newest first) and their
+// sends, and the counts of all its runs by status, in one read-only
+// transaction: REPEATABLE READ on PostgreSQL (one snapshot for every
+// statement), a deferred read transaction on SQLite (WAL: one snapshot
+// from the first read).
+func (s *Store) Get(ctx context.Context, id int64, q campaign.RunsQuery) (campaign.Detail, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = campaign.DefaultRunsLimit
+	}
+	limit = min(limit, campaign.MaxRunsLimit)
+	opts := &sql.TxOptions{ReadOnly: true}
+	if s.dialect == migrations.Postgres {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	tx, err := s.db.BeginTx(ctx, opts)
+	if err != nil {
+		return campaign.Detail{}, fmt.Errorf("campaign %d: begin: %w", id, err)
+	}
+	defer func() { _ = tx.Rollback() }() // read-only: nothing to commit
+	d, err := s.getPage(ctx, tx, id, q.Before, limit)
 	if err != nil {
 		return campaign.Detail{}, err
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+runCols+` FROM runs WHERE campaign_id = ? ORDER BY id`), id)
+	return d, nil
+}
+
+func (s *Store) getPage(ctx context.Context, tx *sql.Tx, id, before int64, limit int) (campaign.Detail, error) {
+	c, err := s.getCampaign(ctx, tx, id, false)
+	if err != nil {
+		return campaign.Detail{}, err
+	}
+	d := campaign.Detail{Campaign: c, Runs: []campaign.RunDetail{}, RunCounts: map[campaign.RunStatus]int{}}
+	for _, st := range campaign.Statuses[campaign.RunStatus]() {
+		d.RunCounts[st] = 0
+	}
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT status, count(*) FROM runs WHERE campaign_id = ? GROUP BY status`), id)
+	if err != nil {
+		return campaign.Detail{}, fmt.Errorf("campaign %d: count runs: %w", id, err)
+	}
+	if err := scanCounts(rows, d.RunCounts); err != nil {
+		return campaign.Detail{}, fmt.Errorf("campaign %d: count runs: %w", id, err)
+	}
+	query, args := `SELECT `+runCols+` FROM runs WHERE campaign_id = ? ORDER BY id DESC LIMIT ?`, []any{id, limit + 1}
+	if before > 0 {
+		query, args = `SELECT `+runCols+` FROM runs WHERE campaign_id = ? AND id < ? ORDER BY id DESC LIMIT ?`, []any{id, before, limit + 1}
+	}
+	rows, err = tx.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
 		return campaign.Detail{}, fmt.Errorf("campaign %d: runs: %w", id, err)
 	}
@@ -159,7 +205,31 @@ func (s *Store) Get(ctx context.Context, id int64) (campaign.Detail, error) {
 	if err != nil {
 		return campaign.Detail{}, fmt.Errorf("campaign %d: runs: %w", id, err)
 	}
-	rows, err = s.db.QueryContext(ctx, s.q(`SELECT `+sendCols+` FROM sends WHERE campaign_id = ? ORDER BY run_id, idx`), id)
+	if len(runs) > limit {
+		runs = runs[:limit]
+		d.RunsNext = runs[limit-1].ID
+	}
+	if len(runs) == 0 {
+		return d, nil
+	}
+	byRun := make(map[int64]int, len(runs))
+	ids := make([]int64, len(runs))
+	for i, r := range runs {
+		byRun[r.ID] = i
+		ids[i] = r.ID
+		d.Runs = append(d.Runs, campaign.RunDetail{Run: r, Sends: []campaign.Send{}})
+	}
+	// Only the page's sends (the page has at most MaxRunsLimit runs: well
+	// under SQLite's 32,766 parameters).
+	if s.dialect == migrations.Postgres {
+		rows, err = tx.QueryContext(ctx, `SELECT `+sendCols+` FROM sends WHERE run_id = ANY($1) ORDER BY run_id, idx`, ids)
+	} else {
+		args := make([]any, len(ids))
+		for i, id := range ids {
+			args[i] = id
+		}
+		rows, err = tx.QueryContext(ctx, `SELECT `+sendCols+` FROM sends WHERE run_id IN (?`+strings.Repeat(", ?", len(ids)-1)+`) ORDER BY run_id, idx`, args...)
+	}
 	if err != nil {
 		return campaign.Detail{}, fmt.Errorf("campaign %d: sends: %w", id, err)
 	}
@@ -167,18 +237,51 @@ func (s *Store) Get(ctx context.Context, id int64) (campaign.Detail, error) {
 	if err != nil {
 		return campaign.Detail{}, fmt.Errorf("campaign %d: sends: %w", id, err)
 	}
-	d := campaign.Detail{Campaign: c, Runs: make([]campaign.RunDetail, 0, len(runs))}
-	byRun := map[int64]int{}
-	for i, r := range runs {
-		byRun[r.ID] = i
-		d.Runs = append(d.Runs, campaign.RunDetail{Run: r, Sends: []campaign.Send{}})
-	}
 	for _, sd := range sends {
 		if i, ok := byRun[sd.RunID]; ok {
 			d.Runs[i].Sends = append(d.Runs[i].Sends, sd)
 		}
 	}
 	return d, nil
+}
+
+// scanCounts reads (status, count) rows into counts.
+func scanCounts(rows *sql.Rows, counts map[campaign.RunStatus]int) error {
+	defer func() { _ = rows.Close() }()
+	for rows.Next() {
+		var (
+			st campaign.RunStatus
+			n  int
+		)
+		if err := rows.Scan(&st, &n); err != nil {
+			return err
+		}
+		counts[st] = n
+	}
+	return rows.Err()
+}
+
+// RunsWithStatus returns up to limit runs of a campaign in one of statuses
+// with id > afterID, in id order.
+func (s *Store) RunsWithStatus(ctx context.Context, campaignID int64, statuses []campaign.RunStatus, afterID int64, limit int) ([]campaign.Run, error) {
+	if len(statuses) == 0 || limit <= 0 {
+		return nil, nil
+	}
+	args := []any{campaignID, afterID}
+	for _, st := range statuses {
+		args = append(args, string(st))
+	}
+	args = append(args, limit)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+runCols+` FROM runs WHERE campaign_id = ? AND id > ? AND status IN (?`+
+		strings.Repeat(", ?", len(statuses)-1)+`) ORDER BY id LIMIT ?`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("campaign %d: runs: %w", campaignID, err)
+	}
+	runs, err := collect(rows, scanRun)
+	if err != nil {
+		return nil, fmt.Errorf("campaign %d: runs: %w", campaignID, err)
+	}
+	return runs, nil
 }
 
 // getRunJoined reads a run with its sends in one statement (the worker

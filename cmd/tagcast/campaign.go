@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -238,21 +238,60 @@ func orDash(s string) string {
 	return s
 }
 
+// defaultShownRuns is how many of a campaign's newest runs `campaign show`
+// prints.
+const defaultShownRuns = 20
+
 func newCampaignShowCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "show ID",
-		Short: "show a campaign with every run and send (status, attempts, code, push id, messageUID)",
-		Args:  cobra.ExactArgs(1),
+	var (
+		runs   int
+		before int64
+		all    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "show ID [--runs N] [--before RUN] [--all]",
+		Short: "show a campaign, its run counts and its newest runs with their sends (status, attempts, code, push id, messageUID)",
+		Long: fmt.Sprintf(`Shows the campaign, how many runs it has in each status, and its newest
+runs (--runs, default %d, at most %d), newest first, each with its sends.
+When older runs remain it prints "more: --before RUN": run it again with
+that flag for the next page. --all reads every run, a page of --runs (default
+%d) at a time, into one answer: a campaign firing every minute has 525,000
+runs a year, so use it with care. With --output json and neither --runs nor
+--before, every run is read, as with --all.`, defaultShownRuns, campaign.MaxRunsLimit, campaign.MaxRunsLimit),
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseID("campaign", args[0])
 			if err != nil {
 				return err
 			}
+			if runs < 1 || runs > campaign.MaxRunsLimit {
+				return usageError("--runs: must be from 1 to %d, got %d", campaign.MaxRunsLimit, runs)
+			}
+			if before < 0 {
+				return usageError("--before: must be a run id (a positive integer), got %d", before)
+			}
+			if all && before != 0 {
+				return usageError("--all reads every run: it takes no --before")
+			}
+			// The JSON answer is every run and send, as the design has it,
+			// unless a page is asked for.
+			if g.output == "json" && !cmd.Flags().Changed("runs") && !cmd.Flags().Changed("before") {
+				all = true
+			}
 			client, err := g.adminClient()
 			if err != nil {
 				return err
 			}
-			d, err := client.GetCampaign(cmd.Context(), id)
+			var d campaign.Detail
+			if all {
+				pageSize := campaign.MaxRunsLimit
+				if cmd.Flags().Changed("runs") {
+					pageSize = runs
+				}
+				d, err = client.GetCampaignAll(cmd.Context(), id, pageSize)
+			} else {
+				d, err = client.GetCampaignPage(cmd.Context(), id, campaign.RunsQuery{Limit: runs, Before: before})
+			}
 			if err != nil {
 				return adminFailed(cmd, "campaign show "+args[0], err)
 			}
@@ -262,6 +301,28 @@ func newCampaignShowCmd(g *globals) *cobra.Command {
 			return printDetail(cmd.OutOrStdout(), d)
 		},
 	}
+	f := cmd.Flags()
+	f.IntVar(&runs, "runs", defaultShownRuns, fmt.Sprintf("how many of the newest runs to show (at most %d; with --all, the page size)", campaign.MaxRunsLimit))
+	f.Int64Var(&before, "before", 0, "page cursor: runs older than this run id (from the previous page's \"more\")")
+	f.BoolVar(&all, "all", false, "show every run, reading them a page at a time")
+	return cmd
+}
+
+// describeCounts is "90000 runs: 89990 done, 10 failed", the statuses in
+// state-machine order, zero counts left out.
+func describeCounts(counts map[campaign.RunStatus]int) string {
+	total := 0
+	var parts []string
+	for _, st := range campaign.Statuses[campaign.RunStatus]() {
+		if n := counts[st]; n > 0 {
+			total += n
+			parts = append(parts, fmt.Sprintf("%d %s", n, st))
+		}
+	}
+	if total == 0 {
+		return "none"
+	}
+	return plural(total, "run") + ": " + strings.Join(parts, ", ")
 }
 
 func printDetail(w io.Writer, d campaign.Detail) error {
@@ -277,14 +338,19 @@ func printDetail(w io.Writer, d campaign.Detail) error {
 	fmt.Fprintln(tw, ")")
 	fmt.Fprintf(tw, "next run\t%s\n", timeOrDash(d.NextRunAt))
 	fmt.Fprintf(tw, "created\t%s\n", d.CreatedAt.Format(time.RFC3339))
+	fmt.Fprintf(tw, "runs\t%s\n", describeCounts(d.RunCounts))
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	if len(d.Runs) == 0 {
-		fmt.Fprintln(w, "\nno runs yet")
+		if d.RunCounts == nil || describeCounts(d.RunCounts) == "none" {
+			fmt.Fprintln(w, "\nno runs yet")
+		} else {
+			fmt.Fprintln(w, "\nno older runs")
+		}
 		return nil
 	}
-	fmt.Fprintln(w, "\nRUNS")
+	fmt.Fprintf(w, "\nRUNS (%s, newest first)\n", plural(len(d.Runs), "run"))
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "RUN\tSCHEDULED FOR\tSTATUS\tSENDS\tRETRIES\tFINISHED\tERROR")
 	for _, r := range d.Runs {
@@ -305,7 +371,13 @@ func printDetail(w io.Writer, d campaign.Detail) error {
 			fmt.Fprintf(tw, "%d\t%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", r.ID, s.ID, s.Status, s.Attempts, code, orDash(s.PushID), orDash(s.MessageUID), timeOrDash(s.SentAt), orDash(s.LastMessage))
 		}
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if d.RunsNext != 0 {
+		fmt.Fprintf(w, "more: --before %d\n", d.RunsNext)
+	}
+	return nil
 }
 
 func newCampaignOpCmd(g *globals, op, short string) *cobra.Command {
@@ -370,12 +442,14 @@ the campaign.`,
 			}
 			var res admin.RetryResult
 			if runID > 0 {
-				d, err := client.GetCampaign(cmd.Context(), id)
-				if err != nil {
+				// The one run, not the campaign's runs: a campaign may have
+				// hundreds of thousands.
+				if _, err := client.GetRun(cmd.Context(), id, runID); err != nil {
+					var ae *admin.APIError
+					if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+						return &exitError{code: 1, err: fmt.Errorf("campaign retry %s: run %d is not a run of campaign %d (%s)", args[0], runID, id, ae.ErrorBody.Error)}
+					}
 					return adminFailed(cmd, "campaign retry "+args[0], err)
-				}
-				if !slices.ContainsFunc(d.Runs, func(r campaign.RunDetail) bool { return r.ID == runID }) {
-					return &exitError{code: 1, err: fmt.Errorf("campaign retry %s: run %d is not a run of campaign %d", args[0], runID, id)}
 				}
 				res, err = client.RetryRun(cmd.Context(), runID, unknown)
 				if err != nil {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -479,10 +480,13 @@ func (dm *demo) poll(ctx context.Context) (settled, waitingOnly bool, err error)
 	open := 0
 	for i := range dm.rep.Campaigns {
 		dc := &dm.rep.Campaigns[i]
-		det, err := dm.api.GetCampaign(ctx, dc.ID)
+		// Every run (the demo's campaigns have a few), a page at a time,
+		// oldest first as the report lists them.
+		det, err := dm.api.GetCampaignAll(ctx, dc.ID, 0)
 		if err != nil {
 			return false, false, fmt.Errorf("campaign %d: %w", dc.ID, err)
 		}
+		slices.Reverse(det.Runs)
 		dc.Status = string(det.Status)
 		if det.NextRunAt != nil {
 			settled, waitingOnly = false, false // more fires to come

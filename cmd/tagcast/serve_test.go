@@ -556,7 +556,7 @@ push:
 	if r.code != 1 || !strings.Contains(r.stderr, "admin.addr") {
 		t.Fatalf("serve on a taken port: %s; want exit 1 naming admin.addr", r)
 	}
-	d, err := st.Get(ctx, c.ID)
+	d, err := st.Get(ctx, c.ID, campaign.RunsQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
