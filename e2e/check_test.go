@@ -194,16 +194,20 @@ type emuRecord struct {
 	pushes      []emulator.Push         // every app's, oldest first
 	rateLimited map[string]int          // app key → 429 answers the emulator counted
 	calls       map[string][]callResult // send key → its calls, in the order they ended
+	// counters: app key → the emulator's counters, read with the call log.
+	counters map[string]emulator.Counters
 	// counted is the store's quota ledger: app key → the instants of the
 	// attempts the guard counts (checkChaosLateness).
 	counted map[string][]time.Time
 }
 
 func (c *cluster) record(ctx context.Context, sc *scenario) (emuRecord, error) {
-	rec := emuRecord{pushes: c.emu.Pushes(), rateLimited: map[string]int{}, calls: c.calls.snapshot(), counted: map[string][]time.Time{}}
+	rec := emuRecord{pushes: c.emu.Pushes(), rateLimited: map[string]int{}, calls: c.calls.snapshot(),
+		counters: map[string]emulator.Counters{}, counted: map[string][]time.Time{}}
 	keys := map[string]string{}
 	for _, a := range sc.apps {
-		rec.rateLimited[a.Key] = c.emu.Counters(a.Key).RateLimited
+		rec.counters[a.Key] = c.emu.Counters(a.Key)
+		rec.rateLimited[a.Key] = rec.counters[a.Key].RateLimited
 		keys[a.Name] = a.Key
 	}
 	rows, err := c.store.DB().QueryContext(ctx, `SELECT app, sent_at FROM quota_ledger`)
@@ -316,13 +320,13 @@ func checkEmulator(p *problems, rec emuRecord, sc *scenario, sends []sendRow, ki
 }
 
 // checkUnansweredAccounted matches the call log's unanswered calls with
-// the faults the emulator says it injected (counters: app key → its
-// counters): a call dropped for another reason (a handler's panic, a
+// the faults the emulator says it injected (rec.counters): a call dropped for another reason (a handler's panic, a
 // connection the harness lost) would otherwise excuse an unknown send as
 // unknowable. And every processed stall (stall_sent) must have left its
 // push: one that did not was a call the service refused (a 429, a 400)
 // whose refusal the stall hid.
-func checkUnansweredAccounted(p *problems, rec emuRecord, counters map[string]emulator.Counters) {
+func checkUnansweredAccounted(p *problems, rec emuRecord) {
+	counters := rec.counters
 	dropped := 0
 	for _, cs := range rec.calls {
 		for _, c := range cs {

@@ -123,7 +123,8 @@ func TestUnansweredCallsAreAccountedFor(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var p problems
-			checkUnansweredAccounted(&p, rec, tt.counters)
+			rec.counters = tt.counters
+			checkUnansweredAccounted(&p, rec)
 			wantPrefixes(t, p.list, tt.want)
 		})
 	}

@@ -137,7 +137,8 @@ func (s *Store) ClaimFirstSend(ctx context.Context, runID int64, app string, now
 		if err == nil {
 			claimed, err = collect(rows, func(row interface{ Scan(...any) error }) (first, error) {
 				var f first
-				return f, row.Scan(append(sendDest(&f.sd), scanTime{&f.deliverBy})...)
+				err := row.Scan(append(sendDest(&f.sd), scanTime{&f.deliverBy})...)
+				return f, err
 			})
 		}
 	} else {
