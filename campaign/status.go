@@ -96,7 +96,7 @@ var transitions = map[string]map[string][]string{
 		"retry_wait": {"in_flight", "cancelled", "expired"},
 		"sent":       {},
 		"failed":     {"pending"},         // operator retry
-		"unknown":    {"pending", "sent"}, // operator retry, only when asked explicitly; the late answer of its own claim
+		"unknown":    {"pending", "sent"}, // operator retry, only when asked explicitly, or its own claim's give-back; the late answer of its own claim
 		"expired":    {"pending"},         // operator retry
 		"cancelled":  {},
 	},

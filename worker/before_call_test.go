@@ -182,3 +182,57 @@ func slowClaimHandler(t *testing.T, e *env, d *delay, starts *[]time.Time) *work
 	}
 	return h
 }
+
+// reconcilingHeld answers Held, then (once) stands for a pause of jump:
+// the clock moves on and the reconciler settles the sends whose lease
+// lapsed meanwhile.
+type reconcilingHeld struct {
+	worker.Guard
+	e    *env
+	jump time.Duration
+	done bool
+}
+
+func (g *reconcilingHeld) Held(ctx context.Context, res quota.Reservation) (bool, error) {
+	ok, err := g.Guard.Held(ctx, res)
+	if !g.done {
+		g.done = true
+		g.e.clock.Set(g.e.clock.Now().Add(g.jump))
+		if _, rerr := g.e.store.ResolveStaleSends(ctx, g.e.clock.Now()); rerr != nil {
+			return false, rerr
+		}
+	}
+	return ok, err
+}
+
+// A worker paused past its claim's lease before the call: the reconciler
+// settled the send unknown, and the worker, finding its slot too old,
+// does not call. Its give-back now puts the send back to pending (the
+// claim is still the last, and no push went out under it) and the run is
+// sent on a fresh slot. The give-back used to be refused: the send stayed
+// unknown, a push never sent waiting for an operator's retry --unknown.
+func TestPausePastTheLeaseGivesTheSendBack(t *testing.T) {
+	t.Parallel()
+	e := setup(t, envOpts{})
+	ids := fire(t, e.ctx, e.store, 1, body(), t0, t0, time.Hour)
+	e.clock.Set(t0)
+	h, err := worker.NewHandler(worker.Deps{
+		Store:   e.store,
+		Guard:   &reconcilingHeld{Guard: e.guard, e: e, jump: 3 * time.Minute},
+		Pushers: map[string]worker.Pusher{testApp: e.client},
+		Clock:   e.clock, Logger: testLogger(t), Jitter: func() float64 { return 0.5 },
+	}, worker.Config{Lease: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.ProcessRun(e.ctx, ids[0]); err != nil {
+		t.Fatalf("ProcessRun: %v", err)
+	}
+	run, sends := e.run(ids[0])
+	if n := len(e.emu.PushesFor(testKey)); n != 1 {
+		t.Errorf("%d pushes, want 1", n)
+	}
+	if run.Status != campaign.RunDone || sends[0].Status != campaign.SendSent || sends[0].Attempts != 1 || sends[0].MessageUID == "" {
+		t.Errorf("run %s, send %s after %d attempts (messageUID %q); want done, sent on its one attempt", run.Status, sends[0].Status, sends[0].Attempts, sends[0].MessageUID)
+	}
+}

@@ -190,6 +190,7 @@ func RunConformance(t *testing.T, newStore storeFactory) {
 		"KeptQuotaIsLedgered":       testKeptQuotaIsLedgered,
 		"CancelledRunsDoNotWait":    testCancelledRunsDoNotWait,
 		"LateAnswerIsRecorded":      testLateAnswerIsRecorded,
+		"LateGiveBack":              testLateGiveBack,
 		"RetryWaitAndRelease":       testRetryWaitAndRelease,
 		"StaleLeases":               testStaleLeases,
 		"PauseResumeCancel":         testPauseResumeCancel,

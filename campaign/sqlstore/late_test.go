@@ -61,3 +61,54 @@ func testLateAnswerIsRecorded(t *testing.T, b bundle) {
 	_, err = b.store.RecordOutcome(b.ctx, old.Token(), campaign.Outcome{Status: campaign.SendSent, MessageUID: "stale", At: later})
 	wantTransitionError(t, err, "the answer of an older claim")
 }
+
+// testLateGiveBack: a worker paused past its claim's lease, so the
+// reconciler settled the send unknown (and counted it in the quota
+// ledger); then the worker decides not to call (its slot or the run's
+// deliver_by passed) and gives the claim back. No push went out under
+// that claim: the send goes back to pending, its attempt and its ledger
+// entry unspent, while its run is open. It used to stay unknown, a push
+// never sent waiting for an operator's `retry --unknown`. A run settled
+// meanwhile keeps the send unknown (the operator's retry is the way), and
+// a give-back of an older claim is refused.
+func testLateGiveBack(t *testing.T, b bundle) {
+	_, sends := b.startedRun(t, 1500, 2)
+	now := t0.Add(time.Second)
+	paused := b.claim(t, sends[0].ID, now)
+	later := now.Add(2 * time.Minute) // the 1-minute lease has lapsed
+	if stale, err := b.store.ResolveStaleSends(b.ctx, later); err != nil || len(stale) != 1 || stale[0].Status != campaign.SendUnknown {
+		t.Fatalf("resolve: %v %v, want the paused send unknown", stale, err)
+	}
+	if l, err := b.store.SentBetween(b.ctx, "main", now, later.Add(time.Hour)); err != nil || len(l) != 1 {
+		t.Fatalf("ledger after resolve: %v (err %v), want the lapsed attempt", l, err)
+	}
+	got, err := b.store.RecordOutcome(b.ctx, paused.Token(), campaign.Outcome{Status: campaign.SendPending, Message: "its quota slot was too old before the call: not sent", At: later})
+	if err != nil || got.Status != campaign.SendPending || got.Attempts != 0 || got.SentAt != nil {
+		t.Fatalf("late give-back: %s, %d attempts, sent_at %v (err %v); want pending, the attempt unspent", got.Status, got.Attempts, got.SentAt, err)
+	}
+	if l, err := b.store.SentBetween(b.ctx, "main", now, later.Add(time.Hour)); err != nil || len(l) != 0 {
+		t.Errorf("ledger after the give-back: %v (err %v), want nothing: no push went out", l, err)
+	}
+	if again := b.claim(t, sends[0].ID, later); again.Claim != paused.Claim+1 || again.Attempts != 1 {
+		t.Errorf("claimed again: claim %d, %d attempts; want claim %d, attempt 1", again.Claim, again.Attempts, paused.Claim+1)
+	}
+	if _, err := b.store.RecordOutcome(b.ctx, paused.Token(), campaign.Outcome{Status: campaign.SendPending, At: later}); err == nil {
+		t.Error("a give-back of the older claim was accepted")
+	}
+
+	// The run settled meanwhile (its send unknown): the give-back is
+	// refused and the send stays unknown, for an operator's retry.
+	run2, sends2 := b.startedRun(t, 10, 1)
+	old := b.claim(t, sends2[0].ID, now)
+	if _, err := b.store.ResolveStaleSends(b.ctx, later); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := b.store.FinishRun(b.ctx, run2.ID, later); err != nil || r.Status != campaign.RunFailed {
+		t.Fatalf("finish: %v %v, want failed", r.Status, err)
+	}
+	_, err = b.store.RecordOutcome(b.ctx, old.Token(), campaign.Outcome{Status: campaign.SendPending, At: later})
+	wantTransitionError(t, err, "a give-back after the run settled")
+	if _, s2, err := b.store.GetRun(b.ctx, run2.ID); err != nil || s2[0].Status != campaign.SendUnknown {
+		t.Errorf("send of the settled run: %v (err %v), want unknown", s2, err)
+	}
+}

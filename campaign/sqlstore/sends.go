@@ -332,6 +332,10 @@ func (s *Store) record(ctx context.Context, tok campaign.ClaimToken, o campaign.
 	if o.Status == campaign.SendSent && cur.Status == campaign.SendUnknown && cur.Claim == tok.Claim {
 		return s.recordLateSent(ctx, tok, cur.RunID, o)
 	}
+	if o.Status == campaign.SendPending && cur.Status == campaign.SendUnknown && cur.Claim == tok.Claim {
+		sd, err := s.recordLateGiveBack(ctx, tok, cur.RunID, o)
+		return sd, false, err
+	}
 	return cur, false, fmt.Errorf("campaign %d run %d: %w", cur.CampaignID, cur.RunID, lostClaim(cur, tok, string(o.Status)))
 }
 
@@ -380,6 +384,58 @@ func (s *Store) recordLateSent(ctx context.Context, tok campaign.ClaimToken, run
 		return campaign.Send{}, false, fmt.Errorf("send %d: record a late %s: %w", tok.SendID, o.Status, err)
 	}
 	return out, finished, nil
+}
+
+// recordLateGiveBack gives back a claim whose lease lapsed before its
+// worker decided not to call (it paused past the lease, its slot or the
+// run's deliver_by passed) or heard a 429, so that the reconciler settled
+// it unknown meanwhile: the claimant knows no push went out under this
+// very claim (no later claim exists; unknown is never claimed again
+// without an operator's retry, which takes a new claim token). The send
+// goes back to pending, its attempt and its quota-ledger entry unspent, as
+// if the give-back had come in time, while its run is open; a settled run
+// keeps it unknown for an operator's retry. It used to stay unknown, and
+// the push never sent waited for an operator's `retry --unknown`.
+func (s *Store) recordLateGiveBack(ctx context.Context, tok campaign.ClaimToken, runID int64, o campaign.Outcome) (campaign.Send, error) {
+	var out campaign.Send
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		run, err := s.getRun(ctx, tx, runID, true) // the run's lock first, as every writer takes it
+		if err != nil {
+			return err
+		}
+		var back []campaign.Send
+		if run.Status == campaign.RunPending || run.Status == campaign.RunRunning {
+			rows, err := tx.QueryContext(ctx, s.q(`UPDATE sends SET status = 'pending', attempts = attempts - 1, sent_at = NULL, claimed_at = NULL,
+				last_code = ?, last_message = ?, updated_at = ? WHERE id = ? AND status = 'unknown' AND claim = ? RETURNING `+sendCols),
+				o.Code, o.Message+" (given back after its lease lapsed)", s.ts(o.At), tok.SendID, tok.Claim)
+			if err != nil {
+				return err
+			}
+			if back, err = collect(rows, scanSend); err != nil {
+				return err
+			}
+		}
+		if len(back) != 1 {
+			now, err := s.getSend(ctx, tx, tok.SendID, false)
+			if err != nil {
+				return err
+			}
+			te := lostClaim(now, tok, string(o.Status))
+			if run.Status != campaign.RunPending && run.Status != campaign.RunRunning {
+				te.Reason = fmt.Sprintf("its lease lapsed and run %d is %s", run.ID, run.Status)
+			}
+			return fmt.Errorf("campaign %d run %d: %w", now.CampaignID, now.RunID, te)
+		}
+		out = back[0]
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM quota_ledger WHERE send_id = ? AND claim = ?`), tok.SendID, tok.Claim); err != nil {
+			return fmt.Errorf("send %d: quota ledger: %w", tok.SendID, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return campaign.Send{}, fmt.Errorf("send %d: give back late: %w", tok.SendID, err)
+	}
+	return out, nil
 }
 
 // ledger records an attempt that reached or may have reached the service.
