@@ -1,6 +1,8 @@
 package admin
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -36,9 +38,60 @@ func readBody(r *http.Request) ([]byte, error) {
 	return data, nil
 }
 
+// Idempotency headers of POST /v1/campaigns.
+const (
+	// HeaderIdempotencyKey carries the client's key for one create
+	// (optional): a retry under the same key and body gets the campaign
+	// the first attempt created instead of a second one.
+	HeaderIdempotencyKey = "Idempotency-Key"
+	// HeaderIdempotentReplayed is "true" on the answer to such a retry.
+	HeaderIdempotentReplayed = "Idempotent-Replayed"
+)
+
+// idempotencyKey reads the Idempotency-Key header: "" when absent, a 400
+// naming the header and its rule when it breaks the rule or is given more
+// than once.
+func idempotencyKey(r *http.Request) (string, error) {
+	vals, ok := r.Header[HeaderIdempotencyKey]
+	if !ok {
+		return "", nil
+	}
+	rule := ""
+	if len(vals) != 1 {
+		rule = fmt.Sprintf("must be given once, got %d values", len(vals))
+	} else if err := campaign.CheckIdempotencyKey(vals[0]); err != nil {
+		rule = err.Error()
+	}
+	if rule != "" {
+		return "", invalid("invalid "+HeaderIdempotencyKey+" header", Problem{Path: HeaderIdempotencyKey, Rule: rule})
+	}
+	return vals[0], nil
+}
+
+// requestHash identifies what a campaign is created from: the SHA-256, in
+// hex, of the body's media type (lower case, without parameters), a NUL
+// and the raw body. A retry must send the same bytes: the same campaign
+// re-encoded (JSON for YAML, keys reordered) is another request.
+func requestHash(mediaType string, body []byte) string {
+	h := sha256.New()
+	h.Write([]byte(mediaType))
+	h.Write([]byte{0})
+	h.Write(body)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
 // createCampaign is POST /v1/campaigns: the body is a campaign file, JSON or
-// YAML by Content-Type.
+// YAML by Content-Type. With an Idempotency-Key, a create whose key a
+// campaign was created under answers that campaign as it is now (200,
+// Idempotent-Replayed: true) when the body is the same, before the body is
+// validated again (what changed since, such as an `at` now past, must not
+// refuse a retry of a create that succeeded), and 422 when it is not.
 func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
+	key, err := idempotencyKey(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || !slices.Contains(campaignContentTypes, mt) {
 		s.writeError(w, r, http.StatusUnsupportedMediaType, errorf("Content-Type must be one of %s, got %q",
@@ -54,21 +107,58 @@ func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, invalid("invalid campaign: empty body", Problem{Rule: "the body is the campaign file (name, app, schedule, vars, push)"}))
 		return
 	}
+	ik := campaign.IdempotencyKey{Key: key, RequestHash: requestHash(mt, data)}
+	if key != "" {
+		existing, found, err := s.opts.Store.FindIdempotent(r.Context(), ik)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if found {
+			s.replayCreate(w, r, existing, key)
+			return
+		}
+	}
 	now := s.now()
 	c, err := campaign.ParseFile(data, campaign.ValidateOptions{Now: now, Apps: s.opts.Apps})
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	created, err := s.opts.Store.Create(r.Context(), c, now)
+	var created campaign.Campaign
+	if key == "" {
+		created, err = s.opts.Store.Create(r.Context(), c, now)
+	} else {
+		var replayed bool
+		created, replayed, err = s.opts.Store.CreateIdempotent(r.Context(), c, ik, now)
+		if err == nil && replayed {
+			// A concurrent create under the key won.
+			s.replayCreate(w, r, created, key)
+			return
+		}
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.log.Info().Str("request_id", requestID(r)).Int64("campaign", created.ID).Str("app", created.App).
-		Str("name", created.Name).Str("schedule", created.Schedule.Kind()).Msg("campaign created")
+	ev := s.log.Info().Str("request_id", requestID(r)).Int64("campaign", created.ID).Str("app", created.App).
+		Str("name", created.Name).Str("schedule", created.Schedule.Kind())
+	if key != "" {
+		ev = ev.Str("idempotency_key", key)
+	}
+	ev.Msg("campaign created")
 	w.Header().Set("Location", fmt.Sprintf("/v1/campaigns/%d", created.ID))
 	s.writeJSON(w, r, http.StatusCreated, created)
+}
+
+// replayCreate answers a create retried under the key c was created with:
+// c as it is now, 200, Idempotent-Replayed: true.
+func (s *Server) replayCreate(w http.ResponseWriter, r *http.Request, c campaign.Campaign, key string) {
+	s.log.Info().Str("request_id", requestID(r)).Int64("campaign", c.ID).Str("idempotency_key", key).
+		Msg("campaign create replayed: created before under this idempotency key")
+	w.Header().Set("Location", fmt.Sprintf("/v1/campaigns/%d", c.ID))
+	w.Header().Set(HeaderIdempotentReplayed, "true")
+	s.writeJSON(w, r, http.StatusOK, c)
 }
 
 // listCampaigns is GET /v1/campaigns?app=&status=&name=&after=&limit=.

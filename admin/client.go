@@ -3,10 +3,12 @@ package admin
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -91,11 +93,17 @@ func (e *UnreachableError) Unwrap() error { return e.Err }
 // written, so an id holding "/", " " or non-ASCII reaches the server whole
 // and is not escaped a second time.
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, contentType string, body []byte, out any) error {
+	_, err := c.doHeader(ctx, method, path, query, nil, contentType, body, out)
+	return err
+}
+
+// doHeader is do with request headers, returning a 2xx answer's headers.
+func (c *Client) doHeader(ctx context.Context, method, path string, query url.Values, header http.Header, contentType string, body []byte, out any) (http.Header, error) {
 	u := *c.base
 	u.RawPath = c.base.EscapedPath() + path
 	unescaped, err := url.PathUnescape(u.RawPath)
 	if err != nil {
-		return fmt.Errorf("admin API %s %s: %w", method, path, err)
+		return nil, fmt.Errorf("admin API %s %s: %w", method, path, err)
 	}
 	u.Path = unescaped
 	u.RawQuery = query.Encode()
@@ -105,7 +113,10 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
 	if err != nil {
-		return fmt.Errorf("admin API %s %s: %w", method, path, err)
+		return nil, fmt.Errorf("admin API %s %s: %w", method, path, err)
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Accept", "application/json")
@@ -115,21 +126,21 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return fmt.Errorf("admin API %s %s: %w", method, path, ctx.Err())
+			return nil, fmt.Errorf("admin API %s %s: %w", method, path, ctx.Err())
 		}
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err // the URL is in UnreachableError already
 		}
-		return &UnreachableError{URL: c.base.String(), Err: err}
+		return nil, &UnreachableError{URL: c.base.String(), Err: err}
 	}
 	defer func() { _ = resp.Body.Close() }()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxClientResponseBytes+1))
 	if err != nil {
-		return fmt.Errorf("admin API %s %s: read answer: %w", method, path, err)
+		return nil, fmt.Errorf("admin API %s %s: read answer: %w", method, path, err)
 	}
 	if len(data) > maxClientResponseBytes {
-		return fmt.Errorf("admin API %s %s: HTTP %d: the answer is over the client's limit of %d MiB and was not read", method, path, resp.StatusCode, maxClientResponseBytes>>20)
+		return nil, fmt.Errorf("admin API %s %s: HTTP %d: the answer is over the client's limit of %d MiB and was not read", method, path, resp.StatusCode, maxClientResponseBytes>>20)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		ae := &APIError{Status: resp.StatusCode}
@@ -144,15 +155,15 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		case json.Unmarshal(data, &ae.ErrorBody) != nil || ae.ErrorBody.Error == "":
 			ae.ErrorBody = ErrorBody{Error: strings.TrimSpace(http.StatusText(resp.StatusCode) + " " + firstLine(data))}
 		}
-		return ae
+		return nil, ae
 	}
 	if out == nil {
-		return nil
+		return resp.Header, nil
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("admin API %s %s: decode answer: %w", method, path, err)
+		return resp.Header, fmt.Errorf("admin API %s %s: decode answer: %w", method, path, err)
 	}
-	return nil
+	return resp.Header, nil
 }
 
 func firstLine(b []byte) string {
@@ -164,11 +175,75 @@ func firstLine(b []byte) string {
 }
 
 // CreateCampaign creates a campaign from a campaign file; contentType is
-// "application/yaml" or "application/json".
+// "application/yaml" or "application/json". It sends no idempotency key:
+// a retry after a lost answer creates a second campaign. See
+// CreateCampaignWith.
 func (c *Client) CreateCampaign(ctx context.Context, file []byte, contentType string) (campaign.Campaign, error) {
-	var out campaign.Campaign
-	err := c.do(ctx, http.MethodPost, "/v1/campaigns", nil, contentType, file, &out)
+	res, err := c.CreateCampaignWith(ctx, file, contentType, CreateOptions{})
+	return res.Campaign, err
+}
+
+// CreateOptions are CreateCampaignWith's options.
+type CreateOptions struct {
+	// IdempotencyKey, when not empty, is sent as the Idempotency-Key header
+	// (1 to 255 characters of visible ASCII; campaign.CheckIdempotencyKey):
+	// a call under a key a campaign was created under, with the same file
+	// and content type, creates nothing and answers that campaign; with
+	// another file it is an *APIError with Status 422. To create a campaign
+	// at most once, choose the key before the first call and reuse it for
+	// every retry of that call (after a timeout, a network error or a 5xx:
+	// OutcomeUnknown).
+	IdempotencyKey string
+}
+
+// Created is CreateCampaignWith's answer.
+type Created struct {
+	Campaign campaign.Campaign
+	// Replayed: the campaign was created before, under the same
+	// idempotency key and from the same request; Campaign is as it is now.
+	Replayed bool
+}
+
+// CreateCampaignWith creates a campaign from a campaign file, as
+// CreateCampaign, with options.
+func (c *Client) CreateCampaignWith(ctx context.Context, file []byte, contentType string, opts CreateOptions) (Created, error) {
+	var header http.Header
+	if opts.IdempotencyKey != "" {
+		header = http.Header{HeaderIdempotencyKey: {opts.IdempotencyKey}}
+	}
+	var out Created
+	h, err := c.doHeader(ctx, http.MethodPost, "/v1/campaigns", nil, header, contentType, file, &out.Campaign)
+	out.Replayed = h.Get(HeaderIdempotentReplayed) == "true"
 	return out, err
+}
+
+// OutcomeUnknown reports whether a call that failed with err may still
+// have been carried out by the server: its answer was lost (a timeout, a
+// connection closed or reset after the request went out, an answer that
+// could not be read) or was a 5xx (the server, or a proxy before it,
+// failed after the request may have reached it). It is false for an
+// answer that refused the request (a 3xx or 4xx) and for a connection
+// never made (refused, unknown host, TLS verification): then nothing was
+// done. A create that failed this way is retried safely only under the
+// same idempotency key.
+func OutcomeUnknown(err error) bool {
+	if err == nil {
+		return false
+	}
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.Status >= 500
+	}
+	var (
+		op   *net.OpError
+		dns  *net.DNSError
+		cert *tls.CertificateVerificationError
+	)
+	switch {
+	case errors.As(err, &op) && op.Op == "dial", errors.As(err, &dns), errors.As(err, &cert):
+		return false
+	}
+	return true
 }
 
 // ListQuery filters and pages GET /v1/campaigns; zero fields do not filter.

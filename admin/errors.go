@@ -90,6 +90,11 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 			Error:       "push service: " + pe.Error(),
 			ServiceCode: pe.Code, ServiceStatus: pe.HTTPStatus, ServiceRequestID: pe.RequestID,
 		})
+	case errors.Is(err, campaign.ErrIdempotencyKeyReused):
+		s.writeError(w, r, http.StatusUnprocessableEntity, ErrorBody{Error: err.Error(), Problems: []Problem{{
+			Path: HeaderIdempotencyKey,
+			Rule: "reused with a different request: a retry must send the same body with the same Content-Type; a new campaign needs a new key",
+		}}})
 	case errors.Is(err, campaign.ErrNotFound):
 		s.writeError(w, r, http.StatusNotFound, errorf("%v", err))
 	case errors.Is(err, campaign.ErrIllegalTransition):

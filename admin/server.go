@@ -31,6 +31,10 @@ const readyTimeout = 3 * time.Second
 // (campaign.Store satisfies it).
 type CampaignStore interface {
 	Create(ctx context.Context, c campaign.Campaign, now time.Time) (campaign.Campaign, error)
+	// CreateIdempotent and FindIdempotent serve creates under an
+	// Idempotency-Key (see campaign.Store).
+	CreateIdempotent(ctx context.Context, c campaign.Campaign, key campaign.IdempotencyKey, now time.Time) (campaign.Campaign, bool, error)
+	FindIdempotent(ctx context.Context, key campaign.IdempotencyKey) (campaign.Campaign, bool, error)
 	List(ctx context.Context, f campaign.ListFilter) ([]campaign.Campaign, int64, error)
 	GetCampaign(ctx context.Context, id int64) (campaign.Campaign, error)
 	// Get reads a campaign with one page of its runs (see campaign.Store).

@@ -17,6 +17,23 @@ type Store interface {
 	// returns it with its id and timestamps. c.NextRunAt is its first fire;
 	// nil creates it done.
 	Create(ctx context.Context, c Campaign, now time.Time) (Campaign, error)
+	// CreateIdempotent is Create under a client's idempotency key, atomic
+	// across goroutines and processes: the first create under key.Key
+	// stores the campaign with the key and key.RequestHash; any other
+	// (before, during or after it commits) stores nothing and returns the
+	// campaign created under the key as it is now, with replayed true when
+	// its RequestHash is the same, or an *IdempotencyKeyReusedError
+	// (errors.Is ErrIdempotencyKeyReused) when it is not. A key stays with
+	// its campaign for good, whatever its status (a cancel does not free
+	// it).
+	CreateIdempotent(ctx context.Context, c Campaign, key IdempotencyKey, now time.Time) (created Campaign, replayed bool, err error)
+	// FindIdempotent looks up the campaign created under key.Key, as it is
+	// now: found is false when there is none; an *IdempotencyKeyReusedError
+	// when it was created from another request (key.RequestHash differs).
+	// A caller checks it before validating a request (a replay must not be
+	// refused for what changed since, such as an `at` now past) and still
+	// creates with CreateIdempotent, which settles races.
+	FindIdempotent(ctx context.Context, key IdempotencyKey) (c Campaign, found bool, err error)
 	// List returns campaigns matching f in id order, at most f.Limit, and
 	// the cursor of the next page (0 when this is the last page).
 	List(ctx context.Context, f ListFilter) (campaigns []Campaign, next int64, err error)

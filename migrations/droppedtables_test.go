@@ -39,6 +39,8 @@ func TestEmbeddedMigrationsDroppedTables(t *testing.T) {
 		"00001_campaigns.sql":    {"quota_ledger", "sends", "runs", "campaigns"},
 		"00002_claimed_by.sql":   nil,
 		"00003_quota_blocks.sql": {"quota_blocks"},
+		// drops an index and two columns, no table
+		"00004_idempotency_key.sql": nil,
 	}
 	for _, d := range []Dialect{Postgres, SQLite} {
 		fsys, err := FS(d)

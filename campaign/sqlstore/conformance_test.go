@@ -207,6 +207,8 @@ func RunConformance(t *testing.T, newStore storeFactory) {
 		"CancelRacesClaimAndRecord": testCancelRacesClaimAndRecord,
 		"QuotaBlocks":               testQuotaBlocks,
 		"RunsPaging":                testRunsPaging,
+		"IdempotentCreate":          testIdempotentCreate,
+		"IdempotentCreateRace":      testIdempotentCreateRace,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {

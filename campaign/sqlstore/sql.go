@@ -177,9 +177,14 @@ const campaignCols = `id, app, name, push, schedule, vars, status, next_run_at, 
 
 func scanCampaign(row interface{ Scan(...any) error }) (campaign.Campaign, error) {
 	var c campaign.Campaign
-	err := row.Scan(&c.ID, &c.App, &c.Name, scanJSON{dst: &c.Push}, scanJSON{dst: &c.Schedule}, scanJSON{dst: &c.Vars, numbers: true},
-		&c.Status, scanTime{&c.NextRunAt}, scanTimeV{&c.CreatedAt}, scanTimeV{&c.UpdatedAt})
+	err := row.Scan(campaignDest(&c)...)
 	return c, err
+}
+
+// campaignDest is what a row of campaignCols scans into.
+func campaignDest(c *campaign.Campaign) []any {
+	return []any{&c.ID, &c.App, &c.Name, scanJSON{dst: &c.Push}, scanJSON{dst: &c.Schedule}, scanJSON{dst: &c.Vars, numbers: true},
+		&c.Status, scanTime{&c.NextRunAt}, scanTimeV{&c.CreatedAt}, scanTimeV{&c.UpdatedAt}}
 }
 
 const runCols = `id, campaign_id, app, scheduled_for, status, deliver_by, enqueued_at, retries, error, created_at, updated_at, finished_at`

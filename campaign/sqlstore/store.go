@@ -16,6 +16,64 @@ var _ campaign.Store = (*Store)(nil)
 
 // Create stores a validated campaign.
 func (s *Store) Create(ctx context.Context, c campaign.Campaign, now time.Time) (campaign.Campaign, error) {
+	out, _, err := s.insertCampaign(ctx, c, nil, now)
+	return out, err
+}
+
+// CreateIdempotent stores a validated campaign under an idempotency key,
+// or returns the campaign already created under it. The insert skips a
+// row whose key is taken (ON CONFLICT on the partial unique index
+// campaigns_idempotency_key): on PostgreSQL it waits for a concurrent
+// insert of the same key to commit or roll back, on SQLite writers take
+// turns; either way one insert wins and the others read its campaign.
+func (s *Store) CreateIdempotent(ctx context.Context, c campaign.Campaign, key campaign.IdempotencyKey, now time.Time) (campaign.Campaign, bool, error) {
+	if err := campaign.CheckIdempotencyKey(key.Key); err != nil {
+		return campaign.Campaign{}, false, fmt.Errorf("create campaign %q: idempotency key: %w", c.Name, err)
+	}
+	if key.RequestHash == "" {
+		return campaign.Campaign{}, false, fmt.Errorf("create campaign %q: idempotency key %q: no request hash", c.Name, key.Key)
+	}
+	// A second round only when the row that took the key is gone by the
+	// time it is read (campaigns are never deleted; a guard, not a path).
+	for range 3 {
+		out, inserted, err := s.insertCampaign(ctx, c, &key, now)
+		if err != nil || inserted {
+			return out, false, err
+		}
+		existing, found, err := s.FindIdempotent(ctx, key)
+		if err != nil {
+			return campaign.Campaign{}, false, err
+		}
+		if found {
+			return existing, true, nil
+		}
+	}
+	return campaign.Campaign{}, false, fmt.Errorf("create campaign %q: idempotency key %q: taken, but its campaign cannot be read", c.Name, key.Key)
+}
+
+// FindIdempotent returns the campaign created under key.Key.
+func (s *Store) FindIdempotent(ctx context.Context, key campaign.IdempotencyKey) (campaign.Campaign, bool, error) {
+	var (
+		c    campaign.Campaign
+		hash sql.NullString
+	)
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT `+campaignCols+`, request_hash FROM campaigns WHERE idempotency_key = ?`), key.Key).
+		Scan(append(campaignDest(&c), &hash)...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return campaign.Campaign{}, false, nil
+	}
+	if err != nil {
+		return campaign.Campaign{}, false, fmt.Errorf("campaign of idempotency key %q: %w", key.Key, err)
+	}
+	if hash.String != key.RequestHash {
+		return campaign.Campaign{}, false, &campaign.IdempotencyKeyReusedError{Key: key.Key, CampaignID: c.ID}
+	}
+	return c, true, nil
+}
+
+// insertCampaign stores a validated campaign, under key when not nil.
+// inserted is false, and nothing stored, when key is taken.
+func (s *Store) insertCampaign(ctx context.Context, c campaign.Campaign, key *campaign.IdempotencyKey, now time.Time) (out campaign.Campaign, inserted bool, err error) {
 	if c.Status == "" {
 		c.Status = campaign.CampaignActive
 	}
@@ -23,11 +81,11 @@ func (s *Store) Create(ctx context.Context, c campaign.Campaign, now time.Time) 
 		c.Status = campaign.CampaignDone
 	}
 	if !campaign.Valid(c.Status) {
-		return campaign.Campaign{}, fmt.Errorf("create campaign %q: unknown status %q", c.Name, c.Status)
+		return campaign.Campaign{}, false, fmt.Errorf("create campaign %q: unknown status %q", c.Name, c.Status)
 	}
 	push, err := mustJSON(c.Push)
 	if err != nil {
-		return campaign.Campaign{}, fmt.Errorf("create campaign %q: push: %w", c.Name, err)
+		return campaign.Campaign{}, false, fmt.Errorf("create campaign %q: push: %w", c.Name, err)
 	}
 	// The store keeps instants to the microsecond: a schedule instant finer
 	// than that would never equal the next_run_at derived from it, and an
@@ -38,24 +96,36 @@ func (s *Store) Create(ctx context.Context, c campaign.Campaign, now time.Time) 
 	c.Schedule.At, c.Schedule.Start, c.Schedule.End = ceilUTCP(c.Schedule.At), ceilUTCP(c.Schedule.Start), ceilUTCP(c.Schedule.End)
 	sched, err := mustJSON(c.Schedule)
 	if err != nil {
-		return campaign.Campaign{}, fmt.Errorf("create campaign %q: schedule: %w", c.Name, err)
+		return campaign.Campaign{}, false, fmt.Errorf("create campaign %q: schedule: %w", c.Name, err)
 	}
 	if c.Vars == nil {
 		c.Vars = map[string]any{}
 	}
 	vars, err := mustJSON(c.Vars)
 	if err != nil {
-		return campaign.Campaign{}, fmt.Errorf("create campaign %q: vars: %w", c.Name, err)
+		return campaign.Campaign{}, false, fmt.Errorf("create campaign %q: vars: %w", c.Name, err)
 	}
 	c.NextRunAt = ceilUTCP(c.NextRunAt)
 	c.CreatedAt, c.UpdatedAt = utc(now), utc(now)
-	err = s.db.QueryRowContext(ctx, s.q(`INSERT INTO campaigns (app, name, push, schedule, vars, status, next_run_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
-		c.App, c.Name, push, sched, vars, c.Status, s.tsp(c.NextRunAt), s.ts(now), s.ts(now)).Scan(&c.ID)
-	if err != nil {
-		return campaign.Campaign{}, fmt.Errorf("create campaign %q: %w", c.Name, err)
+	args := []any{c.App, c.Name, push, sched, vars, c.Status, s.tsp(c.NextRunAt), s.ts(now), s.ts(now)}
+	query := `INSERT INTO campaigns (app, name, push, schedule, vars, status, next_run_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	if key != nil {
+		// The conflict target names the partial index's column and
+		// predicate: both databases infer the index from them.
+		args = append(args, key.Key, key.RequestHash)
+		query = `INSERT INTO campaigns (app, name, push, schedule, vars, status, next_run_at, created_at, updated_at, idempotency_key, request_hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING id`
 	}
-	return c, nil
+	err = s.db.QueryRowContext(ctx, s.q(query), args...).Scan(&c.ID)
+	if key != nil && errors.Is(err, sql.ErrNoRows) {
+		return campaign.Campaign{}, false, nil // the key is taken
+	}
+	if err != nil {
+		return campaign.Campaign{}, false, fmt.Errorf("create campaign %q: %w", c.Name, err)
+	}
+	return c, true, nil
 }
 
 // List returns a page of campaigns.

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -111,12 +113,55 @@ func (g *globals) readCampaignFile(path string) ([]byte, error) {
 	return data, nil
 }
 
+// newIdempotencyKey is a random key for one `campaign create` (128 bits,
+// 32 hex characters).
+func newIdempotencyKey() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generate an idempotency key: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// createdCampaign is `campaign create --output json`: the campaign, whether
+// it already existed (created before under the same key), and the key.
+type createdCampaign struct {
+	campaign.Campaign
+	Replayed       bool   `json:"replayed"`
+	IdempotencyKey string `json:"idempotency_key"`
+}
+
+// unknownOutcome is a create whose outcome is unknown (its answer was lost,
+// or a 5xx): the error, and how to retry without creating it twice.
+type unknownOutcome struct {
+	err  error
+	hint string
+}
+
+func (e *unknownOutcome) Error() string { return e.err.Error() + "\n" + e.hint }
+func (e *unknownOutcome) Unwrap() error { return e.err }
+
 func newCampaignCreateCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "create FILE",
+	var key string
+	cmd := &cobra.Command{
+		Use:   "create FILE [--idempotency-key KEY]",
 		Short: "create a campaign from a campaign file (YAML or JSON; - reads stdin)",
-		Args:  cobra.ExactArgs(1),
+		Long: `Creates a campaign from a campaign file through the admin API.
+
+Every create is sent with an Idempotency-Key: --idempotency-key KEY, or a
+random one. When the outcome is unknown (a timeout or a lost connection
+after the request went out, or a 5xx), the campaign may have been created:
+the error names the key, and running the same command again with
+--idempotency-key KEY creates the campaign at most once (if it was created,
+it prints that it already existed). The same key with another file is
+refused. Without the key, a second run is a second campaign, and both fire.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("idempotency-key") {
+				if err := campaign.CheckIdempotencyKey(key); err != nil {
+					return usageError("--idempotency-key: %v", err)
+				}
+			}
 			data, err := g.readCampaignFile(args[0])
 			if err != nil {
 				return &exitError{code: 1, err: err}
@@ -125,21 +170,50 @@ func newCampaignCreateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if key == "" {
+				if key, err = newIdempotencyKey(); err != nil {
+					return &exitError{code: 1, err: err}
+				}
+			}
 			ct := "application/yaml"
 			if strings.EqualFold(filepath.Ext(args[0]), ".json") {
 				ct = "application/json"
 			}
-			c, err := client.CreateCampaign(cmd.Context(), data, ct)
+			res, err := client.CreateCampaignWith(cmd.Context(), data, ct, admin.CreateOptions{IdempotencyKey: key})
 			if err != nil {
-				return adminFailed(cmd, "campaign create "+args[0], err)
+				what := "campaign create " + args[0]
+				if !admin.OutcomeUnknown(err) {
+					return adminFailed(cmd, what, err)
+				}
+				failed := adminFailed(cmd, what, err)
+				var ue *admin.UnreachableError
+				if errors.As(err, &ue) {
+					// The request may have gone out: not "unreachable".
+					failed = &exitError{code: 1, err: fmt.Errorf("%s: no answer from the admin API at %s: %w", what, ue.URL, ue.Err)}
+				}
+				var ee *exitError
+				if errors.As(failed, &ee) {
+					ee.err = &unknownOutcome{err: ee.err, hint: fmt.Sprintf(
+						"the campaign may have been created: to create it at most once, run the same command again with --idempotency-key %s "+
+							"(it then prints the campaign if it exists); without the key a second run is a second campaign, and both fire", key)}
+				}
+				return failed
 			}
+			c := res.Campaign
 			if g.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), c)
+				return writeJSON(cmd.OutOrStdout(), createdCampaign{Campaign: c, Replayed: res.Replayed, IdempotencyKey: key})
+			}
+			if res.Replayed {
+				fmt.Fprintf(cmd.OutOrStdout(), "campaign %d already existed (created %s under idempotency key %s; nothing created): %s (app %s, %s), status %s, next run %s\n",
+					c.ID, c.CreatedAt.Format(time.RFC3339), key, c.Name, c.App, describeSchedule(c.Schedule), c.Status, timeOrDash(c.NextRunAt))
+				return nil
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "campaign %d created: %s (app %s, %s), next run %s\n", c.ID, c.Name, c.App, describeSchedule(c.Schedule), timeOrDash(c.NextRunAt))
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&key, "idempotency-key", "", "the create's Idempotency-Key (1 to 255 visible ASCII characters; default: a random one): rerun a create whose outcome is unknown with the key its error names")
+	return cmd
 }
 
 func newCampaignListCmd(g *globals) *cobra.Command {
