@@ -69,6 +69,32 @@ type Ledger interface {
 	SentBetween(ctx context.Context, app string, from, to time.Time) ([]time.Time, error)
 }
 
+// Attempt is one attempt of the ledger, named by the send and claim that
+// made it (Send 0: an attempt of no send's claim, such as `push send`'s).
+type Attempt struct {
+	At          time.Time
+	Send, Claim int64
+}
+
+// AttemptLedger is a Ledger that names the claim behind each attempt, in
+// flight or recorded. A rebuild from it seeds a claimed attempt under the
+// member its reservation carries once claimed (Reservation.Claimed), so
+// that Held finds the slot the rebuild counted for that very claim, and
+// Release gives it back. Without the names a claim in flight when Redis
+// lost its state was seeded under an anonymous member: its worker found its
+// reservation gone and gave the claim back, and the seeded slot stayed
+// counted, unused, for its whole window (up to a day), found by the e2e
+// chaos test's lateness check. *sqlstore.Store is one.
+type AttemptLedger interface {
+	Ledger
+	AttemptsBetween(ctx context.Context, app string, from, to time.Time) ([]Attempt, error)
+}
+
+// claimMember is the entries member of send's claim, in flight or recorded.
+func claimMember(send, claim int64) string {
+	return "claim:" + strconv.FormatInt(send, 10) + ":" + strconv.FormatInt(claim, 10)
+}
+
 // BlockStore keeps the blocks that 429/1008 answers put on apps, so that
 // the guard's rebuild of a Redis that lost its state (flushed, restarted,
 // the embedded one of each `tagcast push send`) blocks the app again: the
@@ -177,6 +203,17 @@ type Reservation struct {
 	HourUsed, DayUsed int
 	// HourLimit and DayLimit are the windows' limits at that instant.
 	HourLimit, DayLimit int
+	// claim is the entries member of the claim the reservation was spent
+	// on (Claimed): a rebuild seeds the claim's attempt under it.
+	claim string
+}
+
+// Claimed returns res spent on claim claim of send: the member a rebuild
+// from an AttemptLedger seeds that attempt under. Held finds the slot under
+// either name, and Release gives back both.
+func (r Reservation) Claimed(send, claim int64) Reservation {
+	r.claim = claimMember(send, claim)
+	return r
 }
 
 // Constraint names what keeps an app from sending.
@@ -439,9 +476,19 @@ func (g *Guard) rebuild(ctx context.Context, app string, r resolved, now time.Ti
 	// of this clock (another process's clock ran ahead, or this one was
 	// stepped back) count as they did before the loss.
 	to := ledgerHorizon
-	sent, err := g.ledger.SentBetween(ctx, app, from, to)
-	if err != nil {
-		return fmt.Errorf("quota: app %s: rebuild from ledger [%s, %s): %w", app, from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339), err)
+	var attempts []Attempt
+	var err2 error
+	if al, ok := g.ledger.(AttemptLedger); ok {
+		attempts, err2 = al.AttemptsBetween(ctx, app, from, to)
+	} else {
+		var sent []time.Time
+		sent, err2 = g.ledger.SentBetween(ctx, app, from, to)
+		for _, t := range sent {
+			attempts = append(attempts, Attempt{At: t})
+		}
+	}
+	if err2 != nil {
+		return fmt.Errorf("quota: app %s: rebuild from ledger [%s, %s): %w", app, from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339), err2)
 	}
 	// A recorded block goes back before the windows are seeded: from the
 	// seed on, a reservation finds the windows, and must find the block too.
@@ -456,10 +503,14 @@ func (g *Guard) rebuild(ctx context.Context, app string, r resolved, now time.Ti
 			}
 		}
 	}
-	args := make([]any, 0, 4+2*len(sent))
+	args := make([]any, 0, 4+2*len(attempts))
 	args = append(args, entriesTTL.Milliseconds(), markerTTL.Milliseconds(), genReply[0], genReply[1])
-	for i, t := range sent {
-		args = append(args, score(t), "ledger:"+strconv.Itoa(i)+":"+strconv.FormatInt(t.UnixNano(), 10))
+	for i, a := range attempts {
+		member := "ledger:" + strconv.Itoa(i) + ":" + strconv.FormatInt(a.At.UnixNano(), 10)
+		if a.Send != 0 {
+			member = claimMember(a.Send, a.Claim) // one per claim: the store's (send_id, claim) is unique
+		}
+		args = append(args, score(a.At), member)
 	}
 	seeded, err := seedScript.Run(ctx, g.client, []string{k.entries, k.marker, k.generation}, args...).Int()
 	if err != nil {
@@ -471,7 +522,7 @@ func (g *Guard) rebuild(ctx context.Context, app string, r resolved, now time.Ti
 		// again, on a fresh read.
 		g.log.Warn().Str("app", app).Msg("quota: Redis lost its state again during the rebuild: not seeded")
 	case 1:
-		g.log.Info().Str("app", app).Int("sends", len(sent)).Time("from", from).Msg("quota windows rebuilt from the ledger")
+		g.log.Info().Str("app", app).Int("sends", len(attempts)).Time("from", from).Msg("quota windows rebuilt from the ledger")
 	}
 	return nil
 }
@@ -505,7 +556,11 @@ func (g *Guard) Release(ctx context.Context, res Reservation) error {
 	if res.ID == "" {
 		return fmt.Errorf("quota: app %s: release: empty reservation id", res.App)
 	}
-	n, err := g.client.ZRem(ctx, g.keys(res.App).entries, res.ID).Result()
+	members := []any{res.ID}
+	if res.claim != "" {
+		members = append(members, res.claim) // the claim's slot, as a rebuild seeded it
+	}
+	n, err := g.client.ZRem(ctx, g.keys(res.App).entries, members...).Result()
 	if err != nil {
 		return fmt.Errorf("quota: app %s: release reservation %s: %w", res.App, res.ID, err)
 	}
@@ -538,7 +593,7 @@ func (g *Guard) Held(ctx context.Context, res Reservation) (bool, error) {
 		return false, fmt.Errorf("quota: app %s: held: empty reservation id", res.App)
 	}
 	k := g.keys(res.App)
-	n, err := heldScript.Run(ctx, g.client, []string{k.entries, k.marker}, res.ID).Int()
+	n, err := heldScript.Run(ctx, g.client, []string{k.entries, k.marker}, res.ID, res.claim).Int()
 	if err != nil {
 		return false, fmt.Errorf("quota: app %s: check reservation %s: %w", res.App, res.ID, err)
 	}

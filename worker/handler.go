@@ -511,6 +511,10 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, l
 		log = log.With().Int64("campaign", claimed.CampaignID).Logger()
 	}
 	tok := claimed.Token()
+	// The slot is this claim's now: a rebuild of the windows after Redis
+	// lost the reservation seeds the claim in flight under its name, which
+	// Held finds, and Release gives back.
+	res = res.Claimed(claimed.ID, claimed.Claim)
 	if err := ctx.Err(); err != nil {
 		// The task ended during the claim: give the claim and the slot back
 		// rather than call with a context that is over.
@@ -521,7 +525,8 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, l
 	// If Redis lost it since the reservation (flushed, restarted, failed
 	// over), a rebuild may have read the ledger before this claim and given
 	// the same slot to another worker: both go back, and the run reserves
-	// again on the rebuilt windows (Guard.Held). Held is false too once the
+	// again on the rebuilt windows (Guard.Held). A rebuild that read the
+	// ledger after the claim counted it, under the claim's name: held. Held is false too once the
 	// slot is past its UseBy: the slot counts from its reservation, and a
 	// push starting later (a slow claim, the process paused, the clock
 	// moved) could land after the margin, in a window that has moved on.

@@ -51,3 +51,38 @@ func TestSlotLostBeforeTheClaimIsNotCalledOn(t *testing.T) {
 	}
 	e.hourUsed(1, "the other worker's slot only")
 }
+
+// Redis loses the guard's state after a worker's claim, and another worker
+// rebuilds the windows before the first checks its slot: the rebuild read
+// the claim in flight and counted it, under the claim's name, so the slot
+// is still this claim's and the push goes out on it. The worker used to
+// find its reservation gone and give the claim back, while the slot the
+// rebuild seeded for it stayed counted, unused, for its whole window: with
+// a limit of 2, the run then waited an hour for room the service had
+// (found by the e2e chaos test's lateness check).
+func TestSlotRebuiltAfterTheClaimIsTheClaims(t *testing.T) {
+	t.Parallel()
+	e := setup(t, envOpts{policy: quota.Policy{Hourly: 2, Daily: 10}})
+	ids := fire(t, e.ctx, e.store, 1, body(), t0, t0, 0)
+	h := hooked(t, e, func(claim func() (campaign.Send, error)) (campaign.Send, error) {
+		sd, err := claim()
+		e.redis.Flush(t)
+		// Another process reads the windows: the rebuild reads the ledger
+		// with this claim in flight.
+		if _, serr := e.guard.Status(e.ctx, testApp); serr != nil {
+			t.Fatalf("the rebuild: %v", serr)
+		}
+		return sd, err
+	})
+	if err := h.ProcessRun(e.ctx, ids[0]); err != nil {
+		t.Fatalf("ProcessRun: %v", err)
+	}
+	run, sends := e.run(ids[0])
+	if run.Status != campaign.RunDone || sends[0].Status != campaign.SendSent || sends[0].Attempts != 1 {
+		t.Errorf("run %s, send %s after %d attempts; want done, sent on its first claim", run.Status, sends[0].Status, sends[0].Attempts)
+	}
+	if n := len(e.emu.PushesFor(testKey)); n != 1 {
+		t.Errorf("%d pushes, want 1", n)
+	}
+	e.hourUsed(1, "the one push: no slot counted twice or left behind")
+}

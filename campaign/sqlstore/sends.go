@@ -11,6 +11,7 @@ import (
 
 	"github.com/tagcast/tagcast/campaign"
 	"github.com/tagcast/tagcast/migrations"
+	"github.com/tagcast/tagcast/quota"
 )
 
 // claimSet claims a send: in flight, one more attempt begun (sent_at) and
@@ -627,6 +628,31 @@ func (s *Store) SentBetween(ctx context.Context, app string, from, to time.Time)
 	}
 	if out == nil {
 		out = []time.Time{}
+	}
+	return out, nil
+}
+
+var _ quota.AttemptLedger = (*Store)(nil)
+
+// AttemptsBetween is SentBetween with the send and claim of each attempt
+// (0, 0 for an attempt of no send, such as `push send`'s): the guard seeds
+// a rebuilt window under those names (quota.AttemptLedger).
+func (s *Store) AttemptsBetween(ctx context.Context, app string, from, to time.Time) ([]quota.Attempt, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT sent_at, COALESCE(send_id, 0), COALESCE(claim, 0) FROM quota_ledger WHERE app = ? AND sent_at >= ? AND sent_at < ?
+		UNION ALL
+		SELECT sent_at, id, claim FROM sends WHERE status = 'in_flight' AND app = ? AND sent_at >= ? AND sent_at < ?
+		ORDER BY 1`),
+		app, s.ts(from), s.ts(to), app, s.ts(from), s.ts(to))
+	if err != nil {
+		return nil, fmt.Errorf("app %s: quota ledger: %w", app, err)
+	}
+	out, err := collect(rows, func(row interface{ Scan(...any) error }) (quota.Attempt, error) {
+		var a quota.Attempt
+		err := row.Scan(scanTimeV{&a.At}, &a.Send, &a.Claim)
+		return a, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("app %s: quota ledger: %w", app, err)
 	}
 	return out, nil
 }
