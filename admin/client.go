@@ -301,8 +301,9 @@ func (c *Client) GetCampaignPage(ctx context.Context, id int64, q campaign.RunsQ
 }
 
 // GetCampaignAll returns a campaign with every run (newest first), read a
-// page of pageSize runs at a time (0: campaign.MaxRunsLimit) by following
-// runs_next to the end; the campaign and the counts are the first page's.
+// page of pageSize runs at a time (0: campaign.MaxRunsLimit; fewer when
+// their sends pass campaign.MaxRunsPageBytes) by following runs_next to
+// the end; the campaign and the counts are the first page's.
 // The pages are separate reads: a run that changes status during the walk
 // shows the status its page read. Its memory grows with the campaign's run
 // count: for a campaign that fires often, prefer GetCampaignPage.

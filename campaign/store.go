@@ -45,7 +45,8 @@ type Store interface {
 	// reads all of it in one read-only transaction, so the page and the
 	// counts agree. Nothing it reads grows with the campaign's run count
 	// but the counts' scan: an every-minute campaign has 525,000 runs a
-	// year.
+	// year. A page holds at most q.Limit runs, and fewer when their sends'
+	// bodies would pass MaxRunsPageBytes.
 	Get(ctx context.Context, id int64, q RunsQuery) (Detail, error)
 	// RunsWithStatus returns up to limit runs of a campaign whose status is
 	// one of statuses and whose id is above afterID, in id order (without
@@ -157,6 +158,18 @@ type ListFilter struct {
 const (
 	DefaultRunsLimit = 100
 	MaxRunsLimit     = 1000
+	// MaxRunsPageBytes bounds a page in bytes as well as in runs: a run is
+	// as large as its sends' bodies (a push may carry 128 KB of content,
+	// repeated in every 1,000-id chunk of a user-id audience), so a page
+	// of MaxRunsLimit runs could be gigabytes. Store.Get stops adding runs
+	// to a page before their sends' bodies (as the database stores them)
+	// pass MaxRunsPageBytes, always keeping at least one run, and sets
+	// RunsNext as for a page cut by the limit: a page may hold fewer runs
+	// than its limit although older runs remain. At 8 MiB a page of more
+	// than one run stays under the admin client's 64 MiB answer limit even
+	// if the answer's JSON escaped every byte of the bodies (6 bytes for 1,
+	// at most); a run larger than the budget is a page by itself.
+	MaxRunsPageBytes = 8 << 20
 )
 
 // RunsQuery selects the page of a campaign's runs Store.Get returns.
@@ -165,7 +178,8 @@ type RunsQuery struct {
 	// of the previous page); 0 starts at the newest run.
 	Before int64
 	// Limit is the page size: DefaultRunsLimit when 0, at most
-	// MaxRunsLimit.
+	// MaxRunsLimit. A page may hold fewer runs (see MaxRunsPageBytes):
+	// RunsNext, not the page's length, tells whether older runs remain.
 	Limit int
 }
 

@@ -207,6 +207,7 @@ func RunConformance(t *testing.T, newStore storeFactory) {
 		"CancelRacesClaimAndRecord": testCancelRacesClaimAndRecord,
 		"QuotaBlocks":               testQuotaBlocks,
 		"RunsPaging":                testRunsPaging,
+		"RunsPageBytes":             testRunsPageBytes,
 		"IdempotentCreate":          testIdempotentCreate,
 		"IdempotentCreateRace":      testIdempotentCreateRace,
 	}

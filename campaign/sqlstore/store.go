@@ -221,10 +221,11 @@ func (s *Store) GetCampaign(ctx context.Context, id int64) (campaign.Campaign, e
 }
 
 // Get returns a campaign with one page of its runs (newest first) and their
-// sends, and the counts of all its runs by status, in one read-only
-// transaction: REPEATABLE READ on PostgreSQL (one snapshot for every
-// statement), a deferred read transaction on SQLite (WAL: one snapshot
-// from the first read).
+// sends, the page cut short before its sends' bodies pass
+// campaign.MaxRunsPageBytes, and the counts of all its runs by status, in
+// one read-only transaction: REPEATABLE READ on PostgreSQL (one snapshot
+// for every statement), a deferred read transaction on SQLite (WAL: one
+// snapshot from the first read).
 func (s *Store) Get(ctx context.Context, id int64, q campaign.RunsQuery) (campaign.Detail, error) {
 	limit := q.Limit
 	if limit <= 0 {
@@ -282,24 +283,41 @@ func (s *Store) getPage(ctx context.Context, tx *sql.Tx, id, before int64, limit
 	if len(runs) == 0 {
 		return d, nil
 	}
-	byRun := make(map[int64]int, len(runs))
+	// The page stops before its sends' bodies pass MaxRunsPageBytes. Their
+	// lengths come first, computed in the database, a chunk of runs at a
+	// time (doubling, so that a page of large runs measures about what it
+	// keeps, not the whole limit); then only the kept runs' sends are read.
 	ids := make([]int64, len(runs))
 	for i, r := range runs {
-		byRun[r.ID] = i
 		ids[i] = r.ID
+	}
+	keep, total, cut := 0, int64(0), false
+	for lo, n := 0, firstSizesChunk; lo < len(ids) && !cut; lo, n = lo+n, 2*n {
+		chunk := ids[lo:min(lo+n, len(ids))]
+		sizes, err := s.bodyBytes(ctx, tx, chunk)
+		if err != nil {
+			return campaign.Detail{}, fmt.Errorf("campaign %d: sends' sizes: %w", id, err)
+		}
+		for _, runID := range chunk {
+			total += sizes[runID] // 0 for a run without sends
+			if keep > 0 && total > campaign.MaxRunsPageBytes {
+				cut = true
+				break
+			}
+			keep++
+		}
+	}
+	if cut {
+		runs, ids = runs[:keep], ids[:keep]
+		d.RunsNext = runs[keep-1].ID
+	}
+	byRun := make(map[int64]int, len(runs))
+	for i, r := range runs {
+		byRun[r.ID] = i
 		d.Runs = append(d.Runs, campaign.RunDetail{Run: r, Sends: []campaign.Send{}})
 	}
-	// Only the page's sends (the page has at most MaxRunsLimit runs: well
-	// under SQLite's 32,766 parameters).
-	if s.dialect == migrations.Postgres {
-		rows, err = tx.QueryContext(ctx, `SELECT `+sendCols+` FROM sends WHERE run_id = ANY($1) ORDER BY run_id, idx`, ids)
-	} else {
-		args := make([]any, len(ids))
-		for i, id := range ids {
-			args[i] = id
-		}
-		rows, err = tx.QueryContext(ctx, `SELECT `+sendCols+` FROM sends WHERE run_id IN (?`+strings.Repeat(", ?", len(ids)-1)+`) ORDER BY run_id, idx`, args...)
-	}
+	in, args := s.runIDsIn(ids)
+	rows, err = tx.QueryContext(ctx, `SELECT `+sendCols+` FROM sends WHERE `+in+` ORDER BY run_id, idx`, args...)
 	if err != nil {
 		return campaign.Detail{}, fmt.Errorf("campaign %d: sends: %w", id, err)
 	}
@@ -313,6 +331,54 @@ func (s *Store) getPage(ctx context.Context, tx *sql.Tx, id, before int64, limit
 		}
 	}
 	return d, nil
+}
+
+// firstSizesChunk is how many runs Get measures first; each further
+// chunk is twice the last.
+const firstSizesChunk = 32
+
+// bodyBytes is the bytes of the sends' bodies of each of the runs ids (a
+// run without sends is missing), as the database stores them, without
+// reading the bodies out: octet_length of the jsonb's text on PostgreSQL
+// (computed in the database), octet_length on SQLite (read from the
+// record header, without loading the body).
+func (s *Store) bodyBytes(ctx context.Context, tx *sql.Tx, ids []int64) (map[int64]int64, error) {
+	size := `octet_length(body)`
+	if s.dialect == migrations.Postgres {
+		size = `octet_length(body::text)`
+	}
+	in, args := s.runIDsIn(ids)
+	rows, err := tx.QueryContext(ctx, `SELECT run_id, sum(`+size+`) FROM sends WHERE `+in+` GROUP BY run_id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = rows.Close() }()
+	sizes := make(map[int64]int64, len(ids))
+	for rows.Next() {
+		var (
+			runID int64
+			n     int64
+		)
+		if err := rows.Scan(&runID, &n); err != nil {
+			return nil, err
+		}
+		sizes[runID] = n
+	}
+	return sizes, rows.Err()
+}
+
+// runIDsIn is a condition on sends.run_id being one of ids, and its
+// arguments, in the dialect's placeholders (a page has at most
+// MaxRunsLimit runs: well under SQLite's 32,766 parameters).
+func (s *Store) runIDsIn(ids []int64) (string, []any) {
+	if s.dialect == migrations.Postgres {
+		return `run_id = ANY($1)`, []any{ids}
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	return `run_id IN (?` + strings.Repeat(", ?", len(ids)-1) + `)`, args
 }
 
 // scanCounts reads (status, count) rows into counts.

@@ -326,12 +326,13 @@ func newCampaignShowCmd(g *globals) *cobra.Command {
 		Use:   "show ID [--runs N] [--before RUN] [--all]",
 		Short: "show a campaign, its run counts and its newest runs with their sends (status, attempts, code, push id, messageUID)",
 		Long: fmt.Sprintf(`Shows the campaign, how many runs it has in each status, and its newest
-runs (--runs, default %d, at most %d), newest first, each with its sends.
+runs (--runs, default %d, at most %d; fewer when their sends' bodies would
+pass %d MiB), newest first, each with its sends.
 When older runs remain it prints "more: --before RUN": run it again with
 that flag for the next page. --all reads every run, a page of --runs (default
 %d) at a time, into one answer: a campaign firing every minute has 525,000
 runs a year, so use it with care. With --output json and neither --runs nor
---before, every run is read, as with --all.`, defaultShownRuns, campaign.MaxRunsLimit, campaign.MaxRunsLimit),
+--before, every run is read, as with --all.`, defaultShownRuns, campaign.MaxRunsLimit, campaign.MaxRunsPageBytes>>20, campaign.MaxRunsLimit),
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseID("campaign", args[0])
