@@ -927,7 +927,13 @@ func checkChaosLateness(p *problems, sc *scenario, ids map[string]int64, rec emu
 	}
 	counted := map[string][]time.Time{}
 	for k, at := range rec.counted {
-		counted[k] = append(counted[k], at...)
+		for _, t := range at {
+			// As the guard scores an attempt: its instant rounded up to the
+			// millisecond (quota's score). Unrounded, a slot freed at the
+			// guard's millisecond and taken again in it looked free for the
+			// fraction of a millisecond before (LATE, falsely).
+			counted[k] = append(counted[k], t.Add(time.Millisecond-time.Nanosecond).Truncate(time.Millisecond))
+		}
 	}
 	for k, at := range kills.wasted {
 		counted[k] = append(counted[k], at...)

@@ -356,7 +356,33 @@ func (c *cluster) stopAll() {
 		for _, p := range procs {
 			c.t.Logf("--- %s log (tail) ---\n%s", p.name, tailFile(p.logPath, 25))
 		}
+		c.keepLogs(procs)
 	}
+}
+
+// keepLogs copies a failed test's process logs (the test's temporary
+// directory goes with it) to tmp/e2e-failed/<test>-<time>/ in the
+// repository, to read whole.
+func (c *cluster) keepLogs(procs []*proc) {
+	dir, err := filepath.Abs(filepath.Join("..", "tmp", "e2e-failed",
+		strings.ReplaceAll(c.t.Name(), "/", "_")+"-"+time.Now().UTC().Format("20060102T150405")))
+	if err == nil {
+		err = os.MkdirAll(dir, 0o755)
+	}
+	for _, p := range procs {
+		if err != nil {
+			break
+		}
+		var b []byte
+		if b, err = os.ReadFile(p.logPath); err == nil {
+			err = os.WriteFile(filepath.Join(dir, p.name+".log"), b, 0o644)
+		}
+	}
+	if err != nil {
+		c.t.Logf("keeping the process logs: %v", err)
+		return
+	}
+	c.t.Logf("process logs kept in %s", dir)
 }
 
 // waitAPI waits until the api process answers /readyz.

@@ -7,10 +7,12 @@ import (
 	"database/sql"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/tagcast/tagcast/internal/quotaprobe"
 	"github.com/tagcast/tagcast/queue"
@@ -190,6 +192,8 @@ type stepper struct {
 	steps     int
 	maxSettle time.Duration
 	probe     probeStats
+	// deadSlotsSeen lists the quota slots taken as dead (settle).
+	deadSlotsSeen []deadSlot
 	// unclaimedSeen: each app's unclaimed quota slots, since when (real
 	// time), across instants.
 	unclaimedSeen map[string]slotsSeen
@@ -239,6 +243,7 @@ func (s *stepper) run(ctx context.Context) error {
 		if changed {
 			continue
 		}
+		s.logLongWaits(ctx, w, next)
 		if err := s.c.clock.Set(next); err != nil {
 			return err
 		}
@@ -247,6 +252,63 @@ func (s *stepper) run(ctx context.Context) error {
 			s.onStep(next)
 		}
 	}
+}
+
+// logLongWaits logs, for a move of more than a minute, every app whose
+// ready sends wait for its quota: the guard's counts beside the store's
+// ledger, so that a wait the chaos lateness check reports can be read.
+func (s *stepper) logLongWaits(ctx context.Context, w world, next time.Time) {
+	if s.c == nil || next.Sub(w.now) <= time.Minute {
+		return
+	}
+	for app, until := range w.blockedApps {
+		st := w.quota[app]
+		from := st.Hour.Start.Add(-quota.DefaultMargin)
+		inHour, err := s.c.store.SentBetween(ctx, app, from, w.now.Add(time.Millisecond))
+		if err != nil {
+			s.c.t.Logf("stepper: ledger of %s: %v", app, err)
+			continue
+		}
+		s.c.t.Logf("stepper: %s → %s: %d sends of app %s wait for its quota until %s (hour %d/%d from %s, ledger %d there; day %d/%d; blocked until %s)%s",
+			w.now.Format(time.RFC3339Nano), next.Format(time.RFC3339Nano), w.readyByApp[app], app, until.Format(time.RFC3339Nano),
+			st.Hour.Used, st.Hour.Limit, st.Hour.Start.Format(time.RFC3339), len(inHour), st.Day.Used, st.Day.Limit, st.BlockedUntil.Format(time.RFC3339),
+			s.c.windowDiff(ctx, app, from, inHour))
+	}
+}
+
+// windowDiff names the guard's Redis entries of app from from on that the
+// ledger (sent) has no attempt at, and the ledger's that Redis lacks, by
+// millisecond: what makes the guard and the store disagree.
+func (c *cluster) windowDiff(ctx context.Context, app string, from time.Time, sent []time.Time) string {
+	zs, err := c.rdb.ZRangeByScoreWithScores(ctx, quota.DefaultPrefix+"{"+app+"}:entries",
+		&redis.ZRangeBy{Min: strconv.FormatInt(from.UnixMilli(), 10), Max: "+inf"}).Result()
+	if err != nil {
+		return "; redis: " + err.Error()
+	}
+	ms := func(t time.Time) int64 { return (t.UnixMicro() + 999) / 1000 }
+	led := map[int64]int{}
+	for _, t := range sent {
+		led[ms(t)]++
+	}
+	var onlyRedis []string
+	for _, z := range zs {
+		k := int64(z.Score)
+		if led[k] > 0 {
+			led[k]--
+			continue
+		}
+		onlyRedis = append(onlyRedis, fmt.Sprintf("%s@%s", z.Member, time.UnixMilli(k).UTC().Format("15:04:05.000")))
+	}
+	var onlyLedger []string
+	for k, n := range led {
+		for range n {
+			onlyLedger = append(onlyLedger, time.UnixMilli(k).UTC().Format("15:04:05.000"))
+		}
+	}
+	if len(onlyRedis) == 0 && len(onlyLedger) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; only in Redis %v, only in the ledger %v", onlyRedis, onlyLedger)
 }
 
 // next is where the clock goes after w: the earliest of the system's next
@@ -413,8 +475,16 @@ func (c *cluster) ahead(ctx context.Context, now time.Time, lookahead time.Durat
 
 // slotsSeen is how many unclaimed quota slots an app had, since when.
 type slotsSeen struct {
-	n     int
-	since time.Time
+	n        int
+	since    time.Time
+	reported bool // logged and recorded as dead (deadSlotsSeen)
+}
+
+// deadSlot: n quota slots of app left reserved and unclaimed at at.
+type deadSlot struct {
+	app string
+	n   int
+	at  time.Time
 }
 
 // settle polls until the world is settled at the current instant (twice in
@@ -457,6 +527,18 @@ func (s *stepper) settle(ctx context.Context, firstSeen map[int64]time.Time) (wo
 				unclaimedSeen[app] = slotsSeen{n: n, since: time.Now()}
 			}
 			deadSlots[app] = time.Since(unclaimedSeen[app].since) > s.deadAfter
+			if deadSlots[app] && !unclaimedSeen[app].reported {
+				// A slot never claimed counts for its whole window: the
+				// chaos lateness check must know why an app waited.
+				seen := unclaimedSeen[app]
+				seen.reported = true
+				unclaimedSeen[app] = seen
+				s.deadSlotsSeen = append(s.deadSlotsSeen, deadSlot{app: app, n: n, at: w.now})
+				if s.c != nil {
+					s.c.t.Logf("stepper: %d quota slots of app %s reserved and unclaimed for %s of real time at simulated %s: taken as dead",
+						n, app, s.deadAfter, w.now.Format(time.RFC3339Nano))
+				}
+			}
 		}
 		for app := range unclaimedSeen {
 			if _, ok := w.unclaimed[app]; !ok {

@@ -182,3 +182,23 @@ func TestChaosChecksLateness(t *testing.T) {
 		})
 	}
 }
+
+// The guard scores an attempt at its instant rounded up to the
+// millisecond, and frees a rolling slot at that millisecond: a slot freed
+// and taken again in the same millisecond left no room before it. The
+// chaos lateness check counted the ledger's microseconds and found room in
+// the fraction of a millisecond before the guard's (a full run's 19 LATE).
+func TestChaosLatenessCountsAsTheGuardScores(t *testing.T) {
+	sc, ids, rec, sends, fire := cleanRecordAt(time.Second)
+	sc.apps[0].Hourly = 1
+	first := fire.Add(-time.Hour - 10*time.Second + 5*time.Second + 336167*time.Microsecond) // an earlier attempt, expiring mid-millisecond 5 s after the fire
+	taken := first.Add(time.Hour + 10*time.Second).Truncate(time.Millisecond).Add(time.Millisecond)
+	rec.pushes = rec.pushes[:1]
+	rec.pushes[0].ReceivedAt = taken.Add(30 * time.Minute) // alpha's push waited for the next slot
+	rec.counted = map[string][]time.Time{"ka": {first, taken, rec.pushes[0].ReceivedAt}}
+	var p problems
+	checkChaosLateness(&p, sc, ids, rec, sends, newKillRecord())
+	if len(p.list) != 0 {
+		t.Errorf("the slot freed at %s was taken in its millisecond (%s): no room, yet %v", first.Add(time.Hour+10*time.Second).Format("15:04:05.000000"), taken.Format("15:04:05.000"), p.list)
+	}
+}
