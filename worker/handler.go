@@ -502,7 +502,7 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, l
 			log.Debug().Int64("send", sendID).Err(err).Msg("send taken or moved meanwhile")
 			return time.Time{}, nil, false, relErr
 		}
-		lostErr := h.giveBackLostClaim(ctx, run.ID, sendID, started)
+		lostErr := h.giveBackLostClaim(ctx, run.ID, sendID, res)
 		return time.Time{}, nil, false, errors.Join(fmt.Errorf("%s: claim: %w", ids, err), relErr, lostErr)
 	}
 	if sendID == 0 {
@@ -710,7 +710,8 @@ var errNotFirst = errors.New("not the run's first claim")
 // at started, and nobody will call it. It goes back to pending. (If the
 // store cannot even be read, such a send becomes unknown when its lease
 // lapses.)
-func (h *Handler) giveBackLostClaim(ctx context.Context, runID, sendID int64, started time.Time) error {
+func (h *Handler) giveBackLostClaim(ctx context.Context, runID, sendID int64, res quota.Reservation) error {
+	started := res.At
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.StoreTimeout)
 	defer cancel()
 	_, sends, err := h.store.GetRun(sctx, runID)
@@ -727,7 +728,10 @@ func (h *Handler) giveBackLostClaim(ctx context.Context, runID, sendID int64, st
 		if (sd.ID == sendID || (sendID == 0 && sd.Index == 0)) && sd.Status == campaign.SendInFlight && sd.ClaimedBy == h.store.Claimant() &&
 			sd.ClaimedAt != nil && sd.ClaimedAt.Sub(started).Abs() <= time.Microsecond {
 			h.log.Warn().Int64("run", runID).Int64("send", sd.ID).Msg("claim committed, its answer lost: given back")
-			return h.giveBack(sctx, sd.Token(), "its claim's answer was lost: not sent")
+			// A rebuild since may have counted the claim under its name:
+			// that slot goes back too.
+			return errors.Join(h.giveBack(sctx, sd.Token(), "its claim's answer was lost: not sent"),
+				h.guard.Release(sctx, res.Claimed(sd.ID, sd.Claim)))
 		}
 	}
 	return nil

@@ -333,7 +333,10 @@ func (s *Store) record(ctx context.Context, tok campaign.ClaimToken, o campaign.
 	if o.Status == campaign.SendSent && cur.Status == campaign.SendUnknown && cur.Claim == tok.Claim {
 		return s.recordLateSent(ctx, tok, cur.RunID, o)
 	}
-	if o.Status == campaign.SendPending && cur.Status == campaign.SendUnknown && cur.Claim == tok.Claim {
+	// Only a claim never called (no slot kept: KeepsQuota false) comes
+	// back; a 429 keeps its slot (an earlier host of the call may have
+	// sent it: a 5xx, then the fail-over's 429) and stays unknown.
+	if o.Status == campaign.SendPending && !o.KeepsQuota && cur.Status == campaign.SendUnknown && cur.Claim == tok.Claim {
 		sd, err := s.recordLateGiveBack(ctx, tok, cur.RunID, o)
 		return sd, false, err
 	}
@@ -389,8 +392,8 @@ func (s *Store) recordLateSent(ctx context.Context, tok campaign.ClaimToken, run
 
 // recordLateGiveBack gives back a claim whose lease lapsed before its
 // worker decided not to call (it paused past the lease, its slot or the
-// run's deliver_by passed) or heard a 429, so that the reconciler settled
-// it unknown meanwhile: the claimant knows no push went out under this
+// run's deliver_by passed), so that the reconciler settled it unknown
+// meanwhile: the claimant knows no push went out under this
 // very claim (no later claim exists; unknown is never claimed again
 // without an operator's retry, which takes a new claim token). The send
 // goes back to pending, its attempt and its quota-ledger entry unspent, as
