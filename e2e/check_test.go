@@ -191,9 +191,8 @@ func settled(runStatus string) bool { return runStatus != "pending" && runStatus
 // accepted push (answered or not), its 429 counters, and the call log in
 // front of it.
 type emuRecord struct {
-	pushes      []emulator.Push         // every app's, oldest first
-	rateLimited map[string]int          // app key → 429 answers the emulator counted
-	calls       map[string][]callResult // send key → its calls, in the order they ended
+	pushes []emulator.Push         // every app's, oldest first
+	calls  map[string][]callResult // send key → its calls, in the order they ended
 	// counters: app key → the emulator's counters, read with the call log.
 	counters map[string]emulator.Counters
 	// counted is the store's quota ledger: app key → the instants of the
@@ -202,12 +201,11 @@ type emuRecord struct {
 }
 
 func (c *cluster) record(ctx context.Context, sc *scenario) (emuRecord, error) {
-	rec := emuRecord{pushes: c.emu.Pushes(), rateLimited: map[string]int{}, calls: c.calls.snapshot(),
+	rec := emuRecord{pushes: c.emu.Pushes(), calls: c.calls.snapshot(),
 		counters: map[string]emulator.Counters{}, counted: map[string][]time.Time{}}
 	keys := map[string]string{}
 	for _, a := range sc.apps {
 		rec.counters[a.Key] = c.emu.Counters(a.Key)
-		rec.rateLimited[a.Key] = rec.counters[a.Key].RateLimited
 		keys[a.Name] = a.Key
 	}
 	rows, err := c.store.DB().QueryContext(ctx, `SELECT app, sent_at FROM quota_ledger`)
@@ -264,7 +262,7 @@ func checkEmulator(p *problems, rec emuRecord, sc *scenario, sends []sendRow, ki
 		pushes[sendKey(ps.Request)] = append(pushes[sendKey(ps.Request)], ps)
 	}
 	for _, a := range sc.apps {
-		if n := rec.rateLimited[a.Key]; n > 0 {
+		if n := rec.counters[a.Key].RateLimited; n > 0 {
 			p.add("429: the emulator answered app %s 429 %d times", a.Name, n)
 		}
 	}

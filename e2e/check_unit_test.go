@@ -308,7 +308,7 @@ func testPlantedViolations(t *testing.T) {
 			return nil
 		}, []string{"STRAY PUSH"}},
 		{"429 counted by the emulator", func(rec *emuRecord, _ []sendRow) []sendRow {
-			rec.rateLimited["kb"] = 1
+			rec.counters["kb"] = emulator.Counters{RateLimited: 1}
 			return nil
 		}, []string{"429"}},
 		{"429 in the call log", func(rec *emuRecord, sends []sendRow) []sendRow {
@@ -435,7 +435,7 @@ func cleanRecordAt(delay time.Duration) (*scenario, map[string]int64, emuRecord,
 	ids := map[string]int64{"c000": 1, "c001": 2}
 	tagAlert, idAlert := alertFor(1, fire), alertFor(2, fire)
 	all := userIDsOf(idCampaign)
-	rec := emuRecord{rateLimited: map[string]int{}, calls: map[string][]callResult{},
+	rec := emuRecord{counters: map[string]emulator.Counters{}, calls: map[string][]callResult{},
 		pushes: []emulator.Push{
 			pushOf("ka", tagAlert, nil, fire.Add(delay), "ok", "U1"),
 			pushOf("kb", idAlert, all[:1000], fire.Add(delay), "ok", "U2"),

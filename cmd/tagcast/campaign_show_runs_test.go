@@ -17,17 +17,18 @@ import (
 // more than the default page (20), more than the largest (1000).
 const showRuns = 2500
 
-// manyRunsCampaign creates a campaign through the CLI, fires it once, and
-// adds showRuns-1 settled runs (one sent send each; the newest failed) to
-// the SQLite store. It returns the campaign's id and the fired run's id.
-func manyRunsCampaign(t *testing.T, a *adminServer) (int64, int64) {
+// manyRunsCampaign creates a campaign of message content through the CLI,
+// fires it once, and adds n-1 settled runs (one sent send each, a copy of
+// the first run's; the newest failed) to the SQLite store. It returns the
+// campaign's id and the fired run's id.
+func manyRunsCampaign(t *testing.T, a *adminServer, content string, n int) (int64, int64) {
 	t.Helper()
 	ctx := context.Background()
-	file := writeFile(t, "now.yaml", `name: busy
+	file := writeFile(t, "busy.yaml", fmt.Sprintf(`name: busy
 app: main
 schedule: {now: true}
-push: {platform: [ios], fromuserid: system, message: {objectName: AppNote, content: hi}, audience: {tag: [vip]}, notification: {alert: hi}}
-`)
+push: {platform: [ios], fromuserid: system, message: {objectName: AppNote, content: %q}, audience: {tag: [vip]}, notification: {alert: hi}}
+`, content))
 	r := a.tagcast(t, "campaign", "create", file)
 	m := regexp.MustCompile(`^campaign (\d+) created: `).FindStringSubmatch(r.stdout)
 	if r.code != 0 || m == nil {
@@ -46,7 +47,7 @@ push: {platform: [ios], fromuserid: system, message: {objectName: AppNote, conte
 		INSERT INTO runs (campaign_id, app, scheduled_for, status, deliver_by, enqueued_at, retries, error, created_at, updated_at, finished_at)
 		SELECT r.campaign_id, r.app, r.scheduled_for + n * 60000000, CASE WHEN n = ? THEN 'failed' ELSE 'done' END,
 		       r.deliver_by + n * 60000000, r.scheduled_for + n * 60000000, 0, '', r.created_at, r.updated_at, r.scheduled_for + n * 60000000
-		FROM runs r, g WHERE r.id = ?`, showRuns-1, showRuns-1, runs[0].ID); err != nil {
+		FROM runs r, g WHERE r.id = ?`, n-1, n-1, runs[0].ID); err != nil {
 		t.Fatalf("insert runs: %v", err)
 	}
 	if _, err := db.ExecContext(ctx, `
@@ -65,7 +66,7 @@ push: {platform: [ios], fromuserid: system, message: {objectName: AppNote, conte
 func TestCampaignShowManyRuns(t *testing.T) {
 	t.Parallel()
 	a := startAdmin(t)
-	id, firstRun := manyRunsCampaign(t, a)
+	id, firstRun := manyRunsCampaign(t, a, "hi", showRuns)
 	sid := fmt.Sprint(id)
 
 	r := a.tagcast(t, "campaign", "show", sid)
