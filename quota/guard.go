@@ -477,18 +477,17 @@ func (g *Guard) rebuild(ctx context.Context, app string, r resolved, now time.Ti
 	// stepped back) count as they did before the loss.
 	to := ledgerHorizon
 	var attempts []Attempt
-	var err2 error
 	if al, ok := g.ledger.(AttemptLedger); ok {
-		attempts, err2 = al.AttemptsBetween(ctx, app, from, to)
+		attempts, err = al.AttemptsBetween(ctx, app, from, to)
 	} else {
 		var sent []time.Time
-		sent, err2 = g.ledger.SentBetween(ctx, app, from, to)
+		sent, err = g.ledger.SentBetween(ctx, app, from, to)
 		for _, t := range sent {
 			attempts = append(attempts, Attempt{At: t})
 		}
 	}
-	if err2 != nil {
-		return fmt.Errorf("quota: app %s: rebuild from ledger [%s, %s): %w", app, from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339), err2)
+	if err != nil {
+		return fmt.Errorf("quota: app %s: rebuild from ledger [%s, %s): %w", app, from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339), err)
 	}
 	// A recorded block goes back before the windows are seeded: from the
 	// seed on, a reservation finds the windows, and must find the block too.

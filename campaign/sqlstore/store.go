@@ -241,11 +241,7 @@ func (s *Store) Get(ctx context.Context, id int64, q campaign.RunsQuery) (campai
 		return campaign.Detail{}, fmt.Errorf("campaign %d: begin: %w", id, err)
 	}
 	defer func() { _ = tx.Rollback() }() // read-only: nothing to commit
-	d, err := s.getPage(ctx, tx, id, q.Before, limit)
-	if err != nil {
-		return campaign.Detail{}, err
-	}
-	return d, nil
+	return s.getPage(ctx, tx, id, q.Before, limit)
 }
 
 func (s *Store) getPage(ctx context.Context, tx *sql.Tx, id, before int64, limit int) (campaign.Detail, error) {
