@@ -41,6 +41,7 @@ func TestEmbeddedMigrationsDroppedTables(t *testing.T) {
 		"00003_quota_blocks.sql": {"quota_blocks"},
 		// drops an index and two columns, no table
 		"00004_idempotency_key.sql": nil,
+		"00005_runs_campaign.sql":   nil, // an index
 	}
 	for _, d := range []Dialect{Postgres, SQLite} {
 		fsys, err := FS(d)

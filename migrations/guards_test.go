@@ -83,23 +83,23 @@ func TestRefusesNewerSchema(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			st := migratedStore(t, tc.url(t))
-			// A newer tagcast applied migration 5 (and, say, changed a column).
+			// A newer tagcast applied migration 6 (and, say, changed a column).
 			applied := "true"
 			if st.Dialect() == migrations.SQLite {
 				applied = "1"
 			}
-			exec(t, st, `INSERT INTO goose_db_version (version_id, is_applied) VALUES (5, `+applied+`)`)
+			exec(t, st, `INSERT INTO goose_db_version (version_id, is_applied) VALUES (6, `+applied+`)`)
 
-			want := &migrations.SchemaTooNewError{Version: 5, Known: 4}
+			want := &migrations.SchemaTooNewError{Version: 6, Known: 5}
 			err := st.Migrate(ctx)
 			var got *migrations.SchemaTooNewError
-			if !errors.As(err, &got) || *got != *want || !strings.Contains(err.Error(), "database schema is at version 5, this tagcast knows up to 4") {
-				t.Errorf("Migrate on a schema at version 5 with a binary that knows up to 4 = %v; want %v", err, want)
+			if !errors.As(err, &got) || *got != *want || !strings.Contains(err.Error(), "database schema is at version 6, this tagcast knows up to 5") {
+				t.Errorf("Migrate on a schema at version 6 with a binary that knows up to 5 = %v; want %v", err, want)
 			}
 			if res, err := migrations.Down(ctx, st.DB(), st.Dialect(), migrations.DropData); !errors.As(err, &got) || len(res) != 0 {
 				t.Errorf("Down on a newer schema = %v, %v; want the refusal and nothing rolled back", res, err)
 			}
-			if diff := cmp.Diff([]string{"1", "2", "3", "4", "5?"}, appliedVersions(t, st)); diff != "" {
+			if diff := cmp.Diff([]string{"1", "2", "3", "4", "5", "6?"}, appliedVersions(t, st)); diff != "" {
 				t.Errorf("status: applied versions, unknown ones marked ? (-want +got):\n%s", diff)
 			}
 		})
@@ -121,8 +121,11 @@ func TestDownRefusesToDropRows(t *testing.T) {
 			exec(t, st, `INSERT INTO campaigns (app, name, push, schedule, status, created_at, updated_at)
 				VALUES ('main', 'winter-sale', '{}', '{}', 'active', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)`)
 
-			// 00004 drops the idempotency key's index and columns, no table:
-			// it rolls back.
+			// 00005 drops an index, 00004 the idempotency key's index and
+			// columns, no table: they roll back.
+			if res, err := migrations.Down(ctx, st.DB(), st.Dialect(), migrations.KeepData); err != nil || len(res) != 1 || res[0].Version != 5 {
+				t.Fatalf("down from 5 = %v, %v; want 00005 rolled back", res, err)
+			}
 			if res, err := migrations.Down(ctx, st.DB(), st.Dialect(), migrations.KeepData); err != nil || len(res) != 1 || res[0].Version != 4 {
 				t.Fatalf("down from 4 = %v, %v; want 00004 rolled back", res, err)
 			}
@@ -194,7 +197,7 @@ func TestSQLiteMigrationWaitsForTheLock(t *testing.T) {
 	if err := unlock(); err != nil {
 		t.Fatal(err)
 	}
-	if res, err := migrations.Up(context.Background(), db, dialect); err != nil || len(res) != 4 {
+	if res, err := migrations.Up(context.Background(), db, dialect); err != nil || len(res) != 5 {
 		t.Errorf("Up once the lock is free = %v, %v", res, err)
 	}
 }
@@ -235,7 +238,7 @@ func TestSQLiteConcurrentFirstMigrate(t *testing.T) {
 				t.Errorf("round %d: process %d: migrate up: %v", round, i, err)
 			}
 		}
-		if diff := cmp.Diff([]string{"1", "2", "3", "4"}, appliedVersions(t, stores[0])); diff != "" {
+		if diff := cmp.Diff([]string{"1", "2", "3", "4", "5"}, appliedVersions(t, stores[0])); diff != "" {
 			t.Errorf("round %d: applied (-want +got):\n%s", round, diff)
 		}
 	}

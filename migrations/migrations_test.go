@@ -72,25 +72,31 @@ func TestUpDownUp(t *testing.T) {
 				return n == 1
 			}
 			hasClaimedBy := func() bool { t.Helper(); return hasColumn("sends", "claimed_by") }
+			hasIndex := func(name string) bool {
+				t.Helper()
+				q := `SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?`
+				if dialect == migrations.Postgres {
+					q = `SELECT count(*) FROM pg_indexes WHERE schemaname = 'public' AND indexname = $1`
+				}
+				var n int
+				if err := db.QueryRowContext(ctx, q, name).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				return n == 1
+			}
 			// hasIdempotencyKey: both of 00004's columns and its unique index.
 			hasIdempotencyKey := func() bool {
 				t.Helper()
-				q := `SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'campaigns_idempotency_key'`
-				if dialect == migrations.Postgres {
-					q = `SELECT count(*) FROM pg_indexes WHERE schemaname = 'public' AND indexname = 'campaigns_idempotency_key'`
-				}
-				var n int
-				if err := db.QueryRowContext(ctx, q).Scan(&n); err != nil {
-					t.Fatal(err)
-				}
+				idx := hasIndex("campaigns_idempotency_key")
 				key, hash := hasColumn("campaigns", "idempotency_key"), hasColumn("campaigns", "request_hash")
-				if key != hash || key != (n == 1) {
-					t.Errorf("00004 half applied: idempotency_key %v, request_hash %v, index %v", key, hash, n == 1)
+				if key != hash || key != idx {
+					t.Errorf("00004 half applied: idempotency_key %v, request_hash %v, index %v", key, hash, idx)
 				}
-				return key && hash && n == 1
+				return key && hash && idx
 			}
+			hasRunsCampaign := func() bool { t.Helper(); return hasIndex("runs_campaign") } // 00005
 
-			if diff := cmp.Diff([]bool{false, false, false, false}, applied()); diff != "" {
+			if diff := cmp.Diff([]bool{false, false, false, false, false}, applied()); diff != "" {
 				t.Fatalf("fresh database (-want +got):\n%s", diff)
 			}
 			for round := range 2 {
@@ -98,13 +104,14 @@ func TestUpDownUp(t *testing.T) {
 				if err != nil {
 					t.Fatalf("up (round %d): %v", round, err)
 				}
-				if len(res) != 4 || res[0].Version != 1 || res[1].Version != 2 || res[2].Version != 3 || res[3].Version != 4 {
+				if len(res) != 5 || res[0].Version != 1 || res[1].Version != 2 || res[2].Version != 3 || res[3].Version != 4 || res[4].Version != 5 {
 					t.Errorf("up applied %+v", res)
 				}
-				if got := tables(); got != 5 || !hasClaimedBy() || !hasIdempotencyKey() {
-					t.Errorf("after up: %d of 5 tables, sends.claimed_by %v, campaigns.idempotency_key %v", got, hasClaimedBy(), hasIdempotencyKey())
+				if got := tables(); got != 5 || !hasClaimedBy() || !hasIdempotencyKey() || !hasRunsCampaign() {
+					t.Errorf("after up: %d of 5 tables, sends.claimed_by %v, campaigns.idempotency_key %v, runs_campaign %v",
+						got, hasClaimedBy(), hasIdempotencyKey(), hasRunsCampaign())
 				}
-				if diff := cmp.Diff([]bool{true, true, true, true}, applied()); diff != "" {
+				if diff := cmp.Diff([]bool{true, true, true, true, true}, applied()); diff != "" {
 					t.Errorf("after up (-want +got):\n%s", diff)
 				}
 				if res, err := migrations.Up(ctx, db, dialect); err != nil || len(res) != 0 {
@@ -114,6 +121,12 @@ func TestUpDownUp(t *testing.T) {
 					break
 				}
 				// Down goes back one version at a time.
+				if _, err := migrations.Down(ctx, db, dialect, migrations.KeepData); err != nil {
+					t.Fatalf("down: %v", err)
+				}
+				if got := tables(); got != 5 || hasRunsCampaign() || !hasIdempotencyKey() {
+					t.Errorf("after one down: %d of 5 tables, runs_campaign %v; want the index gone, the rest kept", got, hasRunsCampaign())
+				}
 				if _, err := migrations.Down(ctx, db, dialect, migrations.KeepData); err != nil {
 					t.Fatalf("down: %v", err)
 				}
@@ -138,7 +151,7 @@ func TestUpDownUp(t *testing.T) {
 				if got := tables(); got != 0 {
 					t.Errorf("after down: %d tables left", got)
 				}
-				if diff := cmp.Diff([]bool{false, false, false, false}, applied()); diff != "" {
+				if diff := cmp.Diff([]bool{false, false, false, false, false}, applied()); diff != "" {
 					t.Errorf("after down (-want +got):\n%s", diff)
 				}
 			}
