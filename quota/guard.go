@@ -27,12 +27,15 @@ var (
 	heldSource string
 	//go:embed generation.lua
 	generationSource string
+	//go:embed release.lua
+	releaseSource string
 
 	reserveScript = redis.NewScript(runIDSource + reserveSource)
 	seedScript    = redis.NewScript(runIDSource + seedSource)
 	blockScript   = redis.NewScript(blockSource)
 	heldScript    = redis.NewScript(runIDSource + heldSource)
 	genScript     = redis.NewScript(runIDSource + generationSource)
+	releaseScript = redis.NewScript(releaseSource)
 )
 
 // DefaultPrefix starts every Redis key of the guard.
@@ -70,10 +73,12 @@ type Ledger interface {
 }
 
 // Attempt is one attempt of the ledger, named by the send and claim that
-// made it (Send 0: an attempt of no send's claim, such as `push send`'s).
+// made it, or (Send 0) by its own ledger entry: an attempt of no send's
+// claim, such as `push send`'s (Entry 0: not named).
 type Attempt struct {
 	At          time.Time
 	Send, Claim int64
+	Entry       int64
 }
 
 // AttemptLedger is a Ledger that names the claim behind each attempt, in
@@ -93,6 +98,12 @@ type AttemptLedger interface {
 // claimMember is the entries member of send's claim, in flight or recorded.
 func claimMember(send, claim int64) string {
 	return "claim:" + strconv.FormatInt(send, 10) + ":" + strconv.FormatInt(claim, 10)
+}
+
+// directMember is the entries member of ledger entry entry, an attempt of
+// no send (Attempt.Entry).
+func directMember(entry int64) string {
+	return "direct:" + strconv.FormatInt(entry, 10)
 }
 
 // BlockStore keeps the blocks that 429/1008 answers put on apps, so that
@@ -216,6 +227,14 @@ func (r Reservation) Claimed(send, claim int64) Reservation {
 	return r
 }
 
+// Direct returns res spent on the attempt of no send that the ledger
+// recorded as entry entry (`push send`'s): like Claimed, the member a
+// rebuild from an AttemptLedger seeds it under.
+func (r Reservation) Direct(entry int64) Reservation {
+	r.claim = directMember(entry)
+	return r
+}
+
 // Constraint names what keeps an app from sending.
 type Constraint string
 
@@ -253,11 +272,11 @@ func (e *NoRoomError) Error() string {
 func (e *NoRoomError) Is(target error) bool { return target == ErrNoRoom }
 
 // keys are an app's Redis keys; the hash tag keeps them in one cluster slot.
-type keys struct{ entries, marker, blocked, generation string }
+type keys struct{ entries, marker, blocked, generation, released string }
 
 func (g *Guard) keys(app string) keys {
 	base := g.prefix + "{" + app + "}:"
-	return keys{entries: base + "entries", marker: base + "initialized", blocked: base + "blocked", generation: base + "generation"}
+	return keys{entries: base + "entries", marker: base + "initialized", blocked: base + "blocked", generation: base + "generation", released: base + "released"}
 }
 
 func (g *Guard) policy(app string) (resolved, error) {
@@ -506,12 +525,15 @@ func (g *Guard) rebuild(ctx context.Context, app string, r resolved, now time.Ti
 	args = append(args, entriesTTL.Milliseconds(), markerTTL.Milliseconds(), genReply[0], genReply[1])
 	for i, a := range attempts {
 		member := "ledger:" + strconv.Itoa(i) + ":" + strconv.FormatInt(a.At.UnixNano(), 10)
-		if a.Send != 0 {
+		switch {
+		case a.Send != 0:
 			member = claimMember(a.Send, a.Claim) // one per claim: the store's (send_id, claim) is unique
+		case a.Entry != 0:
+			member = directMember(a.Entry)
 		}
 		args = append(args, score(a.At), member)
 	}
-	seeded, err := seedScript.Run(ctx, g.client, []string{k.entries, k.marker, k.generation}, args...).Int()
+	seeded, err := seedScript.Run(ctx, g.client, []string{k.entries, k.marker, k.generation, k.released}, args...).Int()
 	if err != nil {
 		return fmt.Errorf("quota: app %s: seed script: %w", app, err)
 	}
@@ -546,24 +568,28 @@ func (g *Guard) Forget(ctx context.Context) error {
 
 // Release gives back a reservation whose send the service definitively
 // refused without sending (401 class, 400 class, 1009), or that was never
-// called. Releasing twice is harmless. After a rebuild from the ledger it
-// frees nothing: the rebuild counted a claimed attempt under a name of its
-// own, and an entry of the same instant may be another attempt's (a clock
-// standing still gives many), so the slot stays counted until it leaves its
-// window: a slot lost, never one given twice.
+// called. Releasing twice is harmless.
+//
+// A claimed reservation (Claimed, Direct) gives back its claim's slot too,
+// as a rebuild from an AttemptLedger seeded it, and its claim is
+// remembered (release.lua) so that a rebuild that read the ledger before
+// the claim's row was deleted does not seed it afterwards. An unclaimed
+// one, after a rebuild, frees nothing: the rebuild counted its attempt
+// under a name of its own, and an entry of the same instant may be another
+// attempt's (a clock standing still gives many), so the slot stays counted
+// until it leaves its window: a slot lost, never one given twice.
 func (g *Guard) Release(ctx context.Context, res Reservation) error {
 	if res.ID == "" {
 		return fmt.Errorf("quota: app %s: release: empty reservation id", res.App)
 	}
-	members := []any{res.ID}
-	if res.claim != "" {
-		members = append(members, res.claim) // the claim's slot, as a rebuild seeded it
-	}
-	n, err := g.client.ZRem(ctx, g.keys(res.App).entries, members...).Result()
+	k := g.keys(res.App)
+	now := g.now()
+	n, err := releaseScript.Run(ctx, g.client, []string{k.entries, k.released},
+		now.UnixMilli(), entriesTTL.Milliseconds(), res.ID, res.claim, now.Add(-entriesTTL).UnixMilli()).Int()
 	if err != nil {
 		return fmt.Errorf("quota: app %s: release reservation %s: %w", res.App, res.ID, err)
 	}
-	g.log.Debug().Str("app", res.App).Str("reservation", res.ID).Bool("found", n == 1).Msg("quota released")
+	g.log.Debug().Str("app", res.App).Str("reservation", res.ID).Str("claim", res.claim).Int("found", n).Msg("quota released")
 	return nil
 }
 

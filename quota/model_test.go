@@ -7,6 +7,15 @@ package quota
 // QUOTA_MODEL_SEEDS=<n>. Replay a failing seed with
 //
 //	QUOTA_MODEL_SEED=<seed> go test -count=1 -run TestGuardAgreesWithTheModel ./quota/
+//
+// The model names claims as the store does (send and claim; an attempt of
+// no send is anonymous), and knows which guards read the store as an
+// AttemptLedger and which as a plain Ledger: it predicts which member each
+// rebuild seeds, what Held finds under a reservation's id or its claim, and
+// what a Release frees, including a late give-back (the store's row deleted
+// before or after the Release, rebuilds in between) and a Release while a
+// rebuild stands between its ledger read and its seed (the released set:
+// release.lua, seed.lua).
 
 import (
 	"context"
@@ -30,16 +39,58 @@ import (
 // ---------------------------------------------------------------------------
 // Reference model
 
-// rmSend is one claimed attempt in the store's ledger.
+// rmSend is one attempt in the store's ledger.
 type rmSend struct {
 	at    time.Time
 	resID string // the reservation it was claimed with
+	// send and claim name the attempt; 0, 0 for an attempt of no send
+	// (`push send`'s), which the store names to no one.
+	send, claim int64
+	// givenBack: the reservation was released before the store deleted
+	// the row (a late give-back in that order). The attempt is never
+	// pushed; the row is still read until the store deletes it.
+	givenBack bool
 }
 
 // rmEntry is one slot the guard is expected to count.
 type rmEntry struct {
 	at time.Time
-	id string // reservation id; "" for a slot seeded from the ledger
+	// holder is whose slot it is: a reservation id; a claim's key (rmClaim)
+	// for a named attempt a rebuild from an AttemptLedger seeded; "" for an
+	// attempt a rebuild seeded anonymously, which no Release frees.
+	holder string
+}
+
+// rmClaim is the model's own key of a claim (not the guard's member name:
+// the model only needs claims told apart).
+func rmClaim(send, claim int64) string { return fmt.Sprintf("send %d claim %d", send, claim) }
+
+// rmRes is a reservation as the model's worker holds it: claimed on send
+// and claim (0, 0: an attempt of no send, the reservation not Claimed).
+type rmRes struct {
+	res         Reservation
+	send, claim int64
+	step        int // the step that reserved it
+}
+
+func (r rmRes) claimKey() string {
+	if r.send == 0 {
+		return ""
+	}
+	return rmClaim(r.send, r.claim)
+}
+
+// holds reports whether e is r's slot, under its id or its claim.
+func (r rmRes) holds(e rmEntry) bool {
+	return e.holder == r.res.ID || (r.send != 0 && e.holder == r.claimKey())
+}
+
+func (r rmRes) String() string {
+	s := fmt.Sprintf("res %s (step %d)", r.res.ID[:6], r.step)
+	if r.send != 0 {
+		s += fmt.Sprintf(" of send %d claim %d", r.send, r.claim)
+	}
+	return s
 }
 
 // rmApp is the reference model of one app.
@@ -51,7 +102,19 @@ type rmApp struct {
 	ledger  []rmSend
 	blocked time.Time // the block in force (store and Redis agree)
 	lost    bool      // Redis lost the windows: the next reserve / status rebuilds
-	live    []Reservation
+	// released holds the claims given back with Release that the guard's
+	// released set still remembers (FLUSHALL and a restart empty it): a
+	// seed never counts them.
+	released map[string]bool
+	// live: claimed, the row in the ledger, neither pushed nor given back.
+	live []rmRes
+	// unreleased: given back in the store (row deleted), not yet Released.
+	unreleased []rmRes
+	// returned: sends whose claim was given back; a later claim of one of
+	// them is the send's next claim.
+	returned []rmRes
+	// recent: the last reservations, for Held.
+	recent []rmRes
 }
 
 // localDate is t's calendar date in loc, as one comparable number.
@@ -100,27 +163,47 @@ func (m *rmApp) hourStart(t time.Time) time.Time {
 	return t.Add(-time.Duration(into))
 }
 
-// counts is how many expected slots count in each window at t (with the
-// guard's margin, as documented in policy.go).
+// inWindows reports whether a slot at at counts in the hour and the day
+// window at t (with the guard's margin, as documented in policy.go);
+// dayStart is t's local day start (dayBounds).
+func (m *rmApp) inWindows(at, t, dayStart time.Time) (hour, day bool) {
+	if m.p.HourWindow == HourClock {
+		hour = !at.Before(m.hourStart(t).Add(-m.margin))
+	} else {
+		hour = at.After(t.Add(-time.Hour - m.margin))
+	}
+	if m.p.DayWindow == DayCalendar {
+		day = !at.Before(dayStart.Add(-m.margin))
+	} else {
+		day = at.After(t.Add(-24*time.Hour - m.margin))
+	}
+	return hour, day
+}
+
+// counts is how many expected slots count in each window at t.
 func (m *rmApp) counts(t time.Time) (hour, day int) {
+	start, _ := m.dayBounds(t)
 	for _, e := range m.entries {
-		if m.p.HourWindow == HourClock {
-			if !e.at.Before(m.hourStart(t).Add(-m.margin)) {
-				hour++
-			}
-		} else if e.at.After(t.Add(-time.Hour - m.margin)) {
+		h, d := m.inWindows(e.at, t, start)
+		if h {
 			hour++
 		}
-		if m.p.DayWindow == DayCalendar {
-			start, _ := m.dayBounds(t)
-			if !e.at.Before(start.Add(-m.margin)) {
-				day++
-			}
-		} else if e.at.After(t.Add(-24*time.Hour - m.margin)) {
+		if d {
 			day++
 		}
 	}
 	return hour, day
+}
+
+// counted reports whether the slot at at counts in either window at t. A
+// counted slot is certainly in Redis (if the model has it): every earlier
+// trim and every earlier rebuild's ledger read began at or before the
+// earliest instant either window counts from now. An uncounted one may
+// have been trimmed or never read.
+func (m *rmApp) counted(at, t time.Time) bool {
+	start, _ := m.dayBounds(t)
+	h, d := m.inWindows(at, t, start)
+	return h || d
 }
 
 func (m *rmApp) feasible(t time.Time) bool {
@@ -190,24 +273,106 @@ func (m *rmApp) nextBoundary(t time.Time) time.Time {
 	return hour
 }
 
-// rebuild is what the guard's rebuild must produce: every ledger send, under
-// ledger names (a later Release frees nothing).
-func (m *rmApp) rebuild() {
+// rebuild is what a guard's rebuild must seed from the ledger rows it read:
+// every attempt; a named one (send != 0) under its claim when the guard
+// reads an AttemptLedger (named), anonymously otherwise. A claim the
+// released set remembers is not seeded (the store's row was read before
+// its give-back reached the store, or the row is deleted only after the
+// Release). It returns how many rows were skipped so.
+func (m *rmApp) rebuild(rows []rmSend, named bool) (skipped int) {
 	m.entries = m.entries[:0]
-	for _, s := range m.ledger {
-		m.entries = append(m.entries, rmEntry{at: s.at})
+	for _, s := range rows {
+		e := rmEntry{at: s.at}
+		if named && s.send != 0 {
+			e.holder = rmClaim(s.send, s.claim)
+			if m.released[e.holder] {
+				skipped++
+				continue
+			}
+		}
+		m.entries = append(m.entries, e)
 	}
 	m.lost = false
+	return skipped
 }
 
-// serviceCheck verifies the ledger against the service's own counting (no
-// margin): no window of the policy holds more than its limit.
+// release is what Release(r.res) must do: the slot under r's id goes, and
+// for a claimed reservation the slot under its claim too, and the claim is
+// remembered. It returns how many slots went under each name.
+func (m *rmApp) release(r rmRes) (byID, byClaim int) {
+	m.entries = slices.DeleteFunc(m.entries, func(e rmEntry) bool {
+		switch {
+		case e.holder == r.res.ID:
+			byID++
+		case r.send != 0 && e.holder == r.claimKey():
+			byClaim++
+		default:
+			return false
+		}
+		return true
+	})
+	if r.send != 0 {
+		m.released[r.claimKey()] = true
+	}
+	return byID, byClaim
+}
+
+// heldWant is the model's Held(res) at now for r (res is r.res, its UseBy
+// possibly cleared): sure is false where Redis may or may not still hold
+// the slot (only outside every window). via names the holder found.
+func (m *rmApp) heldWant(r rmRes, res Reservation, now time.Time) (want, sure bool, via string) {
+	if !res.UseBy.IsZero() && now.After(res.UseBy) {
+		return false, true, "past UseBy"
+	}
+	if m.lost {
+		return false, true, "windows lost (no marker of this run)"
+	}
+	found := false
+	for _, e := range m.entries {
+		if !r.holds(e) {
+			continue
+		}
+		via = "its id"
+		if e.holder != r.res.ID {
+			via = "its claim"
+		}
+		if m.counted(e.at, now) {
+			return true, true, via
+		}
+		found = true
+	}
+	if found {
+		return false, false, via + ", outside every window"
+	}
+	return false, true, "no slot under its id or claim"
+}
+
+// holdsSlot reports whether the model has a slot of r's counted at now,
+// the marker aside (lost or not).
+func (m *rmApp) holdsSlot(r rmRes, now time.Time) bool {
+	for _, e := range m.entries {
+		if r.holds(e) && m.counted(e.at, now) {
+			return true
+		}
+	}
+	return false
+}
+
+// serviceCheck verifies the attempts that may be pushed (the ledger but
+// for the rows of claims given back) against the service's own counting
+// (no margin): no window of the policy holds more than its limit.
 func (m *rmApp) serviceCheck() string {
-	for i, s := range m.ledger {
+	var pushed []rmSend
+	for _, s := range m.ledger {
+		if !s.givenBack {
+			pushed = append(pushed, s)
+		}
+	}
+	for i, s := range pushed {
 		var hour, day int
 		hs := m.hourStart(s.at)
 		ds, _ := m.dayBounds(s.at)
-		for j, o := range m.ledger {
+		for j, o := range pushed {
 			if j != i && o.at.After(s.at) {
 				continue
 			}
@@ -235,26 +400,79 @@ func (m *rmApp) serviceCheck() string {
 }
 
 // ---------------------------------------------------------------------------
-// Store fake: ledger (claims given back leave it) and blocks.
+// Store fake: ledger (claims given back leave it) and blocks. Seen directly
+// it is an AttemptLedger (as *sqlstore.Store); through plainLedger, a Ledger
+// that names no attempts.
 
 type modelStore struct {
 	mu     sync.Mutex
 	sent   map[string][]rmSend
 	blocks map[string]time.Time
+	pause  *ledgerPause
 }
 
-func (s *modelStore) SentBetween(_ context.Context, app string, from, to time.Time) ([]time.Time, error) {
+var (
+	_ AttemptLedger = (*modelStore)(nil)
+	_ BlockStore    = (*modelStore)(nil)
+	_ BlockStore    = plainLedger{}
+)
+
+// ledgerPause stops the next ledger read of app after the read and before
+// its answer: the moment between a rebuild's read and its seed.
+type ledgerPause struct {
+	app     string
+	read    chan struct{} // closed once the read is done
+	proceed chan struct{} // the read answers once closed (resume)
+	once    sync.Once
+}
+
+// resume lets the paused read answer (idempotent).
+func (p *ledgerPause) resume() { p.once.Do(func() { close(p.proceed) }) }
+
+// pauseNext arms a pause on the next read of app.
+func (s *modelStore) pauseNext(app string) *ledgerPause {
+	p := &ledgerPause{app: app, read: make(chan struct{}), proceed: make(chan struct{})}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []time.Time
+	s.pause = p
+	return p
+}
+
+// attempts reads app's ledger in [from, to), pausing when armed.
+func (s *modelStore) attempts(app string, from, to time.Time) []Attempt {
+	s.mu.Lock()
+	var out []Attempt
 	for _, x := range s.sent[app] {
 		// The SQL store keeps microseconds.
 		at := x.at.Truncate(time.Microsecond)
 		if !at.Before(from.Truncate(time.Microsecond)) && at.Before(to) {
-			out = append(out, at)
+			out = append(out, Attempt{At: at, Send: x.send, Claim: x.claim})
 		}
 	}
+	p := s.pause
+	if p != nil && p.app == app {
+		s.pause = nil
+	} else {
+		p = nil
+	}
+	s.mu.Unlock()
+	if p != nil {
+		close(p.read)
+		<-p.proceed
+	}
+	return out
+}
+
+func (s *modelStore) SentBetween(_ context.Context, app string, from, to time.Time) ([]time.Time, error) {
+	var out []time.Time
+	for _, a := range s.attempts(app, from, to) {
+		out = append(out, a.At)
+	}
 	return out, nil
+}
+
+func (s *modelStore) AttemptsBetween(_ context.Context, app string, from, to time.Time) ([]Attempt, error) {
+	return s.attempts(app, from, to), nil
 }
 
 func (s *modelStore) SaveBlock(_ context.Context, app string, until, _ time.Time) error {
@@ -276,6 +494,23 @@ func (s *modelStore) set(app string, sends []rmSend) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sent[app] = slices.Clone(sends)
+}
+
+// plainLedger is the store as a plain Ledger (and BlockStore): a rebuild
+// from it seeds every attempt anonymously (an older store, or one that
+// names no claims).
+type plainLedger struct{ s *modelStore }
+
+func (l plainLedger) SentBetween(ctx context.Context, app string, from, to time.Time) ([]time.Time, error) {
+	return l.s.SentBetween(ctx, app, from, to)
+}
+
+func (l plainLedger) SaveBlock(ctx context.Context, app string, until, now time.Time) error {
+	return l.s.SaveBlock(ctx, app, until, now)
+}
+
+func (l plainLedger) BlockedUntil(ctx context.Context, app string) (time.Time, error) {
+	return l.s.BlockedUntil(ctx, app)
 }
 
 // ---------------------------------------------------------------------------
@@ -332,13 +567,18 @@ func modelSeeds(t *testing.T) []uint64 {
 const modelSteps = 600
 
 // TestGuardAgreesWithTheModel drives several Guards (as several worker
-// processes) sharing one real redis-server, with an injected clock, through
-// random reserve / claim / release / block / 429 / flush / restart / forget /
-// status / held / clock steps, and checks every answer against the model:
-// a grant only where the model has room (never exceeded), no room only where
-// the model has none (the last slot usable), OpensAt after now and never
-// after the model's first feasible instant, and the ledger within the
-// service's own windows.
+// processes, some reading the store as an AttemptLedger and some, in some
+// seeds, as a plain Ledger) sharing one real redis-server, with an injected
+// clock, through random reserve and claim / give back (the store's row and
+// the Release in either order, or one of them late) / confirm / block / 429
+// / flush / restart / forget / status / held / clock steps, and rebuilds
+// stopped between their ledger read and their seed while claims are given
+// back, and checks every answer against the model: a grant only where the
+// model has room (never exceeded), no room only where the model has none
+// (the last slot usable), OpensAt after now and never after the model's
+// first feasible instant, the counts after each Release, Held as the model
+// finds the slot under the reservation's id or its claim, and the pushed
+// attempts within the service's own windows.
 func TestGuardAgreesWithTheModel(t *testing.T) {
 	srv := testenv.Redis(t)
 	for _, seed := range modelSeeds(t) {
@@ -353,237 +593,737 @@ func TestGuardAgreesWithTheModel(t *testing.T) {
 	}
 }
 
+// modelGuard is one worker process's Guard and how it reads the store.
+type modelGuard struct {
+	*Guard
+	named bool // through the AttemptLedger; else a plain Ledger
+	name  string
+}
+
+// modelRun is one seed's run.
+type modelRun struct {
+	t      *testing.T
+	seed   uint64
+	rng    *rand.Rand
+	ctx    context.Context
+	srv    *testenv.RedisServer
+	client *redis.Client
+	apps   map[string]Policy
+	names  []string
+	margin time.Duration
+	start  time.Time
+	clock  *fakeClock
+	store  *modelStore
+	guards []modelGuard
+	models map[string]*rmApp
+	trace  []string
+	stats  map[string]int
+	step   int
+	// within, doing and hint are named in a failure: the step under way
+	// (and the one it is part of), and what the model expects of the last
+	// rebuild.
+	within, doing, hint string
+	sends               int64 // the store's last send id
+}
+
 func runModel(t *testing.T, seed uint64, srv *testenv.RedisServer, client *redis.Client) {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	ctx := context.Background()
 	apps := map[string]Policy{"a": modelPolicy(rng), "b": modelPolicy(rng)}
-	names := []string{"a", "b"}
 	margin := []time.Duration{NoMargin, DefaultMargin, 17 * time.Second}[rng.IntN(3)]
 	start := modelStart(rng, mustLoad(t, apps["a"].Timezone))
-	clock := &fakeClock{t: start}
-	store := &modelStore{sent: map[string][]rmSend{}, blocks: map[string]time.Time{}}
-	opts := Options{Client: client, Ledger: store, Apps: apps, Prefix: "model:", Margin: margin, Now: clock.Now,
-		Logger: zerolog.Nop()}
-	var guards []*Guard
-	for range 3 {
+	r := &modelRun{
+		t: t, seed: seed, rng: rng, ctx: context.Background(), srv: srv, client: client,
+		apps: apps, names: []string{"a", "b"}, margin: margin, start: start,
+		clock:  &fakeClock{t: start},
+		store:  &modelStore{sent: map[string][]rmSend{}, blocks: map[string]time.Time{}},
+		models: map[string]*rmApp{},
+		stats:  map[string]int{},
+	}
+	// Which processes read the store as an AttemptLedger: all of them (a
+	// deployment today), or a mix (an upgrade under way).
+	kinds := [][]bool{{true, true, true}, {true, true, true}, {true, false, true}, {false, true, false}}[rng.IntN(4)]
+	for i, named := range kinds {
+		opts := Options{Client: client, Ledger: plainLedger{r.store}, Apps: apps, Prefix: "model:", Margin: margin, Now: r.clock.Now,
+			Logger: zerolog.Nop()}
+		kind := "plain"
+		if named {
+			opts.Ledger, kind = r.store, "named"
+		}
 		g, err := New(opts)
 		if err != nil {
 			t.Fatalf("seed %d: New: %v", seed, err)
 		}
-		guards = append(guards, g)
+		r.guards = append(r.guards, modelGuard{Guard: g, named: named, name: fmt.Sprintf("g%d(%s)", i, kind)})
 	}
-	models := map[string]*rmApp{}
-	for _, n := range names {
+	for _, n := range r.names {
 		p := apps[n]
-		models[n] = &rmApp{p: p, loc: mustLoad(t, p.Timezone), margin: max(margin, 0), lost: true}
+		r.models[n] = &rmApp{p: p, loc: mustLoad(t, p.Timezone), margin: max(margin, 0), lost: true, released: map[string]bool{}}
 	}
-	var trace []string
-	fail := func(format string, args ...any) {
-		t.Helper()
-		tail := trace
-		if len(tail) > 25 {
-			tail = tail[len(tail)-25:]
+	for r.step = 0; r.step < modelSteps; r.step++ {
+		r.doStep()
+	}
+	r.doing, r.hint = "the end of the run", ""
+	for _, n := range r.names {
+		if msg := r.models[n].serviceCheck(); msg != "" {
+			r.fail("app %s: service limits exceeded: %s", n, msg)
 		}
-		t.Fatalf("seed %d (replay: QUOTA_MODEL_SEED=%d), policies %+v, margin %s, start %s\nlast steps:\n  %s\nFAILURE: %s",
-			seed, seed, apps, max(margin, 0), start.UTC().Format(time.RFC3339Nano), strings.Join(tail, "\n  "), fmt.Sprintf(format, args...))
 	}
-	stats := map[string]int{}
-	for step := range modelSteps {
-		now := clock.Now()
-		app := names[rng.IntN(len(names))]
-		m := models[app]
-		g := guards[rng.IntN(len(guards))]
-		loc := m.loc
-		ts := func(x time.Time) string { return x.In(loc).Format("2006-01-02T15:04:05.000Z07:00") }
-		op := rng.IntN(100)
+	t.Logf("seed %d: %d steps, guards %s, %v, policies %+v margin %s", seed, modelSteps, r.guardNames(), r.stats, apps, max(margin, 0))
+}
+
+func (r *modelRun) guardNames() string {
+	var out []string
+	for _, g := range r.guards {
+		out = append(out, g.name)
+	}
+	return strings.Join(out, " ")
+}
+
+func (r *modelRun) fail(format string, args ...any) {
+	r.t.Helper()
+	tail := r.trace
+	if len(tail) > 30 {
+		tail = tail[len(tail)-30:]
+	}
+	var ctx string
+	if r.within != "" {
+		ctx += fmt.Sprintf("\nWITHIN STEP %d: %s", r.step, r.within)
+	}
+	if r.doing != "" {
+		ctx += fmt.Sprintf("\nSTEP %d: %s", r.step, r.doing)
+	}
+	if r.hint != "" {
+		ctx += "\nMODEL: " + r.hint
+	}
+	r.t.Fatalf("seed %d (replay: QUOTA_MODEL_SEED=%d), policies %+v, margin %s, start %s, guards %s\nlast steps:\n  %s%s\nFAILURE: %s",
+		r.seed, r.seed, r.apps, max(r.margin, 0), r.start.UTC().Format(time.RFC3339Nano), r.guardNames(),
+		strings.Join(tail, "\n  "), ctx, fmt.Sprintf(format, args...))
+}
+
+func (r *modelRun) tracef(format string, args ...any) {
+	r.trace = append(r.trace, fmt.Sprintf("%d ", r.step)+fmt.Sprintf(format, args...))
+}
+
+// ts formats x in app's zone.
+func (r *modelRun) ts(app string, x time.Time) string {
+	return x.In(r.models[app].loc).Format("2006-01-02T15:04:05.000Z07:00")
+}
+
+// entriesText is app's slots as the model and Redis hold them (failures).
+func (r *modelRun) entriesText(app string) string {
+	m := r.models[app]
+	var b strings.Builder
+	b.WriteString("model slots:")
+	for _, e := range m.entries {
+		h := e.holder
+		if h == "" {
+			h = "anonymous"
+		} else if len(h) == 24 {
+			h = "res " + h[:6]
+		}
+		fmt.Fprintf(&b, " %s@%s", h, r.ts(app, e.at))
+	}
+	b.WriteString("\nredis members:")
+	zs, err := r.client.ZRangeWithScores(r.ctx, r.guards[0].keys(app).entries, 0, -1).Result()
+	if err != nil {
+		fmt.Fprintf(&b, " (%v)", err)
+	}
+	for _, z := range zs {
+		mem, _ := z.Member.(string)
+		if len(mem) == 24 {
+			mem = "res " + mem[:6]
+		}
+		fmt.Fprintf(&b, " %s@%s", mem, r.ts(app, time.UnixMilli(int64(z.Score))))
+	}
+	// Any other sorted set of the app (the released claims), whatever its
+	// name.
+	k := r.guards[0].keys(app)
+	all, _ := r.client.Keys(r.ctx, strings.TrimSuffix(k.entries, "entries")+"*").Result()
+	slices.Sort(all)
+	for _, key := range all {
+		if key == k.entries {
+			continue
+		}
+		if typ, _ := r.client.Type(r.ctx, key).Result(); typ == "zset" {
+			mem, _ := r.client.ZRange(r.ctx, key, 0, -1).Result()
+			fmt.Fprintf(&b, "\nredis %s: %v", key, mem)
+		}
+	}
+	return b.String()
+}
+
+func (r *modelRun) doStep() {
+	now := r.clock.Now()
+	app := r.names[r.rng.IntN(len(r.names))]
+	m := r.models[app]
+	g := r.guards[r.rng.IntN(len(r.guards))]
+	r.doing, r.hint = "", ""
+	op := r.rng.IntN(100)
+	switch {
+	case op < 40: // reserve, and claim (the ledger records the attempt at At)
+		r.doing = fmt.Sprintf("%s Reserve on %s at %s, then its claim", app, g.name, r.ts(app, now))
+		lost := m.lost
+		if lost {
+			r.rebuilt(g, app, m.ledger)
+		}
+		res, err := g.Reserve(r.ctx, app)
+		r.checkReserve(app, res, err)
+		if lost {
+			r.heldAfterRebuild(g, app)
+		}
+	case op < 48: // give a live claim back, in one of four orders
+		if len(m.live) > 0 {
+			r.giveBack(g, app)
+		}
+	case op < 51: // confirm: the send is final (nothing more to give back)
+		if len(m.live) > 0 {
+			m.live = m.live[1:]
+		}
+	case op < 54: // the other half of a late give-back
+		r.finishLate(g, app)
+	case op < 58: // held
+		r.held(g, app)
+	case op < 62: // block or 429
+		r.block(g, app)
+	case op < 65: // Redis loses everything (or the markers; stopped rebuilds add more)
+		r.lose(g, r.rng.IntN(3))
+	case op < 68: // status
+		r.doing = fmt.Sprintf("%s Status on %s at %s", app, g.name, r.ts(app, now))
+		r.checkStatus(g, app)
+	case op < 72: // a rebuild stopped between its ledger read and its seed
+		r.stoppedRebuild(g, app)
+	default: // clock steps
+		r.clockStep(m)
+	}
+}
+
+// rebuilt is a rebuild by g of app's windows from the ledger rows read.
+func (r *modelRun) rebuilt(g modelGuard, app string, rows []rmSend) {
+	m := r.models[app]
+	skipped := m.rebuild(rows, g.named)
+	r.stats["rebuild"]++
+	r.tracef("%s rebuilt by %s from %d ledger rows, %d claims given back skipped", app, g.name, len(rows), skipped)
+	if skipped > 0 {
+		r.stats["seed skipped a released claim"] += skipped
+		r.hint = fmt.Sprintf("the rebuild by %s read %d ledger rows and does not seed %d of them: claims Released (the released set) whose rows the store had not deleted when it read",
+			g.name, len(rows), skipped)
+	}
+}
+
+// checkReserve checks Reserve's answer at the clock's now against the
+// model (already rebuilt if the windows were lost), and claims a grant.
+func (r *modelRun) checkReserve(app string, res Reservation, err error) {
+	m := r.models[app]
+	now := r.clock.Now()
+	want := m.feasible(now)
+	wh, wd := m.counts(now)
+	var nr *NoRoomError
+	switch {
+	case err == nil:
+		r.tracef("%s reserve@%s -> reserved %s (hour %d day %d)", app, r.ts(app, now), res.ID[:6], res.HourUsed, res.DayUsed)
+		if !want {
+			r.fail("guard granted %s at %s; model: hour %d/%d day %d/%d blocked until %s: no room\n%s",
+				app, r.ts(app, now), wh, m.p.Hourly, wd, m.p.Daily, r.ts(app, m.blocked), r.entriesText(app))
+		}
+		if res.HourUsed != wh+1 || res.DayUsed != wd+1 {
+			r.fail("reservation counts hour %d day %d, model %d %d\n%s", res.HourUsed, res.DayUsed, wh+1, wd+1, r.entriesText(app))
+		}
+		c := r.claim(app, res)
+		r.stats["reserved"]++
+		if c.send == 0 {
+			r.stats["claim of no send"]++
+		}
+		if msg := m.serviceCheck(); msg != "" {
+			r.fail("service limits exceeded: %s", msg)
+		}
+	case errors.As(err, &nr):
+		r.tracef("%s reserve@%s -> full by %s opens %s", app, r.ts(app, now), nr.By, r.ts(app, nr.OpensAt))
+		if want {
+			r.fail("guard refused %s at %s (%v); model: hour %d/%d day %d/%d: room (a slot lost)\n%s",
+				app, r.ts(app, now), nr, wh, m.p.Hourly, wd, m.p.Daily, r.entriesText(app))
+		}
+		e := m.earliest(now)
+		if !nr.OpensAt.After(now) {
+			r.fail("no room at %s, opens at %s: not later", r.ts(app, now), r.ts(app, nr.OpensAt))
+		}
+		if !e.IsZero() && nr.OpensAt.After(e) {
+			r.fail("no room at %s, opens at %s, but the model allows a reservation at %s", r.ts(app, now), r.ts(app, nr.OpensAt), r.ts(app, e))
+		}
+		if nr.HourUsed != wh || nr.DayUsed != wd {
+			r.fail("no-room counts hour %d day %d, model %d %d\n%s", nr.HourUsed, nr.DayUsed, wh, wd, r.entriesText(app))
+		}
+		r.stats["full"]++
+	default:
+		r.fail("Reserve: %v", err)
+	}
+}
+
+// claim records res's attempt in the store: a send's next claim (a send
+// given back earlier, claimed again), a new send's first, or (1 in 8) an
+// attempt of no send, which the reservation is not Claimed for.
+func (r *modelRun) claim(app string, res Reservation) rmRes {
+	m := r.models[app]
+	c := rmRes{res: res, step: r.step}
+	switch {
+	case r.rng.IntN(8) == 0:
+	case len(m.returned) > 0 && r.rng.IntN(3) == 0:
+		i := r.rng.IntN(len(m.returned))
+		c.send, c.claim = m.returned[i].send, m.returned[i].claim+1
+		m.returned = slices.Delete(m.returned, i, i+1)
+	default:
+		r.sends++
+		c.send, c.claim = r.sends, 1
+	}
+	if c.send != 0 {
+		c.res = res.Claimed(c.send, c.claim)
+	}
+	m.entries = append(m.entries, rmEntry{at: res.At, holder: res.ID})
+	m.ledger = append(m.ledger, rmSend{at: res.At, resID: res.ID, send: c.send, claim: c.claim})
+	r.store.set(app, m.ledger)
+	m.live = append(m.live, c)
+	m.recent = append(m.recent, c)
+	if len(m.recent) > 12 {
+		m.recent = m.recent[1:]
+	}
+	r.tracef("%s claim %s", app, c)
+	return c
+}
+
+// giveBack gives back a random live claim of app: the store's row deleted
+// and the reservation Released, in either order, or one of the two now
+// and the other at a later step (finishLate).
+func (r *modelRun) giveBack(g modelGuard, app string) {
+	m := r.models[app]
+	i := r.rng.IntN(len(m.live))
+	c := m.live[i]
+	m.live = slices.Delete(m.live, i, i+1)
+	switch r.rng.IntN(4) {
+	case 0:
+		r.doing = fmt.Sprintf("%s give back %s: ledger row deleted, then Release on %s", app, c, g.name)
+		r.deleteRow(app, c.res.ID)
+		r.release(g, app, c)
+	case 1:
+		r.doing = fmt.Sprintf("%s give back %s: Release on %s, then ledger row deleted", app, c, g.name)
+		r.release(g, app, c)
+		r.deleteRow(app, c.res.ID)
+	case 2:
+		r.doing = fmt.Sprintf("%s late give-back of %s: ledger row deleted now, Release later", app, c)
+		r.deleteRow(app, c.res.ID)
+		m.unreleased = append(m.unreleased, c)
+	default:
+		r.doing = fmt.Sprintf("%s late give-back of %s: Release on %s now, ledger row deleted later", app, c, g.name)
+		r.release(g, app, c)
+		for j := range m.ledger {
+			if m.ledger[j].resID == c.res.ID {
+				m.ledger[j].givenBack = true
+			}
+		}
+		r.store.set(app, m.ledger)
+	}
+	r.stats["give back"]++
+}
+
+// finishLate does the other half of a late give-back of app: the Release
+// of a claim whose row is gone, or the deletion of a Released claim's row.
+func (r *modelRun) finishLate(g modelGuard, app string) {
+	m := r.models[app]
+	var rows []rmSend
+	for _, s := range m.ledger {
+		if s.givenBack {
+			rows = append(rows, s)
+		}
+	}
+	switch {
+	case len(m.unreleased) > 0 && (len(rows) == 0 || r.rng.IntN(2) == 0):
+		i := r.rng.IntN(len(m.unreleased))
+		c := m.unreleased[i]
+		m.unreleased = slices.Delete(m.unreleased, i, i+1)
+		r.doing = fmt.Sprintf("%s late give-back of %s: Release on %s, its ledger row deleted before", app, c, g.name)
+		if _, byClaim := r.release(g, app, c); byClaim > 0 {
+			r.stats["late Release freed a claim's seeded slot"]++
+		}
+		r.stats["late Release"]++
+	case len(rows) > 0:
+		s := rows[r.rng.IntN(len(rows))]
+		r.doing = fmt.Sprintf("%s late give-back of send %d claim %d: ledger row deleted, Released before", app, s.send, s.claim)
+		r.deleteRow(app, s.resID)
+		r.stats["late row deletion"]++
+	}
+}
+
+// deleteRow deletes the store's row of reservation id: its send may be
+// claimed again.
+func (r *modelRun) deleteRow(app, id string) {
+	m := r.models[app]
+	m.ledger = slices.DeleteFunc(m.ledger, func(s rmSend) bool {
+		if s.resID == id && s.send != 0 {
+			m.returned = append(m.returned, rmRes{send: s.send, claim: s.claim})
+		}
+		return s.resID == id
+	})
+	r.store.set(app, m.ledger)
+	r.tracef("%s ledger row of res %s deleted", app, id[:6])
+}
+
+// release Releases c on g and, unless the windows are lost (a Status would
+// rebuild them), checks the counts right after: exactly the model's slots
+// left.
+func (r *modelRun) release(g modelGuard, app string, c rmRes) (byID, byClaim int) {
+	m := r.models[app]
+	if err := g.Release(r.ctx, c.res); err != nil {
+		r.fail("Release: %v", err)
+	}
+	byID, byClaim = m.release(c)
+	switch {
+	case byClaim > 0:
+		r.stats["release freed a claim's seeded slot"]++
+	case byID > 0:
+		r.stats["release freed its own slot"]++
+	default:
+		r.stats["release freed nothing"]++
+	}
+	r.tracef("%s Release %s on %s: model frees %d by id, %d by claim", app, c, g.name, byID, byClaim)
+	if !m.lost {
+		r.checkStatus(g, app)
+		r.checkSlots(app, fmt.Sprintf("after Release(%s)", c))
+	}
+	return byID, byClaim
+}
+
+// checkSlots compares the instants of app's slots that count in a window
+// now, in Redis and in the model: the same slots, not only as many.
+func (r *modelRun) checkSlots(app, when string) {
+	m := r.models[app]
+	now := r.clock.Now()
+	zs, err := r.client.ZRangeWithScores(r.ctx, r.guards[0].keys(app).entries, 0, -1).Result()
+	if err != nil {
+		r.fail("ZRANGE: %v", err)
+	}
+	var got, want []int64
+	for _, z := range zs {
+		if at := time.UnixMilli(int64(z.Score)); m.counted(at, now) {
+			got = append(got, at.UnixMilli())
+		}
+	}
+	for _, e := range m.entries {
+		if m.counted(e.at, now) {
+			want = append(want, e.at.UnixMilli()) // the model's instants are whole milliseconds
+		}
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		r.fail("%s: the slots counted at %s are at %v in Redis, %v in the model (Unix ms)\n%s", when, r.ts(app, now), got, want, r.entriesText(app))
+	}
+}
+
+// held checks Held of a recent reservation of app; half the time with its
+// UseBy cleared, so that the slot alone is asked after whatever the clock.
+func (r *modelRun) held(g modelGuard, app string) {
+	m := r.models[app]
+	if len(m.recent) == 0 {
+		return
+	}
+	pick := m.recent
+	if r.rng.IntN(2) == 0 {
+		// Most slots are gone or out of every window by the time they are
+		// asked after: half the time, one the model finds held.
+		var holding []rmRes
+		for _, c := range m.recent {
+			if m.holdsSlot(c, r.clock.Now()) {
+				holding = append(holding, c)
+			}
+		}
+		if len(holding) > 0 {
+			pick = holding
+		}
+	}
+	c := pick[r.rng.IntN(len(pick))]
+	res := c.res
+	if r.rng.IntN(2) == 0 {
+		res.UseBy = time.Time{}
+	}
+	now := r.clock.Now()
+	r.doing = fmt.Sprintf("%s Held(%s) on %s at %s", app, c, g.name, r.ts(app, now))
+	held, err := g.Held(r.ctx, res)
+	if err != nil {
+		r.fail("Held: %v", err)
+	}
+	want, sure, via := m.heldWant(c, res, now)
+	r.tracef("%s Held(%s) = %v (model %v, sure %v: %s)", app, c, held, want, sure, via)
+	if sure && held != want {
+		r.fail("Held(%s) = %v, model %v (%s)\n%s", c, held, want, via, r.entriesText(app))
+	}
+	switch {
+	case held && via == "its claim":
+		r.stats["held by its claim"]++
+	case held:
+		r.stats["held by its id"]++
+	case sure:
+		r.stats["not held"]++
+	}
+}
+
+func (r *modelRun) block(g modelGuard, app string) {
+	m := r.models[app]
+	now := r.clock.Now()
+	if r.rng.IntN(2) == 0 {
+		until := now.Add(time.Duration(1+r.rng.Int64N(int64(3*time.Hour/time.Millisecond))) * time.Millisecond)
+		if err := g.Block(r.ctx, app, until); err != nil {
+			r.fail("Block: %v", err)
+		}
+		if until.After(m.blocked) {
+			m.blocked = until
+		}
+		r.tracef("%s block until %s", app, r.ts(app, until))
+	} else {
+		ra := time.Duration(r.rng.IntN(3)) * time.Duration(r.rng.Int64N(int64(2*time.Hour/time.Millisecond))) * time.Millisecond
+		until, err := g.BlockRateLimited(r.ctx, app, ra)
+		if err != nil {
+			r.fail("BlockRateLimited: %v", err)
+		}
+		want := m.nextBoundary(now)
+		if t2 := now.Add(ra); t2.After(want) {
+			want = t2
+		}
+		if !until.Equal(want) {
+			r.fail("BlockRateLimited at %s (retry-after %s) = %s, model %s", r.ts(app, now), ra, r.ts(app, until), r.ts(app, want))
+		}
+		if until.After(m.blocked) {
+			m.blocked = until
+		}
+		r.tracef("%s 429 block until %s", app, r.ts(app, until))
+	}
+	r.stats["block"]++
+}
+
+// lose makes Redis lose every app's windows: 0 FLUSHALL, 1 a restart
+// (empty), 2 Forget (the markers only: the entries and the released set
+// stay).
+func (r *modelRun) lose(g modelGuard, how int) {
+	switch how {
+	case 0:
+		if err := r.client.FlushAll(r.ctx).Err(); err != nil {
+			r.fail("FLUSHALL: %v", err)
+		}
+		r.tracef("FLUSHALL")
+	case 1:
+		r.srv.Restart(r.t)
+		r.stats["restart"]++
+		r.tracef("restart redis")
+	default:
+		if err := g.Forget(r.ctx); err != nil {
+			r.fail("Forget: %v", err)
+		}
+		r.tracef("Forget on %s", g.name)
+	}
+	for _, m := range r.models {
+		m.lost = true
+		if how != 2 {
+			m.released = map[string]bool{}
+		}
+	}
+	r.stats["lost"]++
+}
+
+// checkStatus runs Status on g and checks it against the model.
+func (r *modelRun) checkStatus(g modelGuard, app string) {
+	m := r.models[app]
+	lost := m.lost
+	st, err := g.Status(r.ctx, app)
+	if lost && err == nil {
+		r.rebuilt(g, app, m.ledger)
+	}
+	r.compareStatus(app, st, err)
+	if lost {
+		r.heldAfterRebuild(g, app)
+	}
+}
+
+// heldAfterRebuild checks Held, UseBy aside, of app's recent reservations
+// right after a rebuild: a claimed one is held where the rebuild read its
+// claim from an AttemptLedger (and no Release gave it back), an unclaimed
+// one or one seeded anonymously is not.
+func (r *modelRun) heldAfterRebuild(g modelGuard, app string) {
+	m := r.models[app]
+	now := r.clock.Now()
+	r.checkSlots(app, "right after the rebuild")
+	for _, c := range m.recent {
+		res := c.res
+		res.UseBy = time.Time{}
+		held, err := g.Held(r.ctx, res)
+		if err != nil {
+			r.fail("Held: %v", err)
+		}
+		want, sure, via := m.heldWant(c, res, now)
+		if sure && held != want {
+			r.fail("right after the rebuild, Held(%s) on %s = %v, model %v (%s)\n%s", c, g.name, held, want, via, r.entriesText(app))
+		}
+		if held && via == "its claim" {
+			r.stats["held by its claim after a rebuild"]++
+		} else if sure && !held && c.send != 0 {
+			r.stats["claimed, not held after a rebuild"]++
+		}
+	}
+}
+
+func (r *modelRun) compareStatus(app string, st Status, err error) {
+	m := r.models[app]
+	now := r.clock.Now()
+	if err != nil {
+		r.fail("Status: %v", err)
+	}
+	wh, wd := m.counts(now)
+	if st.Hour.Used != wh || st.Day.Used != wd {
+		r.fail("Status at %s: used hour %d day %d, model %d %d\n%s", r.ts(app, now), st.Hour.Used, st.Day.Used, wh, wd, r.entriesText(app))
+	}
+	if e := m.earliest(now); !e.IsZero() && st.NextOpening.After(e) {
+		r.fail("Status at %s: next opening %s, model allows %s", r.ts(app, now), r.ts(app, st.NextOpening), r.ts(app, e))
+	}
+	if m.feasible(now) != st.NextOpening.Equal(now) {
+		r.fail("Status at %s: next opening %s, model feasible now: %v", r.ts(app, now), r.ts(app, st.NextOpening), m.feasible(now))
+	}
+	r.stats["status"]++
+}
+
+// stoppedRebuild makes app's windows lost (unless they are), starts a
+// Reserve or a Status on g, stops its rebuild between the ledger read and
+// the seed, gives claims back meanwhile (and checks Held, and may lose
+// Redis's state again), lets the seed run, and checks the answer: a claim
+// Released during the stop is not seeded (the released set), whatever the
+// order of its Release and its row's deletion.
+func (r *modelRun) stoppedRebuild(g modelGuard, app string) {
+	m := r.models[app]
+	if !m.lost {
+		r.lose(g, []int{0, 2}[r.rng.IntN(2)]) // no restart: they are slow
+	}
+	op := "Status"
+	if r.rng.IntN(3) > 0 {
+		op = "Reserve"
+	}
+	p := r.store.pauseNext(app)
+	defer func() {
+		// A failure must leave neither the call stopped nor the pause armed.
+		p.resume()
+		r.store.mu.Lock()
+		r.store.pause = nil
+		r.store.mu.Unlock()
+	}()
+	type answer struct {
+		res Reservation
+		st  Status
+		err error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		var a answer
+		if op == "Reserve" {
+			a.res, a.err = g.Reserve(r.ctx, app)
+		} else {
+			a.st, a.err = g.Status(r.ctx, app)
+		}
+		done <- a
+	}()
+	select {
+	case <-p.read:
+	case a := <-done:
+		r.fail("%s %s on %s answered (%v) without reading the ledger: the windows were lost, a rebuild was due", app, op, g.name, a.err)
+	case <-time.After(30 * time.Second):
+		r.fail("%s %s on %s: no ledger read in 30 s", app, op, g.name)
+	}
+	read := slices.Clone(m.ledger)
+	r.tracef("%s %s on %s read %d ledger rows and stops before its seed", app, op, g.name, len(read))
+	stop := fmt.Sprintf("%s %s on %s at %s stopped between its ledger read (%d rows) and its seed", app, op, g.name, r.ts(app, r.clock.Now()), len(read))
+	var during []string
+	again := false // the state was lost again: the seed is refused, the call reads again
+	for range 1 + r.rng.IntN(3) {
+		o := r.guards[r.rng.IntN(len(r.guards))]
+		r.within = stop + "; meanwhile: " + strings.Join(during, "; ")
+		r.doing = ""
+		k := r.rng.IntN(20)
 		switch {
-		case op < 40: // reserve, and claim (the ledger records the attempt at At)
-			if m.lost {
-				m.rebuild()
-			}
-			want := m.feasible(now)
-			wh, wd := m.counts(now)
-			res, err := g.Reserve(ctx, app)
-			var nr *NoRoomError
-			switch {
-			case err == nil:
-				trace = append(trace, fmt.Sprintf("%d %s reserve@%s -> reserved (hour %d day %d)", step, app, ts(now), res.HourUsed, res.DayUsed))
-				if !want {
-					fail("guard granted %s at %s; model: hour %d/%d day %d/%d blocked until %s: no room", app, ts(now), wh, m.p.Hourly, wd, m.p.Daily, ts(m.blocked))
-				}
-				if res.HourUsed != wh+1 || res.DayUsed != wd+1 {
-					fail("reservation counts hour %d day %d, model %d %d", res.HourUsed, res.DayUsed, wh+1, wd+1)
-				}
-				m.entries = append(m.entries, rmEntry{at: now, id: res.ID})
-				m.ledger = append(m.ledger, rmSend{at: now, resID: res.ID})
-				m.live = append(m.live, res)
-				store.set(app, m.ledger)
-				stats["reserved"]++
-				if msg := m.serviceCheck(); msg != "" {
-					fail("service limits exceeded: %s", msg)
-				}
-			case errors.As(err, &nr):
-				trace = append(trace, fmt.Sprintf("%d %s reserve@%s -> full by %s opens %s", step, app, ts(now), nr.By, ts(nr.OpensAt)))
-				if want {
-					fail("guard refused %s at %s (%v); model: hour %d/%d day %d/%d: room (a slot lost)", app, ts(now), nr, wh, m.p.Hourly, wd, m.p.Daily)
-				}
-				e := m.earliest(now)
-				if !nr.OpensAt.After(now) {
-					fail("no room at %s, opens at %s: not later", ts(now), ts(nr.OpensAt))
-				}
-				if !e.IsZero() && nr.OpensAt.After(e) {
-					fail("no room at %s, opens at %s, but the model allows a reservation at %s", ts(now), ts(nr.OpensAt), ts(e))
-				}
-				if nr.HourUsed != wh || nr.DayUsed != wd {
-					fail("no-room counts hour %d day %d, model %d %d", nr.HourUsed, nr.DayUsed, wh, wd)
-				}
-				stats["full"]++
-			default:
-				fail("Reserve: %v", err)
-			}
-		case op < 48: // release a live reservation (claim given back)
-			if len(m.live) == 0 {
-				continue
-			}
-			i := rng.IntN(len(m.live))
-			res := m.live[i]
-			m.live = slices.Delete(m.live, i, i+1)
-			if err := g.Release(ctx, res); err != nil {
-				fail("Release: %v", err)
-			}
-			m.ledger = slices.DeleteFunc(m.ledger, func(s rmSend) bool { return s.resID == res.ID })
-			m.entries = slices.DeleteFunc(m.entries, func(e rmEntry) bool { return e.id == res.ID })
-			store.set(app, m.ledger)
-			trace = append(trace, fmt.Sprintf("%d %s release %s@%s", step, app, res.ID[:6], ts(res.At)))
-			stats["release"]++
-		case op < 52: // confirm: the send is final (nothing more to release)
-			if len(m.live) > 0 {
-				m.live = m.live[1:]
-			}
-		case op < 56: // held
-			if len(m.live) == 0 {
-				continue
-			}
-			res := m.live[rng.IntN(len(m.live))]
-			held, err := g.Held(ctx, res)
-			if err != nil {
-				fail("Held: %v", err)
-			}
-			want := !m.lost && slices.ContainsFunc(m.entries, func(e rmEntry) bool { return e.id == res.ID })
-			// Entries outside every window may have been trimmed, so only a
-			// Held the model denies is wrong.
-			if held && !want {
-				fail("Held(%s@%s) = %v, model %v", res.ID[:6], ts(res.At), held, want)
-			}
-		case op < 60: // block or 429
-			if rng.IntN(2) == 0 {
-				until := now.Add(time.Duration(1+rng.Int64N(int64(3*time.Hour/time.Millisecond))) * time.Millisecond)
-				if err := g.Block(ctx, app, until); err != nil {
-					fail("Block: %v", err)
-				}
-				if until.After(m.blocked) {
-					m.blocked = until
-				}
-				trace = append(trace, fmt.Sprintf("%d %s block until %s", step, app, ts(until)))
-			} else {
-				ra := time.Duration(rng.IntN(3)) * time.Duration(rng.Int64N(int64(2*time.Hour/time.Millisecond))) * time.Millisecond
-				until, err := g.BlockRateLimited(ctx, app, ra)
-				if err != nil {
-					fail("BlockRateLimited: %v", err)
-				}
-				want := m.nextBoundary(now)
-				if t2 := now.Add(ra); t2.After(want) {
-					want = t2
-				}
-				if !until.Equal(want) {
-					fail("BlockRateLimited at %s (retry-after %s) = %s, model %s", ts(now), ra, ts(until), ts(want))
-				}
-				if until.After(m.blocked) {
-					m.blocked = until
-				}
-				trace = append(trace, fmt.Sprintf("%d %s 429 block until %s", step, app, ts(until)))
-			}
-			stats["block"]++
-		case op < 64: // Redis loses everything
-			switch rng.IntN(3) {
-			case 0:
-				if err := client.FlushAll(ctx).Err(); err != nil {
-					fail("FLUSHALL: %v", err)
-				}
-				trace = append(trace, fmt.Sprintf("%d FLUSHALL", step))
-			case 1:
-				srv.Restart(t)
-				trace = append(trace, fmt.Sprintf("%d restart redis", step))
-			default:
-				if err := g.Forget(ctx); err != nil {
-					fail("Forget: %v", err)
-				}
-				trace = append(trace, fmt.Sprintf("%d Forget", step))
-			}
-			for _, mm := range models {
-				mm.lost = true
-			}
-			stats["lost"]++
-		case op < 68: // status
-			st, err := g.Status(ctx, app)
-			if err != nil {
-				fail("Status: %v", err)
-			}
-			if m.lost {
-				m.rebuild()
-			}
-			wh, wd := m.counts(now)
-			if st.Hour.Used != wh || st.Day.Used != wd {
-				fail("Status at %s: used hour %d day %d, model %d %d", ts(now), st.Hour.Used, st.Day.Used, wh, wd)
-			}
-			if e := m.earliest(now); !e.IsZero() && st.NextOpening.After(e) {
-				fail("Status at %s: next opening %s, model allows %s", ts(now), ts(st.NextOpening), ts(e))
-			}
-			if m.feasible(now) != st.NextOpening.Equal(now) {
-				fail("Status at %s: next opening %s, model feasible now: %v", ts(now), ts(st.NextOpening), m.feasible(now))
-			}
-		default: // clock steps
-			var to time.Time
-			switch k := rng.IntN(9); k {
-			case 0:
-				to = now.Add(time.Duration(1+rng.Int64N(300_000)) * time.Millisecond)
-			case 1, 2:
-				e := m.earliest(now)
-				if e.IsZero() {
-					continue
-				}
-				to = e.Add(time.Duration(rng.IntN(3)-1) * time.Millisecond) // -1ms, exact, +1ms
-			case 3:
-				if len(m.entries) == 0 {
-					continue
-				}
-				e := m.entries[rng.IntN(len(m.entries))].at
-				d := []time.Duration{time.Hour, 24 * time.Hour}[rng.IntN(2)] + m.margin
-				to = e.Add(d + time.Duration(rng.IntN(3)-1)*time.Millisecond)
-			case 4, 5:
-				b := m.boundaries(now, now.Add(26*time.Hour))
-				if len(b) == 0 {
-					continue
-				}
-				x := b[rng.IntN(min(len(b), 4))]
-				if rng.IntN(2) == 0 {
-					_, x = m.dayBounds(now)
-				}
-				to = x.Add(time.Duration(rng.IntN(3)-1)*time.Millisecond - time.Duration(rng.IntN(2))*m.margin)
-			case 6:
-				to = now.Add(time.Duration(rng.Int64N(int64(7*time.Hour/time.Millisecond))) * time.Millisecond)
-			default:
-				to = now.Add(time.Duration(rng.Int64N(int64(20*time.Minute/time.Millisecond))) * time.Millisecond)
-			}
-			if !to.After(now) {
-				continue
-			}
-			clock.Set(to)
-			trace = append(trace, fmt.Sprintf("%d clock -> %s", step, ts(to)))
-			stats["clock"]++
+		case k < 12 && len(m.live) > 0:
+			r.giveBack(o, app)
+			r.stats["give back during a stopped rebuild"]++
+		case k < 16:
+			r.finishLate(o, app)
+		case k < 19:
+			r.held(o, app) // false: no marker of this run during the rebuild
+		default:
+			how := r.rng.IntN(3)
+			r.lose(o, how)
+			r.doing = []string{"FLUSHALL", "restart", "Forget on " + o.name}[how]
+			again = again || how != 2
+		}
+		if r.doing != "" {
+			during = append(during, r.doing)
 		}
 	}
-	t.Logf("seed %d: %d steps %v, policies %+v margin %s", seed, modelSteps, stats, apps, max(margin, 0))
+	r.within = ""
+	r.doing = stop + "; meanwhile: " + strings.Join(during, "; ") + "; then the seed"
+	p.resume()
+	var a answer
+	select {
+	case a = <-done:
+	case <-time.After(30 * time.Second):
+		r.fail("%s %s on %s: no answer 30 s after its ledger read resumed", app, op, g.name)
+	}
+	rows := read
+	if again {
+		rows = m.ledger // the stale read is not seeded (generation.lua): read again
+	}
+	if a.err == nil || errors.Is(a.err, ErrNoRoom) {
+		r.rebuilt(g, app, rows)
+	}
+	if op == "Reserve" {
+		r.checkReserve(app, a.res, a.err)
+	} else {
+		r.compareStatus(app, a.st, a.err)
+	}
+	r.heldAfterRebuild(g, app)
+	r.stats["stopped rebuild"]++
+}
+
+func (r *modelRun) clockStep(m *rmApp) {
+	now := r.clock.Now()
+	var to time.Time
+	switch k := r.rng.IntN(9); k {
+	case 0:
+		to = now.Add(time.Duration(1+r.rng.Int64N(300_000)) * time.Millisecond)
+	case 1, 2:
+		e := m.earliest(now)
+		if e.IsZero() {
+			return
+		}
+		to = e.Add(time.Duration(r.rng.IntN(3)-1) * time.Millisecond) // -1ms, exact, +1ms
+	case 3:
+		if len(m.entries) == 0 {
+			return
+		}
+		e := m.entries[r.rng.IntN(len(m.entries))].at
+		d := []time.Duration{time.Hour, 24 * time.Hour}[r.rng.IntN(2)] + m.margin
+		to = e.Add(d + time.Duration(r.rng.IntN(3)-1)*time.Millisecond)
+	case 4, 5:
+		b := m.boundaries(now, now.Add(26*time.Hour))
+		if len(b) == 0 {
+			return
+		}
+		x := b[r.rng.IntN(min(len(b), 4))]
+		if r.rng.IntN(2) == 0 {
+			_, x = m.dayBounds(now)
+		}
+		to = x.Add(time.Duration(r.rng.IntN(3)-1)*time.Millisecond - time.Duration(r.rng.IntN(2))*m.margin)
+	case 6:
+		to = now.Add(time.Duration(r.rng.Int64N(int64(7*time.Hour/time.Millisecond))) * time.Millisecond)
+	default:
+		to = now.Add(time.Duration(r.rng.Int64N(int64(20*time.Minute/time.Millisecond))) * time.Millisecond)
+	}
+	if !to.After(now) {
+		return
+	}
+	r.clock.Set(to)
+	r.tracef("clock -> %s", to.UTC().Format("2006-01-02T15:04:05.000Z"))
+	r.stats["clock"]++
 }
 
 // ---------------------------------------------------------------------------

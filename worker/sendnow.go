@@ -75,6 +75,9 @@ func SendNow(ctx context.Context, guard Guard, ledger DirectLedger, p Pusher, ap
 		if err != nil {
 			return nil, &NotCalledError{App: app, Err: errors.Join(fmt.Errorf("quota ledger: %w", err), guard.Release(context.WithoutCancel(ctx), res))}
 		}
+		// A rebuild from here on seeds the attempt under its entry's name:
+		// Held finds the slot there, and a release gives it back.
+		res = res.Direct(entry)
 		held, err := guard.Held(ctx, res)
 		if err == nil && held {
 			end := func(outcome campaign.SendStatus) error {

@@ -48,19 +48,72 @@ func TestSendNowKeepsTheLedger(t *testing.T) {
 }
 
 // flushingLedger is a store whose first BeginDirectAttempt runs hook
-// first: Redis losing its state between the reservation and the entry.
+// first (after: once the entry is made): Redis losing its state between the
+// reservation and the entry (or the entry and the call).
 type flushingLedger struct {
 	worker.DirectLedger
-	hook func()
-	done bool
+	hook  func()
+	after bool
+	done  bool
 }
 
 func (l *flushingLedger) BeginDirectAttempt(ctx context.Context, app string, at time.Time) (int64, error) {
-	if !l.done {
-		l.done = true
+	if l.done {
+		return l.DirectLedger.BeginDirectAttempt(ctx, app, at)
+	}
+	l.done = true
+	if !l.after {
 		l.hook()
 	}
-	return l.DirectLedger.BeginDirectAttempt(ctx, app, at)
+	id, err := l.DirectLedger.BeginDirectAttempt(ctx, app, at)
+	if l.after {
+		l.hook()
+	}
+	return id, err
+}
+
+// Redis loses the guard's state after a direct push's ledger entry is made,
+// and another process rebuilds the windows before the push checks its
+// slot: the rebuild read the entry and counted it, under the entry's name
+// (the store's AttemptsBetween names it), so the slot is still this push's.
+// It goes out on it; and when the service refuses it without sending, the
+// slot comes back. Seeded under an anonymous name, the push found its
+// reservation gone, gave the entry back and reserved a second slot, and the
+// seeded one stayed counted, unused, for its whole window (with 2 an hour,
+// half the hour's room).
+func TestSendNowSlotRebuiltAfterTheEntryIsThePushs(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		refused bool
+		used    int
+	}{
+		{"sent", false, 1},
+		{"refused without sending", true, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := setup(t, envOpts{policy: quota.Policy{Hourly: 2, Daily: 10}, pushDisabled: tc.refused})
+			ledger := &flushingLedger{DirectLedger: e.store, after: true, hook: func() {
+				e.redis.Flush(t)
+				if _, err := e.guard.Status(e.ctx, testApp); err != nil { // the rebuild reads the entry
+					t.Fatalf("the rebuild: %v", err)
+				}
+			}}
+			b := body()
+			_, err := worker.SendNow(e.ctx, e.guard, ledger, e.client, testApp, &b)
+			if tc.refused != (err != nil) {
+				t.Fatalf("SendNow = %v", err)
+			}
+			if n := len(e.emu.PushesFor(testKey)); n != tc.used {
+				t.Errorf("%d pushes accepted, want %d", n, tc.used)
+			}
+			if n, want := ledgerCount(t, e), tc.used; n != want {
+				t.Errorf("ledger counts %d direct pushes, want %d", n, want)
+			}
+			e.hourUsed(tc.used, "the push's own slot, counted once and given back when refused")
+		})
+	}
 }
 
 // As with a worker's claim (TestSlotLostBeforeTheClaimIsNotCalledOn): Redis

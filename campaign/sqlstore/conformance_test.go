@@ -953,6 +953,20 @@ func testLedgerInFlightAndDirect(t *testing.T, b bundle) {
 	if diff := cmp.Diff(want, ledger()); diff != "" {
 		t.Errorf("after settling direct pushes (-want +got):\n%s", diff)
 	}
+	// The names a rebuild seeds them under: the send's claim, the direct
+	// push's own entry (quota.Reservation.Claimed, Direct).
+	al, ok := b.store.(quota.AttemptLedger)
+	if !ok {
+		t.Fatalf("%T is not a quota.AttemptLedger", b.store)
+	}
+	attempts, err := al.AttemptsBetween(b.ctx, "main", t0, t0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantAttempts := []quota.Attempt{{At: t0.Add(time.Second), Send: sd.ID, Claim: sd.Claim}, {At: t0.Add(3 * time.Second), Entry: sentID}}
+	if diff := cmp.Diff(wantAttempts, attempts); diff != "" {
+		t.Errorf("AttemptsBetween (-want +got):\n%s", diff)
+	}
 	if l, err := b.store.SentBetween(b.ctx, "other", t0, t0.Add(time.Hour)); err != nil || len(l) != 0 {
 		t.Errorf("another app's ledger: %v (err %v)", l, err)
 	}

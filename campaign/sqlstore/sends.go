@@ -637,13 +637,14 @@ func (s *Store) SentBetween(ctx context.Context, app string, from, to time.Time)
 
 var _ quota.AttemptLedger = (*Store)(nil)
 
-// AttemptsBetween is SentBetween with the send and claim of each attempt
-// (0, 0 for an attempt of no send, such as `push send`'s): the guard seeds
-// a rebuilt window under those names (quota.AttemptLedger).
+// AttemptsBetween is SentBetween with the send and claim of each attempt,
+// or for an attempt of no send (`push send`'s) its ledger entry: the guard
+// seeds a rebuilt window under those names (quota.AttemptLedger).
 func (s *Store) AttemptsBetween(ctx context.Context, app string, from, to time.Time) ([]quota.Attempt, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT sent_at, COALESCE(send_id, 0), COALESCE(claim, 0) FROM quota_ledger WHERE app = ? AND sent_at >= ? AND sent_at < ?
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT sent_at, COALESCE(send_id, 0), COALESCE(claim, 0), CASE WHEN send_id IS NULL THEN id ELSE 0 END
+		FROM quota_ledger WHERE app = ? AND sent_at >= ? AND sent_at < ?
 		UNION ALL
-		SELECT sent_at, id, claim FROM sends WHERE status = 'in_flight' AND app = ? AND sent_at >= ? AND sent_at < ?
+		SELECT sent_at, id, claim, 0 FROM sends WHERE status = 'in_flight' AND app = ? AND sent_at >= ? AND sent_at < ?
 		ORDER BY 1`),
 		app, s.ts(from), s.ts(to), app, s.ts(from), s.ts(to))
 	if err != nil {
@@ -651,7 +652,7 @@ func (s *Store) AttemptsBetween(ctx context.Context, app string, from, to time.T
 	}
 	out, err := collect(rows, func(row interface{ Scan(...any) error }) (quota.Attempt, error) {
 		var a quota.Attempt
-		err := row.Scan(scanTimeV{&a.At}, &a.Send, &a.Claim)
+		err := row.Scan(scanTimeV{&a.At}, &a.Send, &a.Claim, &a.Entry)
 		return a, err
 	})
 	if err != nil {
