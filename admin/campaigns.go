@@ -392,6 +392,15 @@ func (s *Server) retryRun(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	run, _, err := s.opts.Store.GetRun(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if !slices.Contains(s.opts.Apps, run.App) {
+		s.fail(w, r, s.appGone(fmt.Sprintf("run %d", id), run.App))
+		return
+	}
 	n, err := s.opts.Operations.Retry(r.Context(), id, unknown)
 	if errors.Is(err, campaign.ErrNothingToRetry) || (err == nil && n == 0) {
 		s.fail(w, r, &apiError{status: http.StatusConflict, body: errorf("run %d: nothing to retry: no failed or expired sends%s", id, unknownHint(unknown))})
@@ -411,6 +420,14 @@ func (s *Server) retryRun(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info().Str("request_id", requestID(r)).Int64("run", id).Bool("unknown", unknown).Int("reset", n).Msg("run retried")
 	s.writeJSON(w, r, http.StatusOK, res)
+}
+
+// appGone refuses a retry of runs (of what) whose app is no longer
+// configured: no worker has a client for it, so a re-opened run would stay
+// pending for good, its task failing and revived by the reconciler.
+func (s *Server) appGone(what, app string) *apiError {
+	return &apiError{status: http.StatusConflict, body: errorf("%s: app %q is not configured (configured: %s): no worker could send it; configure the app again to retry",
+		what, app, strings.Join(s.opts.Apps, ", "))}
 }
 
 // retryWarning says that a run was re-opened but its enqueue (or the record
@@ -447,6 +464,10 @@ func (s *Server) retryCampaign(w http.ResponseWriter, r *http.Request) {
 	}
 	if c.Status == campaign.CampaignCancelled {
 		s.fail(w, r, &apiError{status: http.StatusConflict, body: errorf("campaign %d is cancelled: its runs cannot be retried", id)})
+		return
+	}
+	if !slices.Contains(s.opts.Apps, c.App) { // its runs are of its app
+		s.fail(w, r, s.appGone(fmt.Sprintf("campaign %d", id), c.App))
 		return
 	}
 	res := RetryResult{CampaignID: id, Unknown: unknown, Runs: []RunRetry{}}
