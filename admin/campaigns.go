@@ -479,6 +479,7 @@ func (s *Server) retryCampaign(w http.ResponseWriter, r *http.Request) {
 			if res.Reset > 0 {
 				s.log.Warn().Err(err).Str("request_id", requestID(r)).Int64("campaign", id).Msg("retry stopped part way")
 				res.Warnings = append(res.Warnings, fmt.Sprintf("runs after %d: not retried: %v", after, err))
+				res.Incomplete = true
 				break
 			}
 			s.fail(w, r, err)
@@ -518,6 +519,7 @@ func (s *Server) retryRuns(w http.ResponseWriter, r *http.Request, id int64, unk
 				// error rather than answer as if nothing happened.
 				s.log.Warn().Err(err).Str("request_id", requestID(r)).Int64("campaign", id).Int64("run", run.ID).Msg("retry stopped part way")
 				res.Warnings = append(res.Warnings, fmt.Sprintf("run %d: not retried: %v", run.ID, err))
+				res.Incomplete = true
 				continue
 			}
 			s.fail(w, r, fmt.Errorf("campaign %d: retry run %d: %w", id, run.ID, err))

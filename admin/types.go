@@ -54,6 +54,10 @@ type RetryResult struct {
 	// run of the campaign that could not be retried. The re-opened sends
 	// go out either way.
 	Warnings []string `json:"warnings,omitempty"`
+	// Incomplete: runs of the campaign the retry should have re-opened
+	// were not (the store failed part way; Warnings name them). Those runs
+	// are untouched: retrying again re-opens them.
+	Incomplete bool `json:"incomplete,omitempty"`
 }
 
 // RunRetry is one run a retry re-opened.

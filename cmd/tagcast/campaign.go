@@ -534,8 +534,18 @@ the campaign.`,
 			} else if res, err = client.RetryCampaign(cmd.Context(), id, unknown); err != nil {
 				return adminFailed(cmd, "campaign retry "+args[0], err)
 			}
+			// Runs the retry should have re-opened and did not: the
+			// operation failed in part (exit 1), and what it did re-open
+			// is still said.
+			var incomplete error
+			if res.Incomplete {
+				incomplete = &exitError{code: 1, err: fmt.Errorf("campaign retry %s: some runs were not retried (see the warnings); run the retry again for them", args[0])}
+			}
 			if g.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), res)
+				if err := writeJSON(cmd.OutOrStdout(), res); err != nil {
+					return err
+				}
+				return incomplete
 			}
 			for _, r := range res.Runs {
 				fmt.Fprintf(cmd.OutOrStdout(), "run %d: %s reset for sending\n", r.RunID, plural(r.Reset, "send"))
@@ -544,7 +554,7 @@ the campaign.`,
 			for _, w := range res.Warnings {
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", w)
 			}
-			return nil
+			return incomplete
 		},
 	}
 	cmd.Flags().BoolVar(&unknown, "unknown", false, "also re-send unknown sends (they may already have been delivered)")
