@@ -60,21 +60,7 @@ func TestReleaseDuringRebuildReadFreesTheSlot(t *testing.T) {
 				b.redis.Flush(t)
 				pause := store.pauseNext("main")
 				defer pause.resume()
-				type answer struct {
-					res Reservation
-					st  Status
-					err error
-				}
-				done := make(chan answer, 1)
-				go func() {
-					var x answer
-					if op == "Reserve" {
-						x.res, x.err = rebuilder.Reserve(ctx, "main")
-					} else {
-						x.st, x.err = rebuilder.Status(ctx, "main")
-					}
-					done <- x
-				}()
+				done := startCall(ctx, rebuilder, "main", op)
 				select {
 				case <-pause.read:
 				case x := <-done:
@@ -99,7 +85,7 @@ func TestReleaseDuringRebuildReadFreesTheSlot(t *testing.T) {
 
 				// The rebuild seeds from its read.
 				pause.resume()
-				var x answer
+				var x callAnswer
 				select {
 				case x = <-done:
 				case <-time.After(30 * time.Second):

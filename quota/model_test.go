@@ -1186,6 +1186,32 @@ func (r *modelRun) compareStatus(app string, st Status, err error) {
 	r.stats["status"]++
 }
 
+// callAnswer is what a Reserve or a Status started by startCall answered.
+type callAnswer struct {
+	res Reservation
+	st  Status
+	err error
+}
+
+// startCall runs op ("Reserve" or "Status") of app on g in a goroutine and
+// hands its answer to the channel it returns.
+func startCall(ctx context.Context, g interface {
+	Reserve(context.Context, string) (Reservation, error)
+	Status(context.Context, string) (Status, error)
+}, app, op string) <-chan callAnswer {
+	done := make(chan callAnswer, 1)
+	go func() {
+		var a callAnswer
+		if op == "Reserve" {
+			a.res, a.err = g.Reserve(ctx, app)
+		} else {
+			a.st, a.err = g.Status(ctx, app)
+		}
+		done <- a
+	}()
+	return done
+}
+
 // stoppedRebuild makes app's windows lost (unless they are), starts a
 // Reserve or a Status on g, stops its rebuild between the ledger read and
 // the seed, gives claims back meanwhile (and checks Held, and may lose
@@ -1209,21 +1235,7 @@ func (r *modelRun) stoppedRebuild(g modelGuard, app string) {
 		r.store.pause = nil
 		r.store.mu.Unlock()
 	}()
-	type answer struct {
-		res Reservation
-		st  Status
-		err error
-	}
-	done := make(chan answer, 1)
-	go func() {
-		var a answer
-		if op == "Reserve" {
-			a.res, a.err = g.Reserve(r.ctx, app)
-		} else {
-			a.st, a.err = g.Status(r.ctx, app)
-		}
-		done <- a
-	}()
+	done := startCall(r.ctx, g, app, op)
 	select {
 	case <-p.read:
 	case a := <-done:
@@ -1262,7 +1274,7 @@ func (r *modelRun) stoppedRebuild(g modelGuard, app string) {
 	r.within = ""
 	r.doing = stop + "; meanwhile: " + strings.Join(during, "; ") + "; then the seed"
 	p.resume()
-	var a answer
+	var a callAnswer
 	select {
 	case a = <-done:
 	case <-time.After(30 * time.Second):

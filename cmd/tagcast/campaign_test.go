@@ -50,7 +50,9 @@ type adminServer struct {
 
 var adminT0 = time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
 
-func startAdmin(t *testing.T) *adminServer {
+// sqliteStore is a migrated store in a new SQLite file, closed at the end
+// of the test.
+func sqliteStore(t *testing.T) *sqlstore.Store {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlstore.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "tagcast.db"))
@@ -61,6 +63,12 @@ func startAdmin(t *testing.T) *adminServer {
 	if err := st.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	return st
+}
+
+func startAdmin(t *testing.T) *adminServer {
+	t.Helper()
+	st := sqliteStore(t)
 	rs := testenv.Redis(t)
 	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr})
 	t.Cleanup(func() { _ = rdb.Close() })

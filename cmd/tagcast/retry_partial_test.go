@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/tagcast/tagcast/admin"
 	"github.com/tagcast/tagcast/campaign"
-	"github.com/tagcast/tagcast/campaign/sqlstore"
 )
 
 // failingRetryOps is the API's operations with a store error on one run's
@@ -40,14 +38,7 @@ func (o failingRetryOps) Retry(ctx context.Context, runID int64, unknown bool) (
 func TestRetryPartlyFailedExitsOne(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st, err := sqlstore.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "tagcast.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := sqliteStore(t)
 	at := `{at: "` + adminT0.Add(time.Hour).Format(time.RFC3339) + `"}`
 	file := strings.Replace(campaignFile("hourly"), at, `{cron: "0 * * * *"}`, 1)
 	c, err := campaign.ParseFile([]byte(file), campaign.ValidateOptions{Now: adminT0, Apps: []string{"main"}})
