@@ -367,17 +367,51 @@ func unknownQuery(unknown bool) url.Values {
 }
 
 // RetryCampaign re-sends the failed and expired sends (and unknown ones when
-// unknown) of every settled run of a campaign.
+// unknown) of every settled run of a campaign. It sends no idempotency
+// key; see RetryCampaignWith.
 func (c *Client) RetryCampaign(ctx context.Context, id int64, unknown bool) (RetryResult, error) {
-	var out RetryResult
-	err := c.do(ctx, http.MethodPost, fmt.Sprintf("/v1/campaigns/%d/retry", id), unknownQuery(unknown), "", nil, &out)
-	return out, err
+	return c.RetryCampaignWith(ctx, id, RetryOptions{Unknown: unknown})
 }
 
 // RetryRun re-sends the failed and expired (and unknown) sends of one run.
+// It sends no idempotency key; see RetryRunWith.
 func (c *Client) RetryRun(ctx context.Context, runID int64, unknown bool) (RetryResult, error) {
+	return c.RetryRunWith(ctx, runID, RetryOptions{Unknown: unknown})
+}
+
+// RetryOptions are RetryCampaignWith's and RetryRunWith's options.
+type RetryOptions struct {
+	// Unknown re-sends unknown sends too (they may have been delivered).
+	Unknown bool
+	// IdempotencyKey, when not empty, is sent as the Idempotency-Key header
+	// (campaign.CheckIdempotencyKey): a call under a key that re-opened
+	// runs before re-opens none of them again and answers them with
+	// Earlier set (RetryResult.Replayed). To retry at most once, choose
+	// the key before the first call and reuse it for every call of that
+	// retry after an OutcomeUnknown error; the same key for another retry
+	// (another campaign or run, or another Unknown) is an *APIError with
+	// Status 422.
+	IdempotencyKey string
+}
+
+func (o RetryOptions) header() http.Header {
+	if o.IdempotencyKey == "" {
+		return nil
+	}
+	return http.Header{HeaderIdempotencyKey: {o.IdempotencyKey}}
+}
+
+// RetryCampaignWith is RetryCampaign with options.
+func (c *Client) RetryCampaignWith(ctx context.Context, id int64, opts RetryOptions) (RetryResult, error) {
 	var out RetryResult
-	err := c.do(ctx, http.MethodPost, fmt.Sprintf("/v1/runs/%d/retry", runID), unknownQuery(unknown), "", nil, &out)
+	_, err := c.doHeader(ctx, http.MethodPost, fmt.Sprintf("/v1/campaigns/%d/retry", id), unknownQuery(opts.Unknown), opts.header(), "", nil, &out)
+	return out, err
+}
+
+// RetryRunWith is RetryRun with options.
+func (c *Client) RetryRunWith(ctx context.Context, runID int64, opts RetryOptions) (RetryResult, error) {
+	var out RetryResult
+	_, err := c.doHeader(ctx, http.MethodPost, fmt.Sprintf("/v1/runs/%d/retry", runID), unknownQuery(opts.Unknown), opts.header(), "", nil, &out)
 	return out, err
 }
 

@@ -91,10 +91,11 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 			ServiceCode: pe.Code, ServiceStatus: pe.HTTPStatus, ServiceRequestID: pe.RequestID,
 		})
 	case errors.Is(err, campaign.ErrIdempotencyKeyReused):
-		s.writeError(w, r, http.StatusUnprocessableEntity, ErrorBody{Error: err.Error(), Problems: []Problem{{
-			Path: HeaderIdempotencyKey,
-			Rule: "reused with a different request: a retry must send the same body with the same Content-Type; a new campaign needs a new key",
-		}}})
+		rule := "reused with a different request: a retry must send the same body with the same Content-Type; a new campaign needs a new key"
+		if reused := (*campaign.IdempotencyKeyReusedError)(nil); errors.As(err, &reused) && reused.Retry != "" {
+			rule = "reused with a different request: a retry sent again must name the same campaign or run with the same unknown=; a new retry needs a new key"
+		}
+		s.writeError(w, r, http.StatusUnprocessableEntity, ErrorBody{Error: err.Error(), Problems: []Problem{{Path: HeaderIdempotencyKey, Rule: rule}}})
 	case errors.Is(err, campaign.ErrNotFound):
 		s.writeError(w, r, http.StatusNotFound, errorf("%v", err))
 	case errors.Is(err, campaign.ErrIllegalTransition):

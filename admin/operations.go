@@ -54,8 +54,8 @@ func (o StoreOperations) Cancel(ctx context.Context, id int64) (campaign.Campaig
 
 // Retry resets the run's failed and expired (and, when asked, unknown) sends;
 // none is an error matching campaign.ErrNothingToRetry.
-func (o StoreOperations) Retry(ctx context.Context, runID int64, unknown bool) (int, error) {
-	n, err := o.Store.ResetForRetry(ctx, runID, campaign.RetryOptions{Unknown: unknown}, o.now())
+func (o StoreOperations) Retry(ctx context.Context, runID int64, opts campaign.RetryOptions) (int, error) {
+	n, err := o.Store.ResetForRetry(ctx, runID, opts, o.now())
 	switch {
 	case err != nil:
 		return 0, fmt.Errorf("retry run %d: %w", runID, err)

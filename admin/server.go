@@ -41,6 +41,9 @@ type CampaignStore interface {
 	Get(ctx context.Context, id int64, q campaign.RunsQuery) (campaign.Detail, error)
 	GetRun(ctx context.Context, runID int64) (campaign.Run, []campaign.Send, error)
 	RunsWithStatus(ctx context.Context, campaignID int64, statuses []campaign.RunStatus, afterID int64, limit int) ([]campaign.Run, error)
+	// RetriesUnderKey serves retries under an Idempotency-Key (see
+	// campaign.Store).
+	RetriesUnderKey(ctx context.Context, key string) ([]campaign.RetryRecord, error)
 }
 
 // Operations change campaigns and runs on an operator's request: the
@@ -53,10 +56,11 @@ type Operations interface {
 	Resume(ctx context.Context, id int64) (campaign.Campaign, error)
 	Cancel(ctx context.Context, id int64) (campaign.Campaign, error)
 	// Retry re-opens a settled run: its failed and expired sends (and
-	// unknown ones when unknown is true) go back to pending and the run is
+	// unknown ones when opts.Unknown) go back to pending and the run is
 	// sent again. It returns the number of sends reset; none is an error
-	// matching campaign.ErrNothingToRetry.
-	Retry(ctx context.Context, runID int64, unknown bool) (int, error)
+	// matching campaign.ErrNothingToRetry. Under opts.Key, a run the key
+	// re-opened before is an error matching campaign.ErrRetriedUnderKey.
+	Retry(ctx context.Context, runID int64, opts campaign.RetryOptions) (int, error)
 }
 
 // QuotaReader reports an app's quota windows (quota.Guard satisfies it).

@@ -193,12 +193,18 @@ type response struct {
 
 func (r response) String() string { return fmt.Sprintf("HTTP %d %s", r.status, r.body) }
 
-// call sends a raw request with the given Authorization header value.
-func (b bundle) call(t *testing.T, method, path, auth, contentType string, body io.Reader) response {
+// call sends a raw request with the given Authorization header value, and
+// the headers in extra.
+func (b bundle) call(t *testing.T, method, path, auth, contentType string, body io.Reader, extra ...http.Header) response {
 	t.Helper()
 	req, err := http.NewRequestWithContext(b.ctx, method, b.url+path, body)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, h := range extra {
+		for k, vs := range h {
+			req.Header[k] = vs
+		}
 	}
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
@@ -213,6 +219,14 @@ func (b bundle) call(t *testing.T, method, path, auth, contentType string, body 
 	defer func() { _ = resp.Body.Close() }()
 	data, _ := io.ReadAll(resp.Body)
 	return response{status: resp.StatusCode, header: resp.Header, body: string(data)}
+}
+
+// withKey is an Idempotency-Key header; none for "".
+func withKey(key string) http.Header {
+	if key == "" {
+		return nil
+	}
+	return http.Header{admin.HeaderIdempotencyKey: {key}}
 }
 
 // campaignYAML is a valid campaign file of app main firing at `at`.

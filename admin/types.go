@@ -58,12 +58,20 @@ type RetryResult struct {
 	// were not (the store failed part way; Warnings name them). Those runs
 	// are untouched: retrying again re-opens them.
 	Incomplete bool `json:"incomplete,omitempty"`
+	// Replayed: runs were re-opened by an earlier request under the same
+	// Idempotency-Key (its answer lost, or it stopped part way); they are
+	// in Runs, marked Earlier, and counted in Reset, and were not
+	// re-opened again.
+	Replayed bool `json:"replayed,omitempty"`
 }
 
 // RunRetry is one run a retry re-opened.
 type RunRetry struct {
 	RunID int64 `json:"run_id"`
 	Reset int   `json:"reset"`
+	// Earlier: re-opened by an earlier request under the same
+	// Idempotency-Key, not by this one.
+	Earlier bool `json:"earlier,omitempty"`
 }
 
 // QuotaReport is GET /v1/quota: every configured app's quota.

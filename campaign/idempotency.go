@@ -3,23 +3,26 @@ package campaign
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // MaxIdempotencyKeyLen is the longest idempotency key, in bytes (visible
 // ASCII: one byte a character).
 const MaxIdempotencyKeyLen = 255
 
-// IdempotencyKey is a client's key for one create (the admin API's
-// Idempotency-Key header): a create retried under the same key, because
-// its answer was lost, gets the campaign the first one created instead of
-// a second campaign that fires too.
+// IdempotencyKey is a client's key for one create or one operator retry
+// (the admin API's Idempotency-Key header): a create retried under the
+// same key, because its answer was lost, gets the campaign the first one
+// created instead of a second campaign that fires too; a retry sent again
+// under its key re-opens no run the first one re-opened (RetryOptions).
 type IdempotencyKey struct {
 	// Key is the client's key (CheckIdempotencyKey).
 	Key string
-	// RequestHash identifies what the campaign is created from (the admin
-	// API: the SHA-256, in hex, of the request's media type and raw body).
-	// A create under a key already used must carry the same hash; another
-	// is the key reused for a different campaign, refused.
+	// RequestHash identifies the request (for a create, the admin API
+	// hashes the request's media type and raw body: SHA-256, in hex; for a
+	// retry, what it retries). A request under a key already used must
+	// carry the same hash; another is the key reused for a different
+	// request, refused.
 	RequestHash string
 }
 
@@ -47,15 +50,44 @@ var ErrIdempotencyKeyReused = errors.New("idempotency key reused with a differen
 
 // IdempotencyKeyReusedError reports a create under a key a campaign was
 // already created under from a different request (another file, or the
-// same file changed): nothing is created.
+// same file changed): nothing is created. For a retry's key it reports the
+// key used before for another retry (of another campaign or run, or with
+// or without unknown sends): nothing is re-opened.
 type IdempotencyKeyReusedError struct {
 	Key        string
 	CampaignID int64 // the campaign created under Key
+	// Retry, for a retry's key (RetryOptions.Key), says what run the key
+	// re-opened: nothing is re-opened.
+	Retry string
 }
 
 func (e *IdempotencyKeyReusedError) Error() string {
+	if e.Retry != "" {
+		return fmt.Sprintf("idempotency key %q: reused with a different request (it was used for %s); use a new key for a new retry", e.Key, e.Retry)
+	}
 	return fmt.Sprintf("idempotency key %q: reused with a different request (campaign %d was created under it from another request); use a new key for a new campaign", e.Key, e.CampaignID)
 }
 
 // Is makes errors.Is(err, ErrIdempotencyKeyReused) true.
 func (e *IdempotencyKeyReusedError) Is(target error) bool { return target == ErrIdempotencyKeyReused }
+
+// ErrRetriedUnderKey is matched (errors.Is) by every *RetriedUnderKeyError.
+var ErrRetriedUnderKey = errors.New("run already re-opened under this idempotency key")
+
+// RetriedUnderKeyError reports a run a retry under an idempotency key
+// (RetryOptions.Key) did not re-open because a retry under the same key
+// already did: the run is left as it is.
+type RetriedUnderKeyError struct {
+	Key   string
+	RunID int64
+	Reset int // the sends the earlier retry re-opened
+	At    time.Time
+}
+
+func (e *RetriedUnderKeyError) Error() string {
+	return fmt.Sprintf("run %d: already re-opened under idempotency key %q (%d sends, %s): not re-opened again",
+		e.RunID, e.Key, e.Reset, e.At.UTC().Format(time.RFC3339))
+}
+
+// Is makes errors.Is(err, ErrRetriedUnderKey) true.
+func (e *RetriedUnderKeyError) Is(target error) bool { return target == ErrRetriedUnderKey }

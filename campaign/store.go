@@ -91,6 +91,10 @@ type Store interface {
 	// the run goes back to pending, not enqueued, with a fresh deliver_by.
 	// It returns the number of sends reset (0 leaves the run as it was).
 	ResetForRetry(ctx context.Context, runID int64, opts RetryOptions, now time.Time) (int, error)
+	// RetriesUnderKey returns the runs re-opened under a retry's
+	// idempotency key (RetryOptions.Key), in run id order: none for a key
+	// never used.
+	RetriesUnderKey(ctx context.Context, key string) ([]RetryRecord, error)
 
 	// ClaimSend moves a send from pending (or retry_wait once due) to
 	// in_flight by compare-and-set, counts an attempt, begins it at now (its
@@ -207,6 +211,21 @@ type RetryOptions struct {
 	// Unknown re-sends unknown sends too: they may already have been
 	// delivered, so only an operator asking explicitly does that.
 	Unknown bool
+	// Key, when not nil, is the retry's idempotency key: a run re-opened
+	// under Key.Key is recorded with it, in the transaction that re-opens
+	// it, and a retry under the same key does not re-open it again (a
+	// *RetriedUnderKeyError). The same key with another RequestHash is an
+	// *IdempotencyKeyReusedError.
+	Key *IdempotencyKey
+}
+
+// RetryRecord is a run an operator retry re-opened under an idempotency
+// key (RetriesUnderKey).
+type RetryRecord struct {
+	RunID       int64
+	Reset       int    // sends re-opened
+	RequestHash string // of the retry request the key was used for
+	At          time.Time
 }
 
 // Outcome is the result of one claimed attempt.

@@ -83,23 +83,23 @@ func TestRefusesNewerSchema(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			st := migratedStore(t, tc.url(t))
-			// A newer tagcast applied migration 6 (and, say, changed a column).
+			// A newer tagcast applied migration 99 (and, say, changed a column).
 			applied := "true"
 			if st.Dialect() == migrations.SQLite {
 				applied = "1"
 			}
-			exec(t, st, `INSERT INTO goose_db_version (version_id, is_applied) VALUES (6, `+applied+`)`)
+			exec(t, st, `INSERT INTO goose_db_version (version_id, is_applied) VALUES (99, `+applied+`)`)
 
-			want := &migrations.SchemaTooNewError{Version: 6, Known: 5}
+			want := &migrations.SchemaTooNewError{Version: 99, Known: 6}
 			err := st.Migrate(ctx)
 			var got *migrations.SchemaTooNewError
-			if !errors.As(err, &got) || *got != *want || !strings.Contains(err.Error(), "database schema is at version 6, this tagcast knows up to 5") {
-				t.Errorf("Migrate on a schema at version 6 with a binary that knows up to 5 = %v; want %v", err, want)
+			if !errors.As(err, &got) || *got != *want || !strings.Contains(err.Error(), "database schema is at version 99, this tagcast knows up to 6") {
+				t.Errorf("Migrate on a schema at version 99 with a binary that knows up to 6 = %v; want %v", err, want)
 			}
 			if res, err := migrations.Down(ctx, st.DB(), st.Dialect(), migrations.DropData); !errors.As(err, &got) || len(res) != 0 {
 				t.Errorf("Down on a newer schema = %v, %v; want the refusal and nothing rolled back", res, err)
 			}
-			if diff := cmp.Diff([]string{"1", "2", "3", "4", "5", "6?"}, appliedVersions(t, st)); diff != "" {
+			if diff := cmp.Diff([]string{"1", "2", "3", "4", "5", "6", "99?"}, appliedVersions(t, st)); diff != "" {
 				t.Errorf("status: applied versions, unknown ones marked ? (-want +got):\n%s", diff)
 			}
 		})
@@ -121,6 +121,22 @@ func TestDownRefusesToDropRows(t *testing.T) {
 			exec(t, st, `INSERT INTO campaigns (app, name, push, schedule, status, created_at, updated_at)
 				VALUES ('main', 'winter-sale', '{}', '{}', 'active', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)`)
 
+			// A run re-opened under a retry's idempotency key: 00006 would
+			// drop its record.
+			exec(t, st, `INSERT INTO runs (campaign_id, app, scheduled_for, status, created_at, updated_at)
+				SELECT id, 'main', CURRENT_TIMESTAMP, 'pending', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM campaigns`)
+			exec(t, st, `INSERT INTO retry_keys (idempotency_key, run_id, request_hash, reset, created_at)
+				SELECT 'k1', id, 'h', 1, CURRENT_TIMESTAMP FROM runs`)
+			res, err := migrations.Down(ctx, st.DB(), st.Dialect(), migrations.KeepData)
+			var loss *migrations.DataLossError
+			if !errors.As(err, &loss) || len(res) != 0 || loss.Migration != "00006_retry_keys.sql" {
+				t.Fatalf("down from 6 with a retry key = %v, %v; want a *DataLossError for 00006", res, err)
+			}
+			exec(t, st, `DELETE FROM retry_keys`)
+			exec(t, st, `DELETE FROM runs`)
+			if res, err := migrations.Down(ctx, st.DB(), st.Dialect(), migrations.KeepData); err != nil || len(res) != 1 || res[0].Version != 6 {
+				t.Fatalf("down from 6, empty = %v, %v; want 00006 rolled back", res, err)
+			}
 			// 00005 drops an index, 00004 the idempotency key's index and
 			// columns, no table: they roll back.
 			if res, err := migrations.Down(ctx, st.DB(), st.Dialect(), migrations.KeepData); err != nil || len(res) != 1 || res[0].Version != 5 {
@@ -131,8 +147,7 @@ func TestDownRefusesToDropRows(t *testing.T) {
 			}
 			// A recorded quota block: 00003 would drop it.
 			exec(t, st, `INSERT INTO quota_blocks (app, blocked_until, updated_at) VALUES ('main', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)`)
-			res, err := migrations.Down(ctx, st.DB(), st.Dialect(), migrations.KeepData)
-			var loss *migrations.DataLossError
+			res, err = migrations.Down(ctx, st.DB(), st.Dialect(), migrations.KeepData)
 			if !errors.As(err, &loss) || len(res) != 0 || loss.Migration != "00003_quota_blocks.sql" {
 				t.Fatalf("down from 3 with a block = %v, %v; want a *DataLossError for 00003", res, err)
 			}
@@ -197,7 +212,7 @@ func TestSQLiteMigrationWaitsForTheLock(t *testing.T) {
 	if err := unlock(); err != nil {
 		t.Fatal(err)
 	}
-	if res, err := migrations.Up(context.Background(), db, dialect); err != nil || len(res) != 5 {
+	if res, err := migrations.Up(context.Background(), db, dialect); err != nil || len(res) != 6 {
 		t.Errorf("Up once the lock is free = %v, %v", res, err)
 	}
 }
@@ -238,7 +253,7 @@ func TestSQLiteConcurrentFirstMigrate(t *testing.T) {
 				t.Errorf("round %d: process %d: migrate up: %v", round, i, err)
 			}
 		}
-		if diff := cmp.Diff([]string{"1", "2", "3", "4", "5"}, appliedVersions(t, stores[0])); diff != "" {
+		if diff := cmp.Diff([]string{"1", "2", "3", "4", "5", "6"}, appliedVersions(t, stores[0])); diff != "" {
 			t.Errorf("round %d: applied (-want +got):\n%s", round, diff)
 		}
 	}

@@ -49,9 +49,9 @@ func TestUpDownUp(t *testing.T) {
 			tables := func() int {
 				t.Helper()
 				var n int
-				q := `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('campaigns', 'runs', 'sends', 'quota_ledger', 'quota_blocks')`
+				q := `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('campaigns', 'runs', 'sends', 'quota_ledger', 'quota_blocks', 'retry_keys')`
 				if dialect == migrations.Postgres {
-					q = `SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_name IN ('campaigns', 'runs', 'sends', 'quota_ledger', 'quota_blocks')`
+					q = `SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_name IN ('campaigns', 'runs', 'sends', 'quota_ledger', 'quota_blocks', 'retry_keys')`
 				}
 				if err := db.QueryRowContext(ctx, q).Scan(&n); err != nil {
 					t.Fatal(err)
@@ -96,7 +96,7 @@ func TestUpDownUp(t *testing.T) {
 			}
 			hasRunsCampaign := func() bool { t.Helper(); return hasIndex("runs_campaign") } // 00005
 
-			if diff := cmp.Diff([]bool{false, false, false, false, false}, applied()); diff != "" {
+			if diff := cmp.Diff([]bool{false, false, false, false, false, false}, applied()); diff != "" {
 				t.Fatalf("fresh database (-want +got):\n%s", diff)
 			}
 			for round := range 2 {
@@ -104,14 +104,14 @@ func TestUpDownUp(t *testing.T) {
 				if err != nil {
 					t.Fatalf("up (round %d): %v", round, err)
 				}
-				if len(res) != 5 || res[0].Version != 1 || res[1].Version != 2 || res[2].Version != 3 || res[3].Version != 4 || res[4].Version != 5 {
+				if len(res) != 6 || res[0].Version != 1 || res[1].Version != 2 || res[2].Version != 3 || res[3].Version != 4 || res[4].Version != 5 || res[5].Version != 6 {
 					t.Errorf("up applied %+v", res)
 				}
-				if got := tables(); got != 5 || !hasClaimedBy() || !hasIdempotencyKey() || !hasRunsCampaign() {
-					t.Errorf("after up: %d of 5 tables, sends.claimed_by %v, campaigns.idempotency_key %v, runs_campaign %v",
+				if got := tables(); got != 6 || !hasClaimedBy() || !hasIdempotencyKey() || !hasRunsCampaign() {
+					t.Errorf("after up: %d of 6 tables, sends.claimed_by %v, campaigns.idempotency_key %v, runs_campaign %v",
 						got, hasClaimedBy(), hasIdempotencyKey(), hasRunsCampaign())
 				}
-				if diff := cmp.Diff([]bool{true, true, true, true, true}, applied()); diff != "" {
+				if diff := cmp.Diff([]bool{true, true, true, true, true, true}, applied()); diff != "" {
 					t.Errorf("after up (-want +got):\n%s", diff)
 				}
 				if res, err := migrations.Up(ctx, db, dialect); err != nil || len(res) != 0 {
@@ -121,6 +121,12 @@ func TestUpDownUp(t *testing.T) {
 					break
 				}
 				// Down goes back one version at a time.
+				if _, err := migrations.Down(ctx, db, dialect, migrations.KeepData); err != nil {
+					t.Fatalf("down: %v", err)
+				}
+				if got := tables(); got != 5 || !hasRunsCampaign() {
+					t.Errorf("after one down: %d of 5 tables, runs_campaign %v; want retry_keys gone, the rest kept", got, hasRunsCampaign())
+				}
 				if _, err := migrations.Down(ctx, db, dialect, migrations.KeepData); err != nil {
 					t.Fatalf("down: %v", err)
 				}
@@ -151,7 +157,7 @@ func TestUpDownUp(t *testing.T) {
 				if got := tables(); got != 0 {
 					t.Errorf("after down: %d tables left", got)
 				}
-				if diff := cmp.Diff([]bool{false, false, false, false, false}, applied()); diff != "" {
+				if diff := cmp.Diff([]bool{false, false, false, false, false, false}, applied()); diff != "" {
 					t.Errorf("after down (-want +got):\n%s", diff)
 				}
 			}

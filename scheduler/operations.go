@@ -100,20 +100,20 @@ func (o *Operations) Cancel(ctx context.Context, id int64) (campaign.Campaign, e
 }
 
 // Retry re-opens a settled run: its failed and expired sends, and its
-// unknown ones only when unknown is true (they may have been delivered),
+// unknown ones only when opts.Unknown (they may have been delivered),
 // go back to pending and the run is enqueued again. It returns the number
 // of sends reset; none is an error matching ErrNothingToRetry. When the
 // enqueue fails after the reset, the error says so and the reconciler
 // enqueues the run on its next pass.
-func (o *Operations) Retry(ctx context.Context, runID int64, unknown bool) (int, error) {
+func (o *Operations) Retry(ctx context.Context, runID int64, opts campaign.RetryOptions) (int, error) {
 	now := o.cfg.Clock.Now()
-	n, err := o.cfg.Store.ResetForRetry(ctx, runID, campaign.RetryOptions{Unknown: unknown}, now)
+	n, err := o.cfg.Store.ResetForRetry(ctx, runID, opts, now)
 	if err != nil {
 		return 0, err
 	}
 	if n == 0 {
 		what := "failed or expired"
-		if unknown {
+		if opts.Unknown {
 			what = "failed, expired or unknown"
 		}
 		return 0, fmt.Errorf("run %d: no %s send: %w", runID, what, ErrNothingToRetry)
@@ -124,6 +124,6 @@ func (o *Operations) Retry(ctx context.Context, runID int64, unknown bool) (int,
 	if err := o.cfg.Store.MarkRunEnqueued(ctx, runID, o.cfg.Clock.Now()); err != nil {
 		return n, fmt.Errorf("run %d: %d sends reset and enqueued: %w", runID, n, err)
 	}
-	o.cfg.Logger.Info().Int64("run", runID).Int("sends", n).Bool("unknown", unknown).Msg("run retried")
+	o.cfg.Logger.Info().Int64("run", runID).Int("sends", n).Bool("unknown", opts.Unknown).Msg("run retried")
 	return n, nil
 }

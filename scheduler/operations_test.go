@@ -121,7 +121,7 @@ func TestRetryReplacesTheCompletedTask(t *testing.T) {
 	run := runsOf(t, b.store, c.ID)[0]
 	waitProcessed(run.ID)
 
-	if _, err := b.ops.Retry(b.ctx, run.ID, false); err == nil {
+	if _, err := b.ops.Retry(b.ctx, run.ID, campaign.RetryOptions{}); err == nil {
 		t.Fatal("retry of a pending run accepted")
 	}
 	// What a worker would have done: the one send failed, the run settled.
@@ -156,10 +156,10 @@ func TestRetryReplacesTheCompletedTask(t *testing.T) {
 	}
 
 	b.clock.Set(start.Add(time.Hour))
-	if n, err := b.ops.Retry(b.ctx, run.ID, false); !errors.Is(err, ErrNothingToRetry) || n != 0 {
+	if n, err := b.ops.Retry(b.ctx, run.ID, campaign.RetryOptions{}); !errors.Is(err, ErrNothingToRetry) || n != 0 {
 		t.Fatalf("retry without unknown of a run with only an unknown send: %d, %v; want ErrNothingToRetry", n, err)
 	}
-	n, err := b.ops.Retry(b.ctx, run.ID, true)
+	n, err := b.ops.Retry(b.ctx, run.ID, campaign.RetryOptions{Unknown: true})
 	if err != nil || n != 1 {
 		t.Fatalf("retry with unknown: %d, %v; want 1 send reset", n, err)
 	}

@@ -210,6 +210,7 @@ func RunConformance(t *testing.T, newStore storeFactory) {
 		"RunsPageBytes":             testRunsPageBytes,
 		"IdempotentCreate":          testIdempotentCreate,
 		"IdempotentCreateRace":      testIdempotentCreateRace,
+		"RetryUnderKey":             testRetryUnderKey,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -690,6 +690,14 @@ func (s *Store) ExpireRun(ctx context.Context, runID int64, now time.Time) (camp
 func (s *Store) ResetForRetry(ctx context.Context, runID int64, opts campaign.RetryOptions, now time.Time) (int, error) {
 	var n int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if opts.Key != nil {
+			if err := campaign.CheckIdempotencyKey(opts.Key.Key); err != nil {
+				return fmt.Errorf("retry run %d: idempotency key: %w", runID, err)
+			}
+			if opts.Key.RequestHash == "" {
+				return fmt.Errorf("retry run %d: idempotency key %q: no request hash", runID, opts.Key.Key)
+			}
+		}
 		r, err := s.getRun(ctx, tx, runID, false)
 		if err != nil {
 			return err
@@ -698,12 +706,19 @@ func (s *Store) ResetForRetry(ctx context.Context, runID int64, opts campaign.Re
 		if err != nil {
 			return err
 		}
+		if r, err = s.getRun(ctx, tx, runID, true); err != nil {
+			return err
+		}
+		// Under the run's lock: a retry sent again under its key, even
+		// concurrently with the first, finds the first one's record.
+		if opts.Key != nil {
+			if err := s.retriedUnderKey(ctx, tx, *opts.Key, runID); err != nil {
+				return err
+			}
+		}
 		if c.Status == campaign.CampaignCancelled {
 			return &campaign.TransitionError{Entity: "run", ID: runID, From: string(r.Status), To: string(campaign.RunPending),
 				Reason: fmt.Sprintf("campaign %d is cancelled", c.ID)}
-		}
-		if r, err = s.getRun(ctx, tx, runID, true); err != nil {
-			return err
 		}
 		if !campaign.CanTransition(r.Status, campaign.RunPending) {
 			return &campaign.TransitionError{Entity: "run", ID: runID, From: string(r.Status), To: string(campaign.RunPending),
@@ -735,7 +750,52 @@ func (s *Store) ResetForRetry(ctx context.Context, runID int64, opts campaign.Re
 			retries = retries + 1, deliver_by = ?, updated_at = ? WHERE id = ?`), s.tsp(deliverBy), s.ts(now), runID); err != nil {
 			return fmt.Errorf("campaign %d run %d: reopen: %w", c.ID, runID, err)
 		}
+		if opts.Key != nil {
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO retry_keys (idempotency_key, run_id, request_hash, reset, created_at)
+				VALUES (?, ?, ?, ?, ?)`), opts.Key.Key, runID, opts.Key.RequestHash, n, s.ts(now)); err != nil {
+				return fmt.Errorf("campaign %d run %d: record idempotency key %q: %w", c.ID, runID, opts.Key.Key, err)
+			}
+		}
 		return nil
 	})
 	return int(n), err
+}
+
+// retriedUnderKey returns a *RetriedUnderKeyError when a retry under key
+// re-opened run runID before, or an *IdempotencyKeyReusedError when one
+// under the same key but another request did.
+func (s *Store) retriedUnderKey(ctx context.Context, tx *sql.Tx, key campaign.IdempotencyKey, runID int64) error {
+	var (
+		rec  campaign.RetryRecord
+		hash string
+	)
+	err := tx.QueryRowContext(ctx, s.q(`SELECT reset, request_hash, created_at FROM retry_keys WHERE idempotency_key = ? AND run_id = ?`), key.Key, runID).
+		Scan(&rec.Reset, &hash, scanTimeV{&rec.At})
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return fmt.Errorf("retry run %d: idempotency key %q: %w", runID, key.Key, err)
+	case hash != key.RequestHash:
+		return &campaign.IdempotencyKeyReusedError{Key: key.Key, Retry: fmt.Sprintf("another retry, which re-opened run %d", runID)}
+	}
+	return &campaign.RetriedUnderKeyError{Key: key.Key, RunID: runID, Reset: rec.Reset, At: rec.At}
+}
+
+// RetriesUnderKey returns the runs re-opened under a retry's idempotency
+// key, in run id order.
+func (s *Store) RetriesUnderKey(ctx context.Context, key string) ([]campaign.RetryRecord, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT run_id, reset, request_hash, created_at FROM retry_keys WHERE idempotency_key = ? ORDER BY run_id`), key)
+	if err != nil {
+		return nil, fmt.Errorf("retries under idempotency key %q: %w", key, err)
+	}
+	recs, err := collect(rows, func(row interface{ Scan(...any) error }) (campaign.RetryRecord, error) {
+		var r campaign.RetryRecord
+		err := row.Scan(&r.RunID, &r.Reset, &r.RequestHash, scanTimeV{&r.At})
+		return r, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("retries under idempotency key %q: %w", key, err)
+	}
+	return recs, nil
 }

@@ -113,8 +113,8 @@ func (g *globals) readCampaignFile(path string) ([]byte, error) {
 	return data, nil
 }
 
-// newIdempotencyKey is a random key for one `campaign create` (128 bits,
-// 32 hex characters).
+// newIdempotencyKey is a random key for one `campaign create` or `campaign
+// retry` (128 bits, 32 hex characters).
 func newIdempotencyKey() (string, error) {
 	b := make([]byte, 16)
 	if _, err := rand.Read(b); err != nil {
@@ -131,8 +131,9 @@ type createdCampaign struct {
 	IdempotencyKey string `json:"idempotency_key"`
 }
 
-// unknownOutcome is a create whose outcome is unknown (its answer was lost,
-// or a 5xx): the error, and how to retry without creating it twice.
+// unknownOutcome is a create or retry whose outcome is unknown (its answer
+// was lost, or a 5xx): the error, and how to send it again without doing
+// it twice.
 type unknownOutcome struct {
 	err  error
 	hint string
@@ -140,6 +141,27 @@ type unknownOutcome struct {
 
 func (e *unknownOutcome) Error() string { return e.err.Error() + "\n" + e.hint }
 func (e *unknownOutcome) Unwrap() error { return e.err }
+
+// outcomeUnknownFailed is adminFailed for a call sent under an idempotency
+// key: when its outcome is unknown (admin.OutcomeUnknown) the error says
+// so, not "unreachable", with hint, which says how to send it again under
+// the key.
+func outcomeUnknownFailed(cmd *cobra.Command, what string, err error, hint string) error {
+	failed := adminFailed(cmd, what, err)
+	if !admin.OutcomeUnknown(err) {
+		return failed
+	}
+	var ue *admin.UnreachableError
+	if errors.As(err, &ue) {
+		// The request may have gone out: not "unreachable".
+		failed = &exitError{code: 1, err: fmt.Errorf("%s: no answer from the admin API at %s: %w", what, ue.URL, ue.Err)}
+	}
+	var ee *exitError
+	if errors.As(failed, &ee) {
+		ee.err = &unknownOutcome{err: ee.err, hint: hint}
+	}
+	return failed
+}
 
 func newCampaignCreateCmd(g *globals) *cobra.Command {
 	var key string
@@ -181,23 +203,9 @@ refused. Without the key, a second run is a second campaign, and both fire.`,
 			}
 			res, err := client.CreateCampaignWith(cmd.Context(), data, ct, admin.CreateOptions{IdempotencyKey: key})
 			if err != nil {
-				what := "campaign create " + args[0]
-				if !admin.OutcomeUnknown(err) {
-					return adminFailed(cmd, what, err)
-				}
-				failed := adminFailed(cmd, what, err)
-				var ue *admin.UnreachableError
-				if errors.As(err, &ue) {
-					// The request may have gone out: not "unreachable".
-					failed = &exitError{code: 1, err: fmt.Errorf("%s: no answer from the admin API at %s: %w", what, ue.URL, ue.Err)}
-				}
-				var ee *exitError
-				if errors.As(failed, &ee) {
-					ee.err = &unknownOutcome{err: ee.err, hint: fmt.Sprintf(
-						"the campaign may have been created: to create it at most once, run the same command again with --idempotency-key %s "+
-							"(it then prints the campaign if it exists); without the key a second run is a second campaign, and both fire", key)}
-				}
-				return failed
+				return outcomeUnknownFailed(cmd, "campaign create "+args[0], err, fmt.Sprintf(
+					"the campaign may have been created: to create it at most once, run the same command again with --idempotency-key %s "+
+						"(it then prints the campaign if it exists); without the key a second run is a second campaign, and both fire", key))
 			}
 			c := res.Campaign
 			if g.output == "json" {
@@ -494,14 +502,24 @@ func newCampaignRetryCmd(g *globals) *cobra.Command {
 	var (
 		unknown bool
 		runID   int64
+		key     string
 	)
 	cmd := &cobra.Command{
-		Use:   "retry ID [--unknown] [--run RUN]",
+		Use:   "retry ID [--unknown] [--run RUN] [--idempotency-key KEY]",
 		Short: "re-send the failed and expired sends of a campaign's settled runs (--unknown: also the unknown ones)",
 		Long: `Re-opens every settled run of campaign ID that has failed or expired sends
 and sends them again. Unknown sends (the service may already have delivered
 them) are re-sent only with --unknown. --run limits the retry to one run of
-the campaign.`,
+the campaign.
+
+Every retry is sent with an Idempotency-Key: --idempotency-key KEY, or a
+random one. When the outcome is unknown (a timeout or a lost connection
+after the request went out, or a 5xx), the retry may have re-opened runs,
+or some of them: the error names the key, and running the same command
+again with --idempotency-key KEY finishes the retry without re-opening a
+run it re-opened (one that ended unknown again is not pushed a second
+time); those runs are listed as re-opened earlier. Without the key, a
+second run is a second retry.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseID("campaign", args[0])
@@ -511,46 +529,71 @@ the campaign.`,
 			if cmd.Flags().Changed("run") && runID < 1 {
 				return usageError("--run: must be a run id (a positive integer), got %d", runID)
 			}
+			if cmd.Flags().Changed("idempotency-key") {
+				if err := campaign.CheckIdempotencyKey(key); err != nil {
+					return usageError("--idempotency-key: %v", err)
+				}
+			}
 			client, err := g.adminClient()
 			if err != nil {
 				return err
 			}
+			if key == "" {
+				if key, err = newIdempotencyKey(); err != nil {
+					return &exitError{code: 1, err: err}
+				}
+			}
+			opts := admin.RetryOptions{Unknown: unknown, IdempotencyKey: key}
+			what := "campaign retry " + args[0]
 			var res admin.RetryResult
 			if runID > 0 {
+				what = fmt.Sprintf("campaign retry %s --run %d", args[0], runID)
 				// The one run, not the campaign's runs: a campaign may have
 				// hundreds of thousands.
 				if _, err := client.GetRun(cmd.Context(), id, runID); err != nil {
 					var ae *admin.APIError
 					if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
-						return &exitError{code: 1, err: fmt.Errorf("campaign retry %s: run %d is not a run of campaign %d (%s)", args[0], runID, id, ae.ErrorBody.Error)}
+						return &exitError{code: 1, err: fmt.Errorf("%s: run %d is not a run of campaign %d (%s)", what, runID, id, ae.ErrorBody.Error)}
 					}
-					return adminFailed(cmd, "campaign retry "+args[0], err)
+					return adminFailed(cmd, what, err)
 				}
-				res, err = client.RetryRun(cmd.Context(), runID, unknown)
-				if err != nil {
-					return adminFailed(cmd, fmt.Sprintf("campaign retry %s --run %d", args[0], runID), err)
-				}
+				res, err = client.RetryRunWith(cmd.Context(), runID, opts)
 				res.CampaignID = id
-			} else if res, err = client.RetryCampaign(cmd.Context(), id, unknown); err != nil {
-				return adminFailed(cmd, "campaign retry "+args[0], err)
+			} else {
+				res, err = client.RetryCampaignWith(cmd.Context(), id, opts)
+			}
+			if err != nil {
+				return outcomeUnknownFailed(cmd, what, err, fmt.Sprintf(
+					"the retry may have re-opened runs: to finish it without re-sending what it re-opened, run the same command again with --idempotency-key %s; "+
+						"without the key a second run is a second retry, which re-sends again what the first re-opened and has failed%s since", key, unknownSince(unknown)))
 			}
 			// Runs the retry should have re-opened and did not: the
 			// operation failed in part (exit 1), and what it did re-open
 			// is still said.
 			var incomplete error
 			if res.Incomplete {
-				incomplete = &exitError{code: 1, err: fmt.Errorf("campaign retry %s: some runs were not retried (see the warnings); run the retry again for them", args[0])}
+				incomplete = &exitError{code: 1, err: fmt.Errorf("%s: some runs were not retried (see the warnings); run the same command again with --idempotency-key %s for them", what, key)}
 			}
 			if g.output == "json" {
-				if err := writeJSON(cmd.OutOrStdout(), res); err != nil {
+				if err := writeJSON(cmd.OutOrStdout(), retriedCampaign{RetryResult: res, IdempotencyKey: key}); err != nil {
 					return err
 				}
 				return incomplete
 			}
+			earlier := 0
 			for _, r := range res.Runs {
+				if r.Earlier {
+					earlier++
+					fmt.Fprintf(cmd.OutOrStdout(), "run %d: %s reset for sending earlier, under idempotency key %s (not reset again)\n", r.RunID, plural(r.Reset, "send"), key)
+					continue
+				}
 				fmt.Fprintf(cmd.OutOrStdout(), "run %d: %s reset for sending\n", r.RunID, plural(r.Reset, "send"))
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "campaign %d: %s in %s will be sent again\n", id, plural(res.Reset, "send"), plural(len(res.Runs), "run"))
+			fmt.Fprintf(cmd.OutOrStdout(), "campaign %d: %s in %s will be sent again", id, plural(res.Reset, "send"), plural(len(res.Runs), "run"))
+			if earlier > 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), " (%s of them re-opened earlier under this key)", plural(earlier, "run"))
+			}
+			fmt.Fprintln(cmd.OutOrStdout())
 			for _, w := range res.Warnings {
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", w)
 			}
@@ -559,5 +602,20 @@ the campaign.`,
 	}
 	cmd.Flags().BoolVar(&unknown, "unknown", false, "also re-send unknown sends (they may already have been delivered)")
 	cmd.Flags().Int64Var(&runID, "run", 0, "retry only this run of the campaign")
+	cmd.Flags().StringVar(&key, "idempotency-key", "", "the retry's Idempotency-Key (1 to 255 visible ASCII characters; default: a random one): rerun a retry whose outcome is unknown with the key its error names")
 	return cmd
+}
+
+// retriedCampaign is `campaign retry --output json`: what the retry
+// re-opened, and its key.
+type retriedCampaign struct {
+	admin.RetryResult
+	IdempotencyKey string `json:"idempotency_key"`
+}
+
+func unknownSince(unknown bool) string {
+	if unknown {
+		return " or ended unknown"
+	}
+	return ""
 }

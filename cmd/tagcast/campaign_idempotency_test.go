@@ -194,37 +194,7 @@ func TestCampaignCreateLostAnswerNamesTheKey(t *testing.T) {
 func TestCampaignCreateRetryAfterLostAnswer(t *testing.T) {
 	t.Parallel()
 	a := startAdmin(t)
-	var dropped atomic.Bool
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		req, err := http.NewRequestWithContext(r.Context(), r.Method, a.url+r.URL.RequestURI(), bytes.NewReader(body))
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		req.Header = r.Header.Clone()
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer func() { _ = resp.Body.Close() }()
-		if !dropped.Swap(true) {
-			// The first answer is lost on the way back.
-			conn, _, err := http.NewResponseController(w).Hijack()
-			if err == nil {
-				_ = conn.Close()
-			}
-			return
-		}
-		for k, vs := range resp.Header {
-			w.Header()[k] = vs
-		}
-		w.WriteHeader(resp.StatusCode)
-		_, _ = io.Copy(w, resp.Body)
-	}))
-	t.Cleanup(proxy.Close)
-	tagcast := cliFor(t, proxy.URL)
+	tagcast := cliFor(t, losesFirstAnswer(t, a.url))
 	file := writeFile(t, "sale.yaml", campaignFile("sale"))
 
 	r := tagcast("campaign", "create", file)
@@ -242,4 +212,41 @@ func TestCampaignCreateRetryAfterLostAnswer(t *testing.T) {
 	if n := a.campaignCount(t); n != 1 {
 		t.Errorf("after the rerun: %d campaigns, want 1", n)
 	}
+}
+
+// losesFirstAnswer is a proxy to the API at target that forwards every
+// request and loses the first answer on the way back (it closes the
+// connection instead): a call the API carried out whose answer was lost.
+func losesFirstAnswer(t *testing.T, target string) string {
+	t.Helper()
+	var dropped atomic.Bool
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		req, err := http.NewRequestWithContext(r.Context(), r.Method, target+r.URL.RequestURI(), bytes.NewReader(body))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		req.Header = r.Header.Clone()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer func() { _ = resp.Body.Close() }()
+		if !dropped.Swap(true) {
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				_ = conn.Close()
+			}
+			return
+		}
+		for k, vs := range resp.Header {
+			w.Header()[k] = vs
+		}
+		w.WriteHeader(resp.StatusCode)
+		_, _ = io.Copy(w, resp.Body)
+	}))
+	t.Cleanup(proxy.Close)
+	return proxy.URL
 }

@@ -22,11 +22,11 @@ type failingRetryOps struct {
 	failRun int64
 }
 
-func (o failingRetryOps) Retry(ctx context.Context, runID int64, unknown bool) (int, error) {
+func (o failingRetryOps) Retry(ctx context.Context, runID int64, opts campaign.RetryOptions) (int, error) {
 	if runID == o.failRun {
 		return 0, fmt.Errorf("retry run %d: %w", runID, errors.New("read tcp 10.0.0.5:5432: i/o timeout"))
 	}
-	return o.StoreOperations.Retry(ctx, runID, unknown)
+	return o.StoreOperations.Retry(ctx, runID, opts)
 }
 
 // A campaign retry that re-opens one run and fails on another (a store
