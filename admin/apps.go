@@ -190,6 +190,10 @@ func (s *Server) getTags(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if problems := unknownQueryKeys(r, "user"); len(problems) > 0 {
+		s.fail(w, r, invalid("invalid query", problems...))
+		return
+	}
 	users := r.URL.Query()["user"]
 	if err := pushapi.ValidateGetUserTags(users); err != nil {
 		var ve *pushapi.ValidationError

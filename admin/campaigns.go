@@ -9,6 +9,7 @@ import (
 	"maps"
 	"mime"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -337,10 +338,16 @@ func (s *Server) operate(op string) http.HandlerFunc {
 
 // unknownQueryKeys lists a problem for each query parameter of r not in
 // known: a misspelt one (?stauts=, ?unknow=) would otherwise be ignored
-// and the request answered as if it were absent.
+// and the request answered as if it were absent. A query that does not
+// parse is a problem too: r.URL.Query() drops what it cannot decode
+// (?unknown=tru%e, a ; separator), which would answer as if it were absent.
 func unknownQueryKeys(r *http.Request, known ...string) []Problem {
 	var problems []Problem
-	keys := slices.Sorted(maps.Keys(r.URL.Query()))
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		problems = append(problems, Problem{Path: "query", Rule: fmt.Sprintf("must be a valid query string (name=value pairs joined by &, percent-encoded): %v", err)})
+	}
+	keys := slices.Sorted(maps.Keys(q))
 	rule := fmt.Sprintf("unknown query parameter (known: %s)", strings.Join(known, ", "))
 	if len(known) == 0 {
 		rule = "unknown query parameter (this endpoint takes none)"

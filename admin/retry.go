@@ -105,10 +105,9 @@ func (s *Server) retryParams(r *http.Request, what string) (int64, retryRequest,
 		return 0, retryRequest{}, err
 	}
 	req.earlier = make(map[int64]campaign.RetryRecord, len(recs))
-	for _, rec := range recs {
+	for _, rec := range recs { // one request's: the store binds a key to one
 		if rec.RequestHash != req.key.RequestHash {
-			return 0, retryRequest{}, &campaign.IdempotencyKeyReusedError{Key: key,
-				Retry: fmt.Sprintf("another retry request, which re-opened run %d", rec.RunID)}
+			return 0, retryRequest{}, &campaign.IdempotencyKeyReusedError{Key: key, Retry: "another retry request"}
 		}
 		req.earlier[rec.RunID] = rec
 	}
@@ -119,8 +118,14 @@ func (s *Server) retryParams(r *http.Request, what string) (int64, retryRequest,
 // Idempotent-Replayed: true.
 func (s *Server) replayRetry(w http.ResponseWriter, r *http.Request, req retryRequest, res RetryResult) {
 	res.Replayed = true
-	s.log.Info().Str("request_id", requestID(r)).Int64("campaign", res.CampaignID).Str("idempotency_key", req.key.Key).
-		Int("reset", res.Reset).Int("runs", len(res.Runs)).Msg("retry replayed: runs re-opened before under this idempotency key")
+	ev := s.log.Info().Str("request_id", requestID(r))
+	if res.CampaignID != 0 {
+		ev = ev.Int64("campaign", res.CampaignID)
+	} else if len(res.Runs) == 1 {
+		ev = ev.Int64("run", res.Runs[0].RunID)
+	}
+	ev.Str("idempotency_key", req.key.Key).Int("reset", res.Reset).Int("runs", len(res.Runs)).Strs("warnings", res.Warnings).
+		Msg("retry replayed: runs re-opened before under this idempotency key")
 	w.Header().Set(HeaderIdempotentReplayed, "true")
 	s.writeJSON(w, r, http.StatusOK, res)
 }
@@ -132,20 +137,33 @@ func (s *Server) retryRun(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	replay := func(reset int) {
-		s.replayRetry(w, r, req, RetryResult{Unknown: req.unknown, Runs: []RunRetry{{RunID: id, Reset: reset, Earlier: true}}, Reset: reset})
-	}
-	if rec, ok := req.earlier[id]; ok {
-		replay(rec.Reset)
-		return
-	}
 	run, _, err := s.opts.Store.GetRun(r.Context(), id)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	var refusal *apiError
 	if !slices.Contains(s.opts.Apps, run.App) {
-		s.fail(w, r, s.appGone(fmt.Sprintf("run %d", id), run.App))
+		refusal = s.appGone(fmt.Sprintf("run %d", id), run.App)
+	}
+	replay := func(reset int) {
+		res := RetryResult{Unknown: req.unknown, Runs: []RunRetry{{RunID: id, Reset: reset, Earlier: true}}, Reset: reset}
+		if run.Status == campaign.RunCancelled {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("run %d has been cancelled since (its campaign was cancelled): what it had not sent will not be sent", id))
+		}
+		if refusal != nil {
+			res.Warnings = append(res.Warnings, refusal.body.Error)
+		}
+		s.replayRetry(w, r, req, res)
+	}
+	// A retry sent again under its key answers what the key did, whatever
+	// happened since (a cancel, the app removed: said as warnings).
+	if rec, ok := req.earlier[id]; ok {
+		replay(rec.Reset)
+		return
+	}
+	if refusal != nil {
+		s.fail(w, r, refusal)
 		return
 	}
 	n, err := s.opts.Operations.Retry(r.Context(), id, req.options())
@@ -213,15 +231,27 @@ func (s *Server) retryCampaign(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if c.Status == campaign.CampaignCancelled {
-		s.fail(w, r, &apiError{status: http.StatusConflict, body: errorf("campaign %d is cancelled: its runs cannot be retried", id)})
-		return
-	}
-	if !slices.Contains(s.opts.Apps, c.App) { // its runs are of its app
-		s.fail(w, r, s.appGone(fmt.Sprintf("campaign %d", id), c.App))
-		return
-	}
 	res := RetryResult{CampaignID: id, Unknown: req.unknown, Runs: []RunRetry{}}
+	var refusal *apiError
+	switch {
+	case c.Status == campaign.CampaignCancelled:
+		refusal = &apiError{status: http.StatusConflict, body: errorf("campaign %d is cancelled: its runs cannot be retried", id)}
+	case !slices.Contains(s.opts.Apps, c.App): // its runs are of its app
+		refusal = s.appGone(fmt.Sprintf("campaign %d", id), c.App)
+	}
+	if refusal != nil {
+		if len(req.earlier) == 0 {
+			s.fail(w, r, refusal)
+			return
+		}
+		// Sent again under its key: what the key did, and why nothing
+		// more is.
+		res.Warnings = append(res.Warnings, refusal.body.Error+": nothing more re-opened")
+		s.addEarlier(r, req, &res)
+		slices.SortFunc(res.Runs, func(a, b RunRetry) int { return cmp.Compare(a.RunID, b.RunID) })
+		s.replayRetry(w, r, req, res)
+		return
+	}
 	// The retryable runs, a batch at a time in id order: the store selects
 	// them, so a campaign of many settled runs is never read whole.
 	for after := int64(0); ; {
@@ -242,6 +272,9 @@ func (s *Server) retryCampaign(w http.ResponseWriter, r *http.Request) {
 		after = runs[len(runs)-1].ID
 		if !s.retryRuns(w, r, id, req, runs, &res) {
 			return
+		}
+		if res.Incomplete && r.Context().Err() != nil {
+			break // the client went away (retryRuns said where it stopped)
 		}
 	}
 	s.addEarlier(r, req, &res)
@@ -272,7 +305,9 @@ func (s *Server) addEarlier(r *http.Request, req retryRequest, res *RetryResult)
 		s.log.Warn().Err(err).Str("request_id", requestID(r)).Str("idempotency_key", req.key.Key).Msg("retry: runs re-opened earlier under the key not read again")
 	}
 	for _, rec := range recs {
-		req.earlier[rec.RunID] = rec
+		if rec.RequestHash == req.key.RequestHash { // another request's when it bound the key meanwhile
+			req.earlier[rec.RunID] = rec
+		}
 	}
 	for _, run := range res.Runs {
 		delete(req.earlier, run.RunID) // re-opened by this request
@@ -290,6 +325,15 @@ func (s *Server) retryRuns(w http.ResponseWriter, r *http.Request, id int64, req
 	for _, run := range runs {
 		if _, ok := req.earlier[run.ID]; ok {
 			continue // re-opened under this key before, and settled since
+		}
+		if err := r.Context().Err(); err != nil && res.Reset > 0 {
+			// The client went away part way: one warning, not one a run
+			// (each store call would fail). Sent again under its key, the
+			// retry goes on from here.
+			s.log.Warn().Err(err).Str("request_id", requestID(r)).Int64("campaign", id).Int64("run", run.ID).Msg("retry stopped part way: request cancelled")
+			res.Warnings = append(res.Warnings, fmt.Sprintf("runs from %d on: not retried: the request was cancelled (%v)", run.ID, err))
+			res.Incomplete = true
+			return true
 		}
 		n, err := s.opts.Operations.Retry(r.Context(), run.ID, req.options())
 		var again *campaign.RetriedUnderKeyError

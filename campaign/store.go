@@ -214,8 +214,9 @@ type RetryOptions struct {
 	// Key, when not nil, is the retry's idempotency key: a run re-opened
 	// under Key.Key is recorded with it, in the transaction that re-opens
 	// it, and a retry under the same key does not re-open it again (a
-	// *RetriedUnderKeyError). The same key with another RequestHash is an
-	// *IdempotencyKeyReusedError.
+	// *RetriedUnderKeyError). The first run re-opened under a key binds it
+	// to Key.RequestHash: the key with another RequestHash is then an
+	// *IdempotencyKeyReusedError, and re-opens nothing.
 	Key *IdempotencyKey
 }
 
@@ -224,7 +225,7 @@ type RetryOptions struct {
 type RetryRecord struct {
 	RunID       int64
 	Reset       int    // sends re-opened
-	RequestHash string // of the retry request the key was used for
+	RequestHash string // of the retry request the key is bound to
 	At          time.Time
 }
 

@@ -42,7 +42,7 @@ func TestEmbeddedMigrationsDroppedTables(t *testing.T) {
 		// drops an index and two columns, no table
 		"00004_idempotency_key.sql": nil,
 		"00005_runs_campaign.sql":   nil, // an index
-		"00006_retry_keys.sql":      {"retry_keys"},
+		"00006_retry_keys.sql":      {"retry_keys", "retry_requests"},
 	}
 	for _, d := range []Dialect{Postgres, SQLite} {
 		fsys, err := FS(d)

@@ -125,14 +125,15 @@ func TestDownRefusesToDropRows(t *testing.T) {
 			// drop its record.
 			exec(t, st, `INSERT INTO runs (campaign_id, app, scheduled_for, status, created_at, updated_at)
 				SELECT id, 'main', CURRENT_TIMESTAMP, 'pending', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM campaigns`)
-			exec(t, st, `INSERT INTO retry_keys (idempotency_key, run_id, request_hash, reset, created_at)
-				SELECT 'k1', id, 'h', 1, CURRENT_TIMESTAMP FROM runs`)
+			exec(t, st, `INSERT INTO retry_requests (idempotency_key, request_hash, created_at) VALUES ('k1', 'h', CURRENT_TIMESTAMP)`)
+			exec(t, st, `INSERT INTO retry_keys (idempotency_key, run_id, reset, created_at)
+				SELECT 'k1', id, 1, CURRENT_TIMESTAMP FROM runs`)
 			res, err := migrations.Down(ctx, st.DB(), st.Dialect(), migrations.KeepData)
 			var loss *migrations.DataLossError
 			if !errors.As(err, &loss) || len(res) != 0 || loss.Migration != "00006_retry_keys.sql" {
 				t.Fatalf("down from 6 with a retry key = %v, %v; want a *DataLossError for 00006", res, err)
 			}
-			exec(t, st, `DELETE FROM retry_keys`)
+			exec(t, st, `DELETE FROM retry_requests`) // and its retry_keys, ON DELETE CASCADE
 			exec(t, st, `DELETE FROM runs`)
 			if res, err := migrations.Down(ctx, st.DB(), st.Dialect(), migrations.KeepData); err != nil || len(res) != 1 || res[0].Version != 6 {
 				t.Fatalf("down from 6, empty = %v, %v; want 00006 rolled back", res, err)

@@ -49,9 +49,9 @@ func TestUpDownUp(t *testing.T) {
 			tables := func() int {
 				t.Helper()
 				var n int
-				q := `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('campaigns', 'runs', 'sends', 'quota_ledger', 'quota_blocks', 'retry_keys')`
+				q := `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('campaigns', 'runs', 'sends', 'quota_ledger', 'quota_blocks', 'retry_keys', 'retry_requests')`
 				if dialect == migrations.Postgres {
-					q = `SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_name IN ('campaigns', 'runs', 'sends', 'quota_ledger', 'quota_blocks', 'retry_keys')`
+					q = `SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_name IN ('campaigns', 'runs', 'sends', 'quota_ledger', 'quota_blocks', 'retry_keys', 'retry_requests')`
 				}
 				if err := db.QueryRowContext(ctx, q).Scan(&n); err != nil {
 					t.Fatal(err)
@@ -107,8 +107,8 @@ func TestUpDownUp(t *testing.T) {
 				if len(res) != 6 || res[0].Version != 1 || res[1].Version != 2 || res[2].Version != 3 || res[3].Version != 4 || res[4].Version != 5 || res[5].Version != 6 {
 					t.Errorf("up applied %+v", res)
 				}
-				if got := tables(); got != 6 || !hasClaimedBy() || !hasIdempotencyKey() || !hasRunsCampaign() {
-					t.Errorf("after up: %d of 6 tables, sends.claimed_by %v, campaigns.idempotency_key %v, runs_campaign %v",
+				if got := tables(); got != 7 || !hasClaimedBy() || !hasIdempotencyKey() || !hasRunsCampaign() {
+					t.Errorf("after up: %d of 7 tables, sends.claimed_by %v, campaigns.idempotency_key %v, runs_campaign %v",
 						got, hasClaimedBy(), hasIdempotencyKey(), hasRunsCampaign())
 				}
 				if diff := cmp.Diff([]bool{true, true, true, true, true, true}, applied()); diff != "" {
@@ -125,7 +125,7 @@ func TestUpDownUp(t *testing.T) {
 					t.Fatalf("down: %v", err)
 				}
 				if got := tables(); got != 5 || !hasRunsCampaign() {
-					t.Errorf("after one down: %d of 5 tables, runs_campaign %v; want retry_keys gone, the rest kept", got, hasRunsCampaign())
+					t.Errorf("after one down: %d of 5 tables, runs_campaign %v; want retry_keys and retry_requests gone, the rest kept", got, hasRunsCampaign())
 				}
 				if _, err := migrations.Down(ctx, db, dialect, migrations.KeepData); err != nil {
 					t.Fatalf("down: %v", err)

@@ -751,41 +751,76 @@ func (s *Store) ResetForRetry(ctx context.Context, runID int64, opts campaign.Re
 			return fmt.Errorf("campaign %d run %d: reopen: %w", c.ID, runID, err)
 		}
 		if opts.Key != nil {
-			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO retry_keys (idempotency_key, run_id, request_hash, reset, created_at)
-				VALUES (?, ?, ?, ?, ?)`), opts.Key.Key, runID, opts.Key.RequestHash, n, s.ts(now)); err != nil {
-				return fmt.Errorf("campaign %d run %d: record idempotency key %q: %w", c.ID, runID, opts.Key.Key, err)
-			}
+			return s.recordRetryKey(ctx, tx, *opts.Key, runID, int(n), now)
 		}
 		return nil
 	})
 	return int(n), err
 }
 
-// retriedUnderKey returns a *RetriedUnderKeyError when a retry under key
-// re-opened run runID before, or an *IdempotencyKeyReusedError when one
-// under the same key but another request did.
+// retriedUnderKey returns an *IdempotencyKeyReusedError when key is bound
+// to another request, or a *RetriedUnderKeyError when a retry under key
+// re-opened run runID before.
 func (s *Store) retriedUnderKey(ctx context.Context, tx *sql.Tx, key campaign.IdempotencyKey, runID int64) error {
-	var (
-		rec  campaign.RetryRecord
-		hash string
-	)
-	err := tx.QueryRowContext(ctx, s.q(`SELECT reset, request_hash, created_at FROM retry_keys WHERE idempotency_key = ? AND run_id = ?`), key.Key, runID).
-		Scan(&rec.Reset, &hash, scanTimeV{&rec.At})
+	if err := s.checkRetryKeyBinding(ctx, tx, key); err != nil {
+		return err
+	}
+	var rec campaign.RetryRecord
+	err := tx.QueryRowContext(ctx, s.q(`SELECT reset, created_at FROM retry_keys WHERE idempotency_key = ? AND run_id = ?`), key.Key, runID).
+		Scan(&rec.Reset, scanTimeV{&rec.At})
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil
 	case err != nil:
 		return fmt.Errorf("retry run %d: idempotency key %q: %w", runID, key.Key, err)
-	case hash != key.RequestHash:
-		return &campaign.IdempotencyKeyReusedError{Key: key.Key, Retry: fmt.Sprintf("another retry, which re-opened run %d", runID)}
 	}
 	return &campaign.RetriedUnderKeyError{Key: key.Key, RunID: runID, Reset: rec.Reset, At: rec.At}
+}
+
+// checkRetryKeyBinding returns an *IdempotencyKeyReusedError when key is
+// bound to a request other than key.RequestHash's.
+func (s *Store) checkRetryKeyBinding(ctx context.Context, tx *sql.Tx, key campaign.IdempotencyKey) error {
+	var hash string
+	err := tx.QueryRowContext(ctx, s.q(`SELECT request_hash FROM retry_requests WHERE idempotency_key = ?`), key.Key).Scan(&hash)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return fmt.Errorf("idempotency key %q: %w", key.Key, err)
+	case hash != key.RequestHash:
+		return &campaign.IdempotencyKeyReusedError{Key: key.Key, Retry: "another retry request"}
+	}
+	return nil
+}
+
+// recordRetryKey records that a retry under key re-opened run runID (reset
+// sends), binding key to key.RequestHash if this is its first run. The
+// binding is an insert that does nothing on a key already bound, read back
+// in the same transaction: on PostgreSQL a request that binds the key at
+// the same time makes it wait for that one's commit, so of two different
+// requests under one key only the first to bind it re-opens anything (the
+// other's transaction, its re-opening included, rolls back).
+func (s *Store) recordRetryKey(ctx context.Context, tx *sql.Tx, key campaign.IdempotencyKey, runID int64, reset int, now time.Time) error {
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO retry_requests (idempotency_key, request_hash, created_at) VALUES (?, ?, ?)
+		ON CONFLICT (idempotency_key) DO NOTHING`), key.Key, key.RequestHash, s.ts(now)); err != nil {
+		return fmt.Errorf("run %d: bind idempotency key %q: %w", runID, key.Key, err)
+	}
+	if err := s.checkRetryKeyBinding(ctx, tx, key); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO retry_keys (idempotency_key, run_id, reset, created_at) VALUES (?, ?, ?, ?)`),
+		key.Key, runID, reset, s.ts(now)); err != nil {
+		return fmt.Errorf("run %d: record idempotency key %q: %w", runID, key.Key, err)
+	}
+	return nil
 }
 
 // RetriesUnderKey returns the runs re-opened under a retry's idempotency
 // key, in run id order.
 func (s *Store) RetriesUnderKey(ctx context.Context, key string) ([]campaign.RetryRecord, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT run_id, reset, request_hash, created_at FROM retry_keys WHERE idempotency_key = ? ORDER BY run_id`), key)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT k.run_id, k.reset, r.request_hash, k.created_at
+		FROM retry_keys k JOIN retry_requests r ON r.idempotency_key = k.idempotency_key
+		WHERE k.idempotency_key = ? ORDER BY k.run_id`), key)
 	if err != nil {
 		return nil, fmt.Errorf("retries under idempotency key %q: %w", key, err)
 	}
