@@ -413,6 +413,12 @@ func (l *loader) applyEnv(cfg *Config) {
 // command-line flag does, then re-resolves secrets. Lists are
 // comma-separated.
 func (c *Config) Set(path, value string) error {
+	return c.SetFromFlag(path, value, "")
+}
+
+// SetFromFlag is Set by the command-line flag named flag ("--concurrency"):
+// Source, and a problem Validate finds with the value, name it.
+func (c *Config) SetFromFlag(path, value, flag string) error {
 	for _, lf := range c.leaves() {
 		if lf.path != path {
 			continue
@@ -420,7 +426,7 @@ func (c *Config) Set(path, value string) error {
 		if rule := setLeaf(lf.v, value); rule != "" {
 			return &ValidationError{Problems: []Problem{{Path: path, Rule: rule}}}
 		}
-		c.mark(path, "flag")
+		c.mark(path, strings.TrimSpace("flag "+flag))
 		c.resolveSecrets()
 		return nil
 	}
@@ -472,7 +478,8 @@ func (c *Config) mark(path, source string) {
 }
 
 // Source says where the value at path came from: "default", "file",
-// "env TAGCAST_...", or "flag".
+// "env TAGCAST_...", or "flag" (with its name when SetFromFlag set it:
+// "flag --concurrency").
 func (c *Config) Source(path string) string {
 	if s, ok := c.sources[path]; ok {
 		return s

@@ -56,7 +56,12 @@ func (e *ValidationError) Error() string {
 	return b.String()
 }
 
-type validator struct{ problems []Problem }
+type validator struct {
+	problems []Problem
+	// withoutSecrets leaves out what the App Secrets' variables and files
+	// hold (ValidateWithoutSecrets).
+	withoutSecrets bool
+}
 
 func (v *validator) add(path, format string, a ...any) {
 	v.problems = append(v.problems, Problem{Path: path, Rule: fmt.Sprintf(format, a...)})
@@ -71,7 +76,20 @@ var (
 // all problems. A config without apps is valid (the demo and migrate need
 // none); commands that need an app look it up with App.
 func (c *Config) Validate() error {
-	v := &validator{}
+	return c.validate(&validator{})
+}
+
+// ValidateWithoutSecrets is Validate for a process that never calls the push
+// service (the admin API's clients: campaign, quota; migrate): an App
+// Secret's variable that is not set, or its file unreadable, is no problem
+// there, so an operator holding the admin token alone can use the team's
+// configuration file. Everything else is checked, the secrets' settings
+// too (one of app_secret_env and app_secret_file, a valid variable name).
+func (c *Config) ValidateWithoutSecrets() error {
+	return c.validate(&validator{withoutSecrets: true})
+}
+
+func (c *Config) validate(v *validator) error {
 	firstByName := map[string]int{}
 	firstByKey := map[string]int{}
 	for i := range c.Apps {
@@ -132,6 +150,18 @@ func (c *Config) Validate() error {
 	checkEnum(v, "log.format", c.Log.Format, []string{LogFormatJSON, LogFormatConsole})
 	if len(v.problems) == 0 {
 		return nil
+	}
+	// A value set by a variable or a flag is said to be: the file named in
+	// the error does not hold it.
+	for i, p := range v.problems {
+		switch src := c.Source(p.Path); {
+		case strings.HasPrefix(src, "env "):
+			v.problems[i].Rule = "from " + strings.TrimPrefix(src, "env ") + ": " + p.Rule
+		case src == "flag":
+			v.problems[i].Rule = "from its command-line flag: " + p.Rule
+		case strings.HasPrefix(src, "flag "):
+			v.problems[i].Rule = "from " + strings.TrimPrefix(src, "flag ") + ": " + p.Rule
+		}
 	}
 	return &ValidationError{Source: c.file, Problems: v.problems}
 }
@@ -213,11 +243,11 @@ func (a *App) validate(p string, v *validator) {
 			v.add(p+".app_secret_env", "required: set app_secret_env (a variable holding the App Secret) or app_secret_file")
 		}
 	case a.AppSecretEnv != "":
-		if checkEnvName(v, p+".app_secret_env", a.AppSecretEnv, true) && a.secretProblem != "" {
+		if checkEnvName(v, p+".app_secret_env", a.AppSecretEnv, true) && a.secretProblem != "" && !v.withoutSecrets {
 			v.add(p+".app_secret_env", "%s", a.secretProblem)
 		}
 	default:
-		if a.secretProblem != "" {
+		if a.secretProblem != "" && !v.withoutSecrets {
 			v.add(p+".app_secret_file", "%s", a.secretProblem)
 		}
 	}

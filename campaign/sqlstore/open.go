@@ -74,6 +74,16 @@ func sqlitePath(dbURL string) string {
 	return strings.TrimPrefix(dbURL, "sqlite://")
 }
 
+// SQLiteFileOf is the database file a sqlite:// URL names (without its
+// query): "" for sqlite::memory: and for any other URL.
+func SQLiteFileOf(dbURL string) string {
+	if !strings.HasPrefix(dbURL, "sqlite://") {
+		return ""
+	}
+	file, _, _ := strings.Cut(sqlitePath(dbURL), "?")
+	return file
+}
+
 // OpenDB opens the database/sql handle for dbURL with the settings the
 // store relies on (for migrations and tools), and names its dialect.
 func OpenDB(dbURL string) (*sql.DB, migrations.Dialect, error) { return openDB(dbURL) }

@@ -23,7 +23,7 @@ import (
 // adminClient is the admin API client of the configuration: admin.server,
 // with the token from the variable named by admin.token_env.
 func (g *globals) adminClient() (*admin.Client, error) {
-	cfg, err := g.loadConfig()
+	cfg, err := g.loadClientConfig()
 	if err != nil {
 		return nil, err
 	}
@@ -350,7 +350,7 @@ runs a year, so use it with care. With --output json and neither --runs nor
 			if runs < 1 || runs > campaign.MaxRunsLimit {
 				return usageError("--runs: must be from 1 to %d, got %d", campaign.MaxRunsLimit, runs)
 			}
-			if before < 0 {
+			if cmd.Flags().Changed("before") && before < 1 {
 				return usageError("--before: must be a run id (a positive integer), got %d", before)
 			}
 			if all && before != 0 {
@@ -580,20 +580,30 @@ second run is a second retry.`,
 				}
 				return incomplete
 			}
-			earlier := 0
+			// What this request re-opened will be sent; what the key
+			// re-opened earlier may have been sent, or failed again, since:
+			// only `campaign show` says.
+			var fresh, freshSends, earlier int
 			for _, r := range res.Runs {
 				if r.Earlier {
 					earlier++
-					fmt.Fprintf(cmd.OutOrStdout(), "run %d: %s reset for sending earlier, under idempotency key %s (not reset again)\n", r.RunID, plural(r.Reset, "send"), key)
+					fmt.Fprintf(cmd.OutOrStdout(), "run %d: %s re-opened earlier under idempotency key %s (not re-opened again)\n", r.RunID, plural(r.Reset, "send"), key)
 					continue
 				}
+				fresh++
+				freshSends += r.Reset
 				fmt.Fprintf(cmd.OutOrStdout(), "run %d: %s reset for sending\n", r.RunID, plural(r.Reset, "send"))
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "campaign %d: %s in %s will be sent again", id, plural(res.Reset, "send"), plural(len(res.Runs), "run"))
-			if earlier > 0 {
-				fmt.Fprintf(cmd.OutOrStdout(), " (%s of them re-opened earlier under this key)", plural(earlier, "run"))
+			switch {
+			case earlier == 0:
+				fmt.Fprintf(cmd.OutOrStdout(), "campaign %d: %s in %s will be sent again\n", id, plural(freshSends, "send"), plural(fresh, "run"))
+			case fresh == 0:
+				fmt.Fprintf(cmd.OutOrStdout(), "campaign %d: nothing more re-opened; this retry re-opened %s earlier (not re-opened again: `tagcast campaign show %d` says what became of them)\n",
+					id, plural(earlier, "run"), id)
+			default:
+				fmt.Fprintf(cmd.OutOrStdout(), "campaign %d: %s in %s will be sent again; this retry re-opened %s more earlier (not re-opened again: `tagcast campaign show %d` says what became of them)\n",
+					id, plural(freshSends, "send"), plural(fresh, "run"), plural(earlier, "run"), id)
 			}
-			fmt.Fprintln(cmd.OutOrStdout())
 			for _, w := range res.Warnings {
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", w)
 			}

@@ -44,6 +44,18 @@ func (g *globals) loadFile(path string) (*config.Config, error) {
 // command's flag overrides (see bindFlags), and validates the configuration.
 // An invalid configuration is an exit-1 error listing every problem.
 func (g *globals) loadConfig(overrides ...func(*config.Config) error) (*config.Config, error) {
+	return g.loadValidated((*config.Config).Validate, overrides...)
+}
+
+// loadClientConfig is loadConfig for a command that never calls the push
+// service (campaign, quota, migrate): the App Secrets need not be set
+// (config.ValidateWithoutSecrets), so an operator with the admin token
+// alone can use the team's configuration file.
+func (g *globals) loadClientConfig(overrides ...func(*config.Config) error) (*config.Config, error) {
+	return g.loadValidated((*config.Config).ValidateWithoutSecrets, overrides...)
+}
+
+func (g *globals) loadValidated(validate func(*config.Config) error, overrides ...func(*config.Config) error) (*config.Config, error) {
 	cfg, err := g.loadFile(g.configFile())
 	if err != nil {
 		return nil, &exitError{code: 1, err: err}
@@ -53,7 +65,7 @@ func (g *globals) loadConfig(overrides ...func(*config.Config) error) (*config.C
 			return nil, usageError("%w", err)
 		}
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := validate(cfg); err != nil {
 		return nil, &exitError{code: 1, err: err}
 	}
 	return cfg, nil
@@ -74,7 +86,7 @@ func bindFlags(cmd *cobra.Command, keys map[string]string) func(*config.Config) 
 			if sv, ok := f.Value.(pflag.SliceValue); ok {
 				value = strings.Join(sv.GetSlice(), ",")
 			}
-			if err := cfg.Set(path, value); err != nil {
+			if err := cfg.SetFromFlag(path, value, "--"+name); err != nil {
 				return fmt.Errorf("--%s: %v", name, err) //nolint:errorlint // the flag name is the context; the config error is text here
 			}
 		}

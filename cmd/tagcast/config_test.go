@@ -317,7 +317,7 @@ func TestLoadConfigFlagsWinOverEnvAndFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Worker.Concurrency != 16 || cfg.Source("worker.concurrency") != "flag" {
+	if cfg.Worker.Concurrency != 16 || cfg.Source("worker.concurrency") != "flag --concurrency" {
 		t.Errorf("worker.concurrency = %d from %s, want 16 from the flag", cfg.Worker.Concurrency, cfg.Source("worker.concurrency"))
 	}
 	if cfg.Admin.Addr != "127.0.0.1:7001" {
@@ -330,7 +330,7 @@ func TestLoadConfigFlagsWinOverEnvAndFile(t *testing.T) {
 	// A flag value that breaks a rule is reported like the file's problems.
 	_, err = g.loadConfig(bindFlags(newCmd("--concurrency", "0"), keys))
 	var ee *exitError
-	if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(err.Error(), "worker.concurrency: must be at least 1, got 0") {
+	if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(err.Error(), "worker.concurrency: from --concurrency: must be at least 1, got 0") {
 		t.Errorf("loadConfig with --concurrency 0 = %v", err)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -33,9 +35,17 @@ func newMigrateCmd(g *globals) *cobra.Command {
 			Short: short,
 			Args:  cobra.NoArgs,
 			RunE: func(c *cobra.Command, _ []string) error {
-				cfg, err := g.loadConfig(bindFlags(c, map[string]string{"database": "database.url"}))
+				cfg, err := g.loadClientConfig(bindFlags(c, map[string]string{"database": "database.url"}))
 				if err != nil {
 					return err
+				}
+				// Only up may create a SQLite file: status or down on a
+				// mistyped path would create an empty database and report
+				// it unmigrated.
+				if file := sqlstore.SQLiteFileOf(cfg.Database.URL); name != "up" && file != "" {
+					if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) {
+						return &exitError{code: 1, err: fmt.Errorf("database.url: no SQLite database at %s (nothing created; `tagcast migrate up` creates one)", file)}
+					}
 				}
 				db, dialect, err := sqlstore.OpenDB(cfg.Database.URL)
 				if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,8 +17,13 @@ import (
 
 func TestMigrateUpDownStatus(t *testing.T) {
 	t.Parallel()
-	db := "sqlite://" + filepath.Join(t.TempDir(), "tagcast.db")
+	file := filepath.Join(t.TempDir(), "tagcast.db")
+	db := "sqlite://" + file
 	env := cliEnv{vars: map[string]string{"TAGCAST_DATABASE_URL": db}}
+	// An empty database file (status refuses a file that does not exist).
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	applied := func() []bool {
 		t.Helper()

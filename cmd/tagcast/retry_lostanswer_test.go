@@ -69,10 +69,10 @@ func TestCampaignRetryAfterLostAnswer(t *testing.T) {
 
 	r = tagcast("campaign", "retry", fmt.Sprint(c.ID), "--unknown", "--idempotency-key", m[1])
 	for _, want := range []string{
-		fmt.Sprintf("run %d: 1 send reset for sending earlier, under idempotency key %s (not reset again)", runs[0], m[1]),
-		fmt.Sprintf("run %d: 1 send reset for sending earlier", runs[1]),
+		fmt.Sprintf("run %d: 1 send re-opened earlier under idempotency key %s (not re-opened again)", runs[0], m[1]),
+		fmt.Sprintf("run %d: 1 send re-opened earlier", runs[1]),
 		fmt.Sprintf("run %d: 1 send reset for sending\n", runs[2]),
-		fmt.Sprintf("campaign %d: 3 sends in 3 runs will be sent again (2 runs of them re-opened earlier under this key)", c.ID),
+		fmt.Sprintf("campaign %d: 1 send in 1 run will be sent again; this retry re-opened 2 runs more earlier (not re-opened again: `tagcast campaign show %d` says", c.ID, c.ID),
 	} {
 		if r.code != 0 || !strings.Contains(r.stdout, want) {
 			t.Errorf("retry run again with the key: %s; want %q", r, want)
@@ -82,6 +82,13 @@ func TestCampaignRetryAfterLostAnswer(t *testing.T) {
 		t.Errorf("sends after the rerun with the key: %v; want [unknown pending pending] (run %d not re-opened a second time)", got, runs[0])
 	}
 
+	// Sent once more, nothing is left to re-open: it does not say that
+	// anything will be sent (the walkthrough's 24 finished runs read "24
+	// sends in 24 runs will be sent again").
+	r = tagcast("campaign", "retry", fmt.Sprint(c.ID), "--unknown", "--idempotency-key", m[1])
+	if want := fmt.Sprintf("campaign %d: nothing more re-opened; this retry re-opened 3 runs earlier", c.ID); r.code != 0 || !strings.Contains(r.stdout, want) || strings.Contains(r.stdout, "will be sent again") {
+		t.Errorf("retry sent a third time under its key: %s; want %q and no \"will be sent again\"", r, want)
+	}
 	// -o json names the key and marks the earlier runs.
 	r = tagcast("-o", "json", "campaign", "retry", fmt.Sprint(c.ID), "--unknown", "--idempotency-key", m[1])
 	if r.code != 0 || !strings.Contains(r.stdout, `"idempotency_key": "`+m[1]+`"`) || !strings.Contains(r.stdout, `"earlier": true`) || !strings.Contains(r.stdout, `"replayed": true`) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"strings"
 
@@ -76,13 +77,13 @@ func newRootCmd(env environment) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.configPath, "config", "", "config file (default tagcast.yaml when present)")
 	root.PersistentFlags().StringVarP(&g.output, "output", "o", "table", "output format: table or json")
 
-	root.AddCommand(newVersionCmd())
+	root.AddCommand(newVersionCmd(g))
 	// Subcommands register here, one line each.
 	registerCommands(root, g)
 	return root
 }
 
-func newVersionCmd() *cobra.Command {
+func newVersionCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "print the version",
@@ -91,6 +92,12 @@ func newVersionCmd() *cobra.Command {
 			v := version
 			if bi, ok := debug.ReadBuildInfo(); ok && v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 				v = bi.Main.Version
+			}
+			if g.output == "json" {
+				return writeJSON(cmd.OutOrStdout(), struct {
+					Version string `json:"version"`
+					Go      string `json:"go"`
+				}{v, runtime.Version()})
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "tagcast %s\n", v)
 			return nil

@@ -247,7 +247,7 @@ func TestRoleFlagsAreValidated(t *testing.T) {
 	t.Parallel()
 	cfg := roleConfig(t, "http://127.0.0.1:9", "", "", testenv.FreeAddr(t))
 	r := runTagcast(t, cliEnv{vars: roleVars}, "--config", cfg, "serve", "--concurrency", "0")
-	if r.code != 1 || !strings.Contains(r.stderr, "worker.concurrency: must be at least 1, got 0") {
+	if r.code != 1 || !strings.Contains(r.stderr, "worker.concurrency: from --concurrency: must be at least 1, got 0") {
 		t.Errorf("--concurrency 0: %s", r)
 	}
 	r = runTagcast(t, cliEnv{vars: roleVars}, "--config", cfg, "worker", "--addr", "127.0.0.1:1")
