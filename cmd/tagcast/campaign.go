@@ -137,6 +137,7 @@ type createdCampaign struct {
 type unknownOutcome struct {
 	err  error
 	hint string
+	key  string // the idempotency key to send it again with
 }
 
 func (e *unknownOutcome) Error() string { return e.err.Error() + "\n" + e.hint }
@@ -146,7 +147,7 @@ func (e *unknownOutcome) Unwrap() error { return e.err }
 // key: when its outcome is unknown (admin.OutcomeUnknown) the error says
 // so, not "unreachable", with hint, which says how to send it again under
 // the key.
-func outcomeUnknownFailed(cmd *cobra.Command, what string, err error, hint string) error {
+func outcomeUnknownFailed(cmd *cobra.Command, what, key string, err error, hint string) error {
 	failed := adminFailed(cmd, what, err)
 	if !admin.OutcomeUnknown(err) {
 		return failed
@@ -158,7 +159,7 @@ func outcomeUnknownFailed(cmd *cobra.Command, what string, err error, hint strin
 	}
 	var ee *exitError
 	if errors.As(failed, &ee) {
-		ee.err = &unknownOutcome{err: ee.err, hint: hint}
+		ee.err = &unknownOutcome{err: ee.err, hint: hint, key: key}
 	}
 	return failed
 }
@@ -203,7 +204,7 @@ refused. Without the key, a second run is a second campaign, and both fire.`,
 			}
 			res, err := client.CreateCampaignWith(cmd.Context(), data, ct, admin.CreateOptions{IdempotencyKey: key})
 			if err != nil {
-				return outcomeUnknownFailed(cmd, "campaign create "+args[0], err, fmt.Sprintf(
+				return outcomeUnknownFailed(cmd, "campaign create "+args[0], key, err, fmt.Sprintf(
 					"the campaign may have been created: to create it at most once, run the same command again with --idempotency-key %s "+
 						"(it then prints the campaign if it exists); without the key a second run is a second campaign, and both fire", key))
 			}
@@ -492,10 +493,23 @@ func newCampaignOpCmd(g *globals, op, short string) *cobra.Command {
 			if g.output == "json" {
 				return writeJSON(cmd.OutOrStdout(), c)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "campaign %d (%s): %s, next run %s\n", c.ID, c.Name, c.Status, timeOrDash(c.NextRunAt))
+			fmt.Fprintf(cmd.OutOrStdout(), "campaign %d (%s): %s, next run %s%s\n", c.ID, c.Name, c.Status, timeOrDash(c.NextRunAt), missedNote(c))
 			return nil
 		},
 	}
+}
+
+// missedNote explains an active campaign's next run that is already past
+// when it was changed (resumed after a pause that spanned it): the stored
+// instant is kept, and the missed-fire policy says what fires.
+func missedNote(c campaign.Campaign) string {
+	if c.Status != campaign.CampaignActive || c.NextRunAt == nil || !c.NextRunAt.Before(c.UpdatedAt) {
+		return ""
+	}
+	if c.Schedule.Missed == campaign.MissedSkip {
+		return " (missed while paused; missed: skip, so it is dropped and the campaign fires at its next future time)"
+	}
+	return fmt.Sprintf(" (missed while paused; missed: %s, so it fires once now for what was missed, within deliver_within)", c.Schedule.Missed)
 }
 
 func newCampaignRetryCmd(g *globals) *cobra.Command {
@@ -563,7 +577,7 @@ second run is a second retry.`,
 				res, err = client.RetryCampaignWith(cmd.Context(), id, opts)
 			}
 			if err != nil {
-				return outcomeUnknownFailed(cmd, what, err, fmt.Sprintf(
+				return outcomeUnknownFailed(cmd, what, key, err, fmt.Sprintf(
 					"the retry may have re-opened runs: to finish it without re-sending what it re-opened, run the same command again with --idempotency-key %s; "+
 						"without the key a second run is a second retry, which re-sends again what the first re-opened and has failed%s since", key, unknownSince(unknown)))
 			}

@@ -154,10 +154,12 @@ func TestCampaignCreateLostAnswerNamesTheKey(t *testing.T) {
 		t.Errorf("keys sent = %q; want my-key-1 second", sent)
 	}
 	var report struct {
-		Error string `json:"error"`
+		Error          string `json:"error"`
+		IdempotencyKey string `json:"idempotency_key"`
 	}
-	if err := json.Unmarshal([]byte(r.stdout), &report); err != nil || r.code != 1 || !strings.Contains(report.Error, "--idempotency-key my-key-1") {
-		t.Errorf("lost answer, -o json: %v: %s; want the error naming --idempotency-key my-key-1", err, r)
+	if err := json.Unmarshal([]byte(r.stdout), &report); err != nil || r.code != 1 || !strings.Contains(report.Error, "--idempotency-key my-key-1") ||
+		report.IdempotencyKey != "my-key-1" {
+		t.Errorf("lost answer, -o json: %v: %s; want the error naming --idempotency-key my-key-1, and the key in idempotency_key", err, r)
 	}
 
 	for _, tc := range []struct {
@@ -176,9 +178,15 @@ func TestCampaignCreateLostAnswerNamesTheKey(t *testing.T) {
 			_, _ = io.WriteString(w, `{"error": "answered `+tc.name+`"}`)
 		}))
 		r := cliFor(t, hs.URL)("campaign", "create", file, "--idempotency-key", "k-"+tc.name)
+		rj := cliFor(t, hs.URL)("-o", "json", "campaign", "create", file, "--idempotency-key", "k-"+tc.name)
 		hs.Close()
 		if got := strings.Contains(r.stderr, "--idempotency-key k-"+tc.name); r.code != 1 || got != tc.advice {
 			t.Errorf("HTTP %s: %s; advice to rerun with the key: %v, want %v", tc.name, r, got, tc.advice)
+		}
+		// -o json: the key is a field of its own (scripts need not parse
+		// the sentence), only where the advice is given.
+		if got := strings.Contains(rj.stdout, `"idempotency_key": "k-`+tc.name+`"`); rj.code != 1 || got != tc.advice {
+			t.Errorf("HTTP %s, -o json: %s; idempotency_key field: %v, want %v", tc.name, rj, got, tc.advice)
 		}
 	}
 	r = cliFor(t, "http://"+testenv.FreeAddr(t))("campaign", "create", file, "--idempotency-key", "k-refused")

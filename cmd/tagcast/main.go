@@ -118,6 +118,9 @@ type jsonError struct {
 	Error    string        `json:"error"`
 	Status   int           `json:"status,omitempty"`
 	Problems []jsonProblem `json:"problems,omitempty"`
+	// IdempotencyKey is the key to send a create or retry again with, when
+	// its outcome is unknown (its answer was lost, or a 5xx).
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
 }
 
 func errorReport(err error) any {
@@ -125,7 +128,12 @@ func errorReport(err error) any {
 		ae  *admin.APIError
 		cve *config.ValidationError
 		pve *pushapi.ValidationError
+		uo  *unknownOutcome
 	)
+	key := ""
+	if errors.As(err, &uo) {
+		key = uo.key
+	}
 	switch {
 	case errors.As(err, &ae):
 		// The API's answer, its error worded as the CLI words it.
@@ -134,7 +142,8 @@ func errorReport(err error) any {
 		return struct {
 			Status int `json:"status"`
 			admin.ErrorBody
-		}{ae.Status, body}
+			IdempotencyKey string `json:"idempotency_key,omitempty"`
+		}{ae.Status, body, key}
 	case errors.As(err, &cve):
 		r := jsonError{Error: err.Error()}
 		for _, p := range cve.Problems {
@@ -148,7 +157,7 @@ func errorReport(err error) any {
 		}
 		return r
 	}
-	return jsonError{Error: err.Error()}
+	return jsonError{Error: err.Error(), IdempotencyKey: key}
 }
 
 // printError writes err to w, a validation error with one problem a line.

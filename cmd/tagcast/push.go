@@ -124,8 +124,12 @@ func newAppPusher(ctx context.Context, cfg *config.Config, app *config.App) (p p
 // noRoomReport prints when app's quota reopens, for a push refused by the
 // guard (nothing was sent, nothing recorded).
 func noRoomReport(nr *quota.NoRoomError, now time.Time) error {
-	return fmt.Errorf("app %s: no quota left (%s window: %d used this hour, %d today); nothing sent; next opening %s (in %s)",
-		nr.App, nr.By, nr.HourUsed, nr.DayUsed, nr.OpensAt.Local().Format(time.DateTime+" MST"), nr.OpensAt.Sub(now).Round(time.Second))
+	why := fmt.Sprintf("the %s window is full", nr.By)
+	if nr.By == quota.ConstraintBlocked {
+		why = "the app is blocked after the service answered rate limited (429/1008)"
+	}
+	return fmt.Errorf("app %s: no quota left: %s (pushes counted: %d in the hour window, %d in the day window); nothing sent; next opening %s (in %s)",
+		nr.App, why, nr.HourUsed, nr.DayUsed, nr.OpensAt.Local().Format(time.DateTime+" MST"), nr.OpensAt.Sub(now).Round(time.Second))
 }
 
 // pushSendReport is `push send --output json`, for a send that succeeded or

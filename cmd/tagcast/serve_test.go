@@ -337,7 +337,7 @@ func TestPushSendGoesThroughTheGuard(t *testing.T) {
 		}
 	}
 	r := runTagcast(t, cliEnv{vars: roleVars}, "--config", cfg, "push", "send", "--app", "main", examplePushBody)
-	if r.code != 1 || !strings.Contains(r.stderr, "no quota left (hour window: 2 used this hour, 2 today); nothing sent; next opening ") {
+	if r.code != 1 || !strings.Contains(r.stderr, "no quota left: the hour window is full (pushes counted: 2 in the hour window, 2 in the day window); nothing sent; next opening ") {
 		t.Fatalf("third push within the hour: %s", r)
 	}
 	r = runTagcast(t, cliEnv{vars: roleVars}, "--config", cfg, "-o", "json", "push", "send", "--app", "main", examplePushBody)

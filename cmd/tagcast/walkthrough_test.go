@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Small gaps an operator walkthrough of the README found, each pinned here.
@@ -70,5 +72,35 @@ func TestConfigProblemFromTheEnvironmentNamesIt(t *testing.T) {
 	cfg = writeFile(t, "tagcast.yaml", "log:\n  level: loud\n")
 	if r := runTagcast(t, cliEnv{}, "--config", cfg, "config", "check"); r.code != 1 || strings.Contains(r.stderr, "from ") {
 		t.Errorf("config check with level loud in the file: %s; want the file's problem, no variable named", r)
+	}
+}
+
+// TestResumeExplainsAMissedNextRun: `campaign resume` after a pause that
+// spanned the next run printed that instant, already past, as the "next
+// run", with nothing to say it would not fire then.
+func TestResumeExplainsAMissedNextRun(t *testing.T) {
+	t.Parallel()
+	a := startAdmin(t)
+	for _, tc := range []struct{ missed, want string }{
+		{"skip", "(missed while paused; missed: skip, so it is dropped and the campaign fires at its next future time)"},
+		{"once", "(missed while paused; missed: once, so it fires once now for what was missed, within deliver_within)"},
+	} {
+		file := writeFile(t, "hourly.yaml", strings.Replace(campaignFile("hourly-"+tc.missed),
+			`schedule: {at: "`+adminT0.Add(time.Hour).Format(time.RFC3339)+`"}`, `schedule: {cron: "0 * * * *", missed: `+tc.missed+`}`, 1))
+		r := a.tagcast(t, "campaign", "create", file)
+		m := regexp.MustCompile(`^campaign (\d+) created`).FindStringSubmatch(r.stdout)
+		if r.code != 0 || m == nil {
+			t.Fatalf("create: %s", r)
+		}
+		if r := a.tagcast(t, "campaign", "pause", m[1]); r.code != 0 || strings.Contains(r.stdout, "missed") {
+			t.Fatalf("pause: %s", r)
+		}
+		a.clock.mu.Lock()
+		at := a.clock.t
+		a.clock.t = at.Add(3 * time.Hour)
+		a.clock.mu.Unlock()
+		if r := a.tagcast(t, "campaign", "resume", m[1]); r.code != 0 || !strings.Contains(r.stdout, tc.want) {
+			t.Errorf("resume after a pause past the next run (missed: %s): %s; want %q", tc.missed, r, tc.want)
+		}
 	}
 }
