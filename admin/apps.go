@@ -190,19 +190,21 @@ func (s *Server) getTags(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if problems := unknownQueryKeys(r, "user"); len(problems) > 0 {
-		s.fail(w, r, invalid("invalid query", problems...))
-		return
-	}
+	// Every problem at once: the query's, then the user ids'.
+	problems := unknownQueryKeys(r, "user")
 	users := r.URL.Query()["user"]
 	if err := pushapi.ValidateGetUserTags(users); err != nil {
 		var ve *pushapi.ValidationError
-		if errors.As(err, &ve) {
-			for i := range ve.Problems { // the query parameter is "user"
-				ve.Problems[i].Path = strings.Replace(ve.Problems[i].Path, "userIds", "user", 1)
-			}
+		if !errors.As(err, &ve) {
+			s.fail(w, r, err)
+			return
 		}
-		s.fail(w, r, err)
+		for _, p := range ve.Problems { // the query parameter is "user"
+			problems = append(problems, Problem{Path: strings.Replace(p.Path, "userIds", "user", 1), Rule: p.Rule})
+		}
+	}
+	if len(problems) > 0 {
+		s.fail(w, r, invalid("invalid query", problems...))
 		return
 	}
 	got, err := svc.GetUserTags(r.Context(), users)

@@ -52,12 +52,7 @@ func Open(ctx context.Context, dbURL string) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("sqlstore: connect to %s: %w", redact(dbURL), err)
 	}
-	st := &Store{db: db, dialect: d}
-	if d == migrations.SQLite {
-		if path := sqlitePath(dbURL); path != ":memory:" {
-			st.file, _, _ = strings.Cut(path, "?")
-		}
-	}
+	st := &Store{db: db, dialect: d, file: SQLiteFileOf(dbURL)}
 	return st, nil
 }
 
@@ -74,13 +69,36 @@ func sqlitePath(dbURL string) string {
 	return strings.TrimPrefix(dbURL, "sqlite://")
 }
 
-// SQLiteFileOf is the database file a sqlite:// URL names (without its
-// query): "" for sqlite::memory: and for any other URL.
+// SQLiteFileOf is the database file a sqlite:// URL names, as the SQLite
+// driver opens it: the path without its query, and for a file: URI
+// (sqlite://file:/var/lib/tagcast.db) the path it names, its authority
+// (empty or localhost) dropped and %-escapes decoded. It is "" for an
+// in-memory database (sqlite::memory:, file::memory:, mode=memory) and for
+// any other URL.
 func SQLiteFileOf(dbURL string) string {
 	if !strings.HasPrefix(dbURL, "sqlite://") {
 		return ""
 	}
-	file, _, _ := strings.Cut(sqlitePath(dbURL), "?")
+	file, query, _ := strings.Cut(sqlitePath(dbURL), "?")
+	if rest, ok := strings.CutPrefix(file, "file:"); ok {
+		if q, err := url.ParseQuery(query); err == nil && q.Get("mode") == "memory" {
+			return ""
+		}
+		if auth, ok := strings.CutPrefix(rest, "//"); ok {
+			host, path, _ := strings.Cut(auth, "/")
+			if host != "" && host != "localhost" {
+				return "" // not a local file: the driver refuses it
+			}
+			rest = "/" + path
+		}
+		if p, err := url.PathUnescape(rest); err == nil {
+			rest = p
+		}
+		file = rest
+	}
+	if file == ":memory:" || file == "" {
+		return ""
+	}
 	return file
 }
 

@@ -755,7 +755,10 @@ func (s *Store) ResetForRetry(ctx context.Context, runID int64, opts campaign.Re
 		}
 		return nil
 	})
-	return int(n), err
+	if err != nil {
+		return 0, err // rolled back: nothing was reset
+	}
+	return int(n), nil
 }
 
 // retriedUnderKey returns an *IdempotencyKeyReusedError when key is bound

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tagcast/tagcast/admin"
 	"github.com/tagcast/tagcast/campaign"
+	"github.com/tagcast/tagcast/scheduler"
 )
 
 // adminClient is the admin API client of the configuration: admin.server,
@@ -499,17 +500,25 @@ func newCampaignOpCmd(g *globals, op, short string) *cobra.Command {
 	}
 }
 
-// missedNote explains an active campaign's next run that is already past
+// missedNote explains an active campaign's next run that was already past
 // when it was changed (resumed after a pause that spanned it): the stored
-// instant is kept, and the missed-fire policy says what fires.
+// instant is kept, and the scheduler decides. A fire it claims more than
+// its missed_after late (scheduler.DefaultMissedAfter unless configured)
+// is missed, and the missed-fire policy says what becomes of it; one claimed
+// sooner is simply late and fires, so no note is given under that.
 func missedNote(c campaign.Campaign) string {
-	if c.Status != campaign.CampaignActive || c.NextRunAt == nil || !c.NextRunAt.Before(c.UpdatedAt) {
+	if c.Status != campaign.CampaignActive || c.NextRunAt == nil || !c.NextRunAt.Before(c.UpdatedAt.Add(-scheduler.DefaultMissedAfter)) {
 		return ""
 	}
-	if c.Schedule.Missed == campaign.MissedSkip {
-		return " (missed while paused; missed: skip, so it is dropped and the campaign fires at its next future time)"
+	const missed = "missed while paused: a fire claimed more than the scheduler's missed_after (default 1m) late is missed; "
+	oneShot := c.Schedule.Cron == ""
+	switch {
+	case c.Schedule.Missed == campaign.MissedSkip && oneShot:
+		return " (" + missed + "missed: skip drops it, and this one-shot campaign then never fires)"
+	case c.Schedule.Missed == campaign.MissedSkip:
+		return " (" + missed + "missed: skip drops it, and the campaign fires at its next future time)"
 	}
-	return fmt.Sprintf(" (missed while paused; missed: %s, so it fires once now for what was missed, within deliver_within)", c.Schedule.Missed)
+	return fmt.Sprintf(" (%smissed: %s fires it once, late; its run ends expired if it is older than deliver_within)", missed, c.Schedule.Missed)
 }
 
 func newCampaignRetryCmd(g *globals) *cobra.Command {

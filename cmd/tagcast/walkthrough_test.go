@@ -82,8 +82,8 @@ func TestResumeExplainsAMissedNextRun(t *testing.T) {
 	t.Parallel()
 	a := startAdmin(t)
 	for _, tc := range []struct{ missed, want string }{
-		{"skip", "(missed while paused; missed: skip, so it is dropped and the campaign fires at its next future time)"},
-		{"once", "(missed while paused; missed: once, so it fires once now for what was missed, within deliver_within)"},
+		{"skip", "missed: skip drops it, and the campaign fires at its next future time)"},
+		{"once", "missed: once fires it once, late; its run ends expired if it is older than deliver_within)"},
 	} {
 		file := writeFile(t, "hourly.yaml", strings.Replace(campaignFile("hourly-"+tc.missed),
 			`schedule: {at: "`+adminT0.Add(time.Hour).Format(time.RFC3339)+`"}`, `schedule: {cron: "0 * * * *", missed: `+tc.missed+`}`, 1))
