@@ -102,14 +102,7 @@ func setup(t *testing.T, dbURL string) bundle {
 	ctx := context.Background()
 	b := bundle{ctx: ctx, clock: &fakeClock{t: t0}, logs: &testenv.Buffer{}}
 
-	st, err := sqlstore.Open(ctx, dbURL)
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
+	st := migratedStore(t, dbURL)
 	b.store = st
 
 	b.redis = testenv.Redis(t)
