@@ -322,7 +322,7 @@ func TestShowCampaignPagesRuns(t *testing.T) {
 				}
 				ids = append(ids, runs[0].ID)
 				if i%3 == 0 {
-					if _, err := b.store.ExpireRun(b.ctx, runs[0].ID, at.Add(time.Second)); err != nil {
+					if _, err := b.store.ExpireRun(b.ctx, runs[0].ID, at.Add(time.Hour)); err != nil { // past its deliver_within
 						t.Fatal(err)
 					}
 				}
@@ -403,7 +403,7 @@ func createEveryMinute(t *testing.T, b bundle) campaign.Campaign {
 	t.Helper()
 	c, err := b.client.CreateCampaign(b.ctx, []byte(`name: every-minute
 app: main
-schedule: {cron: '* * * * *', missed: skip}
+schedule: {cron: '* * * * *', missed: skip, deliver_within: 1h}
 push:
   platform: [ios]
   fromuserid: system

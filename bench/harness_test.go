@@ -174,7 +174,7 @@ func (s *stack) seedFuture(tb testing.TB, n int) {
 	sched, _ := json.Marshal(campaign.Schedule{At: &far, Missed: campaign.MissedOnce})
 	_, err := s.store.DB().ExecContext(context.Background(), `INSERT INTO campaigns
 		(app, name, push, schedule, vars, status, next_run_at, created_at, updated_at)
-		SELECT $1, 'seed-' || g, $2::jsonb, $3::jsonb, '{}', 'active', $4::timestamptz + g * interval '1 second', now(), now()
+		SELECT $1, 'seed-' || g, $2::json, $3::jsonb, '{}', 'active', $4::timestamptz + g * interval '1 second', now(), now()
 		FROM generate_series(1, $5::int) AS g`, appName, string(push), string(sched), far, n)
 	if err != nil {
 		tb.Fatalf("seed %d campaigns: %v", n, err)

@@ -84,7 +84,10 @@ type Store interface {
 	// in flight or waiting to retry it returns a *TransitionError.
 	FinishRun(ctx context.Context, runID int64, now time.Time) (Run, error)
 	// ExpireRun expires the run's pending and retry_wait sends (deliver_within
-	// passed) and settles the run when nothing is left in flight.
+	// passed) and settles the run when nothing is left in flight. It checks
+	// the run's deliver_by again under the run's lock: a run without one, or
+	// whose deliver_by is after now (an operator retry re-opened it since the
+	// caller read it), is left as it is with a *TransitionError.
 	ExpireRun(ctx context.Context, runID int64, now time.Time) (Run, error)
 	// ResetForRetry re-opens a settled run: its failed and expired sends (and
 	// unknown ones when opts.Unknown) go back to pending with attempts reset;

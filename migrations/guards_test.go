@@ -90,16 +90,16 @@ func TestRefusesNewerSchema(t *testing.T) {
 			}
 			exec(t, st, `INSERT INTO goose_db_version (version_id, is_applied) VALUES (99, `+applied+`)`)
 
-			want := &migrations.SchemaTooNewError{Version: 99, Known: 6}
+			want := &migrations.SchemaTooNewError{Version: 99, Known: 7}
 			err := st.Migrate(ctx)
 			var got *migrations.SchemaTooNewError
-			if !errors.As(err, &got) || *got != *want || !strings.Contains(err.Error(), "database schema is at version 99, this tagcast knows up to 6") {
-				t.Errorf("Migrate on a schema at version 99 with a binary that knows up to 6 = %v; want %v", err, want)
+			if !errors.As(err, &got) || *got != *want || !strings.Contains(err.Error(), "database schema is at version 99, this tagcast knows up to 7") {
+				t.Errorf("Migrate on a schema at version 99 with a binary that knows up to 7 = %v; want %v", err, want)
 			}
 			if res, err := migrations.Down(ctx, st.DB(), st.Dialect(), migrations.DropData); !errors.As(err, &got) || len(res) != 0 {
 				t.Errorf("Down on a newer schema = %v, %v; want the refusal and nothing rolled back", res, err)
 			}
-			if diff := cmp.Diff([]string{"1", "2", "3", "4", "5", "6", "99?"}, appliedVersions(t, st)); diff != "" {
+			if diff := cmp.Diff([]string{"1", "2", "3", "4", "5", "6", "7", "99?"}, appliedVersions(t, st)); diff != "" {
 				t.Errorf("status: applied versions, unknown ones marked ? (-want +got):\n%s", diff)
 			}
 		})
@@ -121,6 +121,10 @@ func TestDownRefusesToDropRows(t *testing.T) {
 			exec(t, st, `INSERT INTO campaigns (app, name, push, schedule, status, created_at, updated_at)
 				VALUES ('main', 'winter-sale', '{}', '{}', 'active', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)`)
 
+			// 00007 changes column types, drops nothing: it rolls back.
+			if res, err := migrations.Down(ctx, st.DB(), st.Dialect(), migrations.KeepData); err != nil || len(res) != 1 || res[0].Version != 7 {
+				t.Fatalf("down from 7 = %v, %v; want 00007 rolled back", res, err)
+			}
 			// A run re-opened under a retry's idempotency key: 00006 would
 			// drop its record.
 			exec(t, st, `INSERT INTO runs (campaign_id, app, scheduled_for, status, created_at, updated_at)
@@ -213,7 +217,7 @@ func TestSQLiteMigrationWaitsForTheLock(t *testing.T) {
 	if err := unlock(); err != nil {
 		t.Fatal(err)
 	}
-	if res, err := migrations.Up(context.Background(), db, dialect); err != nil || len(res) != 6 {
+	if res, err := migrations.Up(context.Background(), db, dialect); err != nil || len(res) != 7 {
 		t.Errorf("Up once the lock is free = %v, %v", res, err)
 	}
 }
@@ -254,7 +258,7 @@ func TestSQLiteConcurrentFirstMigrate(t *testing.T) {
 				t.Errorf("round %d: process %d: migrate up: %v", round, i, err)
 			}
 		}
-		if diff := cmp.Diff([]string{"1", "2", "3", "4", "5", "6"}, appliedVersions(t, stores[0])); diff != "" {
+		if diff := cmp.Diff([]string{"1", "2", "3", "4", "5", "6", "7"}, appliedVersions(t, stores[0])); diff != "" {
 			t.Errorf("round %d: applied (-want +got):\n%s", round, diff)
 		}
 	}

@@ -245,10 +245,12 @@ func Reset(ctx context.Context, db *sql.DB, d Dialect) ([]Result, error) {
 	})
 }
 
-// TableRows is a table and how many rows it holds.
+// TableRows is a table and how many rows it holds; with Column, how many
+// of its rows hold a value (not NULL) in that column, which the step drops.
 type TableRows struct {
-	Table string
-	Rows  int64
+	Table  string
+	Column string
+	Rows   int64
 }
 
 // DataLossError is Down's refusal of a step that would drop tables holding
@@ -259,15 +261,26 @@ type DataLossError struct {
 }
 
 func (e *DataLossError) Error() string {
-	parts := make([]string, 0, len(e.Tables))
+	var tables, columns []string
 	for _, t := range e.Tables {
 		unit := "rows"
 		if t.Rows == 1 {
 			unit = "row"
 		}
-		parts = append(parts, fmt.Sprintf("%s (%d %s)", t.Table, t.Rows, unit))
+		if t.Column != "" {
+			columns = append(columns, fmt.Sprintf("%s.%s (a value in %d %s)", t.Table, t.Column, t.Rows, unit))
+			continue
+		}
+		tables = append(tables, fmt.Sprintf("%s (%d %s)", t.Table, t.Rows, unit))
 	}
-	return fmt.Sprintf("rolling back %s would drop tables that hold rows: %s", e.Migration, strings.Join(parts, ", "))
+	var lost []string
+	if len(tables) > 0 {
+		lost = append(lost, "tables that hold rows: "+strings.Join(tables, ", "))
+	}
+	if len(columns) > 0 {
+		lost = append(lost, "columns that hold values: "+strings.Join(columns, ", "))
+	}
+	return fmt.Sprintf("rolling back %s would drop %s", e.Migration, strings.Join(lost, "; and "))
 }
 
 // refuseDataLoss returns a *DataLossError when rolling back the migration
@@ -305,6 +318,15 @@ func refuseDataLoss(ctx context.Context, db *sql.DB, d Dialect, p *goose.Provide
 			held = append(held, TableRows{Table: table, Rows: n})
 		}
 	}
+	for _, col := range droppedColumns(string(text)) {
+		n, exists, err := countValues(ctx, db, d, col.Table, col.Column)
+		if err != nil {
+			return fmt.Errorf("%s drops %s.%s: count its values: %w", src.Path, col.Table, col.Column, err)
+		}
+		if exists && n > 0 {
+			held = append(held, TableRows{Table: col.Table, Column: col.Column, Rows: n})
+		}
+	}
 	if len(held) > 0 {
 		return &DataLossError{Migration: src.Path, Tables: held}
 	}
@@ -317,6 +339,8 @@ var (
 	sqlComment   = regexp.MustCompile(`--[^\n]*`)
 	dropTable    = regexp.MustCompile(`(?i)\bDROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?([^;]+)`)
 	dropModifier = regexp.MustCompile(`(?i)\s+(CASCADE|RESTRICT)\s*$`)
+	dropColumn   = regexp.MustCompile(`(?i)\bALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?("[^"]+"|[\w.]+)\s+DROP\s+(?:COLUMN\s+)?(?:IF\s+EXISTS\s+)?("[^"]+"|\w+)`)
+	expendable   = regexp.MustCompile(`(?m)^--\s*tagcast:expendable\s+("[^"]+"|[\w.]+)\.("[^"]+"|\w+)`)
 	makesTable   = regexp.MustCompile(`(?i)\b(?:CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?|RENAME\s+TO\s+)("[^"]+"|[\w.]+)`)
 )
 
@@ -324,15 +348,7 @@ var (
 // (DROP TABLE a, b;), less those it creates again or renames another table
 // to (SQLite's rebuild of a table keeps its rows).
 func droppedTables(migration string) []string {
-	loc := gooseDown.FindStringIndex(migration)
-	if loc == nil {
-		return nil
-	}
-	down := migration[loc[1]:]
-	if up := gooseUp.FindStringIndex(down); up != nil {
-		down = down[:up[0]]
-	}
-	down = sqlComment.ReplaceAllString(down, "")
+	down := sqlComment.ReplaceAllString(downSection(migration), "")
 	remade := map[string]bool{}
 	for _, m := range makesTable.FindAllStringSubmatch(down, -1) {
 		remade[unquote(m[1])] = true
@@ -343,6 +359,48 @@ func droppedTables(migration string) []string {
 			if name = unquote(strings.TrimSpace(name)); name != "" && !remade[name] && !slices.Contains(out, name) {
 				out = append(out, name)
 			}
+		}
+	}
+	return out
+}
+
+// downSection is the Down section of a migration file, comments kept.
+func downSection(migration string) string {
+	loc := gooseDown.FindStringIndex(migration)
+	if loc == nil {
+		return ""
+	}
+	down := migration[loc[1]:]
+	if up := gooseUp.FindStringIndex(down); up != nil {
+		down = down[:up[0]]
+	}
+	return down
+}
+
+// droppedColumns are the columns the Down section of a migration file
+// drops (ALTER TABLE t DROP COLUMN c, one per statement), less those of
+// tables it drops whole
+// (droppedTables counts their rows) and those a line of the section marks
+// expendable (-- tagcast:expendable table.column, with the reason: data
+// no promise rests on, such as a diagnostic).
+func droppedColumns(migration string) []TableRows {
+	down := downSection(migration)
+	skip := map[string]bool{}
+	for _, m := range expendable.FindAllStringSubmatch(down, -1) {
+		skip[unquote(m[1])+"."+unquote(m[2])] = true
+	}
+	for _, t := range droppedTables(migration) {
+		skip[t] = true
+	}
+	down = sqlComment.ReplaceAllString(down, "")
+	var out []TableRows
+	for _, m := range dropColumn.FindAllStringSubmatch(down, -1) {
+		table, column := unquote(m[1]), unquote(m[2])
+		if strings.EqualFold(column, "CONSTRAINT") || skip[table] || skip[table+"."+column] {
+			continue
+		}
+		if !slices.Contains(out, TableRows{Table: table, Column: column}) {
+			out = append(out, TableRows{Table: table, Column: column})
 		}
 	}
 	return out
@@ -364,6 +422,26 @@ func countRows(ctx context.Context, db *sql.DB, d Dialect, table string) (n int6
 		return 0, false, nil
 	}
 	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM `+quoteIdent(table)).Scan(&n); err != nil {
+		return 0, true, err
+	}
+	return n, true, nil
+}
+
+// countValues counts the rows of table holding a value (not NULL) in
+// column, if both exist.
+func countValues(ctx context.Context, db *sql.DB, d Dialect, table, column string) (n int64, exists bool, err error) {
+	q := `SELECT count(*) FROM sqlite_master m, pragma_table_info(m.name) c WHERE m.type = 'table' AND m.name = ? AND c.name = ?`
+	if d == Postgres {
+		q = `SELECT count(*) FROM pg_catalog.pg_attribute WHERE attrelid = to_regclass($1) AND attname = $2 AND attnum > 0 AND NOT attisdropped`
+	}
+	var found int
+	if err := db.QueryRowContext(ctx, q, table, column).Scan(&found); err != nil {
+		return 0, false, err
+	}
+	if found == 0 {
+		return 0, false, nil
+	}
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM `+quoteIdent(table)+` WHERE `+quoteIdent(column)+` IS NOT NULL`).Scan(&n); err != nil {
 		return 0, true, err
 	}
 	return n, true, nil

@@ -95,8 +95,29 @@ func TestUpDownUp(t *testing.T) {
 				return key && hash && idx
 			}
 			hasRunsCampaign := func() bool { t.Helper(); return hasIndex("runs_campaign") } // 00005
+			// bodyTypes: the types of campaigns.push and vars and
+			// sends.body on PostgreSQL (00007: json, before it jsonb);
+			// SQLite's are TEXT throughout.
+			bodyTypes := func() string {
+				t.Helper()
+				if dialect != migrations.Postgres {
+					return "text"
+				}
+				var types string
+				if err := db.QueryRowContext(ctx, `SELECT string_agg(data_type, ',' ORDER BY table_name, column_name) FROM information_schema.columns
+					WHERE table_schema = 'public' AND (table_name, column_name) IN (('campaigns', 'push'), ('campaigns', 'vars'), ('sends', 'body'))`).Scan(&types); err != nil {
+					t.Fatal(err)
+				}
+				return types
+			}
+			wantBodies := func(pg string) string {
+				if dialect != migrations.Postgres {
+					return "text"
+				}
+				return pg
+			}
 
-			if diff := cmp.Diff([]bool{false, false, false, false, false, false}, applied()); diff != "" {
+			if diff := cmp.Diff([]bool{false, false, false, false, false, false, false}, applied()); diff != "" {
 				t.Fatalf("fresh database (-want +got):\n%s", diff)
 			}
 			for round := range 2 {
@@ -104,14 +125,17 @@ func TestUpDownUp(t *testing.T) {
 				if err != nil {
 					t.Fatalf("up (round %d): %v", round, err)
 				}
-				if len(res) != 6 || res[0].Version != 1 || res[1].Version != 2 || res[2].Version != 3 || res[3].Version != 4 || res[4].Version != 5 || res[5].Version != 6 {
+				if len(res) != 7 || res[0].Version != 1 || res[1].Version != 2 || res[2].Version != 3 || res[3].Version != 4 || res[4].Version != 5 || res[5].Version != 6 || res[6].Version != 7 {
 					t.Errorf("up applied %+v", res)
+				}
+				if got := bodyTypes(); got != wantBodies("json,json,json") {
+					t.Errorf("after up: push, vars and body of type %s; want json (kept as written)", got)
 				}
 				if got := tables(); got != 7 || !hasClaimedBy() || !hasIdempotencyKey() || !hasRunsCampaign() {
 					t.Errorf("after up: %d of 7 tables, sends.claimed_by %v, campaigns.idempotency_key %v, runs_campaign %v",
 						got, hasClaimedBy(), hasIdempotencyKey(), hasRunsCampaign())
 				}
-				if diff := cmp.Diff([]bool{true, true, true, true, true, true}, applied()); diff != "" {
+				if diff := cmp.Diff([]bool{true, true, true, true, true, true, true}, applied()); diff != "" {
 					t.Errorf("after up (-want +got):\n%s", diff)
 				}
 				if res, err := migrations.Up(ctx, db, dialect); err != nil || len(res) != 0 {
@@ -121,6 +145,12 @@ func TestUpDownUp(t *testing.T) {
 					break
 				}
 				// Down goes back one version at a time.
+				if _, err := migrations.Down(ctx, db, dialect, migrations.KeepData); err != nil {
+					t.Fatalf("down: %v", err)
+				}
+				if got := bodyTypes(); got != wantBodies("jsonb,jsonb,jsonb") || tables() != 7 {
+					t.Errorf("after one down: push, vars and body of type %s, %d of 7 tables; want jsonb, every table kept", got, tables())
+				}
 				if _, err := migrations.Down(ctx, db, dialect, migrations.KeepData); err != nil {
 					t.Fatalf("down: %v", err)
 				}
@@ -157,7 +187,7 @@ func TestUpDownUp(t *testing.T) {
 				if got := tables(); got != 0 {
 					t.Errorf("after down: %d tables left", got)
 				}
-				if diff := cmp.Diff([]bool{false, false, false, false, false, false}, applied()); diff != "" {
+				if diff := cmp.Diff([]bool{false, false, false, false, false, false, false}, applied()); diff != "" {
 					t.Errorf("after down (-want +got):\n%s", diff)
 				}
 			}

@@ -148,6 +148,7 @@ func (r *Reconciler) unqueued(ctx context.Context, now time.Time, res *Reconcile
 			r.cfg.Logger.Error().Err(err).Int64("campaign", run.CampaignID).Int64("run", run.ID).Msg("enqueue unqueued run")
 		case got == expiredRun:
 			res.Expired++
+		case got == notExpired:
 		default:
 			res.Unqueued++
 		}
@@ -201,6 +202,7 @@ func (r *Reconciler) checkRun(ctx context.Context, run campaign.Run, now time.Ti
 			return err
 		case got == expiredRun:
 			res.Expired++
+		case got == notExpired:
 		case got != alreadyQueued:
 			res.Lost++
 			r.cfg.Logger.Warn().Int64("campaign", run.CampaignID).Int64("run", run.ID).Msg("open run had no task: re-enqueued")
@@ -248,14 +250,24 @@ func (r *Reconciler) checkRun(ctx context.Context, run campaign.Run, now time.Ti
 	return nil
 }
 
-// expiredRun is requeue's answer for a run it expired instead.
-const expiredRun enqueueResult = -1
+// requeue's answers other than an enqueue's.
+const (
+	expiredRun enqueueResult = -1 // past its deliver_by: expired instead
+	// The store refused to expire it: settled, or re-opened by an operator
+	// retry with a fresh deliver_by, since it was read. The next pass reads
+	// it again.
+	notExpired enqueueResult = -2
+)
 
 // requeue enqueues a run that may have no task, or expires it when its
 // deliver_within has passed and it never started.
 func (r *Reconciler) requeue(ctx context.Context, run campaign.Run, now time.Time) (enqueueResult, error) {
 	if run.Status == campaign.RunPending && run.DeliverBy != nil && !now.Before(*run.DeliverBy) {
-		if _, err := r.cfg.Store.ExpireRun(ctx, run.ID, now); err != nil && !errors.Is(err, campaign.ErrIllegalTransition) {
+		if _, err := r.cfg.Store.ExpireRun(ctx, run.ID, now); err != nil {
+			if errors.Is(err, campaign.ErrIllegalTransition) {
+				r.cfg.Logger.Info().Err(err).Int64("campaign", run.CampaignID).Int64("run", run.ID).Msg("run not expired")
+				return notExpired, nil
+			}
 			return 0, err
 		}
 		r.cfg.Logger.Warn().Int64("campaign", run.CampaignID).Int64("run", run.ID).Msg("run expired: it could not start within deliver_within")

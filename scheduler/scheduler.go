@@ -249,6 +249,12 @@ func (s *Scheduler) dispatch(ctx context.Context, r campaign.Run, now time.Time)
 		return TickResult{Failed: 1}, false
 	case r.DeliverBy != nil && !now.Before(*r.DeliverBy):
 		if _, err := s.cfg.Store.ExpireRun(ctx, r.ID, now); err != nil {
+			if errors.Is(err, campaign.ErrIllegalTransition) {
+				// Settled or re-opened (an operator retry) since it was
+				// created; the reconciler enqueues a re-opened run.
+				log.Info().Err(err).Msg("run not expired")
+				return TickResult{}, false
+			}
 			log.Error().Err(err).Msg("expire run")
 			return TickResult{}, false
 		}

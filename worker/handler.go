@@ -350,10 +350,16 @@ func (h *Handler) ProcessRun(ctx context.Context, runID int64) error {
 		}
 		if run.DeliverBy != nil && !now.Before(*run.DeliverBy) && n.open {
 			r, err := h.store.ExpireRun(ctx, runID, now)
-			if err != nil && !errors.Is(err, campaign.ErrIllegalTransition) {
+			switch {
+			case errors.Is(err, campaign.ErrIllegalTransition):
+				// Settled meanwhile, or re-opened by a retry with a fresh
+				// deliver_by: read it again.
+				log.Debug().Err(err).Msg("run not expired")
+			case err != nil:
 				return fmt.Errorf("campaign %d run %d: expire: %w", run.CampaignID, runID, err)
+			default:
+				log.Info().Str("status", string(r.Status)).Time("deliver_by", *run.DeliverBy).Msg("deliver_within passed: run expired")
 			}
-			log.Info().Str("status", string(r.Status)).Time("deliver_by", *run.DeliverBy).Msg("deliver_within passed: run expired")
 			continue // settled, or a send in flight elsewhere settles it
 		}
 		if n.send == nil && n.wake.IsZero() {

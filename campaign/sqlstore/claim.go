@@ -268,7 +268,7 @@ func (s *Store) writeClaimsBatch(ctx context.Context, tx *sql.Tx, claims []claim
 	}
 	if len(sendRuns) > 0 {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO sends (run_id, campaign_id, app, idx, body, status, created_at, updated_at)
-			SELECT v.run_id, v.campaign_id, v.app, v.idx, v.body::jsonb, 'pending', $6, $6
+			SELECT v.run_id, v.campaign_id, v.app, v.idx, v.body::json, 'pending', $6, $6
 			FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::integer[], $5::text[]) AS v(run_id, campaign_id, app, idx, body)`,
 			sendRuns, sendCampaigns, sendApps, sendIdx, sendBodies, now); err != nil {
 			return nil, fmt.Errorf("claim due: insert %d sends of %d runs: %w", len(sendRuns), len(created), err)

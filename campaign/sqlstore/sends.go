@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tagcast/tagcast/campaign"
 	"github.com/tagcast/tagcast/migrations"
@@ -208,6 +209,7 @@ func (s *Store) RecordOutcomeAndFinish(ctx context.Context, tok campaign.ClaimTo
 // record is RecordOutcome; with finish, a sent outcome also moves the
 // running run to done when every other send of it is sent.
 func (s *Store) record(ctx context.Context, tok campaign.ClaimToken, o campaign.Outcome, finish bool) (campaign.Send, bool, error) {
+	o.Message, o.PushID, o.MessageUID = storableText(o.Message), storableText(o.PushID), storableText(o.MessageUID)
 	if !campaign.CanTransition(campaign.SendInFlight, o.Status) {
 		return campaign.Send{}, false, &campaign.TransitionError{Entity: "send", ID: tok.SendID, From: string(campaign.SendInFlight), To: string(o.Status)}
 	}
@@ -716,4 +718,16 @@ func (s *Store) EndDirectAttempt(ctx context.Context, id int64, outcome campaign
 		return fmt.Errorf("direct push %d: quota ledger: %w", id, err)
 	}
 	return nil
+}
+
+// storableText makes a text the push service returned (an error message,
+// a push id, a messageUID) storable alike on both dialects: PostgreSQL's
+// text refuses a NUL and invalid UTF-8, which SQLite keeps. Each becomes
+// U+FFFD. Refusing instead would leave the send in flight until its lease
+// lapsed and it ended unknown, although the service had answered.
+func storableText(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsRune(s, 0) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }

@@ -129,7 +129,7 @@ func (st scanTimeV) Scan(src any) error {
 	return nil
 }
 
-// scanJSON decodes a JSON column (jsonb or TEXT). With numbers, a number
+// scanJSON decodes a JSON column (json on PostgreSQL, TEXT on SQLite). With numbers, a number
 // in an untyped place (campaign vars) stays a json.Number, as the campaign
 // file parser left it: a template then renders 12345678 as it was
 // validated, not as a float64's 1.2345678e+07.

@@ -335,7 +335,7 @@ const firstSizesChunk = 32
 
 // bodyBytes is the bytes of the sends' bodies of each of the runs ids (a
 // run without sends is missing), as the database stores them, without
-// reading the bodies out: octet_length of the jsonb's text on PostgreSQL
+// reading the bodies out: octet_length of the json text on PostgreSQL
 // (computed in the database), octet_length on SQLite (read from the
 // record header, without loading the body).
 func (s *Store) bodyBytes(ctx context.Context, tx *sql.Tx, ids []int64) (map[int64]int64, error) {
@@ -657,6 +657,16 @@ func (s *Store) ExpireRun(ctx context.Context, runID int64, now time.Time) (camp
 		out = r
 		if !campaign.CanTransition(r.Status, campaign.RunExpired) {
 			return &campaign.TransitionError{Entity: "run", ID: runID, From: string(r.Status), To: string(campaign.RunExpired)}
+		}
+		// The caller decided on a copy it read earlier; an operator retry
+		// may since have re-opened the run with a fresh deliver_by. Decide
+		// again under the run's lock, or the retry is expired unattempted.
+		if r.DeliverBy == nil || now.Before(*r.DeliverBy) {
+			reason := "it has no deliver_by"
+			if r.DeliverBy != nil {
+				reason = "its deliver_by " + r.DeliverBy.UTC().Format(time.RFC3339Nano) + " has not passed"
+			}
+			return &campaign.TransitionError{Entity: "run", ID: runID, From: string(r.Status), To: string(campaign.RunExpired), Reason: reason}
 		}
 		if _, err := tx.ExecContext(ctx, s.q(`UPDATE sends SET status = 'expired', last_message = ?, updated_at = ?
 			WHERE run_id = ? AND status IN ('pending', 'retry_wait')`), "deliver_within passed before it was attempted", s.ts(now), runID); err != nil {

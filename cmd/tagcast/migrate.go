@@ -78,9 +78,10 @@ func newMigrateCmd(g *globals) *cobra.Command {
 		return err
 	})
 	down.Long = "Roll back the most recent migration. Rolling back the first one drops every table: when a step\n" +
-		"would drop tables that hold rows (campaigns, runs, sends, the quota ledger), down refuses, names\n" +
-		"them with their row counts and exits 1, unless --force is given."
-	down.Flags().BoolVar(&force, "force", false, "roll back even when the step drops tables that hold rows (their data is lost)")
+		"would drop tables that hold rows (campaigns, runs, sends, the quota ledger) or columns that hold\n" +
+		"values (the campaigns' idempotency keys), down refuses, names them with their counts and exits 1,\n" +
+		"unless --force is given."
+	down.Flags().BoolVar(&force, "force", false, "roll back even when the step drops tables that hold rows or columns that hold values (their data is lost)")
 	cmd.AddCommand(
 		run("up", "apply every pending migration", func(ctx context.Context, w io.Writer, h *dbHandle) error {
 			res, err := migrations.Up(ctx, h.db, h.dialect)

@@ -5,4 +5,5 @@
 ALTER TABLE sends ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
 
 -- +goose Down
+-- tagcast:expendable sends.claimed_by (a diagnostic only: no claim depends on it, so down may drop it)
 ALTER TABLE sends DROP COLUMN claimed_by;
