@@ -640,10 +640,12 @@ func (dm *demo) summary(duration time.Duration) {
 	}
 	dm.say("    simulated time %s -> %s (jumped %s); wall time %.1fs (--duration %s)",
 		sim(rep.SimStart), sim(rep.SimEnd), rep.Jumped, rep.WallSeconds, duration)
-	dm.say("    admin API     %s   token %s (generated for this run)", rep.AdminURL, rep.AdminToken)
-	dm.say("    try           TAGCAST_ADMIN_SERVER=%s TAGCAST_ADMIN_TOKEN=%s go run ./cmd/tagcast campaign list", rep.AdminURL, rep.AdminToken)
-	dm.say("                  from another terminal while the API is up (run the demo with --duration 5m for time to)")
-	dm.say("    monitoring    %s/monitoring/ (same token)", rep.AdminURL)
+	if !rep.Interrupted { // else the API is going down with the rest: nothing to try
+		dm.say("    admin API     %s   token %s (generated for this run)", rep.AdminURL, rep.AdminToken)
+		dm.say("    try           TAGCAST_ADMIN_SERVER=%s TAGCAST_ADMIN_TOKEN=%s go run ./cmd/tagcast campaign list", rep.AdminURL, rep.AdminToken)
+		dm.say("                  from another terminal while the API is up (run the demo with --duration 5m for time to)")
+		dm.say("    monitoring    %s/monitoring/ (same token)", rep.AdminURL)
+	}
 	switch {
 	case rep.Interrupted:
 		dm.say("    INTERRUPTED: stopped cleanly (exit %d)", demoExitInterrupted)

@@ -112,6 +112,10 @@ func TestDemoStopsCleanlyOnCtrlC(t *testing.T) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
 	}
+	// The admin API stops with the rest: the summary offers nothing to try on it.
+	if summary := out[strings.LastIndex(out, "==> Summary"):]; strings.Contains(summary, "try ") || strings.Contains(summary, "monitoring ") {
+		t.Errorf("an interrupted demo's summary offers the admin API it is stopping:\n%s", summary)
+	}
 }
 
 func TestDemoTextShowsTheDeferral(t *testing.T) {
