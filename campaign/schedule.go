@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/tagcast/tagcast/internal/calendar"
 )
 
 // cronParser accepts 5 fields, an optional leading seconds field,
@@ -171,6 +173,13 @@ func (s Schedule) NextAfter(t time.Time) (next time.Time, ok bool, err error) {
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("schedule.cron: %w", err)
 	}
+	next, ok = s.nextCronFire(sched, loc, t)
+	return next, ok, nil
+}
+
+// nextCronFire is NextAfter for a cron schedule, given its parsed spec and
+// zone (LatestFire parses them once for all its calls).
+func (s Schedule) nextCronFire(sched cron.Schedule, loc *time.Location, t time.Time) (next time.Time, ok bool) {
 	beforeStart := s.Start != nil && t.Before(*s.Start)
 	switch spec, isSpec := sched.(*cron.SpecSchedule); {
 	case isSpec && beforeStart:
@@ -192,9 +201,9 @@ func (s Schedule) NextAfter(t time.Time) (next time.Time, ok bool, err error) {
 		ok = !next.IsZero()
 	}
 	if !ok || (s.End != nil && !next.Before(*s.End)) {
-		return time.Time{}, false, nil
+		return time.Time{}, false
 	}
-	return next.UTC(), true, nil
+	return next.UTC(), true
 }
 
 // gridSteps is how many whole steps of d fit between origin and t (t not
@@ -229,58 +238,22 @@ func gridPoint(origin time.Time, d time.Duration, k int64) time.Time {
 const maxAmbiguousSteps = 2 * 3600
 
 // nextWallClock walks the spec's wall-clock times (computed in UTC, where
-// no clock ever jumps) and maps each to its instant in loc, returning the
-// first instant strictly after t.
+// no clock ever jumps) and maps each to its instant in loc (calendar.Instant,
+// which also places the quota guard's local days), returning the first
+// instant strictly after t.
 func nextWallClock(spec cron.SpecSchedule, loc *time.Location, t time.Time) (time.Time, bool) {
 	spec.Location = time.UTC
-	w := wallClock(t, loc)
+	w := calendar.Wall(t, loc)
 	for range maxAmbiguousSteps {
 		w = spec.Next(w)
 		if w.IsZero() {
 			return time.Time{}, false
 		}
-		if at := instantOf(w, loc); at.After(t) {
+		if at := calendar.Instant(w, loc); at.After(t) {
 			return at, true
 		}
 	}
 	return time.Time{}, false
-}
-
-// wallClock is t's local date and time in loc, written as a UTC time.
-func wallClock(t time.Time, loc *time.Location) time.Time {
-	l := t.In(loc)
-	return time.Date(l.Year(), l.Month(), l.Day(), l.Hour(), l.Minute(), l.Second(), l.Nanosecond(), time.UTC)
-}
-
-// instantOf maps a wall-clock time (written as UTC) to the instant it fires
-// at in loc: its only occurrence; the first of two when clocks fall back;
-// the end of the gap when clocks spring forward over it.
-func instantOf(w time.Time, loc *time.Location) time.Time {
-	t := time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), w.Nanosecond(), loc)
-	got := wallClock(t, loc)
-	if !got.Equal(w) {
-		// w does not exist: time.Date normalised it to one side of the gap.
-		start, end := t.ZoneBounds()
-		if got.After(w) {
-			return start // t is after the gap, which ends where its zone starts
-		}
-		return end
-	}
-	// Clocks falling back just before t's zone started repeat the wall
-	// clock: prefer the earlier occurrence.
-	start, _ := t.ZoneBounds()
-	if start.IsZero() {
-		return t
-	}
-	_, prevOff := start.Add(-time.Nanosecond).Zone()
-	_, off := t.Zone()
-	if prevOff > off {
-		earlier := t.Add(-time.Duration(prevOff-off) * time.Second)
-		if earlier.Before(start) && wallClock(earlier, loc).Equal(w) {
-			return earlier
-		}
-	}
-	return t
 }
 
 // FirePlan is what the scheduler decides for one due campaign inside
@@ -335,21 +308,25 @@ func SimplePlan(grace time.Duration) PlanFunc {
 	}
 }
 
-// maxCatchUpSteps bounds the occurrences LatestFire walks to find the latest
-// missed one (a per-second cron is found in far fewer: see LatestFire).
-const maxCatchUpSteps = 1_000_000
+// maxCatchUpSteps bounds LatestFire's calculations. Its probe doubles from
+// a second (34 doublings pass a Duration's 292 years) and its search halves
+// what the probe left in whole seconds (as many again): reaching the bound
+// is a bug, reported as an error rather than a hung claim.
+const maxCatchUpSteps = 256
 
 // LatestFire is the latest occurrence of s in [due, now], due being one (due
-// itself when it is after now). It probes back from now in doubling steps,
-// so a long downtime of a dense cron costs a few dozen calculations, not one
-// per missed occurrence. An @every schedule's occurrences are due, due+d,
-// due+2d, ... (each fire counts from the one before), so its latest one is
-// computed, not probed for: a probe would start a grid of its own.
+// itself when it is after now). It probes back from now in doubling steps
+// for the most recent stretch holding a fire, then halves that stretch, so
+// a long downtime of a dense cron costs a few dozen calculations, not one
+// per missed occurrence; it gives what walking NextAfter fire by fire from
+// due would. An @every schedule's occurrences are due, due+d, due+2d, ...
+// (each fire counts from the one before), so its latest one is computed,
+// not probed for: a probe would start a grid of its own.
 func (s Schedule) LatestFire(due, now time.Time) (time.Time, error) {
 	if s.Kind() != "cron" {
 		return due, nil
 	}
-	sched, _, err := ParseCron(s.Cron, s.Timezone)
+	sched, loc, err := ParseCron(s.Cron, s.Timezone)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("schedule.cron: %w", err)
 	}
@@ -364,33 +341,49 @@ func (s Schedule) LatestFire(due, now time.Time) (time.Time, error) {
 	if every, isEvery := sched.(cron.ConstantDelaySchedule); isEvery {
 		return gridPoint(due, every.Delay, gridSteps(due, now, every.Delay)), nil
 	}
-	lo := due
+	// firesBy reports the first fire after from when it is at or before now.
+	firesBy := func(from time.Time) (time.Time, bool) {
+		x, ok := s.nextCronFire(sched, loc, from)
+		return x, ok && !x.After(now)
+	}
+	// Invariants: latest is a fire at or before now, and no fire is in
+	// (quiet, now]; the latest fire is then in [latest, quiet]. The probe
+	// narrows [due, now] to the stretch between its last two looks back.
+	latest, quiet := due, now
+	steps := 0
 	for back := time.Second; ; back *= 2 {
+		steps++
 		from := now.Add(-back)
-		if !from.After(lo) {
+		if !from.After(latest) || back <= 0 {
 			break
 		}
-		x, ok, err := s.NextAfter(from)
-		if err != nil {
-			return time.Time{}, err
-		}
-		if ok && !x.After(now) {
-			lo = x
+		if x, ok := firesBy(from); ok {
+			latest = x
 			break
 		}
+		quiet = from
 	}
-	for range maxCatchUpSteps {
-		n, ok, err := s.NextAfter(lo)
-		if err != nil {
-			return time.Time{}, err
+	// Narrow [latest, quiet]: the first fire after a point in it either is
+	// at or before now (and becomes latest, past the point) or is not (and
+	// the point becomes quiet); a fire after latest would be in
+	// (latest, quiet]. The first point is latest itself, one step as in a
+	// walk, which settles a sparse cron's catch-up; then the middle, in
+	// whole seconds as fires are (any point would do, these halve).
+	for mid := latest; latest.Before(quiet); mid = latest.Add(quiet.Sub(latest) / 2).Truncate(time.Second) {
+		if steps++; steps > maxCatchUpSteps {
+			return time.Time{}, fmt.Errorf("no latest occurrence between %s and %s in %d steps", due.Format(time.RFC3339),
+				now.Format(time.RFC3339), maxCatchUpSteps)
 		}
-		if !ok || n.After(now) {
-			return lo, nil
+		if mid.Before(latest) {
+			mid = latest
 		}
-		lo = n
+		if x, ok := firesBy(mid); ok {
+			latest = x
+		} else {
+			quiet = mid
+		}
 	}
-	return time.Time{}, fmt.Errorf("more than %d occurrences between %s and %s", maxCatchUpSteps,
-		due.Format(time.RFC3339), now.Format(time.RFC3339))
+	return latest, nil
 }
 
 // CeilSecond rounds t up to a whole second (robfig's fires, and asynq's

@@ -48,3 +48,34 @@ func TestDay(t *testing.T) {
 		})
 	}
 }
+
+// TestInstant: a wall-clock time's only occurrence, the first of two where
+// clocks fall back (east of UTC, where time.Date picks the second, and
+// west), the end of the gap where they spring forward over it.
+func TestInstant(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		zone, wall, want string
+	}{
+		{"Europe/Berlin", "2026-06-01T12:00:00Z", "2026-06-01T10:00:00Z"},
+		{"Asia/Amman", "2021-10-29T00:30:00Z", "2021-10-28T21:30:00Z"},        // not 22:30Z, the repeat
+		{"Antarctica/Vostok", "2023-12-18T01:00:00Z", "2023-12-17T18:00:00Z"}, // two hours repeated
+		{"America/New_York", "2026-11-01T01:30:00Z", "2026-11-01T05:30:00Z"},
+		{"America/New_York", "2026-03-08T02:30:00Z", "2026-03-08T07:00:00Z"}, // 02:00-03:00 skipped
+		{"America/Santiago", "2026-09-06T00:00:00Z", "2026-09-06T04:00:00Z"}, // midnight skipped
+	} {
+		loc, err := time.LoadLocation(tt.zone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, _ := time.Parse(time.RFC3339, tt.wall)
+		want, _ := time.Parse(time.RFC3339, tt.want)
+		got := Instant(w, loc)
+		if !got.Equal(want) {
+			t.Errorf("Instant(%s in %s) = %s, want %s", tt.wall, tt.zone, got.UTC().Format(time.RFC3339), tt.want)
+		}
+		if back := Wall(got, loc); back.Before(w) { // after it only across a gap
+			t.Errorf("Wall(Instant(%s in %s)) = %s", tt.wall, tt.zone, back.Format(time.RFC3339))
+		}
+	}
+}
