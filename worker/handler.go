@@ -416,14 +416,26 @@ func (h *Handler) ProcessRun(ctx context.Context, runID int64) error {
 	}
 }
 
-// waitUntil waits inline for until (at most InlineWait of real time); if
+// waitUntil waits inline for until (at most InlineWait of real time, and
+// never into the task's last AttemptBudget before its deadline); if
 // that is not enough, or the server drains, it returns the Snooze.
 func (h *Handler) waitUntil(ctx context.Context, runID int64, until time.Time, reason string) error {
+	maxWait := h.cfg.InlineWait
+	if dl, ok := ctx.Deadline(); ok {
+		// asynq counts a task still running at its deadline as failed,
+		// whatever the handler returns then: wait inline only while an
+		// attempt could still follow, and snooze instead.
+		left := time.Until(dl) - h.cfg.AttemptBudget
+		if left <= 0 {
+			return h.snooze(runID, until, h.cfg.SnoozeLead, reason)
+		}
+		maxWait = min(maxWait, left)
+	}
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(h.drainCtx, cancel)
 	defer stop()
-	reached, err := h.clock.Wait(wctx, until, h.cfg.InlineWait)
+	reached, err := h.clock.Wait(wctx, until, maxWait)
 	switch {
 	case reached:
 		return nil

@@ -69,8 +69,16 @@ func decide(res *pushapi.PushResponse, err error, attempt int, now time.Time, b 
 		// maintenance page than about when to call again).
 		d.record.NextAttempt = now.Add(max(b.Delay(attempt, jitter), min(d.retryAfter, maxRetryAfter)))
 	case pushapi.OutcomeRateLimited:
-		d.record.Status = campaign.SendPending
 		d.blockApp = true
+		d.record.Status = campaign.SendPending
+		if pe != nil && pe.MayHaveReached {
+			// An earlier hop of the call may have pushed it (a 5xx, then a
+			// fail-over to the backup host, which answered 429: likely for
+			// the very slot that push took). Never re-sent automatically,
+			// and ledgered: a rebuild counts it as the guard did.
+			d.class = pushapi.OutcomeUnknown
+			d.record.Status = campaign.SendUnknown
+		}
 	case pushapi.OutcomeFailed:
 		d.record.Status = campaign.SendFailed
 	default: // unknown: the service may have sent it
