@@ -126,7 +126,7 @@ func setup(t *testing.T, dbURL string) bundle {
 	emuSrv := httptest.NewServer(b.emu)
 	t.Cleanup(emuSrv.Close)
 	tagClient := func(key, secret string) *pushapi.Client {
-		c, err := pushapi.NewClient(pushapi.ClientConfig{AppKey: key, AppSecret: pushapi.Secret(secret), Hosts: []string{emuSrv.URL}, Timeout: 5 * time.Second})
+		c, err := pushapi.NewClient(pushapi.ClientConfig{AppKey: key, AppSecret: pushapi.NewSecret(secret), Hosts: []string{emuSrv.URL}, Timeout: 5 * time.Second})
 		if err != nil {
 			t.Fatalf("pushapi client: %v", err)
 		}

@@ -90,7 +90,7 @@ func newStack(tb testing.TB, dbURL string, policy quota.Policy, now func() time.
 	if now == nil {
 		now = time.Now
 	}
-	if s.client, err = pushapi.NewClient(pushapi.ClientConfig{AppKey: appKey, AppSecret: appSecret, Hosts: []string{srv.URL}, Now: now}); err != nil {
+	if s.client, err = pushapi.NewClient(pushapi.ClientConfig{AppKey: appKey, AppSecret: pushapi.NewSecret(appSecret), Hosts: []string{srv.URL}, Now: now}); err != nil {
 		tb.Fatal(err)
 	}
 	if s.guard, err = quota.New(quota.Options{Client: s.rdb, Ledger: s.store, Apps: map[string]quota.Policy{appName: policy}, Now: now, Logger: zerolog.Nop()}); err != nil {

@@ -103,7 +103,7 @@ func helperMain(role string) int {
 	if err != nil {
 		return fail(err)
 	}
-	client, err := pushapi.NewClient(pushapi.ClientConfig{AppKey: appKey, AppSecret: appSecret, Hosts: []string{os.Getenv(helperEmuEnv)},
+	client, err := pushapi.NewClient(pushapi.ClientConfig{AppKey: appKey, AppSecret: pushapi.NewSecret(appSecret), Hosts: []string{os.Getenv(helperEmuEnv)},
 		Timeout: 10 * time.Second, Now: now})
 	if err != nil {
 		return fail(err)

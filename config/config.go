@@ -308,7 +308,7 @@ func (c *Config) AppNames() []string {
 func (a *App) ClientConfig() pushapi.ClientConfig {
 	cc := pushapi.ClientConfig{
 		AppKey:    a.AppKey,
-		AppSecret: pushapi.Secret(a.Secret.Reveal()),
+		AppSecret: pushapi.NewSecret(a.Secret.Reveal()),
 		Timeout:   a.Timeout,
 	}
 	if len(a.Hosts) > 0 {

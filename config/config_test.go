@@ -547,7 +547,7 @@ func TestClientConfig(t *testing.T) {
 	a := validApp("main")
 	a.Timeout = 3 * time.Second
 	got := a.ClientConfig()
-	want := pushapi.ClientConfig{AppKey: "key-main", AppSecret: pushapi.Secret("s"), DataCenter: "beijing", Timeout: 3 * time.Second}
+	want := pushapi.ClientConfig{AppKey: "key-main", AppSecret: pushapi.NewSecret("s"), DataCenter: "beijing", Timeout: 3 * time.Second}
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(pushapi.ClientConfig{}, "Now", "HTTPClient")); diff != "" {
 		t.Errorf("ClientConfig (-want +got):\n%s", diff)
 	}

@@ -15,34 +15,47 @@ const redacted = "[redacted]"
 // single point where the secret is needed (signing a request, comparing a
 // bearer token).
 //
-// The value is kept in an unexported field so that a reflection-based dump
-// cannot read it by accident either.
+// The value is kept behind a pointer in an unexported field, so that a
+// reflection-based dump cannot read it by accident either: fmt bypasses
+// every method when it cannot use a verb (%p, %w on anything but an error,
+// printed as "%!w(config.Secret=...)") and prints the operand's fields by
+// reflection; a pointer there prints as an address, a string as itself.
 type Secret struct {
-	value string
+	p *string
 }
 
 // NewSecret wraps value.
-func NewSecret(value string) Secret { return Secret{value: value} }
+func NewSecret(value string) Secret {
+	if value == "" {
+		return Secret{}
+	}
+	return Secret{p: &value}
+}
 
 // Reveal returns the secret value. Never log or print the result.
-func (s Secret) Reveal() string { return s.value }
+func (s Secret) Reveal() string {
+	if s.p == nil {
+		return ""
+	}
+	return *s.p
+}
 
 // IsZero reports whether the secret is empty.
-func (s Secret) IsZero() bool { return s.value == "" }
+func (s Secret) IsZero() bool { return s.Reveal() == "" }
 
 // Equal reports whether both secrets hold the same value, in constant time.
 // go-cmp uses it, so configs compare without exposing the value in diffs.
 func (s Secret) Equal(o Secret) bool {
-	return subtle.ConstantTimeCompare([]byte(s.value), []byte(o.value)) == 1
+	return subtle.ConstantTimeCompare([]byte(s.Reveal()), []byte(o.Reveal())) == 1
 }
 
 // Matches reports, in constant time, whether candidate is the secret (for
 // bearer tokens). An empty secret matches nothing.
 func (s Secret) Matches(candidate string) bool {
-	if s.value == "" {
+	if s.IsZero() {
 		return false
 	}
-	return subtle.ConstantTimeCompare([]byte(s.value), []byte(candidate)) == 1
+	return subtle.ConstantTimeCompare([]byte(s.Reveal()), []byte(candidate)) == 1
 }
 
 // String implements fmt.Stringer.

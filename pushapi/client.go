@@ -38,7 +38,10 @@ type ClientConfig struct {
 	// HTTPClient replaces the client's own HTTP/1.1 transport (which keeps
 	// idle connections under 55 s and uses each at most 79 times). Its
 	// redirect policy is overridden: redirects are never followed. With your
-	// own client, connection reuse limits are yours to set.
+	// own client, connection reuse limits are yours to set, and the client
+	// cannot count the bytes it writes: a call that fails without an answer
+	// counts as delivered (outcome unknown, no fail-over hop) unless its
+	// write is reported failed.
 	HTTPClient *http.Client
 	// UserAgent defaults to "tagcast/<module version>".
 	UserAgent string
@@ -68,15 +71,19 @@ type PushResponse struct {
 // to the caller; classify errors with Classify.
 type Client struct {
 	appKey string
-	// secret is behind a pointer: fmt cannot call Secret's redacting methods
-	// on an unexported field and would print a plain Secret raw; a pointer
-	// below the top level prints as an address.
-	secret    *Secret
+	// secret prints as an address: fmt cannot call Secret's redacting
+	// methods on an unexported field, and a Secret holds its value behind a
+	// pointer.
+	secret    Secret
 	hosts     []string
 	timeout   time.Duration
 	http      *http.Client
 	userAgent string
 	now       func() time.Time
+	// ownTransport: http is the client's own transport (newTransport),
+	// whose connections count the bytes written, not a caller's
+	// ClientConfig.HTTPClient.
+	ownTransport bool
 
 	mu     sync.Mutex
 	active int // index in hosts of the host calls go to
@@ -98,7 +105,7 @@ func newClient(cfg ClientConfig, dial dialFunc) (*Client, error) {
 		// and a fail-over from a healthy host).
 		errs = append(errs, fmt.Errorf("app key: must not contain spaces or control characters, got %q", cfg.AppKey))
 	}
-	if cfg.AppSecret == "" {
+	if cfg.AppSecret.IsZero() {
 		errs = append(errs, errors.New("app secret: required"))
 	}
 	var hosts []string
@@ -126,7 +133,7 @@ func newClient(cfg ClientConfig, dial dialFunc) (*Client, error) {
 	}
 	c := &Client{
 		appKey:    cfg.AppKey,
-		secret:    &cfg.AppSecret,
+		secret:    cfg.AppSecret,
 		hosts:     hosts,
 		timeout:   cfg.Timeout,
 		userAgent: cfg.UserAgent,
@@ -147,6 +154,7 @@ func newClient(cfg ClientConfig, dial dialFunc) (*Client, error) {
 		c.http = &hc
 	} else {
 		c.http = &http.Client{Transport: newTransport(c.timeout, dial), CheckRedirect: noRedirect}
+		c.ownTransport = true
 	}
 	return c, nil
 }
@@ -309,7 +317,7 @@ func (c *Client) attempt(ctx context.Context, host, path, contentType, requestID
 	ts := timestamp(c.now())
 
 	var wrote, writeFailed atomic.Bool
-	var sent sentBytes
+	sent := sentBytes{owned: c.ownTransport}
 	trace := &httptrace.ClientTrace{
 		GotConn: func(info httptrace.GotConnInfo) { sent.got(info.Conn) },
 		WroteRequest: func(info httptrace.WroteRequestInfo) {
@@ -379,16 +387,19 @@ func (c *Client) attempt(ctx context.Context, host, path, contentType, requestID
 
 // requestWritten tells whether a call that got no answer may have reached
 // the service:
-//   - without a connection, nothing was written;
-//   - on the client's own connections, the bytes written tell (net/http
-//     tries a POST again on a fresh connection only when nothing of it was
-//     written before, and that is judged on the same bytes: an idle
-//     keep-alive connection the server dropped, then a refused dial, is
-//     "not written");
-//   - on another transport's (ClientConfig.HTTPClient), which may retry a
-//     request it did deliver (a retrying wrapper, HTTP/2), the request
-//     counts as written unless its write failed: the conservative answer,
-//     since net/http reports a request written once it is in its buffer.
+//   - on the client's own transport, the bytes its connections wrote tell:
+//     without a connection, nothing was written (it counts every connection
+//     it dials); net/http tries a POST again on a fresh connection only when
+//     nothing of it was written before, and that is judged on the same
+//     bytes: an idle keep-alive connection the server dropped, then a
+//     refused dial, is "not written";
+//   - on another transport (ClientConfig.HTTPClient), which may retry a
+//     request it did deliver (a retrying wrapper, HTTP/2) or deliver one
+//     without reporting its connection through httptrace (a wrapper that
+//     sends a request of its own), neither the connections seen nor their
+//     absence prove anything: the request counts as written unless its
+//     write failed, the conservative answer (net/http reports a request
+//     written once it is in its buffer).
 func requestWritten(wrote, writeFailed bool, sent *sentBytes) bool {
 	if written, known := sent.written(); known {
 		return written

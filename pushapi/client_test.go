@@ -404,7 +404,7 @@ func TestManyAppsInOneProcess(t *testing.T) {
 	svc.secrets["second-key"] = "second-secret"
 	svc.mu.Unlock()
 	a := newTestClient(t, newFakeClock(), 5*time.Second, svc.URL())
-	b, err := NewClient(ClientConfig{AppKey: "second-key", AppSecret: "second-secret", Hosts: []string{svc.URL()}})
+	b, err := NewClient(ClientConfig{AppKey: "second-key", AppSecret: NewSecret("second-secret"), Hosts: []string{svc.URL()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -434,7 +434,7 @@ func TestConnectionReuseIsBounded(t *testing.T) {
 			}
 		}
 	})
-	c, err := NewClient(ClientConfig{AppKey: testAppKey, AppSecret: testSecret, Hosts: []string{svc.URL()}})
+	c, err := NewClient(ClientConfig{AppKey: testAppKey, AppSecret: NewSecret(testSecret), Hosts: []string{svc.URL()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -488,7 +488,7 @@ func TestTransportSettings(t *testing.T) {
 
 func TestNewClientConfig(t *testing.T) {
 	t.Parallel()
-	c, err := NewClient(ClientConfig{AppKey: "k", AppSecret: "s", DataCenter: "singapore"})
+	c, err := NewClient(ClientConfig{AppKey: "k", AppSecret: NewSecret("s"), DataCenter: "singapore"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -498,14 +498,14 @@ func TestNewClientConfig(t *testing.T) {
 	if c.timeout != DefaultTimeout || !strings.HasPrefix(c.userAgent, "tagcast/") {
 		t.Errorf("defaults: timeout %s UA %q", c.timeout, c.userAgent)
 	}
-	c, err = NewClient(ClientConfig{AppKey: "k", AppSecret: "s", DataCenter: "beijing", Hosts: []string{"http://127.0.0.1:9/api/"}})
+	c, err = NewClient(ClientConfig{AppKey: "k", AppSecret: NewSecret("s"), DataCenter: "beijing", Hosts: []string{"http://127.0.0.1:9/api/"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff([]string{"http://127.0.0.1:9/api"}, c.Hosts()); diff != "" {
 		t.Errorf("explicit hosts win (-want +got):\n%s", diff)
 	}
-	_, err = NewClient(ClientConfig{AppSecret: "very-secret-value", DataCenter: "mars", Hosts: nil, Timeout: -1})
+	_, err = NewClient(ClientConfig{AppSecret: NewSecret("very-secret-value"), DataCenter: "mars", Hosts: nil, Timeout: -1})
 	if err == nil {
 		t.Fatal("want an error")
 	}
@@ -517,7 +517,7 @@ func TestNewClientConfig(t *testing.T) {
 	if strings.Contains(err.Error(), "very-secret-value") {
 		t.Error("the secret leaked into an error")
 	}
-	if _, err := NewClient(ClientConfig{AppKey: "k", AppSecret: "s", Hosts: []string{"api.rong-api.com"}}); err == nil {
+	if _, err := NewClient(ClientConfig{AppKey: "k", AppSecret: NewSecret("s"), Hosts: []string{"api.rong-api.com"}}); err == nil {
 		t.Error("a host without scheme must be rejected")
 	}
 }
@@ -554,7 +554,7 @@ func TestCustomHTTPClient(t *testing.T) {
 	svc := newFakeService(t)
 	svc.setReply(replyStall)
 	own := &http.Client{Transport: &http.Transport{}}
-	c, err := NewClient(ClientConfig{AppKey: testAppKey, AppSecret: testSecret, Hosts: []string{svc.URL()}, HTTPClient: own, Timeout: 200 * time.Millisecond})
+	c, err := NewClient(ClientConfig{AppKey: testAppKey, AppSecret: NewSecret(testSecret), Hosts: []string{svc.URL()}, HTTPClient: own, Timeout: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,10 @@
 //     BatchSetUserTagsRequest.Validate and ValidateGetUserTags enforce every
 //     documented rule and report all problems at once as a *ValidationError
 //     of FieldErrors (JSON path, rule, service code). The emulator calls the
-//     same functions, so client and stand-in agree.
+//     same functions, so client and stand-in agree; for /push.json it calls
+//     Request.ValidateFields, the same rules but the size of the encoded
+//     body, and applies MaxBodyBytes to the body it received.
+//     Request.Encode is the body as sent, JSON without HTML escaping.
 //   - Sign computes the Signature header; Secret keeps App Secrets out of
 //     logs, errors and dumps.
 //   - Client (one per App Key, any number per process) sends calls with a

@@ -76,7 +76,7 @@ func TestPushOfUnencodableRequestFailsWithoutCall(t *testing.T) {
 func TestAppKeyMustBeAHeaderValue(t *testing.T) {
 	t.Parallel()
 	for _, key := range []string{testAppKey + "\n", "uwd1 c0sx", "uwd1\x7f"} {
-		_, err := NewClient(ClientConfig{AppKey: key, AppSecret: testSecret, Hosts: []string{"http://127.0.0.1:1"}})
+		_, err := NewClient(ClientConfig{AppKey: key, AppSecret: NewSecret(testSecret), Hosts: []string{"http://127.0.0.1:1"}})
 		if err == nil || !strings.Contains(err.Error(), "app key: must not contain spaces or control characters") {
 			t.Errorf("NewClient(AppKey %q) = %v, want it refused as a header value", key, err)
 		}

@@ -28,7 +28,7 @@ func Example() {
 
 	client, err := pushapi.NewClient(pushapi.ClientConfig{
 		AppKey:    "uwd1c0sxdlx2",
-		AppSecret: "my-app-secret",
+		AppSecret: pushapi.NewSecret("my-app-secret"),
 		Hosts:     []string{svc.URL}, // or DataCenter: "beijing"
 	})
 	if err != nil {

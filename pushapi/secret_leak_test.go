@@ -12,7 +12,7 @@ import (
 func TestClientFmtDoesNotLeakSecret(t *testing.T) {
 	t.Parallel()
 	const raw = "s3cr3t-value-for-review"
-	c, err := NewClient(ClientConfig{AppKey: "k", AppSecret: Secret(raw), Hosts: []string{"http://127.0.0.1:1"}})
+	c, err := NewClient(ClientConfig{AppKey: "k", AppSecret: NewSecret(raw), Hosts: []string{"http://127.0.0.1:1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +31,7 @@ func TestClientFmtDoesNotLeakSecret(t *testing.T) {
 func TestHostUserInfoNotEchoed(t *testing.T) {
 	t.Parallel()
 	const secret = "Y1W2MeFwwwRxa0review"
-	_, err := NewClient(ClientConfig{AppKey: "k", AppSecret: "s", Hosts: []string{"https://uwd1c0sxdlx2:" + secret + "@api.rong-api.com"}})
+	_, err := NewClient(ClientConfig{AppKey: "k", AppSecret: NewSecret("s"), Hosts: []string{"https://uwd1c0sxdlx2:" + secret + "@api.rong-api.com"}})
 	if err == nil {
 		t.Fatal("a host with user info must be refused")
 	}

@@ -10,7 +10,7 @@ import (
 func TestSecretRedacts(t *testing.T) {
 	t.Parallel()
 	const raw = "s3cr3t-value"
-	s := Secret(raw)
+	s := NewSecret(raw)
 	cfg := ClientConfig{AppKey: "k", AppSecret: s}
 	js, err := json.Marshal(struct {
 		AppKey string
@@ -35,7 +35,7 @@ func TestSecretRedacts(t *testing.T) {
 	if s.Reveal() != raw {
 		t.Errorf("Reveal = %q", s.Reveal())
 	}
-	if Secret("").String() != "" {
-		t.Errorf("an empty secret prints as %q, want empty", Secret("").String())
+	if NewSecret("").String() != "" {
+		t.Errorf("an empty secret prints as %q, want empty", NewSecret("").String())
 	}
 }

@@ -222,7 +222,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 func newTestClient(t *testing.T, clock *fakeClock, timeout time.Duration, hosts ...string) *Client {
 	t.Helper()
 	c, err := NewClient(ClientConfig{
-		AppKey: testAppKey, AppSecret: testSecret, Hosts: hosts,
+		AppKey: testAppKey, AppSecret: NewSecret(testSecret), Hosts: hosts,
 		Timeout: timeout, Now: clock.Now, UserAgent: "tagcast/test",
 	})
 	if err != nil {

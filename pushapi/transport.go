@@ -146,7 +146,15 @@ func (c *countingConn) Write(b []byte) (int, error) {
 // sentBytes follows the connections one request was given (net/http may
 // retry a request that wrote nothing on a fresh connection), each with its
 // count when it was given, to tell afterwards whether any byte left.
+//
+// owned says the request goes through the client's own transport, which
+// counts every connection it dials. Only then does "no connection seen"
+// prove that nothing was written: another transport (ClientConfig.HTTPClient)
+// may deliver a request without reporting any connection through httptrace
+// (a wrapper that sends its own request with a fresh context, a recording
+// transport, a transport not built on net/http).
 type sentBytes struct {
+	owned     bool
 	mu        sync.Mutex
 	conns     []*countingConn
 	base      []int64
@@ -173,13 +181,15 @@ func (s *sentBytes) got(c net.Conn) {
 }
 
 // written reports whether any byte was written to the request's
-// connections since they were given to it (none given: nothing written);
-// known is false when one of them could not be counted. (Over TLS a close_notify written as a broken
-// connection closes may count too: the safe side.)
+// connections since they were given to it (on the client's own transport,
+// none given: nothing written); known is false on another transport, or
+// when one of the connections could not be counted. (Over TLS a
+// close_notify written as a broken connection closes may count too: the
+// safe side.)
 func (s *sentBytes) written() (written, known bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.uncounted {
+	if !s.owned || s.uncounted {
 		return false, false
 	}
 	for i, c := range s.conns {

@@ -1,6 +1,7 @@
 package pushapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -28,8 +29,11 @@ const (
 	// MaxBodyBytes bounds one encoded /push.json body. The service documents
 	// no such limit, only per-field ones, and notification.alert has none;
 	// this one is the project's, shared by the client (which refuses a
-	// bigger body before sending) and the emulator (which answers 1005), so
-	// that the two agree.
+	// bigger body before sending) and the emulator (which answers 1005 to a
+	// bigger body received), so that the two agree. It bounds the bytes on
+	// the wire: the client's encoding (Request.Encode) writes '<', '>' and
+	// '&' as themselves, not as 6-byte \u003c escapes, and the emulator
+	// measures the body it received, never a re-encoding of it.
 	MaxBodyBytes = 1 << 20
 )
 
@@ -145,18 +149,77 @@ func (p problems) err() error {
 //     16, vivo classification "0" or "1" (and set when vivo.category is set);
 //   - image URLs (honor.image, hw.image, harmonyOS.ohos.image) must be https;
 //     mi.large_icon_uri, fcm.imageUrl and ios.richMediaUri absolute http(s) URLs;
-//   - every text (extras' keys and values included) valid UTF-8 without NUL.
+//   - every text (extras' keys and values included) valid UTF-8 without NUL;
+//   - the body, encoded as Encode encodes it, at most MaxBodyBytes.
 func (r *Request) Validate() error {
 	_, err := r.Encode()
 	return err
 }
 
+// ValidateFields checks each field's rules (Validate's list but the last)
+// without encoding the request: it applies no MaxBodyBytes limit, and does
+// not try the encoding (a request decoded from JSON always encodes). It is
+// for a receiver that holds the body as sent and applies MaxBodyBytes to
+// those bytes, as the emulator does: a re-encoding of a decoded body is not
+// what was sent, and its size says nothing about the sender's. A client
+// sending r calls Validate, or Encode.
+func (r *Request) ValidateFields() error {
+	if r == nil {
+		return nilRequestError()
+	}
+	return r.fieldProblems().err()
+}
+
 // Encode runs Validate's checks and, when they pass, returns the body as
 // it goes on the wire (what Push sends), refusing one over MaxBodyBytes.
+// It is JSON without HTML escaping ('<' is one byte, not \u003c; most JSON
+// encoders outside Go do not escape it either) and without a trailing
+// newline.
 func (r *Request) Encode() ([]byte, error) {
 	if r == nil {
-		return nil, &ValidationError{Problems: []FieldError{{Path: "", Rule: "request body is required", Code: CodeNoPostData}}}
+		return nil, nilRequestError()
 	}
+	p := r.fieldProblems()
+	if len(p) > 0 {
+		return nil, p.err()
+	}
+	body, err := encodeJSON(r)
+	if err != nil {
+		// checkUTF8 refuses every value known to fail here; anything else
+		// (a channel in extras, say) is as permanent: a validation error,
+		// so the send fails instead of being retried.
+		p.add("body", CodeParam, "cannot be encoded as JSON: %v", err)
+		return nil, p.err()
+	}
+	if len(body) > MaxBodyBytes {
+		p.add("body", CodeTooLong, "at most %d bytes encoded, got %d", MaxBodyBytes, len(body))
+		return nil, p.err()
+	}
+	return body, nil
+}
+
+// encodeJSON is json.Marshal without HTML escaping: json.Marshal writes
+// '<', '>' and '&' as 6-byte \u003c sequences, which would make a body of
+// markup up to six times its size on the wire and against MaxBodyBytes.
+// The JSON means the same; no trailing newline (json.Encoder's), so the
+// bytes are exactly the document.
+func encodeJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+func nilRequestError() error {
+	return &ValidationError{Problems: []FieldError{{Path: "", Rule: "request body is required", Code: CodeNoPostData}}}
+}
+
+// fieldProblems checks each field's rules (everything ValidateFields and
+// Validate check but the encoded size).
+func (r *Request) fieldProblems() problems {
 	var p problems
 	r.validatePlatform(&p)
 	switch n := len(r.FromUserID); {
@@ -177,22 +240,7 @@ func (r *Request) Encode() ([]byte, error) {
 		r.Notification.validate(&p, r.Platform)
 	}
 	checkUTF8(&p, "", reflect.ValueOf(r).Elem())
-	if len(p) > 0 {
-		return nil, p.err()
-	}
-	body, err := json.Marshal(r)
-	if err != nil {
-		// checkUTF8 refuses every value known to fail here; anything else
-		// (a channel in extras, say) is as permanent: a validation error,
-		// so the send fails instead of being retried.
-		p.add("body", CodeParam, "cannot be encoded as JSON: %v", err)
-		return nil, p.err()
-	}
-	if len(body) > MaxBodyBytes {
-		p.add("body", CodeTooLong, "at most %d bytes encoded, got %d", MaxBodyBytes, len(body))
-		return nil, p.err()
-	}
-	return body, nil
+	return p
 }
 
 func (r *Request) validatePlatform(p *problems) {

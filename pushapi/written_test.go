@@ -71,7 +71,7 @@ func TestRequestResetBeforeAByteLeftHopsToTheBackup(t *testing.T) {
 	dial := breakableDial(primary.srv.Listener.Addr().String(), &broken, &refuse)
 
 	c, err := newClient(ClientConfig{
-		AppKey: testAppKey, AppSecret: testSecret, Hosts: []string{primary.URL(), backup.URL()},
+		AppKey: testAppKey, AppSecret: NewSecret(testSecret), Hosts: []string{primary.URL(), backup.URL()},
 		Timeout: 5 * time.Second,
 	}, dial)
 	if err != nil {
@@ -83,7 +83,7 @@ func TestRequestResetBeforeAByteLeftHopsToTheBackup(t *testing.T) {
 	tr := &http.Transport{DialContext: dial}
 	t.Cleanup(tr.CloseIdleConnections)
 	c, err = NewClient(ClientConfig{
-		AppKey: testAppKey, AppSecret: testSecret, Hosts: []string{primary.URL(), backup.URL()},
+		AppKey: testAppKey, AppSecret: NewSecret(testSecret), Hosts: []string{primary.URL(), backup.URL()},
 		Timeout: 5 * time.Second, HTTPClient: &http.Client{Transport: tr},
 	})
 	if err != nil {
@@ -115,7 +115,7 @@ func TestIdleConnectionResetThenRefusedHopsToTheBackup(t *testing.T) {
 			primary, backup := newFakeService(t), newFakeService(t)
 			var broken, refuse atomic.Bool
 			dial := breakableDial(primary.srv.Listener.Addr().String(), &broken, &refuse)
-			cfg := ClientConfig{AppKey: testAppKey, AppSecret: testSecret, Hosts: []string{primary.URL(), backup.URL()}, Timeout: 5 * time.Second}
+			cfg := ClientConfig{AppKey: testAppKey, AppSecret: NewSecret(testSecret), Hosts: []string{primary.URL(), backup.URL()}, Timeout: 5 * time.Second}
 			var ownDial dialFunc
 			if own {
 				ownDial = dial
@@ -188,7 +188,7 @@ func TestDialErrorOnACallersTransportIsNoProofOfNothingSent(t *testing.T) {
 	tr := &http.Transport{DialContext: dial}
 	t.Cleanup(tr.CloseIdleConnections)
 	c, err := NewClient(ClientConfig{
-		AppKey: testAppKey, AppSecret: testSecret, Hosts: []string{primary.URL(), backup.URL()},
+		AppKey: testAppKey, AppSecret: NewSecret(testSecret), Hosts: []string{primary.URL(), backup.URL()},
 		Timeout: 5 * time.Second,
 		HTTPClient: &http.Client{Transport: retryingTransport{base: tr, before: func() {
 			refuse.Store(true) // the primary is gone for the second try

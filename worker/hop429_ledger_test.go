@@ -43,7 +43,7 @@ func TestHopTo429KeepsTheMaybeSentAttemptInTheLedger(t *testing.T) {
 	primary := httptest.NewServer(actedThen504{next: e.emu})
 	t.Cleanup(primary.Close)
 	client, err := pushapi.NewClient(pushapi.ClientConfig{
-		AppKey: testKey, AppSecret: testSecret, Hosts: []string{primary.URL, e.srvURL}, Timeout: 2 * time.Second, Now: e.clock.Now,
+		AppKey: testKey, AppSecret: pushapi.NewSecret(testSecret), Hosts: []string{primary.URL, e.srvURL}, Timeout: 2 * time.Second, Now: e.clock.Now,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -70,7 +70,7 @@ func helperMain() int {
 	if err != nil {
 		return fail(err)
 	}
-	client, err := pushapi.NewClient(pushapi.ClientConfig{AppKey: testKey, AppSecret: testSecret, Hosts: []string{os.Getenv(helperEmuEnv)},
+	client, err := pushapi.NewClient(pushapi.ClientConfig{AppKey: testKey, AppSecret: pushapi.NewSecret(testSecret), Hosts: []string{os.Getenv(helperEmuEnv)},
 		Timeout: 10 * time.Second, Now: clock.Now})
 	if err != nil {
 		return fail(err)
@@ -370,7 +370,7 @@ func TestKillMidSend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client, err := pushapi.NewClient(pushapi.ClientConfig{AppKey: testKey, AppSecret: testSecret, Hosts: []string{pe.emuURL}, Now: clock.Now})
+	client, err := pushapi.NewClient(pushapi.ClientConfig{AppKey: testKey, AppSecret: pushapi.NewSecret(testSecret), Hosts: []string{pe.emuURL}, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -142,7 +142,7 @@ func setup(t *testing.T, o envOpts) *env {
 	e.srvURL = srv.URL
 
 	e.client, err = pushapi.NewClient(pushapi.ClientConfig{
-		AppKey: testKey, AppSecret: testSecret, Hosts: []string{srv.URL}, Timeout: o.clientTimeout, Now: e.clock.Now,
+		AppKey: testKey, AppSecret: pushapi.NewSecret(testSecret), Hosts: []string{srv.URL}, Timeout: o.clientTimeout, Now: e.clock.Now,
 	})
 	if err != nil {
 		t.Fatal(err)

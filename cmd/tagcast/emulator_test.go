@@ -82,7 +82,7 @@ func TestEmulatorCommand(t *testing.T) {
 	}
 
 	client := func(key, secret string) *pushapi.Client {
-		c, err := pushapi.NewClient(pushapi.ClientConfig{AppKey: key, AppSecret: pushapi.Secret(secret), Hosts: []string{banner.URL}, Timeout: 5 * time.Second})
+		c, err := pushapi.NewClient(pushapi.ClientConfig{AppKey: key, AppSecret: pushapi.NewSecret(secret), Hosts: []string{banner.URL}, Timeout: 5 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}

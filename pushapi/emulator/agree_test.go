@@ -28,11 +28,12 @@ func TestClientAndEmulatorRefuseTheSameRequests(t *testing.T) {
 		{
 			// The service documents per-field limits only (content 128 KiB,
 			// alert none); the project's body cap (pushapi.MaxBodyBytes) is
-			// one constant both sides read. '<' is six bytes on the wire.
+			// one constant both sides read, on the bytes sent. '<' is one
+			// byte on the wire (the client does not HTML-escape).
 			name: "body over MaxBodyBytes",
 			edit: func(r *pushapi.Request) {
 				r.Message = &pushapi.Message{ObjectName: "App:Html", Content: strings.Repeat("<", pushapi.MaxContentBytes)}
-				r.Notification.Alert = strings.Repeat("<b>", 25000)
+				r.Notification.Alert = strings.Repeat("<b>", (pushapi.MaxBodyBytes-pushapi.MaxContentBytes)/3+1)
 			},
 			path: "body", code: pushapi.CodeTooLong, contains: "at most 1048576 bytes",
 		},
@@ -58,12 +59,15 @@ func TestClientAndEmulatorRefuseTheSameRequests(t *testing.T) {
 				ve.Problems[0].Code != tc.code || !strings.Contains(ve.Problems[0].Rule, tc.contains) {
 				t.Errorf("Validate = %v; want one problem at %s, code %d, %q", err, tc.path, tc.code, tc.contains)
 			}
-			// What the client would have sent, sent raw: the emulator refuses it.
-			raw, err := json.Marshal(r)
-			if err != nil {
+			// What the client would have sent (JSON without HTML escaping),
+			// sent raw: the emulator refuses it.
+			var raw strings.Builder
+			enc := json.NewEncoder(&raw)
+			enc.SetEscapeHTML(false)
+			if err := enc.Encode(r); err != nil {
 				t.Fatal(err)
 			}
-			status, ans := b.do(t, http.MethodPost, pushapi.PathPush, string(raw), b.signed(testKey, testSecret, ""))
+			status, ans := b.do(t, http.MethodPost, pushapi.PathPush, strings.TrimSuffix(raw.String(), "\n"), b.signed(testKey, testSecret, ""))
 			if status != http.StatusBadRequest || ans.Code != tc.code || !strings.Contains(ans.ErrorMessage, tc.contains) {
 				t.Errorf("emulator: HTTP %d code %d %q; want 400, code %d, %q", status, ans.Code, ans.ErrorMessage, tc.code, tc.contains)
 			}

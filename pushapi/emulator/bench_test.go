@@ -23,7 +23,7 @@ func BenchmarkPush(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			bd := setup(b, Config{Apps: []AppConfig{{AppKey: testKey, Secret: testSecret, Quota: raised}}, MaxPushes: 1000})
 			bd.em.RunFrom(t0) // a running clock, as in real use
-			c := bd.clientWith(b, pushapi.ClientConfig{AppKey: testKey, AppSecret: testSecret, Timeout: 10 * time.Second})
+			c := bd.clientWith(b, pushapi.ClientConfig{AppKey: testKey, AppSecret: pushapi.NewSecret(testSecret), Timeout: 10 * time.Second})
 			req := tagPush()
 			ctx := context.Background()
 			b.ReportAllocs()

@@ -19,19 +19,23 @@
 //     docs say; Config.MaxNonceLen 19 accepts the 19 digits the official SDKs
 //     send), a Timestamp (seconds or milliseconds) outside the freshness
 //     window, or a Signature other than the lowercase hex digest → 401/1004;
-//  3. body: empty → 400/1003; larger than 1 MiB → 400/1005; a Content-Type
-//     other than the endpoint's (application/json for /push.json and the tag
-//     set endpoints, application/x-www-form-urlencoded for
-//     /user/tags/get.json; parameters such as charset are allowed) →
-//     400/1002 naming the Content-Type and the one expected;
+//  3. body: empty → 400/1003; larger than 1 MiB (pushapi.MaxBodyBytes,
+//     measured on the bytes received, the only place it applies) →
+//     400/1005; a Content-Type other than the endpoint's (application/json
+//     for /push.json and the tag set endpoints,
+//     application/x-www-form-urlencoded for /user/tags/get.json; parameters
+//     such as charset are allowed) → 400/1002 naming the Content-Type and
+//     the one expected;
 //  4. faults (when configured for the app, or globally): latency, then one
 //     seeded draw that may answer 500/1000 or 504/1050, reset the connection,
 //     or stall and drop it (with the push recorded as sent, or not);
 //  5. /push.json only: service not enabled → 430/1009 while the app's
 //     not-enabled calls fit in its quota windows, 429/1008 beyond (see below);
-//  6. validation with pushapi's rules (plus: audience.is_to_all must be
-//     present, which a Go bool cannot tell) → 400 with the first problem's code
-//     (1002, or 1005 for a value too long) and an errorMessage naming every field;
+//  6. validation with pushapi's per-field rules (Request.ValidateFields,
+//     which does not re-encode the body; plus: audience.is_to_all must be
+//     present, which a Go bool cannot tell) → 400 with the first problem's
+//     code (1002, or 1005 for a value too long) and an errorMessage naming
+//     every field;
 //  7. /push.json only: quota (both windows must have room) → 429/1008;
 //  8. success: 200 {"code":200,"id":...,"messageUID":...}; the push is
 //     recorded with its resolved recipients and effective notifications.

@@ -22,7 +22,7 @@ func Example() {
 	defer srv.Close()
 
 	client, err := pushapi.NewClient(pushapi.ClientConfig{
-		AppKey: "key", AppSecret: "secret", Hosts: []string{srv.URL}, Now: em.Now,
+		AppKey: "key", AppSecret: pushapi.NewSecret("secret"), Hosts: []string{srv.URL}, Now: em.Now,
 	})
 	if err != nil {
 		panic(err)

@@ -82,7 +82,7 @@ func TestFaultModes(t *testing.T) {
 func TestLatencyBeyondClientTimeout(t *testing.T) {
 	t.Parallel()
 	b := setup(t, Config{Faults: Faults{Latency: Duration(5 * time.Second)}})
-	c := b.clientWith(t, pushapi.ClientConfig{AppKey: testKey, AppSecret: testSecret, Timeout: 50 * time.Millisecond})
+	c := b.clientWith(t, pushapi.ClientConfig{AppKey: testKey, AppSecret: pushapi.NewSecret(testSecret), Timeout: 50 * time.Millisecond})
 	_, err := c.Push(context.Background(), tagPush())
 	if got := pushapi.Classify(err); got != pushapi.OutcomeUnknown {
 		t.Fatalf("Classify = %s (%v), want unknown: the request was written", got, err)
@@ -205,7 +205,7 @@ func TestFaultsValidation(t *testing.T) {
 func TestStallEndsWhenClientLeaves(t *testing.T) {
 	t.Parallel()
 	b := setup(t, Config{Faults: Faults{StallDropped: 1, StallFor: Duration(time.Hour)}})
-	c := b.clientWith(t, pushapi.ClientConfig{AppKey: testKey, AppSecret: testSecret, Timeout: 50 * time.Millisecond})
+	c := b.clientWith(t, pushapi.ClientConfig{AppKey: testKey, AppSecret: pushapi.NewSecret(testSecret), Timeout: 50 * time.Millisecond})
 	_, err := c.Push(context.Background(), tagPush())
 	if got := pushapi.Classify(err); got != pushapi.OutcomeUnknown {
 		t.Fatalf("Classify = %s, want unknown", got)

@@ -321,7 +321,10 @@ func (e *Emulator) processPush(c *call) answer {
 	if err != nil {
 		return validationAnswer(err)
 	}
-	if err := withIsToAllRequired(c.body, req.Validate()); err != nil {
+	// The per-field rules only: MaxBodyBytes was applied to the body as
+	// received (serverAPI). Validate would apply it to a re-encoding of the
+	// decoded request, which is not what the caller sent.
+	if err := withIsToAllRequired(c.body, req.ValidateFields()); err != nil {
 		return validationAnswer(err)
 	}
 	notifications := effectiveNotifications(req)
@@ -354,9 +357,9 @@ func (e *Emulator) processPush(c *call) answer {
 	return ok(map[string]any{"id": uid, "messageUID": uid})
 }
 
-// withIsToAllRequired adds a problem to err (the result of Validate) when the
-// body has no audience.is_to_all: the field is required (push-by-tag.txt), and
-// a Go bool cannot tell false from absent.
+// withIsToAllRequired adds a problem to err (the result of ValidateFields)
+// when the body has no audience.is_to_all: the field is required
+// (push-by-tag.txt), and a Go bool cannot tell false from absent.
 //
 // The presence check must look at the audience the push uses. DecodeRequest
 // decodes the body into generic maps, where a repeated key's last value wins

@@ -130,7 +130,7 @@ func TestAuthThroughClient(t *testing.T) {
 		})
 	}
 	t.Run("stale client clock", func(t *testing.T) {
-		c := b.clientWith(t, pushapi.ClientConfig{AppKey: testKey, AppSecret: testSecret, Now: func() time.Time { return t0.Add(-10 * time.Minute) }})
+		c := b.clientWith(t, pushapi.ClientConfig{AppKey: testKey, AppSecret: pushapi.NewSecret(testSecret), Now: func() time.Time { return t0.Add(-10 * time.Minute) }})
 		e := apiError(t, func() error { _, err := c.Push(context.Background(), tagPush()); return err }())
 		if e.HTTPStatus != 401 || e.Code != pushapi.CodeSignature || !strings.Contains(e.Message, "Timestamp") {
 			t.Fatalf("got %d/%d %q, want 401/1004 naming Timestamp", e.HTTPStatus, e.Code, e.Message)

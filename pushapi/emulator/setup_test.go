@@ -61,7 +61,7 @@ func setup(t testing.TB, cfg Config, opts ...Option) *bundle {
 // with the emulator's clock.
 func (b *bundle) client(t testing.TB, key, secret string) *pushapi.Client {
 	t.Helper()
-	return b.clientWith(t, pushapi.ClientConfig{AppKey: key, AppSecret: pushapi.Secret(secret)})
+	return b.clientWith(t, pushapi.ClientConfig{AppKey: key, AppSecret: pushapi.NewSecret(secret)})
 }
 
 func (b *bundle) clientWith(t testing.TB, cfg pushapi.ClientConfig) *pushapi.Client {
