@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -18,6 +21,9 @@ import (
 
 // quotaAll is GET /v1/quota: every configured app.
 func (s *Server) quotaAll(w http.ResponseWriter, r *http.Request) {
+	if s.refuseQuery(w, r) {
+		return
+	}
 	if s.opts.Quota == nil {
 		s.writeError(w, r, http.StatusServiceUnavailable, errorf("quota status is not available on this server"))
 		return
@@ -43,6 +49,9 @@ func (s *Server) quotaApp(w http.ResponseWriter, r *http.Request) {
 	app := r.PathValue("app")
 	if !slices.Contains(s.opts.Apps, app) {
 		s.fail(w, r, s.unknownApp(app))
+		return
+	}
+	if s.refuseQuery(w, r) {
 		return
 	}
 	st, err := s.opts.Quota.Status(r.Context(), app)
@@ -94,8 +103,11 @@ func decodeJSON(r *http.Request, v any) error {
 	if !utf8.Valid(data) {
 		return invalid("invalid body", Problem{Rule: "must be UTF-8 text"})
 	}
-	if key := duplicateKey(data); key != "" {
-		return invalid("invalid body", Problem{Path: key, Rule: "given more than once"})
+	if p, ok := bodyProblem(data); ok {
+		return invalid("invalid body", p)
+	}
+	if problems := unknownKeys(data, v); len(problems) > 0 {
+		return invalid("invalid body", problems...)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -134,6 +146,12 @@ func (s *Server) setUserTags(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if s.refuseQuery(w, r) {
+		return
+	}
+	if _, ok := s.mediaType(w, r, jsonContentTypes); !ok {
+		return
+	}
 	var body TagsSet
 	if err := decodeJSON(r, &body); err != nil {
 		s.fail(w, r, err)
@@ -160,6 +178,12 @@ func (s *Server) batchSetTags(w http.ResponseWriter, r *http.Request) {
 	app, svc, err := s.tagService(r)
 	if err != nil {
 		s.fail(w, r, err)
+		return
+	}
+	if s.refuseQuery(w, r) {
+		return
+	}
+	if _, ok := s.mediaType(w, r, jsonContentTypes); !ok {
 		return
 	}
 	var body TagsBatchSet
@@ -223,23 +247,43 @@ func (s *Server) getTags(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, r, http.StatusOK, out)
 }
 
-// duplicateKey returns the path of the first key an object of the JSON
-// document data holds twice, or "" (also for malformed JSON, which the
-// decoder then refuses).
-func duplicateKey(data []byte) string {
+// jsonContentTypes is what the tag bodies may be sent as.
+var jsonContentTypes = []string{"application/json"}
+
+// maxBodyDepth bounds how deeply an admin JSON body nests: the tag bodies
+// nest two deep (an object of arrays). Without a bound, 1 MiB of "[" would
+// cost a frame per level before the decoder refused it.
+const maxBodyDepth = 32
+
+// bodyProblem scans the JSON document data for what encoding/json would
+// let through silently: a key an object holds twice (the last one would
+// win), and nesting deeper than maxBodyDepth. It returns the first such
+// problem, with its path; nothing for a body without them (also for
+// malformed JSON, which the decoder then refuses). Paths are built only for
+// the problem reported, so the scan costs memory in the body's depth, not
+// its square.
+func bodyProblem(data []byte) (Problem, bool) {
 	type frame struct {
 		keys   map[string]bool // nil for an array
-		path   string
-		expect bool // an object's next string token is a key
-		index  int  // an array's next element
+		seg    string          // how the parent reaches it: ".key" or "[i]" ("" for the root)
+		expect bool            // an object's next string token is a key
+		index  int             // an array's next element
+	}
+	var stack []*frame
+	path := func(tail string) string {
+		var b strings.Builder
+		for _, f := range stack {
+			b.WriteString(f.seg)
+		}
+		b.WriteString(tail)
+		return strings.TrimPrefix(b.String(), ".")
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
-	var stack []*frame
-	last := "" // the key (or index) the next value belongs to
+	next := "" // the segment of the value to come, in an object
 	for {
 		tok, err := dec.Token()
 		if err != nil {
-			return ""
+			return Problem{}, false
 		}
 		var top *frame
 		if len(stack) > 0 {
@@ -248,25 +292,29 @@ func duplicateKey(data []byte) string {
 		if top != nil && top.keys != nil && top.expect {
 			if k, ok := tok.(string); ok {
 				if top.keys[k] {
-					return joinKey(top.path, k)
+					return Problem{Path: path("." + k), Rule: "given more than once"}, true
 				}
 				top.keys[k] = true
 				top.expect = false
-				last = joinKey(top.path, k)
+				next = "." + k
 				continue
 			}
 		}
-		here := last
+		here := next
 		if top != nil && top.keys == nil {
-			here = fmt.Sprintf("%s[%d]", top.path, top.index)
+			here = "[" + strconv.Itoa(top.index) + "]"
 			top.index++
 		}
 		switch tok {
-		case json.Delim('{'):
-			stack = append(stack, &frame{keys: map[string]bool{}, path: here, expect: true})
-			continue
-		case json.Delim('['):
-			stack = append(stack, &frame{path: here})
+		case json.Delim('{'), json.Delim('['):
+			if len(stack) == maxBodyDepth {
+				return Problem{Path: path(here), Rule: fmt.Sprintf("nested more than %d deep", maxBodyDepth)}, true
+			}
+			f := &frame{seg: here}
+			if tok == json.Delim('{') {
+				f.keys, f.expect = map[string]bool{}, true
+			}
+			stack = append(stack, f)
 			continue
 		case json.Delim('}'), json.Delim(']'):
 			stack = stack[:len(stack)-1]
@@ -280,9 +328,36 @@ func duplicateKey(data []byte) string {
 	}
 }
 
-func joinKey(path, key string) string {
-	if path == "" {
-		return key
+// unknownKeys lists a problem for each top-level key of the JSON object
+// data that is not exactly the JSON name of one of the fields of the
+// struct v points to (the admin bodies are flat). encoding/json matches
+// keys to fields regardless of case, so "TAGS" or "userids" would be read
+// as tags and userIds, and a key given twice under two spellings would
+// slip past bodyProblem, the last one winning. Nothing for a body that is
+// not an object: the decoder says why.
+func unknownKeys(data []byte, v any) []Problem {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(data, &top) != nil {
+		return nil
 	}
-	return path + "." + key
+	known := map[string]bool{}
+	t := reflect.TypeOf(v).Elem()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch {
+		case name == "-" || !f.IsExported():
+		case name == "":
+			known[f.Name] = true
+		default:
+			known[name] = true
+		}
+	}
+	var problems []Problem
+	for _, k := range slices.Sorted(maps.Keys(top)) {
+		if !known[k] {
+			problems = append(problems, Problem{Path: k, Rule: "unknown key"})
+		}
+	}
+	return problems
 }

@@ -93,10 +93,11 @@ func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || !slices.Contains(campaignContentTypes, mt) {
-		s.writeError(w, r, http.StatusUnsupportedMediaType, errorf("Content-Type must be one of %s, got %q",
-			strings.Join(campaignContentTypes, ", "), r.Header.Get("Content-Type")))
+	if s.refuseQuery(w, r) {
+		return
+	}
+	mt, ok := s.mediaType(w, r, campaignContentTypes)
+	if !ok {
 		return
 	}
 	data, err := readBody(r)
@@ -318,6 +319,9 @@ func (s *Server) operate(op string) http.HandlerFunc {
 			s.fail(w, r, err)
 			return
 		}
+		if s.refuseQuery(w, r) {
+			return
+		}
 		var c campaign.Campaign
 		switch op {
 		case "pause":
@@ -334,6 +338,30 @@ func (s *Server) operate(op string) http.HandlerFunc {
 		s.log.Info().Str("request_id", requestID(r)).Int64("campaign", id).Str("operation", op).Str("status", string(c.Status)).Msg("campaign " + op)
 		s.writeJSON(w, r, http.StatusOK, c)
 	}
+}
+
+// refuseQuery answers 400 when r carries a query parameter not in known,
+// and reports whether it did: an endpoint that changes state must not do
+// so under a parameter it ignores (?dry_run=true would create or cancel
+// for real), nor answer one as if it were absent.
+func (s *Server) refuseQuery(w http.ResponseWriter, r *http.Request, known ...string) bool {
+	problems := unknownQueryKeys(r, known...)
+	if len(problems) > 0 {
+		s.fail(w, r, invalid("invalid query", problems...))
+	}
+	return len(problems) > 0
+}
+
+// mediaType returns r's media type when it is one of accepted; otherwise
+// it answers 415 and returns false.
+func (s *Server) mediaType(w http.ResponseWriter, r *http.Request, accepted []string) (string, bool) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || !slices.Contains(accepted, mt) {
+		s.writeError(w, r, http.StatusUnsupportedMediaType, errorf("Content-Type must be one of %s, got %q",
+			strings.Join(accepted, ", "), r.Header.Get("Content-Type")))
+		return "", false
+	}
+	return mt, true
 }
 
 // unknownQueryKeys lists a problem for each query parameter of r not in

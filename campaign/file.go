@@ -9,6 +9,7 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -59,24 +60,32 @@ const MaxNameChars = 200
 // noNUL reports every text under v (a string, or vars' maps and lists,
 // keys included) that holds a NUL character (U+0000).
 func noNUL(verr *ValidationError, path string, v any) {
+	noNULAt(verr, &fieldPath{base: path}, v)
+}
+
+func noNULAt(verr *ValidationError, p *fieldPath, v any) {
 	const rule = "must not contain a NUL character (U+0000)"
 	switch t := v.(type) {
 	case string:
 		if strings.ContainsRune(t, 0) {
-			verr.add(path, rule)
+			verr.add(p.String(), rule)
 		}
 	case map[string]any:
 		keys := slices.Sorted(maps.Keys(t))
 		for _, k := range keys {
 			if strings.ContainsRune(k, 0) {
-				verr.add(path, "key %q: %s", k, rule)
+				verr.add(p.String(), "key %q: %s", k, rule)
 				continue
 			}
-			noNUL(verr, path+"."+k, t[k])
+			p.key(k)
+			noNULAt(verr, p, t[k])
+			p.up()
 		}
 	case []any:
 		for i, e := range t {
-			noNUL(verr, fmt.Sprintf("%s[%d]", path, i), e)
+			p.index(i)
+			noNULAt(verr, p, e)
+			p.up()
 		}
 	}
 }
@@ -84,18 +93,147 @@ func noNUL(verr *ValidationError, path string, v any) {
 // noNull refuses a null anywhere in vars: a template printing it would push
 // the text "<no value>".
 func noNull(verr *ValidationError, path string, v any) {
+	noNullAt(verr, &fieldPath{base: path}, v)
+}
+
+func noNullAt(verr *ValidationError, p *fieldPath, v any) {
 	switch t := v.(type) {
 	case nil:
-		verr.add(path, "must not be null (a template would print it as <no value>); give a value or leave the key out")
+		verr.add(p.String(), "must not be null (a template would print it as <no value>); give a value or leave the key out")
 	case map[string]any:
 		for _, k := range slices.Sorted(maps.Keys(t)) {
-			noNull(verr, path+"."+k, t[k])
+			p.key(k)
+			noNullAt(verr, p, t[k])
+			p.up()
 		}
 	case []any:
 		for i, e := range t {
-			noNull(verr, fmt.Sprintf("%s[%d]", path, i), e)
+			p.index(i)
+			noNullAt(verr, p, e)
+			p.up()
 		}
 	}
+}
+
+// fieldPath is the path of the value a walk is at ("vars.a[2].b"), kept as
+// one segment per level below base and written out only when a problem is
+// reported there: writing it at every level would cost memory and time in
+// the square of the nesting depth (a 19 KB file of nested lists cost about
+// 430 MiB to be refused). As it is written, a key follows a dot (but at the
+// start of an empty path: the root of a JSON file, or its empty key), and
+// an index is in brackets.
+type fieldPath struct {
+	base string
+	segs []pathSegment
+}
+
+// pathSegment is one level of a fieldPath: a mapping's key, or a list's
+// index.
+type pathSegment struct {
+	key    string
+	index  int
+	inList bool // index, not key
+}
+
+func (p *fieldPath) key(k string) { p.segs = append(p.segs, pathSegment{key: k}) }
+func (p *fieldPath) index(i int)  { p.segs = append(p.segs, pathSegment{index: i, inList: true}) }
+func (p *fieldPath) up()          { p.segs = p.segs[:len(p.segs)-1] }
+
+func (p *fieldPath) String() string {
+	var b strings.Builder
+	b.WriteString(p.base)
+	for _, s := range p.segs {
+		switch {
+		case s.inList:
+			b.WriteByte('[')
+			b.WriteString(strconv.Itoa(s.index))
+			b.WriteByte(']')
+		case b.Len() > 0:
+			b.WriteByte('.')
+			b.WriteString(s.key)
+		default:
+			b.WriteString(s.key)
+		}
+	}
+	return b.String()
+}
+
+// MaxNestingDepth is how many levels of mappings and lists vars and each
+// extras object may nest, their own mapping included: {"a": [[1]]} nests 3
+// levels. Templates reach a few levels into vars (.Vars.order.items), and an
+// app reads its extras out of a push payload of a few KB: 64 is far more
+// than either needs. A campaign nested deeper is refused at creation (JSON
+// and YAML are read up to 10,000 levels), so none reaches pushapi's checks
+// of its body, whose cost grows with the square of the depth of extras.
+const MaxNestingDepth = 64
+
+// tooDeep reports the first mapping or list under v (v included, a
+// mapping's keys in order) that lies more than MaxNestingDepth levels deep,
+// at its path, and says whether there is one. It looks no deeper.
+func tooDeep(verr *ValidationError, path string, v any) bool {
+	p := &fieldPath{base: path}
+	report := func() bool {
+		verr.add(p.String(), "nested more than %d levels deep (vars and extras allow at most %d levels of mappings and lists)",
+			MaxNestingDepth, MaxNestingDepth)
+		return true
+	}
+	var walk func(v any, depth int) bool
+	walk = func(v any, depth int) bool {
+		switch t := v.(type) {
+		case map[string]any:
+			if depth > MaxNestingDepth {
+				return report()
+			}
+			for _, k := range slices.Sorted(maps.Keys(t)) {
+				p.key(k)
+				deep := walk(t[k], depth+1)
+				p.up()
+				if deep {
+					return true
+				}
+			}
+		case []any:
+			if depth > MaxNestingDepth {
+				return report()
+			}
+			for i, e := range t {
+				p.index(i)
+				deep := walk(e, depth+1)
+				p.up()
+				if deep {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return walk(v, 1)
+}
+
+// extrasAt is an extras object of a push body and its path in a campaign
+// file.
+type extrasAt struct {
+	path   string
+	extras pushapi.Extras
+}
+
+// pushExtras lists the extras objects of a push body.
+func pushExtras(r *pushapi.Request) []extrasAt {
+	n := r.Notification
+	if n == nil {
+		return nil
+	}
+	var out []extrasAt
+	if n.IOS != nil {
+		out = append(out, extrasAt{"push.notification.ios.extras", n.IOS.Extras})
+	}
+	if n.Android != nil {
+		out = append(out, extrasAt{"push.notification.android.extras", n.Android.Extras})
+	}
+	if n.HarmonyOS != nil {
+		out = append(out, extrasAt{"push.notification.harmonyOS.extras", n.HarmonyOS.Extras})
+	}
+	return out
 }
 
 // reported says whether a problem at path is already listed.
@@ -241,8 +379,12 @@ func validate(verr *ValidationError, c *Campaign, opts ValidateOptions) {
 	// PostgreSQL stores no NUL in text or jsonb: refused here, for both
 	// dialects alike (the body's texts are checked by pushapi's rules).
 	noNUL(verr, "name", c.Name)
-	noNUL(verr, "vars", c.Vars)
-	noNull(verr, "vars", c.Vars)
+	// vars nested too deep is reported alone: a problem deeper down would
+	// be listed with a path of thousands of levels, each.
+	if !tooDeep(verr, "vars", c.Vars) {
+		noNUL(verr, "vars", c.Vars)
+		noNull(verr, "vars", c.Vars)
+	}
 	switch {
 	case c.App == "":
 		verr.add("app", "required (one of the configured apps: %s)", strings.Join(opts.Apps, ", "))
@@ -332,7 +474,17 @@ func validate(verr *ValidationError, c *Campaign, opts ValidateOptions) {
 	if c.Status == "" {
 		c.Status = CampaignActive
 	}
-	validatePush(verr, *c, fireTime)
+	// An extras object nested too deep is reported alone, the push body
+	// unchecked: pushapi's checks would walk it writing a path per level.
+	deep := false
+	for _, e := range pushExtras(&c.Push) {
+		if tooDeep(verr, e.path, map[string]any(e.extras)) {
+			deep = true
+		}
+	}
+	if !deep {
+		validatePush(verr, *c, fireTime)
+	}
 }
 
 // validatePush renders the templates against the declared vars (an unknown
@@ -469,13 +621,13 @@ func emptyDocument(n *yaml.Node) bool {
 func duplicateKey(data []byte) (string, bool) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	path, dup, _ := duplicateIn(dec, "")
+	path, dup, _ := duplicateIn(dec, &fieldPath{})
 	return path, dup
 }
 
-// duplicateIn reads one JSON value from dec and reports its first key given
-// twice in one object.
-func duplicateIn(dec *json.Decoder, path string) (string, bool, error) {
+// duplicateIn reads one JSON value from dec, the one at p, and reports its
+// first key given twice in one object, with its path.
+func duplicateIn(dec *json.Decoder, p *fieldPath) (string, bool, error) {
 	tok, err := dec.Token()
 	if err != nil {
 		return "", false, err
@@ -489,21 +641,24 @@ func duplicateIn(dec *json.Decoder, path string) (string, bool, error) {
 				return "", false, err
 			}
 			k, _ := kt.(string)
-			at := k
-			if path != "" {
-				at = path + "." + k
-			}
 			if seen[k] {
-				return at, true, nil
+				p.key(k)
+				return p.String(), true, nil
 			}
 			seen[k] = true
-			if at, dup, err := duplicateIn(dec, at); dup || err != nil {
+			p.key(k)
+			at, dup, err := duplicateIn(dec, p)
+			p.up()
+			if dup || err != nil {
 				return at, dup, err
 			}
 		}
 	case json.Delim('['):
 		for i := 0; dec.More(); i++ {
-			if at, dup, err := duplicateIn(dec, fmt.Sprintf("%s[%d]", path, i)); dup || err != nil {
+			p.index(i)
+			at, dup, err := duplicateIn(dec, p)
+			p.up()
+			if dup || err != nil {
 				return at, dup, err
 			}
 		}
