@@ -46,11 +46,11 @@ func TestTagBodyNestingCostsLinearMemory(t *testing.T) {
 	}
 }
 
-// The same on POST /v1/campaigns, bounded there by encoding/json's depth
-// limit (10,000) because campaign.decodeFile decodes before its own
-// duplicateKey, but still quadratic in the campaign file's checks: a 20 KB
-// body of nested arrays in vars costs about 460 MiB for a 400, and a few
-// such requests at once exhaust a small server.
+// The same on POST /v1/campaigns: encoding/json's depth limit (10,000)
+// bounded it, but the campaign file's checks rebuilt paths at every level,
+// so a 19 KB body of nested arrays in vars cost about 450 MiB for a 400 and
+// a few such requests at once could exhaust a small server. Now vars and
+// extras nest at most 64 levels and paths are built only when reported.
 func TestCampaignBodyNestingCostsLinearMemory(t *testing.T) {
 	b := setup(t, "sqlite::memory:")
 	const depth = 9990
