@@ -82,7 +82,7 @@ var transitions = map[string]map[string][]string{
 		"cancelled": {},
 	},
 	"run": {
-		"pending":          {"running", "expired", "cancelled"},
+		"pending":          {"running", "expired", "cancelled", "partially_failed", "failed"}, // the last two: a retried run expiring unstarted keeps its earlier outcomes
 		"running":          {"done", "partially_failed", "failed", "expired", "cancelled"},
 		"done":             {},
 		"partially_failed": {"pending", "done"},                     // operator retry; a late answer

@@ -676,20 +676,13 @@ func (s *Store) ExpireRun(ctx context.Context, runID int64, now time.Time) (camp
 		if err != nil {
 			return fmt.Errorf("campaign %d run %d: %w", r.CampaignID, runID, err)
 		}
-		to, _, ok := settledStatus(sends)
+		_, _, ok := settledStatus(sends)
 		if !ok {
 			return nil // a send is in flight; its worker settles the run
 		}
-		if r.Status == campaign.RunPending && !campaign.CanTransition(r.Status, to) &&
-			campaign.CanTransition(r.Status, campaign.RunRunning) {
-			// A run re-opened by an operator retry keeps what its earlier
-			// pass sent (or left unknown), so it may not end expired:
-			// expired before a worker started it, it settles as a started
-			// run would (pending, running, then partially_failed or failed).
-			// Refusing would leave it pending for good, the worker and the
-			// reconciler trying to expire it again and again.
-			r.Status = campaign.RunRunning
-		}
+		// A run re-opened by an operator retry keeps what its earlier pass
+		// sent (or left unknown), so expired before a worker started it, it
+		// settles from pending as partially_failed or failed, not expired.
 		out, err = s.settle(ctx, tx, r, now)
 		return err
 	})

@@ -59,7 +59,9 @@ func newEmulatorCmd(g *globals) *cobra.Command {
 signature check, validation, per-App-Key quota windows and "service not enabled" answers,
 plus injectable faults and a JSON inspection and control API under /_emulator/.
 
-Apps come from --app KEY:SECRET (repeatable) and/or --config FILE, a YAML file with the
+Apps come from --app KEY:SECRET (repeatable) and/or --config FILE (only when given:
+unlike the other commands, the emulator reads no tagcast.yaml by default, so that it
+never serves a team config's real apps), a YAML file with the
 emulator's keys (apps, faults, freshness, seed, max_pushes, max_nonce_len). Its apps use tagcast's own keys
 (app_key, app_secret / app_secret_env / app_secret_file, quota), so tagcast's config file
 works too (keys the emulator does not know are ignored; TAGCAST_* variables are not
@@ -130,7 +132,7 @@ func (f *emulatorFlags) config(cmd *cobra.Command, g *globals) (emulator.Config,
 		}
 	}
 	if len(cfg.Apps) == 0 {
-		return cfg, usageError("no apps to serve: give --app KEY:SECRET or --config FILE with apps")
+		return cfg, usageError("no apps to serve: give --app KEY:SECRET or --config FILE with apps (the emulator reads no tagcast.yaml unless given --config)")
 	}
 	for _, key := range f.disabled {
 		i := slices.IndexFunc(cfg.Apps, func(x emulator.AppConfig) bool { return x.AppKey == key })

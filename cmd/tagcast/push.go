@@ -48,8 +48,10 @@ func newPushValidateCmd(g *globals) *cobra.Command {
 		Short: "validate a /push.json body (JSON or YAML; - reads stdin)",
 		Long: `Checks a /push.json body against every documented rule of the service and
 prints each violation as "path: rule" (JSON paths such as audience.userid).
-Unknown fields and values of the wrong type are violations too. Exit 1 when
-the body is invalid, 0 and "valid" otherwise. No configuration is needed.`,
+Unknown fields and values of the wrong type are violations too. One rule is
+relaxed: audience.is_to_all may be left out, as tagcast reads it as false and
+always writes it (a body another tool sends as it is must carry it). Exit 1
+when the body is invalid, 0 and "valid" otherwise. No configuration is needed.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			_, problems, err := g.readPushBody(args[0])
