@@ -71,9 +71,10 @@ type Store interface {
 	// MarkRunsEnqueued records the same for many runs in one statement;
 	// ids that do not exist are ignored.
 	MarkRunsEnqueued(ctx context.Context, runIDs []int64, at time.Time) error
-	// RunsToEnqueue returns pending runs never enqueued (or re-opened by a
-	// retry), oldest first: the reconciler enqueues them.
-	RunsToEnqueue(ctx context.Context, limit int) ([]Run, error)
+	// RunsToEnqueue returns up to limit pending runs never enqueued (or
+	// re-opened by a retry) whose instant is at or before due, with id >
+	// afterID, by id: the reconciler pages through them and enqueues them.
+	RunsToEnqueue(ctx context.Context, due time.Time, afterID int64, limit int) ([]Run, error)
 	// OpenRuns returns pending and running runs with id > afterID, so the
 	// reconciler can check that the queue still holds their tasks.
 	OpenRuns(ctx context.Context, afterID int64, limit int) ([]Run, error)

@@ -133,27 +133,39 @@ func (r *Reconciler) staleSends(ctx context.Context, now time.Time, res *Reconci
 	return nil
 }
 
-// unqueued enqueues pending runs that never reached the queue, once due.
+// unqueued enqueues pending runs that never reached the queue, once due:
+// every one in the pass (a queue outage at a peak leaves thousands; one page
+// a pass would keep the last ones waiting for minutes). Runs a scheduler
+// holds until their instant are not due yet. A page with an enqueue error
+// ends the pass: the queue is likely down, and the next pass tries again.
 func (r *Reconciler) unqueued(ctx context.Context, now time.Time, res *ReconcileResult) error {
-	runs, err := r.cfg.Store.RunsToEnqueue(ctx, r.cfg.BatchSize)
-	if err != nil {
-		return fmt.Errorf("reconciler: %w", err)
-	}
-	for _, run := range runs {
-		if run.ScheduledFor.After(now) {
-			continue // held by a scheduler until its instant
+	var after int64
+	for {
+		runs, err := r.cfg.Store.RunsToEnqueue(ctx, now, after, r.cfg.BatchSize)
+		if err != nil {
+			return fmt.Errorf("reconciler: %w", err)
 		}
-		switch got, err := r.requeue(ctx, run, now); {
-		case err != nil:
-			r.cfg.Logger.Error().Err(err).Int64("campaign", run.CampaignID).Int64("run", run.ID).Msg("enqueue unqueued run")
-		case got == expiredRun:
-			res.Expired++
-		case got == notExpired:
-		default:
-			res.Unqueued++
+		failed := false
+		for _, run := range runs {
+			after = run.ID
+			switch got, err := r.requeue(ctx, run, now); {
+			case err != nil:
+				failed = true
+				r.cfg.Logger.Error().Err(err).Int64("campaign", run.CampaignID).Int64("run", run.ID).Msg("enqueue unqueued run")
+			case got == expiredRun:
+				res.Expired++
+			case got == notExpired:
+			default:
+				res.Unqueued++
+			}
+		}
+		if failed || len(runs) < r.cfg.BatchSize {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 	}
-	return nil
 }
 
 // openRuns checks every open run against the queue, but pending runs never

@@ -405,10 +405,16 @@ func (s *Scheduler) flushHeld() {
 	s.held = nil
 	s.mu.Unlock()
 	for _, r := range held {
-		// asynq keeps scheduled tasks by whole seconds and forwards a task
-		// once its second has begun: an unrounded instant could start up to
-		// a second early.
-		if err := s.enqueue(ctx, r, campaign.CeilSecond(r.ScheduledFor)); err != nil {
+		// asynq schedules on the wall clock, and the scheduler's clock may
+		// run apart from it (the simulated clocks of the e2e suite and the
+		// demo): asynq gets the run's distance from now, from a wall
+		// instant read after the scheduler's (so never earlier on the wall
+		// clock). It keeps scheduled tasks by whole seconds and forwards a
+		// task once its second has begun: an unrounded instant could start
+		// up to a second early. The worker waits for the run's instant on
+		// its own clock in any case.
+		wait := r.ScheduledFor.Sub(s.cfg.Clock.Now())
+		if err := s.enqueue(ctx, r, campaign.CeilSecond(time.Now().Add(wait))); err != nil {
 			s.cfg.Logger.Error().Err(err).Int64("run", r.ID).Msg("enqueue held run at shutdown; the reconciler will retry")
 		}
 	}

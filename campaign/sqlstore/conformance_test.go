@@ -120,6 +120,9 @@ func (b bundle) create(t testing.TB, c campaign.Campaign) campaign.Campaign {
 var plan = campaign.SimplePlan(time.Minute)
 
 // fire creates a due one-off campaign and claims it, returning its run and sends.
+// farFuture is a due instant every run has reached.
+var farFuture = time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)
+
 func (b bundle) fire(t testing.TB, users int) (campaign.Run, []campaign.Send) {
 	t.Helper()
 	c := b.create(t, newCampaign("main", "fired", t0, users))
@@ -522,7 +525,7 @@ func testOutcomesAndLedger(t *testing.T, b bundle) {
 	if sends[2].Attempts != 0 {
 		t.Errorf("retried send attempts = %d, want 0", sends[2].Attempts)
 	}
-	toEnqueue, err := b.store.RunsToEnqueue(b.ctx, 10)
+	toEnqueue, err := b.store.RunsToEnqueue(b.ctx, farFuture, 0, 10)
 	if err != nil || len(toEnqueue) != 1 || toEnqueue[0].ID != run.ID {
 		t.Errorf("RunsToEnqueue = %v, %v; want the retried run", toEnqueue, err)
 	}
@@ -727,9 +730,23 @@ func testExpireRun(t *testing.T, b bundle) {
 func testEnqueueBookkeeping(t *testing.T, b bundle) {
 	r1, _ := b.fire(t, 0)
 	r2, _ := b.fire(t, 0)
-	list, err := b.store.RunsToEnqueue(b.ctx, 10)
+	list, err := b.store.RunsToEnqueue(b.ctx, farFuture, 0, 10)
 	if err != nil || len(list) != 2 {
 		t.Fatalf("RunsToEnqueue = %v, %v", list, err)
+	}
+	// Paged by id, and only runs due by the instant given (a run held
+	// until its instant is not the reconciler's yet).
+	if list, err := b.store.RunsToEnqueue(b.ctx, farFuture, r1.ID, 10); err != nil || len(list) != 1 || list[0].ID != r2.ID {
+		t.Errorf("RunsToEnqueue after run %d = %v, %v; want run %d", r1.ID, list, err, r2.ID)
+	}
+	if list, err := b.store.RunsToEnqueue(b.ctx, farFuture, 0, 1); err != nil || len(list) != 1 || list[0].ID != r1.ID {
+		t.Errorf("RunsToEnqueue limit 1 = %v, %v; want run %d", list, err, r1.ID)
+	}
+	if list, err := b.store.RunsToEnqueue(b.ctx, r1.ScheduledFor.Add(-time.Microsecond), 0, 10); err != nil || len(list) != 0 {
+		t.Errorf("RunsToEnqueue due a microsecond before run %d's instant %s = %v, %v; want none", r1.ID, r1.ScheduledFor, list, err)
+	}
+	if list, err := b.store.RunsToEnqueue(b.ctx, r1.ScheduledFor, 0, 10); err != nil || len(list) == 0 || list[0].ID != r1.ID {
+		t.Errorf("RunsToEnqueue due at run %d's instant = %v, %v; want it first", r1.ID, list, err)
 	}
 	if err := b.store.MarkRunEnqueued(b.ctx, r1.ID, t0); err != nil {
 		t.Fatal(err)
@@ -737,7 +754,7 @@ func testEnqueueBookkeeping(t *testing.T, b bundle) {
 	if err := b.store.MarkRunEnqueued(b.ctx, 424242, t0); !errors.Is(err, campaign.ErrNotFound) {
 		t.Errorf("MarkRunEnqueued(missing) = %v", err)
 	}
-	list, _ = b.store.RunsToEnqueue(b.ctx, 10)
+	list, _ = b.store.RunsToEnqueue(b.ctx, farFuture, 0, 10)
 	if len(list) != 1 || list[0].ID != r2.ID {
 		t.Errorf("RunsToEnqueue after marking = %v", list)
 	}
@@ -755,7 +772,7 @@ func testEnqueueBookkeeping(t *testing.T, b bundle) {
 			t.Errorf("run %d after MarkRunsEnqueued: enqueued_at %v, %v", id, r.EnqueuedAt, err)
 		}
 	}
-	list, _ = b.store.RunsToEnqueue(b.ctx, 10)
+	list, _ = b.store.RunsToEnqueue(b.ctx, farFuture, 0, 10)
 	if len(list) != 1 || list[0].ID != r2.ID {
 		t.Errorf("RunsToEnqueue after the batch mark = %v, want only run %d", list, r2.ID)
 	}
@@ -792,7 +809,7 @@ func testRenderFailureFailsRun(t *testing.T, b bundle) {
 	if r.Status != campaign.RunFailed || r.Error == "" || len(sends) != 0 {
 		t.Errorf("run = %+v with %d sends; want failed with the render error", r, len(sends))
 	}
-	if list, err := b.store.RunsToEnqueue(b.ctx, 10); err != nil || len(list) != 0 {
+	if list, err := b.store.RunsToEnqueue(b.ctx, farFuture, 0, 10); err != nil || len(list) != 0 {
 		t.Errorf("a failed run is to be enqueued: %v (err %v)", list, err)
 	}
 }

@@ -512,9 +512,10 @@ func (s *Store) MarkRunsEnqueued(ctx context.Context, runIDs []int64, at time.Ti
 	return nil
 }
 
-// RunsToEnqueue returns pending runs never enqueued.
-func (s *Store) RunsToEnqueue(ctx context.Context, limit int) ([]campaign.Run, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+runCols+` FROM runs WHERE status = 'pending' AND enqueued_at IS NULL ORDER BY id LIMIT ?`), limit)
+// RunsToEnqueue returns pending runs never enqueued, due by due, after afterID.
+func (s *Store) RunsToEnqueue(ctx context.Context, due time.Time, afterID int64, limit int) ([]campaign.Run, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+runCols+` FROM runs
+		WHERE status = 'pending' AND enqueued_at IS NULL AND scheduled_for <= ? AND id > ? ORDER BY id LIMIT ?`), s.ts(due), afterID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("runs to enqueue: %w", err)
 	}
