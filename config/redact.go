@@ -102,7 +102,10 @@ func redactedValue(path string, v reflect.Value) any {
 }
 
 func isURLKey(path string) bool {
-	return path == "redis.url" || path == "database.url" || path == "admin.server"
+	// The listen addresses are no URLs, but a URL with a password typed
+	// there by mistake must not be shown either.
+	return path == "redis.url" || path == "database.url" || path == "admin.server" ||
+		path == "admin.addr" || path == "metrics.addr"
 }
 
 func displayValue(path string, v reflect.Value) string {

@@ -265,10 +265,12 @@ func (a *App) validate(p string, v *validator) {
 			v.add(hp, "%v", err)
 			continue
 		}
-		if j, dup := firstHost[h]; dup {
+		if j, dup := firstHost[sameHost(h)]; dup && a.Hosts[j] == h {
 			v.add(hp, "duplicate of hosts[%d]", j)
+		} else if dup {
+			v.add(hp, "duplicate of hosts[%d] (the same host, spelt differently)", j)
 		} else {
-			firstHost[h] = i
+			firstHost[sameHost(h)] = i
 		}
 	}
 	checkPositive(v, p+".timeout", a.Timeout)
@@ -327,10 +329,13 @@ func checkEnvName(v *validator, path, name string, required bool) bool {
 	return true
 }
 
+// checkListenAddr accepts host:port (the host may be empty: every
+// interface). Its errors quote the address redacted: a URL with a password
+// typed where a listen address belongs must not be shown.
 func checkListenAddr(addr string) error {
-	_, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("must be host:port, e.g. %s, got %q", DefaultAdminAddr, addr)
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || strings.ContainsAny(host, "@/?#") {
+		return fmt.Errorf("must be host:port, e.g. %s (a listen address, not a URL), got %q", DefaultAdminAddr, RedactURL(addr))
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return fmt.Errorf("port must be a number from 0 to 65535, got %q", port)
@@ -362,7 +367,32 @@ func checkHTTPURL(raw string) error {
 	case u.RawQuery != "" || u.Fragment != "":
 		return fmt.Errorf("must not have a query or fragment")
 	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("port must be a number from 1 to 65535, got %q", p)
+		}
+	}
 	return nil
+}
+
+// sameHost is the form of an http(s) base URL under which two spellings the
+// client treats as one host compare equal: scheme and host in lower case, the
+// scheme's default port and trailing slashes dropped.
+func sameHost(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	scheme, host, port := strings.ToLower(u.Scheme), strings.ToLower(u.Hostname()), u.Port()
+	if (scheme == "http" && port == "80") || (scheme == "https" && port == "443") {
+		port = ""
+	}
+	if port != "" {
+		host = net.JoinHostPort(host, port)
+	} else if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return scheme + "://" + host + strings.TrimRight(u.EscapedPath(), "/")
 }
 
 // Database drivers.
@@ -434,7 +464,7 @@ func checkDatabaseURL(raw string) error {
 		if u.Host == "" && u.Query().Get("host") == "" {
 			return fmt.Errorf("must name a host, e.g. postgres://user@host:5432/tagcast")
 		}
-		return nil
+		return checkPostgresParams(u)
 	}
 	scheme, _, ok := strings.Cut(raw, "://")
 	if !ok {
@@ -602,6 +632,31 @@ func passwordSpilled(raw string) bool {
 	return end >= 0 && strings.Contains(rest[end:], "@")
 }
 
+// sslModes are the sslmode values libpq and pgx know.
+var sslModes = []string{"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
+
+// checkPostgresParams checks what pgx would refuse at the first connection:
+// a port out of range (in the host list or ?port=) and an unknown sslmode.
+func checkPostgresParams(u *url.URL) error {
+	ports := u.Query()["port"]
+	for _, hp := range strings.Split(u.Host, ",") {
+		if _, p, err := net.SplitHostPort(hp); err == nil {
+			ports = append(ports, p)
+		}
+	}
+	for _, p := range ports {
+		for _, one := range strings.Split(p, ",") {
+			if n, err := strconv.Atoi(one); err != nil || n < 1 || n > 65535 {
+				return fmt.Errorf("port must be a number from 1 to 65535, got %q", one)
+			}
+		}
+	}
+	if m := u.Query().Get("sslmode"); m != "" && !slices.Contains(sslModes, m) {
+		return fmt.Errorf("sslmode must be one of %s, got %q", strings.Join(sslModes, ", "), m)
+	}
+	return nil
+}
+
 func withDefaultPort(hostport, port string) (string, error) {
 	h, p, err := net.SplitHostPort(hostport)
 	if err != nil {
@@ -619,6 +674,9 @@ func withDefaultPort(hostport, port string) (string, error) {
 
 func redisDB(path string, q url.Values) (int, error) {
 	s := strings.Trim(path, "/")
+	if s != "" && q.Get("db") != "" {
+		return 0, fmt.Errorf("names the database twice (path /%s and ?db=%s): give one", s, q.Get("db"))
+	}
 	if s == "" {
 		s = q.Get("db")
 	}

@@ -242,7 +242,7 @@ func newCampaignListCmd(g *globals) *cobra.Command {
 					return usageError("--status: must be one of %s, got %q", statusNames(), status)
 				}
 			}
-			if q.Limit < 0 || q.Limit > admin.MaxListLimit {
+			if (cmd.Flags().Changed("limit") && q.Limit < 1) || q.Limit < 0 || q.Limit > admin.MaxListLimit {
 				return usageError("--limit: must be from 1 to %d, got %d", admin.MaxListLimit, q.Limit)
 			}
 			if q.After < 0 {
