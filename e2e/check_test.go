@@ -389,14 +389,14 @@ func checkCallOrder(p *problems, key string, calls []callResult) {
 func judgePush(key string, ps emulator.Push, s sendRow, killed func(sendRow) bool) string {
 	switch ps.Answer {
 	case "ok":
-		if s.Status == "sent" && s.MessageUID == ps.MessageUID {
+		if s.Status == "sent" && s.MessageUID == ps.MessageUID && s.PushID == ps.ID {
 			return ""
 		}
 		if s.Status == "unknown" && killed(s) {
 			return ""
 		}
-		return fmt.Sprintf("MESSAGEUID NOT RECORDED: the emulator accepted %s and answered messageUID %s, but the store has %s with messageUID %q",
-			key, ps.MessageUID, s, s.MessageUID)
+		return fmt.Sprintf("MESSAGEUID NOT RECORDED: the emulator accepted %s and answered messageUID %s, push id %s, but the store has %s with messageUID %q, push id %q",
+			key, ps.MessageUID, ps.ID, s, s.MessageUID, s.PushID)
 	default: // accepted, but the connection was dropped: the client cannot know
 		if s.Status == "sent" {
 			return fmt.Sprintf("IMPOSSIBLE: %s is sent although the emulator dropped the answer of its only push", s)
@@ -636,6 +636,26 @@ func checkQuota(p *problems, sc *scenario, pushes []emulator.Push) {
 	for _, ps := range pushes {
 		byApp[ps.AppKey] = append(byApp[ps.AppKey], ps.ReceivedAt)
 	}
+	quotaWindows(p, sc, byApp, "pushes")
+}
+
+// checkLedgerQuota recounts the store's quota ledger (app key -> instants):
+// every attempt that may count at the service, the unanswered and the 5xx
+// ones too, which the emulator never processed and so never counted. The
+// guard must keep those within the quota as well: a guard that forgot them
+// (a rebuild counting only sent attempts, say) goes over the service's
+// quota, and no 429 from the emulator would show it.
+func checkLedgerQuota(p *problems, sc *scenario, counted map[string][]time.Time) {
+	byApp := map[string][]time.Time{}
+	for k, at := range counted {
+		byApp[k] = slices.Clone(at)
+	}
+	quotaWindows(p, sc, byApp, "attempts in the store's quota ledger")
+}
+
+// quotaWindows checks each app's instants (app key -> instants, what names
+// them) against its policy, window by window.
+func quotaWindows(p *problems, sc *scenario, byApp map[string][]time.Time, what string) {
 	for _, a := range sc.apps {
 		loc, err := time.LoadLocation(a.Timezone)
 		if err != nil {
@@ -648,11 +668,11 @@ func checkQuota(p *problems, sc *scenario, pushes []emulator.Push) {
 			p.add("quota check: app %s: windows %q/%q, want rolling|clock and calendar|rolling", a.Name, a.HourWindow, a.DayWindow)
 			continue
 		}
-		window(p, a, "hour", a.Hourly, a.HourWindow == "rolling", time.Hour, at, func(t time.Time) string {
+		window(p, a, what, "hour", a.Hourly, a.HourWindow == "rolling", time.Hour, at, func(t time.Time) string {
 			lt := t.In(loc) // the clock hour's first instant, as the service counts it
 			return lt.Add(-time.Duration(lt.Minute())*time.Minute - time.Duration(lt.Second())*time.Second - time.Duration(lt.Nanosecond())).UTC().Format(time.RFC3339)
 		})
-		window(p, a, "day", a.Daily, a.DayWindow == "rolling", 24*time.Hour, at, func(t time.Time) string {
+		window(p, a, what, "day", a.Daily, a.DayWindow == "rolling", 24*time.Hour, at, func(t time.Time) string {
 			return t.In(loc).Format(time.DateOnly)
 		})
 	}
@@ -660,12 +680,12 @@ func checkQuota(p *problems, sc *scenario, pushes []emulator.Push) {
 
 // window checks one window kind: rolling (any span of length holds at most
 // limit pushes) or fixed (each calendar bucket holds at most limit).
-func window(p *problems, a appSpec, name string, limit int, rolling bool, length time.Duration, at []time.Time, bucket func(time.Time) string) {
+func window(p *problems, a appSpec, what, name string, limit int, rolling bool, length time.Duration, at []time.Time, bucket func(time.Time) string) {
 	if rolling {
 		for i := range at {
 			j := sort.Search(len(at), func(j int) bool { return !at[j].Before(at[i].Add(length)) })
 			if j-i > limit {
-				p.add("QUOTA EXCEEDED: app %s sent %d pushes in the rolling %s from %s (limit %d)", a.Name, j-i, name, at[i].Format(time.RFC3339), limit)
+				p.add("QUOTA EXCEEDED: app %s: %d %s in the rolling %s from %s (limit %d)", a.Name, j-i, what, name, at[i].Format(time.RFC3339), limit)
 				return
 			}
 		}
@@ -677,7 +697,7 @@ func window(p *problems, a appSpec, name string, limit int, rolling bool, length
 	}
 	for b, n := range counts {
 		if n > limit {
-			p.add("QUOTA EXCEEDED: app %s sent %d pushes in the %s %s (limit %d)", a.Name, n, name, b, limit)
+			p.add("QUOTA EXCEEDED: app %s: %d %s in the %s %s (limit %d)", a.Name, n, what, name, b, limit)
 		}
 	}
 }
@@ -863,15 +883,25 @@ func (r roomModel) roomBetween(from, to time.Time) (time.Time, string, bool) {
 }
 
 // killedBeforeCall lists the unknown sends excused only because a killed
-// worker held them in flight, of which the emulator never saw a call: the
-// worker died between its claim and its call. The design accepts them (a
-// send found in_flight after a crash becomes unknown: the system cannot
-// know whether the call was made), so they are no problem, but the chaos
-// test counts and reports them apart from the unknowable calls.
+// worker held them in flight, which the service provably never got: the
+// emulator has no push for them and none of their calls went unanswered
+// (no call at all: the worker died between its claim and its call; or
+// only calls answered without a push, a 500 say, the worker dying before it
+// recorded the answer). The design accepts them (a send found in_flight
+// after a crash becomes unknown: the system cannot know whether the call
+// was made), so they are no problem, but the chaos test counts and reports
+// them apart from the unknowable calls.
 func killedBeforeCall(rec emuRecord, sends []sendRow, killed func(sendRow) bool) []sendRow {
+	pushed := map[string]bool{}
+	for _, ps := range rec.pushes {
+		pushed[sendKey(ps.Request)] = true
+	}
 	var out []sendRow
 	for _, s := range sends {
-		if s.Status == "unknown" && killed(s) && len(rec.calls[s.Key]) == 0 {
+		if s.Status != "unknown" || !killed(s) || pushed[s.Key] {
+			continue
+		}
+		if !slices.ContainsFunc(rec.calls[s.Key], func(c callResult) bool { return c.Dropped }) {
 			out = append(out, s)
 		}
 	}
@@ -886,6 +916,7 @@ func pipelineChecks(p *problems, sc *scenario, ids map[string]int64, rec emuReco
 	checkEmulator(p, rec, sc, sends, none)
 	checkDeliveries(p, sc, ids, rec, sends, none)
 	checkQuota(p, sc, rec.pushes)
+	checkLedgerQuota(p, sc, rec.counted)
 	checkLateness(p, sc, ids, rec.pushes, lateSlack)
 }
 
@@ -895,6 +926,7 @@ func chaosChecks(p *problems, sc *scenario, ids map[string]int64, rec emuRecord,
 	checkEmulator(p, rec, sc, sends, kills.heldAtKill)
 	checkDeliveries(p, sc, ids, rec, sends, unknowable(rec, kills.heldAtKill))
 	checkQuota(p, sc, rec.pushes)
+	checkLedgerQuota(p, sc, rec.counted)
 	checkChaosLateness(p, sc, ids, rec, sends, kills)
 }
 

@@ -87,7 +87,7 @@ func TestChecksCatchProblems(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var p problems
-			window(&p, a, "hour", a.Hourly, tt.rolling, time.Hour, tt.at, bucket)
+			window(&p, a, "pushes", "hour", a.Hourly, tt.rolling, time.Hour, tt.at, bucket)
 			if len(p.list) != tt.want {
 				t.Errorf("%d problems %v, want %d", len(p.list), p.list, tt.want)
 			}
@@ -581,7 +581,7 @@ func TestChecksCatchLateSend(t *testing.T) {
 // LOST even when the emulator never saw a call for it (the worker died
 // between its claim and its call). It must, however, be counted apart
 // (killedBeforeCall, logged by TestChaos as "killed before the call"),
-// and only sends with no call at all are counted there.
+// and only sends the service provably never got are counted there.
 func TestKilledBeforeCallIsCountedApart(t *testing.T) {
 	sc, ids, rec, sends, _ := cleanRecord()
 	kills := newKillRecord()
