@@ -288,7 +288,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // (Authorization among them) and bodies are never logged.
 func (s *Server) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := s.now()
+		start := time.Now() // real elapsed time: s.now may be a simulated clock
 		id := newRequestID()
 		w.Header().Set("X-Request-ID", id)
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, id))
@@ -297,7 +297,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
-		elapsed := s.now().Sub(start)
+		elapsed := time.Since(start)
 		route := r.Pattern
 		if route == "" {
 			route = "unmatched"
@@ -317,6 +317,10 @@ type requestMetrics struct {
 	duration *prometheus.HistogramVec
 }
 
+// requestBuckets reach past the admin client's 30 s timeout: a retry of a
+// campaign with thousands of failed runs can take minutes.
+var requestBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300}
+
 func newRequestMetrics(reg prometheus.Registerer) (*requestMetrics, error) {
 	m := &requestMetrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -325,7 +329,7 @@ func newRequestMetrics(reg prometheus.Registerer) (*requestMetrics, error) {
 		}, []string{"route", "code"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "tagcast", Subsystem: "admin", Name: "request_duration_seconds",
-			Help: "Admin API request duration by route pattern.", Buckets: prometheus.DefBuckets,
+			Help: "Admin API request duration by route pattern.", Buckets: requestBuckets,
 		}, []string{"route"}),
 	}
 	for _, c := range []prometheus.Collector{m.requests, m.duration} {

@@ -193,12 +193,9 @@ func reconcileLoop(ctx context.Context, r *scheduler.Reconciler, rdb redis.Unive
 		if err := queue.Register(ctx, rdb, queue.DefaultQueue); err != nil && ctx.Err() == nil {
 			log.Error().Err(err).Msg("register queue")
 		}
-		res, err := r.Tick(ctx)
-		switch {
-		case err != nil && ctx.Err() == nil:
+		// A pass that did work is logged by Tick itself.
+		if _, err := r.Tick(ctx); err != nil && ctx.Err() == nil {
 			log.Error().Err(err).Msg("reconcile")
-		case res != (scheduler.ReconcileResult{Checked: res.Checked}):
-			log.Info().Interface("result", res).Msg("reconciled")
 		}
 		select {
 		case <-ctx.Done():
