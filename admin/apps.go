@@ -163,7 +163,21 @@ func (s *Server) setUserTags(w http.ResponseWriter, r *http.Request) {
 	}
 	req := pushapi.SetUserTagsRequest{UserID: r.PathValue("user"), Tags: body.Tags}
 	if err := req.Validate(); err != nil {
-		s.fail(w, r, err)
+		var ve *pushapi.ValidationError
+		if !errors.As(err, &ve) {
+			s.fail(w, r, err)
+			return
+		}
+		var problems []Problem
+		var lines []string
+		for _, p := range ve.Problems { // the user id is the path parameter "user"
+			if p.Path == "userId" {
+				p.Path = "user"
+			}
+			problems = append(problems, Problem{Path: p.Path, Rule: p.Rule})
+			lines = append(lines, p.Path+": "+p.Rule)
+		}
+		s.fail(w, r, invalid("invalid request: "+strings.Join(lines, "; "), problems...))
 		return
 	}
 	if err := svc.SetUserTags(r.Context(), req.UserID, req.Tags); err != nil {

@@ -616,8 +616,13 @@ func emptyDocument(n *yaml.Node) bool {
 	return false
 }
 
-// duplicateKey finds the first object key given twice in a well-formed JSON
-// document, as a path ("push.audience").
+// DuplicateKey finds the first object key given twice in a well-formed JSON
+// document, as a path ("push.audience"). encoding/json lets the last one
+// win in silence: a body whose "tags" is given as ["vip"] and then as []
+// would clear the tags its writer meant to set.
+func DuplicateKey(data []byte) (string, bool) { return duplicateKey(data) }
+
+// duplicateKey is DuplicateKey.
 func duplicateKey(data []byte) (string, bool) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()

@@ -66,12 +66,28 @@ func (c *Client) SetUserTags(ctx context.Context, userID string, tags []string) 
 	if err := req.Validate(); err != nil {
 		return c.invalid(PathSetUserTags, err)
 	}
-	body, err := json.Marshal(req)
+	body, err := encodeJSON(req)
+	if err == nil {
+		err = checkBodySize(body)
+	}
 	if err != nil {
 		return c.invalid(PathSetUserTags, err)
 	}
 	_, err = c.call(ctx, PathSetUserTags, contentTypeJSON, body, nil)
 	return err
+}
+
+// checkBodySize refuses a tag call's body over MaxBodyBytes, which the
+// emulator applies to every body it receives: the service documents no
+// limit on the ids' length, so a batch of long ids could otherwise pass
+// Validate and still be refused.
+func checkBodySize(body []byte) error {
+	if len(body) <= MaxBodyBytes {
+		return nil
+	}
+	var p problems
+	p.add("body", CodeTooLong, "at most %d bytes encoded, got %d", MaxBodyBytes, len(body))
+	return p.err()
 }
 
 // BatchSetUserTags replaces the tags of up to 1000 users with the same tags.
@@ -81,7 +97,10 @@ func (c *Client) BatchSetUserTags(ctx context.Context, userIDs, tags []string) e
 	if err := req.Validate(); err != nil {
 		return c.invalid(PathBatchSetTags, err)
 	}
-	body, err := json.Marshal(req)
+	body, err := encodeJSON(req)
+	if err == nil {
+		err = checkBodySize(body)
+	}
 	if err != nil {
 		return c.invalid(PathBatchSetTags, err)
 	}
@@ -97,6 +116,9 @@ func (c *Client) GetUserTags(ctx context.Context, userIDs []string) (map[string]
 		return nil, c.invalid(PathGetUserTags, err)
 	}
 	form := url.Values{getUserTagsFormName: slices.Clone(userIDs)}
+	if err := checkBodySize([]byte(form.Encode())); err != nil {
+		return nil, c.invalid(PathGetUserTags, err)
+	}
 	var resp GetUserTagsResponse
 	if _, err := c.call(ctx, PathGetUserTags, contentTypeFormURL, []byte(form.Encode()), &resp); err != nil {
 		return nil, err

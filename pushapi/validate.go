@@ -26,7 +26,8 @@ const (
 	MaxTagBytes              = 40         // user tag APIs: bytes per tag
 	MaxBatchTagUsers         = 1000       // /user/tag/batch/set.json userIds
 	MaxGetTagUsers           = 50         // /user/tags/get.json userIds
-	// MaxBodyBytes bounds one encoded /push.json body. The service documents
+	// MaxBodyBytes bounds one encoded /push.json body (and a tag API call's
+	// body, which the emulator bounds alike). The service documents
 	// no such limit, only per-field ones, and notification.alert has none;
 	// this one is the project's, shared by the client (which refuses a
 	// bigger body before sending) and the emulator (which answers 1005 to a

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/tagcast/tagcast/campaign"
 	"github.com/tagcast/tagcast/config"
 	"github.com/tagcast/tagcast/pushapi"
 	"github.com/tagcast/tagcast/quota"
@@ -331,23 +331,33 @@ func (g *globals) readInput(path string) ([]byte, error) {
 // ("(document)" for the whole document); err is for unreadable or malformed
 // documents, with the file's line:column for JSON.
 func decodeBody(name string, data []byte, v any) ([]pushapi.FieldError, error) {
-	if isYAML(name, data) {
-		converted, err := yamlToJSON(data)
+	yamlDoc := isYAML(name, data)
+	if yamlDoc {
+		converted, err := yamlToJSON(data) // refuses a key given twice
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		data = converted
 	}
 	err := pushapi.DecodeJSON(data, v)
+	// A JSON key given twice is a problem: DecodeJSON keeps the last one,
+	// and `"tags":["vip"],"tags":[]` would clear what was meant to be set.
+	// (Checked once the document parsed: its nesting is bounded then.)
+	var dup []pushapi.FieldError
 	var se *pushapi.SyntaxError
 	var ve *pushapi.ValidationError
+	if !yamlDoc && (err == nil || errors.As(err, &ve)) {
+		if path, ok := campaign.DuplicateKey(data); ok {
+			dup = []pushapi.FieldError{{Path: path, Rule: "given more than once", Code: pushapi.CodeParam}}
+		}
+	}
 	switch {
 	case err == nil:
-		return nil, nil
+		return dup, nil
 	case errors.As(err, &se):
 		return nil, fmt.Errorf("%s:%d:%d: %s", name, se.Line, se.Column, se.Msg)
 	case errors.As(err, &ve):
-		problems := slices.Clone(ve.Problems)
+		problems := append(dup, ve.Problems...)
 		for i := range problems {
 			if problems[i].Path == "" {
 				problems[i].Path = "(document)"

@@ -64,9 +64,27 @@ type problemsError struct {
 func (e *problemsError) Error() string { return e.msg }
 func (e *problemsError) Unwrap() error { return e.ve }
 
-// callFailed wraps a failed call with the app name and the outcome advice.
+// callFailed wraps a failed tag call with the app name and the advice.
 func callFailed(what, app string, err error) error {
-	return &exitError{code: 1, err: fmt.Errorf("%s (app %s): %w%s", what, app, err, outcomeAdvice(pushapi.Classify(err)))}
+	return &exitError{code: 1, err: fmt.Errorf("%s (app %s): %w%s", what, app, err, tagAdvice(pushapi.Classify(err)))}
+}
+
+// tagAdvice is outcomeAdvice for the tag APIs: they cost no push quota, a
+// 429 is the batch endpoint's 10 calls a second, and setting a user's tags
+// replaces them (and getting them changes nothing), so a call whose outcome
+// is unknown is safe to run again.
+func tagAdvice(o pushapi.Outcome) string {
+	switch o {
+	case pushapi.OutcomeUnknown:
+		return "\n  outcome unknown: the call may or may not have taken effect; running the command again is safe (tag calls read or replace tags, and are not counted as pushes)"
+	case pushapi.OutcomeRateLimited:
+		return "\n  rate limited: the tag APIs allow 10 batch calls a second per app; try again in a second"
+	case pushapi.OutcomeRetry:
+		return "\n  temporary failure: nothing was changed; try again later"
+	case pushapi.OutcomeFailed:
+		return "\n  rejected by the service: fix the cause before trying again"
+	}
+	return ""
 }
 
 // tagsSetReport is `tags set|batch-set --output json`.

@@ -249,8 +249,8 @@ func validateApp(a AppConfig, path string) (*time.Location, error) {
 		}
 	}
 	for i, u := range a.Users {
-		if u.ID == "" {
-			errs = append(errs, fmt.Errorf("%s.users[%d].id: required", path, i))
+		if err := checkUser(fmt.Sprintf("%s.users[%d]", path, i), u); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return loc, errors.Join(errs...)

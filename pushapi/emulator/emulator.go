@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -308,6 +309,26 @@ func (e *Emulator) faultsFor(st *app) Faults {
 	return e.faults
 }
 
+// checkUser refuses a seeded user the tag APIs could not have made: no id,
+// or tags past their limits (at most 20, each 1 to 40 bytes). Such a user
+// would match tag pushes that no user of the real service could.
+func checkUser(path string, u User) error {
+	if u.ID == "" {
+		return fmt.Errorf("%s.id: required", path)
+	}
+	err := (&pushapi.SetUserTagsRequest{UserID: u.ID, Tags: u.Tags}).Validate()
+	var ve *pushapi.ValidationError
+	if errors.As(err, &ve) {
+		var errs []error
+		for _, p := range ve.Problems {
+			field := strings.Replace(p.Path, "userId", "id", 1)
+			errs = append(errs, fmt.Errorf("%s.%s: %s", path, field, p.Rule))
+		}
+		return errors.Join(errs...)
+	}
+	return err
+}
+
 // SetUsers adds or replaces users of an app (with their tags and package
 // names), as if their tags had been set through the tag APIs.
 func (e *Emulator) SetUsers(appKey string, users ...User) error {
@@ -318,8 +339,8 @@ func (e *Emulator) SetUsers(appKey string, users ...User) error {
 		return fmt.Errorf("app %q: %w", appKey, ErrUnknownApp)
 	}
 	for i, u := range users {
-		if u.ID == "" {
-			return fmt.Errorf("users[%d].id: required", i)
+		if err := checkUser(fmt.Sprintf("users[%d]", i), u); err != nil {
+			return err
 		}
 	}
 	for _, u := range users {
