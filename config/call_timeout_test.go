@@ -26,6 +26,7 @@ func TestWorkerRulesTakeOneTimeoutForTheWholeCall(t *testing.T) {
 		app.Timeout = tc.timeout
 		cfg.Apps = []App{app}
 		cfg.Worker.AttemptBudget = max(cfg.Worker.AttemptBudget, BeforeCall+tc.timeout)
+		cfg.Worker.ShutdownTimeout = max(cfg.Worker.ShutdownTimeout, BeforeCall+tc.timeout)
 		if err := cfg.Validate(); err != nil {
 			t.Errorf("%s: refused, though a whole call (fail-over included) takes at most one timeout:\n%v", tc.name, err)
 		}

@@ -167,7 +167,7 @@ func TestLeaseCoversTheCallAndTheRecord(t *testing.T) {
 		timeout, lease string
 		ok             bool
 	}{{"10s", "30s", false}, {"10s", "31s", true}, {"60s", "2m", true}, {"60s", "80s", false}} {
-		cfg := mustLoad(t, "apps:\n  - {name: main, app_key: k, app_secret_env: MAIN_SECRET, data_center: beijing, timeout: "+tc.timeout+"}\nworker: {lease: "+tc.lease+", store_timeout: 15s, attempt_budget: 65s}\n",
+		cfg := mustLoad(t, "apps:\n  - {name: main, app_key: k, app_secret_env: MAIN_SECRET, data_center: beijing, timeout: "+tc.timeout+"}\nworker: {lease: "+tc.lease+", store_timeout: 15s, attempt_budget: 65s, shutdown_timeout: 65s}\n",
 			env{"MAIN_SECRET": "s"}, nil)
 		err := cfg.Validate()
 		if (err == nil) != tc.ok || (err != nil && !strings.Contains(err.Error(), "worker.lease: must be longer than 5s before the call, apps[0].timeout")) {

@@ -209,6 +209,17 @@ func (w Worker) validate(apps []App, v *validator) {
 			break
 		}
 	}
+	for i, a := range apps {
+		// At a stop no send starts, but one already claimed goes on to its
+		// call on the task's context, which asynq cancels when the
+		// shutdown timeout ends: a call cut mid-request ends its send
+		// unknown though the service may have answered it.
+		if need := BeforeCall + a.Timeout; w.ShutdownTimeout > 0 && a.Timeout > 0 && w.ShutdownTimeout < need {
+			v.add("worker.shutdown_timeout", "must be at least %s before the call plus apps[%d].timeout %s, %s (a push call under way at a stop must be let finish), got %s",
+				BeforeCall, i, a.Timeout, need, w.ShutdownTimeout)
+			break
+		}
+	}
 	for _, d := range []struct {
 		path string
 		v    time.Duration

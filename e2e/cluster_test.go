@@ -195,7 +195,7 @@ func (c *cluster) config(emuURL, pgURL string) string {
 	// budget on injected faults and ends failed (by policy, not lost), which
 	// the checks would rightly report: about one full chaos run in 40, seen
 	// once. With 8 that is one send in 10^8.
-	b.WriteString("worker:\n  concurrency: 20\n  shutdown_timeout: 5s\n  max_snooze: 1s\n  backoff: {max_attempts: 8}\n")
+	b.WriteString("worker:\n  concurrency: 20\n  shutdown_timeout: 8s\n  max_snooze: 1s\n  backoff: {max_attempts: 8}\n")
 	fmt.Fprintf(&b, "scheduler:\n  interval: %s\n", schedulerInterval) // the probes rely on it (schedulerLookahead)
 	b.WriteString("log:\n  level: info\n  format: json\n")
 	return b.String()

@@ -325,7 +325,7 @@ func demoConfig(emuURL, secret, token, dbPath string) *config.Config {
 	cfg.Admin.Tokens = []config.Secret{config.NewSecret(token)}
 	cfg.Scheduler.Interval = 250 * time.Millisecond
 	cfg.Worker.Concurrency = 4
-	cfg.Worker.ShutdownTimeout = 5 * time.Second
+	cfg.Worker.ShutdownTimeout = config.BeforeCall + app.Timeout // a call under way at a stop may finish
 	cfg.Worker.InlineWait = 3 * time.Second
 	cfg.Worker.SnoozeLead = 500 * time.Millisecond
 	cfg.Worker.MaxSnooze = 2 * time.Second

@@ -191,11 +191,25 @@ func (d *deps) lockPostgresGuard(ctx context.Context, exclusive bool) error {
 		// and closing the connection ends it (or the process's exit does),
 		// so an unlock that fails (the session already gone, a database
 		// that stopped answering, a check still waiting) changes nothing.
-		uctx, cancel := context.WithTimeout(context.Background(), guardLockTimeout)
-		defer cancel()
-		_, _ = conn.ExecContext(uctx, `SELECT pg_advisory_unlock_all()`)
-		_, _ = conn.Close(), db.Close()
-		return nil
+		// database/sql takes the connection's lock before it looks at a
+		// context, so a check stuck on a database that stopped answering
+		// would hold the unlock and the close for as long as it hangs:
+		// they run aside, and the stop waits for them at most
+		// guardLockTimeout (the process's exit then ends the session).
+		released := make(chan struct{})
+		go func() {
+			defer close(released)
+			uctx, cancel := context.WithTimeout(context.Background(), guardLockTimeout)
+			defer cancel()
+			_, _ = conn.ExecContext(uctx, `SELECT pg_advisory_unlock_all()`)
+			_, _ = conn.Close(), db.Close()
+		}()
+		select {
+		case <-released:
+			return nil
+		case <-time.After(guardLockTimeout + time.Second):
+			return errors.New("the database did not answer: the lock ends with this process's session")
+		}
 	})
 	return nil
 }

@@ -164,7 +164,7 @@ func TestTheGuardLockTakesNoConnectionOfThePool(t *testing.T) {
 redis: {url: ""}
 database: {url: %q, max_open_conns: 1}
 admin: {addr: %q, server: "http://%s", tokens_env: ROLE_TOKENS, token_env: ROLE_TOKEN}
-worker: {shutdown_timeout: 5s}
+worker: {shutdown_timeout: 10s}
 scheduler: {interval: 200ms}
 log: {level: info, format: json}
 `, emuURL, testenv.Postgres(t), addr, addr))
@@ -330,7 +330,7 @@ func TestStopIsBoundedWhenTheStoreHangs(t *testing.T) {
 				}
 			}
 		}
-		t.Errorf("serve still stopping 60 s after the signal with the database not answering (worker.shutdown_timeout 5s); log tail:\n%s\nstuck in:\n%s",
+		t.Errorf("serve still stopping 60 s after the signal with the database not answering (worker.shutdown_timeout 10s); log tail:\n%s\nstuck in:\n%s",
 			r.stderr.Tail(3), stuck)
 	}
 }

@@ -73,7 +73,7 @@ func roleConfig(t *testing.T, emuURL, redisURL, dbURL, adminAddr string) string 
 redis: {url: %q}
 database: {url: %q}
 admin: {addr: %q, server: "http://%s", tokens_env: ROLE_TOKENS, token_env: ROLE_TOKEN}
-worker: {shutdown_timeout: 5s}
+worker: {shutdown_timeout: 10s}
 scheduler: {interval: 200ms}
 log: {level: info, format: json}
 `, emuURL, redisURL, dbURL, adminAddr, adminAddr))
