@@ -416,6 +416,12 @@ func runRoles(ctx context.Context, g *globals, cfg *config.Config, roles roleSet
 	}
 	p, err := startProcess(ctx, d, roles, roleOptions{})
 	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			// A signal during startup (a Redis ping, the migration lock):
+			// the graceful stop the help promises, not a failure.
+			d.log.Info().Str("roles", roles.String()).Msg("tagcast stopped by a signal before it had started")
+			return nil
+		}
 		return &exitError{code: 1, err: fmt.Errorf("%s: %w", roles, err)}
 	}
 	runErr := p.wait(ctx)
