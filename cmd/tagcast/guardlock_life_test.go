@@ -208,6 +208,39 @@ type dbProxy struct {
 	conns  []net.Conn
 }
 
+// proxiedPostgres is a throwaway PostgreSQL behind a dbProxy, and the URL
+// that reaches it through the proxy.
+func proxiedPostgres(t *testing.T) (*dbProxy, string) {
+	t.Helper()
+	dbURL := testenv.Postgres(t)
+	hostPort := strings.SplitN(strings.TrimPrefix(dbURL, "postgres://postgres@"), "/", 2)
+	proxy := newDBProxy(t, hostPort[0])
+	return proxy, "postgres://postgres@" + proxy.ln.Addr().String() + "/" + hostPort[1]
+}
+
+// stacksOf lists, from every goroutine's stack whose text holds
+// goroutineHas, the lines holding one of lineHas: where a stop is stuck.
+func stacksOf(goroutineHas string, lineHas ...string) string {
+	buf := make([]byte, 1<<22)
+	stacks := string(buf[:runtime.Stack(buf, true)])
+	var stuck strings.Builder
+	for _, g := range strings.Split(stacks, "\n\n") {
+		if !strings.Contains(g, goroutineHas) {
+			continue
+		}
+		for _, l := range strings.Split(g, "\n") {
+			for _, h := range lineHas {
+				if strings.Contains(l, h) {
+					stuck.WriteString(l + "\n")
+					break
+				}
+			}
+		}
+		stuck.WriteString("--\n")
+	}
+	return stuck.String()
+}
+
 func newDBProxy(t *testing.T, target string) *dbProxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -304,10 +337,7 @@ func (p *dbProxy) setDelay(d time.Duration) {
 func TestStopIsBoundedWhenTheStoreHangs(t *testing.T) {
 	t.Parallel()
 	_, emuURL := roleEmulator(t)
-	dbURL := testenv.Postgres(t)
-	hostPort := strings.SplitN(strings.TrimPrefix(dbURL, "postgres://postgres@"), "/", 2)
-	proxy := newDBProxy(t, hostPort[0])
-	proxied := "postgres://postgres@" + proxy.ln.Addr().String() + "/" + hostPort[1]
+	proxy, proxied := proxiedPostgres(t)
 	r := startRole(t, "--config", roleConfig(t, emuURL, "", proxied, testenv.FreeAddr(t)), "serve")
 	t.Cleanup(proxy.thaw) // runs before startRole's cleanup: lets a hung stop finish
 	r.waitStarted(t)
@@ -318,18 +348,7 @@ func TestStopIsBoundedWhenTheStoreHangs(t *testing.T) {
 	case code := <-r.done:
 		r.done <- code // for startRole's cleanup
 	case <-time.After(60 * time.Second):
-		buf := make([]byte, 1<<22)
-		stacks := string(buf[:runtime.Stack(buf, true)])
-		var stuck string
-		for _, g := range strings.Split(stacks, "\n\n") {
-			if strings.Contains(g, "(*deps).close") {
-				for _, l := range strings.Split(g, "\n") {
-					if strings.Contains(l, "tagcast/cmd/tagcast.") {
-						stuck += l + "\n"
-					}
-				}
-			}
-		}
+		stuck := stacksOf("(*deps).close", "tagcast/cmd/tagcast.")
 		t.Errorf("serve still stopping 60 s after the signal with the database not answering (worker.shutdown_timeout 10s); log tail:\n%s\nstuck in:\n%s",
 			r.stderr.Tail(3), stuck)
 	}

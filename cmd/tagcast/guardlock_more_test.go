@@ -88,10 +88,7 @@ func TestOneSQLiteFileUnderTwoNamesTakesOneGuardLock(t *testing.T) {
 func TestADatabaseStallIsNotALostGuardLock(t *testing.T) {
 	t.Parallel()
 	_, emuURL := roleEmulator(t)
-	dbURL := testenv.Postgres(t)
-	hostPort := strings.SplitN(strings.TrimPrefix(dbURL, "postgres://postgres@"), "/", 2)
-	proxy := newDBProxy(t, hostPort[0])
-	proxied := "postgres://postgres@" + proxy.ln.Addr().String() + "/" + hostPort[1]
+	proxy, proxied := proxiedPostgres(t)
 	r := startRole(t, "--config", roleConfig(t, emuURL, testenv.Redis(t).URL(), proxied, testenv.FreeAddr(t)), "worker")
 	t.Cleanup(proxy.thaw)
 	r.waitStarted(t)
@@ -120,10 +117,7 @@ func TestADatabaseStallIsNotALostGuardLock(t *testing.T) {
 func TestAStopDuringTheLockCheckExitsZero(t *testing.T) {
 	t.Parallel()
 	_, emuURL := roleEmulator(t)
-	dbURL := testenv.Postgres(t)
-	hostPort := strings.SplitN(strings.TrimPrefix(dbURL, "postgres://postgres@"), "/", 2)
-	proxy := newDBProxy(t, hostPort[0])
-	proxied := "postgres://postgres@" + proxy.ln.Addr().String() + "/" + hostPort[1]
+	proxy, proxied := proxiedPostgres(t)
 	r := startRole(t, "--config", roleConfig(t, emuURL, testenv.Redis(t).URL(), proxied, testenv.FreeAddr(t)), "worker")
 	r.waitStarted(t)
 

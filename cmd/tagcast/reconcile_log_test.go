@@ -8,11 +8,9 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
 	"github.com/tagcast/tagcast/campaign"
-	"github.com/tagcast/tagcast/campaign/sqlstore"
 	"github.com/tagcast/tagcast/internal/testenv"
 	"github.com/tagcast/tagcast/pushapi"
 	"github.com/tagcast/tagcast/scheduler"
@@ -27,24 +25,14 @@ import (
 func TestReconcilePassLoggedOnce(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	srv := testenv.Redis(t)
-	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
-	t.Cleanup(func() { _ = rdb.Close() })
-	st, err := sqlstore.Open(ctx, "sqlite::memory:")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	rdb, st := reconcileDeps(t)
 
 	// One due run, claimed by a scheduler that crashed before enqueuing it:
 	// the reconciler's unqueued step enqueues it.
 	now := time.Now()
 	at := now.Add(-time.Second)
-	_, err = st.Create(ctx, campaign.Campaign{
-		App: "main", Name: "review",
+	_, err := st.Create(ctx, campaign.Campaign{
+		App: "main", Name: "reconcile-once",
 		Push: pushapi.Request{
 			Platform: []string{pushapi.PlatformIOS}, FromUserID: "system",
 			Message:      &pushapi.Message{ObjectName: "AppNote", Content: "hi"},

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"runtime"
-	"strings"
 	"testing"
 	"time"
 
@@ -21,10 +19,7 @@ import (
 func TestStopIsBoundedWhenTheLockCheckHangs(t *testing.T) {
 	t.Parallel()
 	_, emuURL := roleEmulator(t)
-	dbURL := testenv.Postgres(t)
-	hostPort := strings.SplitN(strings.TrimPrefix(dbURL, "postgres://postgres@"), "/", 2)
-	proxy := newDBProxy(t, hostPort[0])
-	proxied := "postgres://postgres@" + proxy.ln.Addr().String() + "/" + hostPort[1]
+	proxy, proxied := proxiedPostgres(t)
 	r := startRole(t, "--config", roleConfig(t, emuURL, testenv.Redis(t).URL(), proxied, testenv.FreeAddr(t)), "worker")
 	t.Cleanup(proxy.thaw) // runs before startRole's cleanup: lets a hung stop finish
 	r.waitStarted(t)
@@ -42,19 +37,7 @@ func TestStopIsBoundedWhenTheLockCheckHangs(t *testing.T) {
 	case code := <-r.done:
 		r.done <- code // for startRole's cleanup
 	case <-time.After(bound):
-		buf := make([]byte, 1<<22)
-		stacks := string(buf[:runtime.Stack(buf, true)])
-		var stuck string
-		for _, g := range strings.Split(stacks, "\n\n") {
-			if strings.Contains(g, "lockPostgresGuard.func") && strings.Contains(g, "database/sql") {
-				for _, l := range strings.Split(g, "\n") {
-					if strings.Contains(l, "database/sql.") || strings.Contains(l, "tagcast/cmd/tagcast.") || strings.Contains(l, "sync.") {
-						stuck += l + "\n"
-					}
-				}
-				stuck += "--\n"
-			}
-		}
+		stuck := stacksOf("lockPostgresGuard.func", "database/sql.", "tagcast/cmd/tagcast.", "sync.")
 		t.Errorf("worker still stopping %s after SIGTERM with the guard lock's check waiting on a database that stopped answering "+
 			"(guardLockTimeout %s should bound the release); log tail:\n%s\nstuck in:\n%s", bound, guardLockTimeout, r.stderr.Tail(3), stuck)
 	}

@@ -56,22 +56,29 @@ func TestRedisClientFromURL(t *testing.T) {
 	}
 }
 
+// reconcileDeps is what a reconcile loop runs on: a throwaway Redis and a
+// migrated in-memory store.
+func reconcileDeps(t *testing.T) (*redis.Client, *sqlstore.Store) {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: testenv.Redis(t).Addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	st, err := sqlstore.Open(context.Background(), "sqlite::memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	if err := st.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return rdb, st
+}
+
 // TestReconcileLoopRegistersTheQueue: after a FLUSHALL the loop's first
 // pass puts the queue back into asynq's queue set.
 func TestReconcileLoopRegistersTheQueue(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	srv := testenv.Redis(t)
-	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
-	t.Cleanup(func() { _ = rdb.Close() })
-	st, err := sqlstore.Open(ctx, "sqlite::memory:")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	rdb, st := reconcileDeps(t)
 	r, err := scheduler.NewReconciler(scheduler.ReconcilerConfig{
 		Store: st, Queue: asynq.NewClientFromRedisClient(rdb), Inspector: asynq.NewInspectorFromRedisClient(rdb), Logger: zerolog.Nop(),
 	})
@@ -81,7 +88,9 @@ func TestReconcileLoopRegistersTheQueue(t *testing.T) {
 	if err := queue.Register(ctx, rdb, queue.DefaultQueue); err != nil {
 		t.Fatal(err)
 	}
-	srv.Flush(t)
+	if err := rdb.FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
 	registered := func() bool {
 		ok, err := rdb.SIsMember(ctx, queue.AllQueuesKey, queue.DefaultQueue).Result()
 		if err != nil {
