@@ -125,16 +125,7 @@ var farFuture = time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func (b bundle) fire(t testing.TB, users int) (campaign.Run, []campaign.Send) {
 	t.Helper()
-	c := b.create(t, newCampaign("main", "fired", t0, users))
-	runs, err := b.store.ClaimDue(b.ctx, t0, 100, plan)
-	if err != nil || len(runs) != 1 || runs[0].CampaignID != c.ID {
-		t.Fatalf("ClaimDue = %v, %v; want one run of campaign %d", runs, err, c.ID)
-	}
-	r, sends, err := b.store.GetRun(b.ctx, runs[0].ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r, sends
+	return b.fireAt(t, newCampaign("main", "fired", t0, users), t0)
 }
 
 // startedRun is fire's run, started (running), with its sends, of which

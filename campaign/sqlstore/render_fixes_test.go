@@ -21,7 +21,7 @@ func parseAtT0(t *testing.T, src string) campaign.Campaign {
 
 // fireAt creates c and claims its fire at `at`; it returns the run and
 // its sends.
-func (b bundle) fireAt(t *testing.T, c campaign.Campaign, at time.Time) (campaign.Run, []campaign.Send) {
+func (b bundle) fireAt(t testing.TB, c campaign.Campaign, at time.Time) (campaign.Run, []campaign.Send) {
 	t.Helper()
 	c = b.create(t, c)
 	runs, err := b.store.ClaimDue(b.ctx, at, 10, plan)

@@ -39,6 +39,11 @@ func TestExpireRetriedRunWithSentSends(t *testing.T) {
 			if r.Status != campaign.RunPartiallyFailed {
 				t.Errorf("run status = %s, want partially_failed", r.Status)
 			}
+			// The move is one write from pending: an edge of the transitions
+			// table (and so of docs/state-machine.md), not a pretended start.
+			if !campaign.CanTransition(campaign.RunPending, r.Status) {
+				t.Errorf("the store moved the run from pending to %s, an edge campaign.transitions does not have", r.Status)
+			}
 			_, after, err := b.store.GetRun(b.ctx, run.ID)
 			if err != nil {
 				t.Fatal(err)
