@@ -116,7 +116,7 @@ func (s *stack) startWorker(tb testing.TB, concurrency int) *worker.Server {
 		tb.Fatal(err)
 	}
 	var once sync.Once
-	tb.Cleanup(func() { once.Do(srv.Shutdown) })
+	tb.Cleanup(func() { once.Do(func() { _ = srv.Shutdown() }) })
 	return srv
 }
 

@@ -130,7 +130,10 @@ func helperMain(role string) int {
 	if role == roleMemWorker {
 		printMem(role)
 	}
-	srv.Shutdown()
+	if err := srv.Shutdown(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	return 0
 }
 

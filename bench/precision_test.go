@@ -61,7 +61,9 @@ func precisionOnce(b *testing.B) {
 		return s.count(b, `SELECT count(*) FROM runs WHERE finished_at IS NOT NULL`) == n
 	})
 	stop()
-	srv.Shutdown()
+	if err := srv.Shutdown(); err != nil {
+		b.Fatal(err)
+	}
 
 	ids := s.runIDs(b)
 	var enq, send, emu lags

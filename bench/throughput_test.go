@@ -94,7 +94,9 @@ func throughputOnce(b *testing.B, dbURL string) {
 	cpu := cpuByCommand().since(cpu0)
 	stopProfile()
 	stop()
-	srv.Shutdown()
+	if err := srv.Shutdown(); err != nil {
+		b.Fatal(err)
+	}
 	// The last run to finish, read through the store (SQLite keeps instants
 	// as integers, so a raw max(finished_at) does not scan into a time).
 	var lastID int64

@@ -90,7 +90,9 @@ func helperMain() int {
 		return fail(err)
 	}
 	<-ctx.Done()
-	srv.Shutdown()
+	if err := srv.Shutdown(); err != nil {
+		return fail(err)
+	}
 	return 0
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -64,6 +65,9 @@ type Server struct {
 	// a handler still records what the service answered, on a detached
 	// context, and Shutdown waits for that.
 	running sync.WaitGroup
+	// inHandler is how many handler invocations have not returned: the
+	// count Shutdown reports when it stops waiting for them.
+	inHandler atomic.Int64
 }
 
 // NewServer builds the server on client (asynq.NewServerFromRedisClient):
@@ -96,7 +100,8 @@ func NewServer(client redis.UniversalClient, h *Handler, cfg ServerConfig, log z
 	s := &Server{srv: srv, handler: h, mux: asynq.NewServeMux(), log: log}
 	s.mux.Handle(queue.TypeRunSend, asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
 		s.running.Add(1)
-		defer s.running.Done()
+		s.inHandler.Add(1)
+		defer func() { s.inHandler.Add(-1); s.running.Done() }()
 		return h.ProcessTask(ctx, t)
 	}))
 	return s, nil
@@ -116,7 +121,12 @@ func (s *Server) Start() error {
 // flight then has its call cancelled (its task goes back to the queue);
 // Shutdown also waits for its outcome to be recorded (bounded by the
 // handler's StoreTimeout), since the caller closes the store next.
-func (s *Server) Shutdown() {
+//
+// It returns an error (ErrStoppedRecording) when it stopped waiting for a
+// run still recording its outcome (the store did not answer): a send that
+// run left in_flight is settled unknown once its lease has passed, so the
+// stop was not clean and the caller should say so (tagcast exits 1).
+func (s *Server) Shutdown() error {
 	s.handler.Drain()
 	s.srv.Stop()
 	s.srv.Shutdown()
@@ -127,13 +137,22 @@ func (s *Server) Shutdown() {
 	go func() { s.running.Wait(); close(done) }()
 	t := time.NewTimer(2*s.handler.cfg.StoreTimeout + time.Second)
 	defer t.Stop()
+	var err error
 	select {
 	case <-done:
 	case <-t.C:
-		s.log.Error().Msg("worker stopped with a run still recording its outcome")
+		n := s.inHandler.Load()
+		s.log.Error().Int64("runs", n).Msg("worker stopped with a run still recording its outcome")
+		err = fmt.Errorf("%w: %d run(s); a send they left in_flight is settled unknown once its lease has passed (campaign retry --unknown resends it, at the risk of a second push)",
+			ErrStoppedRecording, n)
 	}
 	s.log.Info().Msg("worker stopped")
+	return err
 }
+
+// ErrStoppedRecording is the error of a Shutdown that stopped waiting for a
+// run still recording its outcome.
+var ErrStoppedRecording = errors.New("worker: stopped with a run still recording its outcome")
 
 // asynqLogger routes asynq's log lines to zerolog.
 type asynqLogger struct{ log zerolog.Logger }

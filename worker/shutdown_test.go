@@ -2,6 +2,8 @@ package worker_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,6 +24,40 @@ func (s slowRecordStore) RecordOutcomeAndFinish(ctx context.Context, tok campaig
 	return s.Store.RecordOutcomeAndFinish(ctx, tok, o)
 }
 
+// startOneSend starts a worker server (concurrency 1, shutdown_timeout
+// 300 ms) whose outcome records take delay, fires one run of one send and
+// returns once its push has reached the emulator.
+func startOneSend(t *testing.T, e *env, delay time.Duration, cfg worker.Config) (*worker.Server, []int64) {
+	t.Helper()
+	h, err := worker.NewHandler(worker.Deps{
+		Store: slowRecordStore{Store: e.store, delay: delay}, Guard: e.guard,
+		Pushers: map[string]worker.Pusher{testApp: e.client}, Clock: e.clock, Logger: testLogger(t),
+	}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := worker.NewServer(e.rdb, h, worker.ServerConfig{
+		Concurrency: 1, ShutdownTimeout: 300 * time.Millisecond, TaskCheckInterval: 20 * time.Millisecond,
+	}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := fire(t, e.ctx, e.store, 1, body(), t0, t0, 0)
+	enqueueAll(t, e.ctx, e.rdb, ids)
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for len(e.emu.PushesFor(testKey)) == 0 {
+		if time.Now().After(deadline) {
+			_ = srv.Shutdown()
+			t.Fatal("nothing reached the emulator within 20 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return srv, ids
+}
+
 // TestShutdownWaitsForTheOutcomeOfASendInFlight: a push is in
 // flight (the service holds its answer) when SIGTERM comes, and is still in
 // flight when worker.shutdown_timeout expires. asynq then cancels the
@@ -36,36 +72,12 @@ func TestShutdownWaitsForTheOutcomeOfASendInFlight(t *testing.T) {
 	if err := e.emu.SetFaults(testKey, &emulator.Faults{StallSent: 1, StallFor: emulator.Duration(time.Minute)}); err != nil {
 		t.Fatal(err)
 	}
-	h, err := worker.NewHandler(worker.Deps{
-		Store: slowRecordStore{Store: e.store, delay: time.Second}, Guard: e.guard,
-		Pushers: map[string]worker.Pusher{testApp: e.client}, Clock: e.clock, Logger: testLogger(t),
-	}, worker.Config{Lease: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	const shutdownTimeout = 300 * time.Millisecond
-	srv, err := worker.NewServer(e.rdb, h, worker.ServerConfig{
-		Concurrency: 1, ShutdownTimeout: shutdownTimeout, TaskCheckInterval: 20 * time.Millisecond,
-	}, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := fire(t, e.ctx, e.store, 1, body(), t0, t0, 0)
-	enqueueAll(t, e.ctx, e.rdb, ids)
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	for len(e.emu.PushesFor(testKey)) == 0 {
-		if time.Now().After(deadline) {
-			srv.Shutdown()
-			t.Fatal("nothing reached the emulator within 20 s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	srv, ids := startOneSend(t, e, time.Second, worker.Config{Lease: time.Minute})
 
 	start := time.Now()
-	srv.Shutdown()
+	if err := srv.Shutdown(); err != nil {
+		t.Errorf("Shutdown: %v, though the record took 1 s of its 15 s", err)
+	}
 	took := time.Since(start)
 	_, sends := e.run(ids[0])
 	if sends[0].Status == campaign.SendInFlight {
@@ -75,7 +87,7 @@ func TestShutdownWaitsForTheOutcomeOfASendInFlight(t *testing.T) {
 
 	// Whatever Shutdown did, the handler ends with the send unknown (the
 	// push was processed by the service, its answer lost).
-	deadline = time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		_, sends = e.run(ids[0])
 		if sends[0].Status != campaign.SendInFlight || time.Now().After(deadline) {
@@ -85,5 +97,45 @@ func TestShutdownWaitsForTheOutcomeOfASendInFlight(t *testing.T) {
 	}
 	if sends[0].Status != campaign.SendUnknown {
 		t.Errorf("send %s, want unknown", sends[0].Status)
+	}
+}
+
+// TestShutdownReportsARunItGaveUpOn: when a run is still recording its
+// outcome after Shutdown's bound (a store that does not answer and ignores
+// its context), Shutdown stops waiting, since the process must exit, and
+// says so with ErrStoppedRecording: tagcast turns that into exit 1, so an
+// operator or supervisor sees a stop that may have left a send in_flight
+// (later unknown) instead of a clean exit 0. A stop that waited for every
+// run returns nil.
+func TestShutdownReportsARunItGaveUpOn(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		delay time.Duration
+		want  error
+	}{
+		{"recorded in time", 0, nil},
+		{"still recording", 4 * time.Second, worker.ErrStoppedRecording},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := setup(t, envOpts{clientTimeout: 30 * time.Second})
+			srv, ids := startOneSend(t, e, tc.delay, worker.Config{Lease: time.Minute, StoreTimeout: 500 * time.Millisecond})
+			if tc.delay == 0 {
+				// Let the record land before the stop: the clean case.
+				for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+					if _, sends := e.run(ids[0]); sends[0].Status != campaign.SendInFlight || time.Now().After(deadline) {
+						break
+					}
+				}
+			}
+			err := srv.Shutdown()
+			if !errors.Is(err, tc.want) || (tc.want == nil && err != nil) {
+				t.Fatalf("Shutdown: %v, want %v", err, tc.want)
+			}
+			if err != nil && !strings.Contains(err.Error(), "1 run(s)") {
+				t.Errorf("Shutdown's error %q does not say how many runs it gave up on", err)
+			}
+		})
 	}
 }

@@ -59,7 +59,7 @@ func TestSnoozeAfterTheRetryBudgetIsRecovered(t *testing.T) {
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Shutdown()
+	defer func() { _ = srv.Shutdown() }()
 	insp := asynq.NewInspectorFromRedisClient(e.rdb)
 	state := func(want ...asynq.TaskState) *asynq.TaskInfo {
 		t.Helper()

@@ -272,7 +272,7 @@ func runDemo(ctx context.Context, out, errOut io.Writer, duration time.Duration,
 		return nil, err
 	}
 	defer func() {
-		p.stop()
+		_ = p.stop() // logged; the demo's verdict is its check of the store
 		_ = d.close()
 	}()
 	dm.rep.AdminURL = p.adminURL

@@ -83,7 +83,7 @@ func startProcess(ctx context.Context, d *deps, roles roleSet, opts roleOptions)
 	p = &process{d: d, roles: roles, registry: prometheus.NewRegistry(), fatal: make(chan error, 4)}
 	defer func() {
 		if err != nil {
-			p.stop()
+			_ = p.stop() // each part's error is logged; the start's error is the one returned
 			_ = d.close()
 		}
 	}()
@@ -145,15 +145,16 @@ func startProcess(ctx context.Context, d *deps, roles roleSet, opts roleOptions)
 func (p *process) goPart(name string, fn func(ctx context.Context) error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
+	var stopErr error // written before done is closed, read after
 	go func() {
 		defer close(done)
 		if err := fn(ctx); err != nil && ctx.Err() == nil {
 			p.fatal <- fmt.Errorf("%s: %w", name, err)
 		} else if err != nil {
-			p.d.log.Error().Err(err).Str("part", name).Msg("stopped with an error")
+			stopErr = err
 		}
 	}()
-	p.stops = append(p.stops, closer{name: name, close: func() error { cancel(); <-done; return nil }})
+	p.stops = append(p.stops, closer{name: name, close: func() error { cancel(); <-done; return stopErr }})
 }
 
 func (p *process) startScheduler(enq *asynq.Client, inspector *asynq.Inspector, opts roleOptions) error {
@@ -234,7 +235,7 @@ func (p *process) startWorker(opts roleOptions) error {
 	if err := srv.Start(); err != nil {
 		return err
 	}
-	p.stops = append(p.stops, closer{name: "worker", close: func() error { srv.Shutdown(); return nil }})
+	p.stops = append(p.stops, closer{name: "worker", close: srv.Shutdown})
 	return nil
 }
 
@@ -370,14 +371,17 @@ func (p *process) prepareAPI(ctx context.Context, enq *asynq.Client, inspector *
 
 // stop stops the roles in reverse order of start (admin API, worker,
 // reconciler, scheduler); the caller then closes the dependencies.
-func (p *process) stop() {
+func (p *process) stop() error {
+	var errs []error
 	for i := len(p.stops) - 1; i >= 0; i-- {
 		s := p.stops[i]
 		if err := s.close(); err != nil {
-			p.d.log.Error().Err(err).Str("part", s.name).Msg("stop")
+			p.d.log.Error().Err(err).Str("part", s.name).Msg("stopped with an error")
+			errs = append(errs, fmt.Errorf("stop %s: %w", s.name, err))
 		}
 	}
 	p.stops = nil
+	return errors.Join(errs...)
 }
 
 // wait blocks until ctx is done (SIGINT/SIGTERM) or a part fails by itself.
@@ -425,10 +429,10 @@ func runRoles(ctx context.Context, g *globals, cfg *config.Config, roles roleSet
 		return &exitError{code: 1, err: fmt.Errorf("%s: %w", roles, err)}
 	}
 	runErr := p.wait(ctx)
-	p.stop()
+	stopErr := p.stop()
 	closeErr := d.close()
 	d.log.Info().Str("roles", roles.String()).Msg("tagcast stopped")
-	if err := errors.Join(runErr, closeErr); err != nil {
+	if err := errors.Join(runErr, stopErr, closeErr); err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("%s: %w", roles, err)}
 	}
 	return nil
@@ -472,7 +476,7 @@ func roleCommand(g *globals, use, short, long string, roles roleSet) *cobra.Comm
 
 // rolesStop says how a role process stops; stopOrder lists its roles in the order they stop.
 func rolesStop(stopOrder string) string {
-	return "\nSIGINT or SIGTERM stops " + stopOrder + ", then Redis and the store;\nexit 0. A second signal ends the process at once."
+	return "\nSIGINT or SIGTERM stops " + stopOrder + ", then Redis and the store;\nexit 0, or 1 when a part did not stop cleanly (for example a run still\nrecording its outcome when the store stopped answering). A second signal\nends the process at once."
 }
 
 func newServeCmd(g *globals) *cobra.Command {
