@@ -49,12 +49,16 @@ const DefaultMargin = 10 * time.Second
 // NoMargin, as Options.Margin, counts reservations exactly at their instant.
 const NoMargin time.Duration = -1
 
-// Key lifetimes. Entries outlive the longest window (a calendar day is 25
-// hours across a DST change); the marker outlives the entries, so a missing
-// marker with live entries only ever means lost state.
+// Key lifetimes, at least. Entries outlive the longest window (a calendar
+// day is 25 hours across a DST change) plus the margin (Guard.keep); the
+// marker outlives the entries, so a missing marker with live entries only
+// ever means lost state.
 const (
 	entriesTTL = 26 * time.Hour
 	markerTTL  = 50 * time.Hour
+	// longestDay is the longest window of any policy: a calendar day
+	// across a DST change (a rolling day is 24 hours, an hour at most one).
+	longestDay = 25 * time.Hour
 )
 
 // ledgerHorizon is the "to" of a rebuild's ledger read: no send is later.
@@ -147,8 +151,11 @@ type Guard struct {
 	apps   map[string]resolved
 	prefix string
 	margin time.Duration
-	now    func() time.Time
-	log    zerolog.Logger
+	// keep is how far back the guard keeps entries (keepFrom) and how long
+	// an app's keys outlive their last write; keepMarker outlives keep.
+	keep, keepMarker time.Duration
+	now              func() time.Time
+	log              zerolog.Logger
 }
 
 // New validates the options and every app's policy.
@@ -179,6 +186,8 @@ func New(opts Options) (*Guard, error) {
 	case g.margin < 0:
 		return nil, fmt.Errorf("quota: Options.Margin: must not be negative, got %s", opts.Margin)
 	}
+	g.keep = max(entriesTTL, longestDay+g.margin)
+	g.keepMarker = max(markerTTL, 2*g.keep)
 	if g.now == nil {
 		g.now = time.Now
 	}
@@ -299,14 +308,13 @@ type scriptResult struct {
 func (g *Guard) runReserve(ctx context.Context, mode, app string, r resolved, now time.Time, id string) (scriptResult, error) {
 	k := g.keys(app)
 	hour, day := r.hourWindow(now, g.margin), r.dayWindow(now, g.margin)
-	trimBelow := hour.countFrom
-	if day.countFrom.Before(trimBelow) {
-		trimBelow = day.countFrom
-	}
+	hourNext, dayNext := r.nextHourWindow(hour, g.margin), r.nextDayWindow(day, g.margin)
 	args := []any{
-		mode, now.UnixMilli(), id, entriesTTL.Milliseconds(), markerTTL.Milliseconds(), trimBelow.UnixMilli(),
+		mode, now.UnixMilli(), id, g.keep.Milliseconds(), g.keepMarker.Milliseconds(), g.keepFrom(now).UnixMilli(),
 		hour.limit, hour.zcountMin(), hour.hold.Milliseconds(), unixMilliOrZero(hour.reset),
+		hourNext.zcountMin(), unixMilliOrZero(hourNext.reset),
 		day.limit, day.zcountMin(), day.hold.Milliseconds(), unixMilliOrZero(day.reset),
+		dayNext.zcountMin(), unixMilliOrZero(dayNext.reset),
 		score(now),
 	}
 	raw, err := reserveScript.Run(ctx, g.client, []string{k.entries, k.marker, k.blocked}, args...).Slice()
@@ -366,6 +374,18 @@ const MaxUseBy = 4 * time.Second
 // and how long it may then wait for its push: half the margin, at least a
 // second and at most MaxUseBy. (Half the margin alone, 7.5 s with a 10 s
 // app timeout, let a push begin too late for the margin to cover its call.)
+// keepFrom is the oldest reservation instant the guard keeps in Redis
+// (older entries are trimmed) and reads back from the ledger in a rebuild.
+// It reaches as far back as any policy's windows can, not only the current
+// one's: what Redis holds outlives the process, and an operator who changes
+// an app's time zone, day or hour mode, or timeout (the margin) restarts
+// onto entries trimmed, or seeded, under the old policy. Trimmed at the old
+// windows' edge, a send the new windows still count was gone, and the guard
+// granted a push the service refuses (a fourth in its day).
+func (g *Guard) keepFrom(now time.Time) time.Time {
+	return now.Add(-g.keep)
+}
+
 func (g *Guard) staleAfter() time.Duration { return min(max(g.margin/2, time.Second), MaxUseBy) }
 
 // newID returns a random reservation id.
@@ -479,18 +499,14 @@ func (g *Guard) rebuild(ctx context.Context, app string, r resolved, now time.Ti
 	if err != nil {
 		return err
 	}
-	genReply, err := genScript.Run(ctx, g.client, []string{k.generation}, gen, markerTTL.Milliseconds()).StringSlice()
+	genReply, err := genScript.Run(ctx, g.client, []string{k.generation}, gen, g.keepMarker.Milliseconds()).StringSlice()
 	if err == nil && len(genReply) != 2 {
 		err = fmt.Errorf("%d values, want 2", len(genReply))
 	}
 	if err != nil {
 		return fmt.Errorf("quota: app %s: rebuild generation: %w", app, err)
 	}
-	hour, day := r.hourWindow(now, g.margin), r.dayWindow(now, g.margin)
-	from := hour.countFrom
-	if day.countFrom.Before(from) {
-		from = day.countFrom
-	}
+	from := g.keepFrom(now)
 	// With no upper bound, as the live windows count: sends stamped ahead
 	// of this clock (another process's clock ran ahead, or this one was
 	// stepped back) count as they did before the loss.
@@ -522,7 +538,7 @@ func (g *Guard) rebuild(ctx context.Context, app string, r resolved, now time.Ti
 		}
 	}
 	args := make([]any, 0, 4+2*len(attempts))
-	args = append(args, entriesTTL.Milliseconds(), markerTTL.Milliseconds(), genReply[0], genReply[1])
+	args = append(args, g.keep.Milliseconds(), g.keepMarker.Milliseconds(), genReply[0], genReply[1])
 	for i, a := range attempts {
 		member := "ledger:" + strconv.Itoa(i) + ":" + strconv.FormatInt(a.At.UnixNano(), 10)
 		switch {
@@ -585,7 +601,7 @@ func (g *Guard) Release(ctx context.Context, res Reservation) error {
 	k := g.keys(res.App)
 	now := g.now()
 	n, err := releaseScript.Run(ctx, g.client, []string{k.entries, k.released},
-		now.UnixMilli(), entriesTTL.Milliseconds(), res.ID, res.claim, now.Add(-entriesTTL).UnixMilli()).Int()
+		now.UnixMilli(), g.keep.Milliseconds(), res.ID, res.claim, g.keepFrom(now).UnixMilli()).Int()
 	if err != nil {
 		return fmt.Errorf("quota: app %s: release reservation %s: %w", res.App, res.ID, err)
 	}

@@ -1563,13 +1563,14 @@ func TestGuardBoundaryProbes(t *testing.T) {
 		b := setup(t, map[string]Policy{"main": {Hourly: 1, Daily: 10, HourWindow: HourClock}}, NoMargin, last)
 		b.mustReserve(t, "main")
 		b.clock.Set(last.Add(999 * time.Nanosecond)) // 10:59:59.999999999
-		nr := b.mustBeFull(t, "main")
-		if want := time.Date(2026, 6, 1, 11, 0, 0, 0, sh); !nr.OpensAt.Equal(want) {
-			t.Errorf("opens at %s, want %s", nr.OpensAt, want)
-		}
 		// Scored at its next whole millisecond, 11:00:00.000, the slot also
 		// counts in the 11:00 hour: its push reaches the service after
-		// 11:00 and is counted there.
+		// 11:00 and is counted there. So the hour does not open at 11:00
+		// (which a Reserve at 11:00 would refute) but at 12:00.
+		nr := b.mustBeFull(t, "main")
+		if want := time.Date(2026, 6, 1, 12, 0, 0, 0, sh); !nr.OpensAt.Equal(want) {
+			t.Errorf("opens at %s, want %s", nr.OpensAt, want)
+		}
 		b.clock.Set(time.Date(2026, 6, 1, 11, 0, 0, 0, sh))
 		b.mustBeFull(t, "main")
 	})

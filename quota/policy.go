@@ -158,6 +158,25 @@ func (r resolved) dayWindow(now time.Time, margin time.Duration) window {
 	return rollingWindow(r.Daily, now, 24*time.Hour, margin)
 }
 
+// nextHourWindow is the fixed hour window after w (the zero window, reset
+// zero, after a rolling one): the reservations within the margin before
+// w's reset count in it too, so w's opening is its reset only if they
+// leave it room.
+func (r resolved) nextHourWindow(w window, margin time.Duration) window {
+	if w.reset.IsZero() {
+		return window{}
+	}
+	return r.hourWindow(w.reset, margin)
+}
+
+// nextDayWindow is nextHourWindow for the day window.
+func (r resolved) nextDayWindow(w window, margin time.Duration) window {
+	if w.reset.IsZero() {
+		return window{}
+	}
+	return r.dayWindow(w.reset, margin)
+}
+
 // fixedWindow is [start, reset). A reservation up to margin before start
 // still counts: its request may reach the service after the boundary.
 func fixedWindow(limit int, start, reset time.Time, margin time.Duration) window {

@@ -17,12 +17,14 @@
 -- ARGV[5]  TTL of the marker, ms
 -- ARGV[6]  entries scored below this Unix ms are outside every window and
 --          are removed (reserve mode)
--- ARGV[7..10]   hour window: limit; count-from (a ZCOUNT min bound, "(ms"
+-- ARGV[7..12]   hour window: limit; count-from (a ZCOUNT min bound, "(ms"
 --               exclusive or "ms" inclusive); hold ms (rolling: how long an
 --               entry holds its slot; 0 for a fixed window); reset Unix ms
---               (fixed: the next boundary; 0 for rolling)
--- ARGV[11..14]  day window: the same four fields
--- ARGV[15] the new entry's score: now in Unix ms rounded up (guard.go score)
+--               (fixed: the next boundary; 0 for rolling); the next fixed
+--               window's count-from (reset minus the margin) and reset (0, 0
+--               for rolling)
+-- ARGV[13..18]  day window: the same six fields
+-- ARGV[19] the new entry's score: now in Unix ms rounded up (guard.go score)
 --
 -- Returns {state, hour_used, hour_opens, day_used, day_opens, blocked_until}:
 --   state "reserved": recorded; the used counts include the new entry
@@ -49,7 +51,7 @@ if mode == 'reserve' and not initialized then
 end
 
 -- window returns how many entries count and when a slot opens (0: now).
-local function window(limit, from, hold, reset)
+local function window(limit, from, hold, reset, next_from, next_reset)
   local used = redis.call('ZCOUNT', entries, from, '+inf')
   if used < limit then
     return used, 0
@@ -60,14 +62,21 @@ local function window(limit, from, hold, reset)
     local e = redis.call('ZRANGEBYSCORE', entries, from, '+inf', 'WITHSCORES', 'LIMIT', used - limit, 1)
     return used, tonumber(e[2]) + hold
   end
+  -- Fixed: entries within the margin before the boundary count in the next
+  -- window too; when they fill it, nothing opens before its own reset.
+  if next_reset > 0 and redis.call('ZCOUNT', entries, next_from, '+inf') >= limit then
+    return used, next_reset
+  end
   return used, reset
 end
 
 if mode == 'reserve' then
   redis.call('ZREMRANGEBYSCORE', entries, '-inf', '(' .. ARGV[6])
 end
-local hour_used, hour_opens = window(tonumber(ARGV[7]), ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10]))
-local day_used, day_opens = window(tonumber(ARGV[11]), ARGV[12], tonumber(ARGV[13]), tonumber(ARGV[14]))
+local hour_used, hour_opens = window(tonumber(ARGV[7]), ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10]),
+  ARGV[11], tonumber(ARGV[12]))
+local day_used, day_opens = window(tonumber(ARGV[13]), ARGV[14], tonumber(ARGV[15]), tonumber(ARGV[16]),
+  ARGV[17], tonumber(ARGV[18]))
 local blocked_until = tonumber(redis.call('GET', blocked) or '0') or 0
 if blocked_until <= now then
   blocked_until = 0
@@ -83,7 +92,7 @@ end
 if hour_opens > 0 or day_opens > 0 or blocked_until > 0 then
   return {'full', hour_used, hour_opens, day_used, day_opens, blocked_until}
 end
-redis.call('ZADD', entries, ARGV[15], ARGV[3])
+redis.call('ZADD', entries, ARGV[19], ARGV[3])
 redis.call('PEXPIRE', entries, ARGV[4])
 redis.call('PEXPIRE', marker, ARGV[5])
 return {'reserved', hour_used + 1, 0, day_used + 1, 0, 0}
