@@ -203,6 +203,14 @@ func migrate(ctx context.Context, db *sql.DB, d Dialect, what string, op func(p 
 		if err != nil {
 			return fmt.Errorf("migrations: %s: %w", what, err)
 		}
+		// Once more after op: on PostgreSQL, goose takes its lock for the
+		// version read and again for op, and a newer tagcast that migrated
+		// in between left op nothing to do (SQLite holds one file lock over
+		// both). Without this look, Up returned nil on a schema this binary
+		// does not know.
+		if err := refuseNewer(ctx, p); err != nil {
+			return fmt.Errorf("migrations: %s: %w", what, err)
+		}
 		return nil
 	})
 	return out, err

@@ -128,7 +128,12 @@ func openDB(dbURL string) (*sql.DB, migrations.Dialect, error) {
 		q.Set("_foreign_keys", "1")
 		if path != ":memory:" {
 			q.Set("_journal_mode", "WAL")
-			q.Set("_synchronous", "NORMAL")
+			// FULL, not WAL's usual NORMAL: under NORMAL a commit may roll
+			// back after a power loss or OS crash, and the commits made
+			// before a push call (the send's claim, its quota ledger row)
+			// must survive one, or the send comes back pending and goes out
+			// twice. PostgreSQL syncs every commit too.
+			q.Set("_synchronous", "FULL")
 		}
 		sep := "?"
 		if strings.Contains(path, "?") {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -210,6 +211,7 @@ func (s *Store) RecordOutcomeAndFinish(ctx context.Context, tok campaign.ClaimTo
 // running run to done when every other send of it is sent.
 func (s *Store) record(ctx context.Context, tok campaign.ClaimToken, o campaign.Outcome, finish bool) (campaign.Send, bool, error) {
 	o.Message, o.PushID, o.MessageUID = storableText(o.Message), storableText(o.PushID), storableText(o.MessageUID)
+	o.Code, o.Message = storableCode(o.Code, o.Message)
 	if !campaign.CanTransition(campaign.SendInFlight, o.Status) {
 		return campaign.Send{}, false, &campaign.TransitionError{Entity: "send", ID: tok.SendID, From: string(campaign.SendInFlight), To: string(o.Status)}
 	}
@@ -730,4 +732,16 @@ func storableText(s string) string {
 		return s
 	}
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// storableCode does for a code what storableText does for a text: the
+// service's codes are small, but a proxy's body may say anything, and
+// PostgreSQL's last_code is 32 bits where SQLite's is not. A code beyond
+// them is kept in the message, and the code is 0, as for an answer without
+// one.
+func storableCode(code int, message string) (int, string) {
+	if code >= math.MinInt32 && code <= math.MaxInt32 {
+		return code, message
+	}
+	return 0, fmt.Sprintf("code %d (beyond the 32 bits a code is kept in): %s", code, message)
 }
