@@ -99,6 +99,13 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 
 // doHeader is do with request headers, returning a 2xx answer's headers.
 func (c *Client) doHeader(ctx context.Context, method, path string, query url.Values, header http.Header, contentType string, body []byte, out any) (http.Header, error) {
+	for seg := range strings.SplitSeq(path, "/") {
+		if seg == "." || seg == ".." {
+			// The server's router would resolve it as a directory and
+			// redirect: a name (an app, a user) cannot be "." or "..".
+			return nil, fmt.Errorf("admin API %s %s: %q cannot be a name in a path", method, path, seg)
+		}
+	}
 	u := *c.base
 	u.RawPath = c.base.EscapedPath() + path
 	unescaped, err := url.PathUnescape(u.RawPath)

@@ -232,12 +232,18 @@ func (w Worker) validate(apps []App, v *validator) {
 	checkPositive(v, "worker.store_timeout", w.StoreTimeout)
 }
 
+// ValidAppName says whether name may be an app's name (apps[].name).
+func ValidAppName(name string) bool { return appNameRE.MatchString(name) }
+
+// AppNameRule is the rule ValidAppName checks, for messages.
+const AppNameRule = "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+
 func (a *App) validate(p string, v *validator) {
 	switch {
 	case a.Name == "":
 		v.add(p+".name", "required")
 	case !appNameRE.MatchString(a.Name):
-		v.add(p+".name", "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit, got %q", a.Name)
+		v.add(p+".name", "must be "+AppNameRule+", got %q", a.Name)
 	}
 	switch {
 	case a.AppKey == "":

@@ -163,6 +163,8 @@ stop; once it has settled, Ctrl-C ends the demo with the check's code).`,
 		},
 	}
 	cmd.Flags().DurationVar(&duration, "duration", DefaultDemoDuration, "how long the demo runs; its scenario is scaled to fit")
+	// Shadows the global --config: the demo reads no config file.
+	cmd.Flags().StringVar(&g.configPath, "config", "", "not read: the demo runs on embedded defaults")
 	return cmd
 }
 

@@ -80,6 +80,9 @@ file for every app. It stops gracefully on SIGINT or SIGTERM.`,
 		},
 	}
 	fl := cmd.Flags()
+	// Shadows the global --config, whose help promises tagcast.yaml by
+	// default: the emulator reads a file only when given one.
+	fl.StringVar(&g.configPath, "config", "", "emulator config file (read only when given: no default, so a team's tagcast.yaml is never served)")
 	fl.StringVar(&f.addr, "addr", "127.0.0.1:8090", "listen address (port 0: any free port)")
 	fl.StringArrayVar(&f.apps, "app", nil, "an app as KEY:SECRET (repeatable)")
 	fl.StringArrayVar(&f.disabled, "disabled", nil, "App Key whose push service is not enabled: 430/1009, then 429/1008 (repeatable)")
@@ -142,6 +145,13 @@ func (f *emulatorFlags) config(cmd *cobra.Command, g *globals) (emulator.Config,
 		cfg.Apps[i].PushDisabled = true
 	}
 	changed := cmd.Flags().Changed
+	// A quota flag of 0 would read as "not set" (the defaults, 2 and 3)
+	// further down: refused, as the file's own check refuses it.
+	for name, v := range map[string]int{"hourly": f.hourly, "daily": f.daily} {
+		if changed(name) && v <= 0 {
+			return cfg, usageError("--%s: must be positive, got %d", name, v)
+		}
+	}
 	for i := range cfg.Apps {
 		q := &cfg.Apps[i].Quota
 		if changed("hourly") {
@@ -160,23 +170,39 @@ func (f *emulatorFlags) config(cmd *cobra.Command, g *globals) (emulator.Config,
 			q.Timezone = f.timezone
 		}
 	}
-	fa := &cfg.Faults
-	for name, apply := range map[string]func(){
-		"latency":        func() { fa.Latency = emulator.Duration(f.latency) },
-		"error-500":      func() { fa.Error500 = f.error500 },
-		"error-504":      func() { fa.Error504 = f.error504 },
-		"stall-sent":     func() { fa.StallSent = f.stallSent },
-		"stall-dropped":  func() { fa.StallDropped = f.stallDropped },
-		"reset":          func() { fa.Reset = f.reset },
-		"stall-for":      func() { fa.StallFor = emulator.Duration(f.stallFor) },
-		"fault-tag-apis": func() { fa.TagAPIs = f.faultTagAPIs },
-		"freshness":      func() { cfg.Freshness = emulator.Duration(f.freshness) },
-		"max-nonce-len":  func() { cfg.MaxNonceLen = f.maxNonceLen },
-		"seed":           func() { cfg.Seed = f.seed },
+	// A fault flag sets the global faults and every app's own (which
+	// replace the global ones for that app): the flags override the file
+	// for every app, as the help says.
+	faults := []*emulator.Faults{&cfg.Faults}
+	for i := range cfg.Apps {
+		if cfg.Apps[i].Faults != nil {
+			faults = append(faults, cfg.Apps[i].Faults)
+		}
+	}
+	for name, apply := range map[string]func(fa *emulator.Faults){
+		"latency":        func(fa *emulator.Faults) { fa.Latency = emulator.Duration(f.latency) },
+		"error-500":      func(fa *emulator.Faults) { fa.Error500 = f.error500 },
+		"error-504":      func(fa *emulator.Faults) { fa.Error504 = f.error504 },
+		"stall-sent":     func(fa *emulator.Faults) { fa.StallSent = f.stallSent },
+		"stall-dropped":  func(fa *emulator.Faults) { fa.StallDropped = f.stallDropped },
+		"reset":          func(fa *emulator.Faults) { fa.Reset = f.reset },
+		"stall-for":      func(fa *emulator.Faults) { fa.StallFor = emulator.Duration(f.stallFor) },
+		"fault-tag-apis": func(fa *emulator.Faults) { fa.TagAPIs = f.faultTagAPIs },
 	} {
 		if changed(name) {
-			apply()
+			for _, fa := range faults {
+				apply(fa)
+			}
 		}
+	}
+	if changed("freshness") {
+		cfg.Freshness = emulator.Duration(f.freshness)
+	}
+	if changed("max-nonce-len") {
+		cfg.MaxNonceLen = f.maxNonceLen
+	}
+	if changed("seed") {
+		cfg.Seed = f.seed
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, &exitError{code: 1, err: fmt.Errorf("emulator config: %w", err)}

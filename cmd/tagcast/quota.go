@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tagcast/tagcast/admin"
+	"github.com/tagcast/tagcast/config"
 	"github.com/tagcast/tagcast/quota"
 )
 
@@ -39,6 +40,9 @@ func newQuotaStatusCmd(g *globals) *cobra.Command {
 				return err
 			}
 			var apps []quota.Status
+			if appName != "" && !config.ValidAppName(appName) {
+				return usageError("--app %q: not an app name (%s)", appName, config.AppNameRule)
+			}
 			if appName != "" {
 				st, err := client.AppQuota(cmd.Context(), appName)
 				var ae *admin.APIError

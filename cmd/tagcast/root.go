@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"runtime/debug"
@@ -80,7 +81,28 @@ func newRootCmd(env environment) *cobra.Command {
 	root.AddCommand(newVersionCmd(g))
 	// Subcommands register here, one line each.
 	registerCommands(root, g)
+	explainArgs(root)
 	return root
+}
+
+// explainArgs makes every command's argument-count error name the command
+// and what it takes: cobra's own says only "accepts 1 arg(s), received 0",
+// and with -o json that is the whole report.
+func explainArgs(cmd *cobra.Command) {
+	if check := cmd.Args; check != nil {
+		cmd.Args = func(c *cobra.Command, args []string) error {
+			if err := check(c, args); err != nil {
+				if ee := (*exitError)(nil); errors.As(err, &ee) {
+					return err // a command's own check already explains itself
+				}
+				return usageError("%s: %v; usage: %s", strings.TrimPrefix(c.CommandPath(), c.Root().Name()+" "), err, c.UseLine())
+			}
+			return nil
+		}
+	}
+	for _, sub := range cmd.Commands() {
+		explainArgs(sub)
+	}
 }
 
 func newVersionCmd(g *globals) *cobra.Command {
