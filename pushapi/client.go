@@ -280,7 +280,10 @@ func (c *Client) call(ctx context.Context, path, contentType string, body []byte
 
 	first := c.activeHost()
 	attempts := min(2, len(c.hosts))
-	var mayHaveReached bool
+	var (
+		mayHaveReached bool
+		retryAfter     time.Duration // the longest a host of the call asked for
+	)
 	for i := range attempts {
 		idx := (first + i) % len(c.hosts)
 		e := c.attempt(callCtx, c.hosts[idx], path, contentType, requestID, body, out)
@@ -289,6 +292,11 @@ func (c *Client) call(ctx context.Context, path, contentType string, body []byte
 		}
 		mayHaveReached = mayHaveReached || e.MayHaveReached
 		e.MayHaveReached = mayHaveReached
+		// A primary's announced outage (503, Retry-After) still holds when
+		// the backup then fails without an answer: the next call goes back
+		// to the primary.
+		retryAfter = max(retryAfter, e.RetryAfter)
+		e.RetryAfter = retryAfter
 		e.Attempts = i + 1
 		hostFault := e.HTTPStatus >= 500 || e.transport
 		if hostFault && ctx.Err() == nil { // the caller's own cancellation says nothing about the host

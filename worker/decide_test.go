@@ -48,7 +48,7 @@ func TestDecide(t *testing.T) {
 		// clock runs a year ahead, would park the send for that long.
 		{"503 with a Retry-After beyond a day waits a day", nil, &pushapi.Error{HTTPStatus: 503, MayHaveReached: true, RetryAfter: 400 * 24 * time.Hour}, 1,
 			want{Class: "retry", Status: "retry_wait", Code: 503, Next: 25 * time.Hour}},
-		{"retry class on the last attempt fails", nil, apiErr(500, 1000, true), 3, want{Class: "retry", Status: "failed", Code: 1000}},
+		{"retry class on the last attempt fails", nil, apiErr(500, 1000, true), 3, want{Class: "failed", Status: "failed", Code: 1000}},
 		{"not written: retry, quota released", nil, &pushapi.Error{Message: "request not sent", Err: errors.New("dial: refused")}, 1,
 			want{Class: "retry", Status: "retry_wait", Next: 5 * time.Second, ReleaseQuota: true}},
 		{"429", nil, apiErr(429, 1008, false), 1, want{Class: "rate_limited", Status: "pending", Code: 1008, BlockApp: true}},

@@ -36,6 +36,7 @@ type Guard interface {
 	Release(ctx context.Context, res quota.Reservation) error
 	Held(ctx context.Context, res quota.Reservation) (bool, error)
 	BlockRateLimited(ctx context.Context, app string, retryAfter time.Duration) (time.Time, error)
+	Block(ctx context.Context, app string, until time.Time) error
 	Status(ctx context.Context, app string) (quota.Status, error)
 }
 
@@ -374,7 +375,14 @@ func (h *Handler) ProcessRun(ctx context.Context, runID int64) error {
 			return nil
 		}
 		if n.send == nil {
-			if err := h.waitUntil(ctx, runID, n.wake, "next attempt"); err != nil {
+			wake := n.wake
+			if n.open {
+				// Only a send that could still be claimed expires the run at
+				// deliver_by; one in flight elsewhere settles it itself (and
+				// waking for it at a past deliver_by would spin).
+				wake = byDeliverBy(wake, run)
+			}
+			if err := h.waitUntil(ctx, runID, wake, "next attempt"); err != nil {
 				return err
 			}
 			continue
@@ -409,11 +417,22 @@ func (h *Handler) ProcessRun(ctx context.Context, runID int64) error {
 		}
 		if !wait.IsZero() {
 			reuse = false
-			if err := h.waitUntil(ctx, runID, wait, "quota"); err != nil {
+			if err := h.waitUntil(ctx, runID, byDeliverBy(wait, run), "quota"); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// byDeliverBy is until, or the run's deliver_by when that comes first: a
+// run whose next attempt or quota opening lies past its deliver_by can
+// send nothing more (ClaimSend refuses), so it wakes at deliver_by to
+// expire then, instead of staying running until the later wake.
+func byDeliverBy(until time.Time, run campaign.Run) time.Time {
+	if run.DeliverBy != nil && run.DeliverBy.Before(until) {
+		return *run.DeliverBy
+	}
+	return until
 }
 
 // waitUntil waits inline for until (at most InlineWait of real time, and
@@ -613,6 +632,13 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, l
 			errs = append(errs, err)
 		}
 		wait = until
+	}
+	if !d.holdApp.IsZero() {
+		// The send itself waits in retry_wait; the block keeps the app's
+		// other sends from spending attempts and slots on the outage.
+		if err := h.guard.Block(sctx, run.App, d.holdApp); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	var recorded *campaign.Send
 	sd, finished, err := h.recordOutcome(sctx, run.ID, tok, d.record)

@@ -24,6 +24,10 @@ type decision struct {
 	// retryAfter, when longer): the service answered 429/1008.
 	blockApp   bool
 	retryAfter time.Duration
+	// holdApp, when set, keeps every send of the app from calling before
+	// it: a retryable answer (5xx, 1000, 1050) with a Retry-After says the
+	// service is down that long, for every caller.
+	holdApp time.Time
 	// code labels metrics and logs: the service's code, else the HTTP
 	// status, else 0.
 	code int
@@ -57,7 +61,12 @@ func decide(res *pushapi.PushResponse, err error, attempt int, now time.Time, b 
 	d.record.Message = err.Error()
 	switch d.class {
 	case pushapi.OutcomeRetry:
+		if d.retryAfter > 0 {
+			d.holdApp = now.Add(min(d.retryAfter, maxRetryAfter))
+		}
 		if attempt >= b.MaxAttempts {
+			// Counted and logged as what it now is: a failed send.
+			d.class = pushapi.OutcomeFailed
 			d.record.Status = campaign.SendFailed
 			d.record.Message = fmt.Sprintf("giving up after %d attempts: %s", attempt, err)
 			break
