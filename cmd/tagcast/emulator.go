@@ -28,6 +28,8 @@ type emulatorFlags struct {
 	addr         string
 	apps         []string
 	disabled     []string
+	locked       []string
+	restricted   []string
 	hourly       int
 	daily        int
 	hourWindow   string
@@ -86,6 +88,8 @@ file for every app. It stops gracefully on SIGINT or SIGTERM.`,
 	fl.StringVar(&f.addr, "addr", "127.0.0.1:8090", "listen address (port 0: any free port)")
 	fl.StringArrayVar(&f.apps, "app", nil, "an app as KEY:SECRET (repeatable)")
 	fl.StringArrayVar(&f.disabled, "disabled", nil, "App Key whose push service is not enabled: 430/1009, then 429/1008 (repeatable)")
+	fl.StringArrayVar(&f.locked, "locked", nil, "App Key of an app locked or deleted: every call 401/1006 (repeatable)")
+	fl.StringArrayVar(&f.restricted, "restricted", nil, "App Key whose calls break a method or IP restriction: 401/1007 (repeatable)")
 	fl.IntVar(&f.hourly, "hourly", emulator.DefaultHourly, "pushes per hour per App Key")
 	fl.IntVar(&f.daily, "daily", emulator.DefaultDaily, "pushes per day per App Key")
 	fl.StringVar(&f.hourWindow, "hour-window", emulator.DefaultHourWindow, "hour window: rolling (last 60 min) or clock")
@@ -137,12 +141,22 @@ func (f *emulatorFlags) config(cmd *cobra.Command, g *globals) (emulator.Config,
 	if len(cfg.Apps) == 0 {
 		return cfg, usageError("no apps to serve: give --app KEY:SECRET or --config FILE with apps (the emulator reads no tagcast.yaml unless given --config)")
 	}
-	for _, key := range f.disabled {
-		i := slices.IndexFunc(cfg.Apps, func(x emulator.AppConfig) bool { return x.AppKey == key })
-		if i < 0 {
-			return cfg, usageError("--disabled: no app with App Key %q", key)
+	for _, set := range []struct {
+		flag string
+		keys []string
+		on   func(a *emulator.AppConfig)
+	}{
+		{"disabled", f.disabled, func(a *emulator.AppConfig) { a.PushDisabled = true }},
+		{"locked", f.locked, func(a *emulator.AppConfig) { a.Locked = true }},
+		{"restricted", f.restricted, func(a *emulator.AppConfig) { a.Restricted = true }},
+	} {
+		for _, key := range set.keys {
+			i := slices.IndexFunc(cfg.Apps, func(x emulator.AppConfig) bool { return x.AppKey == key })
+			if i < 0 {
+				return cfg, usageError("--%s: no app with App Key %q", set.flag, key)
+			}
+			set.on(&cfg.Apps[i])
 		}
-		cfg.Apps[i].PushDisabled = true
 	}
 	changed := cmd.Flags().Changed
 	// A quota flag of 0 would read as "not set" (the defaults, 2 and 3)
@@ -311,6 +325,8 @@ type emulatorBanner struct {
 type emulatorAppLine struct {
 	AppKey       string         `json:"app_key"`
 	PushDisabled bool           `json:"push_disabled"`
+	Locked       bool           `json:"locked,omitempty"`
+	Restricted   bool           `json:"restricted,omitempty"`
 	Quota        emulator.Quota `json:"quota"`
 }
 
@@ -325,7 +341,8 @@ func runEmulator(ctx context.Context, out, errOut io.Writer, output string, f *e
 		if err != nil {
 			return &exitError{code: 1, err: err}
 		}
-		banner.Apps = append(banner.Apps, emulatorAppLine{AppKey: key, PushDisabled: st.PushDisabled, Quota: st.Quota.Quota})
+		banner.Apps = append(banner.Apps, emulatorAppLine{AppKey: key, PushDisabled: st.PushDisabled,
+			Locked: st.Locked, Restricted: st.Restricted, Quota: st.Quota.Quota})
 	}
 	if output == "json" {
 		enc := json.NewEncoder(out)
@@ -336,7 +353,12 @@ func runEmulator(ctx context.Context, out, errOut io.Writer, output string, f *e
 		fmt.Fprintf(out, "tagcast emulator: serving the push service API at %s\n", banner.URL)
 		for _, a := range banner.Apps {
 			state := "push enabled"
-			if a.PushDisabled {
+			switch {
+			case a.Locked:
+				state = "LOCKED (every call 401/1006)"
+			case a.Restricted:
+				state = "RESTRICTED (every call 401/1007)"
+			case a.PushDisabled:
 				state = "push NOT enabled"
 			}
 			q := a.Quota

@@ -88,3 +88,29 @@ func TestEmulatorQuotaFlagsRefuseZero(t *testing.T) {
 		}
 	}
 }
+
+// TestEmulatorLockedAndRestrictedFlags: --locked and --restricted make an
+// App Key answer 401/1006 and 401/1007 (the control API's locked and
+// restricted), and the banner says so.
+func TestEmulatorLockedAndRestrictedFlags(t *testing.T) {
+	t.Parallel()
+	banner, code, stderr, stop := startEmulatorCmd(t, "emulator", "--app", "k1:s1", "--app", "k2:s2", "--app", "k3:s3",
+		"--locked", "k1", "--restricted", "k2", "--addr", "127.0.0.1:0", "--output", "json")
+	if banner == nil {
+		t.Fatalf("the emulator did not start: exit %d, stderr %s", code, stderr)
+	}
+	defer stop()
+	for _, want := range []struct {
+		key                string
+		locked, restricted bool
+	}{{"k1", true, false}, {"k2", false, true}, {"k3", false, false}} {
+		var app emulator.AppState
+		getJSON(t, banner.Control+"apps/"+want.key, &app)
+		if app.Locked != want.locked || app.Restricted != want.restricted {
+			t.Errorf("app %s: locked %v restricted %v, want %v %v", want.key, app.Locked, app.Restricted, want.locked, want.restricted)
+		}
+	}
+	if !banner.Apps[0].Locked || !banner.Apps[1].Restricted || banner.Apps[2].Locked || banner.Apps[2].Restricted {
+		t.Errorf("banner apps %+v: want k1 locked, k2 restricted, k3 neither", banner.Apps)
+	}
+}

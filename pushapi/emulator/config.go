@@ -68,10 +68,16 @@ type AppConfig struct {
 	SecretFile string `json:"app_secret_file,omitempty" yaml:"app_secret_file"`
 	// PushDisabled means the push service is not enabled for this App Key:
 	// /push.json answers 430/1009, then 429/1008 (see the package doc).
-	PushDisabled bool    `json:"push_disabled" yaml:"push_disabled"`
-	Quota        Quota   `json:"quota" yaml:"quota"`
-	Faults       *Faults `json:"faults,omitempty" yaml:"faults"` // nil: the global faults apply
-	Users        []User  `json:"users,omitempty" yaml:"users"`   // seeded users of the app
+	PushDisabled bool `json:"push_disabled" yaml:"push_disabled"`
+	// Locked means the app is locked or deleted: every authenticated call
+	// is refused 401/1006.
+	Locked bool `json:"locked" yaml:"locked"`
+	// Restricted means the calls come from a method or an IP the app's
+	// settings do not allow: every authenticated call is refused 401/1007.
+	Restricted bool    `json:"restricted" yaml:"restricted"`
+	Quota      Quota   `json:"quota" yaml:"quota"`
+	Faults     *Faults `json:"faults,omitempty" yaml:"faults"` // nil: the global faults apply
+	Users      []User  `json:"users,omitempty" yaml:"users"`   // seeded users of the app
 }
 
 // Quota is an App Key's /push.json quota. Zero fields take the defaults

@@ -18,6 +18,8 @@ const ControlPrefix = "/_emulator/"
 type AppState struct {
 	AppKey       string     `json:"app_key"`
 	PushDisabled bool       `json:"push_disabled"`
+	Locked       bool       `json:"locked"`
+	Restricted   bool       `json:"restricted"`
 	Quota        QuotaState `json:"quota"`
 	OwnFaults    *Faults    `json:"own_faults"` // nil: the global faults apply
 	Faults       Faults     `json:"faults"`     // the faults in force
@@ -44,7 +46,7 @@ func (e *Emulator) appState(st *app) AppState {
 		own = &f
 	}
 	return AppState{
-		AppKey: st.cfg.AppKey, PushDisabled: st.cfg.PushDisabled,
+		AppKey: st.cfg.AppKey, PushDisabled: st.cfg.PushDisabled, Locked: st.cfg.Locked, Restricted: st.cfg.Restricted,
 		Quota: st.quotaState(e.clock.now()), OwnFaults: own, Faults: e.faultsFor(st),
 		Counters: st.counters, Users: len(st.users),
 	}

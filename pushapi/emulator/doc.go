@@ -19,6 +19,8 @@
 //     docs say; Config.MaxNonceLen 19 accepts the 19 digits the official SDKs
 //     send), a Timestamp (seconds or milliseconds) outside the freshness
 //     window, or a Signature other than the lowercase hex digest → 401/1004;
+//     then, signed right, an app Locked (locked or deleted) → 401/1006 or
+//     Restricted (method or IP restriction) → 401/1007;
 //  3. body: empty → 400/1003; larger than 1 MiB (pushapi.MaxBodyBytes,
 //     measured on the bytes received, the only place it applies) →
 //     400/1005; a Content-Type other than the endpoint's (application/json

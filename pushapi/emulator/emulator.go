@@ -227,6 +227,8 @@ func (e *Emulator) SetApp(a AppConfig) error {
 // AppPatch changes some settings of an app at run time; nil fields stay.
 type AppPatch struct {
 	PushDisabled *bool   `json:"push_disabled,omitempty"`
+	Locked       *bool   `json:"locked,omitempty"`
+	Restricted   *bool   `json:"restricted,omitempty"`
 	Quota        *Quota  `json:"quota,omitempty"`  // replaces the whole quota (zero fields: defaults)
 	Faults       *Faults `json:"faults,omitempty"` // the app's own faults
 	ClearFaults  bool    `json:"clear_faults,omitempty"`
@@ -247,6 +249,12 @@ func (e *Emulator) UpdateApp(key string, p AppPatch) error {
 	cfg := st.cfg
 	if p.PushDisabled != nil {
 		cfg.PushDisabled = *p.PushDisabled
+	}
+	if p.Locked != nil {
+		cfg.Locked = *p.Locked
+	}
+	if p.Restricted != nil {
+		cfg.Restricted = *p.Restricted
 	}
 	if p.Quota != nil {
 		cfg.Quota = p.Quota.withDefaults()

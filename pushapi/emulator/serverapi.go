@@ -186,6 +186,7 @@ func (e *Emulator) authenticate(c *call) (answer, bool) {
 	}
 	e.mu.Lock()
 	now, fresh, secret := e.clock.now(), e.freshness, c.st.cfg.Secret
+	locked, restricted := c.st.cfg.Locked, c.st.cfg.Restricted
 	e.mu.Unlock()
 	if skew := now.Sub(at).Abs(); fresh > 0 && skew > fresh {
 		return fail(http.StatusUnauthorized, pushapi.CodeSignature, "Timestamp: %s is %s away from the service's clock (%s), more than the freshness window of %s",
@@ -196,6 +197,13 @@ func (e *Emulator) authenticate(c *call) (answer, bool) {
 	want := pushapi.Sign(secret, nonce, ts)
 	if subtle.ConstantTimeCompare([]byte(sig), []byte(want)) != 1 {
 		return fail(http.StatusUnauthorized, pushapi.CodeSignature, "Signature: does not match SHA1(AppSecret + Nonce + Timestamp)"), true
+	}
+	// Only a caller who proved the key learns the app's state.
+	switch {
+	case locked:
+		return fail(http.StatusUnauthorized, pushapi.CodeAppLocked, "app %s is locked or deleted", c.appKey), true
+	case restricted:
+		return fail(http.StatusUnauthorized, pushapi.CodeRestricted, "method restricted / IP restriction for app %s", c.appKey), true
 	}
 	return answer{}, false
 }
