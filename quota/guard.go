@@ -370,10 +370,6 @@ func score(t time.Time) int64 {
 // allows 5 s before the call, plus the app's timeout).
 const MaxUseBy = 4 * time.Second
 
-// staleAfter is how late after its instant a reservation may be granted,
-// and how long it may then wait for its push: half the margin, at least a
-// second and at most MaxUseBy. (Half the margin alone, 7.5 s with a 10 s
-// app timeout, let a push begin too late for the margin to cover its call.)
 // keepFrom is the oldest reservation instant the guard keeps in Redis
 // (older entries are trimmed) and reads back from the ledger in a rebuild.
 // It reaches as far back as any policy's windows can, not only the current
@@ -386,6 +382,10 @@ func (g *Guard) keepFrom(now time.Time) time.Time {
 	return now.Add(-g.keep)
 }
 
+// staleAfter is how late after its instant a reservation may be granted,
+// and how long it may then wait for its push: half the margin, at least a
+// second and at most MaxUseBy. (Half the margin alone, 7.5 s with a 10 s
+// app timeout, let a push begin too late for the margin to cover its call.)
 func (g *Guard) staleAfter() time.Duration { return min(max(g.margin/2, time.Second), MaxUseBy) }
 
 // newID returns a random reservation id.
