@@ -119,7 +119,7 @@ push:
 		t.Fatalf("create campaign: %v", err)
 	}
 	// One real fire gives a real run and a real rendered send body.
-	runs, err := e.store.ClaimDue(e.ctx, start, 10, campaign.SimplePlan(time.Minute))
+	runs, err := e.store.ClaimDue(e.ctx, start, start, 10, campaign.SimplePlan(time.Minute))
 	if err != nil || len(runs) != 1 {
 		t.Fatalf("ClaimDue: %d runs, %v; want 1", len(runs), err)
 	}
@@ -316,7 +316,7 @@ func TestShowCampaignPagesRuns(t *testing.T) {
 			var ids []int64
 			for i := range n {
 				at := t0.Add(time.Duration(i+1) * time.Minute)
-				runs, err := b.store.ClaimDue(b.ctx, at, 10, campaign.SimplePlan(time.Minute))
+				runs, err := b.store.ClaimDue(b.ctx, at, at, 10, campaign.SimplePlan(time.Minute))
 				if err != nil || len(runs) != 1 {
 					t.Fatalf("ClaimDue at %s = %v, %v", at, runs, err)
 				}

@@ -45,7 +45,7 @@ func TestRetryOfAnAppNoLongerConfiguredIsRefused(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			runs, err := e.store.ClaimDue(ctx, t0, 10, campaign.SimplePlan(time.Minute))
+			runs, err := e.store.ClaimDue(ctx, t0, t0, 10, campaign.SimplePlan(time.Minute))
 			if err != nil || len(runs) != 1 {
 				t.Fatalf("ClaimDue = %v, %v", runs, err)
 			}

@@ -88,7 +88,7 @@ func twoHourlyRuns(t *testing.T, e wiredEnv) (campaign.Campaign, int64, int64) {
 	c := e.create(t, "hourly", `"cron": "0 * * * *"`)
 	var ids []int64
 	for _, at := range []time.Time{t0.Add(time.Hour), t0.Add(2 * time.Hour)} {
-		runs, err := e.store.ClaimDue(context.Background(), at, 10, campaign.SimplePlan(time.Minute))
+		runs, err := e.store.ClaimDue(context.Background(), at, at, 10, campaign.SimplePlan(time.Minute))
 		if err != nil || len(runs) != 1 {
 			t.Fatalf("ClaimDue at %s = %v, %v", at, runs, err)
 		}
@@ -190,7 +190,7 @@ func TestRetryReportsResetRunsWhenTheEnqueueFails(t *testing.T) {
 			t.Parallel()
 			e := opsServer(t, nil, downEnqueuer{})
 			c := e.create(t, "now", `"now": true`)
-			runs, err := e.store.ClaimDue(ctx, t0, 10, campaign.SimplePlan(time.Minute))
+			runs, err := e.store.ClaimDue(ctx, t0, t0, 10, campaign.SimplePlan(time.Minute))
 			if err != nil || len(runs) != 1 {
 				t.Fatalf("ClaimDue = %v, %v", runs, err)
 			}

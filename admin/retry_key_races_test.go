@@ -274,7 +274,7 @@ func storeHourlyRuns(t *testing.T, st *sqlstore.Store, file string, n int) (camp
 	var ids []int64
 	for i := range n {
 		at := t0.Add(time.Duration(i+1) * time.Hour)
-		runs, err := st.ClaimDue(ctx, at, 10, campaign.SimplePlan(time.Minute))
+		runs, err := st.ClaimDue(ctx, at, at, 10, campaign.SimplePlan(time.Minute))
 		if err != nil || len(runs) != 1 {
 			t.Fatalf("ClaimDue at %s = %v, %v", at, runs, err)
 		}

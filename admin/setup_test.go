@@ -242,7 +242,7 @@ push:
 // fire claims every campaign due at now and returns the runs created.
 func (b bundle) fire(t *testing.T, now time.Time) []campaign.Run {
 	t.Helper()
-	runs, err := b.store.ClaimDue(b.ctx, now, 100, campaign.SimplePlan(time.Minute))
+	runs, err := b.store.ClaimDue(b.ctx, now, now, 100, campaign.SimplePlan(time.Minute))
 	if err != nil {
 		t.Fatalf("ClaimDue: %v", err)
 	}

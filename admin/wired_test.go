@@ -128,7 +128,7 @@ func TestWiredRetryRunWithNothingToRetryIs409(t *testing.T) {
 	t.Parallel()
 	e := wiredServer(t, "sqlite://"+filepath.Join(t.TempDir(), "tagcast.db"))
 	e.create(t, "now", `"now": true`)
-	runs, err := e.store.ClaimDue(context.Background(), t0, 10, campaign.SimplePlan(time.Minute))
+	runs, err := e.store.ClaimDue(context.Background(), t0, t0, 10, campaign.SimplePlan(time.Minute))
 	if err != nil || len(runs) != 1 {
 		t.Fatalf("ClaimDue = %v, %v", runs, err)
 	}
@@ -150,7 +150,7 @@ func TestWiredRetryCampaignSkipsRunsWithNothingToRetry(t *testing.T) {
 	ctx := context.Background()
 	var runIDs []int64
 	for _, at := range []time.Time{t0.Add(time.Hour), t0.Add(2 * time.Hour)} {
-		runs, err := e.store.ClaimDue(ctx, at, 10, campaign.SimplePlan(time.Minute))
+		runs, err := e.store.ClaimDue(ctx, at, at, 10, campaign.SimplePlan(time.Minute))
 		if err != nil || len(runs) != 1 || runs[0].CampaignID != c.ID {
 			t.Fatalf("ClaimDue at %s = %v, %v", at, runs, err)
 		}

@@ -62,7 +62,7 @@ func quotaWeekOnce(b *testing.B) {
 	s.createAt(b, weekRuns, func(int) time.Time { return weekStart })
 	var ids []int64
 	for len(ids) < weekRuns {
-		runs, err := s.store.ClaimDue(ctx, weekStart, 500, campaign.SimplePlan(time.Hour))
+		runs, err := s.store.ClaimDue(ctx, weekStart, weekStart, 500, campaign.SimplePlan(time.Hour))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -65,7 +65,10 @@ type Store interface {
 	// in the returned error (joined); the others are still claimed, and a
 	// refused campaign does not take one of the limit's places (with up to
 	// 10,000 refused campaigns due first, up to limit are still claimed).
-	ClaimDue(ctx context.Context, now time.Time, limit int, plan PlanFunc) ([]Run, error)
+	// due is the horizon (campaigns due at or before it are claimed, and
+	// plan is asked at it); now is the instant written as the rows'
+	// created_at and updated_at (a scheduler claims ahead: due is later).
+	ClaimDue(ctx context.Context, due, now time.Time, limit int, plan PlanFunc) ([]Run, error)
 	// MarkRunEnqueued records that the run's task is in the queue.
 	MarkRunEnqueued(ctx context.Context, runID int64, at time.Time) error
 	// MarkRunsEnqueued records the same for many runs in one statement;

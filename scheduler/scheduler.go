@@ -158,7 +158,7 @@ func (s *Scheduler) Tick(ctx context.Context) (TickResult, error) {
 	for round := range maxClaimRounds {
 		var decisions []Decision
 		plan := Plan(now, s.cfg.MissedAfter, func(d Decision) { decisions = append(decisions, d) })
-		runs, err := s.cfg.Store.ClaimDue(ctx, horizon, s.cfg.BatchSize, plan)
+		runs, err := s.cfg.Store.ClaimDue(ctx, horizon, now, s.cfg.BatchSize, plan)
 		rejected, onlyPlans := planErrors(err)
 		if err != nil && !onlyPlans {
 			return res, fmt.Errorf("scheduler: claim due: %w", err)

@@ -287,11 +287,11 @@ type refusingStore struct {
 	calls  *int // ClaimDue calls, when set
 }
 
-func (s refusingStore) ClaimDue(ctx context.Context, now time.Time, limit int, plan campaign.PlanFunc) ([]campaign.Run, error) {
+func (s refusingStore) ClaimDue(ctx context.Context, due, now time.Time, limit int, plan campaign.PlanFunc) ([]campaign.Run, error) {
 	if s.calls != nil {
 		*s.calls++
 	}
-	return s.Store.ClaimDue(ctx, now, limit, func(c campaign.Campaign, at time.Time) (campaign.FirePlan, error) {
+	return s.Store.ClaimDue(ctx, due, now, limit, func(c campaign.Campaign, at time.Time) (campaign.FirePlan, error) {
 		p, err := plan(c, at)
 		if err == nil && c.ID == s.refuse {
 			return campaign.FirePlan{}, errors.New("refused after planning")

@@ -207,18 +207,17 @@ func (h *Handler) firstSend(ctx context.Context, p queue.RunSendPayload) (bool, 
 	}
 	run := campaign.Run{ID: p.RunID, App: p.App, ScheduledFor: p.ScheduledFor}
 	log := h.log.With().Int64("run", p.RunID).Str("app", p.App).Logger()
-	wait, recorded, finished, err := h.attempt(ctx, run, 0, log)
+	_, recorded, finished, err := h.attempt(ctx, run, 0, log)
 	switch {
 	case err != nil:
 		return true, err
 	case finished:
 		log.Info().Int64("campaign", recorded.CampaignID).Str("status", string(campaign.RunDone)).Msg("run finished")
 		return true, nil
-	case !wait.IsZero():
-		if err := h.waitUntil(ctx, p.RunID, wait, "quota"); err != nil {
-			return true, err
-		}
 	}
+	// Anything else, a full window included, goes on from the store:
+	// ProcessRun knows the run's deliver_by, which the hints do not, and
+	// waits for the opening no later than it.
 	return false, nil
 }
 

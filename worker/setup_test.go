@@ -225,7 +225,7 @@ func fire(t *testing.T, ctx context.Context, store campaign.Store, n int, push p
 	}
 	var ids []int64
 	for len(ids) < n {
-		runs, err := store.ClaimDue(ctx, at.Add(time.Hour*24*365), 500, plan)
+		runs, err := store.ClaimDue(ctx, at.Add(time.Hour*24*365), at.Add(time.Hour*24*365), 500, plan)
 		if err != nil {
 			t.Fatal(err)
 		}

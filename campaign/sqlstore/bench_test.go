@@ -114,7 +114,7 @@ func BenchmarkClaimDue(b *testing.B) {
 						b.Fatal(err)
 					}
 					b.StartTimer()
-					runs, err := s.ClaimDue(ctx, now, 100, farPlan)
+					runs, err := s.ClaimDue(ctx, now, now, 100, farPlan)
 					if err != nil {
 						b.Fatal(err)
 					}

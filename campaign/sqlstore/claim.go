@@ -12,7 +12,7 @@ import (
 )
 
 // ClaimDue fires due campaigns; see campaign.Store.
-func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, plan campaign.PlanFunc) ([]campaign.Run, error) {
+func (s *Store) ClaimDue(ctx context.Context, due, now time.Time, limit int, plan campaign.PlanFunc) ([]campaign.Run, error) {
 	if limit <= 0 {
 		limit = 100
 	}
@@ -29,13 +29,13 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, plan cam
 		refused := 0
 		for len(claims) < limit && refused < maxRefusedPerClaim {
 			want := limit - len(claims)
-			due, err := s.selectDue(ctx, tx, now, want, after)
+			page, err := s.selectDue(ctx, tx, due, want, after)
 			if err != nil {
 				return err
 			}
-			for i, c := range due {
-				after = &due[i]
-				cl, err := planClaim(c, now, plan)
+			for i, c := range page {
+				after = &page[i]
+				cl, err := planClaim(c, due, now, plan)
 				if err != nil {
 					var pe *campaign.PlanError
 					if errors.As(err, &pe) {
@@ -47,7 +47,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, plan cam
 				}
 				claims = append(claims, cl)
 			}
-			if len(due) < want {
+			if len(page) < want {
 				break // nothing more is due
 			}
 		}
@@ -113,8 +113,8 @@ func (cl claim) status() campaign.CampaignStatus {
 
 // planClaim applies plan to one locked, due campaign and renders its fire.
 // A *campaign.PlanError leaves the campaign as it was.
-func planClaim(c campaign.Campaign, now time.Time, plan campaign.PlanFunc) (claim, error) {
-	p, err := plan(c, now)
+func planClaim(c campaign.Campaign, due, now time.Time, plan campaign.PlanFunc) (claim, error) {
+	p, err := plan(c, due)
 	if err != nil {
 		var pe *campaign.PlanError
 		if errors.As(err, &pe) && pe.CampaignID == c.ID {

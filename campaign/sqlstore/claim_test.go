@@ -63,7 +63,7 @@ func TestClaimDueMixedBatch(t *testing.T) {
 			now := t0.Add(time.Second + 1500*time.Nanosecond).In(time.FixedZone("UTC+9", 9*3600))
 			stored := now.UTC().Truncate(time.Microsecond)
 
-			runs, err := b.store.ClaimDue(b.ctx, now, 10, mixed)
+			runs, err := b.store.ClaimDue(b.ctx, now, now, 10, mixed)
 			if want := fmt.Sprintf("campaign %d: plan: boom", refused.ID); err == nil || err.Error() != want {
 				t.Errorf("err = %v, want %q", err, want)
 			}
@@ -133,12 +133,12 @@ func TestClaimDueMixedBatch(t *testing.T) {
 
 			// Only the refused campaign is still due: a batch with nothing to
 			// write, then one with nothing due.
-			runs, err = b.store.ClaimDue(b.ctx, now, 10, mixed)
+			runs, err = b.store.ClaimDue(b.ctx, now, now, 10, mixed)
 			var pe *campaign.PlanError
 			if len(runs) != 0 || !errors.As(err, &pe) || pe.CampaignID != refused.ID {
 				t.Errorf("all refused: ClaimDue = %v, %v; want no run and campaign %d refused", runs, err, refused.ID)
 			}
-			if runs, err := b.store.ClaimDue(b.ctx, t0.Add(-time.Hour), 10, mixed); len(runs) != 0 || err != nil {
+			if runs, err := b.store.ClaimDue(b.ctx, t0.Add(-time.Hour), t0.Add(-time.Hour), 10, mixed); len(runs) != 0 || err != nil {
 				t.Errorf("nothing due: ClaimDue = %v, %v", runs, err)
 			}
 			if c, err := b.store.Get(b.ctx, refused.ID, campaign.RunsQuery{}); err != nil || c.Status != campaign.CampaignActive || !c.UpdatedAt.Equal(t0.Add(-time.Hour)) {

@@ -279,11 +279,11 @@ func testClaimDueFiresOnce(t *testing.T, b bundle) {
 	cron = b.create(t, cron)
 	later := b.create(t, newCampaign("main", "later", t0.Add(time.Hour), 0))
 
-	if runs, err := b.store.ClaimDue(b.ctx, t0.Add(-time.Second), 10, plan); err != nil || len(runs) != 0 {
+	if runs, err := b.store.ClaimDue(b.ctx, t0.Add(-time.Second), t0.Add(-time.Second), 10, plan); err != nil || len(runs) != 0 {
 		t.Fatalf("ClaimDue before the fire = %v, %v; want nothing (never early)", runs, err)
 	}
 	now := t0.Add(200 * time.Millisecond)
-	runs, err := b.store.ClaimDue(b.ctx, now, 10, plan)
+	runs, err := b.store.ClaimDue(b.ctx, now, now, 10, plan)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,7 +297,7 @@ func testClaimDueFiresOnce(t *testing.T, b bundle) {
 	if diff := cmp.Diff(map[int64]time.Time{oneOff.ID: t0, cron.ID: t0}, got); diff != "" {
 		t.Errorf("fired (-want +got):\n%s", diff)
 	}
-	if again, err := b.store.ClaimDue(b.ctx, now, 10, plan); err != nil || len(again) != 0 {
+	if again, err := b.store.ClaimDue(b.ctx, now, now, 10, plan); err != nil || len(again) != 0 {
 		t.Errorf("second ClaimDue = %v, %v; want nothing", again, err)
 	}
 
@@ -357,7 +357,7 @@ func testClaimDueRace(t *testing.T, b bundle) {
 		wg.Go(func() {
 			<-start
 			for {
-				runs, err := b.store.ClaimDue(b.ctx, t0, 3, plan)
+				runs, err := b.store.ClaimDue(b.ctx, t0, t0, 3, plan)
 				if err != nil {
 					t.Errorf("ClaimDue: %v", err)
 					return
@@ -389,7 +389,7 @@ func testClaimSendRace(t *testing.T, b bundle) {
 		c := b.create(t, newCampaign("main", "big", t0, 4500)) // 5 sends each
 		_ = c
 	}
-	runs, err := b.store.ClaimDue(b.ctx, t0, 10, plan)
+	runs, err := b.store.ClaimDue(b.ctx, t0, t0, 10, plan)
 	if err != nil || len(runs) != 3 {
 		t.Fatalf("ClaimDue = %d runs, %v", len(runs), err)
 	}
@@ -625,13 +625,13 @@ func testPauseResumeCancel(t *testing.T, b bundle) {
 	}
 	_, err := b.store.Pause(b.ctx, c.ID, t0)
 	wantTransitionError(t, err, "pause a paused campaign")
-	if runs, err := b.store.ClaimDue(b.ctx, t0.Add(3*time.Hour+time.Minute), 10, plan); err != nil || len(runs) != 0 {
+	if runs, err := b.store.ClaimDue(b.ctx, t0.Add(3*time.Hour+time.Minute), t0.Add(3*time.Hour+time.Minute), 10, plan); err != nil || len(runs) != 0 {
 		t.Fatalf("a paused campaign fired: %v (err %v)", runs, err)
 	}
 	if _, err := b.store.Resume(b.ctx, c.ID, t0.Add(3*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	runs, err := b.store.ClaimDue(b.ctx, t0.Add(3*time.Hour+30*time.Second), 10, plan)
+	runs, err := b.store.ClaimDue(b.ctx, t0.Add(3*time.Hour+30*time.Second), t0.Add(3*time.Hour+30*time.Second), 10, plan)
 	if err != nil || len(runs) != 1 || !runs[0].ScheduledFor.Equal(t0.Add(3*time.Hour)) {
 		t.Fatalf("after resume: %v, %v; want one catch-up fire at +3h", runs, err)
 	}
@@ -657,7 +657,7 @@ func testPauseResumeCancel(t *testing.T, b bundle) {
 	wantTransitionError(t, err, "cancel twice")
 	_, err = b.store.ResetForRetry(b.ctx, run.ID, campaign.RetryOptions{Unknown: true}, t0)
 	wantTransitionError(t, err, "retry a cancelled campaign's run")
-	if runs, err := b.store.ClaimDue(b.ctx, t0.Add(48*time.Hour), 10, plan); err != nil || len(runs) != 0 {
+	if runs, err := b.store.ClaimDue(b.ctx, t0.Add(48*time.Hour), t0.Add(48*time.Hour), 10, plan); err != nil || len(runs) != 0 {
 		t.Errorf("a cancelled campaign fired: %v (err %v)", runs, err)
 	}
 
@@ -789,7 +789,7 @@ func testRenderFailureFailsRun(t *testing.T, b bundle) {
 	c := newCampaign("main", "bad-template", t0, 0)
 	c.Push.Notification.Alert = "{{.Vars.missing}}" // bypasses validation on purpose
 	c = b.create(t, c)
-	runs, err := b.store.ClaimDue(b.ctx, t0, 10, plan)
+	runs, err := b.store.ClaimDue(b.ctx, t0, t0, 10, plan)
 	if err != nil || len(runs) != 1 {
 		t.Fatalf("ClaimDue = %v, %v", runs, err)
 	}
@@ -814,7 +814,7 @@ func testPlanErrorSkipsCampaign(t *testing.T, b bundle) {
 		}
 		return plan(c, now)
 	}
-	runs, err := b.store.ClaimDue(b.ctx, t0, 10, failing)
+	runs, err := b.store.ClaimDue(b.ctx, t0, t0, 10, failing)
 	if err == nil || len(runs) != 1 || runs[0].CampaignID != good.ID {
 		t.Fatalf("ClaimDue = %v, %v; want the good campaign fired and the bad one reported", runs, err)
 	}
@@ -853,7 +853,7 @@ func testRefusedDoNotBlockTheRest(t *testing.T, b bundle) {
 		return plan(c, now)
 	}
 	now := t0.Add(10 * time.Second) // every good one due, none missed
-	runs, err := b.store.ClaimDue(b.ctx, now, limit, refusing)
+	runs, err := b.store.ClaimDue(b.ctx, now, now, limit, refusing)
 	for id, n := range planned {
 		if n != 1 {
 			t.Errorf("campaign %d planned %d times in one ClaimDue, want once", id, n)
@@ -870,7 +870,7 @@ func testRefusedDoNotBlockTheRest(t *testing.T, b bundle) {
 	if !errors.As(err, &pe) || strings.Count(err.Error(), "plan: boom") != len(bad) {
 		t.Errorf("err = %v; want the %d refused campaigns reported", err, len(bad))
 	}
-	runs, _ = b.store.ClaimDue(b.ctx, now, limit, refusing)
+	runs, _ = b.store.ClaimDue(b.ctx, now, now, limit, refusing)
 	if len(runs) != 1 || runs[0].CampaignID != good[limit] {
 		t.Errorf("second ClaimDue = %v, want the last good campaign %d", runs, good[limit])
 	}
@@ -989,7 +989,7 @@ func testLedgerInFlightAndDirect(t *testing.T, b bundle) {
 func testSubMicrosecondAtFiresOnce(t *testing.T, b bundle) {
 	at := t0.Add(-2*time.Minute + 123456789*time.Nanosecond)
 	c := b.create(t, newCampaign("main", "nanos", at, 0))
-	runs, err := b.store.ClaimDue(b.ctx, t0, 100, plan)
+	runs, err := b.store.ClaimDue(b.ctx, t0, t0, 100, plan)
 	if err != nil || len(runs) != 1 {
 		t.Fatalf("first ClaimDue = %v, %v; want one run", runs, err)
 	}
@@ -1000,7 +1000,7 @@ func testSubMicrosecondAtFiresOnce(t *testing.T, b bundle) {
 	if d.Status != campaign.CampaignDone || d.NextRunAt != nil {
 		t.Errorf("after its one fire: status %s, next_run_at %v; want done and none", d.Status, d.NextRunAt)
 	}
-	again, err := b.store.ClaimDue(b.ctx, t0.Add(time.Second), 100, plan)
+	again, err := b.store.ClaimDue(b.ctx, t0.Add(time.Second), t0.Add(time.Second), 100, plan)
 	if err != nil || len(again) != 0 {
 		t.Errorf("second ClaimDue = %v, %v; want nothing due", again, err)
 	}
@@ -1156,7 +1156,7 @@ func testCancelRacesClaimAndRecord(t *testing.T, b bundle) {
 	sent := 0
 	for i := range rounds {
 		c := b.create(t, newCampaign("main", fmt.Sprintf("race-%d", i), t0, 1500)) // 2 sends
-		runs, err := b.store.ClaimDue(b.ctx, t0, 10, plan)
+		runs, err := b.store.ClaimDue(b.ctx, t0, t0, 10, plan)
 		if err != nil || len(runs) != 1 {
 			t.Fatalf("ClaimDue = %v, %v", runs, err)
 		}

@@ -100,7 +100,7 @@ func testClaimFirstSend(t *testing.T, b bundle) {
 
 	// A cancelled run, and a run whose first send is not pending.
 	c := b.create(t, newCampaign("main", "to-cancel", t0, 0))
-	runs, err := b.store.ClaimDue(b.ctx, t0, 10, plan)
+	runs, err := b.store.ClaimDue(b.ctx, t0, t0, 10, plan)
 	if err != nil || len(runs) != 1 {
 		t.Fatalf("ClaimDue = %v, %v", runs, err)
 	}
@@ -127,7 +127,7 @@ func testClaimFirstSendRace(t *testing.T, b bundle) {
 	var all []fired
 	for i := range runs {
 		c := b.create(t, newCampaign("main", fmt.Sprintf("race-%d", i), t0, 0))
-		rs, err := b.store.ClaimDue(b.ctx, t0, 10, plan)
+		rs, err := b.store.ClaimDue(b.ctx, t0, t0, 10, plan)
 		if err != nil || len(rs) != 1 {
 			t.Fatalf("ClaimDue = %v, %v", rs, err)
 		}

@@ -35,7 +35,7 @@ func TestClaimFirstSendRacesEveryWriter(t *testing.T) {
 	var all []fired
 	mk := func(i int, retry bool) {
 		c := b.create(t, newCampaign("main", fmt.Sprintf("r-%v-%d", retry, i), t0, 1500))
-		rs, err := st.ClaimDue(b.ctx, t0, 10, plan)
+		rs, err := st.ClaimDue(b.ctx, t0, t0, 10, plan)
 		if err != nil || len(rs) != 1 {
 			t.Fatalf("ClaimDue = %v, %v", rs, err)
 		}

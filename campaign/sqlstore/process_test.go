@@ -48,7 +48,7 @@ func helperMain(mode string) int {
 	switch mode {
 	case "claimdue":
 		for {
-			runs, err := s.ClaimDue(ctx, t0, 2, plan)
+			runs, err := s.ClaimDue(ctx, t0, t0, 2, plan)
 			if err != nil {
 				fmt.Fprintln(os.Stderr, "claim due:", err)
 				return 1

@@ -24,7 +24,7 @@ func parseAtT0(t *testing.T, src string) campaign.Campaign {
 func (b bundle) fireAt(t testing.TB, c campaign.Campaign, at time.Time) (campaign.Run, []campaign.Send) {
 	t.Helper()
 	c = b.create(t, c)
-	runs, err := b.store.ClaimDue(b.ctx, at, 10, plan)
+	runs, err := b.store.ClaimDue(b.ctx, at, at, 10, plan)
 	if err != nil || len(runs) != 1 || runs[0].CampaignID != c.ID {
 		t.Fatalf("ClaimDue = %v, %v; want one run of campaign %d", runs, err, c.ID)
 	}

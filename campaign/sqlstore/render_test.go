@@ -28,7 +28,7 @@ func TestVarsNumbersRenderAsValidated(t *testing.T) {
 				t.Fatalf("render at creation = %q, %v; want %q", body.Notification.Alert, err, want)
 			}
 			b.create(t, c)
-			runs, err := b.store.ClaimDue(b.ctx, t0, 10, plan)
+			runs, err := b.store.ClaimDue(b.ctx, t0, t0, 10, plan)
 			if err != nil || len(runs) != 1 {
 				t.Fatalf("ClaimDue = %v, %v", runs, err)
 			}
@@ -63,7 +63,7 @@ func TestRenderedNULFailsItsRunAlone(t *testing.T) {
 				t.Errorf("Validate = %v, want the NUL refused", err)
 			}
 			bad = b.create(t, bad) // as if stored before the rule
-			runs, err := b.store.ClaimDue(b.ctx, t0, 10, plan)
+			runs, err := b.store.ClaimDue(b.ctx, t0, t0, 10, plan)
 			if err != nil {
 				t.Fatalf("ClaimDue: %v", err)
 			}

@@ -21,7 +21,7 @@ func (b bundle) largeRuns(t *testing.T, name string, content, users, n int) (cam
 	c = b.create(t, c)
 	var ids []int64
 	for i := range n {
-		runs, err := b.store.ClaimDue(b.ctx, t0.Add(time.Duration(i)*time.Minute), 10, plan)
+		runs, err := b.store.ClaimDue(b.ctx, t0.Add(time.Duration(i)*time.Minute), t0.Add(time.Duration(i)*time.Minute), 10, plan)
 		if err != nil {
 			t.Fatalf("ClaimDue: %v", err)
 		}

@@ -26,7 +26,7 @@ func (b bundle) cronRuns(t *testing.T, n int) (campaign.Campaign, []int64) {
 			other := newCampaign("main", "other", at, 0)
 			b.create(t, other)
 		}
-		runs, err := b.store.ClaimDue(b.ctx, at, 10, plan)
+		runs, err := b.store.ClaimDue(b.ctx, at, at, 10, plan)
 		if err != nil {
 			t.Fatalf("ClaimDue at %s: %v", at, err)
 		}

@@ -36,7 +36,7 @@ push: {platform: [ios], fromuserid: system, message: {objectName: AppNote, conte
 	}
 	var id int64
 	_, _ = fmt.Sscan(m[1], &id)
-	runs, err := a.store.ClaimDue(ctx, adminT0, 10, campaign.SimplePlan(time.Minute))
+	runs, err := a.store.ClaimDue(ctx, adminT0, adminT0, 10, campaign.SimplePlan(time.Minute))
 	if err != nil || len(runs) != 1 {
 		t.Fatalf("ClaimDue = %v, %v", runs, err)
 	}

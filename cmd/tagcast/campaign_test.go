@@ -146,7 +146,7 @@ func TestCampaignCommands(t *testing.T) {
 	}
 
 	// The user-id campaign fires into 3 sends: sent, failed, unknown.
-	runs, err := a.store.ClaimDue(context.Background(), adminT0, 10, campaign.SimplePlan(time.Minute))
+	runs, err := a.store.ClaimDue(context.Background(), adminT0, adminT0, 10, campaign.SimplePlan(time.Minute))
 	if err != nil || len(runs) != 1 {
 		t.Fatalf("ClaimDue = %v %v", runs, err)
 	}

@@ -57,7 +57,7 @@ func TestResumeJustPastTheNextRunIsNotMissed(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("resume: %s", r)
 	}
-	runs, err := a.store.ClaimDue(context.Background(), now, 10, scheduler.Plan(now, scheduler.DefaultMissedAfter, nil))
+	runs, err := a.store.ClaimDue(context.Background(), now, now, 10, scheduler.Plan(now, scheduler.DefaultMissedAfter, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestResumeOneShotMissedSkipNeverFires(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("resume: %s", r)
 	}
-	runs, err := a.store.ClaimDue(context.Background(), now, 10, scheduler.Plan(now, scheduler.DefaultMissedAfter, nil))
+	runs, err := a.store.ClaimDue(context.Background(), now, now, 10, scheduler.Plan(now, scheduler.DefaultMissedAfter, nil))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,7 +45,7 @@ func TestReconcilePassLoggedOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runs, err := st.ClaimDue(ctx, now, 10, func(c campaign.Campaign, _ time.Time) (campaign.FirePlan, error) {
+	runs, err := st.ClaimDue(ctx, now, now, 10, func(c campaign.Campaign, _ time.Time) (campaign.FirePlan, error) {
 		return campaign.FirePlan{Fire: true, ScheduledFor: *c.NextRunAt}, nil
 	})
 	if err != nil || len(runs) != 1 || runs[0].Status != campaign.RunPending {

@@ -36,7 +36,7 @@ func TestCampaignRetryAfterLostAnswer(t *testing.T) {
 	}
 	fire := func(at time.Time) int64 {
 		t.Helper()
-		runs, err := a.store.ClaimDue(ctx, at, 10, campaign.SimplePlan(time.Minute))
+		runs, err := a.store.ClaimDue(ctx, at, at, 10, campaign.SimplePlan(time.Minute))
 		if err != nil || len(runs) != 1 {
 			t.Fatalf("ClaimDue at %s = %v, %v", at, runs, err)
 		}

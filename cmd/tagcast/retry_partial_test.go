@@ -50,7 +50,7 @@ func TestRetryPartlyFailedExitsOne(t *testing.T) {
 	}
 	var runIDs []int64
 	for _, at := range []time.Time{adminT0.Add(time.Hour), adminT0.Add(2 * time.Hour)} {
-		runs, err := st.ClaimDue(ctx, at, 10, campaign.SimplePlan(time.Minute))
+		runs, err := st.ClaimDue(ctx, at, at, 10, campaign.SimplePlan(time.Minute))
 		if err != nil || len(runs) != 1 {
 			t.Fatalf("ClaimDue at %s = %v, %v", at, runs, err)
 		}

@@ -52,7 +52,7 @@ func TestWorkerRefusesABudgetOverTheTaskTimeout(t *testing.T) {
 	}, Schedule: campaign.Schedule{At: &now, Missed: campaign.MissedOnce}, NextRunAt: &now}, now); err != nil {
 		t.Fatal(err)
 	}
-	runs, err := d.store.ClaimDue(ctx, now.Add(time.Second), 10, func(c campaign.Campaign, _ time.Time) (campaign.FirePlan, error) {
+	runs, err := d.store.ClaimDue(ctx, now.Add(time.Second), now.Add(time.Second), 10, func(c campaign.Campaign, _ time.Time) (campaign.FirePlan, error) {
 		return campaign.FirePlan{Fire: true, ScheduledFor: *c.NextRunAt}, nil
 	})
 	if err != nil || len(runs) != 1 {
