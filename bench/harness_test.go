@@ -149,20 +149,25 @@ func pushBody() pushapi.Request {
 	}
 }
 
-// createAt stores n one-off campaigns; campaign i fires at at(i).
-func (s *stack) createAt(tb testing.TB, n int, at func(i int) time.Time) {
+// createAt stores n one-off campaigns; campaign i fires at at(i). It
+// returns each campaign's id, campaign i's at index i.
+func (s *stack) createAt(tb testing.TB, n int, at func(i int) time.Time) []int64 {
 	tb.Helper()
 	ctx := context.Background()
 	now := time.Now()
+	ids := make([]int64, n)
 	for i := range n {
 		t := at(i)
 		c := campaign.Campaign{App: appName, Name: fmt.Sprintf("bench-%d", i), Push: pushBody(),
 			Schedule:  campaign.Schedule{At: &t, Missed: campaign.MissedOnce},
 			NextRunAt: &t, Status: campaign.CampaignActive}
-		if _, err := s.store.Create(ctx, c, now); err != nil {
+		created, err := s.store.Create(ctx, c, now)
+		if err != nil {
 			tb.Fatalf("create campaign %d: %v", i, err)
 		}
+		ids[i] = created.ID
 	}
+	return ids
 }
 
 // seedFuture bulk-inserts n active campaigns due years from now (the

@@ -22,7 +22,8 @@ const (
 
 // BenchmarkFirePrecision measures, on the real clock and in one run, the
 // lag from each of 1,000 one-off campaigns' scheduled instant (spread 1 ms
-// apart over one second) to
+// apart over one second, as the benchmark created them; a run whose
+// scheduled_for differs fails it) to
 //
 //   - enq: the run task in asynq (the scheduler's enqueued_at; negative:
 //     the scheduler hands held runs to the queue ReleaseLead, 500 ms, ahead
@@ -34,8 +35,9 @@ const (
 //
 // with the scheduler (interval 1 s, lookahead 2 s), a worker with
 // concurrency 100, PostgreSQL and Redis, the quota raised out of the way;
-// and next to it asynq's own ProcessAt path (a default server with the
-// same concurrency, no-op handler): scheduled instant → handler start.
+// and next to it asynq's own ProcessAt path (a server with the worker's
+// concurrency and poll intervals, no-op handler): scheduled instant →
+// handler start.
 // Metrics are milliseconds (p50, p99, max) and early counts. Run with
 // -benchtime=1x.
 func BenchmarkFirePrecision(b *testing.B) {
@@ -51,7 +53,13 @@ func precisionOnce(b *testing.B) {
 	// Creating 1,000 campaigns takes a few seconds on a busy machine; the
 	// scheduler must start at least its lookahead before the instant.
 	fireAt := time.Now().Add(10 * time.Second).Truncate(time.Second)
-	s.createAt(b, n, func(i int) time.Time { return fireAt.Add(time.Duration(i) * time.Millisecond) })
+	instant := func(i int) time.Time { return fireAt.Add(time.Duration(i) * time.Millisecond) }
+	// Every lag is measured from the instant given here, not from the
+	// scheduled_for the scheduler under test writes.
+	given := map[int64]time.Time{} // campaign id -> its instant, as created
+	for i, id := range s.createAt(b, n, instant) {
+		given[id] = instant(i)
+	}
 	srv := s.startWorker(b, precisionConcurrency)
 	lead := time.Until(fireAt)
 	stop := s.startScheduler(b)
@@ -67,7 +75,6 @@ func precisionOnce(b *testing.B) {
 
 	ids := s.runIDs(b)
 	var enq, send, emu lags
-	scheduled := map[int64]time.Time{} // campaign id -> scheduled instant
 	for _, id := range ids {
 		r, sends, err := s.store.GetRun(ctx, id)
 		if err != nil {
@@ -76,9 +83,16 @@ func precisionOnce(b *testing.B) {
 		if len(sends) != 1 || sends[0].Status != "sent" || r.EnqueuedAt == nil || sends[0].ClaimedAt == nil || sends[0].SentAt == nil {
 			b.Fatalf("run %d: %s, %d sends (%+v)", id, r.Status, len(sends), sends)
 		}
-		scheduled[r.CampaignID] = r.ScheduledFor
-		enq = append(enq, r.EnqueuedAt.Sub(r.ScheduledFor))
-		send = append(send, sends[0].SentAt.Sub(r.ScheduledFor))
+		at, ok := given[r.CampaignID]
+		if !ok {
+			b.Fatalf("run %d: campaign %d was not created by this benchmark", id, r.CampaignID)
+		}
+		if !r.ScheduledFor.Equal(at) {
+			b.Errorf("run %d: scheduled_for %s, campaign %d was given %s", id,
+				r.ScheduledFor.Format(time.RFC3339Nano), r.CampaignID, at.Format(time.RFC3339Nano))
+		}
+		enq = append(enq, r.EnqueuedAt.Sub(at))
+		send = append(send, sends[0].SentAt.Sub(at))
 	}
 	for _, p := range s.emu.PushesFor(appKey) {
 		// The alert is "campaign <id> at <fire time>".
@@ -87,7 +101,11 @@ func precisionOnce(b *testing.B) {
 		if err != nil {
 			b.Fatalf("push %q: %v", p.Request.Notification.Alert, err)
 		}
-		emu = append(emu, p.ReceivedAt.Sub(scheduled[id]))
+		at, ok := given[id]
+		if !ok {
+			b.Fatalf("push %q: campaign %d was not created by this benchmark", p.Request.Notification.Alert, id)
+		}
+		emu = append(emu, p.ReceivedAt.Sub(at))
 	}
 	if len(enq) != n || len(emu) != n {
 		b.Fatalf("%d runs and %d pushes, want %d each", len(enq), len(emu), n)
@@ -113,15 +131,20 @@ func precisionOnce(b *testing.B) {
 }
 
 // asynqProcessAt enqueues n no-op tasks with ProcessAt spread over one
-// second a few seconds ahead, starts a default server with concurrency
-// conc, and returns each task's scheduled instant → handler start lag.
+// second a few seconds ahead, starts a server with concurrency conc and the
+// worker's poll intervals, and returns each task's scheduled instant → handler start lag.
 func (s *stack) asynqProcessAt(b *testing.B, n, conc int) lags {
 	b.Helper()
 	fireAt := time.Now().Add(3 * time.Second).Truncate(time.Second)
 	var mu sync.Mutex
 	var out lags
 	all := make(chan struct{})
-	srv := asynq.NewServerFromRedisClient(s.rdb, asynq.Config{Concurrency: conc, Queues: map[string]int{"at": 1}, LogLevel: asynq.FatalLevel})
+	// The worker's poll intervals (worker.ServerConfig defaults), as in
+	// asynqNoopRate: asynq's own (5 s, 1 s) would make the baseline slower.
+	srv := asynq.NewServerFromRedisClient(s.rdb, asynq.Config{
+		Concurrency: conc, Queues: map[string]int{"at": 1}, LogLevel: asynq.FatalLevel,
+		DelayedTaskCheckInterval: time.Second, TaskCheckInterval: 200 * time.Millisecond,
+	})
 	mux := asynq.NewServeMux()
 	mux.HandleFunc("at", func(_ context.Context, t *asynq.Task) error {
 		started := time.Now()

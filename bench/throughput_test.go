@@ -312,19 +312,32 @@ func (s *stack) byStatus(b *testing.B, table string) string {
 // cpuTimes is CPU time (user + system) by command name, from /proc.
 type cpuTimes map[string]time.Duration
 
-// cpuByCommand sums the CPU time of every process by command name (this
-// test binary, counted as bench.test whatever its file name, the
-// PostgreSQL backends, redis-server). Processes that exit
-// between two readings are missed; the pools keep theirs open.
+// cpuByCommand sums, by command name, the CPU time of this test binary
+// (counted as bench.test whatever its file name) and of its descendants
+// (the PostgreSQL postmaster and its backends, redis-server, which
+// internal/testenv starts as children); any other process on the machine is
+// not counted, whatever its name. Processes that exit between two readings
+// are missed; the pools keep theirs open.
 func cpuByCommand() cpuTimes {
-	out := cpuTimes{}
-	self := fmt.Sprintf("/proc/%d/stat", os.Getpid())
+	type proc struct {
+		ppid int
+		name string
+		cpu  time.Duration
+	}
+	procs := map[int]proc{}
+	children := map[int][]int{}
 	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
 	for _, p := range dirs {
+		pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+		if err != nil {
+			continue
+		}
 		b, err := os.ReadFile(p)
 		if err != nil {
 			continue
 		}
+		// "pid (comm) state ppid ...": comm may hold spaces and ')', so
+		// the fields are read after the last ')'.
 		open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
 		if open < 0 || end < open {
 			continue
@@ -333,15 +346,34 @@ func cpuByCommand() cpuTimes {
 		if len(f) < 13 {
 			continue
 		}
-		// Fields after the command: state is [0]; utime [11], stime [12],
-		// in clock ticks (100 a second on Linux).
+		// Fields after the command: state is [0], ppid [1]; utime [11],
+		// stime [12], in clock ticks (100 a second on Linux).
+		ppid, err := strconv.Atoi(f[1])
+		if err != nil {
+			continue
+		}
 		ut, _ := strconv.ParseInt(f[11], 10, 64)
 		st, _ := strconv.ParseInt(f[12], 10, 64)
-		name := string(b[open+1 : end])
-		if p == self {
+		procs[pid] = proc{ppid: ppid, name: string(b[open+1 : end]), cpu: time.Duration(ut+st) * 10 * time.Millisecond}
+		children[ppid] = append(children[ppid], pid)
+	}
+	out := cpuTimes{}
+	self := os.Getpid()
+	seen := map[int]bool{}
+	for todo := []int{self}; len(todo) > 0; {
+		pid := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		pr, ok := procs[pid]
+		if !ok || seen[pid] { // seen: /proc is not read atomically
+			continue
+		}
+		seen[pid] = true
+		todo = append(todo, children[pid]...)
+		name := pr.name
+		if pid == self {
 			name = "bench.test" // whatever the binary is called
 		}
-		out[name] += time.Duration(ut+st) * 10 * time.Millisecond
+		out[name] += pr.cpu
 	}
 	return out
 }
