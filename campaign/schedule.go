@@ -32,6 +32,14 @@ func ParseCron(spec, timezone string) (sched cron.Schedule, loc *time.Location, 
 		}
 	}
 	if z, ok := cronTZ(spec); ok {
+		// robfig slices past a missing space (and panics) and takes an
+		// empty zone for UTC: both are refused by their rule first.
+		if z == "" {
+			return nil, nil, fmt.Errorf("invalid cron spec %q: CRON_TZ= (or TZ=) needs a zone name, e.g. CRON_TZ=Asia/Tokyo 0 9 * * *", spec)
+		}
+		if _, fields, _ := strings.Cut(strings.TrimSpace(spec), " "); strings.TrimSpace(fields) == "" {
+			return nil, nil, fmt.Errorf("invalid cron spec %q: needs the cron fields after its zone, e.g. %s 0 9 * * *", spec, strings.TrimSpace(spec))
+		}
 		if loc, err = LoadZone(z); err != nil {
 			return nil, nil, fmt.Errorf("%w in the spec", err)
 		}
@@ -125,11 +133,12 @@ func (s Schedule) Location() (*time.Location, error) {
 // host's own TZ setting, so replicas on differently set hosts would fire the
 // same campaign at different instants.
 func LoadZone(name string) (*time.Location, error) {
-	if name == "Local" {
-		return nil, fmt.Errorf("time zone %q is each host's own setting: name an IANA zone such as Asia/Shanghai or UTC", name)
-	}
-	loc, err := time.LoadLocation(name)
-	if err != nil {
+	loc, err := calendar.LoadZone(name)
+	var host *calendar.HostZoneError
+	switch {
+	case errors.As(err, &host):
+		return nil, err
+	case err != nil:
 		return nil, fmt.Errorf("unknown time zone %q", name)
 	}
 	return loc, nil

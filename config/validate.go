@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tagcast/tagcast/internal/calendar"
 )
 
 // DataCenters are the data_center values (pushapi.DataCenterHosts knows the
@@ -304,10 +306,11 @@ func (a *App) validate(p string, v *validator) {
 	switch q.Timezone {
 	case "":
 		v.add(p+".quota.timezone", "required: an IANA time zone such as %s or UTC", DefaultQuotaTimezone)
-	case "Local":
-		v.add(p+".quota.timezone", "must name a zone (Local differs between machines), e.g. %s", DefaultQuotaTimezone)
 	default:
-		if _, err := time.LoadLocation(q.Timezone); err != nil {
+		var host *calendar.HostZoneError
+		if _, err := calendar.LoadZone(q.Timezone); errors.As(err, &host) {
+			v.add(p+".quota.timezone", "must name a zone (%q differs between machines), e.g. %s", q.Timezone, DefaultQuotaTimezone)
+		} else if err != nil {
 			v.add(p+".quota.timezone", "unknown time zone %q", q.Timezone)
 		}
 	}

@@ -109,12 +109,13 @@ func (p Policy) resolve(path string) (resolved, error) {
 	if p.DayWindow != DayCalendar && p.DayWindow != DayRolling {
 		problems = append(problems, fmt.Sprintf("%sday_window: must be %q or %q, got %q", path, DayCalendar, DayRolling, p.DayWindow))
 	}
-	loc, err := time.LoadLocation(p.Timezone)
+	loc, err := calendar.LoadZone(p.Timezone)
+	var host *calendar.HostZoneError
 	switch {
-	case p.Timezone == "Local":
+	case errors.As(err, &host):
 		// Each process's own zone: workers could count different hours
 		// and days.
-		problems = append(problems, fmt.Sprintf("%stimezone: must be an IANA zone name, not \"Local\" (each process's own zone)", path))
+		problems = append(problems, fmt.Sprintf("%stimezone: must be an IANA zone name, not %q (each process's own zone)", path, p.Timezone))
 	case err != nil:
 		problems = append(problems, fmt.Sprintf("%stimezone: unknown time zone %q", path, p.Timezone))
 	}

@@ -4,7 +4,10 @@
 // day holds. It never reads the clock.
 package calendar
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // Wall is t's local date and time in loc, written as a UTC time: a reading
 // of the wall clock, on which no clock ever jumps.
@@ -82,4 +85,24 @@ func dayStart(y int, m time.Month, d int, loc *time.Location) time.Time {
 func Day(t time.Time, loc *time.Location) (start, next time.Time) {
 	lt := t.In(loc)
 	return dayStart(lt.Year(), lt.Month(), lt.Day(), loc), dayStart(lt.Year(), lt.Month(), lt.Day()+1, loc)
+}
+
+// LoadZone loads the IANA time zone name, refusing the names that mean the
+// host's own setting ("Local", and "localtime" and "posixrules", files of a
+// system zoneinfo that link to the host's zone or a default): two processes
+// on differently set hosts would count different hours and days, and a host
+// without system zoneinfo (Go's embedded data) cannot load them at all.
+func LoadZone(name string) (*time.Location, error) {
+	switch name {
+	case "Local", "localtime", "posixrules":
+		return nil, &HostZoneError{Name: name}
+	}
+	return time.LoadLocation(name)
+}
+
+// HostZoneError is LoadZone's refusal of a host-dependent zone name.
+type HostZoneError struct{ Name string }
+
+func (e *HostZoneError) Error() string {
+	return "time zone " + strconv.Quote(e.Name) + " is each host's own setting: name an IANA zone such as Asia/Shanghai or UTC"
 }
