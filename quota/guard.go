@@ -110,7 +110,8 @@ func directMember(entry int64) string {
 	return "direct:" + strconv.FormatInt(entry, 10)
 }
 
-// BlockStore keeps the blocks that 429/1008 answers put on apps, so that
+// BlockStore keeps the blocks the service's answers put on apps (a 429/1008,
+// or a Retry-After on a 5xx: Block, BlockRateLimited, HoldFor), so that
 // the guard's rebuild of a Redis that lost its state (flushed, restarted,
 // the embedded one of each `tagcast push send`) blocks the app again: the
 // service's closed window is quota knowledge too. A Ledger that is also a
@@ -696,6 +697,14 @@ func (g *Guard) NextBoundary(app string) (time.Time, error) {
 // maxRetryAfter caps a service's Retry-After in BlockRateLimited.
 const maxRetryAfter = 25 * time.Hour
 
+// HoldFor blocks app for d from now, at most maxRetryAfter: the service
+// asked every caller to wait that long (a Retry-After on a 5xx, 1000 or
+// 1050: an announced outage). It returns the instant the block ends.
+func (g *Guard) HoldFor(ctx context.Context, app string, d time.Duration) (time.Time, error) {
+	until := g.now().Add(min(d, maxRetryAfter))
+	return until, g.Block(ctx, app, until)
+}
+
 // BlockRateLimited blocks app after a 429/1008: until the next window
 // boundary, or later when the service asked for a longer wait (Retry-After).
 // It returns the instant the block ends.
@@ -736,7 +745,8 @@ type Status struct {
 	Timezone string       `json:"timezone"`
 	Hour     WindowStatus `json:"hour"`
 	Day      WindowStatus `json:"day"`
-	// BlockedUntil is set while a block after a 429/1008 is in force.
+	// BlockedUntil is set while a block is in force: the service answered
+	// 429/1008, or asked for a wait (a 5xx's Retry-After).
 	BlockedUntil time.Time `json:"blocked_until,omitzero"`
 	// NextOpening is when a Reserve can succeed: At if it can now.
 	NextOpening time.Time `json:"next_opening"`

@@ -42,7 +42,9 @@ func (unusedGuard) Held(context.Context, quota.Reservation) (bool, error) {
 func (unusedGuard) BlockRateLimited(context.Context, string, time.Duration) (time.Time, error) {
 	return time.Time{}, errUnusedGuard
 }
-func (unusedGuard) Block(context.Context, string, time.Time) error { return errUnusedGuard }
+func (unusedGuard) HoldFor(context.Context, string, time.Duration) (time.Time, error) {
+	return time.Time{}, errUnusedGuard
+}
 func (unusedGuard) Status(context.Context, string) (quota.Status, error) {
 	return quota.Status{}, errUnusedGuard
 }

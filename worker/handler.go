@@ -36,7 +36,7 @@ type Guard interface {
 	Release(ctx context.Context, res quota.Reservation) error
 	Held(ctx context.Context, res quota.Reservation) (bool, error)
 	BlockRateLimited(ctx context.Context, app string, retryAfter time.Duration) (time.Time, error)
-	Block(ctx context.Context, app string, until time.Time) error
+	HoldFor(ctx context.Context, app string, d time.Duration) (time.Time, error)
 	Status(ctx context.Context, app string) (quota.Status, error)
 }
 
@@ -632,13 +632,6 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, l
 		}
 		wait = until
 	}
-	if !d.holdApp.IsZero() {
-		// The send itself waits in retry_wait; the block keeps the app's
-		// other sends from spending attempts and slots on the outage.
-		if err := h.guard.Block(sctx, run.App, d.holdApp); err != nil {
-			errs = append(errs, err)
-		}
-	}
 	var recorded *campaign.Send
 	sd, finished, err := h.recordOutcome(sctx, run.ID, tok, d.record)
 	if err != nil {
@@ -647,6 +640,20 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, l
 		errs = append(errs, fmt.Errorf("%s: record %s: %w", ids, d.record.Status, err))
 	} else {
 		recorded = &sd
+	}
+	if d.holdFor > 0 {
+		// After the record, on its own budget: the hold only keeps the
+		// app's other sends from spending attempts and slots on the
+		// announced outage (this one waits in retry_wait), and a slow hold
+		// must not cost this send its recorded answer.
+		hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.StoreTimeout)
+		until, err := h.guard.HoldFor(hctx, run.App, d.holdFor)
+		hcancel()
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			log.Warn().Time("until", until).Msg("the service asked for a wait (Retry-After): every send of the app holds until then")
+		}
 	}
 	if d.releaseQuota || d.blockApp {
 		h.setRemaining(sctx, run.App)

@@ -24,10 +24,10 @@ type decision struct {
 	// retryAfter, when longer): the service answered 429/1008.
 	blockApp   bool
 	retryAfter time.Duration
-	// holdApp, when set, keeps every send of the app from calling before
-	// it: a retryable answer (5xx, 1000, 1050) with a Retry-After says the
-	// service is down that long, for every caller.
-	holdApp time.Time
+	// holdFor, when set, keeps every send of the app from calling for that
+	// long: a retryable answer (5xx, 1000, 1050) with a Retry-After says
+	// the service is down that long, for every caller.
+	holdFor time.Duration
 	// code labels metrics and logs: the service's code, else the HTTP
 	// status, else 0.
 	code int
@@ -62,7 +62,7 @@ func decide(res *pushapi.PushResponse, err error, attempt int, now time.Time, b 
 	switch d.class {
 	case pushapi.OutcomeRetry:
 		if d.retryAfter > 0 {
-			d.holdApp = now.Add(min(d.retryAfter, maxRetryAfter))
+			d.holdFor = min(d.retryAfter, maxRetryAfter)
 		}
 		if attempt >= b.MaxAttempts {
 			// Counted and logged as what it now is: a failed send.

@@ -116,8 +116,15 @@ func push(ctx context.Context, guard Guard, p Pusher, app string, req *pushapi.R
 		}
 	default:
 		outcome = campaign.SendUnknown
-		if errors.As(perr, &pe) && pe.Outcome() == pushapi.OutcomeRateLimited {
+		switch {
+		case errors.As(perr, &pe) && pe.Outcome() == pushapi.OutcomeRateLimited:
 			if _, err := guard.BlockRateLimited(context.WithoutCancel(ctx), app, pe.RetryAfter); err != nil {
+				errs = append(errs, err)
+			}
+		case pe != nil && pe.Outcome() == pushapi.OutcomeRetry && pe.RetryAfter > 0:
+			// An announced outage holds every send of the app, as a
+			// worker's send does.
+			if _, err := guard.HoldFor(context.WithoutCancel(ctx), app, pe.RetryAfter); err != nil {
 				errs = append(errs, err)
 			}
 		}

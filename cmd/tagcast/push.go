@@ -128,7 +128,7 @@ func newAppPusher(ctx context.Context, cfg *config.Config, app *config.App) (p p
 func noRoomReport(nr *quota.NoRoomError, now time.Time) error {
 	why := fmt.Sprintf("the %s window is full", nr.By)
 	if nr.By == quota.ConstraintBlocked {
-		why = "the app is blocked after the service answered rate limited (429/1008)"
+		why = "the app is held by the service's answer (a 429/1008 rate limit, or a Retry-After on a 5xx, 1000 or 1050)"
 	}
 	return fmt.Errorf("app %s: no quota left: %s (pushes counted: %d in the hour window, %d in the day window); nothing sent; next opening %s (in %s)",
 		nr.App, why, nr.HourUsed, nr.DayUsed, nr.OpensAt.Local().Format(time.DateTime+" MST"), nr.OpensAt.Sub(now).Round(time.Second))

@@ -154,7 +154,7 @@ func TestPushSendRemembersTheServicesBlock(t *testing.T) {
 		t.Fatalf("first push send: %s", r)
 	}
 	r = runTagcast(t, cliEnv{vars: vars}, "--config", cfg, "push", "send", "--app", "main", examplePushBody)
-	if r.code != 1 || !strings.Contains(r.stderr, "no quota left: the app is blocked after the service answered rate limited") {
+	if r.code != 1 || !strings.Contains(r.stderr, "no quota left: the app is held by the service's answer (a 429/1008 rate limit") {
 		t.Errorf("second push send: %s; want it refused by the guard's block", r)
 	}
 	if n := len(svc.recorded()); n != 1 {

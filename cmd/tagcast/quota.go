@@ -84,7 +84,7 @@ func printQuota(w io.Writer, apps []quota.Status) error {
 			name string
 			ws   quota.WindowStatus
 		}{{"hour", st.Hour}, {"day", st.Day}} {
-			// A block after a 429/1008 closes every window until it ends,
+			// A block (a 429/1008, a 5xx's Retry-After) closes every window until it ends,
 			// whatever the counts say.
 			remaining, next := strconv.Itoa(win.ws.Remaining), win.ws.NextOpening
 			if st.BlockedUntil.After(st.At) {
@@ -101,7 +101,7 @@ func printQuota(w io.Writer, apps []quota.Status) error {
 	}
 	for _, st := range apps {
 		if !st.BlockedUntil.IsZero() {
-			fmt.Fprintf(w, "%s: blocked after a rate-limit answer until %s\n", st.App, st.BlockedUntil.Format(time.RFC3339))
+			fmt.Fprintf(w, "%s: blocked by the service's answer (a 429/1008, or a 5xx's Retry-After) until %s\n", st.App, st.BlockedUntil.Format(time.RFC3339))
 		}
 		fmt.Fprintf(w, "%s: next send possible %s\n", st.App, opening(st.NextOpening, st.At))
 	}
