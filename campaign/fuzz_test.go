@@ -2,6 +2,7 @@ package campaign_test
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"strings"
 	"testing"
@@ -47,7 +48,41 @@ var fileSeeds = []string{
 	"name: a\napp: main\nschedule: {now: true}\npush: {platform: [ios], audience: {is_to_all: true}, notification: {alert: '{{range .Vars}}{{end}}{{printf \"%v\" .Campaign}}'}}\n",
 }
 
+// validPush is a push the service's rules accept, for seeds that must parse.
+const validPush = "push: {platform: [ios, android], fromuserid: system, audience: %s, " +
+	"message: {objectName: 'RC:TxtMsg', content: '{\"content\":\"hi\"}'}, notification: {alert: %s}}\n"
+
+// validFileSeeds parse (TestValidFileSeedsParse keeps them so): the fuzzer
+// mutates from valid documents of every schedule kind, zones with DST and
+// half-hour shifts, templates and vars, and every audience, not only from
+// refusals.
+var validFileSeeds = []string{
+	"name: a\napp: main\nschedule: {now: true}\n" + fmt.Sprintf(validPush, "{is_to_all: true}", "hi"),
+	"name: a\napp: main\nschedule: {at: 2026-12-01T09:00:00+08:00, deliver_within: 2h}\n" + fmt.Sprintf(validPush, "{tag: [vip, beijing]}", "hi"),
+	"name: a\napp: main\nschedule: {cron: '30 2 * * *', timezone: America/New_York, missed: skip}\n" + fmt.Sprintf(validPush, "{tag_or: [a, b]}", "'{{.FireTime.Format \"Mon 15:04\"}}'"),
+	"name: a\napp: main\nschedule: {cron: '0 30 1 * * SUN', timezone: Australia/Lord_Howe}\n" + fmt.Sprintf(validPush, "{userid: [u1, u2]}", "x"),
+	"name: a\napp: main\nschedule: {cron: 'CRON_TZ=Asia/Kathmandu 0 0 * * *', deliver_within: 30m}\n" + fmt.Sprintf(validPush, "{packageName: com.example.app, tag: [x]}", "x"),
+	"name: a\napp: main\nschedule: {cron: '@every 90m', start: 2026-12-01T00:00:00Z, end: 2027-01-01T00:00:00Z}\n" + fmt.Sprintf(validPush, "{is_to_all: true}", "x"),
+	"name: a\napp: main\nschedule: {cron: '0 9 * * MON-FRI', timezone: Europe/London, start: 2026-12-01T00:00:00Z}\nvars: {name: Ann, n: 3, big: 1e3}\n" +
+		fmt.Sprintf(validPush, "{is_to_all: true}", "'{{.Vars.name}} has {{.Vars.n}} of {{.Vars.big}}'"),
+}
+
+// TestValidFileSeedsParse: seeds meant to be valid are, so the fuzzer starts
+// from documents ParseFile accepts (the push's rules grew, and hand-written
+// seeds had silently stopped parsing).
+func TestValidFileSeedsParse(t *testing.T) {
+	t.Parallel()
+	for i, s := range validFileSeeds {
+		if _, err := campaign.ParseFile([]byte(s), campaign.ValidateOptions{Now: fuzzNow, Apps: []string{"main"}}); err != nil {
+			t.Errorf("valid seed %d: %v\n%s", i, err, s)
+		}
+	}
+}
+
 func FuzzParseFile(f *testing.F) {
+	for _, s := range validFileSeeds {
+		f.Add([]byte(s))
+	}
 	for _, name := range examples.Names() {
 		b, err := fs.ReadFile(examples.Files(), name)
 		if err != nil {
@@ -150,10 +185,18 @@ func FuzzCronSchedule(f *testing.F) {
 		// The one fire-time calculator (validation and the scheduler use it).
 		checkFires(t, "campaign", now, s.NextAfter, func() (time.Time, bool, error) { return s.FirstFire(now) }, s.Kind())
 
-		// File validation sees the same input through a campaign file.
-		_, _ = campaign.ParseFile([]byte("name: f\napp: main\nschedule:\n  cron: "+quoteYAML(spec)+"\n  timezone: "+quoteYAML(tz)+
-			"\npush: {platform: [ios], audience: {is_to_all: true}, notification: {alert: x}}\n"),
-			campaign.ValidateOptions{Now: now, Apps: []string{"main"}})
+		// File validation sees the same input through a campaign file (with
+		// a push the service accepts, so the schedule is what decides): it
+		// never accepts a spec ParseCron refuses, nor answers with a
+		// recovered panic's text.
+		_, fileErr := campaign.ParseFile([]byte("name: f\napp: main\nschedule:\n  cron: "+quoteYAML(spec)+"\n  timezone: "+quoteYAML(tz)+
+			"\n"+fmt.Sprintf(validPush, "{is_to_all: true}", "x")), campaign.ValidateOptions{Now: now, Apps: []string{"main"}})
+		if _, _, cronErr := campaign.ParseCron(spec, tz); fileErr == nil && cronErr != nil && strings.TrimSpace(spec) != "" {
+			t.Fatalf("ParseFile accepted cron %q in zone %q, which ParseCron refuses: %v", spec, tz, cronErr)
+		}
+		if fileErr != nil && strings.Contains(fileErr.Error(), "runtime error") {
+			t.Fatalf("ParseFile, cron %q in zone %q: %v: an error that states no rule", spec, tz, fileErr)
+		}
 	})
 }
 
