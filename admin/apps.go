@@ -42,16 +42,46 @@ func (s *Server) quotaAll(w http.ResponseWriter, r *http.Request) {
 
 // quotaApp is GET /v1/quota/{app}.
 func (s *Server) quotaApp(w http.ResponseWriter, r *http.Request) {
-	if s.opts.Quota == nil {
-		s.writeError(w, r, http.StatusServiceUnavailable, errorf("quota status is not available on this server"))
+	app, ok := s.quotaRequest(w, r, s.opts.Quota != nil, "quota status")
+	if !ok {
 		return
+	}
+	st, err := s.opts.Quota.Status(r.Context(), app)
+	if err != nil {
+		s.quotaUnavailable(w, r, app, err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, st)
+}
+
+// quotaRequest checks a request for one app's quota: available is false
+// (503, naming what) when this server has no such quota service; an app it
+// does not serve is 404, a query parameter 400.
+func (s *Server) quotaRequest(w http.ResponseWriter, r *http.Request, available bool, what string) (string, bool) {
+	if !available {
+		s.writeError(w, r, http.StatusServiceUnavailable, errorf("%s is not available on this server", what))
+		return "", false
 	}
 	app := r.PathValue("app")
 	if !slices.Contains(s.opts.Apps, app) {
 		s.fail(w, r, s.unknownApp(app))
-		return
+		return "", false
 	}
 	if s.refuseQuery(w, r) {
+		return "", false
+	}
+	return app, true
+}
+
+// quotaUnblock lifts an app's block and answers its quota status after.
+func (s *Server) quotaUnblock(w http.ResponseWriter, r *http.Request) {
+	u, can := s.opts.Quota.(QuotaUnblocker)
+	app, ok := s.quotaRequest(w, r, can, "lifting a quota block")
+	if !ok {
+		return
+	}
+	if err := u.Unblock(r.Context(), app); err != nil {
+		s.quotaUnavailable(w, r, app, err)
 		return
 	}
 	st, err := s.opts.Quota.Status(r.Context(), app)

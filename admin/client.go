@@ -429,6 +429,13 @@ func (c *Client) Quota(ctx context.Context) (QuotaReport, error) {
 	return out, err
 }
 
+// UnblockQuota lifts one app's quota block and returns its quota after.
+func (c *Client) UnblockQuota(ctx context.Context, app string) (quota.Status, error) {
+	var out quota.Status
+	err := c.do(ctx, http.MethodDelete, "/v1/quota/"+url.PathEscape(app)+"/block", nil, "", nil, &out)
+	return out, err
+}
+
 // AppQuota returns one app's quota.
 func (c *Client) AppQuota(ctx context.Context, app string) (quota.Status, error) {
 	var out quota.Status

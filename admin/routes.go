@@ -63,6 +63,7 @@ func (s *Server) endpoints() []endpoint {
 
 		f("GET /v1/quota", s.quotaAll),
 		f("GET /v1/quota/{app}", s.quotaApp),
+		f("DELETE /v1/quota/{app}/block", s.quotaUnblock),
 
 		f("PUT /v1/apps/{app}/users/{user}/tags", s.setUserTags),
 		f("POST /v1/apps/{app}/tags/batch", s.batchSetTags),

@@ -69,6 +69,12 @@ type QuotaReader interface {
 	Status(ctx context.Context, app string) (quota.Status, error)
 }
 
+// QuotaUnblocker lifts an app's block (quota.Guard satisfies it); a
+// QuotaReader that is not one answers DELETE /v1/quota/{app}/block with 503.
+type QuotaUnblocker interface {
+	Unblock(ctx context.Context, app string) error
+}
+
 // TagService is one app's user tag API (pushapi.Client satisfies it).
 type TagService interface {
 	SetUserTags(ctx context.Context, userID string, tags []string) error

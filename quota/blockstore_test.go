@@ -29,6 +29,13 @@ func (l *blockLedger) SaveBlock(_ context.Context, app string, until, _ time.Tim
 	return nil
 }
 
+func (l *blockLedger) ClearBlock(_ context.Context, app string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.blocks, app)
+	return nil
+}
+
 func (l *blockLedger) BlockedUntil(_ context.Context, app string) (time.Time, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -118,5 +125,38 @@ func TestForgetRebuildsFromTheLedger(t *testing.T) {
 	}
 	if nr := b.mustBeFull(t, "main"); nr.By != ConstraintHour {
 		t.Errorf("after Forget: full by %s; want the hour window, rebuilt with the ledger's two pushes", nr.By)
+	}
+}
+
+// TestUnblockLiftsTheBlockForGood: an operator's Unblock lifts a block
+// whatever set it, in Redis and in the store, so neither the next
+// reservation nor a rebuild after Redis loses its state finds it again; the
+// windows' counts stay as they were.
+func TestUnblockLiftsTheBlockForGood(t *testing.T) {
+	t.Parallel()
+	now := at(t, "2026-06-01T12:00:00+08:00")
+	b, bl := setupBlocks(t, now)
+	ctx := context.Background()
+	b.mustReserve(t, "main")
+	b.ledger.add("main", now) // its send, as the store would record it
+	if _, err := b.guard.HoldFor(ctx, "main", 24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if nr := b.mustBeFull(t, "main"); nr.By != ConstraintBlocked {
+		t.Fatalf("held app: no room by %s, want blocked", nr.By)
+	}
+	if err := b.guard.Unblock(ctx, "main"); err != nil {
+		t.Fatal(err)
+	}
+	if got := bl.blocks["main"]; !got.IsZero() {
+		t.Errorf("the store still records a block until %s", got)
+	}
+	b.redis.Flush(t)
+	res := b.mustReserve(t, "main") // rebuilt from the ledger: no block, one slot used
+	if res.HourUsed != 2 {
+		t.Errorf("after the unblock and a rebuild: hour used %d, want 2 (the counts are kept)", res.HourUsed)
+	}
+	if err := b.guard.Unblock(ctx, "nope"); !errors.Is(err, ErrUnknownApp) {
+		t.Errorf("Unblock of an unknown app = %v, want ErrUnknownApp", err)
 	}
 }

@@ -697,6 +697,33 @@ func (g *Guard) NextBoundary(app string) (time.Time, error) {
 // maxRetryAfter caps a service's Retry-After in BlockRateLimited.
 const maxRetryAfter = 25 * time.Hour
 
+// BlockClearer is a BlockStore that can also forget an app's block
+// (*sqlstore.Store is one).
+type BlockClearer interface {
+	ClearBlock(ctx context.Context, app string) error
+}
+
+// Unblock lifts app's block, whatever set it (a 429/1008, a 5xx's
+// Retry-After): the store's record first, so a rebuild cannot bring it back,
+// then Redis. An operator's act, for a block the service no longer means (a
+// proxy's Retry-After of a day, say); if the service still refuses, its next
+// answer blocks the app again.
+func (g *Guard) Unblock(ctx context.Context, app string) error {
+	if _, err := g.policy(app); err != nil {
+		return err
+	}
+	if bc, ok := g.ledger.(BlockClearer); ok {
+		if err := bc.ClearBlock(ctx, app); err != nil {
+			return fmt.Errorf("quota: app %s: clear the recorded block: %w", app, err)
+		}
+	}
+	if err := g.client.Del(ctx, g.keys(app).blocked).Err(); err != nil {
+		return fmt.Errorf("quota: app %s: clear the block: %w", app, err)
+	}
+	g.log.Warn().Str("app", app).Msg("quota block lifted by an operator")
+	return nil
+}
+
 // HoldFor blocks app for d from now, at most maxRetryAfter: the service
 // asked every caller to wait that long (a Retry-After on a 5xx, 1000 or
 // 1050: an announced outage). It returns the instant the block ends.

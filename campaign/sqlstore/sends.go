@@ -678,6 +678,14 @@ func (s *Store) SaveBlock(ctx context.Context, app string, until, now time.Time)
 	return nil
 }
 
+// ClearBlock forgets app's recorded block (quota.Guard.Unblock).
+func (s *Store) ClearBlock(ctx context.Context, app string) error {
+	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM quota_blocks WHERE app = ?`), app); err != nil {
+		return fmt.Errorf("app %s: clear the quota block: %w", app, err)
+	}
+	return nil
+}
+
 // BlockedUntil is the end of app's recorded block (see SaveBlock); zero
 // when none was recorded.
 func (s *Store) BlockedUntil(ctx context.Context, app string) (time.Time, error) {

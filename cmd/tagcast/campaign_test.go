@@ -43,6 +43,7 @@ func (c *adminClock) Now() time.Time {
 type adminServer struct {
 	url   string
 	store *sqlstore.Store
+	guard *quota.Guard
 	clock *adminClock
 	cfg   string
 	vars  map[string]string
@@ -87,7 +88,7 @@ func startAdmin(t *testing.T) *adminServer {
 	}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
-	a := &adminServer{url: hs.URL, store: st, clock: clock}
+	a := &adminServer{url: hs.URL, store: st, guard: guard, clock: clock}
 	a.cfg = writeFile(t, "tagcast.yaml", fmt.Sprintf("admin:\n  server: %s\n  token_env: CLI_ADMIN_TOKEN\n", hs.URL))
 	a.vars = map[string]string{"CLI_ADMIN_TOKEN": adminToken}
 	return a

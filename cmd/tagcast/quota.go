@@ -24,7 +24,60 @@ func newQuotaCmd(g *globals) *cobra.Command {
 		Args:  cobra.ArbitraryArgs,
 		RunE:  requireSubcommand,
 	}
-	cmd.AddCommand(newQuotaStatusCmd(g))
+	cmd.AddCommand(newQuotaStatusCmd(g), newQuotaUnblockCmd(g))
+	return cmd
+}
+
+// appQuota runs one app's quota call (status, unblock) for --app name: a
+// name that cannot be an app's, or one the server does not serve, is a
+// usage error naming --app.
+func appQuota(cmd *cobra.Command, name, what string, call func() (quota.Status, error)) (quota.Status, error) {
+	if !config.ValidAppName(name) {
+		return quota.Status{}, usageError("--app %q: not an app name (%s)", name, config.AppNameRule)
+	}
+	st, err := call()
+	var ae *admin.APIError
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound && strings.Contains(ae.ErrorBody.Error, "not configured") {
+		// A name the server does not serve is a usage error, as --app is
+		// for the commands that read the config. (Any other 404, a wrong
+		// admin URL say, is not the name's.)
+		return quota.Status{}, usageError("--app %q: %s (HTTP 404)", name, ae.ErrorBody.Error)
+	}
+	if err != nil {
+		return quota.Status{}, adminFailed(cmd, what+" --app "+name, err)
+	}
+	return st, nil
+}
+
+func newQuotaUnblockCmd(g *globals) *cobra.Command {
+	var appName string
+	cmd := &cobra.Command{
+		Use:   "unblock --app NAME",
+		Short: "lift an app's block (after a 429/1008 or a 5xx's Retry-After) and show its quota",
+		Long: `Lifts the block the service's answer put on an app: a 429/1008 (until the next
+window boundary) or a Retry-After on a 5xx, 1000 or 1050 (up to 25 hours). For a block
+the service no longer means, a proxy's Retry-After of a day say. The windows' counts
+are kept; if the service still refuses, its next answer blocks the app again.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if appName == "" {
+				return usageError("quota unblock: --app is required")
+			}
+			client, err := g.adminClient()
+			if err != nil {
+				return err
+			}
+			st, err := appQuota(cmd, appName, "quota unblock", func() (quota.Status, error) { return client.UnblockQuota(cmd.Context(), appName) })
+			if err != nil {
+				return err
+			}
+			if g.output == "json" {
+				return writeJSON(cmd.OutOrStdout(), st)
+			}
+			return printQuota(cmd.OutOrStdout(), []quota.Status{st})
+		},
+	}
+	cmd.Flags().StringVar(&appName, "app", "", "the app to unblock")
 	return cmd
 }
 
@@ -40,20 +93,10 @@ func newQuotaStatusCmd(g *globals) *cobra.Command {
 				return err
 			}
 			var apps []quota.Status
-			if appName != "" && !config.ValidAppName(appName) {
-				return usageError("--app %q: not an app name (%s)", appName, config.AppNameRule)
-			}
 			if appName != "" {
-				st, err := client.AppQuota(cmd.Context(), appName)
-				var ae *admin.APIError
-				if errors.As(err, &ae) && ae.Status == http.StatusNotFound && strings.Contains(ae.ErrorBody.Error, "not configured") {
-					// A name the server does not serve is a usage error, as
-					// --app is for the commands that read the config. (Any
-					// other 404, a wrong admin URL say, is not the name's.)
-					return usageError("--app %q: %s (HTTP 404)", appName, ae.ErrorBody.Error)
-				}
+				st, err := appQuota(cmd, appName, "quota status", func() (quota.Status, error) { return client.AppQuota(cmd.Context(), appName) })
 				if err != nil {
-					return adminFailed(cmd, "quota status --app "+appName, err)
+					return err
 				}
 				if g.output == "json" {
 					return writeJSON(cmd.OutOrStdout(), st)
