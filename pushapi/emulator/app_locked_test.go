@@ -42,3 +42,17 @@ func TestEmulatorAppLockedOrRestricted(t *testing.T) {
 		}
 	}
 }
+
+// TestControlBodyIsOneDocument: a control body holding a second JSON
+// document was applied up to the first and the rest ignored in silence
+// (here the unlock that follows a lock); it is refused, changing nothing.
+func TestControlBodyIsOneDocument(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{})
+	if status := b.control(t, http.MethodPatch, "apps/"+testKey, `{"locked":true} {"locked":false}`, nil); status != http.StatusBadRequest {
+		t.Fatalf("PATCH with two documents: HTTP %d, want 400", status)
+	}
+	if st, err := b.em.App(testKey); err != nil || st.Locked {
+		t.Errorf("after the refused PATCH: locked %v (%v), want unchanged (false)", st.Locked, err)
+	}
+}

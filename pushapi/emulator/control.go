@@ -248,6 +248,12 @@ func decodeControl(w http.ResponseWriter, r *http.Request, v any) bool {
 		controlError(w, http.StatusBadRequest, fmt.Errorf("body: %w", err))
 		return false
 	}
+	// One document: a second one ({"faults":...} {"clear_faults":true})
+	// was ignored in silence.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		controlError(w, http.StatusBadRequest, errors.New("body: unexpected data after the JSON document"))
+		return false
+	}
 	return true
 }
 
