@@ -132,17 +132,7 @@ func (s Schedule) Location() (*time.Location, error) {
 // LoadZone loads an IANA time zone by name. "Local" is refused: it is each
 // host's own TZ setting, so replicas on differently set hosts would fire the
 // same campaign at different instants.
-func LoadZone(name string) (*time.Location, error) {
-	loc, err := calendar.LoadZone(name)
-	var host *calendar.HostZoneError
-	switch {
-	case errors.As(err, &host):
-		return nil, err
-	case err != nil:
-		return nil, fmt.Errorf("unknown time zone %q", name)
-	}
-	return loc, nil
-}
+func LoadZone(name string) (*time.Location, error) { return calendar.LoadZone(name) }
 
 // FirstFire is the first fire of a schedule created at now (its first
 // next_run_at); ok is false when it never fires.

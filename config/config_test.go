@@ -389,7 +389,7 @@ func TestValidateRules(t *testing.T) {
 		{"timezone empty", func(c *Config) { c.Apps[0].Quota.Timezone = "" },
 			[]Problem{{"apps[0].quota.timezone", "required: an IANA time zone such as Asia/Shanghai or UTC"}}},
 		{"timezone Local", func(c *Config) { c.Apps[0].Quota.Timezone = "Local" },
-			[]Problem{{"apps[0].quota.timezone", "must name a zone (\"Local\" differs between machines), e.g. Asia/Shanghai"}}},
+			[]Problem{{"apps[0].quota.timezone", `time zone "Local" is each host's own setting: name an IANA zone such as Asia/Shanghai or UTC`}}},
 		{"timezone UTC", func(c *Config) { c.Apps[0].Quota.Timezone = "UTC" }, nil},
 		{"redis schemes", func(c *Config) { c.Redis.URL = "http://h" },
 			[]Problem{{"redis.url", `must be redis://, rediss://, redis-socket:// or redis-sentinel:// (or empty for the embedded Redis), got scheme "http"`}}},

@@ -307,11 +307,8 @@ func (a *App) validate(p string, v *validator) {
 	case "":
 		v.add(p+".quota.timezone", "required: an IANA time zone such as %s or UTC", DefaultQuotaTimezone)
 	default:
-		var host *calendar.HostZoneError
-		if _, err := calendar.LoadZone(q.Timezone); errors.As(err, &host) {
-			v.add(p+".quota.timezone", "must name a zone (%q differs between machines), e.g. %s", q.Timezone, DefaultQuotaTimezone)
-		} else if err != nil {
-			v.add(p+".quota.timezone", "unknown time zone %q", q.Timezone)
+		if _, err := calendar.LoadZone(q.Timezone); err != nil {
+			v.add(p+".quota.timezone", "%v", err)
 		}
 	}
 }

@@ -49,13 +49,12 @@ const DefaultMargin = 10 * time.Second
 // NoMargin, as Options.Margin, counts reservations exactly at their instant.
 const NoMargin time.Duration = -1
 
-// Key lifetimes, at least. Entries outlive the longest window (a calendar
-// day is 25 hours across a DST change) plus the margin (Guard.keep); the
-// marker outlives the entries, so a missing marker with live entries only
-// ever means lost state.
+// Key lifetimes. Entries outlive the longest window (a calendar day is 25
+// hours across a DST change) plus the margin: Guard.keep, at least
+// entriesTTL. The marker lives twice as long, so a missing marker with live
+// entries only ever means lost state.
 const (
 	entriesTTL = 26 * time.Hour
-	markerTTL  = 50 * time.Hour
 	// longestDay is the longest window of any policy: a calendar day
 	// across a DST change (a rolling day is 24 hours, an hour at most one).
 	longestDay = 25 * time.Hour
@@ -188,7 +187,7 @@ func New(opts Options) (*Guard, error) {
 		return nil, fmt.Errorf("quota: Options.Margin: must not be negative, got %s", opts.Margin)
 	}
 	g.keep = max(entriesTTL, longestDay+g.margin)
-	g.keepMarker = max(markerTTL, 2*g.keep)
+	g.keepMarker = 2 * g.keep
 	if g.now == nil {
 		g.now = time.Now
 	}

@@ -5,6 +5,7 @@
 package calendar
 
 import (
+	"errors"
 	"strconv"
 	"time"
 )
@@ -92,12 +93,18 @@ func Day(t time.Time, loc *time.Location) (start, next time.Time) {
 // system zoneinfo that link to the host's zone or a default): two processes
 // on differently set hosts would count different hours and days, and a host
 // without system zoneinfo (Go's embedded data) cannot load them at all.
+// Its errors are the messages a user reads: a *HostZoneError, or "unknown
+// time zone".
 func LoadZone(name string) (*time.Location, error) {
 	switch name {
 	case "Local", "localtime", "posixrules":
 		return nil, &HostZoneError{Name: name}
 	}
-	return time.LoadLocation(name)
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, errors.New("unknown time zone " + strconv.Quote(name))
+	}
+	return loc, nil
 }
 
 // HostZoneError is LoadZone's refusal of a host-dependent zone name.
