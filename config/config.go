@@ -127,6 +127,10 @@ type App struct {
 	// secretProblem is why the secret could not be resolved (reported by
 	// Validate); it never contains the secret.
 	secretProblem string
+	// onlyFrom lists the TAGCAST_APPS_N_* variables that alone define an
+	// app Load added past the file's (a mistyped index adds one too), for
+	// Validate to name with the problems of its keys they do not set.
+	onlyFrom []string
 }
 
 // Quota is an app's send allowance on /push.json and how its windows are

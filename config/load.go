@@ -374,25 +374,32 @@ const maxAppIndexGap = 8
 // applyEnv adds the apps the environment defines past the file's, then
 // applies every TAGCAST_* override.
 func (l *loader) applyEnv(cfg *Config) {
-	// setAt is the first variable set of an app at index i, or "".
-	setAt := func(i int) string {
+	// setAt lists the variables set of an app at index i, in key order.
+	setAt := func(i int) []string {
 		app := DefaultApp()
+		var set []string
 		for _, lf := range collectLeaves(fmt.Sprintf("apps[%d]", i), fmt.Sprintf("%s_APPS_%d", EnvPrefix, i), reflect.ValueOf(&app).Elem(), nil) {
 			if _, ok := l.lookupEnv(lf.env); ok {
-				return lf.env
+				set = append(set, lf.env)
 			}
 		}
-		return ""
+		return set
 	}
 	next := len(cfg.Apps)
-	for ; setAt(next) != ""; next++ {
-		cfg.Apps = append(cfg.Apps, DefaultApp())
+	for ; ; next++ {
+		set := setAt(next)
+		if len(set) == 0 {
+			break
+		}
+		app := DefaultApp()
+		app.onlyFrom = set
+		cfg.Apps = append(cfg.Apps, app)
 	}
 	// An app further on would be dropped in silence: say so (a few indexes
 	// past the gap are looked at; the environment cannot be listed here).
 	for i := next + 1; i <= next+maxAppIndexGap; i++ {
-		if env := setAt(i); env != "" {
-			l.problem(fmt.Sprintf("apps[%d]", i), "from %s: apps are added from the environment in order, and apps[%d] is not defined (by the file or %s_APPS_%d_*)", env, next, EnvPrefix, next)
+		if set := setAt(i); len(set) > 0 {
+			l.problem(fmt.Sprintf("apps[%d]", i), "from %s: apps are added from the environment in order, and apps[%d] is not defined (by the file or %s_APPS_%d_*)", set[0], next, EnvPrefix, next)
 		}
 	}
 	for _, lf := range cfg.leaves() {
@@ -507,12 +514,33 @@ func (c *Config) resolveSecrets() {
 			c.hiddenEnv[name] = true
 		}
 	}
+	// hideFileIfSuspect hides an app_secret_file name that read found no
+	// file for and that is not a path (maybe the secret itself), and
+	// reports whether it did.
+	hideFileIfSuspect := func(name string, err error) bool {
+		if err == nil || !errors.Is(err, fs.ErrNotExist) || !MaybePastedFileName(name) {
+			return false
+		}
+		if c.hiddenFile == nil {
+			c.hiddenFile = map[string]bool{}
+		}
+		c.hiddenFile[name] = true
+		return true
+	}
 	for i := range c.Apps {
 		a := &c.Apps[i]
 		a.secretProblem = ""
 		switch {
 		case a.AppSecretEnv != "" && a.AppSecretFile != "":
-			a.Secret = Secret{} // Validate reports the ambiguity
+			// Validate reports the ambiguity and no secret is resolved,
+			// but either name may be a secret pasted in its place (a
+			// TAGCAST_APPS_N_APP_SECRET_ENV read as "the App Secret"): it
+			// is hidden as when it is the only source.
+			a.Secret = Secret{}
+			_, ok := lookup(a.AppSecretEnv)
+			hideIfSuspect(a.AppSecretEnv, ok)
+			_, err := read(a.AppSecretFile)
+			hideFileIfSuspect(a.AppSecretFile, err)
 		case a.AppSecretEnv != "":
 			a.Secret = Secret{}
 			v, ok := lookup(a.AppSecretEnv)
@@ -529,12 +557,8 @@ func (c *Config) resolveSecrets() {
 			a.Secret = Secret{}
 			data, err := read(a.AppSecretFile)
 			switch {
-			case err != nil && errors.Is(err, fs.ErrNotExist) && MaybePastedFileName(a.AppSecretFile):
+			case hideFileIfSuspect(a.AppSecretFile, err):
 				// Not a path to be seen anywhere: maybe the secret itself.
-				if c.hiddenFile == nil {
-					c.hiddenFile = map[string]bool{}
-				}
-				c.hiddenFile[a.AppSecretFile] = true
 				a.secretProblem = fmt.Sprintf("cannot read the secret file: no such file (its name, %d characters with no '/' or '.', is not shown: is it the secret itself?)", len(a.AppSecretFile))
 			case err != nil:
 				a.secretProblem = fmt.Sprintf("cannot read the secret file: %v", err)

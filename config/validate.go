@@ -154,9 +154,15 @@ func (c *Config) validate(v *validator) error {
 		return nil
 	}
 	// A value set by a variable or a flag is said to be: the file named in
-	// the error does not hold it.
+	// the error does not hold it. So is an app that only variables define:
+	// its "apps[1].name: required" is no mistake in the file, and the
+	// variables point to the cause (often a mistyped index).
 	for i, p := range v.problems {
-		switch src := c.Source(p.Path); {
+		switch src := c.problemSource(p.Path); {
+		case src == "default":
+			if n, ok := appOf(p.Path); ok && n < len(c.Apps) && len(c.Apps[n].onlyFrom) > 0 {
+				v.problems[i].Rule = fmt.Sprintf("apps[%d] exists only because of %s: %s", n, strings.Join(c.Apps[n].onlyFrom, ", "), p.Rule)
+			}
 		case strings.HasPrefix(src, "env "):
 			v.problems[i].Rule = "from " + strings.TrimPrefix(src, "env ") + ": " + p.Rule
 		case src == "flag":
@@ -166,6 +172,33 @@ func (c *Config) validate(v *validator) error {
 		}
 	}
 	return &ValidationError{Source: c.file, Problems: v.problems}
+}
+
+// appOf is the index N of a path in "apps[N]" ("apps[1]", "apps[1].name").
+func appOf(path string) (int, bool) {
+	rest, ok := strings.CutPrefix(path, "apps[")
+	if !ok {
+		return 0, false
+	}
+	n, tail, ok := strings.Cut(rest, "]")
+	if !ok || (tail != "" && !strings.HasPrefix(tail, ".")) {
+		return 0, false
+	}
+	i, err := strconv.Atoi(n)
+	return i, err == nil && i >= 0
+}
+
+// problemSource is where the value a problem at path is about came from:
+// its own source, else, for an item of a list ("apps[0].hosts[1]"), the
+// list's (an override or a flag sets the whole list).
+func (c *Config) problemSource(path string) string {
+	if src, ok := c.sources[path]; ok {
+		return src
+	}
+	if i := strings.LastIndexByte(path, '['); i > 0 && strings.HasSuffix(path, "]") {
+		return c.Source(path[:i])
+	}
+	return "default"
 }
 
 func (w Worker) validate(apps []App, v *validator) {
