@@ -29,8 +29,13 @@ var (
 	generationSource string
 	//go:embed release.lua
 	releaseSource string
+	//go:embed line.lua
+	lineSource string
+	//go:embed queue.lua
+	queueSource string
 
-	reserveScript = redis.NewScript(runIDSource + reserveSource)
+	reserveScript = redis.NewScript(runIDSource + lineSource + reserveSource)
+	queueScript   = redis.NewScript(lineSource + queueSource)
 	seedScript    = redis.NewScript(runIDSource + seedSource)
 	blockScript   = redis.NewScript(blockSource)
 	heldScript    = redis.NewScript(runIDSource + heldSource)
@@ -139,6 +144,10 @@ type Options struct {
 	Margin time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// RealNow is the real time that places in an app's line lapse on
+	// (they stand for live processes, see Waiter); nil means time.Now.
+	// Only tests set it.
+	RealNow func() time.Time
 	// Logger receives reservations (debug), rebuilds and blocks (info).
 	Logger zerolog.Logger
 }
@@ -154,7 +163,7 @@ type Guard struct {
 	// keep is how far back the guard keeps entries (keepFrom) and how long
 	// an app's keys outlive their last write; keepMarker outlives keep.
 	keep, keepMarker time.Duration
-	now              func() time.Time
+	now, realNow     func() time.Time
 	log              zerolog.Logger
 }
 
@@ -167,13 +176,14 @@ func New(opts Options) (*Guard, error) {
 		return nil, errors.New("quota: Options.Ledger is required (windows are rebuilt from it)")
 	}
 	g := &Guard{
-		client: opts.Client,
-		ledger: opts.Ledger,
-		apps:   make(map[string]resolved, len(opts.Apps)),
-		prefix: opts.Prefix,
-		margin: opts.Margin,
-		now:    opts.Now,
-		log:    opts.Logger,
+		client:  opts.Client,
+		ledger:  opts.Ledger,
+		apps:    make(map[string]resolved, len(opts.Apps)),
+		prefix:  opts.Prefix,
+		margin:  opts.Margin,
+		now:     opts.Now,
+		realNow: opts.RealNow,
+		log:     opts.Logger,
 	}
 	if g.prefix == "" {
 		g.prefix = DefaultPrefix
@@ -190,6 +200,9 @@ func New(opts Options) (*Guard, error) {
 	g.keepMarker = 2 * g.keep
 	if g.now == nil {
 		g.now = time.Now
+	}
+	if g.realNow == nil {
+		g.realNow = time.Now
 	}
 	var problems []string
 	for name, p := range opts.Apps {
@@ -252,6 +265,9 @@ const (
 	ConstraintHour    Constraint = "hour"
 	ConstraintDay     Constraint = "day"
 	ConstraintBlocked Constraint = "blocked"
+	// ConstraintLine: the windows have room, but no more than the runs
+	// ahead in the app's line need (see Waiter).
+	ConstraintLine Constraint = "line"
 )
 
 // ErrNoRoom matches every *NoRoomError (errors.Is).
@@ -271,9 +287,14 @@ type NoRoomError struct {
 	By Constraint
 	// HourUsed and DayUsed are the current counts.
 	HourUsed, DayUsed int
+	// Ahead is, for ConstraintLine, how many waiters are ahead.
+	Ahead int
 }
 
 func (e *NoRoomError) Error() string {
+	if e.By == ConstraintLine {
+		return fmt.Sprintf("quota: app %s: %d run(s) ahead in line for its room", e.App, e.Ahead)
+	}
 	return fmt.Sprintf("quota: app %s: no room (%s) until %s", e.App, e.By, e.OpensAt.UTC().Format(time.RFC3339Nano))
 }
 
@@ -281,11 +302,12 @@ func (e *NoRoomError) Error() string {
 func (e *NoRoomError) Is(target error) bool { return target == ErrNoRoom }
 
 // keys are an app's Redis keys; the hash tag keeps them in one cluster slot.
-type keys struct{ entries, marker, blocked, generation, released string }
+type keys struct{ entries, marker, blocked, generation, released, line, lineExpiry string }
 
 func (g *Guard) keys(app string) keys {
 	base := g.prefix + "{" + app + "}:"
-	return keys{entries: base + "entries", marker: base + "initialized", blocked: base + "blocked", generation: base + "generation", released: base + "released"}
+	return keys{entries: base + "entries", marker: base + "initialized", blocked: base + "blocked", generation: base + "generation",
+		released: base + "released", line: base + "line", lineExpiry: base + "line_expiry"}
 }
 
 func (g *Guard) policy(app string) (resolved, error) {
@@ -302,10 +324,14 @@ type scriptResult struct {
 	hourUsed, dayUsed   int
 	hourOpens, dayOpens int64 // Unix ms; 0: room
 	blockedUntil        int64 // Unix ms; 0: not blocked
+	// line is, when "queued", how many waiters are ahead; in peek mode,
+	// how many places are live.
+	line int
 }
 
-// runReserve runs reserve.lua in mode "reserve" or "peek" at now.
-func (g *Guard) runReserve(ctx context.Context, mode, app string, r resolved, now time.Time, id string) (scriptResult, error) {
+// runReserve runs reserve.lua in mode "reserve" or "peek" at now, for w
+// (the zero Waiter: outside the line).
+func (g *Guard) runReserve(ctx context.Context, mode, app string, r resolved, now time.Time, id string, w Waiter) (scriptResult, error) {
 	k := g.keys(app)
 	hour, day := r.hourWindow(now, g.margin), r.dayWindow(now, g.margin)
 	hourNext, dayNext := r.nextHourWindow(hour, g.margin), r.nextDayWindow(day, g.margin)
@@ -316,8 +342,9 @@ func (g *Guard) runReserve(ctx context.Context, mode, app string, r resolved, no
 		day.limit, day.zcountMin(), day.hold.Milliseconds(), unixMilliOrZero(day.reset),
 		dayNext.zcountMin(), unixMilliOrZero(dayNext.reset),
 		score(now),
+		w.ID, w.Due.UnixMilli(), g.realNow().UnixMilli(), LineHold.Milliseconds(),
 	}
-	raw, err := reserveScript.Run(ctx, g.client, []string{k.entries, k.marker, k.blocked}, args...).Slice()
+	raw, err := reserveScript.Run(ctx, g.client, []string{k.entries, k.marker, k.blocked, k.line, k.lineExpiry}, args...).Slice()
 	if err != nil {
 		return scriptResult{}, fmt.Errorf("quota: app %s: reserve script: %w", app, err)
 	}
@@ -325,14 +352,14 @@ func (g *Guard) runReserve(ctx context.Context, mode, app string, r resolved, no
 }
 
 func parseResult(raw []any) (scriptResult, error) {
-	if len(raw) != 6 {
-		return scriptResult{}, fmt.Errorf("quota: reserve script: %d values, want 6", len(raw))
+	if len(raw) != 7 {
+		return scriptResult{}, fmt.Errorf("quota: reserve script: %d values, want 7", len(raw))
 	}
 	state, ok := raw[0].(string)
 	if !ok {
 		return scriptResult{}, fmt.Errorf("quota: reserve script: state %T, want string", raw[0])
 	}
-	var n [5]int64
+	var n [6]int64
 	for i := range n {
 		v, ok := raw[i+1].(int64)
 		if !ok {
@@ -340,7 +367,7 @@ func parseResult(raw []any) (scriptResult, error) {
 		}
 		n[i] = v
 	}
-	return scriptResult{state: state, hourUsed: int(n[0]), hourOpens: n[1], dayUsed: int(n[2]), dayOpens: n[3], blockedUntil: n[4]}, nil
+	return scriptResult{state: state, hourUsed: int(n[0]), hourOpens: n[1], dayUsed: int(n[2]), dayOpens: n[3], blockedUntil: n[4], line: int(n[5])}, nil
 }
 
 func unixMilliOrZero(t time.Time) int64 {
@@ -397,10 +424,49 @@ func newID() (string, error) {
 	return hex.EncodeToString(b[:]), nil
 }
 
+// LineHold is how long, in real time, a waiter's place in an app's line
+// outlives the moment it said it would ask again: a waiter that died (a
+// killed worker) or gave up holds the room it was due at most this long.
+const LineHold = 5 * time.Second
+
+// Waiter is a caller waiting its turn for an app's slots: a run. Runs of
+// one app waiting for the same opening are served in the order of their
+// Due instants (ties by ID's bytes), not in whatever order they happen to
+// ask: with two pushes an hour, a run due at 09:00:05 must not lose the
+// day's last slot, and its deliver_by, to one due a second later that asked
+// first.
+//
+// A refused Waiter keeps a place in the app's line; while it lives, no
+// later waiter takes the room it is due. Places lapse in real time, on
+// Redis's own count of the guard's RealNow clock: LineHold after a refusal
+// (a waiter that snoozes for long leaves the line meanwhile, and takes its
+// place again when it asks), or after the time Queue was told. A place is
+// a courtesy, never a slot: lost with Redis, lapsed, or never taken, it
+// costs order, never a push.
+type Waiter struct {
+	// ID names the waiter (a run: the worker uses its zero-padded id, so
+	// that ties go by run id).
+	ID string
+	// Due orders the line (a run's scheduled instant).
+	Due time.Time
+}
+
 // Reserve takes a slot in both of app's windows, or returns a *NoRoomError
 // with the instant the next slot opens. When Redis has lost the app's state,
-// the windows are rebuilt from the ledger first.
+// the windows are rebuilt from the ledger first. Reserve serves a caller
+// outside the line (`push send`'s): it takes room that waiting runs are due
+// if it is there; ReserveFor waits its turn.
 func (g *Guard) Reserve(ctx context.Context, app string) (Reservation, error) {
+	return g.ReserveFor(ctx, app, Waiter{})
+}
+
+// ReserveFor is Reserve for a waiter in app's line (a zero Waiter is none):
+// it takes a slot only while the windows have more room than the live
+// places ahead of w need, and otherwise keeps w's place and answers a
+// *NoRoomError: By ConstraintLine and OpensAt now when the room is there
+// but taken by the line (ask again shortly: the waiters ahead take it, or
+// their places lapse), the windows' opening otherwise.
+func (g *Guard) ReserveFor(ctx context.Context, app string, w Waiter) (Reservation, error) {
 	r, err := g.policy(app)
 	if err != nil {
 		return Reservation{}, err
@@ -415,7 +481,7 @@ func (g *Guard) Reserve(ctx context.Context, app string) (Reservation, error) {
 		// rebuild scores it as the live entry was scored. (Rounded down,
 		// it is never after the clock that judged the run due.)
 		now := g.now().Truncate(time.Microsecond)
-		res, err := g.runReserve(ctx, "reserve", app, r, now, id)
+		res, err := g.runReserve(ctx, "reserve", app, r, now, id, w)
 		if err != nil {
 			// The script may have run with its reply lost (a read timeout, a
 			// cancelled context): nobody else knows the id, so give the slot
@@ -445,6 +511,9 @@ func (g *Guard) Reserve(ctx context.Context, app string) (Reservation, error) {
 			e := noRoom(app, res)
 			g.log.Debug().Str("app", app).Str("by", string(e.By)).Time("opens_at", e.OpensAt).Msg("quota full")
 			return Reservation{}, e
+		case "queued":
+			g.log.Debug().Str("app", app).Str("waiter", w.ID).Int("ahead", res.line).Msg("quota: room taken by the line")
+			return Reservation{}, &NoRoomError{App: app, OpensAt: now, By: ConstraintLine, HourUsed: res.hourUsed, DayUsed: res.dayUsed, Ahead: res.line}
 		case "rebuild":
 			if attempt >= maxRebuilds {
 				return Reservation{}, fmt.Errorf("quota: app %s: state lost again after %d rebuilds", app, attempt)
@@ -456,6 +525,37 @@ func (g *Guard) Reserve(ctx context.Context, app string) (Reservation, error) {
 			return Reservation{}, fmt.Errorf("quota: app %s: reserve script: unexpected state %q", app, res.state)
 		}
 	}
+}
+
+// Queue keeps w's place in app's line for d of real time more, plus
+// LineHold: a waiter that will ask again within d (one waiting inline for
+// its opening) says so, and keeps the room it is due meanwhile.
+func (g *Guard) Queue(ctx context.Context, app string, w Waiter, d time.Duration) error {
+	if w.ID == "" {
+		return fmt.Errorf("quota: app %s: queue: empty waiter id", app)
+	}
+	k := g.keys(app)
+	rnow := g.realNow()
+	err := queueScript.Run(ctx, g.client, []string{k.line, k.lineExpiry},
+		w.ID, w.Due.UnixMilli(), rnow.UnixMilli(), rnow.Add(max(d, 0)+LineHold).UnixMilli()).Err()
+	if err != nil {
+		return fmt.Errorf("quota: app %s: keep the place of %s: %w", app, w.ID, err)
+	}
+	return nil
+}
+
+// Unqueue gives up waiter id's place in app's line (a run settled, or gone
+// for long): the room it was due goes to the next at once, not after its
+// place lapses.
+func (g *Guard) Unqueue(ctx context.Context, app, id string) error {
+	k := g.keys(app)
+	pipe := g.client.TxPipeline()
+	pipe.ZRem(ctx, k.line, id)
+	pipe.ZRem(ctx, k.lineExpiry, id)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("quota: app %s: leave the line (%s): %w", app, id, err)
+	}
+	return nil
 }
 
 // forgetTimeout bounds forget's clean-up call.
@@ -776,6 +876,9 @@ type Status struct {
 	BlockedUntil time.Time `json:"blocked_until,omitzero"`
 	// NextOpening is when a Reserve can succeed: At if it can now.
 	NextOpening time.Time `json:"next_opening"`
+	// Waiting is how many runs hold a live place in the app's line (see
+	// Waiter).
+	Waiting int `json:"waiting"`
 	// Rebuilt reports that Redis had no state for the app and this call
 	// rebuilt it from the ledger.
 	Rebuilt bool `json:"rebuilt"`
@@ -792,7 +895,7 @@ func (g *Guard) Status(ctx context.Context, app string) (Status, error) {
 	rebuilt := false
 	var res scriptResult
 	for attempt := 0; ; attempt++ {
-		if res, err = g.runReserve(ctx, "peek", app, r, now, ""); err != nil {
+		if res, err = g.runReserve(ctx, "peek", app, r, now, "", Waiter{}); err != nil {
 			return Status{}, err
 		}
 		if res.state != "uninitialized" {
@@ -816,7 +919,7 @@ func (g *Guard) Status(ctx context.Context, app string) (Status, error) {
 		return s
 	}
 	st := Status{
-		App: app, At: now, Timezone: r.Timezone, Rebuilt: rebuilt,
+		App: app, At: now, Timezone: r.Timezone, Rebuilt: rebuilt, Waiting: res.line,
 		Hour: windowStatus(string(r.HourWindow), r.hourWindow(now, g.margin), res.hourUsed, res.hourOpens),
 		Day:  windowStatus(string(r.DayWindow), r.dayWindow(now, g.margin), res.dayUsed, res.dayOpens),
 	}

@@ -8,6 +8,10 @@
 --          it, or with another server's run_id, nothing is reserved
 -- KEYS[3]  blocked-until: Unix ms before which nothing is reserved (set after
 --          a 429/1008 from the service)
+-- KEYS[4]  line: ZSET of the places of callers waiting for a slot (runs);
+--          member = waiter id, score = its due instant, Unix ms
+-- KEYS[5]  line expiry: ZSET, member = waiter id, score = real Unix ms at
+--          which the place lapses (its waiter did not come back)
 --
 -- ARGV[1]  mode: "reserve" records a reservation when there is room;
 --          "peek" changes nothing and only reports
@@ -25,18 +29,32 @@
 --               for rolling)
 -- ARGV[13..18]  day window: the same six fields
 -- ARGV[19] the new entry's score: now in Unix ms rounded up (guard.go score)
+-- ARGV[20] waiter id; "" for a caller outside the line (served if there is
+--          room, whoever waits)
+-- ARGV[21] the waiter's due instant, Unix ms (its place in the line)
+-- ARGV[22] real now, Unix ms (places lapse in real time: they stand for
+--          live processes, also under a simulated clock)
+-- ARGV[23] how long a refused waiter's place lasts, ms of real time
 --
--- Returns {state, hour_used, hour_opens, day_used, day_opens, blocked_until}:
+-- Returns {state, hour_used, hour_opens, day_used, day_opens, blocked_until,
+-- line}:
 --   state "reserved": recorded; the used counts include the new entry
 --   state "full": nothing recorded; *_opens is the Unix ms at which that
 --         window has room again (0: room now); blocked_until is 0 unless set
---         and still in the future
+--         and still in the future; a waiter keeps (or takes) its place
+--   state "queued": the windows have room, but no more than the waiters
+--         ahead of this one in the line need: nothing recorded, the waiter
+--         keeps its place; line is how many are ahead
+--   line in peek mode: how many places are live
 --   state "rebuild": reserve mode, marker missing or of another Redis run:
 --         nothing recorded, the caller must rebuild from the ledger first
 --   state "peek" / "uninitialized": peek mode, with or without the marker
 local entries, marker, blocked = KEYS[1], KEYS[2], KEYS[3]
+local line, line_expiry = KEYS[4], KEYS[5]
 local mode = ARGV[1]
 local now = tonumber(ARGV[2])
+local waiter = ARGV[20]
+local real_now = tonumber(ARGV[22])
 -- The marker holds the run_id of the Redis server that seeded the windows
 -- (see seed.lua): another run_id means a restart from an older snapshot or
 -- a fail-over to a replica, whose windows may lack the latest entries.
@@ -47,7 +65,12 @@ if mark then
   initialized = run_id == nil or mark == run_id
 end
 if mode == 'reserve' and not initialized then
-  return {'rebuild', 0, 0, 0, 0, 0}
+  return {'rebuild', 0, 0, 0, 0, 0, 0}
+end
+
+-- place keeps the refused waiter's place for the hold (keep_place, line.lua).
+local function place()
+  keep_place(line, line_expiry, waiter, ARGV[21], real_now, real_now + tonumber(ARGV[23]))
 end
 
 -- window returns how many entries count and when a slot opens (0: now).
@@ -87,12 +110,35 @@ if mode ~= 'reserve' then
   if not initialized then
     state = 'uninitialized'
   end
-  return {state, hour_used, hour_opens, day_used, day_opens, blocked_until}
+  local waiting = redis.call('ZCOUNT', line_expiry, '(' .. real_now, '+inf')
+  return {state, hour_used, hour_opens, day_used, day_opens, blocked_until, waiting}
 end
 if hour_opens > 0 or day_opens > 0 or blocked_until > 0 then
-  return {'full', hour_used, hour_opens, day_used, day_opens, blocked_until}
+  if waiter ~= '' then
+    place()
+  end
+  return {'full', hour_used, hour_opens, day_used, day_opens, blocked_until, 0}
+end
+if waiter ~= '' and redis.call('EXISTS', line) == 1 then
+  -- Lapsed places first: their waiters died or gave up.
+  local gone = redis.call('ZRANGEBYSCORE', line_expiry, '-inf', real_now)
+  for _, m in ipairs(gone) do
+    redis.call('ZREM', line, m)
+  end
+  redis.call('ZREMRANGEBYSCORE', line_expiry, '-inf', real_now)
+  -- Served only while the room is more than the earlier waiters need
+  -- (ties in due instant go by id).
+  redis.call('ZADD', line, ARGV[21], waiter)
+  local ahead = redis.call('ZRANK', line, waiter)
+  local room = math.min(tonumber(ARGV[7]) - hour_used, tonumber(ARGV[13]) - day_used)
+  if ahead >= room then
+    place()
+    return {'queued', hour_used, 0, day_used, 0, 0, ahead}
+  end
+  redis.call('ZREM', line, waiter)
+  redis.call('ZREM', line_expiry, waiter)
 end
 redis.call('ZADD', entries, ARGV[19], ARGV[3])
 redis.call('PEXPIRE', entries, ARGV[4])
 redis.call('PEXPIRE', marker, ARGV[5])
-return {'reserved', hour_used + 1, 0, day_used + 1, 0, 0}
+return {'reserved', hour_used + 1, 0, day_used + 1, 0, 0, 0}

@@ -24,12 +24,26 @@ func (h *lostReplyHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		err := next(ctx, cmd)
 		name := cmd.Name()
-		if err == nil && (name == "evalsha" || name == "eval") && len(cmd.Args()) > 6 && cmd.Args()[6] == "reserve" && h.armed.CompareAndSwap(true, false) {
+		if err == nil && (name == "evalsha" || name == "eval") && scriptMode(cmd.Args()) == "reserve" && h.armed.CompareAndSwap(true, false) {
 			err = &net.OpError{Op: "read", Net: "tcp", Err: errors.New("i/o timeout")}
 			cmd.SetErr(err)
 		}
 		return err
 	}
+}
+
+// scriptMode is an EVAL(SHA)'s first argument after its keys (reserve.lua's
+// mode), "" if there is none.
+func scriptMode(args []any) string {
+	if len(args) < 3 {
+		return ""
+	}
+	n, ok := args[2].(int)
+	if !ok || len(args) <= 3+n {
+		return ""
+	}
+	mode, _ := args[3+n].(string)
+	return mode
 }
 
 // A Reserve that fails after its script ran in Redis (the reply was lost)

@@ -32,9 +32,13 @@ type unusedGuard struct{}
 
 var errUnusedGuard = errors.New("the guard was used")
 
-func (unusedGuard) Reserve(context.Context, string) (quota.Reservation, error) {
+func (unusedGuard) ReserveFor(context.Context, string, quota.Waiter) (quota.Reservation, error) {
 	return quota.Reservation{}, errUnusedGuard
 }
+func (unusedGuard) Queue(context.Context, string, quota.Waiter, time.Duration) error {
+	return errUnusedGuard
+}
+func (unusedGuard) Unqueue(context.Context, string, string) error    { return errUnusedGuard }
 func (unusedGuard) Release(context.Context, quota.Reservation) error { return errUnusedGuard }
 func (unusedGuard) Held(context.Context, quota.Reservation) (bool, error) {
 	return false, errUnusedGuard

@@ -32,7 +32,13 @@ type Store interface {
 
 // Guard is the part of *quota.Guard the worker uses.
 type Guard interface {
-	Reserve(ctx context.Context, app string) (quota.Reservation, error)
+	// ReserveFor takes a slot for a run waiting its turn in the app's line
+	// (quota.Waiter); the zero Waiter is a caller outside the line.
+	ReserveFor(ctx context.Context, app string, w quota.Waiter) (quota.Reservation, error)
+	// Queue keeps a waiting run's place while it waits inline; Unqueue
+	// gives it up once the run no longer waits.
+	Queue(ctx context.Context, app string, w quota.Waiter, d time.Duration) error
+	Unqueue(ctx context.Context, app, id string) error
 	Release(ctx context.Context, res quota.Reservation) error
 	Held(ctx context.Context, res quota.Reservation) (bool, error)
 	BlockRateLimited(ctx context.Context, app string, retryAfter time.Duration) (time.Time, error)
@@ -290,7 +296,7 @@ func pickSend(sends []campaign.Send, now time.Time) next {
 // ProcessRun sends run runID's sends. It returns nil once the run is
 // settled (or gone), a *Snooze when it must wait, and any other error for
 // asynq to retry.
-func (h *Handler) ProcessRun(ctx context.Context, runID int64) error {
+func (h *Handler) ProcessRun(ctx context.Context, runID int64) (err error) {
 	log := h.log.With().Int64("run", runID).Logger()
 	// The run and its sends as last read, or as this worker just settled
 	// one of them (reuse). A reused snapshot only picks the next send to
@@ -302,6 +308,17 @@ func (h *Handler) ProcessRun(ctx context.Context, runID int64) error {
 		sends []campaign.Send
 		reuse bool
 	)
+	// A run the quota refused holds a place in its app's line (see
+	// quota.Waiter). A run settled (returning nil) leaves it, whenever it
+	// took it; one this task saw refused leaves it too unless it goes on
+	// waiting for the quota. A place left behind would keep the room it is
+	// due from the runs behind it until it lapsed.
+	lined := false
+	defer func() {
+		if run.ID != 0 && (err == nil || (lined && !waitsForQuota(err))) {
+			h.leaveLine(ctx, run)
+		}
+	}()
 	for {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("run %d: %w", runID, err)
@@ -393,6 +410,9 @@ func (h *Handler) ProcessRun(ctx context.Context, runID int64) error {
 			return h.snooze(runID, now, 0, "task timeout")
 		}
 		wait, recorded, finished, err := h.attempt(ctx, run, n.send.ID, log)
+		if recorded == nil && !finished {
+			lined = true
+		}
 		if err != nil {
 			return err
 		}
@@ -416,10 +436,71 @@ func (h *Handler) ProcessRun(ctx context.Context, runID int64) error {
 		}
 		if !wait.IsZero() {
 			reuse = false
-			if err := h.waitUntil(ctx, runID, byDeliverBy(wait, run), "quota"); err != nil {
+			until := byDeliverBy(wait, run)
+			h.keepPlace(ctx, run, until)
+			if err := h.waitUntil(ctx, runID, until, "quota"); err != nil {
 				return err
 			}
 		}
+	}
+}
+
+// LinePoll is how long a run the line keeps from its app's room waits
+// before it asks again (see quota.Waiter): the runs ahead take the room
+// within moments, or their places lapse within quota.LineHold.
+const LinePoll = 250 * time.Millisecond
+
+// waiter is run's place in its app's line: by its scheduled instant, ties
+// by run id (zero-padded, so that ids order as numbers).
+func waiter(run campaign.Run) quota.Waiter {
+	return quota.Waiter{ID: fmt.Sprintf("run:%020d", run.ID), Due: run.ScheduledFor}
+}
+
+// waitsForQuota reports whether err hands the task back to wait for the
+// quota (the run keeps its place in the line meanwhile, or it lapses).
+func waitsForQuota(err error) bool {
+	var s *Snooze
+	return errors.As(err, &s) && s.Reason == "quota"
+}
+
+// waitTurn waits LinePoll (of the worker's clock, and at most that long of
+// real time) for the runs ahead in the line, or snoozes when the server
+// drains.
+func (h *Handler) waitTurn(ctx context.Context, runID int64) error {
+	if h.isDraining() {
+		return h.snooze(runID, h.clock.Now(), 0, "shutdown")
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(h.drainCtx, cancel)
+	defer stop()
+	if _, err := h.clock.Wait(wctx, h.clock.Now().Add(LinePoll), LinePoll); err != nil && ctx.Err() != nil {
+		return fmt.Errorf("run %d: waiting for its turn in the quota line: %w", runID, ctx.Err())
+	}
+	return nil
+}
+
+// keepPlace tells the guard that run, refused until until, will ask again
+// within the inline wait, so that its place in the line outlives the wait.
+// (A run that snoozes instead loses its place after quota.LineHold, and
+// takes it again when it asks.) A place is a courtesy: an error is logged.
+func (h *Handler) keepPlace(ctx context.Context, run campaign.Run, until time.Time) {
+	d := min(max(until.Sub(h.clock.Now()), 0), h.cfg.InlineWait)
+	if err := h.guard.Queue(ctx, run.App, waiter(run), d); err != nil {
+		h.log.Warn().Err(err).Int64("run", run.ID).Msg("quota: could not keep the run's place in line")
+	}
+}
+
+// leaveLineTimeout bounds leaveLine's call.
+const leaveLineTimeout = 2 * time.Second
+
+// leaveLine gives up run's place in its app's line (best effort: a place
+// left behind lapses within quota.LineHold).
+func (h *Handler) leaveLine(ctx context.Context, run campaign.Run) {
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaveLineTimeout)
+	defer cancel()
+	if err := h.guard.Unqueue(lctx, run.App, waiter(run).ID); err != nil {
+		h.log.Warn().Err(err).Int64("run", run.ID).Msg("quota: could not leave the line")
 	}
 }
 
@@ -494,8 +575,14 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, l
 	if !ok {
 		return time.Time{}, nil, false, fmt.Errorf("%s: app %q is not configured in this worker", ids, run.App)
 	}
-	res, err := h.guard.Reserve(ctx, run.App)
+	res, err := h.guard.ReserveFor(ctx, run.App, waiter(run))
 	var noRoom *quota.NoRoomError
+	if errors.As(err, &noRoom) && noRoom.By == quota.ConstraintLine {
+		// The room is there, but due to runs ahead in the line: they take
+		// it now, or their places lapse. Ask again shortly.
+		log.Debug().Int("ahead", noRoom.Ahead).Msg("quota: runs ahead in line: waiting for the turn")
+		return time.Time{}, nil, false, h.waitTurn(ctx, run.ID)
+	}
 	if errors.As(err, &noRoom) {
 		h.setRemaining(ctx, run.App)
 		log.Debug().Str("by", string(noRoom.By)).Time("opens_at", noRoom.OpensAt).Msg("quota full: waiting")

@@ -87,11 +87,11 @@ type pauseBeforeReserve struct {
 	done  atomic.Bool
 }
 
-func (g *pauseBeforeReserve) Reserve(ctx context.Context, app string) (quota.Reservation, error) {
+func (g *pauseBeforeReserve) ReserveFor(ctx context.Context, app string, w quota.Waiter) (quota.Reservation, error) {
 	if g.done.CompareAndSwap(false, true) {
 		g.clock.Set(g.clock.Now().Add(g.jump))
 	}
-	return g.Guard.Reserve(ctx, app)
+	return g.Guard.ReserveFor(ctx, app, w)
 }
 
 // deliver_within passes between the worker's look at the run and its claim

@@ -64,7 +64,7 @@ func SendNow(ctx context.Context, guard Guard, ledger DirectLedger, p Pusher, ap
 		return nil, fmt.Errorf("app %s: %w", app, err) // never reserve for a body the service would refuse
 	}
 	for losses := 0; ; losses++ {
-		res, err := guard.Reserve(ctx, app)
+		res, err := guard.ReserveFor(ctx, app, quota.Waiter{})
 		if err != nil {
 			return nil, &NotCalledError{App: app, Err: err}
 		}

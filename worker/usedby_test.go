@@ -21,8 +21,8 @@ type jumpAfterReserve struct {
 	done  atomic.Bool
 }
 
-func (g *jumpAfterReserve) Reserve(ctx context.Context, app string) (quota.Reservation, error) {
-	res, err := g.Guard.Reserve(ctx, app)
+func (g *jumpAfterReserve) ReserveFor(ctx context.Context, app string, w quota.Waiter) (quota.Reservation, error) {
+	res, err := g.Guard.ReserveFor(ctx, app, w)
 	if err == nil && g.done.CompareAndSwap(false, true) {
 		g.clock.Set(g.clock.Now().Add(g.jump))
 	}

@@ -79,14 +79,14 @@ func (d *delay) pass() {
 	d.clock.Set(d.clock.Now().Add(d.by))
 }
 
-// slowGuard answers Reserve, and slowHeld answers Held, after the delay.
+// slowGuard answers ReserveFor, and slowHeld answers Held, after the delay.
 type slowGuard struct {
 	worker.Guard
 	*delay
 }
 
-func (g slowGuard) Reserve(ctx context.Context, app string) (quota.Reservation, error) {
-	res, err := g.Guard.Reserve(ctx, app)
+func (g slowGuard) ReserveFor(ctx context.Context, app string, w quota.Waiter) (quota.Reservation, error) {
+	res, err := g.Guard.ReserveFor(ctx, app, w)
 	g.pass()
 	return res, err
 }
