@@ -61,8 +61,10 @@ type AppConfig struct {
 	// Secret is the App Secret. It is never returned by the inspection API.
 	Secret string `json:"app_secret,omitempty" yaml:"app_secret"`
 	// SecretEnv names an environment variable holding the secret; it is
-	// resolved by the command line, not by New. (These keys match tagcast's
-	// own config, so `tagcast emulator --config tagcast.yaml` serves its apps.)
+	// resolved by the command line from its config file, not by New, SetApp
+	// or the control API (whose POST apps body must give app_secret). (These
+	// keys match tagcast's own config, so `tagcast emulator --config
+	// tagcast.yaml` serves its apps.)
 	SecretEnv string `json:"app_secret_env,omitempty" yaml:"app_secret_env"`
 	// SecretFile names a file holding the secret; resolved by the command line.
 	SecretFile string `json:"app_secret_file,omitempty" yaml:"app_secret_file"`
@@ -236,14 +238,59 @@ func (f Faults) stallFor() time.Duration {
 	return time.Duration(f.StallFor)
 }
 
-// validateApp checks one app; path is its place in the config ("apps[0]").
-func validateApp(a AppConfig, path string) (*time.Location, error) {
+// secretSource is where an app being checked came from, which decides what
+// the message for a missing App Secret can offer: only the command line
+// resolves app_secret_env and app_secret_file, from its config file, before
+// it calls New.
+type secretSource int
+
+const (
+	secretFromConfig  secretSource = iota // a Config: the command line's file and flags, or New
+	secretFromGo                          // SetApp
+	secretFromControl                     // the body of POST /_emulator/apps
+	secretFromPatch                       // an AppPatch (PATCH /_emulator/apps/{key}, UpdateApp)
+)
+
+// missingSecret explains a missing App Secret of a, for the field path.
+func missingSecret(a AppConfig, path string, src secretSource) error {
+	ref := ""
+	switch {
+	case a.SecretEnv != "" && a.SecretFile != "":
+		ref = "app_secret_env and app_secret_file are"
+	case a.SecretEnv != "":
+		ref = "app_secret_env is"
+	case a.SecretFile != "":
+		ref = "app_secret_file is"
+	}
+	switch {
+	case src == secretFromPatch:
+		return fmt.Errorf("%s.app_secret: must not be empty (leave it out to keep the app's secret)", path)
+	case ref == "" && src == secretFromConfig:
+		// The command line's own message: its config file can name the
+		// secret instead of holding it.
+		return fmt.Errorf("%s.app_secret: required (or app_secret_env / app_secret_file)", path)
+	case ref == "":
+		return fmt.Errorf("%s.app_secret: required", path)
+	case src == secretFromControl:
+		return fmt.Errorf("%s.app_secret: required: %s resolved only from the command line's config file (tagcast emulator --config), never from a control API body; the body must give app_secret itself", path, ref)
+	case src == secretFromGo:
+		return fmt.Errorf("%s.app_secret: required: %s resolved only by the command line from its config file (tagcast emulator --config), not by SetApp; set Secret itself", path, ref)
+	}
+	// A Config holding a reference and no secret: the command line
+	// resolves them before validating, so this is a Go caller of New or
+	// Config.Validate.
+	return fmt.Errorf("%s.app_secret: required: %s resolved only by the command line from its config file (tagcast emulator --config), not by New or Config.Validate; set Secret itself", path, ref)
+}
+
+// validateApp checks one app; path is its place in the config ("apps[0]"),
+// src where it came from.
+func validateApp(a AppConfig, path string, src secretSource) (*time.Location, error) {
 	var errs []error
 	if a.AppKey == "" {
 		errs = append(errs, fmt.Errorf("%s.app_key: required", path))
 	}
 	if a.Secret == "" {
-		errs = append(errs, fmt.Errorf("%s.app_secret: required (or app_secret_env / app_secret_file)", path))
+		errs = append(errs, missingSecret(a, path, src))
 	}
 	loc, err := a.Quota.withDefaults().validate(path + ".quota")
 	if err != nil {
@@ -268,7 +315,7 @@ func (c Config) Validate() error {
 	seen := map[string]int{}
 	for i, a := range c.Apps {
 		path := fmt.Sprintf("apps[%d]", i)
-		if _, err := validateApp(a, path); err != nil {
+		if _, err := validateApp(a, path, secretFromConfig); err != nil {
 			errs = append(errs, err)
 		}
 		if j, dup := seen[a.AppKey]; dup && a.AppKey != "" {

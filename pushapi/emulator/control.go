@@ -60,6 +60,10 @@ type ClockState struct {
 
 // ClockChange is the body of POST /_emulator/clock. Now sets the time (frozen
 // there unless Run is true), Advance moves it; both may be given (Now first).
+// Now and the clock after Advance must be in years 1 to 9998 (UTC): the API
+// writes instants in RFC 3339, whose years have four digits, and shows some a
+// day or so either side of the clock. A change outside them is refused (400
+// naming now or advance) and leaves the clock as it was.
 type ClockChange struct {
 	Now     *time.Time `json:"now,omitempty"`
 	Advance *Duration  `json:"advance,omitempty"`
@@ -72,22 +76,29 @@ func (e *Emulator) clockState() ClockState {
 	return ClockState{Now: e.clock.now(), Frozen: e.clock.frozen}
 }
 
-// routeControl serves:
+// routeControl serves (bodies are one strict JSON document: an unknown field
+// is an error):
 //
 //	GET    /_emulator/                      the list of these endpoints
 //	GET    /_emulator/pushes[?app=KEY]      {"pushes":[...]} with recipients
 //	GET    /_emulator/apps                  {"apps":[AppState...]}
-//	POST   /_emulator/apps                  add or replace an app (AppConfig, with app_secret)
+//	POST   /_emulator/apps                  add or replace an app: AppConfig: app_key, app_secret,
+//	                                        push_disabled, locked, restricted, quota, faults, users
+//	                                        (app_secret_env / app_secret_file are resolved only from
+//	                                        the command line's config file: the body gives app_secret)
 //	GET    /_emulator/apps/{key}            AppState: quota state, counters, faults
-//	PATCH  /_emulator/apps/{key}            AppPatch: push_disabled, quota, faults, clear_faults, app_secret
+//	PATCH  /_emulator/apps/{key}            AppPatch: push_disabled, locked, restricted, quota,
+//	                                        faults, clear_faults, app_secret
 //	GET    /_emulator/apps/{key}/users      {"users":[User...]}
-//	POST   /_emulator/apps/{key}/users      add or replace users: [User...]
+//	POST   /_emulator/apps/{key}/users      add or replace users: [User: id, tags, package_name...]
 //	GET    /_emulator/faults                the global faults
-//	PUT    /_emulator/faults                set the global faults
-//	PUT    /_emulator/apps/{key}/faults     set an app's own faults
+//	PUT    /_emulator/faults                set the global faults: Faults: latency, error_500,
+//	                                        error_504, stall_sent, stall_dropped, reset, stall_for,
+//	                                        tag_apis
+//	PUT    /_emulator/apps/{key}/faults     set an app's own faults (Faults)
 //	DELETE /_emulator/apps/{key}/faults     remove them (the global ones apply)
-//	GET    /_emulator/clock                 ClockState
-//	POST   /_emulator/clock                 ClockChange
+//	GET    /_emulator/clock                 ClockState: now, frozen
+//	POST   /_emulator/clock                 ClockChange: now, advance, run (years 1 to 9998)
 //	POST   /_emulator/reset                 forget pushes, counters, ledgers, users
 func (e *Emulator) routeControl() {
 	m := e.mux
@@ -115,7 +126,7 @@ func (e *Emulator) routeControl() {
 		if !decodeControl(w, r, &a) {
 			return
 		}
-		if err := e.SetApp(a); err != nil {
+		if err := e.setApp(a, secretFromControl); err != nil {
 			controlError(w, http.StatusBadRequest, err)
 			return
 		}
@@ -199,17 +210,12 @@ func (e *Emulator) routeControl() {
 			controlError(w, http.StatusBadRequest, errors.New("body: set now (RFC 3339) and/or advance (a duration like \"90m\")"))
 			return
 		}
-		if c.Now != nil {
-			if c.Run {
-				e.RunFrom(*c.Now)
-			} else {
-				e.SetNow(*c.Now)
-			}
+		st, err := e.changeClock(c)
+		if err != nil {
+			controlError(w, http.StatusBadRequest, err)
+			return
 		}
-		if c.Advance != nil {
-			e.Advance(time.Duration(*c.Advance))
-		}
-		writeJSON(w, http.StatusOK, e.clockState())
+		writeJSON(w, http.StatusOK, st)
 	})
 	m.HandleFunc("POST "+ControlPrefix+"reset", func(w http.ResponseWriter, _ *http.Request) {
 		e.Reset()

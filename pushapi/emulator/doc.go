@@ -73,10 +73,11 @@
 //
 // Quota windows, the batch tag rate limit and the Timestamp freshness check
 // all use the emulator's clock (WithClock, SetNow, Advance, RunFrom, or POST
-// /_emulator/clock). A client talking to an emulator whose clock was moved
-// must sign with the same clock (pushapi.ClientConfig.Now = em.Now), or the
-// freshness check must be disabled (Config.Freshness < 0). Injected latency
-// and stalls are real time: they simulate the network.
+// /_emulator/clock, which keeps it in years 1 to 9998: the inspection API
+// writes instants in RFC 3339). A client talking to an emulator whose clock
+// was moved must sign with the same clock (pushapi.ClientConfig.Now =
+// em.Now), or the freshness check must be disabled (Config.Freshness < 0).
+// Injected latency and stalls are real time: they simulate the network.
 //
 // The emulator never logs, returns or dumps an App Secret.
 package emulator

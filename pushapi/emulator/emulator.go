@@ -140,21 +140,58 @@ func New(cfg Config, opts ...Option) (*Emulator, error) {
 // ServeHTTP implements http.Handler.
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) { e.mux.ServeHTTP(w, r) }
 
-// clock is the emulator's time: base() shifted by offset, or frozen at a set
-// instant.
+// clock is the emulator's time: the base clock until it is set; then frozen
+// at at, or running from at since the base clock read since. A running clock
+// is kept as that pair, not as an offset from the base clock: a
+// time.Duration holds at most about 292 years, and an offset to an instant
+// further away saturated (and Advance's sum wrapped) in silence.
 type clock struct {
 	base   func() time.Time
-	offset time.Duration
+	set    bool // false: the base clock itself
 	frozen bool
 	at     time.Time
+	since  time.Time // the base clock's reading when a running clock was at at
 }
 
 func (c *clock) now() time.Time {
 	if c.frozen {
 		return c.at
 	}
-	return c.base().Add(c.offset).Round(0)
+	return c.nowAt(c.base())
 }
+
+// nowAt is the running clock's time when the base clock reads b.
+func (c *clock) nowAt(b time.Time) time.Time {
+	if !c.set {
+		return b.Round(0)
+	}
+	return c.at.Add(b.Sub(c.since)).Round(0)
+}
+
+// freeze sets a frozen clock to t.
+func (c *clock) freeze(t time.Time) {
+	c.set, c.frozen, c.at = true, true, t.Round(0)
+}
+
+// run sets a running clock to t, from the base clock's reading b.
+func (c *clock) run(t, b time.Time) {
+	c.set, c.frozen, c.at, c.since = true, false, t.Round(0), b
+}
+
+// The instants the clock can be set to through the control API: years 1 to
+// 9998. The inspection API writes instants in RFC 3339 (encoding/json),
+// which has four-digit years; this range keeps every instant it shows (the
+// quota windows' starts and ends and the next opening, in any time zone, a
+// day or so either side of the clock) within them.
+var (
+	clockMin = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	clockMax = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC) // exclusive
+)
+
+// clockRange is the rule, as error messages give it.
+const clockRange = "must be in years 1 to 9998 (from 0001-01-01T00:00:00Z, before 9999-01-01T00:00:00Z), so that every instant the API shows stays writable in RFC 3339"
+
+func clockInRange(t time.Time) bool { return !t.Before(clockMin) && t.Before(clockMax) }
 
 // Now is the emulator's current time.
 func (e *Emulator) Now() time.Time {
@@ -164,19 +201,19 @@ func (e *Emulator) Now() time.Time {
 }
 
 // SetNow freezes the emulator's clock at t until the next SetNow, Advance or
-// RunFrom.
+// RunFrom. The inspection API can show instants in years 1 to 9998 only
+// (POST /_emulator/clock refuses others).
 func (e *Emulator) SetNow(t time.Time) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.clock.frozen, e.clock.at = true, t.Round(0)
+	e.clock.freeze(t)
 }
 
 // RunFrom sets the emulator's clock to t and lets it run with the base clock.
 func (e *Emulator) RunFrom(t time.Time) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.clock.frozen = false
-	e.clock.offset = t.Sub(e.clock.base())
+	e.clock.run(t, e.clock.base())
 }
 
 // Advance moves the emulator's clock forward by d (backward if negative),
@@ -186,9 +223,45 @@ func (e *Emulator) Advance(d time.Duration) {
 	defer e.mu.Unlock()
 	if e.clock.frozen {
 		e.clock.at = e.clock.at.Add(d)
-	} else {
-		e.clock.offset += d
+		return
 	}
+	b := e.clock.base()
+	e.clock.run(e.clock.nowAt(b).Add(d), b)
+}
+
+// changeClock applies a POST /_emulator/clock body in one locked section:
+// Now first (frozen there unless Run), then Advance. A change that would
+// leave the clock outside years 1 to 9998 is refused, naming the field, and
+// changes nothing.
+func (e *Emulator) changeClock(c ClockChange) (ClockState, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	b := e.clock.base()
+	now, frozen := e.clock.at, e.clock.frozen
+	if !frozen {
+		now = e.clock.nowAt(b)
+	}
+	if c.Now != nil {
+		if !clockInRange(*c.Now) {
+			return ClockState{}, fmt.Errorf("now: %s; got %s (the clock is unchanged)", clockRange, c.Now.Format(time.RFC3339Nano))
+		}
+		now, frozen = c.Now.Round(0), !c.Run
+	}
+	if c.Advance != nil {
+		d := time.Duration(*c.Advance)
+		to := now.Add(d)
+		if !clockInRange(to) {
+			return ClockState{}, fmt.Errorf("advance: the clock %s; advancing %s from %s gives %s (the clock is unchanged)",
+				clockRange, d, now.Format(time.RFC3339Nano), to.Format(time.RFC3339Nano))
+		}
+		now = to
+	}
+	if frozen {
+		e.clock.freeze(now)
+	} else {
+		e.clock.run(now, b)
+	}
+	return ClockState{Now: e.clock.now(), Frozen: e.clock.frozen}, nil
 }
 
 // ErrUnknownApp is returned for an App Key the emulator does not serve.
@@ -199,13 +272,19 @@ var ErrUnknownApp = errors.New("unknown app key")
 // and counters are kept. The emulator keeps copies of a's Faults and Users:
 // the caller may reuse them.
 func (e *Emulator) SetApp(a AppConfig) error {
+	return e.setApp(a, secretFromGo)
+}
+
+// setApp is SetApp; src says where a's secret came from, for the message
+// when it is missing.
+func (e *Emulator) setApp(a AppConfig, src secretSource) error {
 	a.Users = slices.Clone(a.Users)
 	if a.Faults != nil { // never alias the caller's value (UpdateApp copies too)
 		f := *a.Faults
 		a.Faults = &f
 	}
 	a.Quota = a.Quota.withDefaults()
-	loc, err := validateApp(a, "app "+a.AppKey)
+	loc, err := validateApp(a, "app "+a.AppKey, src)
 	if err != nil {
 		return err
 	}
@@ -269,7 +348,7 @@ func (e *Emulator) UpdateApp(key string, p AppPatch) error {
 	if p.Secret != nil {
 		cfg.Secret = *p.Secret
 	}
-	loc, err := validateApp(cfg, "app "+key)
+	loc, err := validateApp(cfg, "app "+key, secretFromPatch)
 	if err != nil {
 		return err
 	}
