@@ -426,7 +426,7 @@ func TestManyAppsInOneProcess(t *testing.T) {
 // requests (the service asks for under 80 reuses).
 func TestConnectionReuseIsBounded(t *testing.T) {
 	t.Parallel()
-	closed := make(chan string, 16)
+	closed := make(chan string, 64)
 	svc := newFakeServiceWith(t, func(s *http.Server) {
 		s.ConnState = func(conn net.Conn, state http.ConnState) {
 			if state == http.StateClosed {
@@ -455,18 +455,33 @@ func TestConnectionReuseIsBounded(t *testing.T) {
 		}
 		counts = append(counts, n)
 	}
-	if len(perConn) != 3 {
-		t.Errorf("%d connections for %d sequential calls (%v), want 3", len(perConn), calls, counts)
+	// At least 3 connections (79 + 79 + 12); on a loaded machine Go's
+	// transport may dial one more while a finished one is on its way back
+	// to the idle pool, so the count is a floor.
+	if want := (calls + maxRequestsPerConn - 1) / maxRequestsPerConn; len(perConn) < want {
+		t.Errorf("%d connections for %d sequential calls (%v), want at least %d", len(perConn), calls, counts, want)
 	}
-	// The two used-up connections are closed, not left idle.
-	for range 2 {
+	// Every used-up connection is closed, not left idle.
+	usedUp := 0
+	for _, n := range perConn {
+		if n == maxRequestsPerConn {
+			usedUp++
+		}
+	}
+	if usedUp == 0 {
+		t.Fatalf("no connection reached %d requests (%v): the bound was never tested", maxRequestsPerConn, counts)
+	}
+	seen := map[string]bool{}
+	deadline := time.After(5 * time.Second)
+	for usedUp > 0 {
 		select {
 		case addr := <-closed:
-			if perConn[addr] != maxRequestsPerConn {
-				t.Errorf("closed connection %s had carried %d requests", addr, perConn[addr])
+			if perConn[addr] == maxRequestsPerConn && !seen[addr] {
+				seen[addr] = true
+				usedUp--
 			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("a used-up connection was not closed")
+		case <-deadline:
+			t.Fatalf("%d used-up connection(s) not closed (%v)", usedUp, counts)
 		}
 	}
 }

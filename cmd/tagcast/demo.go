@@ -269,6 +269,11 @@ func runDemo(ctx context.Context, out, errOut io.Writer, duration time.Duration,
 	}
 	p, err := startProcess(ctx, d, roleSet{scheduler: true, worker: true, api: true}, roleOptions{
 		listener: apiLn, reconcileInterval: 2 * time.Second, delayedTaskCheck: 250 * time.Millisecond,
+		// Every fire of the scenario is claimed as soon as its campaign is
+		// created: on a loaded machine a scheduler pass late by more than a
+		// second would otherwise find the recurring campaign's first fire
+		// past and skip it (`missed: skip`), and the demo would end a run short.
+		lookahead: 10 * time.Second,
 	})
 	if err != nil {
 		return nil, err

@@ -58,6 +58,8 @@ type roleOptions struct {
 	// delayedTaskCheck is the worker's asynq forwarder interval (zero:
 	// worker's default).
 	delayedTaskCheck time.Duration
+	// lookahead is the scheduler's (zero: twice its interval).
+	lookahead time.Duration
 }
 
 // process is a running set of roles on its dependencies.
@@ -161,7 +163,7 @@ func (p *process) startScheduler(enq *asynq.Client, inspector *asynq.Inspector, 
 	d := p.d
 	s, err := scheduler.New(scheduler.Config{
 		Store: d.store, Queue: enq, Inspector: inspector, QueueOptions: opts.queueOptions, Clock: d.clock, Logger: d.log,
-		Interval: d.cfg.Scheduler.Interval,
+		Interval: d.cfg.Scheduler.Interval, Lookahead: opts.lookahead,
 	})
 	if err != nil {
 		return err
