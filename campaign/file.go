@@ -16,6 +16,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/tagcast/tagcast/internal/problemlist"
 	"github.com/tagcast/tagcast/pushapi"
 )
 
@@ -38,16 +39,14 @@ type ValidationError struct {
 	Problems []FieldProblem
 }
 
+// Error lists the problems as "path: rule", separated by "; " (the first
+// problemlist.MaxListed of them, the rest counted; Problems holds all).
 func (e *ValidationError) Error() string {
 	parts := make([]string, len(e.Problems))
 	for i, p := range e.Problems {
 		parts[i] = p.String()
 	}
-	noun := "problems"
-	if len(parts) == 1 {
-		noun = "problem"
-	}
-	return fmt.Sprintf("invalid campaign (%d %s): %s", len(parts), noun, strings.Join(parts, "; "))
+	return problemlist.Message("campaign", parts)
 }
 
 func (e *ValidationError) add(path, format string, a ...any) {

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/tagcast/tagcast/internal/problemlist"
 )
 
 // Documented limits of the Server API (push-by-tag.txt and push-api-facts.md).
@@ -94,17 +96,14 @@ type ValidationError struct {
 	Problems []FieldError `json:"problems"`
 }
 
-// Error lists every problem as "path: rule", separated by "; ".
+// Error lists the problems as "path: rule", separated by "; " (the first
+// problemlist.MaxListed of them, the rest counted; Problems holds all).
 func (e *ValidationError) Error() string {
 	parts := make([]string, len(e.Problems))
 	for i, p := range e.Problems {
 		parts[i] = p.String()
 	}
-	noun := "problems"
-	if len(e.Problems) == 1 {
-		noun = "problem"
-	}
-	return fmt.Sprintf("invalid request (%d %s): %s", len(e.Problems), noun, strings.Join(parts, "; "))
+	return problemlist.Message("request", parts)
 }
 
 // Code is the service code of the first problem (what the real service would
