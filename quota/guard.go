@@ -302,12 +302,12 @@ func (e *NoRoomError) Error() string {
 func (e *NoRoomError) Is(target error) bool { return target == ErrNoRoom }
 
 // keys are an app's Redis keys; the hash tag keeps them in one cluster slot.
-type keys struct{ entries, marker, blocked, generation, released, line, lineExpiry string }
+type keys struct{ entries, marker, blocked, generation, released, line, lineExpiry, lineNeed string }
 
 func (g *Guard) keys(app string) keys {
 	base := g.prefix + "{" + app + "}:"
 	return keys{entries: base + "entries", marker: base + "initialized", blocked: base + "blocked", generation: base + "generation",
-		released: base + "released", line: base + "line", lineExpiry: base + "line_expiry"}
+		released: base + "released", line: base + "line", lineExpiry: base + "line_expiry", lineNeed: base + "line_need"}
 }
 
 func (g *Guard) policy(app string) (resolved, error) {
@@ -324,8 +324,7 @@ type scriptResult struct {
 	hourUsed, dayUsed   int
 	hourOpens, dayOpens int64 // Unix ms; 0: room
 	blockedUntil        int64 // Unix ms; 0: not blocked
-	// line is, when "queued", how many waiters are ahead; in peek mode,
-	// how many places are live.
+	// line is, when "queued", how many waiters are ahead.
 	line int
 }
 
@@ -342,9 +341,9 @@ func (g *Guard) runReserve(ctx context.Context, mode, app string, r resolved, no
 		day.limit, day.zcountMin(), day.hold.Milliseconds(), unixMilliOrZero(day.reset),
 		dayNext.zcountMin(), unixMilliOrZero(dayNext.reset),
 		score(now),
-		w.ID, w.Due.UnixMilli(), g.realNow().UnixMilli(), LineHold.Milliseconds(),
+		w.ID, w.Due.UnixMilli(), g.realNow().UnixMilli(), LineHold.Milliseconds(), max(w.Need, 1),
 	}
-	raw, err := reserveScript.Run(ctx, g.client, []string{k.entries, k.marker, k.blocked, k.line, k.lineExpiry}, args...).Slice()
+	raw, err := reserveScript.Run(ctx, g.client, []string{k.entries, k.marker, k.blocked, k.line, k.lineExpiry, k.lineNeed}, args...).Slice()
 	if err != nil {
 		return scriptResult{}, fmt.Errorf("quota: app %s: reserve script: %w", app, err)
 	}
@@ -449,6 +448,11 @@ type Waiter struct {
 	ID string
 	// Due orders the line (a run's scheduled instant).
 	Due time.Time
+	// Need is how many slots the waiter needs (a run's sends due now; 0
+	// counts as 1): the waiters behind it wait until it has had them all.
+	// A waiter granted one slot of several keeps its place, needing one
+	// less.
+	Need int
 }
 
 // Reserve takes a slot in both of app's windows, or returns a *NoRoomError
@@ -536,8 +540,8 @@ func (g *Guard) Queue(ctx context.Context, app string, w Waiter, d time.Duration
 	}
 	k := g.keys(app)
 	rnow := g.realNow()
-	err := queueScript.Run(ctx, g.client, []string{k.line, k.lineExpiry},
-		w.ID, w.Due.UnixMilli(), rnow.UnixMilli(), rnow.Add(max(d, 0)+LineHold).UnixMilli()).Err()
+	err := queueScript.Run(ctx, g.client, []string{k.line, k.lineExpiry, k.lineNeed},
+		w.ID, "keep", w.Due.UnixMilli(), max(w.Need, 1), rnow.UnixMilli(), rnow.Add(max(d, 0)+LineHold).UnixMilli()).Err()
 	if err != nil {
 		return fmt.Errorf("quota: app %s: keep the place of %s: %w", app, w.ID, err)
 	}
@@ -549,10 +553,7 @@ func (g *Guard) Queue(ctx context.Context, app string, w Waiter, d time.Duration
 // place lapses.
 func (g *Guard) Unqueue(ctx context.Context, app, id string) error {
 	k := g.keys(app)
-	pipe := g.client.TxPipeline()
-	pipe.ZRem(ctx, k.line, id)
-	pipe.ZRem(ctx, k.lineExpiry, id)
-	if _, err := pipe.Exec(ctx); err != nil {
+	if err := queueScript.Run(ctx, g.client, []string{k.line, k.lineExpiry, k.lineNeed}, id, "leave").Err(); err != nil {
 		return fmt.Errorf("quota: app %s: leave the line (%s): %w", app, id, err)
 	}
 	return nil
@@ -876,9 +877,6 @@ type Status struct {
 	BlockedUntil time.Time `json:"blocked_until,omitzero"`
 	// NextOpening is when a Reserve can succeed: At if it can now.
 	NextOpening time.Time `json:"next_opening"`
-	// Waiting is how many runs hold a live place in the app's line (see
-	// Waiter).
-	Waiting int `json:"waiting"`
 	// Rebuilt reports that Redis had no state for the app and this call
 	// rebuilt it from the ledger.
 	Rebuilt bool `json:"rebuilt"`
@@ -919,7 +917,7 @@ func (g *Guard) Status(ctx context.Context, app string) (Status, error) {
 		return s
 	}
 	st := Status{
-		App: app, At: now, Timezone: r.Timezone, Rebuilt: rebuilt, Waiting: res.line,
+		App: app, At: now, Timezone: r.Timezone, Rebuilt: rebuilt,
 		Hour: windowStatus(string(r.HourWindow), r.hourWindow(now, g.margin), res.hourUsed, res.hourOpens),
 		Day:  windowStatus(string(r.DayWindow), r.dayWindow(now, g.margin), res.dayUsed, res.dayOpens),
 	}

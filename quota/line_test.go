@@ -73,15 +73,52 @@ func TestLineServesTheEarliestDueFirst(t *testing.T) {
 	}
 	b.mustGet(t, a)
 	b.mustWait(t, later, ConstraintHour) // the hour is used again
-	st, err := b.guard.Status(context.Background(), "main")
-	if err != nil || st.Waiting != 1 {
-		t.Fatalf("status: %d waiting (%v), want 1 (the later run)", st.Waiting, err)
+	if got := b.inLine(t); len(got) != 1 || got[0] != later.ID {
+		t.Fatalf("in line %v, want the later run only", got)
 	}
 	b.clock.Set(at(t, "2026-06-01T11:00:00+08:00"))
 	b.mustGet(t, later)
-	if st, err := b.guard.Status(context.Background(), "main"); err != nil || st.Waiting != 0 {
-		t.Fatalf("status after both were served: %d waiting (%v), want 0", st.Waiting, err)
+	if got := b.inLine(t); len(got) != 0 {
+		t.Fatalf("in line after both were served: %v, want nobody", got)
 	}
+}
+
+// inLine lists the ids in main's line, first first.
+func (b *bundle) inLine(t *testing.T) []string {
+	t.Helper()
+	ids, err := b.client.ZRange(context.Background(), b.guard.keys("main").line, 0, -1).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+// A waiter with two sends due is due two slots: the one behind it waits
+// until it has had both, even with room for two and asking first; the
+// first grant keeps its place, needing one less.
+func TestLineCountsWhatEachWaiterNeeds(t *testing.T) {
+	t.Parallel()
+	b, _ := lineSetup(t, 2)
+	two := Waiter{ID: "two", Due: at(t, "2026-06-01T08:00:00+08:00"), Need: 2}
+	one := Waiter{ID: "one", Due: at(t, "2026-06-01T08:10:00+08:00")}
+	b.mustWait(t, two, ConstraintHour)
+	b.mustWait(t, one, ConstraintHour)
+	b.clock.Set(at(t, "2026-06-01T10:00:00+08:00"))
+	b.mustWait(t, one, ConstraintLine)
+	b.mustGet(t, two)
+	b.mustWait(t, one, ConstraintLine) // one slot left, and it is two's
+	two.Need = 1
+	b.mustGet(t, two)
+	b.mustWait(t, one, ConstraintHour)
+	if got := b.inLine(t); len(got) != 1 || got[0] != one.ID {
+		t.Fatalf("in line %v, want only the one-send waiter", got)
+	}
+	// Granted with room to spare and nobody ahead, a waiter needing more
+	// takes its place for the rest.
+	b.clock.Set(at(t, "2026-06-01T11:00:00+08:00"))
+	many := Waiter{ID: "many", Due: at(t, "2026-06-01T07:00:00+08:00"), Need: 3}
+	b.mustGet(t, many)
+	b.mustWait(t, one, ConstraintLine)
 }
 
 // Runs due at the same instant go by id; with room for two, the third in

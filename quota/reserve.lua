@@ -12,6 +12,7 @@
 --          member = waiter id, score = its due instant, Unix ms
 -- KEYS[5]  line expiry: ZSET, member = waiter id, score = real Unix ms at
 --          which the place lapses (its waiter did not come back)
+-- KEYS[6]  line need: HASH, waiter id -> the slots it still needs
 --
 -- ARGV[1]  mode: "reserve" records a reservation when there is room;
 --          "peek" changes nothing and only reports
@@ -35,6 +36,7 @@
 -- ARGV[22] real now, Unix ms (places lapse in real time: they stand for
 --          live processes, also under a simulated clock)
 -- ARGV[23] how long a refused waiter's place lasts, ms of real time
+-- ARGV[24] how many slots the waiter needs (its run's sends due now)
 --
 -- Returns {state, hour_used, hour_opens, day_used, day_opens, blocked_until,
 -- line}:
@@ -45,12 +47,13 @@
 --   state "queued": the windows have room, but no more than the waiters
 --         ahead of this one in the line need: nothing recorded, the waiter
 --         keeps its place; line is how many are ahead
---   line in peek mode: how many places are live
+--   a granted waiter that needs more slots keeps its place, needing one
+--   less; one that needed one leaves the line
 --   state "rebuild": reserve mode, marker missing or of another Redis run:
 --         nothing recorded, the caller must rebuild from the ledger first
 --   state "peek" / "uninitialized": peek mode, with or without the marker
 local entries, marker, blocked = KEYS[1], KEYS[2], KEYS[3]
-local line, line_expiry = KEYS[4], KEYS[5]
+local line, line_expiry, line_need = KEYS[4], KEYS[5], KEYS[6]
 local mode = ARGV[1]
 local now = tonumber(ARGV[2])
 local waiter = ARGV[20]
@@ -69,9 +72,10 @@ if mode == 'reserve' and not initialized then
 end
 
 -- place keeps the refused waiter's place for the hold (keep_place, line.lua).
-local function place()
-  keep_place(line, line_expiry, waiter, ARGV[21], real_now, real_now + tonumber(ARGV[23]))
+local function place(need)
+  keep_place(line, line_expiry, line_need, waiter, ARGV[21], need, real_now, real_now + tonumber(ARGV[23]))
 end
+local need = math.max(tonumber(ARGV[24]) or 1, 1)
 
 -- window returns how many entries count and when a slot opens (0: now).
 local function window(limit, from, hold, reset, next_from, next_reset)
@@ -110,33 +114,45 @@ if mode ~= 'reserve' then
   if not initialized then
     state = 'uninitialized'
   end
-  local waiting = redis.call('ZCOUNT', line_expiry, '(' .. real_now, '+inf')
-  return {state, hour_used, hour_opens, day_used, day_opens, blocked_until, waiting}
+  return {state, hour_used, hour_opens, day_used, day_opens, blocked_until, 0}
 end
 if hour_opens > 0 or day_opens > 0 or blocked_until > 0 then
   if waiter ~= '' then
-    place()
+    place(need)
   end
   return {'full', hour_used, hour_opens, day_used, day_opens, blocked_until, 0}
 end
-if waiter ~= '' and redis.call('EXISTS', line) == 1 then
+local in_line = waiter ~= '' and redis.call('EXISTS', line) == 1
+if in_line then
   -- Lapsed places first: their waiters died or gave up.
   local gone = redis.call('ZRANGEBYSCORE', line_expiry, '-inf', real_now)
   for _, m in ipairs(gone) do
-    redis.call('ZREM', line, m)
+    leave_place(line, line_expiry, line_need, m)
   end
-  redis.call('ZREMRANGEBYSCORE', line_expiry, '-inf', real_now)
-  -- Served only while the room is more than the earlier waiters need
-  -- (ties in due instant go by id).
+  -- Served only while the room is more than the slots the earlier waiters
+  -- need (ties in due instant go by id). Each needs one at least, so only
+  -- the first `room` places can matter.
   redis.call('ZADD', line, ARGV[21], waiter)
   local ahead = redis.call('ZRANK', line, waiter)
   local room = math.min(tonumber(ARGV[7]) - hour_used, tonumber(ARGV[13]) - day_used)
-  if ahead >= room then
-    place()
+  local needed = ahead
+  if ahead > 0 and ahead < room then
+    needed = 0
+    local before = redis.call('ZRANGE', line, 0, ahead - 1)
+    local needs = redis.call('HMGET', line_need, unpack(before))
+    for _, n in ipairs(needs) do
+      needed = needed + math.max(tonumber(n) or 1, 1)
+    end
+  end
+  if needed >= room then
+    place(need)
     return {'queued', hour_used, 0, day_used, 0, 0, ahead}
   end
-  redis.call('ZREM', line, waiter)
-  redis.call('ZREM', line_expiry, waiter)
+end
+if waiter ~= '' and need > 1 then
+  place(need - 1) -- its next send's turn
+elseif in_line then
+  leave_place(line, line_expiry, line_need, waiter)
 end
 redis.call('ZADD', entries, ARGV[19], ARGV[3])
 redis.call('PEXPIRE', entries, ARGV[4])

@@ -213,7 +213,9 @@ func (h *Handler) firstSend(ctx context.Context, p queue.RunSendPayload) (bool, 
 	}
 	run := campaign.Run{ID: p.RunID, App: p.App, ScheduledFor: p.ScheduledFor}
 	log := h.log.With().Int64("run", p.RunID).Str("app", p.App).Logger()
-	_, recorded, finished, err := h.attempt(ctx, run, 0, log)
+	// One slot: the hints do not tell the run's sends. A run with more
+	// goes on from the store after its first, and asks for the rest there.
+	_, recorded, finished, err := h.attempt(ctx, run, 0, 1, log)
 	switch {
 	case err != nil:
 		return true, err
@@ -409,7 +411,7 @@ func (h *Handler) ProcessRun(ctx context.Context, runID int64) (err error) {
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < h.cfg.AttemptBudget {
 			return h.snooze(runID, now, 0, "task timeout")
 		}
-		wait, recorded, finished, err := h.attempt(ctx, run, n.send.ID, log)
+		wait, recorded, finished, err := h.attempt(ctx, run, n.send.ID, dueNow(sends, now), log)
 		if recorded == nil && !finished {
 			lined = true
 		}
@@ -437,7 +439,7 @@ func (h *Handler) ProcessRun(ctx context.Context, runID int64) (err error) {
 		if !wait.IsZero() {
 			reuse = false
 			until := byDeliverBy(wait, run)
-			h.keepPlace(ctx, run, until)
+			h.keepPlace(ctx, waiter(run, dueNow(sends, now)), run.App, until)
 			if err := h.waitUntil(ctx, runID, until, "quota"); err != nil {
 				return err
 			}
@@ -450,10 +452,25 @@ func (h *Handler) ProcessRun(ctx context.Context, runID int64) (err error) {
 // within moments, or their places lapse within quota.LineHold.
 const LinePoll = 250 * time.Millisecond
 
-// waiter is run's place in its app's line: by its scheduled instant, ties
-// by run id (zero-padded, so that ids order as numbers).
-func waiter(run campaign.Run) quota.Waiter {
-	return quota.Waiter{ID: fmt.Sprintf("run:%020d", run.ID), Due: run.ScheduledFor}
+// waiter is run's place in its app's line, needing need slots: by its
+// scheduled instant, ties by run id (zero-padded, so that ids order as
+// numbers).
+func waiter(run campaign.Run, need int) quota.Waiter {
+	return quota.Waiter{ID: fmt.Sprintf("run:%020d", run.ID), Due: run.ScheduledFor, Need: need}
+}
+
+// dueNow is how many of sends could be attempted at now (pending, or
+// waiting to retry and due): the slots their run needs at this opening.
+func dueNow(sends []campaign.Send, now time.Time) int {
+	n := 0
+	for _, s := range sends {
+		switch {
+		case s.Status == campaign.SendPending,
+			s.Status == campaign.SendRetryWait && (s.NextAttemptAt == nil || !s.NextAttemptAt.After(now)):
+			n++
+		}
+	}
+	return n
 }
 
 // waitsForQuota reports whether err hands the task back to wait for the
@@ -484,10 +501,10 @@ func (h *Handler) waitTurn(ctx context.Context, runID int64) error {
 // within the inline wait, so that its place in the line outlives the wait.
 // (A run that snoozes instead loses its place after quota.LineHold, and
 // takes it again when it asks.) A place is a courtesy: an error is logged.
-func (h *Handler) keepPlace(ctx context.Context, run campaign.Run, until time.Time) {
+func (h *Handler) keepPlace(ctx context.Context, w quota.Waiter, app string, until time.Time) {
 	d := min(max(until.Sub(h.clock.Now()), 0), h.cfg.InlineWait)
-	if err := h.guard.Queue(ctx, run.App, waiter(run), d); err != nil {
-		h.log.Warn().Err(err).Int64("run", run.ID).Msg("quota: could not keep the run's place in line")
+	if err := h.guard.Queue(ctx, app, w, d); err != nil {
+		h.log.Warn().Err(err).Str("waiter", w.ID).Msg("quota: could not keep the run's place in line")
 	}
 }
 
@@ -499,7 +516,7 @@ const leaveLineTimeout = 2 * time.Second
 func (h *Handler) leaveLine(ctx context.Context, run campaign.Run) {
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaveLineTimeout)
 	defer cancel()
-	if err := h.guard.Unqueue(lctx, run.App, waiter(run).ID); err != nil {
+	if err := h.guard.Unqueue(lctx, run.App, waiter(run, 0).ID); err != nil {
 		h.log.Warn().Err(err).Int64("run", run.ID).Msg("quota: could not leave the line")
 	}
 }
@@ -559,14 +576,15 @@ func (h *Handler) snooze(runID int64, until time.Time, lead time.Duration, reaso
 	return &Snooze{RunID: runID, Until: until, Delay: d, Reason: reason}
 }
 
-// attempt reserves a quota slot, claims send sendID (0: the run's first
-// send, when the run has not started; see firstSend), starting the run and
+// attempt reserves a quota slot (for run waiting in its app's line, needing
+// need slots), claims send sendID (0: the run's first send, when the run
+// has not started; see firstSend), starting the run and
 // its attempt, calls the service and records the outcome. It returns a
 // non-zero instant when the run must wait for the quota until then, the
 // send as recorded when an outcome was, and whether that outcome finished
 // the run. The slot is reserved first: a full window costs no store write,
 // and a send is in flight only while its call is under way.
-func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, log zerolog.Logger) (time.Time, *campaign.Send, bool, error) {
+func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, need int, log zerolog.Logger) (time.Time, *campaign.Send, bool, error) {
 	ids := fmt.Sprintf("campaign %d run %d send %d", run.CampaignID, run.ID, sendID)
 	if sendID == 0 {
 		ids = fmt.Sprintf("run %d first send", run.ID)
@@ -575,7 +593,7 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, l
 	if !ok {
 		return time.Time{}, nil, false, fmt.Errorf("%s: app %q is not configured in this worker", ids, run.App)
 	}
-	res, err := h.guard.ReserveFor(ctx, run.App, waiter(run))
+	res, err := h.guard.ReserveFor(ctx, run.App, waiter(run, need))
 	var noRoom *quota.NoRoomError
 	if errors.As(err, &noRoom) && noRoom.By == quota.ConstraintLine {
 		// The room is there, but due to runs ahead in the line: they take

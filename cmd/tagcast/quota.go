@@ -147,9 +147,6 @@ func printQuota(w io.Writer, apps []quota.Status) error {
 			fmt.Fprintf(w, "%s: blocked by the service's answer (a 429/1008, or a 5xx's Retry-After) until %s\n", st.App, st.BlockedUntil.Format(time.RFC3339))
 		}
 		fmt.Fprintf(w, "%s: next send possible %s\n", st.App, opening(st.NextOpening, st.At))
-		if st.Waiting > 0 {
-			fmt.Fprintf(w, "%s: %d run(s) waiting in line for the quota (served in the order they were due)\n", st.App, st.Waiting)
-		}
 	}
 	return nil
 }

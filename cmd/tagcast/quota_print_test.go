@@ -48,28 +48,3 @@ func TestQuotaStatusRowsShowABlock(t *testing.T) {
 		t.Errorf("no block, yet:\n%s", b.String())
 	}
 }
-
-// Runs waiting in the app's line are counted under the table: an operator
-// asking why a due run has not gone out sees that others are ahead.
-func TestQuotaStatusShowsTheLine(t *testing.T) {
-	t.Parallel()
-	at := time.Date(2026, 11, 28, 0, 6, 0, 0, time.UTC)
-	st := quota.Status{App: "main", At: at, Timezone: "Asia/Shanghai", NextOpening: at.Add(time.Hour), Waiting: 3,
-		Hour: quota.WindowStatus{Mode: "rolling", Limit: 2, Used: 2, NextOpening: at.Add(time.Hour)},
-		Day:  quota.WindowStatus{Mode: "calendar", Limit: 3, Used: 2, Remaining: 1, NextOpening: at}}
-	var b bytes.Buffer
-	if err := printQuota(&b, []quota.Status{st}); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(b.String(), "main: 3 run(s) waiting in line for the quota") {
-		t.Errorf("quota status does not show the 3 waiting runs:\n%s", b.String())
-	}
-	st.Waiting = 0
-	b.Reset()
-	if err := printQuota(&b, []quota.Status{st}); err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(b.String(), "waiting") {
-		t.Errorf("nobody waits, yet:\n%s", b.String())
-	}
-}
