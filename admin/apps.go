@@ -15,6 +15,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/tagcast/tagcast/internal/problemlist"
 	"github.com/tagcast/tagcast/pushapi"
 	"github.com/tagcast/tagcast/quota"
 )
@@ -207,7 +208,7 @@ func (s *Server) setUserTags(w http.ResponseWriter, r *http.Request) {
 			problems = append(problems, Problem{Path: p.Path, Rule: p.Rule})
 			lines = append(lines, p.Path+": "+p.Rule)
 		}
-		s.fail(w, r, invalid("invalid request: "+strings.Join(lines, "; "), problems...))
+		s.fail(w, r, invalid(problemlist.Message("request", lines), problems...))
 		return
 	}
 	if err := svc.SetUserTags(r.Context(), req.UserID, req.Tags); err != nil {

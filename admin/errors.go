@@ -73,7 +73,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		}
 		s.writeError(w, r, http.StatusBadRequest, ErrorBody{Error: "invalid campaign", Problems: problems})
 	case errors.As(err, &pe) && pe.HTTPStatus == 0 && errors.As(pe.Err, &pve), errors.As(err, &pve):
-		s.writeError(w, r, http.StatusBadRequest, ErrorBody{Error: "invalid request: " + pve.Error(), Problems: fieldProblems(pve)})
+		s.writeError(w, r, http.StatusBadRequest, ErrorBody{Error: pve.Error(), Problems: fieldProblems(pve)})
 	case errors.As(err, &pe):
 		s.log.Warn().Str("request_id", requestID(r)).Str("path", pe.Path).Int("service_status", pe.HTTPStatus).
 			Int("service_code", pe.Code).Str("service_request_id", pe.RequestID).Msg("admin: the push service refused a forwarded call")
