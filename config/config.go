@@ -89,6 +89,11 @@ type Config struct {
 	// sources records where each non-default leaf came from ("file",
 	// "env TAGCAST_X", "flag"), keyed by field path.
 	sources map[string]string
+	// fileLists holds, by path, each list of strings in the file that Load
+	// dropped a refused item of (a mapping among hosts), for Validate to
+	// name every item kept by its index in the file, not its place in the
+	// shorter list.
+	fileLists map[string]fileList
 	// hiddenEnv holds the *_env names never displayed: unset, and not an
 	// upper-case variable name, so perhaps a secret pasted in its place.
 	hiddenEnv map[string]bool
@@ -98,6 +103,13 @@ type Config struct {
 	// lookupEnv and readFile resolve secrets (nil: the process's).
 	lookupEnv func(string) (string, bool)
 	readFile  func(string) ([]byte, error)
+}
+
+// fileList is a list of strings as Load kept it from the file: its items,
+// and the index each has in the file.
+type fileList struct {
+	items []string
+	index []int
 }
 
 // App is one App Key of the push service with its quota.

@@ -214,6 +214,7 @@ func (l *loader) decode(cfg *Config, path string, n *yaml.Node, v reflect.Value)
 			return
 		}
 		list := make([]string, 0, len(n.Content))
+		var index []int // each kept item's index in the file
 		for i, item := range n.Content {
 			for item.Kind == yaml.AliasNode {
 				item = item.Alias
@@ -223,9 +224,18 @@ func (l *loader) decode(cfg *Config, path string, n *yaml.Node, v reflect.Value)
 				continue
 			}
 			list = append(list, item.Value)
+			index = append(index, i)
 		}
 		v.Set(reflect.ValueOf(list))
 		cfg.mark(path, "file")
+		if len(list) < len(n.Content) {
+			// The refused items are dropped: Validate must still name
+			// each item kept by its index in the file.
+			if cfg.fileLists == nil {
+				cfg.fileLists = map[string]fileList{}
+			}
+			cfg.fileLists[path] = fileList{items: slices.Clone(list), index: index}
+		}
 	default:
 		if n.Kind != yaml.ScalarNode {
 			l.problem(path, "must be a single value, got %s (%s)", kindName(n), lineOf(n))
@@ -477,11 +487,14 @@ func (c *Config) ShownFile(name string) string {
 // ErrUnknownKey is returned by Set for a path that is not a configuration key.
 var ErrUnknownKey = errors.New("unknown key")
 
+// mark records where the value at path came from. A list set anew no
+// longer has the file's numbering.
 func (c *Config) mark(path, source string) {
 	if c.sources == nil {
 		c.sources = map[string]string{}
 	}
 	c.sources[path] = source
+	delete(c.fileLists, path)
 }
 
 // Source says where the value at path came from: "default", "file",

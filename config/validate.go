@@ -60,13 +60,37 @@ func (e *ValidationError) Error() string {
 
 type validator struct {
 	problems []Problem
+	// about holds, for each problem, the further keys whose values break
+	// its rule together with the one at its path.
+	about [][]string
 	// withoutSecrets leaves out what the App Secrets' variables and files
 	// hold (ValidateWithoutSecrets).
 	withoutSecrets bool
+	// fileLists are the file's lists that Load dropped items of
+	// (Config.fileLists).
+	fileLists map[string]fileList
 }
 
 func (v *validator) add(path, format string, a ...any) {
+	v.addAbout(path, nil, format, a...)
+}
+
+// addAbout adds a problem at path with a rule that the values at the paths
+// about break too: Validate names the variable or flag that set any of
+// them, as it does for the value at path.
+func (v *validator) addAbout(path string, about []string, format string, a ...any) {
 	v.problems = append(v.problems, Problem{Path: path, Rule: fmt.Sprintf(format, a...)})
+	v.about = append(v.about, about)
+}
+
+// itemIndex is the index by which a problem names items[i] of the list at
+// path: its index in the file when Load dropped a refused item before it,
+// else i.
+func (v *validator) itemIndex(path string, items []string, i int) int {
+	if fl, ok := v.fileLists[path]; ok && slices.Equal(fl.items, items) {
+		return fl.index[i]
+	}
+	return i
 }
 
 var (
@@ -92,6 +116,7 @@ func (c *Config) ValidateWithoutSecrets() error {
 }
 
 func (c *Config) validate(v *validator) error {
+	v.fileLists = c.fileLists
 	firstByName := map[string]int{}
 	firstByKey := map[string]int{}
 	for i := range c.Apps {
@@ -99,7 +124,7 @@ func (c *Config) validate(v *validator) error {
 		c.Apps[i].validate(p, v)
 		if name := c.Apps[i].Name; name != "" {
 			if j, dup := firstByName[name]; dup {
-				v.add(p+".name", "duplicate app name %q (also apps[%d])", name, j)
+				v.addAbout(p+".name", []string{fmt.Sprintf("apps[%d].name", j)}, "duplicate app name %q (also apps[%d])", name, j)
 			} else {
 				firstByName[name] = i
 			}
@@ -108,7 +133,7 @@ func (c *Config) validate(v *validator) error {
 		// app: two apps on one key would each be given the whole quota.
 		if key := c.Apps[i].AppKey; key != "" {
 			if j, dup := firstByKey[key]; dup {
-				v.add(p+".app_key", "same App Key as apps[%d]: the quota is per App Key, so configure it once", j)
+				v.addAbout(p+".app_key", []string{fmt.Sprintf("apps[%d].app_key", j)}, "same App Key as apps[%d]: the quota is per App Key, so configure it once", j)
 			} else {
 				firstByKey[key] = i
 			}
@@ -153,25 +178,59 @@ func (c *Config) validate(v *validator) error {
 	if len(v.problems) == 0 {
 		return nil
 	}
-	// A value set by a variable or a flag is said to be: the file named in
-	// the error does not hold it. So is an app that only variables define:
-	// its "apps[1].name: required" is no mistake in the file, and the
-	// variables point to the cause (often a mistyped index).
+	// A value set by a variable or a flag is said to be, the problem's own
+	// or another its rule is about ("required unless hosts is set" with
+	// hosts emptied by a variable): the file named in the error does not
+	// hold it. So is an app that only variables define: its "apps[1].name:
+	// required" is no mistake in the file, and the variables point to the
+	// cause (often a mistyped index).
 	for i, p := range v.problems {
-		switch src := c.problemSource(p.Path); {
-		case src == "default":
-			if n, ok := appOf(p.Path); ok && n < len(c.Apps) && len(c.Apps[n].onlyFrom) > 0 {
-				v.problems[i].Rule = fmt.Sprintf("apps[%d] exists only because of %s: %s", n, strings.Join(c.Apps[n].onlyFrom, ", "), p.Rule)
+		var from []string
+		for _, path := range append([]string{p.Path}, v.about[i]...) {
+			if name := c.sourceName(path, path == p.Path); name != "" && !slices.Contains(from, name) {
+				from = append(from, name)
 			}
-		case strings.HasPrefix(src, "env "):
-			v.problems[i].Rule = "from " + strings.TrimPrefix(src, "env ") + ": " + p.Rule
-		case src == "flag":
-			v.problems[i].Rule = "from its command-line flag: " + p.Rule
-		case strings.HasPrefix(src, "flag "):
-			v.problems[i].Rule = "from " + strings.TrimPrefix(src, "flag ") + ": " + p.Rule
+		}
+		// The variables that alone define the problem's app are named
+		// once, as such.
+		n, inApp := appOf(p.Path)
+		onlyFrom := inApp && n < len(c.Apps) && len(c.Apps[n].onlyFrom) > 0 && c.problemSource(p.Path) == "default"
+		if onlyFrom {
+			from = slices.DeleteFunc(from, func(name string) bool { return slices.Contains(c.Apps[n].onlyFrom, name) })
+		}
+		if len(from) > 0 {
+			v.problems[i].Rule = "from " + andList(from) + ": " + v.problems[i].Rule
+		}
+		if onlyFrom {
+			v.problems[i].Rule = fmt.Sprintf("apps[%d] exists only because of %s: %s", n, strings.Join(c.Apps[n].onlyFrom, ", "), v.problems[i].Rule)
 		}
 	}
 	return &ValidationError{Source: c.file, Problems: v.problems}
+}
+
+// sourceName names the variable or flag that set the value at path ("" for
+// the file or a default). own says path is the problem's: a flag without a
+// name is then "its command-line flag".
+func (c *Config) sourceName(path string, own bool) string {
+	switch src := c.problemSource(path); {
+	case strings.HasPrefix(src, "env "):
+		return strings.TrimPrefix(src, "env ")
+	case strings.HasPrefix(src, "flag "):
+		return strings.TrimPrefix(src, "flag ")
+	case src == "flag" && own:
+		return "its command-line flag"
+	case src == "flag":
+		return "the command-line flag of " + path
+	}
+	return ""
+}
+
+// andList renders ["a","b","c"] as "a, b and c".
+func andList(items []string) string {
+	if len(items) == 1 {
+		return items[0]
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
 }
 
 // appOf is the index N of a path in "apps[N]" ("apps[1]", "apps[1].name").
@@ -211,7 +270,7 @@ func (w Worker) validate(apps []App, v *validator) {
 		// reconciler settles the send as unknown while its answer is still
 		// being recorded.
 		if need := BeforeCall + a.Timeout + max(w.StoreTimeout, 0); w.Lease > 0 && a.Timeout > 0 && w.Lease <= need {
-			v.add("worker.lease", "must be longer than %s before the call, apps[%d].timeout %s and worker.store_timeout %s, %s in all (a claimed send must outlast its push call and the recording of the answer), got %s",
+			v.addAbout("worker.lease", []string{fmt.Sprintf("apps[%d].timeout", i), "worker.store_timeout"}, "must be longer than %s before the call, apps[%d].timeout %s and worker.store_timeout %s, %s in all (a claimed send must outlast its push call and the recording of the answer), got %s",
 				BeforeCall, i, a.Timeout, w.StoreTimeout, need, w.Lease)
 			break
 		}
@@ -219,7 +278,7 @@ func (w Worker) validate(apps []App, v *validator) {
 	checkPositive(v, "worker.backoff.base", w.Backoff.Base)
 	checkPositive(v, "worker.backoff.cap", w.Backoff.Cap)
 	if w.Backoff.Base > 0 && w.Backoff.Cap > 0 && w.Backoff.Base > w.Backoff.Cap {
-		v.add("worker.backoff.base", "must not exceed worker.backoff.cap %s, got %s", w.Backoff.Cap, w.Backoff.Base)
+		v.addAbout("worker.backoff.base", []string{"worker.backoff.cap"}, "must not exceed worker.backoff.cap %s, got %s", w.Backoff.Cap, w.Backoff.Base)
 	}
 	if w.Backoff.MaxAttempts < 1 {
 		v.add("worker.backoff.max_attempts", "must be at least 1, got %d", w.Backoff.MaxAttempts)
@@ -239,7 +298,7 @@ func (w Worker) validate(apps []App, v *validator) {
 		// fail-over hop included) must fit, or the call is cut mid-request
 		// and the send ends unknown.
 		if need := BeforeCall + a.Timeout; w.AttemptBudget > 0 && a.Timeout > 0 && w.AttemptBudget < need {
-			v.add("worker.attempt_budget", "must be at least %s before the call plus apps[%d].timeout %s, %s (a push call must fit in the task time left when a send starts), got %s",
+			v.addAbout("worker.attempt_budget", []string{fmt.Sprintf("apps[%d].timeout", i)}, "must be at least %s before the call plus apps[%d].timeout %s, %s (a push call must fit in the task time left when a send starts), got %s",
 				BeforeCall, i, a.Timeout, need, w.AttemptBudget)
 			break
 		}
@@ -250,7 +309,7 @@ func (w Worker) validate(apps []App, v *validator) {
 		// shutdown timeout ends: a call cut mid-request ends its send
 		// unknown though the service may have answered it.
 		if need := BeforeCall + a.Timeout; w.ShutdownTimeout > 0 && a.Timeout > 0 && w.ShutdownTimeout < need {
-			v.add("worker.shutdown_timeout", "must be at least %s before the call plus apps[%d].timeout %s, %s (a push call under way at a stop must be let finish), got %s",
+			v.addAbout("worker.shutdown_timeout", []string{fmt.Sprintf("apps[%d].timeout", i)}, "must be at least %s before the call plus apps[%d].timeout %s, %s (a push call under way at a stop must be let finish), got %s",
 				BeforeCall, i, a.Timeout, need, w.ShutdownTimeout)
 			break
 		}
@@ -289,10 +348,10 @@ func (a *App) validate(p string, v *validator) {
 
 	switch {
 	case a.AppSecretEnv != "" && a.AppSecretFile != "":
-		v.add(p+".app_secret_env", "set exactly one of app_secret_env and app_secret_file, not both")
+		v.addAbout(p+".app_secret_env", []string{p + ".app_secret_file"}, "set exactly one of app_secret_env and app_secret_file, not both")
 	case a.AppSecretEnv == "" && a.AppSecretFile == "":
 		if a.Secret.IsZero() {
-			v.add(p+".app_secret_env", "required: set app_secret_env (a variable holding the App Secret) or app_secret_file")
+			v.addAbout(p+".app_secret_env", []string{p + ".app_secret_file"}, "required: set app_secret_env (a variable holding the App Secret) or app_secret_file")
 		}
 	case a.AppSecretEnv != "":
 		if checkEnvName(v, p+".app_secret_env", a.AppSecretEnv, true) && a.secretProblem != "" && !v.withoutSecrets {
@@ -308,19 +367,23 @@ func (a *App) validate(p string, v *validator) {
 		v.add(p+".data_center", "must be one of %s, got %q", strings.Join(DataCenters, ", "), a.DataCenter)
 	}
 	if a.DataCenter == "" && len(a.Hosts) == 0 {
-		v.add(p+".data_center", "required unless hosts is set: one of %s", strings.Join(DataCenters, ", "))
+		v.addAbout(p+".data_center", []string{p + ".hosts"}, "required unless hosts is set: one of %s", strings.Join(DataCenters, ", "))
 	}
+	// Items are named by their index in the file, which may differ from
+	// their place in a.Hosts when Load dropped a refused one.
+	hostsPath := p + ".hosts"
+	hostAt := func(i int) int { return v.itemIndex(hostsPath, a.Hosts, i) }
 	firstHost := map[string]int{}
 	for i, h := range a.Hosts {
-		hp := fmt.Sprintf("%s.hosts[%d]", p, i)
+		hp := fmt.Sprintf("%s[%d]", hostsPath, hostAt(i))
 		if err := checkHTTPURL(h); err != nil {
 			v.add(hp, "%v", err)
 			continue
 		}
 		if j, dup := firstHost[sameHost(h)]; dup && a.Hosts[j] == h {
-			v.add(hp, "duplicate of hosts[%d]", j)
+			v.add(hp, "duplicate of hosts[%d]", hostAt(j))
 		} else if dup {
-			v.add(hp, "duplicate of hosts[%d] (the same host, spelt differently)", j)
+			v.add(hp, "duplicate of hosts[%d] (the same host, spelt differently)", hostAt(j))
 		} else {
 			firstHost[sameHost(h)] = i
 		}
