@@ -15,6 +15,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/tagcast/tagcast/internal/jsontext"
 	"github.com/tagcast/tagcast/internal/problemlist"
 	"github.com/tagcast/tagcast/pushapi"
 	"github.com/tagcast/tagcast/quota"
@@ -136,6 +137,9 @@ func decodeJSON(r *http.Request, v any) error {
 	}
 	if p, ok := bodyProblem(data); ok {
 		return invalid("invalid body", p)
+	}
+	if path, ok := jsontext.LoneSurrogate(data); ok {
+		return invalid("invalid body", Problem{Path: path, Rule: jsontext.LoneSurrogateRule})
 	}
 	if problems := unknownKeys(data, v); len(problems) > 0 {
 		return invalid("invalid body", problems...)

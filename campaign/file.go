@@ -16,6 +16,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/tagcast/tagcast/internal/jsontext"
 	"github.com/tagcast/tagcast/internal/problemlist"
 	"github.com/tagcast/tagcast/pushapi"
 )
@@ -551,6 +552,11 @@ func decodeFile(data []byte) (any, error) {
 				// silence; YAML refused them, and so does this.
 				if path, dup := duplicateKey(t); dup {
 					return nil, fmt.Errorf("key %s is given twice", path)
+				}
+				// Read as U+FFFD in silence: a tag "vip-\ud83c" would
+				// push to a tag nobody has (YAML refuses the escape).
+				if path, lone := jsontext.LoneSurrogate(t); lone {
+					return nil, fmt.Errorf("%s %s", path, jsontext.LoneSurrogateRule)
 				}
 				return v, nil
 			}

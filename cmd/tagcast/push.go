@@ -19,6 +19,7 @@ import (
 
 	"github.com/tagcast/tagcast/campaign"
 	"github.com/tagcast/tagcast/config"
+	"github.com/tagcast/tagcast/internal/jsontext"
 	"github.com/tagcast/tagcast/pushapi"
 	"github.com/tagcast/tagcast/quota"
 	"github.com/tagcast/tagcast/worker"
@@ -349,6 +350,11 @@ func decodeBody(name string, data []byte, v any) ([]pushapi.FieldError, error) {
 	if !yamlDoc && (err == nil || errors.As(err, &ve)) {
 		if path, ok := campaign.DuplicateKey(data); ok {
 			dup = []pushapi.FieldError{{Path: path, Rule: "given more than once", Code: pushapi.CodeParam}}
+		}
+		// encoding/json reads a lone surrogate escape as U+FFFD: the
+		// service would get other text than the file's.
+		if path, ok := jsontext.LoneSurrogate(data); ok {
+			dup = append(dup, pushapi.FieldError{Path: path, Rule: jsontext.LoneSurrogateRule, Code: pushapi.CodeParam})
 		}
 	}
 	switch {
