@@ -40,6 +40,8 @@ type ErrorBody struct {
 type CampaignPage struct {
 	Campaigns []campaign.Campaign `json:"campaigns"`
 	// NextAfter is the `after` of the next page; 0 (omitted) on the last.
+	// A page may hold fewer campaigns than its limit (it stops before
+	// campaign.MaxListPageBytes): NextAfter, not its length, tells.
 	NextAfter int64 `json:"next_after,omitempty"`
 }
 

@@ -35,7 +35,10 @@ type Store interface {
 	// creates with CreateIdempotent, which settles races.
 	FindIdempotent(ctx context.Context, key IdempotencyKey) (c Campaign, found bool, err error)
 	// List returns campaigns matching f in id order, at most f.Limit, and
-	// the cursor of the next page (0 when this is the last page).
+	// the cursor of the next page (0 when this is the last page). A page
+	// holds fewer campaigns than f.Limit when theirs would pass
+	// MaxListPageBytes: next, not the page's length, tells whether more
+	// campaigns match.
 	List(ctx context.Context, f ListFilter) (campaigns []Campaign, next int64, err error)
 	// GetCampaign returns a campaign without its runs.
 	GetCampaign(ctx context.Context, id int64) (Campaign, error)
@@ -162,8 +165,24 @@ type ListFilter struct {
 	Status CampaignStatus
 	Name   string // substring of the name
 	After  int64  // keyset cursor: campaigns with id > After
-	Limit  int    // default 50, at most 1000
+	// Limit is the page size: 50 when 0, at most 1000; a page may hold
+	// fewer campaigns (see MaxListPageBytes).
+	Limit int
 }
+
+// MaxListPageBytes bounds a page of campaigns (Store.List) in bytes as well
+// as in campaigns: a campaign is as large as its push (a user-id audience
+// of 54,000 ids is a 1 MiB campaign file the API accepts) and its vars, so
+// a page of 1,000 campaigns could be a gigabyte. Store.List stops adding
+// campaigns to a page before their names, pushes, schedules and vars (as
+// the database stores them) pass MaxListPageBytes, always keeping at least
+// one campaign, and sets the next cursor as for a page cut by its limit: a
+// page may hold fewer campaigns than its limit although more match. It is
+// the same 8 MiB as MaxRunsPageBytes, for the same reason: a page of more
+// than one campaign stays under the admin client's 64 MiB answer limit
+// even if the answer's JSON escaped every byte (6 bytes for 1, at most); a
+// campaign larger than the budget is a page by itself.
+const MaxListPageBytes = 8 << 20
 
 // Limits of a page of a campaign's runs (Store.Get).
 const (

@@ -202,6 +202,7 @@ func RunConformance(t *testing.T, newStore storeFactory) {
 		"QuotaBlocks":               testQuotaBlocks,
 		"RunsPaging":                testRunsPaging,
 		"RunsPageBytes":             testRunsPageBytes,
+		"ListPageBytes":             testListPageBytes,
 		"IdempotentCreate":          testIdempotentCreate,
 		"IdempotentCreateRace":      testIdempotentCreateRace,
 		"RetryUnderKey":             testRetryUnderKey,

@@ -128,7 +128,11 @@ func (s *Store) insertCampaign(ctx context.Context, c campaign.Campaign, key *ca
 	return c, true, nil
 }
 
-// List returns a page of campaigns.
+// List returns a page of campaigns, cut short before their stored sizes
+// pass campaign.MaxListPageBytes. It reads in one read-only transaction
+// (as Get does): the matching ids first, then their sizes, computed in the
+// database a chunk at a time, then only the kept campaigns' rows, so the
+// pushes of the campaigns past the budget never leave the database.
 func (s *Store) List(ctx context.Context, f campaign.ListFilter) ([]campaign.Campaign, int64, error) {
 	limit := f.Limit
 	if limit <= 0 {
@@ -154,7 +158,47 @@ func (s *Store) List(ctx context.Context, f campaign.ListFilter) ([]campaign.Cam
 		where, args = append(where, `name LIKE ? ESCAPE '\'`), append(args, "%"+esc+"%")
 	}
 	args = append(args, limit+1)
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+campaignCols+` FROM campaigns WHERE `+strings.Join(where, " AND ")+` ORDER BY id LIMIT ?`), args...)
+	opts := &sql.TxOptions{ReadOnly: true}
+	if s.dialect == migrations.Postgres {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	tx, err := s.db.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list campaigns: begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }() // read-only: nothing to commit
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT id FROM campaigns WHERE `+strings.Join(where, " AND ")+` ORDER BY id LIMIT ?`), args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list campaigns: %w", err)
+	}
+	ids, err := collect(rows, func(row interface{ Scan(...any) error }) (int64, error) {
+		var id int64
+		err := row.Scan(&id)
+		return id, err
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("list campaigns: %w", err)
+	}
+	var next int64
+	if len(ids) > limit {
+		ids = ids[:limit]
+		next = ids[limit-1]
+	}
+	if len(ids) == 0 {
+		return nil, 0, nil
+	}
+	keep, err := keepWithin(ids, campaign.MaxListPageBytes, func(chunk []int64) (map[int64]int64, error) {
+		return s.campaignBytes(ctx, tx, chunk)
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("list campaigns: sizes: %w", err)
+	}
+	if keep < len(ids) {
+		ids = ids[:keep]
+		next = ids[keep-1]
+	}
+	in, inArgs := s.idsIn("id", ids)
+	rows, err = tx.QueryContext(ctx, `SELECT `+campaignCols+` FROM campaigns WHERE `+in+` ORDER BY id`, inArgs...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list campaigns: %w", err)
 	}
@@ -162,12 +206,20 @@ func (s *Store) List(ctx context.Context, f campaign.ListFilter) ([]campaign.Cam
 	if err != nil {
 		return nil, 0, fmt.Errorf("list campaigns: %w", err)
 	}
-	var next int64
-	if len(cs) > limit {
-		cs = cs[:limit]
-		next = cs[limit-1].ID
-	}
 	return cs, next, nil
+}
+
+// campaignBytes is the bytes of each of the campaigns ids as the database
+// stores what grows in them (name, push, schedule and vars), computed in
+// the database: octet_length of the json text on PostgreSQL, octet_length
+// on SQLite (read from the record header, without loading the value).
+func (s *Store) campaignBytes(ctx context.Context, tx *sql.Tx, ids []int64) (map[int64]int64, error) {
+	size := `octet_length(name) + octet_length(push) + octet_length(schedule) + octet_length(vars)`
+	if s.dialect == migrations.Postgres {
+		size = `octet_length(name)::bigint + octet_length(push::text) + octet_length(schedule::text) + octet_length(vars::text)`
+	}
+	in, args := s.idsIn("id", ids)
+	return s.sizes(ctx, tx, `SELECT id, `+size+` FROM campaigns WHERE `+in, args)
 }
 
 func (s *Store) getCampaign(ctx context.Context, q querier, id int64, lock bool) (campaign.Campaign, error) {
@@ -287,23 +339,13 @@ func (s *Store) getPage(ctx context.Context, tx *sql.Tx, id, before int64, limit
 	for i, r := range runs {
 		ids[i] = r.ID
 	}
-	keep, total, cut := 0, int64(0), false
-	for lo, n := 0, firstSizesChunk; lo < len(ids) && !cut; lo, n = lo+n, 2*n {
-		chunk := ids[lo:min(lo+n, len(ids))]
-		sizes, err := s.bodyBytes(ctx, tx, chunk)
-		if err != nil {
-			return campaign.Detail{}, fmt.Errorf("campaign %d: sends' sizes: %w", id, err)
-		}
-		for _, runID := range chunk {
-			total += sizes[runID] // 0 for a run without sends
-			if keep > 0 && total > campaign.MaxRunsPageBytes {
-				cut = true
-				break
-			}
-			keep++
-		}
+	keep, err := keepWithin(ids, campaign.MaxRunsPageBytes, func(chunk []int64) (map[int64]int64, error) {
+		return s.bodyBytes(ctx, tx, chunk)
+	})
+	if err != nil {
+		return campaign.Detail{}, fmt.Errorf("campaign %d: sends' sizes: %w", id, err)
 	}
-	if cut {
+	if keep < len(runs) {
 		runs, ids = runs[:keep], ids[:keep]
 		d.RunsNext = runs[keep-1].ID
 	}
@@ -329,9 +371,33 @@ func (s *Store) getPage(ctx context.Context, tx *sql.Tx, id, before int64, limit
 	return d, nil
 }
 
-// firstSizesChunk is how many runs Get measures first; each further
-// chunk is twice the last.
+// firstSizesChunk is how many items (runs of Get, campaigns of List) a
+// page measures first; each further chunk is twice the last.
 const firstSizesChunk = 32
+
+// keepWithin is how many of a page's ids, in page order, fit in budget: it
+// measures them a chunk at a time (firstSizesChunk, then doubling, so that
+// a page of large items measures about what it keeps, not its whole limit)
+// and stops before the sum of their sizes (an id measure leaves out: 0)
+// passes budget, always keeping at least one.
+func keepWithin(ids []int64, budget int64, measure func(chunk []int64) (map[int64]int64, error)) (int, error) {
+	keep, total := 0, int64(0)
+	for lo, n := 0, firstSizesChunk; lo < len(ids); lo, n = lo+n, 2*n {
+		chunk := ids[lo:min(lo+n, len(ids))]
+		sizes, err := measure(chunk)
+		if err != nil {
+			return 0, err
+		}
+		for _, id := range chunk {
+			total += sizes[id]
+			if keep > 0 && total > budget {
+				return keep, nil
+			}
+			keep++
+		}
+	}
+	return keep, nil
+}
 
 // bodyBytes is the bytes of the sends' bodies of each of the runs ids (a
 // run without sends is missing), as the database stores them, without
@@ -344,21 +410,23 @@ func (s *Store) bodyBytes(ctx context.Context, tx *sql.Tx, ids []int64) (map[int
 		size = `octet_length(body::text)`
 	}
 	in, args := s.runIDsIn(ids)
-	rows, err := tx.QueryContext(ctx, `SELECT run_id, sum(`+size+`) FROM sends WHERE `+in+` GROUP BY run_id`, args...)
+	return s.sizes(ctx, tx, `SELECT run_id, sum(`+size+`) FROM sends WHERE `+in+` GROUP BY run_id`, args)
+}
+
+// sizes reads the (id, bytes) rows of query into a map.
+func (s *Store) sizes(ctx context.Context, tx *sql.Tx, query string, args []any) (map[int64]int64, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = rows.Close() }()
-	sizes := make(map[int64]int64, len(ids))
+	sizes := map[int64]int64{}
 	for rows.Next() {
-		var (
-			runID int64
-			n     int64
-		)
-		if err := rows.Scan(&runID, &n); err != nil {
+		var id, n int64
+		if err := rows.Scan(&id, &n); err != nil {
 			return nil, err
 		}
-		sizes[runID] = n
+		sizes[id] = n
 	}
 	return sizes, rows.Err()
 }
@@ -367,14 +435,21 @@ func (s *Store) bodyBytes(ctx context.Context, tx *sql.Tx, ids []int64) (map[int
 // arguments, in the dialect's placeholders (a page has at most
 // MaxRunsLimit runs: well under SQLite's 32,766 parameters).
 func (s *Store) runIDsIn(ids []int64) (string, []any) {
+	return s.idsIn("run_id", ids)
+}
+
+// idsIn is a condition on column col being one of ids (at most a page's
+// 1,000), and its arguments, in the dialect's placeholders: the only
+// placeholders of the statement it goes into.
+func (s *Store) idsIn(col string, ids []int64) (string, []any) {
 	if s.dialect == migrations.Postgres {
-		return `run_id = ANY($1)`, []any{ids}
+		return col + ` = ANY($1)`, []any{ids}
 	}
 	args := make([]any, len(ids))
 	for i, id := range ids {
 		args[i] = id
 	}
-	return `run_id IN (?` + strings.Repeat(", ?", len(ids)-1) + `)`, args
+	return col + ` IN (?` + strings.Repeat(", ?", len(ids)-1) + `)`, args
 }
 
 // scanCounts reads (status, count) rows into counts.
