@@ -414,7 +414,14 @@ func (s *Scheduler) flushHeld() {
 		// up to a second early. The worker waits for the run's instant on
 		// its own clock in any case.
 		wait := r.ScheduledFor.Sub(s.cfg.Clock.Now())
-		if err := s.enqueue(ctx, r, campaign.CeilSecond(time.Now().Add(wait))); err != nil {
+		err := s.enqueue(ctx, r, campaign.CeilSecond(time.Now().Add(wait)))
+		switch {
+		case errors.Is(err, campaign.ErrNotFound):
+			// A pause deleted the run while it was held: nothing to send,
+			// and the worker drops the task (as releaseHeld's batch mark
+			// skips such runs).
+			s.cfg.Logger.Info().Int64("run", r.ID).Msg("held run deleted by a pause before the shutdown: not enqueued")
+		case err != nil:
 			s.cfg.Logger.Error().Err(err).Int64("run", r.ID).Msg("enqueue held run at shutdown; the reconciler will retry")
 		}
 	}
