@@ -599,6 +599,7 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, n
 		// The room is there, but due to runs ahead in the line: they take
 		// it now, or their places lapse. Ask again shortly.
 		log.Debug().Int("ahead", noRoom.Ahead).Msg("quota: runs ahead in line: waiting for the turn")
+		h.metrics.lineWait(run.App)
 		return time.Time{}, nil, false, h.waitTurn(ctx, run.ID)
 	}
 	if errors.As(err, &noRoom) {

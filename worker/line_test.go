@@ -6,15 +6,38 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tagcast/tagcast/campaign"
 	"github.com/tagcast/tagcast/quota"
 	"github.com/tagcast/tagcast/worker"
 )
 
-// lineWatch is a guard that tells, on turned, each refusal by the line.
+// lineWatch is a guard that tells, on turned, each refusal by the line;
+// reg holds the metrics of the handler on it.
 type lineWatch struct {
 	worker.Guard
 	turned chan quota.Waiter
+	reg    *prometheus.Registry
+}
+
+// lineWaits is tagcast_quota_line_waits_total of the test app.
+func (g *lineWatch) lineWaits(t *testing.T) float64 {
+	t.Helper()
+	mfs, err := g.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "tagcast_quota_line_waits_total" {
+			for _, m := range mf.GetMetric() {
+				if m.GetLabel()[0].GetValue() == testApp {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }
 
 func (g *lineWatch) ReserveFor(ctx context.Context, app string, w quota.Waiter) (quota.Reservation, error) {
@@ -67,8 +90,19 @@ func twoWaiting(t *testing.T, firstWithin time.Duration) (*env, int64, int64, *w
 		t.Fatal(err)
 	}
 	e.clock.Set(st.NextOpening)
-	g := &lineWatch{Guard: e.guard, turned: make(chan quota.Waiter, 1)}
-	return e, first, later, e.handlerOn(e.store, g), g
+	g := &lineWatch{Guard: e.guard, turned: make(chan quota.Waiter, 1), reg: prometheus.NewRegistry()}
+	m, err := worker.NewMetrics(g.reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := worker.NewHandler(worker.Deps{
+		Store: e.store, Guard: g, Pushers: map[string]worker.Pusher{testApp: e.client},
+		Clock: e.clock, Logger: testLogger(t), Metrics: m, Jitter: func() float64 { return 0.5 },
+	}, worker.Config{Lease: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, first, later, h, g
 }
 
 // Two runs of one app wait for the same opening. The one due later asks
@@ -102,6 +136,9 @@ func TestRunsWaitingForOneOpeningGoInDueOrder(t *testing.T) {
 	}
 	if n := e.inLine(); n != 1 {
 		t.Errorf("%d runs in the app's line, want 1 (the later run)", n)
+	}
+	if n := g.lineWaits(t); n < 1 {
+		t.Errorf("tagcast_quota_line_waits_total{app=%q} = %v, want the later run's waits counted", testApp, n)
 	}
 }
 

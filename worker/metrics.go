@@ -20,6 +20,7 @@ type Metrics struct {
 	quotaRemaining *prometheus.GaugeVec
 	fireLag        *prometheus.HistogramVec
 	snoozes        *prometheus.CounterVec
+	lineWaits      *prometheus.CounterVec
 }
 
 // NewMetrics creates the worker's metrics and registers them on reg.
@@ -49,8 +50,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: "tagcast", Subsystem: "worker", Name: "snoozes_total",
 			Help: "Runs handed back to the queue to wait, by reason.",
 		}, []string{"reason"}),
+		lineWaits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "tagcast", Subsystem: "quota", Name: "line_waits_total",
+			Help: "Times a run found room in its app's quota but waited (250 ms) for runs due before it: runs waiting for one opening are served in the order they were due.",
+		}, []string{"app"}),
 	}
-	for _, c := range []prometheus.Collector{m.sends, m.apiLatency, m.quotaRemaining, m.fireLag, m.snoozes} {
+	for _, c := range []prometheus.Collector{m.sends, m.apiLatency, m.quotaRemaining, m.fireLag, m.snoozes, m.lineWaits} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -92,6 +97,12 @@ func (m *Metrics) remaining(app string, hour, day int) {
 func (m *Metrics) lag(app string, d time.Duration) {
 	if m != nil {
 		m.fireLag.WithLabelValues(app).Observe(d.Seconds())
+	}
+}
+
+func (m *Metrics) lineWait(app string) {
+	if m != nil {
+		m.lineWaits.WithLabelValues(app).Inc()
 	}
 }
 
