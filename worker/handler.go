@@ -456,8 +456,11 @@ const LinePoll = 250 * time.Millisecond
 // scheduled instant, ties by run id (zero-padded, so that ids order as
 // numbers).
 func waiter(run campaign.Run, need int) quota.Waiter {
-	return quota.Waiter{ID: fmt.Sprintf("run:%020d", run.ID), Due: run.ScheduledFor, Need: need}
+	return quota.Waiter{ID: waiterID(run.ID), Due: run.ScheduledFor, Need: need}
 }
+
+// waiterID names run runID in its app's line.
+func waiterID(runID int64) string { return fmt.Sprintf("run:%020d", runID) }
 
 // dueNow is how many of sends could be attempted at now (pending, or
 // waiting to retry and due): the slots their run needs at this opening.
@@ -516,7 +519,7 @@ const leaveLineTimeout = 2 * time.Second
 func (h *Handler) leaveLine(ctx context.Context, run campaign.Run) {
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaveLineTimeout)
 	defer cancel()
-	if err := h.guard.Unqueue(lctx, run.App, waiter(run, 0).ID); err != nil {
+	if err := h.guard.Unqueue(lctx, run.App, waiterID(run.ID)); err != nil {
 		h.log.Warn().Err(err).Int64("run", run.ID).Msg("quota: could not leave the line")
 	}
 }

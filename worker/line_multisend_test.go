@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/tagcast/tagcast/campaign"
-	"github.com/tagcast/tagcast/quota"
 	"github.com/tagcast/tagcast/worker"
 )
 
@@ -20,40 +19,15 @@ import (
 // deliver_by.
 func TestMultiSendRunKeepsItsTurnForEverySend(t *testing.T) {
 	t.Parallel()
-	e := setup(t, envOpts{policy: quota.Policy{Hourly: 2, Daily: 10}})
 	push := body()
 	push.Audience.Tag = nil
 	for i := range 1500 {
 		push.Audience.UserID = append(push.Audience.UserID, fmt.Sprintf("u%d", i))
 	}
-	first := fire(t, e.ctx, e.store, 1, push, t0.Add(5*time.Second), t0, 90*time.Minute)[0]
-	later := fire(t, e.ctx, e.store, 1, body(), t0.Add(6*time.Second), t0, 2*time.Hour)[0]
+	e, first, later, h, g := twoWaiting(t, waitOpts{hourly: 2, firstPush: &push, firstWithin: 90 * time.Minute})
 	if _, sends := e.run(first); len(sends) != 2 {
 		t.Fatalf("the earlier run has %d sends, want 2", len(sends))
 	}
-	for range 2 {
-		if _, err := e.guard.Reserve(e.ctx, testApp); err != nil {
-			t.Fatal(err)
-		}
-	}
-	e.clock.Set(t0.Add(6 * time.Second))
-	for _, id := range []int64{later, first} {
-		var s *worker.Snooze
-		if err := e.handler.ProcessRun(e.ctx, id); !errors.As(err, &s) || s.Reason != "quota" {
-			t.Fatalf("run %d with the hour used: %v, want a snooze for the quota", id, err)
-		}
-	}
-	if n := e.inLine(); n != 2 {
-		t.Fatalf("%d runs in the app's line, want the 2", n)
-	}
-	st, err := e.guard.Status(e.ctx, testApp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.clock.Set(st.NextOpening) // two slots open
-
-	g := &lineWatch{Guard: e.guard, turned: make(chan quota.Waiter, 1)}
-	h := e.handlerOn(e.store, g)
 	laterDone := make(chan error, 1)
 	go func() { laterDone <- h.ProcessRun(e.ctx, later) }()
 	select {

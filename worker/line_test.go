@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tagcast/tagcast/campaign"
+	"github.com/tagcast/tagcast/pushapi"
 	"github.com/tagcast/tagcast/quota"
 	"github.com/tagcast/tagcast/worker"
 )
@@ -62,18 +63,31 @@ func (e *env) inLine() int64 {
 	return n
 }
 
-// twoWaiting fires a run due at t0+5s and one due at t0+6s on an app with
-// one push an hour, the hour used at t0; both are refused at t0+6s and
-// wait for the same opening, to which the clock is then set. It returns
-// the earlier run (to be delivered within firstWithin), the later one, and
-// a handler on a guard that reports the line's refusals.
-func twoWaiting(t *testing.T, firstWithin time.Duration) (*env, int64, int64, *worker.Handler, *lineWatch) {
+// waitOpts shape twoWaiting's runs.
+type waitOpts struct {
+	hourly      int              // the app's pushes an hour (10 a day), all used at t0
+	firstPush   *pushapi.Request // the earlier run's body; nil: body()
+	firstWithin time.Duration    // the earlier run's deliver_within
+}
+
+// twoWaiting fires a run due at t0+5s and one due at t0+6s on an app whose
+// hour is used at t0; both are refused at t0+6s and wait for the same
+// opening, to which the clock is then set. It returns the earlier run, the
+// later one, and a handler (with metrics) on a guard that reports the
+// line's refusals.
+func twoWaiting(t *testing.T, o waitOpts) (*env, int64, int64, *worker.Handler, *lineWatch) {
 	t.Helper()
-	e := setup(t, envOpts{policy: quota.Policy{Hourly: 1, Daily: 3}})
-	first := fire(t, e.ctx, e.store, 1, body(), t0.Add(5*time.Second), t0, firstWithin)[0]
+	e := setup(t, envOpts{policy: quota.Policy{Hourly: o.hourly, Daily: 10}})
+	push := body()
+	if o.firstPush != nil {
+		push = *o.firstPush
+	}
+	first := fire(t, e.ctx, e.store, 1, push, t0.Add(5*time.Second), t0, o.firstWithin)[0]
 	later := fire(t, e.ctx, e.store, 1, body(), t0.Add(6*time.Second), t0, 2*time.Hour)[0]
-	if _, err := e.guard.Reserve(e.ctx, testApp); err != nil {
-		t.Fatal(err)
+	for range o.hourly {
+		if _, err := e.guard.Reserve(e.ctx, testApp); err != nil {
+			t.Fatal(err)
+		}
 	}
 	e.clock.Set(t0.Add(6 * time.Second))
 	for _, id := range []int64{later, first} {
@@ -110,7 +124,7 @@ func twoWaiting(t *testing.T, firstWithin time.Duration) (*env, int64, int64, *w
 // leave the earlier to wait a day's opening more, past its deliver_by.
 func TestRunsWaitingForOneOpeningGoInDueOrder(t *testing.T) {
 	t.Parallel()
-	e, first, later, h, g := twoWaiting(t, 2*time.Hour)
+	e, first, later, h, g := twoWaiting(t, waitOpts{hourly: 1, firstWithin: 2 * time.Hour})
 	laterDone := make(chan error, 1)
 	go func() { laterDone <- h.ProcessRun(e.ctx, later) }()
 	select {
@@ -147,7 +161,7 @@ func TestRunsWaitingForOneOpeningGoInDueOrder(t *testing.T) {
 // room now, not once the place has lapsed.
 func TestAnExpiredRunLeavesTheLine(t *testing.T) {
 	t.Parallel()
-	e, first, later, h, g := twoWaiting(t, time.Hour)
+	e, first, later, h, g := twoWaiting(t, waitOpts{hourly: 1, firstWithin: time.Hour})
 	if err := h.ProcessRun(e.ctx, first); err != nil {
 		t.Fatalf("the earlier run past its deliver_by: %v, want it expired", err)
 	}
