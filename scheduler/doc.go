@@ -45,7 +45,10 @@
 // the campaign was paused.
 // However many occurrences were missed, at most one Run is created: with
 // `missed: skip` none (the campaign continues at its next future time), with
-// `missed: once` one, for the latest missed occurrence. A Run whose
+// `missed: once` one, for the latest missed occurrence, unless the
+// campaign's next occurrence is due within MissedAfter: that fire, on time,
+// stands for the missed one (two Runs a minute apart would push the same
+// announcement twice and spend two of a 3-a-day quota). A Run whose
 // deliver_within has already passed when it is created ends `expired`
 // without being enqueued. Never a burst of every missed occurrence.
 //

@@ -76,7 +76,8 @@ func (o *Operations) Pause(ctx context.Context, id int64) (campaign.Campaign, er
 // first fire that fell in the pause, so the scheduler's next claim applies
 // the campaign's missed policy to the pause: `skip` drops those fires and
 // continues at the next future one, `once` fires the latest of them once
-// (expired when past deliver_within). A fire that fell less than
+// (expired when past deliver_within; not at all when the next fire is due
+// within MissedAfter, which stands for it). A fire that fell less than
 // MissedAfter ago is simply late and fires.
 func (o *Operations) Resume(ctx context.Context, id int64) (campaign.Campaign, error) {
 	c, err := o.cfg.Store.Resume(ctx, id, o.cfg.Clock.Now())

@@ -23,6 +23,11 @@ type Decision struct {
 	// campaign's missed policy decided Fire.
 	Missed bool
 	Policy campaign.MissedPolicy
+	// Superseded is true when a missed fire `missed: once` would deliver
+	// was dropped because the campaign's next fire (Next) is due within
+	// missedAfter: that fire, on time, delivers the announcement once
+	// instead of twice in a minute.
+	Superseded bool
 	// Next is the new next_run_at; nil: the schedule is exhausted.
 	Next *time.Time
 }
@@ -34,7 +39,10 @@ type Decision struct {
 //   - Otherwise the latest occurrence at or before now is the one considered;
 //     earlier ones are dropped (never a burst). It fires when it is at most
 //     missedAfter old; older, it was missed and fires only with
-//     `missed: once`.
+//     `missed: once`, and only when the campaign's next fire is more than
+//     missedAfter away: a catch-up that close to the next fire would push
+//     the same announcement twice within a minute (two of a 3-a-day
+//     quota), so the next fire, on time, stands for both.
 //
 // next_run_at moves to the first fire after the one considered. record, when
 // not nil, receives every decision (for logging once the claim commits).
@@ -75,6 +83,9 @@ func decide(c campaign.Campaign, now time.Time, missedAfter time.Duration) (Deci
 	}
 	if ok {
 		d.Next = &next
+		if d.Missed && d.Fire && next.Sub(now) <= missedAfter {
+			d.Fire, d.Superseded = false, true
+		}
 	}
 	return d, nil
 }

@@ -183,7 +183,12 @@ func (s *Scheduler) Tick(ctx context.Context) (TickResult, error) {
 				continue // the store refused this decision: nothing changed
 			}
 			res.Claimed++
-			if !d.Fire {
+			if d.Superseded {
+				res.Skipped++
+				s.cfg.Logger.Warn().Int64("campaign", d.CampaignID).Time("scheduled_for", d.ScheduledFor).
+					Str("missed", string(d.Policy)).Time("next", *d.Next).
+					Msg("missed fire not delivered: the campaign's next fire, due within missed_after, stands for it")
+			} else if !d.Fire {
 				res.Skipped++
 				s.cfg.Logger.Warn().Int64("campaign", d.CampaignID).Time("scheduled_for", d.ScheduledFor).
 					Str("missed", string(d.Policy)).Msg("missed fire skipped")

@@ -378,3 +378,54 @@ func TestMissedAfterOutlastsTheInterval(t *testing.T) {
 			s.cfg.MissedAfter, at.Format("15:04:05"), d.Fire, d.Missed)
 	}
 }
+
+// TestMissedOnceNextFireStandsForIt: after an outage, `missed: once`
+// delivered the latest missed occurrence even when the next one was due
+// seconds later: a daily announcement back at 08:59:59 pushed yesterday's
+// 09:00 (deliver_within a day) and today's 09:00 a second apart, two of a
+// 3-a-day quota for one announcement. A catch-up due within MissedAfter of
+// the next fire is dropped; the next fire, on time, stands for it. One more
+// than MissedAfter before the next fire, the catch-up is still delivered.
+func TestMissedOnceNextFireStandsForIt(t *testing.T) {
+	t.Parallel()
+	created := utc("2026-12-01T08:00:00Z")
+	sched := campaign.Schedule{Cron: "0 9 * * *", Missed: campaign.MissedOnce, DeliverWithin: 24 * time.Hour}
+	tests := []struct {
+		name     string
+		back     string   // the first tick after the outage
+		wantRuns []string // after ticks at back and at 09:00:00
+	}{
+		{"back within the lookahead of the next fire", "2026-12-03T08:59:59Z", []string{"2026-12-03T09:00:00Z"}},
+		{"back 30 s before the next fire", "2026-12-03T08:59:30Z", []string{"2026-12-03T09:00:00Z"}},
+		{"back exactly missed_after before the next fire", "2026-12-03T08:59:00Z", []string{"2026-12-03T09:00:00Z"}},
+		{"back 61 s before the next fire: the catch-up is delivered", "2026-12-03T08:58:59Z",
+			[]string{"2026-12-02T09:00:00Z", "2026-12-03T09:00:00Z"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, created, Config{})
+			c := create(t, b.store, newCampaign("daily", sched), created)
+			b.tickAt(t, utc("2026-12-01T09:00:00Z")) // the first fire, on time
+			// Down from then until back.
+			first := b.tickAt(t, utc(tt.back))
+			b.tickAt(t, utc("2026-12-03T09:00:00Z"))
+			b.tickAt(t, utc("2026-12-03T09:00:01Z"))
+			runs := runsOf(t, b.store, c.ID)
+			want := append(times("2026-12-01T09:00:00Z"), times(tt.wantRuns...)...)
+			if diff := cmp.Diff(want, scheduledFor(runs)); diff != "" {
+				t.Errorf("runs (-want +got):\n%s", diff)
+			}
+			if superseded := len(tt.wantRuns) == 1; superseded && first.Skipped != 1 {
+				t.Errorf("tick at %s: %+v; want the missed fire counted skipped", tt.back, first)
+			}
+			got, err := b.store.Get(b.ctx, c.ID, campaign.RunsQuery{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := tp("2026-12-04T09:00:00Z"); !cmp.Equal(want, got.NextRunAt) {
+				t.Errorf("next_run_at %v, want %v", got.NextRunAt, want)
+			}
+		})
+	}
+}

@@ -518,7 +518,11 @@ func missedNote(c campaign.Campaign) string {
 	case c.Schedule.Missed == campaign.MissedSkip:
 		return " (" + missed + "missed: skip drops it, and the campaign fires at its next future time)"
 	}
-	return fmt.Sprintf(" (%smissed: %s fires it once, late; its run ends expired if it is older than deliver_within)", missed, c.Schedule.Missed)
+	if oneShot {
+		return fmt.Sprintf(" (%smissed: %s fires it once, late; its run ends expired if it is older than deliver_within)", missed, c.Schedule.Missed)
+	}
+	return fmt.Sprintf(" (%smissed: %s fires the latest missed occurrence once, late, unless the next one is due within missed_after; "+
+		"its run ends expired if it is older than deliver_within)", missed, c.Schedule.Missed)
 }
 
 func newCampaignRetryCmd(g *globals) *cobra.Command {

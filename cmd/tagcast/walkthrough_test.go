@@ -83,7 +83,8 @@ func TestResumeExplainsAMissedNextRun(t *testing.T) {
 	a := startAdmin(t)
 	for _, tc := range []struct{ missed, want string }{
 		{"skip", "missed: skip drops it, and the campaign fires at its next future time)"},
-		{"once", "missed: once fires it once, late; its run ends expired if it is older than deliver_within)"},
+		{"once", "missed: once fires the latest missed occurrence once, late, unless the next one is due within missed_after; " +
+			"its run ends expired if it is older than deliver_within)"},
 	} {
 		file := writeFile(t, "hourly.yaml", strings.Replace(campaignFile("hourly-"+tc.missed),
 			`schedule: {at: "`+adminT0.Add(time.Hour).Format(time.RFC3339)+`"}`, `schedule: {cron: "0 * * * *", missed: `+tc.missed+`}`, 1))
