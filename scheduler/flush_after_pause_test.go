@@ -25,7 +25,7 @@ func TestFlushAfterPauseReportsNoFailure(t *testing.T) {
 	t.Parallel()
 	at := utc("2026-12-01T09:00:00Z")
 	var logs bytes.Buffer
-	b := setup(t, at.Add(-time.Hour), Config{Interval: time.Second, Logger: zerolog.New(&logs).Level(zerolog.WarnLevel)})
+	b := setup(t, at.Add(-time.Hour), Config{Interval: time.Second, Logger: zerolog.New(&logs).Level(zerolog.InfoLevel)})
 	c := create(t, b.store, newCampaign("daily", campaign.Schedule{Cron: "0 9 * * *", Missed: campaign.MissedSkip}), b.clock.Now())
 
 	if res := b.tickAt(t, at.Add(-1500*time.Millisecond)); res.Held != 1 {
@@ -45,5 +45,9 @@ func TestFlushAfterPauseReportsNoFailure(t *testing.T) {
 		if strings.Contains(line, `"level":"error"`) {
 			t.Errorf("graceful stop after a pause logged an error for a run the pause deleted: %s", line)
 		}
+	}
+	// The stop's summary counted the deleted run as enqueued.
+	if !strings.Contains(logs.String(), `"held":1,"held_enqueued":0,`) {
+		t.Errorf("graceful stop after a pause: %s\nwant the summary to count 1 held run, 0 enqueued", logs.String())
 	}
 }

@@ -409,6 +409,7 @@ func (s *Scheduler) flushHeld() {
 	held := s.held
 	s.held = nil
 	s.mu.Unlock()
+	enqueued := 0
 	for _, r := range held {
 		// asynq schedules on the wall clock, and the scheduler's clock may
 		// run apart from it (the simulated clocks of the e2e suite and the
@@ -428,9 +429,11 @@ func (s *Scheduler) flushHeld() {
 			s.cfg.Logger.Info().Int64("run", r.ID).Msg("held run deleted by a pause before the shutdown: not enqueued")
 		case err != nil:
 			s.cfg.Logger.Error().Err(err).Int64("run", r.ID).Msg("enqueue held run at shutdown; the reconciler will retry")
+		default:
+			enqueued++
 		}
 	}
-	s.cfg.Logger.Info().Int("held_enqueued", len(held)).Msg("scheduler stopped")
+	s.cfg.Logger.Info().Int("held", len(held)).Int("held_enqueued", enqueued).Msg("scheduler stopped")
 }
 
 // runHeap orders runs by scheduled instant (container/heap).
