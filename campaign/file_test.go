@@ -309,6 +309,10 @@ func TestSimplePlan(t *testing.T) {
 		{"missed, skip", hourly(MissedSkip, t0), t0.Add(5*time.Hour + 30*time.Minute), FirePlan{ScheduledFor: t0.Add(5 * time.Hour), Next: ptr(t0.Add(6 * time.Hour))}},
 		{"missed, once fires the latest only", hourly(MissedOnce, t0), t0.Add(5*time.Hour + 30*time.Minute), FirePlan{Fire: true, ScheduledFor: t0.Add(5 * time.Hour), Next: ptr(t0.Add(6 * time.Hour))}},
 		{"one-off exhausted", Campaign{Schedule: Schedule{At: &t0}, NextRunAt: &t0}, t0, FirePlan{Fire: true, ScheduledFor: t0}},
+		// The next fire, a minute away, stands for the missed one: not
+		// the same announcement twice a minute apart.
+		{"missed, once, the next fire within grace", hourly(MissedOnce, t0), t0.Add(5*time.Hour + 59*time.Minute), FirePlan{ScheduledFor: t0.Add(5 * time.Hour), Next: ptr(t0.Add(6 * time.Hour))}},
+		{"missed, once, the next fire just past grace", hourly(MissedOnce, t0), t0.Add(5*time.Hour + 58*time.Minute + 59*time.Second), FirePlan{Fire: true, ScheduledFor: t0.Add(5 * time.Hour), Next: ptr(t0.Add(6 * time.Hour))}},
 	}
 	for _, tt := range tests {
 		got, err := SimplePlan(time.Minute)(tt.c, tt.now)

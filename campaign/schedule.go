@@ -276,7 +276,8 @@ var errNoNextRun = errors.New("campaign has no next_run_at")
 // occurrence at or before the now it is given, when that is at most grace
 // old; an older fire was missed and follows the campaign's policy: skip
 // drops every missed fire (firing only an occurrence still within grace),
-// once fires the latest missed occurrence once. Either way next_run_at
+// once fires the latest missed occurrence once, unless the next occurrence
+// is due within grace (that fire stands for it). Either way next_run_at
 // moves past now, so missed fires never come in a burst. A caller claiming
 // ahead must not pass its horizon as now (the scheduler plans with its own
 // Plan). Tests use it.
@@ -289,19 +290,17 @@ func SimplePlan(grace time.Duration) PlanFunc {
 		if err != nil {
 			return FirePlan{}, err
 		}
-		plan := FirePlan{ScheduledFor: latest}
-		switch {
-		case now.Sub(latest) <= grace:
-			plan.Fire = true
-		case c.Schedule.Missed == MissedOnce:
-			plan.Fire = true
-		}
+		missed := now.Sub(latest) > grace
+		plan := FirePlan{ScheduledFor: latest, Fire: !missed || c.Schedule.Missed == MissedOnce}
 		next, ok, err := c.Schedule.NextAfter(latest)
 		if err != nil {
 			return FirePlan{}, err
 		}
 		if ok {
 			plan.Next = &next
+			if missed && next.Sub(now) <= grace {
+				plan.Fire = false
+			}
 		}
 		return plan, nil
 	}
