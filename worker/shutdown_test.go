@@ -42,6 +42,10 @@ func startOneSend(t *testing.T, e *env, delay time.Duration, cfg worker.Config) 
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A handler Shutdown gave up on (ErrStoppedRecording) still runs: the
+	// store and Redis close, and the test ends, only once it has returned
+	// (cleanups run last registered first).
+	t.Cleanup(srv.WaitHandlers)
 	ids := fire(t, e.ctx, e.store, 1, body(), t0, t0, 0)
 	enqueueAll(t, e.ctx, e.rdb, ids)
 	if err := srv.Start(); err != nil {
