@@ -64,6 +64,32 @@ func TestPostgresURLThatPgxRefusesIsRefused(t *testing.T) {
 	}
 }
 
+// A PostgreSQL URL with an unencoded '@' in its password
+// ("p@ss-SECRET-tail") was accepted: url.Parse ends the user information at
+// the last '@', pgx at the first, so pgx took "ss-SECRET-tail@host" for the
+// host and printed it in every connection error (`migrate status`,
+// every role's start). Refused now, quoting nothing of it; the same
+// password percent-encoded is fine.
+func TestPostgresPasswordWithUnencodedAtIsRefused(t *testing.T) {
+	t.Parallel()
+	for _, u := range []string{
+		"postgres://tagcast:p@ss-SECRET-tail@db.internal:5432/tagcast",
+		"postgres://tag@SECRET:pw@db.internal/tagcast",
+	} {
+		ok, got := problemAt(t, oneApp+"database: {url: '"+u+"'}\n", "database.url")
+		if !ok || !strings.Contains(got, "%40") {
+			t.Errorf("database.url %s: %s; want it refused, telling to percent-encode '@'", u, got)
+		}
+		if strings.Contains(got, "SECRET") {
+			t.Errorf("database.url %s: the problem quotes the password: %s", u, got)
+		}
+	}
+	good := "postgres://tagcast:p%40ss@db.internal:5432/tagcast"
+	if ok, got := problemAt(t, oneApp+"database: {url: '"+good+"'}\n", "database.url"); ok {
+		t.Errorf("database.url %s (the '@' encoded): refused: %s", good, got)
+	}
+}
+
 // The duplicate-host rule sees through a trailing slash (or any spelling the
 // client normalises to the same base URL): the "backup" host would be the
 // primary again, and fail-over would go nowhere.

@@ -574,6 +574,9 @@ func checkDatabaseURL(raw string) error {
 		if passwordSpilled(raw) {
 			return errPasswordSpilled
 		}
+		if authorityAts(raw) > 1 {
+			return errPostgresAts
+		}
 		if u.Host == "" && u.Query().Get("host") == "" {
 			return fmt.Errorf("must name a host, e.g. postgres://user@host:5432/tagcast")
 		}
@@ -727,6 +730,23 @@ func onlyParams(q url.Values, known []string) error {
 // errPasswordSpilled names the problem passwordSpilled finds without quoting
 // any of the URL.
 var errPasswordSpilled = errors.New("has an unencoded '@' after the host: percent-encode '@' in query values and the database name (%40), and '/', '?', '#' in the password (%2F, %3F, %23); otherwise the URL can name another host than meant, and part of the password ends up where it is shown")
+
+// errPostgresAts names the problem of a PostgreSQL URL whose user
+// information holds an unencoded '@', without quoting any of it.
+var errPostgresAts = errors.New("has more than one unencoded '@' before the host: percent-encode '@' in the user name and password (%40); " +
+	"the PostgreSQL driver ends the password at the first '@', takes the rest of it for the host, and shows it in its connection errors")
+
+// authorityAts counts the '@'s of raw's authority (the text after "://" up
+// to the first '/', '?' or '#'). url.Parse ends the user information at
+// the last one, pgx (as libpq) at the first: with more than one they
+// disagree on the host and the password.
+func authorityAts(raw string) int {
+	_, rest, _ := strings.Cut(raw, "://")
+	if end := strings.IndexAny(rest, "/?#"); end >= 0 {
+		rest = rest[:end]
+	}
+	return strings.Count(rest, "@")
+}
 
 // passwordSpilled reports whether raw has a literal '@' after its authority
 // (the text after "://" up to the first '/', '?' or '#'). A password with an
