@@ -91,10 +91,21 @@ func NewServer(client redis.UniversalClient, h *Handler, cfg ServerConfig, log z
 		TaskCheckInterval:        cfg.TaskCheckInterval,
 		Logger:                   asynqLogger{log.With().Str("component", "asynq").Logger()},
 		LogLevel:                 asynq.WarnLevel,
-		ErrorHandler: asynq.ErrorHandlerFunc(func(_ context.Context, t *asynq.Task, err error) {
-			if IsFailure(err) {
-				log.Error().Err(err).Str("task", t.Type()).Msg("run task failed: asynq retries it")
+		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
+			if !IsFailure(err) {
+				return
 			}
+			// asynq archives the task instead of retrying it when the
+			// handler says so (SkipRetry) or its retries are spent.
+			retried, _ := asynq.GetRetryCount(ctx)
+			maxRetry, ok := asynq.GetMaxRetry(ctx)
+			ev := log.Error().Err(err).Str("task", t.Type()).Int("retried", retried)
+			if errors.Is(err, asynq.SkipRetry) || (ok && retried >= maxRetry) {
+				ev.Msg("run task failed and asynq archives it, without retrying: a scheduler process's reconciler " +
+					"gives its run a new task while the run is open")
+				return
+			}
+			ev.Msg("run task failed: asynq retries it")
 		}),
 	})
 	s := &Server{srv: srv, handler: h, mux: asynq.NewServeMux(), log: log}
