@@ -268,6 +268,34 @@ type callResult struct {
 	host, requestID string
 }
 
+// Attempt is one exchange of a call with one host: a call makes one, or two
+// with a fail-over hop. See WithAttemptObserver.
+type Attempt struct {
+	Path string // API path, e.g. "/push.json"
+	Host string // base URL of the host tried
+	// HTTPStatus is the answer's status, 0 when none came (a network error,
+	// a timeout, a request never sent).
+	HTTPStatus int
+	// Code is the service's code in the answer's body (CodeOK on success),
+	// 0 when the body had none.
+	Code int
+	// Duration is the real time the attempt took, reading the answer
+	// included.
+	Duration time.Duration
+}
+
+type attemptObserverKey struct{}
+
+// WithAttemptObserver returns a copy of ctx with which a Client's call
+// reports each of its attempts to observe, once the attempt is over and
+// before any fail-over hop: a call's result tells only its last host, and
+// a primary that failed before the hop would be seen in no per-host
+// latency or error count. observe runs on the calling goroutine and should
+// return promptly.
+func WithAttemptObserver(ctx context.Context, observe func(Attempt)) context.Context {
+	return context.WithValue(ctx, attemptObserverKey{}, observe)
+}
+
 // call POSTs body to path: one attempt on the active host, plus at most one
 // fail-over hop. out receives the JSON body of a successful answer.
 func (c *Client) call(ctx context.Context, path, contentType string, body []byte, out any) (callResult, error) {
@@ -278,6 +306,7 @@ func (c *Client) call(ctx context.Context, path, contentType string, body []byte
 	callCtx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 
+	observe, _ := ctx.Value(attemptObserverKey{}).(func(Attempt))
 	first := c.activeHost()
 	attempts := min(2, len(c.hosts))
 	var (
@@ -286,7 +315,15 @@ func (c *Client) call(ctx context.Context, path, contentType string, body []byte
 	)
 	for i := range attempts {
 		idx := (first + i) % len(c.hosts)
-		e := c.attempt(callCtx, c.hosts[idx], path, contentType, requestID, body, out)
+		start := time.Now() // real time, whatever c.now says
+		status, e := c.attempt(callCtx, c.hosts[idx], path, contentType, requestID, body, out)
+		if observe != nil {
+			a := Attempt{Path: path, Host: c.hosts[idx], HTTPStatus: status, Code: CodeOK, Duration: time.Since(start)}
+			if e != nil {
+				a.Code = e.Code
+			}
+			observe(a)
+		}
 		if e == nil {
 			return callResult{host: c.hosts[idx], requestID: requestID}, nil
 		}
@@ -312,11 +349,12 @@ func (c *Client) call(ctx context.Context, path, contentType string, body []byte
 	panic("unreachable")
 }
 
-// attempt makes one HTTP exchange with one host.
-func (c *Client) attempt(ctx context.Context, host, path, contentType, requestID string, body []byte, out any) *Error {
-	fail := func(e *Error) *Error {
+// attempt makes one HTTP exchange with one host. It returns the answer's
+// HTTP status (0: none) and, unless the call succeeded, its error.
+func (c *Client) attempt(ctx context.Context, host, path, contentType, requestID string, body []byte, out any) (int, *Error) {
+	fail := func(e *Error) (int, *Error) {
 		e.Path, e.Host, e.RequestID = path, host, requestID
-		return e
+		return e.HTTPStatus, e
 	}
 	nonce, err := newNonce()
 	if err != nil {
@@ -385,7 +423,7 @@ func (c *Client) attempt(ctx context.Context, host, path, contentType, requestID
 					break
 				}
 			}
-			return nil
+			return resp.StatusCode, nil
 		}
 		e.Code, e.Message = *env.Code, env.ErrorMessage
 	}

@@ -32,6 +32,10 @@ type ReconcilerConfig struct {
 	Interval time.Duration
 	// BatchSize is the page size of the store queries (default 500).
 	BatchSize int
+	// OnStaleSend, if set, is called once for every send a pass settles
+	// unknown because its lease lapsed (the store hands each such send to
+	// the one caller that settled it), e.g. to count them in a metric.
+	OnStaleSend func(campaign.Send)
 }
 
 // Reconciler makes the queue agree with the store: every open run has a
@@ -116,6 +120,9 @@ func (r *Reconciler) staleSends(ctx context.Context, now time.Time, res *Reconci
 	res.StaleSends = len(stale)
 	seen := map[int64]bool{}
 	for _, sd := range stale {
+		if r.cfg.OnStaleSend != nil {
+			r.cfg.OnStaleSend(sd)
+		}
 		r.cfg.Logger.Warn().Int64("campaign", sd.CampaignID).Int64("run", sd.RunID).Int64("send", sd.ID).
 			Str("status", string(sd.Status)).Msg("send in flight past its lease settled")
 		if seen[sd.RunID] {

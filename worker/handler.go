@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -46,7 +48,9 @@ type Guard interface {
 	Status(ctx context.Context, app string) (quota.Status, error)
 }
 
-// Pusher calls /push.json for one app; *pushapi.Client is one.
+// Pusher calls /push.json for one app; *pushapi.Client is one. The API
+// latency metric is fed by the attempts a Pusher reports to the observer
+// of pushapi.WithAttemptObserver in ctx, as *pushapi.Client does.
 type Pusher interface {
 	Push(ctx context.Context, req *pushapi.Request) (*pushapi.PushResponse, error)
 }
@@ -113,7 +117,10 @@ type Deps struct {
 	Pushers map[string]Pusher
 	Clock   Clock // nil: RealClock
 	Logger  zerolog.Logger
-	Metrics *Metrics // nil: no metrics
+	// Metrics (nil: none) records the handler's work; its quota gauges read
+	// Guard for the apps of Pushers at scrape time (those of the latest
+	// Handler made with them).
+	Metrics *Metrics
 	// Jitter returns a uniform value in [0, 1) for backoff; nil: math/rand/v2.
 	Jitter func() float64
 }
@@ -149,6 +156,10 @@ func NewHandler(deps Deps, cfg Config) (*Handler, error) {
 		log: deps.Logger, metrics: deps.Metrics, jitter: deps.Jitter, cfg: cfg.withDefaults(),
 	}
 	h.drainCtx, h.drain = context.WithCancel(context.Background())
+	if h.metrics != nil {
+		apps := slices.Sorted(maps.Keys(h.pushers))
+		h.metrics.quota.watch(h.guard, apps)
+	}
 	if h.clock == nil {
 		h.clock = RealClock{}
 	}
@@ -363,6 +374,7 @@ func (h *Handler) ProcessRun(ctx context.Context, runID int64) (err error) {
 				return fmt.Errorf("campaign %d run %d: resolve stale sends: %w", run.CampaignID, runID, err)
 			}
 			for _, s := range resolved {
+				h.metrics.StaleSend(s)
 				log.Warn().Int64("send", s.ID).Str("status", string(s.Status)).Msg("claim of a dead worker resolved")
 			}
 			continue
@@ -606,7 +618,6 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, n
 		return time.Time{}, nil, false, h.waitTurn(ctx, run.ID)
 	}
 	if errors.As(err, &noRoom) {
-		h.setRemaining(ctx, run.App)
 		log.Debug().Str("by", string(noRoom.By)).Time("opens_at", noRoom.OpensAt).Msg("quota full: waiting")
 		return noRoom.OpensAt, nil, false, nil
 	}
@@ -699,12 +710,17 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, n
 	log = log.With().Int64("send", claimed.ID).Int("attempt", claimed.Attempts).Logger()
 
 	body := claimed.Body
-	callStart := time.Now() // real elapsed time, for the latency metric only
-	pres, perr := pusher.Push(ctx, &body)
+	pctx := ctx
+	if h.metrics != nil {
+		// Each host of a fail-over apart: the call's result tells only the
+		// last one.
+		pctx = pushapi.WithAttemptObserver(ctx, h.metrics.attempt)
+	}
+	callStart := time.Now() // real elapsed time, for the log only
+	pres, perr := pusher.Push(pctx, &body)
 	elapsed := time.Since(callStart)
 
 	d := decide(pres, perr, claimed.Attempts, h.clock.Now(), h.cfg.Backoff, h.jitter())
-	h.metrics.latency(hostOf(pres, perr), d.code, elapsed)
 	h.metrics.send(run.App, string(d.class))
 	// The fire lag is observed once per send, at the first attempt of a
 	// run never retried: an operator's retry resets attempts to 0, and its
@@ -763,12 +779,6 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, n
 		} else {
 			log.Warn().Time("until", until).Msg("the service asked for a wait (Retry-After): every send of the app holds until then")
 		}
-	}
-	if d.releaseQuota || d.blockApp {
-		h.setRemaining(sctx, run.App)
-	} else {
-		// The slot stays spent: the reservation already tells what is left.
-		h.metrics.remaining(run.App, res.HourLimit-res.HourUsed, res.DayLimit-res.DayUsed)
 	}
 
 	ev := log.Info()
@@ -906,29 +916,4 @@ func sleepReal(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
-}
-
-// setRemaining refreshes the quota gauges of app.
-func (h *Handler) setRemaining(ctx context.Context, app string) {
-	if h.metrics == nil {
-		return
-	}
-	st, err := h.guard.Status(ctx, app)
-	if err != nil {
-		h.log.Debug().Err(err).Str("app", app).Msg("quota status for metrics")
-		return
-	}
-	h.metrics.remaining(app, st.Hour.Remaining, st.Day.Remaining)
-}
-
-// hostOf names the host a call went to.
-func hostOf(res *pushapi.PushResponse, err error) string {
-	if res != nil && res.Host != "" {
-		return res.Host
-	}
-	var pe *pushapi.Error
-	if errors.As(err, &pe) && pe.Host != "" {
-		return pe.Host
-	}
-	return "none"
 }

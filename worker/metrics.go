@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"context"
 	"errors"
 	"strconv"
 	"sync"
@@ -9,36 +10,42 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tagcast/tagcast/campaign"
 	"github.com/tagcast/tagcast/pushapi"
 )
 
 // Metrics are the worker's Prometheus metrics. A nil *Metrics records
 // nothing.
 type Metrics struct {
-	sends          *prometheus.CounterVec
-	apiLatency     *prometheus.HistogramVec
-	quotaRemaining *prometheus.GaugeVec
-	fireLag        *prometheus.HistogramVec
-	snoozes        *prometheus.CounterVec
-	lineWaits      *prometheus.CounterVec
+	sends      *prometheus.CounterVec
+	staleSends *prometheus.CounterVec
+	apiLatency *prometheus.HistogramVec
+	quota      *quotaCollector
+	fireLag    *prometheus.HistogramVec
+	snoozes    *prometheus.CounterVec
+	lineWaits  *prometheus.CounterVec
 }
 
-// NewMetrics creates the worker's metrics and registers them on reg.
+// NewMetrics creates the worker's metrics and registers them on reg. A
+// process registers them once, and hands them to its Handler and to its
+// reconciler (Metrics.StaleSend).
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		sends: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "tagcast", Subsystem: "worker", Name: "sends_total",
 			Help: "Attempts of sends by app and outcome class (sent, retry, rate_limited, failed, unknown).",
 		}, []string{"app", "outcome"}),
+		staleSends: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "tagcast", Subsystem: "worker", Name: "stale_sends_total",
+			Help: "Sends settled unknown because their claim's lease lapsed mid-attempt (their worker crashed or stalled: the service may have sent them), " +
+				"counted once per send by the worker or reconciler that settled it. Such a send is in tagcast_worker_sends_total only if its worker's call returned.",
+		}, []string{"app"}),
 		apiLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "tagcast", Subsystem: "pushapi", Name: "request_duration_seconds",
-			Help:    "Duration of /push.json calls by host and answer code (0: no answer).",
+			Help:    "Duration of /push.json attempts by host and answer code (0: no answer), each host of a fail-over apart.",
 			Buckets: []float64{.025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"host", "code"}),
-		quotaRemaining: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: "tagcast", Subsystem: "quota", Name: "remaining",
-			Help: "Sends left in the app's quota window (hour or day), as of this worker's latest reservation or quota read (approximate with several workers; tagcast quota status is exact).",
-		}, []string{"app", "window"}),
+		quota: newQuotaCollector(),
 		fireLag: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "tagcast", Subsystem: "worker", Name: "fire_lag_seconds",
 			Help: "First attempt of a send minus its run's scheduled instant, once per send of a run never retried by an operator.",
@@ -52,10 +59,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"reason"}),
 		lineWaits: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "tagcast", Subsystem: "quota", Name: "line_waits_total",
-			Help: "Times a run found room in its app's quota but waited (250 ms) for runs due before it: runs waiting for one opening are served in the order they were due.",
+			Help: "Waits (250 ms each) of runs that found room in their app's quota but were held back for runs due before them (runs waiting for one opening are served in the order they were due); a run held back several times counts each wait.",
 		}, []string{"app"}),
 	}
-	for _, c := range []prometheus.Collector{m.sends, m.apiLatency, m.quotaRemaining, m.fireLag, m.snoozes, m.lineWaits} {
+	for _, c := range []prometheus.Collector{m.sends, m.staleSends, m.apiLatency, m.quota, m.fireLag, m.snoozes, m.lineWaits} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -63,10 +70,42 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	return m, nil
 }
 
+// InitApps starts the per-app counters of rare events at 0 for apps, so
+// that an alert on their increase sees the first one.
+func (m *Metrics) InitApps(apps ...string) {
+	if m == nil {
+		return
+	}
+	for _, app := range apps {
+		m.staleSends.WithLabelValues(app)
+	}
+}
+
+// StaleSend counts sd, a send settled unknown because its claim's lease
+// lapsed (campaign.Store.ResolveStaleSends returns each such send once,
+// to the caller that settled it). The reconciler calls it
+// (scheduler.ReconcilerConfig.OnStaleSend); the Handler counts the sends
+// it settles itself.
+func (m *Metrics) StaleSend(sd campaign.Send) {
+	if m != nil && sd.Status == campaign.SendUnknown {
+		m.staleSends.WithLabelValues(sd.App).Inc()
+	}
+}
+
 func (m *Metrics) send(app, outcome string) {
 	if m != nil {
 		m.sends.WithLabelValues(app, outcome).Inc()
 	}
+}
+
+// attempt observes one attempt of a push call, as pushapi reports it
+// (pushapi.WithAttemptObserver): each host of a fail-over apart.
+func (m *Metrics) attempt(a pushapi.Attempt) {
+	code := a.Code // as decide labels an outcome: the service's code, else the HTTP status
+	if code == 0 {
+		code = a.HTTPStatus
+	}
+	m.latency(a.Host, code, a.Duration)
 }
 
 func (m *Metrics) latency(host string, code int, d time.Duration) {
@@ -85,13 +124,6 @@ func codeLabel(code int) string {
 		return strconv.Itoa(code)
 	}
 	return "other"
-}
-
-func (m *Metrics) remaining(app string, hour, day int) {
-	if m != nil {
-		m.quotaRemaining.WithLabelValues(app, "hour").Set(float64(hour))
-		m.quotaRemaining.WithLabelValues(app, "day").Set(float64(day))
-	}
 }
 
 func (m *Metrics) lag(app string, d time.Duration) {
@@ -117,6 +149,142 @@ func (m *Metrics) snooze(reason string) {
 // Redis costs the scrape its queue metrics, not the whole target.
 const DefaultQueueCollectTimeout = 2 * time.Second
 
+// DefaultQuotaCollectTimeout bounds one collection of the quota gauges, as
+// DefaultQueueCollectTimeout the queue statistics'.
+const DefaultQuotaCollectTimeout = 2 * time.Second
+
+// scrapeReads runs the reads of a collector at scrape time, at most one at
+// a time: a scrape that comes while one is under way waits for that one,
+// so scrapes during a long stall add no goroutines.
+type scrapeReads struct {
+	mu      sync.Mutex
+	reading *scrapeRead // the read in flight; nil: none
+}
+
+// scrapeRead is one read. metrics is written before done is closed and
+// only read after.
+type scrapeRead struct {
+	done    chan struct{}
+	metrics []prometheus.Metric
+}
+
+// collect sends to ch what read (or the read in flight) returns within
+// timeout, and reports false when the read took longer (it goes on alone;
+// the next scrape may use it).
+func (f *scrapeReads) collect(ch chan<- prometheus.Metric, timeout time.Duration, read func() []prometheus.Metric) bool {
+	r := f.start(read)
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case <-r.done:
+	case <-timer.C:
+		return false
+	}
+	for _, m := range r.metrics {
+		ch <- m
+	}
+	return true
+}
+
+// start returns the read in flight, starting one when there is none.
+func (f *scrapeReads) start(read func() []prometheus.Metric) *scrapeRead {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.reading != nil {
+		return f.reading
+	}
+	r := &scrapeRead{done: make(chan struct{})}
+	f.reading = r
+	go func() {
+		r.metrics = read()
+		f.mu.Lock()
+		f.reading = nil
+		f.mu.Unlock()
+		close(r.done)
+	}()
+	return r
+}
+
+// quotaCollector exports tagcast_quota_remaining, read from the quota
+// guard (Guard.Status) at scrape time for the apps of the latest Handler
+// made with these metrics: what is left now, as `tagcast quota status`
+// says, not at this worker's latest reservation (a window that reopened
+// since would read 0 until the app's next send). An app whose status
+// cannot be read within the timeout is left out of the scrape, and an
+// error counted, rather than served a stale value.
+type quotaCollector struct {
+	timeout   time.Duration // zero: DefaultQuotaCollectTimeout
+	remaining *prometheus.Desc
+	errors    prometheus.Counter
+	reads     scrapeReads
+
+	mu    sync.Mutex
+	guard Guard
+	apps  []string
+}
+
+func newQuotaCollector() *quotaCollector {
+	return &quotaCollector{
+		remaining: prometheus.NewDesc("tagcast_quota_remaining",
+			"Sends left in the app's quota window (hour or day), read from the quota guard at scrape time (as tagcast quota status reads it); absent for an app whose quota could not be read in time.",
+			[]string{"app", "window"}, nil),
+		errors: prometheus.NewCounter(prometheus.CounterOpts{Name: "tagcast_quota_metrics_errors_total",
+			Help: "Failures to read an app's quota for tagcast_quota_remaining, and scrapes served without the quota gauges because the quota guard did not answer in time."}),
+	}
+}
+
+// watch makes the collector read apps' quota from guard.
+func (c *quotaCollector) watch(guard Guard, apps []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.guard, c.apps = guard, apps
+}
+
+// Describe implements prometheus.Collector.
+func (c *quotaCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.remaining
+	c.errors.Describe(ch)
+}
+
+// Collect implements prometheus.Collector.
+func (c *quotaCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	guard, apps := c.guard, c.apps
+	c.mu.Unlock()
+	if guard == nil || len(apps) == 0 {
+		return // no worker role: nothing to read
+	}
+	defer c.errors.Collect(ch)
+	timeout := c.timeout
+	if timeout <= 0 {
+		timeout = DefaultQuotaCollectTimeout
+	}
+	// The read has a context, but a Redis client without
+	// ContextTimeoutEnabled waits out its own timeouts and retries: the
+	// scrape waits for it at most timeout.
+	if !c.reads.collect(ch, timeout, func() []prometheus.Metric { return c.read(guard, apps, timeout) }) {
+		c.errors.Inc()
+	}
+}
+
+// read reads apps' quota from guard, counting failures.
+func (c *quotaCollector) read(guard Guard, apps []string, timeout time.Duration) []prometheus.Metric {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var out []prometheus.Metric
+	for _, app := range apps {
+		st, err := guard.Status(ctx, app)
+		if err != nil {
+			c.errors.Inc()
+			continue
+		}
+		out = append(out,
+			prometheus.MustNewConstMetric(c.remaining, prometheus.GaugeValue, float64(st.Hour.Remaining), app, "hour"),
+			prometheus.MustNewConstMetric(c.remaining, prometheus.GaugeValue, float64(st.Day.Remaining), app, "day"))
+	}
+	return out
+}
+
 // QueueCollector exports asynq's queue statistics (sizes per task state,
 // latency, paused) at scrape time. asynq v0.26's own collector lives in the
 // separate, unmaintained github.com/hibiken/asynq/x module (last released
@@ -137,16 +305,7 @@ type QueueCollector struct {
 	latency   *prometheus.Desc
 	paused    *prometheus.Desc
 	errors    prometheus.Counter
-
-	mu      sync.Mutex
-	reading *queueRead // the read in flight; nil: none
-}
-
-// queueRead is one read of the queue statistics. metrics is written before
-// done is closed and only read after.
-type queueRead struct {
-	done    chan struct{}
-	metrics []prometheus.Metric
+	reads     scrapeReads
 }
 
 // NewQueueCollector returns a collector over inspector (see
@@ -192,37 +351,9 @@ func (c *QueueCollector) Collect(ch chan<- prometheus.Metric) {
 	if timeout <= 0 {
 		timeout = DefaultQueueCollectTimeout
 	}
-	r := c.startRead()
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	select {
-	case <-r.done:
-	case <-timer.C:
+	if !c.reads.collect(ch, timeout, c.read) {
 		c.errors.Inc() // the read goes on alone; the next scrape may use it
-		return
 	}
-	for _, m := range r.metrics {
-		ch <- m
-	}
-}
-
-// startRead returns the read in flight, starting one when there is none.
-func (c *QueueCollector) startRead() *queueRead {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.reading != nil {
-		return c.reading
-	}
-	r := &queueRead{done: make(chan struct{})}
-	c.reading = r
-	go func() {
-		r.metrics = c.read()
-		c.mu.Lock()
-		c.reading = nil
-		c.mu.Unlock()
-		close(r.done)
-	}()
-	return r
 }
 
 // read reads the statistics of every queue from Redis, counting failures.

@@ -73,6 +73,9 @@ type process struct {
 	metricsURL string
 	// registry holds the process's metrics (served by the api role).
 	registry *prometheus.Registry
+	// metrics are the worker's metrics on registry (workerMetrics), shared
+	// by the worker and the reconciler.
+	metrics *worker.Metrics
 
 	stops []closer   // role parts, in start order
 	fatal chan error // a part that stopped by itself
@@ -172,9 +175,13 @@ func (p *process) startScheduler(enq *asynq.Client, inspector *asynq.Inspector, 
 	if interval <= 0 {
 		interval = scheduler.DefaultReconcileInterval
 	}
+	m, err := p.workerMetrics()
+	if err != nil {
+		return err
+	}
 	r, err := scheduler.NewReconciler(scheduler.ReconcilerConfig{
 		Store: d.store, Queue: enq, Inspector: inspector, QueueOptions: opts.queueOptions, Clock: d.clock,
-		Logger: d.log, Interval: interval,
+		Logger: d.log, Interval: interval, OnStaleSend: m.StaleSend,
 	})
 	if err != nil {
 		return err
@@ -209,9 +216,29 @@ func reconcileLoop(ctx context.Context, r *scheduler.Reconciler, rdb redis.Unive
 	}
 }
 
+// workerMetrics returns the process's worker metrics, registering them on
+// its registry the first time: the worker role and the reconciler (its
+// stale sends) share one set, registered once whatever roles run.
+func (p *process) workerMetrics() (*worker.Metrics, error) {
+	if p.metrics != nil {
+		return p.metrics, nil
+	}
+	m, err := worker.NewMetrics(p.registry)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	apps := make([]string, 0, len(p.d.cfg.Apps))
+	for _, a := range p.d.cfg.Apps {
+		apps = append(apps, a.Name)
+	}
+	m.InitApps(apps...)
+	p.metrics = m
+	return m, nil
+}
+
 func (p *process) startWorker(opts roleOptions) error {
 	d := p.d
-	m, err := worker.NewMetrics(p.registry)
+	m, err := p.workerMetrics()
 	if err != nil {
 		return err
 	}
@@ -507,7 +534,7 @@ func newWorkerCmd(g *globals) *cobra.Command {
 func newSchedulerCmd(g *globals) *cobra.Command {
 	return roleCommand(g, "scheduler", "run the scheduler and the reconciler",
 		"Claims due campaigns, creates their runs and enqueues them; the reconciler re-enqueues runs\nthe queue lost."+
-			distributedRole+"\nIts --metrics-addr serves the Go runtime, process and store connection pool (go_sql_*)\nmetrics only (tagcast's own metrics are the worker's and the admin API's)."+rolesStop("the reconciler and the scheduler"),
+			distributedRole+"\nIts --metrics-addr serves the Go runtime, process and store connection pool (go_sql_*)\nmetrics, and the reconciler's tagcast_worker_stale_sends_total (tagcast's other metrics\nare the worker's and the admin API's)."+rolesStop("the reconciler and the scheduler"),
 		roleSet{scheduler: true})
 }
 
