@@ -42,9 +42,15 @@ func TestDownKeepsIdempotencyKeys(t *testing.T) {
 				t.Fatalf("CreateIdempotent = %v, %v", replayed, err)
 			}
 
-			// 00007, 00006 and 00005 hold nothing here: they roll back.
+			// 00006 and 00005 hold nothing here: they roll back. 00007
+			// on PostgreSQL would rewrite the campaign's push as jsonb:
+			// refused unless told DropData (down_json_test.go).
 			for _, v := range []int64{7, 6, 5} {
-				if res, err := migrations.Down(ctx, st.DB(), st.Dialect(), migrations.KeepData); err != nil || len(res) != 1 || res[0].Version != v {
+				data := migrations.KeepData
+				if v == 7 && st.Dialect() == migrations.Postgres {
+					data = migrations.DropData
+				}
+				if res, err := migrations.Down(ctx, st.DB(), st.Dialect(), data); err != nil || len(res) != 1 || res[0].Version != v {
 					t.Fatalf("down from %d = %v, %v", v, res, err)
 				}
 			}

@@ -49,3 +49,53 @@ func TestEmbeddedMigrationsDroppedColumns(t *testing.T) {
 		}
 	})
 }
+
+// TestCastColumns guards the reading of the columns whose type a
+// migration's Down section changes, whose values Down's data-loss refusal
+// counts (the cast rewrites them): every ALTER [COLUMN] ... TYPE of an
+// ALTER TABLE statement, several per statement; not a default, a column
+// marked expendable, one of a table dropped whole, comments or the Up
+// section.
+func TestCastColumns(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, sql string
+		want      []TableRows
+	}{
+		{"no down", "-- +goose Up\nALTER TABLE a ALTER COLUMN x TYPE json USING x::json;\n", nil},
+		{"one", "-- +goose Down\nALTER TABLE sends ALTER COLUMN body TYPE jsonb USING body::jsonb;\n",
+			[]TableRows{{Table: "sends", Column: "body", CastTo: "jsonb"}}},
+		{"several in one statement, a default skipped",
+			"-- +goose Down\nALTER TABLE campaigns\n    ALTER COLUMN push TYPE jsonb USING push::jsonb,\n    ALTER COLUMN vars TYPE jsonb USING vars::jsonb,\n    ALTER COLUMN vars SET DEFAULT '{}'::jsonb;\n",
+			[]TableRows{{Table: "campaigns", Column: "push", CastTo: "jsonb"}, {Table: "campaigns", Column: "vars", CastTo: "jsonb"}}},
+		{"quoted, only, no COLUMN word, SET DATA, a type with parentheses and spaces",
+			"-- +goose Down\nalter table if exists only \"a\" alter \"x\" set data type numeric(10, 2), alter y type double precision collate \"C\";\n",
+			[]TableRows{{Table: "a", Column: "x", CastTo: "numeric(10, 2)"}, {Table: "a", Column: "y", CastTo: "double precision"}}},
+		{"expendable", "-- +goose Down\n-- tagcast:expendable sends.claimed_by (a diagnostic)\nALTER TABLE sends ALTER COLUMN claimed_by TYPE text;\n", nil},
+		{"a table dropped whole", "-- +goose Down\nALTER TABLE a ALTER COLUMN x TYPE text;\nDROP TABLE a;\n", nil},
+		{"comments, other statements", "-- +goose Down\n-- ALTER TABLE a ALTER COLUMN x TYPE text;\nSELECT 1; -- ALTER TABLE b ALTER y TYPE text\nALTER TABLE c DROP COLUMN z;\n", nil},
+	} {
+		if diff := cmp.Diff(tc.want, castColumns(tc.sql)); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tc.name, diff)
+		}
+	}
+}
+
+// TestEmbeddedMigrationsCastColumns pins which columns the embedded
+// migrations' Down sections cast to another type with their values
+// guarded: PostgreSQL's 00007 casts the JSON kept as written back to jsonb.
+func TestEmbeddedMigrationsCastColumns(t *testing.T) {
+	t.Parallel()
+	want := map[Dialect]map[string][]TableRows{
+		Postgres: {"00007_json_as_written.sql": {
+			{Table: "sends", Column: "body", CastTo: "jsonb"},
+			{Table: "campaigns", Column: "push", CastTo: "jsonb"},
+			{Table: "campaigns", Column: "vars", CastTo: "jsonb"},
+		}},
+	}
+	eachEmbeddedMigration(t, func(d Dialect, name, text string) {
+		if diff := cmp.Diff(want[d][name], castColumns(text)); diff != "" {
+			t.Errorf("%s %s (-want +got):\n%s", d, name, diff)
+		}
+	})
+}

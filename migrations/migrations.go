@@ -6,7 +6,8 @@
 // session advisory lock, a SQLite file through a flock on
 // <file>.migrate.lock. A binary never migrates, nor runs against, a schema
 // newer than the newest migration it embeds, and Down never drops tables
-// that hold rows unless told to.
+// that hold rows, nor drops or rewrites columns that hold values, unless
+// told to.
 //
 // It never holds application queries: those live in campaign/sqlstore.
 package migrations
@@ -68,20 +69,115 @@ func newProvider(db *sql.DB, d Dialect) (*goose.Provider, error) {
 	var opts []goose.ProviderOption
 	if d == Postgres {
 		gd = goose.DialectPostgres
-		// Tried every second (goose's default: every 5 s) for up to 5
-		// minutes: replicas started together are ready within about a
-		// second of each other.
-		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
+		unlocker, err := lock.NewPostgresSessionLocker(lock.WithLockID(pgLockID))
 		if err != nil {
 			return nil, fmt.Errorf("migrations: %w", err)
 		}
-		opts = append(opts, goose.WithSessionLocker(locker))
+		opts = append(opts, goose.WithSessionLocker(&pgLocker{SessionLocker: unlocker, retry: pgLockRetry, timeout: pgLockTimeout}))
 	}
 	p, err := goose.NewProvider(gd, db, fsys, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("migrations: %w", err)
 	}
 	return p, nil
+}
+
+// goose's session advisory lock on PostgreSQL, as pgLocker takes it.
+const (
+	pgLockID = lock.DefaultLockID
+	// Tried every second (goose's default: every 5 s) for up to 5
+	// minutes: replicas started together are ready within about a second
+	// of each other.
+	pgLockRetry   = time.Second
+	pgLockTimeout = 5 * time.Minute
+)
+
+// pgLocker takes goose's session advisory lock as goose's own locker does
+// (pg_try_advisory_lock, retried), and releases it with goose's locker
+// (the embedded SessionLocker). When it gives up waiting (ctx ended, or
+// timeout passed) it returns a *LockWaitError naming the lock and the
+// server process holding it, where goose's error said only "context
+// deadline exceeded".
+type pgLocker struct {
+	lock.SessionLocker
+	retry, timeout time.Duration
+}
+
+// SessionLock takes the lock on conn's session.
+func (l *pgLocker) SessionLock(ctx context.Context, conn *sql.Conn) error {
+	start := time.Now()
+	held := false // another session held the lock at a try
+	var pid int64 // its server process, 0 when unknown
+	wait := func(err error) error {
+		return &LockWaitError{LockID: pgLockID, Holder: pid, Waited: time.Since(start), Err: err}
+	}
+	for {
+		var locked bool
+		if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, pgLockID).Scan(&locked); err != nil {
+			if held {
+				return wait(err)
+			}
+			return fmt.Errorf("take the migration lock (PostgreSQL advisory lock %d): %w", pgLockID, err)
+		}
+		if locked {
+			return nil
+		}
+		held = true
+		// Who holds it (best effort: it may have gone meanwhile). An
+		// advisory lock on a bigint key is in pg_locks as classid (its
+		// high 32 bits), objid (its low ones) and objsubid 1, in the
+		// database it was taken in.
+		var holder int64
+		if err := conn.QueryRowContext(ctx, `SELECT pid FROM pg_catalog.pg_locks
+			WHERE locktype = 'advisory' AND granted AND objsubid = 1
+			  AND ((classid::bigint << 32) | objid::bigint) = $1
+			  AND database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
+			  AND pid <> pg_backend_pid()
+			LIMIT 1`, pgLockID).Scan(&holder); err == nil {
+			pid = holder
+		}
+		if time.Since(start) >= l.timeout {
+			return wait(fmt.Errorf("still held after %s: gave up", l.timeout))
+		}
+		t := time.NewTimer(l.retry)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return wait(context.Cause(ctx))
+		case <-t.C:
+		}
+	}
+}
+
+// LockWaitError is the failure of a PostgreSQL migration that waited for
+// the migration lock another process held (another tagcast migrating,
+// possibly through a long step) until its context ended or it gave up.
+type LockWaitError struct {
+	LockID int64         // the advisory lock's key
+	Holder int64         // the server process (pg_stat_activity.pid) holding it at the last try; 0 when unknown
+	Waited time.Duration // how long it waited
+	Err    error         // why it stopped waiting: the context's error, or the timeout
+}
+
+func (e *LockWaitError) Error() string {
+	by := ""
+	if e.Holder != 0 {
+		by = fmt.Sprintf(", held by PostgreSQL server process %d", e.Holder)
+	}
+	return fmt.Sprintf("waited %s for another tagcast process's migration lock (PostgreSQL advisory lock %d%s): %v",
+		e.Waited.Round(100*time.Millisecond), e.LockID, by, e.Err)
+}
+
+func (e *LockWaitError) Unwrap() error { return e.Err }
+
+// opError is err, of the operation what, for the caller: a *LockWaitError
+// without what goose and the step said around it ("read the schema
+// version: failed to initialize: ..."): the step never began.
+func opError(what string, err error) error {
+	if lw := (*LockWaitError)(nil); errors.As(err, &lw) {
+		return fmt.Errorf("migrations: %s: %w", what, lw)
+	}
+	return fmt.Errorf("migrations: %s: %w", what, err)
 }
 
 // run calls fn with a provider for db. On a SQLite file it holds an
@@ -196,12 +292,12 @@ func migrate(ctx context.Context, db *sql.DB, d Dialect, what string, op func(p 
 	var out []Result
 	err := run(ctx, db, d, func(p *goose.Provider) error {
 		if err := refuseNewer(ctx, p); err != nil {
-			return fmt.Errorf("migrations: %s: %w", what, err)
+			return opError(what, err)
 		}
 		rs, err := op(p)
 		out = results(rs...)
 		if err != nil {
-			return fmt.Errorf("migrations: %s: %w", what, err)
+			return opError(what, err)
 		}
 		// Once more after op: on PostgreSQL, goose takes its lock for the
 		// version read and again for op, and a newer tagcast that migrated
@@ -209,28 +305,39 @@ func migrate(ctx context.Context, db *sql.DB, d Dialect, what string, op func(p 
 		// both). Without this look, Up returned nil on a schema this binary
 		// does not know.
 		if err := refuseNewer(ctx, p); err != nil {
-			return fmt.Errorf("migrations: %s: %w", what, err)
+			return opError(what, err)
 		}
 		return nil
 	})
 	return out, err
 }
 
-// DataLoss says whether Down may drop tables that hold rows.
+// DataLoss says whether Down may drop or rewrite data: drop tables that
+// hold rows or columns that hold values, or rewrite the values of a column
+// whose type it changes.
 type DataLoss bool
 
 // Down's choices.
 const (
-	// KeepData refuses a step that would drop tables holding rows.
+	// KeepData refuses a step that would drop tables holding rows, or drop
+	// or change the type of columns holding values.
 	KeepData DataLoss = false
-	// DropData rolls back whatever the tables hold.
+	// DropData rolls back whatever the tables hold, dropping or rewriting
+	// it.
 	DropData DataLoss = true
 )
 
+// ErrNothingToRollBack is Down's answer on a database with no migration
+// applied.
+var ErrNothingToRollBack = errors.New("nothing to roll back: the database is at version 0")
+
 // Down rolls back the most recent migration. With KeepData it refuses with
 // a *DataLossError, and rolls back nothing, when that step would drop
-// tables that hold rows. It refuses with a *SchemaTooNewError on a
-// database newer than this binary.
+// tables that hold rows or columns that hold values, or change the type of
+// columns that hold values (on PostgreSQL, rolling back 00007 casts the
+// JSON columns back to jsonb, which rewrites their numbers for good). It
+// refuses with a *SchemaTooNewError on a database newer than this binary,
+// and returns ErrNothingToRollBack when no migration is applied.
 //
 // On PostgreSQL the row count is taken just before goose's lock: a row
 // inserted in between is dropped with its table.
@@ -242,6 +349,9 @@ func Down(ctx context.Context, db *sql.DB, d Dialect, data DataLoss) ([]Result, 
 			}
 		}
 		r, err := p.Down(ctx)
+		if errors.Is(err, goose.ErrNoNextVersion) {
+			return nil, ErrNothingToRollBack
+		}
 		return []*goose.MigrationResult{r}, err
 	})
 }
@@ -254,32 +364,51 @@ func Reset(ctx context.Context, db *sql.DB, d Dialect) ([]Result, error) {
 }
 
 // TableRows is a table and how many rows it holds; with Column, how many
-// of its rows hold a value (not NULL) in that column, which the step drops.
+// of its rows hold a value (not NULL) in that column, which the step drops,
+// or with CastTo too, which the step keeps but casts to that type,
+// rewriting every value.
 type TableRows struct {
 	Table  string
 	Column string
+	CastTo string
 	Rows   int64
 }
 
 // DataLossError is Down's refusal of a step that would drop tables holding
-// rows.
+// rows, or drop or rewrite columns holding values.
 type DataLossError struct {
 	Migration string      // the migration file the step rolls back
-	Tables    []TableRows // the tables it drops that hold rows
+	Tables    []TableRows // the tables and columns it drops or rewrites that hold data
+}
+
+// Drops says whether the step drops data (tables or columns), Rewrites
+// whether it rewrites values (columns it casts to another type).
+func (e *DataLossError) Drops() bool {
+	return slices.ContainsFunc(e.Tables, func(t TableRows) bool { return t.CastTo == "" })
+}
+
+// Rewrites: see Drops.
+func (e *DataLossError) Rewrites() bool {
+	return slices.ContainsFunc(e.Tables, func(t TableRows) bool { return t.CastTo != "" })
 }
 
 func (e *DataLossError) Error() string {
-	var tables, columns []string
+	var tables, columns, casts []string
+	jsonb := false
 	for _, t := range e.Tables {
 		unit := "rows"
 		if t.Rows == 1 {
 			unit = "row"
 		}
-		if t.Column != "" {
+		switch {
+		case t.CastTo != "":
+			casts = append(casts, fmt.Sprintf("%s.%s to %s (a value in %d %s)", t.Table, t.Column, t.CastTo, t.Rows, unit))
+			jsonb = jsonb || strings.EqualFold(t.CastTo, "jsonb")
+		case t.Column != "":
 			columns = append(columns, fmt.Sprintf("%s.%s (a value in %d %s)", t.Table, t.Column, t.Rows, unit))
-			continue
+		default:
+			tables = append(tables, fmt.Sprintf("%s (%d %s)", t.Table, t.Rows, unit))
 		}
-		tables = append(tables, fmt.Sprintf("%s (%d %s)", t.Table, t.Rows, unit))
 	}
 	var lost []string
 	if len(tables) > 0 {
@@ -288,17 +417,30 @@ func (e *DataLossError) Error() string {
 	if len(columns) > 0 {
 		lost = append(lost, "columns that hold values: "+strings.Join(columns, ", "))
 	}
-	return fmt.Sprintf("rolling back %s would drop %s", e.Migration, strings.Join(lost, "; and "))
+	var does []string
+	if len(lost) > 0 {
+		does = append(does, "drop "+strings.Join(lost, "; and "))
+	}
+	if len(casts) > 0 {
+		rewrite := "rewrite columns that hold values, casting every value: " + strings.Join(casts, ", ")
+		if jsonb {
+			rewrite += " (jsonb keeps no number as written: 1E+2 becomes 100, 1e308 a 309-digit integer, " +
+				"and migrating up again does not bring the text back)"
+		}
+		does = append(does, rewrite)
+	}
+	return fmt.Sprintf("rolling back %s would %s", e.Migration, strings.Join(does, "; and would "))
 }
 
 // refuseDataLoss returns a *DataLossError when rolling back the migration
 // goose would roll back next (the newest row of its version table) drops
-// tables that hold rows.
+// tables that hold rows, or drops or changes the type of columns that hold
+// values.
 func refuseDataLoss(ctx context.Context, db *sql.DB, d Dialect, p *goose.Provider) error {
 	var v int64
 	err := db.QueryRowContext(ctx, `SELECT version_id FROM `+versionTable+` ORDER BY id DESC LIMIT 1`).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && v == 0) {
-		return nil // nothing to roll back; goose says so
+		return nil // nothing to roll back; Down says so
 	}
 	if err != nil {
 		return fmt.Errorf("read the schema version: %w", err)
@@ -335,6 +477,16 @@ func refuseDataLoss(ctx context.Context, db *sql.DB, d Dialect, p *goose.Provide
 			held = append(held, TableRows{Table: col.Table, Column: col.Column, Rows: n})
 		}
 	}
+	for _, col := range castColumns(string(text)) {
+		n, exists, err := countValues(ctx, db, d, col.Table, col.Column)
+		if err != nil {
+			return fmt.Errorf("%s casts %s.%s to %s: count its values: %w", src.Path, col.Table, col.Column, col.CastTo, err)
+		}
+		if exists && n > 0 {
+			col.Rows = n
+			held = append(held, col)
+		}
+	}
 	if len(held) > 0 {
 		return &DataLossError{Migration: src.Path, Tables: held}
 	}
@@ -350,6 +502,8 @@ var (
 	dropColumn   = regexp.MustCompile(`(?i)\bALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?("[^"]+"|[\w.]+)\s+DROP\s+(?:COLUMN\s+)?(?:IF\s+EXISTS\s+)?("[^"]+"|\w+)`)
 	expendable   = regexp.MustCompile(`(?m)^--\s*tagcast:expendable\s+("[^"]+"|[\w.]+)\.("[^"]+"|\w+)`)
 	makesTable   = regexp.MustCompile(`(?i)\b(?:CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?|RENAME\s+TO\s+)("[^"]+"|[\w.]+)`)
+	alterTable   = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?("[^"]+"|[\w.]+)\s+(.*)$`)
+	alterType    = regexp.MustCompile(`(?is)\bALTER\s+(?:COLUMN\s+)?("[^"]+"|\w+)\s+(?:SET\s+DATA\s+)?TYPE\s+((?:[^,(]|\([^)]*\))+?)\s*(?:\bCOLLATE\b|\bUSING\b|,|$)`)
 )
 
 // droppedTables are the tables the Down section of a migration file drops
@@ -409,6 +563,39 @@ func droppedColumns(migration string) []TableRows {
 		}
 		if !slices.Contains(out, TableRows{Table: table, Column: column}) {
 			out = append(out, TableRows{Table: table, Column: column})
+		}
+	}
+	return out
+}
+
+// castColumns are the columns whose type the Down section of a migration
+// file changes (ALTER TABLE t ALTER [COLUMN] c [SET DATA] TYPE x, any
+// number per statement), each with the type, CastTo: the cast rewrites
+// every value, as the cast back to jsonb of PostgreSQL's 00007 rewrites
+// the numbers of JSON kept as written. Less those of tables it drops whole
+// and those a line of the section marks expendable, as droppedColumns.
+func castColumns(migration string) []TableRows {
+	down := downSection(migration)
+	skip := map[string]bool{}
+	for _, m := range expendable.FindAllStringSubmatch(down, -1) {
+		skip[unquote(m[1])+"."+unquote(m[2])] = true
+	}
+	for _, t := range droppedTables(migration) {
+		skip[t] = true
+	}
+	var out []TableRows
+	for _, stmt := range strings.Split(sqlComment.ReplaceAllString(down, ""), ";") {
+		m := alterTable.FindStringSubmatch(stmt)
+		if m == nil {
+			continue
+		}
+		table := unquote(m[1])
+		for _, c := range alterType.FindAllStringSubmatch(m[2], -1) {
+			column := unquote(c[1])
+			if skip[table] || skip[table+"."+column] || slices.ContainsFunc(out, func(t TableRows) bool { return t.Table == table && t.Column == column }) {
+				continue
+			}
+			out = append(out, TableRows{Table: table, Column: column, CastTo: strings.Join(strings.Fields(c[2]), " ")})
 		}
 	}
 	return out
@@ -484,7 +671,7 @@ func Status(ctx context.Context, db *sql.DB, d Dialect) ([]MigrationStatus, erro
 	err := run(ctx, db, d, func(p *goose.Provider) error {
 		ss, err := p.Status(ctx) // creates the version table on a new database
 		if err != nil {
-			return fmt.Errorf("migrations: status: %w", err)
+			return opError("status", err)
 		}
 		applied, err := appliedVersions(ctx, db, d)
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -46,6 +47,12 @@ func newMigrateCmd(g *globals) *cobra.Command {
 					if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) {
 						return &exitError{code: 1, err: fmt.Errorf("database.url: no SQLite database at %s (nothing created; `tagcast migrate up` creates one)", file)}
 					}
+				} else if file != "" {
+					// up creates the file, not its directory: SQLite's own
+					// error names neither ("unable to open database file").
+					if err := sqliteDirExists(file); err != nil {
+						return &exitError{code: 1, err: err}
+					}
 				}
 				db, dialect, err := sqlstore.OpenDB(cfg.Database.URL)
 				if err != nil {
@@ -67,7 +74,14 @@ func newMigrateCmd(g *globals) *cobra.Command {
 		}
 		res, err := migrations.Down(ctx, h.db, h.dialect, data)
 		if dl := (*migrations.DataLossError)(nil); errors.As(err, &dl) {
-			return fmt.Errorf("%w; nothing rolled back. Back the database up and rerun with --force to drop them", err)
+			verb := "drop them"
+			switch {
+			case dl.Drops() && dl.Rewrites():
+				verb = "drop and rewrite them"
+			case dl.Rewrites():
+				verb = "rewrite them"
+			}
+			return fmt.Errorf("%w; nothing rolled back. Back the database up and rerun with --force to %s", err, verb)
 		}
 		if err != nil && len(res) == 0 {
 			return err // not "nothing rolled back": nothing could be checked
@@ -79,9 +93,11 @@ func newMigrateCmd(g *globals) *cobra.Command {
 	})
 	down.Long = "Roll back the most recent migration. Rolling back the first one drops every table: when a step\n" +
 		"would drop tables that hold rows (campaigns, runs, sends, the quota ledger) or columns that hold\n" +
-		"values (the campaigns' idempotency keys), down refuses, names them with their counts and exits 1,\n" +
-		"unless --force is given."
-	down.Flags().BoolVar(&force, "force", false, "roll back even when the step drops tables that hold rows or columns that hold values (their data is lost)")
+		"values (the campaigns' idempotency keys), or rewrite columns that hold values (on PostgreSQL,\n" +
+		"rolling back 00007 casts the campaigns' push and vars and the sends' body back to jsonb, which\n" +
+		"rewrites their numbers for good), down refuses, names them with their counts and exits 1, unless\n" +
+		"--force is given. With no migration applied it exits 1 saying there is nothing to roll back."
+	down.Flags().BoolVar(&force, "force", false, "roll back even when the step drops tables that hold rows or columns that hold values, or rewrites columns that hold values (their data, or its text as written, is lost)")
 	cmd.AddCommand(
 		run("up", "apply every pending migration", func(ctx context.Context, w io.Writer, h *dbHandle) error {
 			res, err := migrations.Up(ctx, h.db, h.dialect)
@@ -115,6 +131,20 @@ func newMigrateCmd(g *globals) *cobra.Command {
 		}),
 	)
 	return cmd
+}
+
+// sqliteDirExists says, naming both, when the directory of the SQLite
+// database file does not exist or is not a directory.
+func sqliteDirExists(file string) error {
+	dir := filepath.Dir(file)
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("database.url: cannot create the SQLite database %s: its directory %s does not exist (create it first)", file, dir)
+	case err == nil && !fi.IsDir():
+		return fmt.Errorf("database.url: cannot create the SQLite database %s: %s is not a directory", file, dir)
+	}
+	return nil // any other problem: the driver's error says it
 }
 
 // dbHandle is the open database of one migrate command.
