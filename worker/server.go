@@ -127,6 +127,15 @@ func (s *Server) Start() error {
 	return nil
 }
 
+// Quiesce stops taking runs and starting sends, and makes runs waiting
+// inline snooze at once, without waiting for anything: a process calls it
+// on every part at the signal, then shuts each down. Sends in flight go on
+// to their outcome.
+func (s *Server) Quiesce() {
+	s.handler.Drain()
+	s.srv.Stop()
+}
+
 // Shutdown stops taking runs, makes runs waiting inline snooze at once,
 // and waits up to ShutdownTimeout for sends in flight. A send still in
 // flight then has its call cancelled (its task goes back to the queue);
@@ -138,8 +147,7 @@ func (s *Server) Start() error {
 // run left in_flight is settled unknown once its lease has passed, so the
 // stop was not clean and the caller should say so (tagcast exits 1).
 func (s *Server) Shutdown() error {
-	s.handler.Drain()
-	s.srv.Stop()
+	s.Quiesce()
 	s.srv.Shutdown()
 	// No handler starts after asynq's Shutdown; one still running does at
 	// most two store steps, each bounded by StoreTimeout: a claim and its

@@ -159,7 +159,7 @@ func (p *process) goPart(name string, fn func(ctx context.Context) error) {
 			stopErr = err
 		}
 	}()
-	p.stops = append(p.stops, closer{name: name, close: func() error { cancel(); <-done; return stopErr }})
+	p.stops = append(p.stops, closer{name: name, close: func() error { cancel(); <-done; return stopErr }, quiesce: cancel})
 }
 
 func (p *process) startScheduler(enq *asynq.Client, inspector *asynq.Inspector, opts roleOptions) error {
@@ -264,7 +264,7 @@ func (p *process) startWorker(opts roleOptions) error {
 	if err := srv.Start(); err != nil {
 		return err
 	}
-	p.stops = append(p.stops, closer{name: "worker", close: srv.Shutdown})
+	p.stops = append(p.stops, closer{name: "worker", close: srv.Shutdown, quiesce: srv.Quiesce})
 	return nil
 }
 
@@ -398,9 +398,21 @@ func (p *process) prepareAPI(ctx context.Context, enq *asynq.Client, inspector *
 	}, nil
 }
 
-// stop stops the roles in reverse order of start (admin API, worker,
-// reconciler, scheduler); the caller then closes the dependencies.
+// stop stops the roles: first every part stops taking new work at once
+// (the worker takes no task and starts no send, the scheduler claims
+// nothing more, the admin API takes no request), then each is waited for,
+// in reverse order of start (admin API, worker, reconciler, scheduler); the
+// caller then closes the dependencies. Waiting for one part (an admin
+// request still open, up to worker.shutdown_timeout) while the others went
+// on working would let the worker start pushes after the signal, which a
+// supervisor's SIGKILL could cut mid-call, and would add the parts'
+// timeouts up.
 func (p *process) stop() error {
+	for i := len(p.stops) - 1; i >= 0; i-- {
+		if q := p.stops[i].quiesce; q != nil {
+			q()
+		}
+	}
 	var errs []error
 	for i := len(p.stops) - 1; i >= 0; i-- {
 		s := p.stops[i]

@@ -66,6 +66,10 @@ func (wallClock) Wait(ctx context.Context, until time.Time, maxWait time.Duratio
 type closer struct {
 	name  string
 	close func() error
+	// quiesce, when set, makes a role part stop taking new work at once,
+	// without waiting (process.stop calls it on every part before closing
+	// any).
+	quiesce func()
 }
 
 // deps are the dependencies of a tagcast process, built explicitly and in
