@@ -377,13 +377,21 @@ func TestPushSendGoesThroughTheGuard(t *testing.T) {
 	}
 }
 
-// TestServeRunsOnTheSimulatedClock: with TAGCAST_SIMULATED_CLOCK naming a
-// file (the end-to-end tests' shared clock), every part reads it: the admin
-// API validates `at` against it, the scheduler fires by it and the push
-// client signs with it.
-func TestServeRunsOnTheSimulatedClock(t *testing.T) {
-	t.Parallel()
-	t0 := time.Date(2030, 1, 1, 8, 0, 0, 0, time.UTC)
+// simulatedServe is `tagcast serve` running in this process on a simulated
+// clock (TAGCAST_SIMULATED_CLOCK), beside an emulator of app main on the
+// same clock.
+type simulatedServe struct {
+	clock  *simclock.Clock
+	emu    *emulator.Emulator
+	stderr *testenv.Buffer
+	done   chan int           // receives serve's exit code
+	signal context.CancelFunc // SIGTERM
+}
+
+// startSimulatedServe starts the clock at t0, the emulator and serve, with
+// the configuration config writes for the emulator's URL.
+func startSimulatedServe(t *testing.T, t0 time.Time, config func(emuURL string) string) *simulatedServe {
+	t.Helper()
 	clock, err := simclock.Create(filepath.Join(t.TempDir(), "clock"), t0)
 	if err != nil {
 		t.Fatal(err)
@@ -396,25 +404,35 @@ func TestServeRunsOnTheSimulatedClock(t *testing.T) {
 	}
 	srv := httptest.NewServer(emu)
 	t.Cleanup(srv.Close)
-
-	addr := testenv.FreeAddr(t)
-	cfg := roleConfig(t, srv.URL, "", "", addr)
+	cfg := config(srv.URL)
 	env := map[string]string{simclock.EnvVar: clock.Path()}
 	for k, v := range roleVars {
 		env[k] = v
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	stderr := &testenv.Buffer{}
-	done := make(chan int, 1)
+	ctx, signal := context.WithCancel(context.Background())
+	sv := &simulatedServe{clock: clock, emu: emu, stderr: &testenv.Buffer{}, done: make(chan int, 1), signal: signal}
 	go func() {
-		done <- runIn(ctx, []string{"--config", cfg, "serve"}, environment{
-			stdin: strings.NewReader(""), stdout: &testenv.Buffer{}, stderr: stderr,
+		sv.done <- runIn(ctx, []string{"--config", cfg, "serve"}, environment{
+			stdin: strings.NewReader(""), stdout: &testenv.Buffer{}, stderr: sv.stderr,
 			lookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
 		})
 	}()
+	return sv
+}
+
+// TestServeRunsOnTheSimulatedClock: with TAGCAST_SIMULATED_CLOCK naming a
+// file (the end-to-end tests' shared clock), every part reads it: the admin
+// API validates `at` against it, the scheduler fires by it and the push
+// client signs with it.
+func TestServeRunsOnTheSimulatedClock(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2030, 1, 1, 8, 0, 0, 0, time.UTC)
+	addr := testenv.FreeAddr(t)
+	sv := startSimulatedServe(t, t0, func(emuURL string) string { return roleConfig(t, emuURL, "", "", addr) })
+	clock, emu, stderr := sv.clock, sv.emu, sv.stderr
 	defer func() {
-		cancel()
-		if code := <-done; code != 0 {
+		sv.signal()
+		if code := <-sv.done; code != 0 {
 			t.Errorf("exit %d:\n%s", code, stderr)
 		}
 	}()

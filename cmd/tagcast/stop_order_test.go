@@ -6,16 +6,13 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tagcast/tagcast/admin"
-	"github.com/tagcast/tagcast/internal/simclock"
 	"github.com/tagcast/tagcast/internal/testenv"
-	"github.com/tagcast/tagcast/pushapi/emulator"
 )
 
 // TestNoPushStartsAfterTheSignal: process.stop stopped the parts one
@@ -36,21 +33,9 @@ import (
 func TestNoPushStartsAfterTheSignal(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2030, 1, 1, 8, 0, 0, 0, time.UTC)
-	clock, err := simclock.Create(filepath.Join(t.TempDir(), "clock"), t0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(clock.Close)
-	emu, err := emulator.New(emulator.Config{Seed: 5, Apps: []emulator.AppConfig{{AppKey: "key-main", Secret: roleSecret}}},
-		emulator.WithClock(clock.Now))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(emu)
-	t.Cleanup(srv.Close)
-
 	addr := testenv.FreeAddr(t)
-	cfg := writeFile(t, "tagcast.yaml", fmt.Sprintf(`apps:
+	sv := startSimulatedServe(t, t0, func(emuURL string) string {
+		return writeFile(t, "tagcast.yaml", fmt.Sprintf(`apps:
   - name: main
     app_key: key-main
     app_secret_env: MAIN_SECRET
@@ -61,20 +46,9 @@ admin: {addr: %q, server: "http://%s", tokens_env: ROLE_TOKENS, token_env: ROLE_
 worker: {shutdown_timeout: 7s}
 scheduler: {interval: 200ms}
 log: {level: info, format: json}
-`, srv.URL, "sqlite://"+filepath.Join(t.TempDir(), "tagcast.db"), addr, addr))
-	env := map[string]string{simclock.EnvVar: clock.Path()}
-	for k, v := range roleVars {
-		env[k] = v
-	}
-	ctx, signal := context.WithCancel(context.Background())
-	stderr := &testenv.Buffer{}
-	done := make(chan int, 1)
-	go func() {
-		done <- runIn(ctx, []string{"--config", cfg, "serve"}, environment{
-			stdin: strings.NewReader(""), stdout: &testenv.Buffer{}, stderr: stderr,
-			lookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
-		})
-	}()
+`, emuURL, "sqlite://"+filepath.Join(t.TempDir(), "tagcast.db"), addr, addr))
+	})
+	clock, emu, stderr, done, signal := sv.clock, sv.emu, sv.stderr, sv.done, sv.signal
 	defer func() {
 		signal()
 		select {
