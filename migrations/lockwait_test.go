@@ -69,8 +69,9 @@ func TestPostgresLockWaitErrorNamesTheLock(t *testing.T) {
 		}
 	}
 	// Read past the lock (migrations.Status would wait for it).
+	newest := newestVersion(t)
 	var n, top int64
-	if err := st.DB().QueryRowContext(ctx, `SELECT count(*), max(version_id) FROM goose_db_version WHERE version_id > 0`).Scan(&n, &top); err != nil || n != 7 || top != 7 {
-		t.Errorf("after the waits: %d versions applied, the newest %d (%v); want 1 to 7 untouched", n, top, err)
+	if err := st.DB().QueryRowContext(ctx, `SELECT count(*), max(version_id) FROM goose_db_version WHERE version_id > 0`).Scan(&n, &top); err != nil || n != newest || top != newest {
+		t.Errorf("after the waits: %d versions applied, the newest %d (%v); want 1 to %d untouched", n, top, err, newest)
 	}
 }

@@ -357,6 +357,7 @@ func Down(ctx context.Context, db *sql.DB, d Dialect, data DataLoss) ([]Result, 
 }
 
 // Reset rolls back every migration, whatever the tables hold (for tests).
+// The store's identity stays (00008's Down keeps store_identity).
 func Reset(ctx context.Context, db *sql.DB, d Dialect) ([]Result, error) {
 	return migrate(ctx, db, d, "reset", func(p *goose.Provider) ([]*goose.MigrationResult, error) {
 		return p.DownTo(ctx, 0)

@@ -34,6 +34,16 @@ func TestUpDownUp(t *testing.T) {
 			}
 			t.Cleanup(func() { _ = db.Close() })
 
+			newest := newestVersion(t)
+			// all is newest times b: every embedded migration applied (or
+			// not).
+			all := func(b bool) []bool {
+				out := make([]bool, newest)
+				for i := range out {
+					out[i] = b
+				}
+				return out
+			}
 			applied := func() []bool {
 				t.Helper()
 				st, err := migrations.Status(ctx, db, dialect)
@@ -67,6 +77,19 @@ func TestUpDownUp(t *testing.T) {
 				}
 				var n int
 				if err := db.QueryRowContext(ctx, q, table, column).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				return n == 1
+			}
+			// hasStoreIdentity: 00008's table, which its Down keeps.
+			hasStoreIdentity := func() bool {
+				t.Helper()
+				q := `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'store_identity'`
+				if dialect == migrations.Postgres {
+					q = `SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_name = 'store_identity'`
+				}
+				var n int
+				if err := db.QueryRowContext(ctx, q).Scan(&n); err != nil {
 					t.Fatal(err)
 				}
 				return n == 1
@@ -117,7 +140,7 @@ func TestUpDownUp(t *testing.T) {
 				return pg
 			}
 
-			if diff := cmp.Diff([]bool{false, false, false, false, false, false, false}, applied()); diff != "" {
+			if diff := cmp.Diff(all(false), applied()); diff != "" {
 				t.Fatalf("fresh database (-want +got):\n%s", diff)
 			}
 			for round := range 2 {
@@ -125,17 +148,21 @@ func TestUpDownUp(t *testing.T) {
 				if err != nil {
 					t.Fatalf("up (round %d): %v", round, err)
 				}
-				if len(res) != 7 || res[0].Version != 1 || res[1].Version != 2 || res[2].Version != 3 || res[3].Version != 4 || res[4].Version != 5 || res[5].Version != 6 || res[6].Version != 7 {
-					t.Errorf("up applied %+v", res)
+				ok := int64(len(res)) == newest
+				for i, r := range res {
+					ok = ok && r.Version == int64(i+1)
+				}
+				if !ok {
+					t.Errorf("up applied %+v; want 1 to %d in order", res, newest)
 				}
 				if got := bodyTypes(); got != wantBodies("json,json,json") {
 					t.Errorf("after up: push, vars and body of type %s; want json (kept as written)", got)
 				}
-				if got := tables(); got != 7 || !hasClaimedBy() || !hasIdempotencyKey() || !hasRunsCampaign() {
-					t.Errorf("after up: %d of 7 tables, sends.claimed_by %v, campaigns.idempotency_key %v, runs_campaign %v",
-						got, hasClaimedBy(), hasIdempotencyKey(), hasRunsCampaign())
+				if got := tables(); got != 7 || !hasClaimedBy() || !hasIdempotencyKey() || !hasRunsCampaign() || !hasStoreIdentity() {
+					t.Errorf("after up: %d of 7 tables, sends.claimed_by %v, campaigns.idempotency_key %v, runs_campaign %v, store_identity %v",
+						got, hasClaimedBy(), hasIdempotencyKey(), hasRunsCampaign(), hasStoreIdentity())
 				}
-				if diff := cmp.Diff([]bool{true, true, true, true, true, true, true}, applied()); diff != "" {
+				if diff := cmp.Diff(all(true), applied()); diff != "" {
 					t.Errorf("after up (-want +got):\n%s", diff)
 				}
 				if res, err := migrations.Up(ctx, db, dialect); err != nil || len(res) != 0 {
@@ -144,7 +171,13 @@ func TestUpDownUp(t *testing.T) {
 				if round == 1 {
 					break
 				}
-				// Down goes back one version at a time.
+				// Down goes back one version at a time. The steps after
+				// 00007 drop nothing: 00008 keeps store_identity.
+				rollBackNewerThan(t, db, dialect, 7)
+				if got := tables(); got != 7 || !hasStoreIdentity() || bodyTypes() != wantBodies("json,json,json") {
+					t.Errorf("after rolling back the steps after 00007: %d of 7 tables, store_identity %v, push, vars and body of type %s; want every table kept, json",
+						got, hasStoreIdentity(), bodyTypes())
+				}
 				if _, err := migrations.Down(ctx, db, dialect, migrations.KeepData); err != nil {
 					t.Fatalf("down: %v", err)
 				}
@@ -187,7 +220,7 @@ func TestUpDownUp(t *testing.T) {
 				if got := tables(); got != 0 {
 					t.Errorf("after down: %d tables left", got)
 				}
-				if diff := cmp.Diff([]bool{false, false, false, false, false, false, false}, applied()); diff != "" {
+				if diff := cmp.Diff(all(false), applied()); diff != "" {
 					t.Errorf("after down (-want +got):\n%s", diff)
 				}
 			}

@@ -30,7 +30,8 @@ func TestUpSeesANewerSchemaMigratedBetweenItsLocks(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	url := testenv.Postgres(t)
-	migratedStore(t, url) // at version 7, this binary's newest
+	known := newestVersion(t)
+	migratedStore(t, url) // at version known, this binary's newest
 
 	newer, _, err := sqlstore.OpenDB(url)
 	if err != nil {
@@ -97,15 +98,15 @@ func TestUpSeesANewerSchemaMigratedBetweenItsLocks(t *testing.T) {
 	waitFor("the newer tagcast waits for goose's lock",
 		`SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND pid = $1)`, migratorPID)
 
-	// The older binary reads version 7 and releases the lock: the newer
-	// tagcast gets it, migrates to 8 and releases it.
+	// The older binary reads version known and releases the lock: the
+	// newer tagcast gets it, migrates to known+1 and releases it.
 	if _, err := tableLock.ExecContext(ctx, `COMMIT`); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-got; err != nil {
 		t.Fatal(err)
 	}
-	if _, err := migrator.ExecContext(ctx, `INSERT INTO goose_db_version (version_id, is_applied) VALUES (8, true)`); err != nil {
+	if _, err := migrator.ExecContext(ctx, `INSERT INTO goose_db_version (version_id, is_applied) VALUES ($1, true)`, known+1); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := migrator.ExecContext(ctx, `SELECT pg_advisory_unlock($1)`, lock.DefaultLockID); err != nil {
@@ -115,9 +116,10 @@ func TestUpSeesANewerSchemaMigratedBetweenItsLocks(t *testing.T) {
 	select {
 	case err := <-errc:
 		var tooNew *migrations.SchemaTooNewError
-		if !errors.As(err, &tooNew) || tooNew.Version != 8 || tooNew.Known != 7 {
-			t.Errorf("Migrate of a binary knowing up to 7, on a schema another tagcast took to 8 between its version check and its Up = %v; "+
-				"want a *SchemaTooNewError (version 8, known 7): it goes on to run against a schema it does not know", err)
+		if !errors.As(err, &tooNew) || tooNew.Version != known+1 || tooNew.Known != known {
+			t.Errorf("Migrate of a binary knowing up to %d, on a schema another tagcast took to %d between its version check and its Up = %v; "+
+				"want a *SchemaTooNewError (version %d, known %d): it goes on to run against a schema it does not know",
+				known, known+1, err, known+1, known)
 		}
 	case <-time.After(60 * time.Second):
 		t.Fatal("Migrate did not return")

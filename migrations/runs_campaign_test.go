@@ -18,6 +18,7 @@ func TestRunsCampaignIndexReplacesALeftover(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	st := migratedStore(t, testenv.Postgres(t))
+	rollBackNewerThan(t, st.DB(), st.Dialect(), 7)
 	for _, v := range []int64{7, 6, 5} {
 		if res, err := migrations.Down(ctx, st.DB(), st.Dialect(), migrations.KeepData); err != nil || len(res) != 1 || res[0].Version != v {
 			t.Fatalf("down from %d = %v, %v", v, res, err)

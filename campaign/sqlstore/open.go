@@ -222,5 +222,16 @@ func (s *Store) DB() *sql.DB { return s.db }
 // Dialect names the database kind.
 func (s *Store) Dialect() migrations.Dialect { return s.dialect }
 
+// Identity is the store's identity: a random id its migrations drew once
+// (table store_identity). Processes on a shared Redis mark it there, so
+// that two stores never share one Redis database.
+func (s *Store) Identity(ctx context.Context) (string, error) {
+	var id string
+	if err := s.db.QueryRowContext(ctx, `SELECT id FROM store_identity`).Scan(&id); err != nil {
+		return "", fmt.Errorf("sqlstore: read the store's identity: %w", err)
+	}
+	return id, nil
+}
+
 // Close closes the database handle.
 func (s *Store) Close() error { return s.db.Close() }

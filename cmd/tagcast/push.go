@@ -106,6 +106,9 @@ func newAppPusher(ctx context.Context, cfg *config.Config, app *config.App) (p p
 	if err := d.buildStore(ctx); err != nil {
 		return nil, nil, err
 	}
+	if err := d.claimRedis(ctx); err != nil {
+		return nil, nil, err
+	}
 	if err := d.lockGuard(ctx); err != nil {
 		return nil, nil, err
 	}

@@ -375,13 +375,17 @@ func (d *deps) buildClients() error {
 }
 
 // buildCore builds what every role needs after the logger: Redis, the store,
-// the lock that keeps the store's processes on one quota guard (lockGuard),
-// the quota guard and the push clients, in that order.
+// the Redis database's mark as this store's (claimRedis), the lock that
+// keeps the store's processes on one quota guard (lockGuard), the quota
+// guard and the push clients, in that order.
 func (d *deps) buildCore(ctx context.Context, sharedRedis bool) error {
 	if err := d.buildRedis(ctx, sharedRedis); err != nil {
 		return err
 	}
 	if err := d.buildStore(ctx); err != nil {
+		return err
+	}
+	if err := d.claimRedis(ctx); err != nil {
 		return err
 	}
 	if err := d.lockGuard(ctx); err != nil {
