@@ -11,7 +11,10 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -231,6 +234,40 @@ func (s *Store) Identity(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("sqlstore: read the store's identity: %w", err)
 	}
 	return id, nil
+}
+
+// Reidentify draws a new identity for the store on db and returns the old
+// and the new one. A copy of a store (a backup restored for staging, a
+// copied SQLite file) keeps the original's identity, and so could share
+// its Redis database unrefused: reidentify the copy before its first start.
+func Reidentify(ctx context.Context, db *sql.DB, d migrations.Dialect) (oldID, newID string, err error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", "", err
+	}
+	newID = hex.EncodeToString(b[:])
+	update := `UPDATE store_identity SET id = ?`
+	if d == migrations.Postgres {
+		update = `UPDATE store_identity SET id = $1`
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return "", "", fmt.Errorf("draw a new identity: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	switch err := tx.QueryRowContext(ctx, `SELECT id FROM store_identity`).Scan(&oldID); {
+	case errors.Is(err, sql.ErrNoRows):
+		return "", "", errors.New("the store has no identity yet: run `tagcast migrate up` first")
+	case err != nil:
+		return "", "", fmt.Errorf("read the store's identity (run `tagcast migrate up` first): %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, update, newID); err != nil {
+		return "", "", fmt.Errorf("draw a new identity: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return "", "", fmt.Errorf("draw a new identity: %w", err)
+	}
+	return oldID, newID, nil
 }
 
 // Close closes the database handle.

@@ -17,7 +17,7 @@ import (
 	"github.com/tagcast/tagcast/migrations"
 )
 
-// newMigrateCmd is `tagcast migrate up|down|status`: the embedded schema
+// newMigrateCmd is `tagcast migrate up|down|status|reidentify`: the embedded schema
 // migrations on the configured database (database.url, TAGCAST_DATABASE_URL,
 // or --database).
 func newMigrateCmd(g *globals) *cobra.Command {
@@ -110,6 +110,7 @@ func newMigrateCmd(g *globals) *cobra.Command {
 			return err
 		}),
 		down,
+		reidentify(run),
 		run("status", "list the migrations, whether each is applied, and any applied version this tagcast does not know", func(ctx context.Context, w io.Writer, h *dbHandle) error {
 			st, err := migrations.Status(ctx, h.db, h.dialect)
 			if err != nil {
@@ -131,6 +132,30 @@ func newMigrateCmd(g *globals) *cobra.Command {
 		}),
 	)
 	return cmd
+}
+
+// reidentify is `tagcast migrate reidentify`: a new identity for a copy of
+// a store.
+func reidentify(run func(name, short string, fn func(ctx context.Context, w io.Writer, db *dbHandle) error) *cobra.Command) *cobra.Command {
+	c := run("reidentify", "draw a new identity for this store (a copy of another store, before its first start)",
+		func(ctx context.Context, w io.Writer, h *dbHandle) error {
+			oldID, newID, err := sqlstore.Reidentify(ctx, h.db, h.dialect)
+			if err != nil {
+				return err
+			}
+			if h.json {
+				return writeJSON(w, map[string]string{"old": oldID, "new": newID})
+			}
+			_, err = fmt.Fprintf(w, "store identity %s replaced by %s (%s)\n", oldID, newID, h.dialect)
+			return err
+		})
+	c.Long = "Draw a new identity for the store. Every process on a shared Redis marks its database with its\n" +
+		"store's identity (key tagcast:store) and refuses a database another store marked, so that two\n" +
+		"deployments never share one. A copy of a store (a backup restored for staging, a copied SQLite\n" +
+		"file) keeps the original's identity, and the check cannot tell them apart: run this on the copy\n" +
+		"before its first start. Not on a store whose processes run: restarted, they would find their\n" +
+		"Redis database marked with the old identity and refuse it."
+	return c
 }
 
 // sqliteDirExists says, naming both, when the directory of the SQLite

@@ -17,7 +17,7 @@ import (
 func TestMigrateNeverPrintsPasswordWithAt(t *testing.T) {
 	t.Parallel()
 	url := "postgres://tagcast:p@ss-SECRET-tail@" + testenv.FreeAddr(t) + "/tagcast?sslmode=disable&connect_timeout=2"
-	for _, sub := range []string{"up", "down", "status"} {
+	for _, sub := range []string{"up", "down", "status", "reidentify"} {
 		r := runTagcast(t, cliEnv{}, "migrate", sub, "--database", url)
 		if r.code == 0 {
 			t.Errorf("migrate %s: exit 0 on an unreachable database: %s", sub, r)

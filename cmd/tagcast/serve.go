@@ -103,6 +103,11 @@ func startProcess(ctx context.Context, d *deps, roles roleSet, opts roleOptions)
 	// would be refused, the Redis client is closed with the dependencies.
 	enq := asynq.NewClientFromRedisClient(d.rdb)
 	inspector := asynq.NewInspectorFromRedisClient(d.rdb)
+	if d.storeID != "" {
+		// A Redis flushed or restarted empty loses the store's mark:
+		// put it back, and stop if another store took the database.
+		p.goPart("redis mark", d.keepRedisMark)
+	}
 	if check := d.guardLockCheck; check != nil {
 		// A lock lost with its PostgreSQL session (a restart, a fail-over,
 		// a proxy dropping the connection) may be taken by a process on

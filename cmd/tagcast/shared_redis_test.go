@@ -34,25 +34,8 @@ func TestTwoStoresOnOneRedisAreRefused(t *testing.T) {
 	srv := httptest.NewServer(emu)
 	t.Cleanup(srv.Close)
 	redisURL := testenv.Redis(t).URL() // one Redis, two deployments
-	deployment := func(key string) (cfgPath, addr string) {
-		addr = testenv.FreeAddr(t)
-		db := "sqlite://" + filepath.Join(t.TempDir(), "tagcast.db")
-		return writeFile(t, "tagcast.yaml", fmt.Sprintf(`apps:
-  - name: main
-    app_key: %s
-    app_secret_env: MAIN_SECRET
-    hosts: [%q]
-    timeout: 5s
-redis: {url: %q}
-database: {url: %q}
-admin: {addr: %q, server: "http://%s", tokens_env: ROLE_TOKENS, token_env: ROLE_TOKEN}
-worker: {shutdown_timeout: 10s, inline_wait: 1s}
-scheduler: {interval: 200ms}
-log: {level: info, format: json}
-`, key, srv.URL, redisURL, db, addr, addr)), addr
-	}
-	cfgA, addrA := deployment("key-a")
-	cfgB, _ := deployment("key-b")
+	cfgA, addrA := deploymentOn(t, "key-a", srv.URL, redisURL)
+	cfgB, _ := deploymentOn(t, "key-b", srv.URL, redisURL)
 
 	// A spends its hour: two pushes of key-a.
 	for i := range 2 {
@@ -88,4 +71,26 @@ log: {level: info, format: json}
 	if code := a.stop(t); code != 0 {
 		t.Logf("A exit %d", code)
 	}
+}
+
+// deploymentOn writes the configuration of one deployment: app "main" with
+// App Key key on the emulator at emuURL, the Redis at redisURL, a SQLite
+// store of its own and an admin API on a free port (returned).
+func deploymentOn(t *testing.T, key, emuURL, redisURL string) (cfgPath, addr string) {
+	t.Helper()
+	addr = testenv.FreeAddr(t)
+	db := "sqlite://" + filepath.Join(t.TempDir(), "tagcast.db")
+	return writeFile(t, "tagcast.yaml", fmt.Sprintf(`apps:
+  - name: main
+    app_key: %s
+    app_secret_env: MAIN_SECRET
+    hosts: [%q]
+    timeout: 5s
+redis: {url: %q}
+database: {url: %q}
+admin: {addr: %q, server: "http://%s", tokens_env: ROLE_TOKENS, token_env: ROLE_TOKEN}
+worker: {shutdown_timeout: 10s, inline_wait: 1s}
+scheduler: {interval: 200ms}
+log: {level: info, format: json}
+`, key, emuURL, redisURL, db, addr, addr)), addr
 }

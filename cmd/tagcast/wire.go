@@ -88,6 +88,9 @@ type deps struct {
 	newRedisClient func() redis.UniversalClient
 
 	store *sqlstore.Store
+	// storeID is the store's identity, marked in a shared Redis
+	// (claimRedis).
+	storeID string
 	// guardLockCheck tells whether the store's guard lock is still held
 	// (nil where it cannot be lost: a flock, or no lock).
 	guardLockCheck func(context.Context) error
