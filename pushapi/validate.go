@@ -133,8 +133,10 @@ func (p problems) err() error {
 // *ValidationError listing all violations at once:
 //   - platform: required, each "ios" or "android" (lowercase), no duplicates;
 //   - fromuserid: required, 1..64 bytes;
-//   - audience: at most 1000 userid, 20 tag, 20 tag_or, no empty items, and it
-//     must select somebody (is_to_all, userid, tag, tag_or or packageName);
+//   - audience: it must select somebody (is_to_all, userid, tag, tag_or or
+//     packageName); unless is_to_all is true, at most 1000 userid, 20 tag,
+//     20 tag_or and no empty items (is_to_all: true ignores the other
+//     conditions, so their values are not checked, only sent as they are);
 //   - message: required; content required and at most 128 KB; objectName a
 //     built-in type (BuiltinObjectNames) or a custom one not starting with
 //     "RC:" of at most 32 characters; built-in types' content a JSON object
@@ -266,6 +268,14 @@ func (r *Request) validatePlatform(p *problems) {
 }
 
 func (a *Audience) validate(p *problems) {
+	if a.IsToAll {
+		// push-by-tag.txt: "If is_to_all is true, other conditions are
+		// ignored"; userid, tag and tag_or are each "Invalid if is_to_all
+		// is true". The service pushes to all users whatever they hold, so
+		// their limits do not apply. (Their text is still checked as valid
+		// UTF-8 without NUL, by checkUTF8: it is sent.)
+		return
+	}
 	checkList := func(name string, items []string, limit int) {
 		if len(items) > limit {
 			p.add("audience."+name, CodeParam, "at most %d items, got %d", limit, len(items))
@@ -279,7 +289,7 @@ func (a *Audience) validate(p *problems) {
 	checkList("userid", a.UserID, MaxUserIDs)
 	checkList("tag", a.Tag, MaxAudienceTags)
 	checkList("tag_or", a.TagOr, MaxAudienceTags)
-	if !a.IsToAll && len(a.UserID) == 0 && len(a.Tag) == 0 && len(a.TagOr) == 0 && a.PackageName == "" {
+	if len(a.UserID) == 0 && len(a.Tag) == 0 && len(a.TagOr) == 0 && a.PackageName == "" {
 		p.add("audience", CodeParam, "selects nobody: set userid, tag, tag_or or packageName, or is_to_all: true")
 	}
 }
