@@ -261,9 +261,9 @@ func refuseNewer(ctx context.Context, p *goose.Provider) error {
 
 // Result is one applied or rolled-back migration.
 type Result struct {
-	Version  int64
-	Name     string
-	Duration string
+	Version  int64  `json:"version"`
+	Name     string `json:"name"`
+	Duration string `json:"duration"`
 }
 
 func results(rs ...*goose.MigrationResult) []Result {

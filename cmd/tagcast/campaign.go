@@ -621,15 +621,21 @@ second run is a second retry.`,
 				freshSends += r.Reset
 				fmt.Fprintf(cmd.OutOrStdout(), "run %d: %s reset for sending\n", r.RunID, plural(r.Reset, "send"))
 			}
+			// --unknown re-sends what the service may have delivered: said,
+			// as the JSON's "unknown" says it.
+			again := "will be sent again"
+			if res.Unknown && freshSends > 0 {
+				again += ", including unknown sends, which may already have been delivered"
+			}
 			switch {
 			case earlier == 0:
-				fmt.Fprintf(cmd.OutOrStdout(), "campaign %d: %s in %s will be sent again\n", id, plural(freshSends, "send"), plural(fresh, "run"))
+				fmt.Fprintf(cmd.OutOrStdout(), "campaign %d: %s in %s %s\n", id, plural(freshSends, "send"), plural(fresh, "run"), again)
 			case fresh == 0:
 				fmt.Fprintf(cmd.OutOrStdout(), "campaign %d: nothing more re-opened; this retry re-opened %s earlier (not re-opened again: `tagcast campaign show %d` says what became of them)\n",
 					id, plural(earlier, "run"), id)
 			default:
-				fmt.Fprintf(cmd.OutOrStdout(), "campaign %d: %s in %s will be sent again; this retry re-opened %s more earlier (not re-opened again: `tagcast campaign show %d` says what became of them)\n",
-					id, plural(freshSends, "send"), plural(fresh, "run"), plural(earlier, "run"), id)
+				fmt.Fprintf(cmd.OutOrStdout(), "campaign %d: %s in %s %s; this retry re-opened %s more earlier (not re-opened again: `tagcast campaign show %d` says what became of them)\n",
+					id, plural(freshSends, "send"), plural(fresh, "run"), again, plural(earlier, "run"), id)
 			}
 			for _, w := range res.Warnings {
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", w)

@@ -55,6 +55,53 @@ func (g *globals) loadClientConfig(overrides ...func(*config.Config) error) (*co
 	return g.loadValidated((*config.Config).ValidateWithoutSecrets, overrides...)
 }
 
+// loadAppConfig is loadConfig for a command that calls the push service as
+// one app, --app name (tags, push send): the configuration is checked
+// without the App Secrets (loadClientConfig), then only that app's secret
+// must resolve, so another app's unset variable is no problem here. A
+// missing secret is refused as loadConfig refuses it, naming its variable.
+func (g *globals) loadAppConfig(name string, overrides ...func(*config.Config) error) (*config.Config, *config.App, error) {
+	cfg, err := g.loadClientConfig(overrides...)
+	if err != nil {
+		return nil, nil, err
+	}
+	app, err := appFromFlag(cfg, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := appSecretProblems(cfg, app); err != nil {
+		return nil, nil, &exitError{code: 1, err: err}
+	}
+	return cfg, app, nil
+}
+
+// appSecretProblems is nil, or the *config.ValidationError of Validate
+// limited to app's problems: with ValidateWithoutSecrets passed, those are
+// its secret's (variable not set or empty, file unreadable), worded as
+// Validate words them and never quoting the secret.
+func appSecretProblems(cfg *config.Config, app *config.App) error {
+	var ve *config.ValidationError
+	if err := cfg.Validate(); !errors.As(err, &ve) {
+		return err
+	}
+	var prefix string
+	for i := range cfg.Apps {
+		if &cfg.Apps[i] == app {
+			prefix = fmt.Sprintf("apps[%d].", i)
+		}
+	}
+	var mine []config.Problem
+	for _, p := range ve.Problems {
+		if prefix != "" && strings.HasPrefix(p.Path, prefix) {
+			mine = append(mine, p)
+		}
+	}
+	if len(mine) == 0 {
+		return nil
+	}
+	return &config.ValidationError{Source: ve.Source, Problems: mine}
+}
+
 func (g *globals) loadValidated(validate func(*config.Config) error, overrides ...func(*config.Config) error) (*config.Config, error) {
 	cfg, err := g.loadFile(g.configFile())
 	if err != nil {

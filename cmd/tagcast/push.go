@@ -56,8 +56,15 @@ when the body is invalid, 0 and "valid" otherwise. No configuration is needed.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			_, problems, err := g.readPushBody(args[0])
-			if err != nil {
+			switch {
+			case err != nil && g.output == "json":
+				// Unreadable, or not JSON/YAML: still a report on stdout,
+				// as config check prints one, for the tools that read it.
+				problems = []pushapi.FieldError{{Path: "(file)", Rule: err.Error()}}
+			case err != nil:
 				return &exitError{code: 1, err: err}
+			case problems == nil:
+				problems = []pushapi.FieldError{} // "problems": [], not null
 			}
 			report := pushValidateReport{File: args[0], Valid: len(problems) == 0, Problems: problems}
 			out := cmd.OutOrStdout()
@@ -166,11 +173,7 @@ request was written) the service may have sent it; check before sending again,
 every push costs quota.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := g.loadConfig()
-			if err != nil {
-				return err
-			}
-			app, err := appFromFlag(cfg, appName)
+			cfg, app, err := g.loadAppConfig(appName)
 			if err != nil {
 				return err
 			}

@@ -57,7 +57,9 @@ func newQuotaUnblockCmd(g *globals) *cobra.Command {
 		Long: `Lifts the block the service's answer put on an app: a 429/1008 (until the next
 window boundary) or a Retry-After on a 5xx, 1000 or 1050 (up to 25 hours). For a block
 the service no longer means, a proxy's Retry-After of a day say. The windows' counts
-are kept; if the service still refuses, its next answer blocks the app again.`,
+are kept; if the service still refuses, its next answer blocks the app again.
+Says whether a block was lifted (and until when it held the app) or the app
+was not blocked, then shows the app's quota.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if appName == "" {
@@ -67,18 +69,39 @@ are kept; if the service still refuses, its next answer blocks the app again.`,
 			if err != nil {
 				return err
 			}
+			// The API answers the quota after only: the block lifted is
+			// read first, to say what the unblock did.
+			before, err := appQuota(cmd, appName, "quota unblock", func() (quota.Status, error) { return client.AppQuota(cmd.Context(), appName) })
+			if err != nil {
+				return err
+			}
 			st, err := appQuota(cmd, appName, "quota unblock", func() (quota.Status, error) { return client.UnblockQuota(cmd.Context(), appName) })
 			if err != nil {
 				return err
 			}
+			rep := unblockReport{Status: st, Lifted: !before.BlockedUntil.IsZero(), LiftedBlockUntil: before.BlockedUntil}
 			if g.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), st)
+				return writeJSON(cmd.OutOrStdout(), rep)
+			}
+			if rep.Lifted {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: block lifted (it held the app until %s)\n", st.App, rep.LiftedBlockUntil.Format(time.RFC3339))
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: not blocked; nothing to lift\n", st.App)
 			}
 			return printQuota(cmd.OutOrStdout(), []quota.Status{st})
 		},
 	}
 	cmd.Flags().StringVar(&appName, "app", "", "the app to unblock")
 	return cmd
+}
+
+// unblockReport is `quota unblock --output json`: the app's quota after
+// the unblock, and whether it lifted a block (read just before) and until
+// when that block would have held the app.
+type unblockReport struct {
+	quota.Status
+	Lifted           bool      `json:"lifted"`
+	LiftedBlockUntil time.Time `json:"lifted_block_until,omitzero"`
 }
 
 func newQuotaStatusCmd(g *globals) *cobra.Command {

@@ -72,7 +72,7 @@ func TestCampaignRetryAfterLostAnswer(t *testing.T) {
 		fmt.Sprintf("run %d: 1 send re-opened earlier under idempotency key %s (not re-opened again)", runs[0], m[1]),
 		fmt.Sprintf("run %d: 1 send re-opened earlier", runs[1]),
 		fmt.Sprintf("run %d: 1 send reset for sending\n", runs[2]),
-		fmt.Sprintf("campaign %d: 1 send in 1 run will be sent again; this retry re-opened 2 runs more earlier (not re-opened again: `tagcast campaign show %d` says", c.ID, c.ID),
+		fmt.Sprintf("campaign %d: 1 send in 1 run will be sent again, including unknown sends, which may already have been delivered; this retry re-opened 2 runs more earlier (not re-opened again: `tagcast campaign show %d` says", c.ID, c.ID),
 	} {
 		if r.code != 0 || !strings.Contains(r.stdout, want) {
 			t.Errorf("retry run again with the key: %s; want %q", r, want)

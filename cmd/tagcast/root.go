@@ -78,6 +78,7 @@ func newRootCmd(env environment) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.configPath, "config", "", "config file (default tagcast.yaml when present)")
 	root.PersistentFlags().StringVarP(&g.output, "output", "o", "table", "output format: table or json")
 
+	root.SetHelpCommand(newHelpCmd())
 	root.AddCommand(newVersionCmd(g))
 	// Subcommands register here, one line each.
 	registerCommands(root, g)
@@ -102,6 +103,44 @@ func explainArgs(cmd *cobra.Command) {
 	}
 	for _, sub := range cmd.Commands() {
 		explainArgs(sub)
+	}
+}
+
+// newHelpCmd is `tagcast help [COMMAND...]`: cobra's own, except that an
+// unknown topic is a usage error (exit 2, on stderr) as an unknown command
+// is, not its usage on stdout with exit 0.
+func newHelpCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		Long: `Help provides help for any command in the application.
+Simply type tagcast help [path to command] for full details.`,
+		Args: cobra.ArbitraryArgs,
+		ValidArgsFunction: func(c *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			cmd, _, err := c.Root().Find(args)
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			var completions []cobra.Completion
+			for _, sub := range cmd.Commands() {
+				if sub.IsAvailableCommand() && strings.HasPrefix(sub.Name(), toComplete) {
+					completions = append(completions, cobra.CompletionWithDesc(sub.Name(), sub.Short))
+				}
+			}
+			return completions, cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			cmd, rest, err := c.Root().Find(args)
+			if err != nil || len(rest) > 0 {
+				return usageError("unknown help topic %q; see %s --help", strings.Join(args, " "), c.Root().Name())
+			}
+			if cmd.Context() == nil {
+				cmd.SetContext(c.Context())
+			}
+			cmd.InitDefaultHelpFlag()    // its --help flag is listed
+			cmd.InitDefaultVersionFlag() // and --version, where there is one
+			return cmd.Help()
+		},
 	}
 }
 

@@ -26,11 +26,7 @@ func newTagsCmd(g *globals) *cobra.Command {
 // tagClient builds the pushapi client of the app named by --app. The tag
 // APIs do not count against the push quota, so no guard is involved.
 func (g *globals) tagClient(appName string) (*pushapi.Client, *config.App, error) {
-	cfg, err := g.loadConfig()
-	if err != nil {
-		return nil, nil, err
-	}
-	app, err := appFromFlag(cfg, appName)
+	_, app, err := g.loadAppConfig(appName)
 	if err != nil {
 		return nil, nil, err
 	}
