@@ -540,13 +540,11 @@ func downSection(migration string) string {
 	return down
 }
 
-// droppedColumns are the columns the Down section of a migration file
-// drops (ALTER TABLE t DROP COLUMN c, one per statement), less those of
-// tables it drops whole
-// (droppedTables counts their rows) and those a line of the section marks
-// expendable (-- tagcast:expendable table.column, with the reason: data
-// no promise rests on, such as a diagnostic).
-func droppedColumns(migration string) []TableRows {
+// downSkipping is the Down section of a migration file, and what the
+// column checks skip in it: the columns a line marks expendable
+// ("table.column") and the tables it drops whole ("table": droppedTables
+// counts their rows).
+func downSkipping(migration string) (string, map[string]bool) {
 	down := downSection(migration)
 	skip := map[string]bool{}
 	for _, m := range expendable.FindAllStringSubmatch(down, -1) {
@@ -555,6 +553,17 @@ func droppedColumns(migration string) []TableRows {
 	for _, t := range droppedTables(migration) {
 		skip[t] = true
 	}
+	return down, skip
+}
+
+// droppedColumns are the columns the Down section of a migration file
+// drops (ALTER TABLE t DROP COLUMN c, one per statement), less those of
+// tables it drops whole
+// (droppedTables counts their rows) and those a line of the section marks
+// expendable (-- tagcast:expendable table.column, with the reason: data
+// no promise rests on, such as a diagnostic).
+func droppedColumns(migration string) []TableRows {
+	down, skip := downSkipping(migration)
 	down = sqlComment.ReplaceAllString(down, "")
 	var out []TableRows
 	for _, m := range dropColumn.FindAllStringSubmatch(down, -1) {
@@ -576,14 +585,7 @@ func droppedColumns(migration string) []TableRows {
 // the numbers of JSON kept as written. Less those of tables it drops whole
 // and those a line of the section marks expendable, as droppedColumns.
 func castColumns(migration string) []TableRows {
-	down := downSection(migration)
-	skip := map[string]bool{}
-	for _, m := range expendable.FindAllStringSubmatch(down, -1) {
-		skip[unquote(m[1])+"."+unquote(m[2])] = true
-	}
-	for _, t := range droppedTables(migration) {
-		skip[t] = true
-	}
+	down, skip := downSkipping(migration)
 	var out []TableRows
 	for _, stmt := range strings.Split(sqlComment.ReplaceAllString(down, ""), ";") {
 		m := alterTable.FindStringSubmatch(stmt)
