@@ -236,8 +236,8 @@ func testCampaignOperations(t *testing.T, b bundle) {
 	if c, err = b.client.ResumeCampaign(ctx, ids[1]); err != nil || c.Status != campaign.CampaignActive {
 		t.Errorf("resume: %v %v", c.Status, err)
 	}
-	if c, err = b.client.CancelCampaign(ctx, ids[1]); err != nil || c.Status != campaign.CampaignCancelled || c.NextRunAt != nil {
-		t.Errorf("cancel: %v %v %v", c.Status, c.NextRunAt, err)
+	if cc, err := b.client.CancelCampaign(ctx, ids[1]); err != nil || cc.Status != campaign.CampaignCancelled || cc.NextRunAt != nil {
+		t.Errorf("cancel: %v %v %v", cc.Status, cc.NextRunAt, err)
 	}
 	_, err = b.client.ResumeCampaign(ctx, ids[1])
 	wantStatus(err, 409, "resume a cancelled campaign")

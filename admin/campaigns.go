@@ -322,21 +322,28 @@ func (s *Server) operate(op string) http.HandlerFunc {
 		if s.refuseQuery(w, r) {
 			return
 		}
-		var c campaign.Campaign
+		var (
+			c    campaign.Campaign
+			body any
+		)
 		switch op {
 		case "pause":
 			c, err = s.opts.Operations.Pause(r.Context(), id)
+			body = c
 		case "resume":
 			c, err = s.opts.Operations.Resume(r.Context(), id)
+			body = c
 		default:
-			c, err = s.opts.Operations.Cancel(r.Context(), id)
+			var cc campaign.Cancellation
+			cc, err = s.opts.Operations.Cancel(r.Context(), id)
+			c, body = cc.Campaign, cc
 		}
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
 		s.log.Info().Str("request_id", requestID(r)).Int64("campaign", id).Str("operation", op).Str("status", string(c.Status)).Msg("campaign " + op)
-		s.writeJSON(w, r, http.StatusOK, c)
+		s.writeJSON(w, r, http.StatusOK, body)
 	}
 }
 

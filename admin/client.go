@@ -355,9 +355,12 @@ func (c *Client) ResumeCampaign(ctx context.Context, id int64) (campaign.Campaig
 	return c.operate(ctx, id, "resume")
 }
 
-// CancelCampaign cancels a campaign.
-func (c *Client) CancelCampaign(ctx context.Context, id int64) (campaign.Campaign, error) {
-	return c.operate(ctx, id, "cancel")
+// CancelCampaign cancels a campaign; the answer says how many of its runs
+// and unsent sends the cancel cancelled.
+func (c *Client) CancelCampaign(ctx context.Context, id int64) (campaign.Cancellation, error) {
+	var out campaign.Cancellation
+	err := c.do(ctx, http.MethodPost, fmt.Sprintf("/v1/campaigns/%d/cancel", id), nil, "", nil, &out)
+	return out, err
 }
 
 func (c *Client) operate(ctx context.Context, id int64, op string) (campaign.Campaign, error) {

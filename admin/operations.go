@@ -12,7 +12,7 @@ import (
 type OperationsStore interface {
 	Pause(ctx context.Context, id int64, now time.Time) (campaign.Campaign, error)
 	Resume(ctx context.Context, id int64, now time.Time) (campaign.Campaign, error)
-	Cancel(ctx context.Context, id int64, now time.Time) (campaign.Campaign, error)
+	Cancel(ctx context.Context, id int64, now time.Time) (campaign.Cancellation, error)
 	ResetForRetry(ctx context.Context, runID int64, opts campaign.RetryOptions, now time.Time) (int, error)
 }
 
@@ -47,8 +47,9 @@ func (o StoreOperations) Resume(ctx context.Context, id int64) (campaign.Campaig
 	return o.Store.Resume(ctx, id, o.now())
 }
 
-// Cancel cancels the campaign, its unfinished runs and their unsent sends.
-func (o StoreOperations) Cancel(ctx context.Context, id int64) (campaign.Campaign, error) {
+// Cancel cancels the campaign, its unfinished runs and their unsent sends,
+// and says how many of each.
+func (o StoreOperations) Cancel(ctx context.Context, id int64) (campaign.Cancellation, error) {
 	return o.Store.Cancel(ctx, id, o.now())
 }
 

@@ -54,7 +54,9 @@ type Operations interface {
 	// Resume re-activates a paused campaign; the missed-fire policy applies
 	// to what fell in the pause.
 	Resume(ctx context.Context, id int64) (campaign.Campaign, error)
-	Cancel(ctx context.Context, id int64) (campaign.Campaign, error)
+	// Cancel cancels the campaign, its unfinished runs and their unsent
+	// sends, and returns how many runs and sends it cancelled.
+	Cancel(ctx context.Context, id int64) (campaign.Cancellation, error)
 	// Retry re-opens a settled run: its failed and expired sends (and
 	// unknown ones when opts.Unknown) go back to pending and the run is
 	// sent again. It returns the number of sends reset; none is an error

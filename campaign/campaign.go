@@ -108,6 +108,16 @@ type Campaign struct {
 	UpdatedAt time.Time  `json:"updated_at"`
 }
 
+// Cancellation is what a cancel did: the campaign as it now is and, counted
+// in the cancel's own transaction, the unfinished runs and the unsent
+// (pending and retry_wait) sends it cancelled. Sends in flight are not
+// counted: their workers record their outcome.
+type Cancellation struct {
+	Campaign
+	CancelledRuns  int `json:"cancelled_runs"`
+	CancelledSends int `json:"cancelled_sends"`
+}
+
 // Run is one fire of a campaign at one scheduled instant. (campaign,
 // scheduled_for) is unique, so a fire exists at most once.
 type Run struct {

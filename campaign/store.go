@@ -139,10 +139,11 @@ type Store interface {
 	ResolveStaleSends(ctx context.Context, now time.Time) ([]Send, error)
 
 	// Pause, Resume and Cancel change a campaign's status. Cancel also
-	// cancels its unfinished runs and their pending and retry_wait sends.
+	// cancels its unfinished runs and their pending and retry_wait sends,
+	// and returns how many of each it cancelled (in the same transaction).
 	Pause(ctx context.Context, id int64, now time.Time) (Campaign, error)
 	Resume(ctx context.Context, id int64, now time.Time) (Campaign, error)
-	Cancel(ctx context.Context, id int64, now time.Time) (Campaign, error)
+	Cancel(ctx context.Context, id int64, now time.Time) (Cancellation, error)
 
 	// SentBetween is the quota ledger: the sent_at of every attempt of the
 	// app's sends that reached or may have reached the service (sent and

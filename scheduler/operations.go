@@ -90,13 +90,14 @@ func (o *Operations) Resume(ctx context.Context, id int64) (campaign.Campaign, e
 
 // Cancel stops a campaign for good: no more fires, its unfinished runs and
 // unsent sends are cancelled (a worker holding one stops before its next
-// send; a send already in flight still records its outcome).
-func (o *Operations) Cancel(ctx context.Context, id int64) (campaign.Campaign, error) {
+// send; a send already in flight still records its outcome). It returns
+// how many runs and unsent sends the cancel cancelled.
+func (o *Operations) Cancel(ctx context.Context, id int64) (campaign.Cancellation, error) {
 	c, err := o.cfg.Store.Cancel(ctx, id, o.cfg.Clock.Now())
 	if err != nil {
 		return c, err
 	}
-	o.cfg.Logger.Info().Int64("campaign", id).Msg("campaign cancelled")
+	o.cfg.Logger.Info().Int64("campaign", id).Int("cancelled_runs", c.CancelledRuns).Int("cancelled_sends", c.CancelledSends).Msg("campaign cancelled")
 	return c, nil
 }
 

@@ -586,29 +586,46 @@ func (s *Store) Resume(ctx context.Context, id int64, now time.Time) (campaign.C
 	return out, err
 }
 
-// Cancel cancels a campaign, its unfinished runs and their unsent sends.
-// Sends in flight finish; their outcome is still recorded.
-func (s *Store) Cancel(ctx context.Context, id int64, now time.Time) (campaign.Campaign, error) {
-	var out campaign.Campaign
+// Cancel cancels a campaign, its unfinished runs and their unsent sends,
+// and counts them. Sends in flight finish; their outcome is still recorded.
+func (s *Store) Cancel(ctx context.Context, id int64, now time.Time) (campaign.Cancellation, error) {
+	var out campaign.Cancellation
 	err := s.inTx(ctx, func(tx *sql.Tx) (err error) {
-		if out, err = s.moveCampaign(ctx, tx, id, campaign.CampaignCancelled, now, ", next_run_at = NULL"); err != nil {
+		if out.Campaign, err = s.moveCampaign(ctx, tx, id, campaign.CampaignCancelled, now, ", next_run_at = NULL"); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE runs SET status = 'cancelled', finished_at = ?, updated_at = ?
-			WHERE campaign_id = ? AND status IN (`+inList(campaign.AllowedFrom(campaign.RunCancelled))+`)`), s.ts(now), s.ts(now), id); err != nil {
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE runs SET status = 'cancelled', finished_at = ?, updated_at = ?
+			WHERE campaign_id = ? AND status IN (`+inList(campaign.AllowedFrom(campaign.RunCancelled))+`)`), s.ts(now), s.ts(now), id)
+		if err != nil {
+			return fmt.Errorf("campaign %d: cancel runs: %w", id, err)
+		}
+		if out.CancelledRuns, err = affected(res); err != nil {
 			return fmt.Errorf("campaign %d: cancel runs: %w", id, err)
 		}
 		// Sends in flight are their workers' (the outcome is recorded; one
 		// given back to wait ends cancelled then): only waiting ones here.
 		waiting := slices.DeleteFunc(campaign.AllowedFrom(campaign.SendCancelled), func(st campaign.SendStatus) bool { return st == campaign.SendInFlight })
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE sends SET status = 'cancelled', last_message = ?, updated_at = ?
+		res, err = tx.ExecContext(ctx, s.q(`UPDATE sends SET status = 'cancelled', last_message = ?, updated_at = ?
 			WHERE campaign_id = ? AND status IN (`+inList(waiting)+`)`),
-			"campaign cancelled", s.ts(now), id); err != nil {
+			"campaign cancelled", s.ts(now), id)
+		if err != nil {
+			return fmt.Errorf("campaign %d: cancel sends: %w", id, err)
+		}
+		if out.CancelledSends, err = affected(res); err != nil {
 			return fmt.Errorf("campaign %d: cancel sends: %w", id, err)
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return campaign.Cancellation{Campaign: out.Campaign}, err // rolled back: nothing was cancelled
+	}
+	return out, nil
+}
+
+// affected is the number of rows res changed.
+func affected(res sql.Result) (int, error) {
+	n, err := res.RowsAffected()
+	return int(n), err
 }
 
 // SentBetween is the quota ledger of one app in [from, to).

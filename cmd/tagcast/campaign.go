@@ -479,25 +479,39 @@ func newCampaignOpCmd(g *globals, op, short string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var c campaign.Campaign
+			var (
+				c    campaign.Campaign
+				out  any    // the -o json answer
+				note string // what a cancel cancelled
+			)
 			switch op {
 			case "pause":
 				c, err = client.PauseCampaign(cmd.Context(), id)
+				out = c
 			case "resume":
 				c, err = client.ResumeCampaign(cmd.Context(), id)
+				out = c
 			default:
-				c, err = client.CancelCampaign(cmd.Context(), id)
+				var cc campaign.Cancellation
+				cc, err = client.CancelCampaign(cmd.Context(), id)
+				c, out, note = cc.Campaign, cc, cancelledNote(cc)
 			}
 			if err != nil {
 				return adminFailed(cmd, "campaign "+op+" "+args[0], err)
 			}
 			if g.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), c)
+				return writeJSON(cmd.OutOrStdout(), out)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "campaign %d (%s): %s, next run %s%s\n", c.ID, c.Name, c.Status, timeOrDash(c.NextRunAt), missedNote(c))
+			fmt.Fprintf(cmd.OutOrStdout(), "campaign %d (%s): %s, next run %s%s%s\n", c.ID, c.Name, c.Status, timeOrDash(c.NextRunAt), missedNote(c), note)
 			return nil
 		},
 	}
+}
+
+// cancelledNote says what a cancel did: the unfinished runs and unsent
+// sends it cancelled (a send in flight is not one: its outcome is recorded).
+func cancelledNote(cc campaign.Cancellation) string {
+	return fmt.Sprintf("; %s and %s cancelled", plural(cc.CancelledRuns, "run"), plural(cc.CancelledSends, "unsent send"))
 }
 
 // missedNote explains an active campaign's next run that was already past
