@@ -159,7 +159,14 @@ func (p *process) goPart(name string, fn func(ctx context.Context) error) {
 	go func() {
 		defer close(done)
 		if err := fn(ctx); err != nil && ctx.Err() == nil {
-			p.fatal <- fmt.Errorf("%s: %w", name, err)
+			err = fmt.Errorf("%s: %w", name, err)
+			select {
+			case p.fatal <- err: // the first few stop the process; wait reads one
+			default:
+				// The process is stopping already: a part that failed
+				// beside the others must not block (stop waits for it).
+				p.d.log.Error().Err(err).Msg("a part stopped")
+			}
 		} else if err != nil {
 			stopErr = err
 		}
