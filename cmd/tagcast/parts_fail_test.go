@@ -32,7 +32,10 @@ func TestStopReturnsWhenManyPartsFailAtOnce(t *testing.T) {
 	stopped := make(chan error, 1)
 	go func() { stopped <- p.stop() }()
 	select {
-	case <-stopped:
+	case err := <-stopped:
+		if err != nil {
+			t.Errorf("stop: %v, want nil (the failures were reported on p.fatal, not by stop)", err)
+		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("stop still waiting 10 s after six parts failed: a failed part is blocked reporting")
 	}
