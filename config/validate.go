@@ -64,8 +64,10 @@ type validator struct {
 	// its rule together with the one at its path.
 	about [][]string
 	// withoutSecrets leaves out what the App Secrets' variables and files
-	// hold (ValidateWithoutSecrets).
+	// hold (ValidateWithoutSecrets), but for the app named secretOf
+	// (ValidateForApp).
 	withoutSecrets bool
+	secretOf       string
 	// fileLists are the file's lists that Load dropped items of
 	// (Config.fileLists).
 	fileLists map[string]fileList
@@ -113,6 +115,19 @@ func (c *Config) Validate() error {
 // too (one of app_secret_env and app_secret_file, a valid variable name).
 func (c *Config) ValidateWithoutSecrets() error {
 	return c.validate(&validator{withoutSecrets: true})
+}
+
+// ValidateForApp is Validate for a process that calls the push service as
+// the one app named name (tags, push send): only that app's secret must
+// resolve; another app's unset variable is no problem there.
+func (c *Config) ValidateForApp(name string) error {
+	return c.validate(&validator{withoutSecrets: true, secretOf: name})
+}
+
+// checksSecret says whether the validation checks what the secret of the
+// app named name holds.
+func (v *validator) checksSecret(name string) bool {
+	return !v.withoutSecrets || (name != "" && name == v.secretOf)
 }
 
 func (c *Config) validate(v *validator) error {
@@ -354,11 +369,11 @@ func (a *App) validate(p string, v *validator) {
 			v.addAbout(p+".app_secret_env", []string{p + ".app_secret_file"}, "required: set app_secret_env (a variable holding the App Secret) or app_secret_file")
 		}
 	case a.AppSecretEnv != "":
-		if checkEnvName(v, p+".app_secret_env", a.AppSecretEnv, true) && a.secretProblem != "" && !v.withoutSecrets {
+		if checkEnvName(v, p+".app_secret_env", a.AppSecretEnv, true) && a.secretProblem != "" && v.checksSecret(a.Name) {
 			v.add(p+".app_secret_env", "%s", a.secretProblem)
 		}
 	default:
-		if a.secretProblem != "" && !v.withoutSecrets {
+		if a.secretProblem != "" && v.checksSecret(a.Name) {
 			v.add(p+".app_secret_file", "%s", a.secretProblem)
 		}
 	}

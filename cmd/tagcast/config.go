@@ -56,12 +56,11 @@ func (g *globals) loadClientConfig(overrides ...func(*config.Config) error) (*co
 }
 
 // loadAppConfig is loadConfig for a command that calls the push service as
-// one app, --app name (tags, push send): the configuration is checked
-// without the App Secrets (loadClientConfig), then only that app's secret
-// must resolve, so another app's unset variable is no problem here. A
-// missing secret is refused as loadConfig refuses it, naming its variable.
+// one app, --app name (tags, push send): only that app's secret must
+// resolve (config.ValidateForApp), so another app's unset variable is no
+// problem here; a missing one of its own is refused naming its variable.
 func (g *globals) loadAppConfig(name string, overrides ...func(*config.Config) error) (*config.Config, *config.App, error) {
-	cfg, err := g.loadClientConfig(overrides...)
+	cfg, err := g.loadValidated(func(c *config.Config) error { return c.ValidateForApp(name) }, overrides...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -69,37 +68,7 @@ func (g *globals) loadAppConfig(name string, overrides ...func(*config.Config) e
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := appSecretProblems(cfg, app); err != nil {
-		return nil, nil, &exitError{code: 1, err: err}
-	}
 	return cfg, app, nil
-}
-
-// appSecretProblems is nil, or the *config.ValidationError of Validate
-// limited to app's problems: with ValidateWithoutSecrets passed, those are
-// its secret's (variable not set or empty, file unreadable), worded as
-// Validate words them and never quoting the secret.
-func appSecretProblems(cfg *config.Config, app *config.App) error {
-	var ve *config.ValidationError
-	if err := cfg.Validate(); !errors.As(err, &ve) {
-		return err
-	}
-	var prefix string
-	for i := range cfg.Apps {
-		if &cfg.Apps[i] == app {
-			prefix = fmt.Sprintf("apps[%d].", i)
-		}
-	}
-	var mine []config.Problem
-	for _, p := range ve.Problems {
-		if prefix != "" && strings.HasPrefix(p.Path, prefix) {
-			mine = append(mine, p)
-		}
-	}
-	if len(mine) == 0 {
-		return nil
-	}
-	return &config.ValidationError{Source: ve.Source, Problems: mine}
 }
 
 func (g *globals) loadValidated(validate func(*config.Config) error, overrides ...func(*config.Config) error) (*config.Config, error) {

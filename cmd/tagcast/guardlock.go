@@ -216,10 +216,16 @@ func (d *deps) lockPostgresGuard(ctx context.Context, exclusive bool) error {
 
 // watchGuardLock checks the guard lock every guardLockCheckEvery until ctx
 // ends, and returns the error that says it was lost: the process must stop
-// rather than send beside a process that took the lock after it. A check
-// that has not answered yet is waited for, not repeated or given up on.
+// rather than send beside a process that took the lock after it.
 func watchGuardLock(ctx context.Context, check func(context.Context) error) error {
-	t := time.NewTicker(guardLockCheckEvery)
+	return watchEvery(ctx, guardLockCheckEvery, check)
+}
+
+// watchEvery runs check every period until ctx ends, and returns the
+// first error it returns (nil when ctx ended). A check that has not
+// answered yet is waited for, not repeated or given up on, unless ctx ends.
+func watchEvery(ctx context.Context, every time.Duration, check func(context.Context) error) error {
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {

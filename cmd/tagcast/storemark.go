@@ -74,17 +74,10 @@ func (d *deps) markRedis(ctx context.Context) (bool, error) {
 // when the database has meanwhile been marked by another store. Redis
 // being unreachable is not its business: the parts that use it say so.
 func (d *deps) keepRedisMark(ctx context.Context) error {
-	t := time.NewTicker(storeMarkEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
+	return watchEvery(ctx, storeMarkEvery, func(ctx context.Context) error {
 		mctx, cancel := context.WithTimeout(ctx, storeMarkEvery)
+		defer cancel()
 		set, err := d.markRedis(mctx)
-		cancel()
 		switch {
 		case errors.Is(err, errRedisOfAnotherStore):
 			return err
@@ -95,5 +88,6 @@ func (d *deps) keepRedisMark(ctx context.Context) error {
 		case set:
 			d.log.Warn().Str("key", storeMarkKey).Msg("redis: the database had lost this store's mark (flushed, or restarted empty): marked again")
 		}
-	}
+		return nil
+	})
 }
