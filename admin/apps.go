@@ -75,14 +75,16 @@ func (s *Server) quotaRequest(w http.ResponseWriter, r *http.Request, available 
 	return app, true
 }
 
-// quotaUnblock lifts an app's block and answers its quota status after.
+// quotaUnblock lifts an app's block and answers the block it lifted and the
+// app's quota status after.
 func (s *Server) quotaUnblock(w http.ResponseWriter, r *http.Request) {
 	u, can := s.opts.Quota.(QuotaUnblocker)
 	app, ok := s.quotaRequest(w, r, can, "lifting a quota block")
 	if !ok {
 		return
 	}
-	if err := u.Unblock(r.Context(), app); err != nil {
+	lifted, err := u.Unblock(r.Context(), app)
+	if err != nil {
 		s.quotaUnavailable(w, r, app, err)
 		return
 	}
@@ -91,7 +93,7 @@ func (s *Server) quotaUnblock(w http.ResponseWriter, r *http.Request) {
 		s.quotaUnavailable(w, r, app, err)
 		return
 	}
-	s.writeJSON(w, r, http.StatusOK, st)
+	s.writeJSON(w, r, http.StatusOK, QuotaUnblock{Status: st, Lifted: !lifted.IsZero(), LiftedBlockUntil: lifted})
 }
 
 // quotaUnavailable answers a failed quota read: an unknown app is 404; any

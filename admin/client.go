@@ -432,9 +432,10 @@ func (c *Client) Quota(ctx context.Context) (QuotaReport, error) {
 	return out, err
 }
 
-// UnblockQuota lifts one app's quota block and returns its quota after.
-func (c *Client) UnblockQuota(ctx context.Context, app string) (quota.Status, error) {
-	var out quota.Status
+// UnblockQuota lifts one app's quota block and returns the block it lifted
+// and the app's quota after.
+func (c *Client) UnblockQuota(ctx context.Context, app string) (QuotaUnblock, error) {
+	var out QuotaUnblock
 	err := c.do(ctx, http.MethodDelete, "/v1/quota/"+url.PathEscape(app)+"/block", nil, "", nil, &out)
 	return out, err
 }

@@ -71,10 +71,11 @@ type QuotaReader interface {
 	Status(ctx context.Context, app string) (quota.Status, error)
 }
 
-// QuotaUnblocker lifts an app's block (quota.Guard satisfies it); a
+// QuotaUnblocker lifts an app's block and returns the end of the block it
+// lifted, zero when there was none (quota.Guard satisfies it); a
 // QuotaReader that is not one answers DELETE /v1/quota/{app}/block with 503.
 type QuotaUnblocker interface {
-	Unblock(ctx context.Context, app string) error
+	Unblock(ctx context.Context, app string) (time.Time, error)
 }
 
 // TagService is one app's user tag API (pushapi.Client satisfies it).

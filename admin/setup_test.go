@@ -91,6 +91,7 @@ type bundle struct {
 	store  *sqlstore.Store
 	clock  *fakeClock
 	redis  *testenv.RedisServer
+	guard  *quota.Guard
 	emu    *emulator.Emulator
 	logs   *testenv.Buffer
 	probe  prometheus.Counter // registered on the gatherer /metrics serves
@@ -115,6 +116,7 @@ func setup(t *testing.T, dbURL string) bundle {
 	if err != nil {
 		t.Fatalf("quota guard: %v", err)
 	}
+	b.guard = guard
 
 	b.emu, err = emulator.New(emulator.Config{Freshness: -1, Apps: []emulator.AppConfig{
 		{AppKey: "key-main", Secret: appSecret},

@@ -82,6 +82,17 @@ type QuotaReport struct {
 	Apps []quota.Status `json:"apps"`
 }
 
+// QuotaUnblock answers DELETE /v1/quota/{app}/block: the app's quota after
+// the unblock, and the block it lifted.
+type QuotaUnblock struct {
+	quota.Status
+	// Lifted reports that the app was blocked and no longer is.
+	Lifted bool `json:"lifted"`
+	// LiftedBlockUntil is when the lifted block would have ended (zero
+	// when nothing was lifted).
+	LiftedBlockUntil time.Time `json:"lifted_block_until,omitzero"`
+}
+
 // TagsSet is the body of PUT /v1/apps/{app}/users/{user}/tags.
 type TagsSet struct {
 	Tags []string `json:"tags"`

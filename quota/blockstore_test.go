@@ -29,11 +29,12 @@ func (l *blockLedger) SaveBlock(_ context.Context, app string, until, _ time.Tim
 	return nil
 }
 
-func (l *blockLedger) ClearBlock(_ context.Context, app string) error {
+func (l *blockLedger) ClearBlock(_ context.Context, app string) (time.Time, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	until := l.blocks[app]
 	delete(l.blocks, app)
-	return nil
+	return until, nil
 }
 
 func (l *blockLedger) BlockedUntil(_ context.Context, app string) (time.Time, error) {
@@ -145,7 +146,7 @@ func TestUnblockLiftsTheBlockForGood(t *testing.T) {
 	if nr := b.mustBeFull(t, "main"); nr.By != ConstraintBlocked {
 		t.Fatalf("held app: no room by %s, want blocked", nr.By)
 	}
-	if err := b.guard.Unblock(ctx, "main"); err != nil {
+	if _, err := b.guard.Unblock(ctx, "main"); err != nil {
 		t.Fatal(err)
 	}
 	if got := bl.blocks["main"]; !got.IsZero() {
@@ -156,7 +157,56 @@ func TestUnblockLiftsTheBlockForGood(t *testing.T) {
 	if res.HourUsed != 2 {
 		t.Errorf("after the unblock and a rebuild: hour used %d, want 2 (the counts are kept)", res.HourUsed)
 	}
-	if err := b.guard.Unblock(ctx, "nope"); !errors.Is(err, ErrUnknownApp) {
+	if _, err := b.guard.Unblock(ctx, "nope"); !errors.Is(err, ErrUnknownApp) {
 		t.Errorf("Unblock of an unknown app = %v, want ErrUnknownApp", err)
+	}
+}
+
+// TestUnblockReturnsTheBlockItLifted: Unblock names the block it lifted, the
+// later of the store's and Redis's, read as each is deleted: one held in
+// Redis, one only the store still records (Redis lost it), and none when the
+// app was not blocked or its block was already over (its key outlives it).
+func TestUnblockReturnsTheBlockItLifted(t *testing.T) {
+	t.Parallel()
+	now := at(t, "2026-06-01T12:00:00+08:00")
+	b, bl := setupBlocks(t, now)
+	ctx := context.Background()
+	unblock := func(what string, want time.Time) {
+		t.Helper()
+		got, err := b.guard.Unblock(ctx, "main")
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if !got.Equal(want) {
+			t.Errorf("%s: Unblock lifted a block until %s, want %s", what, got, want)
+		}
+	}
+
+	held, err := b.guard.HoldFor(ctx, "main", 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unblock("a held app", held)
+	unblock("unblocked again", time.Time{})
+
+	bl.mu.Lock()
+	bl.blocks["main"] = now.Add(2 * time.Hour) // recorded; this Redis never saw it
+	bl.mu.Unlock()
+	unblock("a block only the store records", now.Add(2*time.Hour))
+	if _, err := b.guard.HoldFor(ctx, "main", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	bl.mu.Lock()
+	bl.blocks["main"] = now.Add(30 * time.Minute) // an earlier one in the store
+	bl.mu.Unlock()
+	unblock("Redis's block later than the store's", now.Add(time.Hour))
+
+	if _, err := b.guard.HoldFor(ctx, "main", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	b.clock.Advance(2 * time.Minute)
+	unblock("a block already over", time.Time{})
+	if n, err := b.client.Exists(ctx, b.guard.keys("main").blocked).Result(); err != nil || n != 0 {
+		t.Errorf("the ended block's key is still in Redis (%d, %v)", n, err)
 	}
 }

@@ -33,6 +33,8 @@ var (
 	lineSource string
 	//go:embed queue.lua
 	queueSource string
+	//go:embed unblock.lua
+	unblockSource string
 
 	reserveScript = redis.NewScript(runIDSource + lineSource + reserveSource)
 	queueScript   = redis.NewScript(lineSource + queueSource)
@@ -41,6 +43,7 @@ var (
 	heldScript    = redis.NewScript(runIDSource + heldSource)
 	genScript     = redis.NewScript(runIDSource + generationSource)
 	releaseScript = redis.NewScript(releaseSource)
+	unblockScript = redis.NewScript(unblockSource)
 )
 
 // DefaultPrefix starts every Redis key of the guard.
@@ -800,7 +803,9 @@ const maxRetryAfter = 25 * time.Hour
 // BlockClearer is a BlockStore that can also forget an app's block
 // (*sqlstore.Store is one).
 type BlockClearer interface {
-	ClearBlock(ctx context.Context, app string) error
+	// ClearBlock forgets app's recorded block and returns its end (zero
+	// if none was recorded).
+	ClearBlock(ctx context.Context, app string) (time.Time, error)
 }
 
 // Unblock lifts app's block, whatever set it (a 429/1008, a 5xx's
@@ -808,20 +813,38 @@ type BlockClearer interface {
 // then Redis. An operator's act, for a block the service no longer means (a
 // proxy's Retry-After of a day, say); if the service still refuses, its next
 // answer blocks the app again.
-func (g *Guard) Unblock(ctx context.Context, app string) error {
+//
+// It returns the end of the block it lifted: the later of the store's and
+// Redis's, each read as it is deleted, so a block set by another process
+// just before is named, not lifted in silence. Zero: the app was not
+// blocked (a block already over is no block).
+func (g *Guard) Unblock(ctx context.Context, app string) (time.Time, error) {
 	if _, err := g.policy(app); err != nil {
-		return err
+		return time.Time{}, err
 	}
+	var lifted time.Time
 	if bc, ok := g.ledger.(BlockClearer); ok {
-		if err := bc.ClearBlock(ctx, app); err != nil {
-			return fmt.Errorf("quota: app %s: clear the recorded block: %w", app, err)
+		stored, err := bc.ClearBlock(ctx, app)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("quota: app %s: clear the recorded block: %w", app, err)
+		}
+		lifted = stored
+	}
+	ms, err := unblockScript.Run(ctx, g.client, []string{g.keys(app).blocked}).Int64()
+	if err != nil {
+		return time.Time{}, fmt.Errorf("quota: app %s: clear the block: %w", app, err)
+	}
+	if ms > 0 {
+		if t := time.UnixMilli(ms); t.After(lifted) {
+			lifted = t
 		}
 	}
-	if err := g.client.Del(ctx, g.keys(app).blocked).Err(); err != nil {
-		return fmt.Errorf("quota: app %s: clear the block: %w", app, err)
+	if !lifted.After(g.now()) {
+		g.log.Info().Str("app", app).Msg("quota unblock: the app was not blocked")
+		return time.Time{}, nil
 	}
-	g.log.Warn().Str("app", app).Msg("quota block lifted by an operator")
-	return nil
+	g.log.Warn().Str("app", app).Time("until", lifted).Msg("quota block lifted by an operator")
+	return lifted, nil
 }
 
 // HoldFor blocks app for d from now, at most maxRetryAfter: the service

@@ -1241,4 +1241,18 @@ func testQuotaBlocks(t *testing.T, b bundle) {
 			t.Errorf("BlockedUntil(%s) = %s, %v; want %s", app, got, err, want)
 		}
 	}
+	// An operator's unblock (quota.BlockClearer) forgets one app's block
+	// and returns it, to the microsecond; nothing the second time.
+	var bc quota.BlockClearer = b.store.(*sqlstore.Store)
+	for _, want := range []time.Time{long, {}} {
+		if got, err := bc.ClearBlock(b.ctx, "main"); err != nil || !got.Equal(want) {
+			t.Errorf("ClearBlock(main) = %s, %v; want %s", got, err, want)
+		}
+	}
+	if got, err := bs.BlockedUntil(b.ctx, "main"); err != nil || !got.IsZero() {
+		t.Errorf("after ClearBlock: BlockedUntil(main) = %s, %v; want none", got, err)
+	}
+	if got, err := bs.BlockedUntil(b.ctx, "other"); err != nil || !got.Equal(short) {
+		t.Errorf("ClearBlock(main) touched other's block: %s, %v; want %s", got, err, short)
+	}
 }

@@ -695,12 +695,18 @@ func (s *Store) SaveBlock(ctx context.Context, app string, until, now time.Time)
 	return nil
 }
 
-// ClearBlock forgets app's recorded block (quota.Guard.Unblock).
-func (s *Store) ClearBlock(ctx context.Context, app string) error {
-	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM quota_blocks WHERE app = ?`), app); err != nil {
-		return fmt.Errorf("app %s: clear the quota block: %w", app, err)
+// ClearBlock forgets app's recorded block (quota.Guard.Unblock) and returns
+// its end, zero if none was recorded.
+func (s *Store) ClearBlock(ctx context.Context, app string) (time.Time, error) {
+	var until time.Time
+	err := s.db.QueryRowContext(ctx, s.q(`DELETE FROM quota_blocks WHERE app = ? RETURNING blocked_until`), app).Scan(scanTimeV{&until})
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
 	}
-	return nil
+	if err != nil {
+		return time.Time{}, fmt.Errorf("app %s: clear the quota block: %w", app, err)
+	}
+	return until, nil
 }
 
 // BlockedUntil is the end of app's recorded block (see SaveBlock); zero

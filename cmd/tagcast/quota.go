@@ -31,22 +31,23 @@ func newQuotaCmd(g *globals) *cobra.Command {
 // appQuota runs one app's quota call (status, unblock) for --app name: a
 // name that cannot be an app's, or one the server does not serve, is a
 // usage error naming --app.
-func appQuota(cmd *cobra.Command, name, what string, call func() (quota.Status, error)) (quota.Status, error) {
+func appQuota[T any](cmd *cobra.Command, name, what string, call func() (T, error)) (T, error) {
+	var zero T
 	if !config.ValidAppName(name) {
-		return quota.Status{}, usageError("--app %q: not an app name (%s)", name, config.AppNameRule)
+		return zero, usageError("--app %q: not an app name (%s)", name, config.AppNameRule)
 	}
-	st, err := call()
+	out, err := call()
 	var ae *admin.APIError
 	if errors.As(err, &ae) && ae.Status == http.StatusNotFound && strings.Contains(ae.ErrorBody.Error, "not configured") {
 		// A name the server does not serve is a usage error, as --app is
 		// for the commands that read the config. (Any other 404, a wrong
 		// admin URL say, is not the name's.)
-		return quota.Status{}, usageError("--app %q: %s (HTTP 404)", name, ae.ErrorBody.Error)
+		return zero, usageError("--app %q: %s (HTTP 404)", name, ae.ErrorBody.Error)
 	}
 	if err != nil {
-		return quota.Status{}, adminFailed(cmd, what+" --app "+name, err)
+		return zero, adminFailed(cmd, what+" --app "+name, err)
 	}
-	return st, nil
+	return out, nil
 }
 
 func newQuotaUnblockCmd(g *globals) *cobra.Command {
@@ -69,39 +70,23 @@ was not blocked, then shows the app's quota.`,
 			if err != nil {
 				return err
 			}
-			// The API answers the quota after only: the block lifted is
-			// read first, to say what the unblock did.
-			before, err := appQuota(cmd, appName, "quota unblock", func() (quota.Status, error) { return client.AppQuota(cmd.Context(), appName) })
+			rep, err := appQuota(cmd, appName, "quota unblock", func() (admin.QuotaUnblock, error) { return client.UnblockQuota(cmd.Context(), appName) })
 			if err != nil {
 				return err
 			}
-			st, err := appQuota(cmd, appName, "quota unblock", func() (quota.Status, error) { return client.UnblockQuota(cmd.Context(), appName) })
-			if err != nil {
-				return err
-			}
-			rep := unblockReport{Status: st, Lifted: !before.BlockedUntil.IsZero(), LiftedBlockUntil: before.BlockedUntil}
 			if g.output == "json" {
 				return writeJSON(cmd.OutOrStdout(), rep)
 			}
 			if rep.Lifted {
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: block lifted (it held the app until %s)\n", st.App, rep.LiftedBlockUntil.Format(time.RFC3339))
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: block lifted (it held the app until %s)\n", rep.App, rep.LiftedBlockUntil.Format(time.RFC3339))
 			} else {
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: not blocked; nothing to lift\n", st.App)
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: not blocked; nothing to lift\n", rep.App)
 			}
-			return printQuota(cmd.OutOrStdout(), []quota.Status{st})
+			return printQuota(cmd.OutOrStdout(), []quota.Status{rep.Status})
 		},
 	}
 	cmd.Flags().StringVar(&appName, "app", "", "the app to unblock")
 	return cmd
-}
-
-// unblockReport is `quota unblock --output json`: the app's quota after
-// the unblock, and whether it lifted a block (read just before) and until
-// when that block would have held the app.
-type unblockReport struct {
-	quota.Status
-	Lifted           bool      `json:"lifted"`
-	LiftedBlockUntil time.Time `json:"lifted_block_until,omitzero"`
 }
 
 func newQuotaStatusCmd(g *globals) *cobra.Command {
