@@ -2,6 +2,7 @@ package pushapi
 
 import (
 	"bytes"
+	"encoding"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -313,6 +314,35 @@ func checkAnyValue(p *problems, path string, v any) {
 	}
 }
 
+// mapKeyName is the object key encoding/json writes for map key k: a
+// string as it is, an integer in decimal, a TextMarshaler's text.
+func mapKeyName(k reflect.Value) string {
+	if k.Kind() == reflect.String {
+		return k.String()
+	}
+	if tm, ok := k.Interface().(encoding.TextMarshaler); ok {
+		if b, err := tm.MarshalText(); err == nil {
+			return string(b)
+		}
+	}
+	return fmt.Sprint(k.Interface())
+}
+
+// checkRawJSON checks JSON a caller wrote itself (a json.RawMessage) as
+// checkUTF8 checks the rest, depth levels down: decoded as the service
+// would decode it, so what it holds meets the same rules.
+func checkRawJSON(p *problems, path string, raw []byte, depth int) {
+	if len(raw) == 0 {
+		return // encoding/json writes an empty RawMessage as null
+	}
+	doc, err := parseJSON(raw)
+	if err != nil {
+		p.add(path, CodeParam, "not valid JSON: %v", err)
+		return
+	}
+	checkText(p, path, reflect.ValueOf(&doc).Elem(), depth)
+}
+
 // jsonNumberType is the type of extras' numbers (kept as their text).
 var jsonNumberType = reflect.TypeFor[json.Number]()
 
@@ -323,34 +353,68 @@ var jsonNumberType = reflect.TypeFor[json.Number]()
 // reach the service as a different text than the one validated; a NUL
 // cannot be stored (PostgreSQL). Bodies from DecodeJSON are always valid
 // UTF-8; requests built in Go (templated from campaign vars) may not be.
+// A json.RawMessage is checked as the JSON it holds, the values of a map
+// keyed by numbers as those of any other, and nesting deeper than
+// maxJSONDepth is refused: a body the emulator (or a service decoding
+// with encoding/json) would refuse is refused before it is sent.
 func checkUTF8(p *problems, path string, v reflect.Value) {
+	checkText(p, path, v, 0)
+}
+
+// maxJSONDepth is how deep encoding/json's decoder lets a document nest
+// (objects and arrays); it calls a deeper one invalid JSON.
+const maxJSONDepth = 10000
+
+// rawMessageType is json.RawMessage, JSON written by the caller.
+var rawMessageType = reflect.TypeFor[json.RawMessage]()
+
+// checkText is checkUTF8 for a value depth objects and arrays deep.
+func checkText(p *problems, path string, v reflect.Value, depth int) {
+	switch v.Kind() {
+	case reflect.Struct, reflect.Map, reflect.Slice, reflect.Array:
+		if v.Type() == rawMessageType {
+			checkRawJSON(p, path, v.Bytes(), depth)
+			return
+		}
+		if v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.Uint8 {
+			return // []byte: encoding/json writes a base64 string
+		}
+		if depth >= maxJSONDepth {
+			p.add(path, CodeParam, "nested deeper than %d objects and arrays", maxJSONDepth)
+			return
+		}
+	}
 	switch v.Kind() {
 	case reflect.Pointer, reflect.Interface:
 		if !v.IsNil() {
-			checkUTF8(p, path, v.Elem())
+			checkText(p, path, v.Elem(), depth)
 		}
 	case reflect.Struct:
 		for _, f := range jsonFields(v.Type()) {
 			if fv, err := v.FieldByIndexErr(f.index); err == nil {
-				checkUTF8(p, joinPath(path, f.name), fv)
+				checkText(p, joinPath(path, f.name), fv, depth+1)
 			}
 		}
 	case reflect.Slice, reflect.Array:
 		for i := range v.Len() {
-			checkUTF8(p, fmt.Sprintf("%s[%d]", path, i), v.Index(i))
+			checkText(p, fmt.Sprintf("%s[%d]", path, i), v.Index(i), depth+1)
 		}
 	case reflect.Map:
-		if v.Type().Key().Kind() != reflect.String {
-			return
+		type entry struct {
+			name string
+			key  reflect.Value
 		}
-		keys := v.MapKeys()
-		slices.SortFunc(keys, func(a, b reflect.Value) int { return strings.Compare(a.String(), b.String()) })
-		for _, k := range keys {
-			if !utf8.ValidString(k.String()) || strings.ContainsRune(k.String(), 0) {
-				p.add(path, CodeParam, "key %q must be valid UTF-8 text without NUL (U+0000)", k.String())
+		entries := make([]entry, 0, v.Len())
+		for it := v.MapRange(); it.Next(); {
+			entries = append(entries, entry{mapKeyName(it.Key()), it.Key()})
+		}
+		slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.name, b.name) })
+		for _, e := range entries {
+			if !utf8.ValidString(e.name) || strings.ContainsRune(e.name, 0) {
+				p.add(path, CodeParam, "key %q must be valid UTF-8 text without NUL (U+0000)", e.name)
 				continue
 			}
-			checkUTF8(p, joinPath(path, k.String()), v.MapIndex(k))
+			checkText(p, joinPath(path, e.name), v.MapIndex(e.key), depth+1)
 		}
 	case reflect.Float32, reflect.Float64:
 		// An extras number set from Go: JSON has no NaN nor infinity.

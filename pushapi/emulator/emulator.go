@@ -470,7 +470,8 @@ func (e *Emulator) Pushes() []Push {
 	return e.PushesFor("")
 }
 
-// PushesFor returns the recorded pushes of one app ("" for every app).
+// PushesFor returns the recorded pushes of one app ("" for every app):
+// copies, which the caller may change.
 func (e *Emulator) PushesFor(appKey string) []Push {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -478,7 +479,7 @@ func (e *Emulator) PushesFor(appKey string) []Push {
 	out := make([]Push, 0, len(kept))
 	for _, p := range kept {
 		if appKey == "" || p.AppKey == appKey {
-			out = append(out, p)
+			out = append(out, p.clone())
 		}
 	}
 	return out
