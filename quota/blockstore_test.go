@@ -17,16 +17,16 @@ type blockLedger struct {
 	saveErr error
 }
 
-func (l *blockLedger) SaveBlock(_ context.Context, app string, until, _ time.Time) error {
+func (l *blockLedger) SaveBlock(_ context.Context, app string, until, _ time.Time) (time.Time, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.saveErr != nil {
-		return l.saveErr
+		return time.Time{}, l.saveErr
 	}
 	if until.After(l.blocks[app]) {
 		l.blocks[app] = until
 	}
-	return nil
+	return l.blocks[app], nil
 }
 
 func (l *blockLedger) ClearBlock(_ context.Context, app string) (time.Time, error) {

@@ -57,15 +57,17 @@ const DefaultMargin = 10 * time.Second
 // NoMargin, as Options.Margin, counts reservations exactly at their instant.
 const NoMargin time.Duration = -1
 
-// Key lifetimes. Entries outlive the longest window (a calendar day is 25
-// hours across a DST change) plus the margin: Guard.keep, at least
+// Key lifetimes. Entries outlive the longest window (a calendar day is up to
+// 26 hours across a DST change) plus the margin: Guard.keep, at least
 // entriesTTL. The marker lives twice as long, so a missing marker with live
 // entries only ever means lost state.
 const (
 	entriesTTL = 26 * time.Hour
 	// longestDay is the longest window of any policy: a calendar day
 	// across a DST change (a rolling day is 24 hours, an hour at most one).
-	longestDay = 25 * time.Hour
+	// Most changes move clocks by an hour; Antarctica/Troll's move them by
+	// two every October (and Vostok, Chita and Magadan once did): 26 hours.
+	longestDay = 26 * time.Hour
 )
 
 // ledgerHorizon is the "to" of a rebuild's ledger read: no send is later.
@@ -125,8 +127,9 @@ func directMember(entry int64) string {
 // BlockStore (*sqlstore.Store is one) gets Block's writes and the rebuild's
 // read.
 type BlockStore interface {
-	// SaveBlock records app blocked until until, keeping any later block.
-	SaveBlock(ctx context.Context, app string, until, now time.Time) error
+	// SaveBlock records app blocked until until, keeping any later block,
+	// and returns the end of the block recorded afterwards.
+	SaveBlock(ctx context.Context, app string, until, now time.Time) (time.Time, error)
 	// BlockedUntil is the end of app's recorded block, zero if none.
 	BlockedUntil(ctx context.Context, app string) (time.Time, error)
 }
@@ -752,35 +755,51 @@ func (g *Guard) Held(ctx context.Context, res Reservation) (bool, error) {
 // Block keeps app from reserving until until (a longer block in force is
 // kept). Used after the service answered 429/1008.
 func (g *Guard) Block(ctx context.Context, app string, until time.Time) error {
+	_, err := g.block(ctx, app, until)
+	return err
+}
+
+// block is Block, returning the end of the block in force afterwards: until
+// (at or after it, in whole milliseconds), or a longer block already in
+// force in Redis or recorded in the store. On a failure to block in Redis
+// it returns until.
+func (g *Guard) block(ctx context.Context, app string, until time.Time) (time.Time, error) {
 	if _, err := g.policy(app); err != nil {
-		return err
+		return until, err
 	}
 	now := g.now()
 	if !until.After(now) {
-		return nil
+		return until, nil
 	}
 	// The store first (a block Redis holds and the store does not would be
 	// forgotten by the next rebuild), and Redis whatever the store said: the
 	// block in force there is what keeps the next reservation out.
 	var stored error
+	var recorded time.Time
 	if bs, ok := g.ledger.(BlockStore); ok {
-		if err := bs.SaveBlock(ctx, app, until, now); err != nil {
+		var err error
+		if recorded, err = bs.SaveBlock(ctx, app, until, now); err != nil {
 			stored = fmt.Errorf("quota: app %s: record the block until %s: %w", app, until.UTC().Format(time.RFC3339), err)
 		}
 	}
 	in, err := g.setBlock(ctx, app, until, now)
 	if err != nil {
-		return errors.Join(err, stored)
+		return until, errors.Join(err, stored)
 	}
-	g.log.Info().Str("app", app).Time("until", time.UnixMilli(in)).Msg("quota blocked")
-	return stored
+	// The later of Redis's block and the store's: a longer one the store
+	// records and this Redis lost (a flush) comes back with the rebuild.
+	inForce := time.UnixMilli(max(in, score(recorded)))
+	g.log.Info().Str("app", app).Time("until", inForce).Msg("quota blocked")
+	return inForce, stored
 }
 
 // setBlock blocks app in Redis until until (never shortening a longer
-// block) and returns the block in force, Unix ms.
+// block) and returns the block in force, Unix ms. The end is kept in whole
+// milliseconds rounded up, as slots' scores are: a block never ends before
+// its instant.
 func (g *Guard) setBlock(ctx context.Context, app string, until, now time.Time) (int64, error) {
 	ttl := until.Sub(now) + g.margin + time.Minute
-	in, err := blockScript.Run(ctx, g.client, []string{g.keys(app).blocked}, until.UnixMilli(), ttl.Milliseconds()).Int64()
+	in, err := blockScript.Run(ctx, g.client, []string{g.keys(app).blocked}, score(until), ttl.Milliseconds()).Int64()
 	if err != nil {
 		return 0, fmt.Errorf("quota: app %s: block until %s: %w", app, until.UTC().Format(time.RFC3339), err)
 	}
@@ -851,8 +870,7 @@ func (g *Guard) Unblock(ctx context.Context, app string) (time.Time, error) {
 // asked every caller to wait that long (a Retry-After on a 5xx, 1000 or
 // 1050: an announced outage). It returns the instant the block ends.
 func (g *Guard) HoldFor(ctx context.Context, app string, d time.Duration) (time.Time, error) {
-	until := g.now().Add(min(d, maxRetryAfter))
-	return until, g.Block(ctx, app, until)
+	return g.block(ctx, app, g.now().Add(min(d, maxRetryAfter)))
 }
 
 // BlockRateLimited blocks app after a 429/1008: until the next window
@@ -871,7 +889,7 @@ func (g *Guard) BlockRateLimited(ctx context.Context, app string, retryAfter tim
 	if t := now.Add(retryAfter); t.After(until) {
 		until = t
 	}
-	return until, g.Block(ctx, app, until)
+	return g.block(ctx, app, until)
 }
 
 // WindowStatus is one window of an app at an instant.

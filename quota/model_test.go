@@ -475,13 +475,13 @@ func (s *modelStore) AttemptsBetween(_ context.Context, app string, from, to tim
 	return s.attempts(app, from, to), nil
 }
 
-func (s *modelStore) SaveBlock(_ context.Context, app string, until, _ time.Time) error {
+func (s *modelStore) SaveBlock(_ context.Context, app string, until, _ time.Time) (time.Time, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if until.After(s.blocks[app]) {
 		s.blocks[app] = until
 	}
-	return nil
+	return s.blocks[app], nil
 }
 
 func (s *modelStore) BlockedUntil(_ context.Context, app string) (time.Time, error) {
@@ -505,7 +505,7 @@ func (l plainLedger) SentBetween(ctx context.Context, app string, from, to time.
 	return l.s.SentBetween(ctx, app, from, to)
 }
 
-func (l plainLedger) SaveBlock(ctx context.Context, app string, until, now time.Time) error {
+func (l plainLedger) SaveBlock(ctx context.Context, app string, until, now time.Time) (time.Time, error) {
 	return l.s.SaveBlock(ctx, app, until, now)
 }
 
@@ -1086,6 +1086,11 @@ func (r *modelRun) block(g modelGuard, app string) {
 		if t2 := now.Add(ra); t2.After(want) {
 			want = t2
 		}
+		// It returns the block in force: a longer one stays.
+		if m.blocked.After(want) {
+			want = m.blocked
+		}
+		want = time.UnixMilli(score(want))
 		if !until.Equal(want) {
 			r.fail("BlockRateLimited at %s (retry-after %s) = %s, model %s", r.ts(app, now), ra, r.ts(app, until), r.ts(app, want))
 		}

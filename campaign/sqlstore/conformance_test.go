@@ -1229,11 +1229,15 @@ func testQuotaBlocks(t *testing.T, b bundle) {
 	}
 	long, short := t0.Add(3*time.Hour+time.Microsecond), t0.Add(time.Hour)
 	for _, until := range []time.Time{long, short} {
-		if err := bs.SaveBlock(b.ctx, "main", until, t0); err != nil {
+		recorded, err := bs.SaveBlock(b.ctx, "main", until, t0)
+		if err != nil {
 			t.Fatal(err)
 		}
+		if !recorded.Equal(long) {
+			t.Errorf("SaveBlock(main, %s) returned %s; want the block recorded afterwards, %s", until, recorded, long)
+		}
 	}
-	if err := bs.SaveBlock(b.ctx, "other", short, t0); err != nil {
+	if _, err := bs.SaveBlock(b.ctx, "other", short, t0); err != nil {
 		t.Fatal(err)
 	}
 	for app, want := range map[string]time.Time{"main": long, "other": short, "none": {}} {

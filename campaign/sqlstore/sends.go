@@ -683,16 +683,19 @@ func (s *Store) AttemptsBetween(ctx context.Context, app string, from, to time.T
 }
 
 // SaveBlock records that app is blocked until until after a 429/1008 (see
-// quota.BlockStore): the later of this block and any recorded one.
-func (s *Store) SaveBlock(ctx context.Context, app string, until, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO quota_blocks (app, blocked_until, updated_at) VALUES (?, ?, ?)
+// quota.BlockStore): the later of this block and any recorded one, which it
+// returns.
+func (s *Store) SaveBlock(ctx context.Context, app string, until, now time.Time) (time.Time, error) {
+	var recorded time.Time
+	err := s.db.QueryRowContext(ctx, s.q(`INSERT INTO quota_blocks (app, blocked_until, updated_at) VALUES (?, ?, ?)
 		ON CONFLICT (app) DO UPDATE SET
 			blocked_until = CASE WHEN excluded.blocked_until > quota_blocks.blocked_until THEN excluded.blocked_until ELSE quota_blocks.blocked_until END,
-			updated_at = excluded.updated_at`), app, s.ts(until), s.ts(now))
+			updated_at = excluded.updated_at
+		RETURNING blocked_until`), app, s.ts(until), s.ts(now)).Scan(scanTimeV{&recorded})
 	if err != nil {
-		return fmt.Errorf("app %s: record the quota block: %w", app, err)
+		return time.Time{}, fmt.Errorf("app %s: record the quota block: %w", app, err)
 	}
-	return nil
+	return recorded, nil
 }
 
 // ClearBlock forgets app's recorded block (quota.Guard.Unblock) and returns

@@ -6,6 +6,7 @@ package calendar
 
 import (
 	"errors"
+	"path"
 	"strconv"
 	"time"
 )
@@ -96,8 +97,9 @@ func Day(t time.Time, loc *time.Location) (start, next time.Time) {
 // Its errors are the messages a user reads: a *HostZoneError, or "unknown
 // time zone".
 func LoadZone(name string) (*time.Location, error) {
-	switch name {
-	case "Local", "localtime", "posixrules":
+	// However spelled: time.LoadLocation reads "./localtime" as the file
+	// "localtime" too, and "posix/localtime" links to it where it exists.
+	if base := path.Base(path.Clean(name)); name == "Local" || base == "localtime" || base == "posixrules" {
 		return nil, &HostZoneError{Name: name}
 	}
 	loc, err := time.LoadLocation(name)
