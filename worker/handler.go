@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -138,6 +139,45 @@ type Handler struct {
 
 	drainCtx context.Context // cancelled by Drain
 	drain    context.CancelFunc
+
+	inHand runsInHand
+}
+
+// runsInHand counts, per run, this Handler's attempts under way, from
+// before the claim to the end of the attempt. The search for a claim whose
+// answer was lost (giveBackLostClaim) tells its own claim by the process's
+// name and the claim's instant, which another task of the same run in this
+// process (a task delivered again while the first still runs) can share to
+// the microsecond: while another attempt of the run is under way here, a
+// claim found is not known to be this attempt's, and is left to its lease.
+type runsInHand struct {
+	mu sync.Mutex
+	m  map[int64]int
+}
+
+func (r *runsInHand) begin(runID int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = map[int64]int{}
+	}
+	r.m[runID]++
+}
+
+func (r *runsInHand) end(runID int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m[runID]--; r.m[runID] <= 0 {
+		delete(r.m, runID)
+	}
+}
+
+// others reports whether attempts of runID other than the caller's are
+// under way.
+func (r *runsInHand) others(runID int64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.m[runID] > 1
 }
 
 // NewHandler checks deps and returns a Handler.
@@ -608,6 +648,8 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, n
 	if !ok {
 		return time.Time{}, nil, false, fmt.Errorf("%s: app %q is not configured in this worker", ids, run.App)
 	}
+	h.inHand.begin(run.ID)
+	defer h.inHand.end(run.ID)
 	res, err := h.guard.ReserveFor(ctx, run.App, waiter(run, need))
 	var noRoom *quota.NoRoomError
 	if errors.As(err, &noRoom) && noRoom.By == quota.ConstraintLine {
@@ -675,7 +717,7 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, n
 		// The task ended during the claim: give the claim and the slot back
 		// rather than call with a context that is over.
 		return time.Time{}, nil, false, errors.Join(fmt.Errorf("%s: %w", ids, err),
-			h.notCalled(ctx, tok, res, "the task ended as the send was claimed: not sent"))
+			h.notCalled(ctx, run.ID, tok, res, "the task ended as the send was claimed: not sent"))
 	}
 	// The claim is in the ledger now, and the slot must still be in Redis.
 	// If Redis lost it since the reservation (flushed, restarted, failed
@@ -693,19 +735,24 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, n
 		} else {
 			log.Warn().Int64("send", claimed.ID).Msg("quota slot lost from Redis, or too old, before the call: claim given back, reserving again")
 		}
-		return time.Time{}, nil, false, errors.Join(err, h.notCalled(ctx, tok, res, "its quota slot was lost from Redis, or too old, before the call: not sent"))
+		return time.Time{}, nil, false, errors.Join(err, h.notCalled(ctx, run.ID, tok, res, "its quota slot was lost from Redis, or too old, before the call: not sent"))
 	}
 	// The last look before the call, on this worker's clock (Held's answer
 	// may itself have been slow): nothing but the call comes after it.
 	switch now := h.clock.Now(); {
+	case ctx.Err() != nil:
+		// The task ended during Held: a call with a context that is over
+		// sends nothing, yet would spend an attempt.
+		return time.Time{}, nil, false, errors.Join(fmt.Errorf("%s: %w", ids, ctx.Err()),
+			h.notCalled(ctx, run.ID, tok, res, "the task ended before the call: not sent"))
 	case now.After(res.UseBy):
 		log.Warn().Int64("send", claimed.ID).Time("reserved_at", res.At).Time("now", now).Msg("quota slot too old before the call: claim given back, reserving again")
-		return time.Time{}, nil, false, h.notCalled(ctx, tok, res, "its quota slot was too old before the call: not sent")
+		return time.Time{}, nil, false, h.notCalled(ctx, run.ID, tok, res, "its quota slot was too old before the call: not sent")
 	case run.DeliverBy != nil && !now.Before(*run.DeliverBy):
 		// The claim was judged at the slot's instant; deliver_by has come
 		// since (a slow claim): the run is read again and expires.
 		log.Info().Int64("send", claimed.ID).Time("deliver_by", *run.DeliverBy).Msg("deliver_by passed during the claim: not sent")
-		return time.Time{}, nil, false, h.notCalled(ctx, tok, res, "deliver_by passed during the claim: not sent")
+		return time.Time{}, nil, false, h.notCalled(ctx, run.ID, tok, res, "deliver_by passed during the claim: not sent")
 	}
 	log = log.With().Int64("send", claimed.ID).Int("attempt", claimed.Attempts).Logger()
 
@@ -739,24 +786,16 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, n
 		h.metrics.lag(run.App, started.Sub(run.ScheduledFor))
 	}
 
-	// What the service answered must be recorded even when the task's
-	// context has ended.
+	// What the service answered is recorded first, even when the task's
+	// context has ended, on its own budget: a slow slot release or block
+	// before it would leave the send in flight, unknown when its lease
+	// lapses (a retry lost, a refusal not recorded as failed). The release,
+	// the block and the hold come after, each on its own budget; until the
+	// block, another send of the app may call and meet the same 429, which
+	// sends nothing.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.StoreTimeout)
 	defer cancel()
 	var errs []error
-	if d.releaseQuota {
-		if err := h.guard.Release(sctx, res); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	var wait time.Time
-	if d.blockApp {
-		until, err := h.guard.BlockRateLimited(sctx, run.App, d.retryAfter)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		wait = until
-	}
 	var recorded *campaign.Send
 	sd, finished, err := h.recordOutcome(sctx, run.ID, tok, d.record)
 	if err != nil {
@@ -766,19 +805,34 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, n
 	} else {
 		recorded = &sd
 	}
-	if d.holdFor > 0 {
-		// After the record, on its own budget: the hold only keeps the
-		// app's other sends from spending attempts and slots on the
-		// announced outage (this one waits in retry_wait), and a slow hold
-		// must not cost this send its recorded answer.
-		hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.StoreTimeout)
-		until, err := h.guard.HoldFor(hctx, run.App, d.holdFor)
-		hcancel()
-		if err != nil {
+	after := func(f func(ctx context.Context) error) {
+		actx, acancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.StoreTimeout)
+		defer acancel()
+		if err := f(actx); err != nil {
 			errs = append(errs, err)
-		} else {
-			log.Warn().Time("until", until).Msg("the service asked for a wait (Retry-After): every send of the app holds until then")
 		}
+	}
+	if d.releaseQuota {
+		after(func(actx context.Context) error { return h.guard.Release(actx, res) })
+	}
+	var wait time.Time
+	if d.blockApp {
+		after(func(actx context.Context) error {
+			until, err := h.guard.BlockRateLimited(actx, run.App, d.retryAfter)
+			wait = until
+			return err
+		})
+	}
+	if d.holdFor > 0 {
+		// The hold only keeps the app's other sends from spending attempts
+		// and slots on the announced outage (this one waits in retry_wait).
+		after(func(actx context.Context) error {
+			until, err := h.guard.HoldFor(actx, run.App, d.holdFor)
+			if err == nil {
+				log.Warn().Time("until", until).Msg("the service asked for a wait (Retry-After): every send of the app holds until then")
+			}
+			return err
+		})
 	}
 
 	ev := log.Info()
@@ -789,7 +843,13 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, n
 	default:
 		ev = log.Error()
 	}
-	ev = ev.Int("code", d.code).Str("outcome", string(d.class)).Str("status", string(d.record.Status)).Dur("latency", elapsed)
+	// The status the store holds now: with the record failed, the send is
+	// still in flight, whatever the service answered.
+	status := string(d.record.Status)
+	if recorded == nil {
+		status = "not recorded (in_flight)"
+	}
+	ev = ev.Int("code", d.code).Str("outcome", string(d.class)).Str("status", status).Dur("latency", elapsed)
 	if perr != nil {
 		ev = ev.Err(perr)
 	}
@@ -853,20 +913,23 @@ func (h *Handler) alreadyRecorded(ctx context.Context, runID int64, tok campaign
 	return campaign.Send{}, false, false
 }
 
-// giveBack returns a claim whose call was never made to pending, the
-// attempt not spent.
-func (h *Handler) giveBack(ctx context.Context, tok campaign.ClaimToken, why string) error {
+// giveBack returns a claim of run runID whose call was never made to
+// pending, the attempt not spent, trying again for StoreTimeout as an
+// outcome is recorded: a claim left in flight by one dropped connection
+// would become unknown when its lease lapses, a send never called.
+func (h *Handler) giveBack(ctx context.Context, runID int64, tok campaign.ClaimToken, why string) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.StoreTimeout)
 	defer cancel()
-	if _, err := h.store.RecordOutcome(sctx, tok, campaign.Outcome{Status: campaign.SendPending, Message: why, At: h.clock.Now()}); err != nil {
+	if _, _, err := h.recordOutcome(sctx, runID, tok, campaign.Outcome{Status: campaign.SendPending, Message: why, At: h.clock.Now()}); err != nil {
 		return fmt.Errorf("send %d: give the claim back: %w", tok.SendID, err)
 	}
 	return nil
 }
 
-// notCalled gives back a claim whose call is not made, and its quota slot.
-func (h *Handler) notCalled(ctx context.Context, tok campaign.ClaimToken, res quota.Reservation, why string) error {
-	return errors.Join(h.giveBack(ctx, tok, why), h.guard.Release(context.WithoutCancel(ctx), res))
+// notCalled gives back a claim of run runID whose call is not made, and its
+// quota slot.
+func (h *Handler) notCalled(ctx context.Context, runID int64, tok campaign.ClaimToken, res quota.Reservation, why string) error {
+	return errors.Join(h.giveBack(ctx, runID, tok, why), h.guard.Release(context.WithoutCancel(ctx), res))
 }
 
 // errNotFirst: ClaimFirstSend found the run started, not due, expired or
@@ -892,14 +955,21 @@ func (h *Handler) giveBackLostClaim(ctx context.Context, runID, sendID int64, re
 		return fmt.Errorf("%s: look for a claim whose answer was lost: %w", what, err)
 	}
 	for _, sd := range sends {
-		// Stored to the microsecond; no other claim of this send can hold
-		// while one made at that instant by this process does.
+		// Stored to the microsecond.
 		if (sd.ID == sendID || (sendID == 0 && sd.Index == 0)) && sd.Status == campaign.SendInFlight && sd.ClaimedBy == h.store.Claimant() &&
 			sd.ClaimedAt != nil && sd.ClaimedAt.Sub(started).Abs() <= time.Microsecond {
+			if h.inHand.others(runID) {
+				// Another task of this process works on the run and may
+				// have made this claim at the same instant, and be calling
+				// it: not known to be this attempt's. If it is, it becomes
+				// unknown when its lease lapses; never sent twice.
+				h.log.Warn().Int64("run", runID).Int64("send", sd.ID).Msg("a claim like the one whose answer was lost is in flight, with another task of this process on the run: left to its lease")
+				return nil
+			}
 			h.log.Warn().Int64("run", runID).Int64("send", sd.ID).Msg("claim committed, its answer lost: given back")
 			// A rebuild since may have counted the claim under its name:
 			// that slot goes back too.
-			return errors.Join(h.giveBack(sctx, sd.Token(), "its claim's answer was lost: not sent"),
+			return errors.Join(h.giveBack(sctx, runID, sd.Token(), "its claim's answer was lost: not sent"),
 				h.guard.Release(sctx, res.Claimed(sd.ID, sd.Claim)))
 		}
 	}
