@@ -790,9 +790,10 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, n
 	// context has ended, on its own budget: a slow slot release or block
 	// before it would leave the send in flight, unknown when its lease
 	// lapses (a retry lost, a refusal not recorded as failed). The release,
-	// the block and the hold come after, each on its own budget; until the
-	// block, another send of the app may call and meet the same 429, which
-	// sends nothing.
+	// the block and the hold come after, on one budget of their own (a
+	// stopping worker waits for two: Server.Shutdown); until the block,
+	// another send of the app may call and meet the same 429, which sends
+	// nothing.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.StoreTimeout)
 	defer cancel()
 	var errs []error
@@ -805,9 +806,9 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, n
 	} else {
 		recorded = &sd
 	}
+	actx, acancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.StoreTimeout)
+	defer acancel()
 	after := func(f func(ctx context.Context) error) {
-		actx, acancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.StoreTimeout)
-		defer acancel()
 		if err := f(actx); err != nil {
 			errs = append(errs, err)
 		}

@@ -150,8 +150,9 @@ func (s *Server) Shutdown() error {
 	s.Quiesce()
 	s.srv.Shutdown()
 	// No handler starts after asynq's Shutdown; one still running does at
-	// most two store steps, each bounded by StoreTimeout: a claim and its
-	// give-back, or a record.
+	// most two steps, each bounded by StoreTimeout: a claim and its
+	// give-back, or a record and then the slot's release, the app's block
+	// or its hold.
 	done := make(chan struct{})
 	go func() { s.running.Wait(); close(done) }()
 	t := time.NewTimer(2*s.handler.cfg.StoreTimeout + time.Second)
