@@ -246,16 +246,19 @@ func Reidentify(ctx context.Context, db *sql.DB, d migrations.Dialect) (oldID, n
 		return "", "", err
 	}
 	newID = hex.EncodeToString(b[:])
-	update := `UPDATE store_identity SET id = ?`
+	// The read locks the row (PostgreSQL; SQLite's writer lock refuses the
+	// later of two at its write): two reidentifies at once must not both
+	// report replacing the same identity.
+	read, update := `SELECT id FROM store_identity`, `UPDATE store_identity SET id = ?`
 	if d == migrations.Postgres {
-		update = `UPDATE store_identity SET id = $1`
+		read, update = `SELECT id FROM store_identity FOR UPDATE`, `UPDATE store_identity SET id = $1`
 	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return "", "", fmt.Errorf("draw a new identity: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	switch err := tx.QueryRowContext(ctx, `SELECT id FROM store_identity`).Scan(&oldID); {
+	switch err := tx.QueryRowContext(ctx, read).Scan(&oldID); {
 	case errors.Is(err, sql.ErrNoRows):
 		return "", "", errors.New("the store has no identity yet: run `tagcast migrate up` first")
 	case err != nil:

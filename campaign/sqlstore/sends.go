@@ -212,7 +212,9 @@ func (s *Store) RecordOutcomeAndFinish(ctx context.Context, tok campaign.ClaimTo
 func (s *Store) record(ctx context.Context, tok campaign.ClaimToken, o campaign.Outcome, finish bool) (campaign.Send, bool, error) {
 	o.Message, o.PushID, o.MessageUID = storableText(o.Message), storableText(o.PushID), storableText(o.MessageUID)
 	o.Code, o.Message = storableCode(o.Code, o.Message)
-	if !campaign.CanTransition(campaign.SendInFlight, o.Status) {
+	if !campaign.CanTransition(campaign.SendInFlight, o.Status) || o.Status == campaign.SendCancelled {
+		// in_flight -> cancelled is the store's own: a give-back (pending)
+		// in a run Cancel cancelled. No call's outcome is "cancelled".
 		return campaign.Send{}, false, &campaign.TransitionError{Entity: "send", ID: tok.SendID, From: string(campaign.SendInFlight), To: string(o.Status)}
 	}
 	if o.Status == campaign.SendRetryWait && o.NextAttempt.IsZero() {

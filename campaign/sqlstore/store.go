@@ -74,14 +74,18 @@ func (s *Store) FindIdempotent(ctx context.Context, key campaign.IdempotencyKey)
 // insertCampaign stores a validated campaign, under key when not nil.
 // inserted is false, and nothing stored, when key is taken.
 func (s *Store) insertCampaign(ctx context.Context, c campaign.Campaign, key *campaign.IdempotencyKey, now time.Time) (out campaign.Campaign, inserted bool, err error) {
-	if c.Status == "" {
-		c.Status = campaign.CampaignActive
+	switch c.Status {
+	case "", campaign.CampaignActive:
+	default:
+		// A campaign is created active (done when it has no fire): paused
+		// or cancelled are what an operator's act makes of one, and one
+		// created paused without a next fire would resume active with
+		// none, never fired, never done.
+		return campaign.Campaign{}, false, fmt.Errorf("create campaign %q: status %q: a campaign is created active", c.Name, c.Status)
 	}
-	if c.NextRunAt == nil && c.Status == campaign.CampaignActive {
+	c.Status = campaign.CampaignActive
+	if c.NextRunAt == nil {
 		c.Status = campaign.CampaignDone
-	}
-	if !campaign.Valid(c.Status) {
-		return campaign.Campaign{}, false, fmt.Errorf("create campaign %q: unknown status %q", c.Name, c.Status)
 	}
 	push, err := mustJSON(c.Push)
 	if err != nil {
@@ -671,6 +675,11 @@ func (s *Store) settle(ctx context.Context, tx *sql.Tx, r campaign.Run, now time
 	sends, err := s.runSends(ctx, tx, r.ID)
 	if err != nil {
 		return r, fmt.Errorf("campaign %d run %d: %w", r.CampaignID, r.ID, err)
+	}
+	if len(sends) == 0 {
+		// Created failed at its fire (its templates did not render):
+		// nothing was sent, nothing is to settle.
+		return r, nil
 	}
 	to, unsettled, ok := settledStatus(sends)
 	if !ok {
