@@ -47,6 +47,22 @@ func taskOf(r campaign.Run) queue.RunSendPayload {
 	return queue.RunSendPayload{RunID: r.ID, App: r.App, ScheduledFor: r.ScheduledFor}
 }
 
+// wallInstant is when asynq, which schedules on the wall clock, should hand
+// over a run due at at on clock's time; zero when it is due now. The
+// clock may run apart from the wall (the simulated clocks of the e2e suite
+// and the demo): asynq gets the run's distance from now, from a wall
+// instant read after the clock's (so never earlier on the wall clock),
+// rounded up to the second, since asynq keeps scheduled tasks by whole
+// seconds and forwards one once its second has begun. The worker waits for
+// the run's instant on its own clock in any case.
+func wallInstant(clock Clock, at time.Time) time.Time {
+	wait := at.Sub(clock.Now())
+	if wait <= 0 {
+		return time.Time{}
+	}
+	return campaign.CeilSecond(time.Now().Add(wait))
+}
+
 // enqueue hands run p.RunID to the queue, to be processed at processAt
 // (zero: now). When a task with the run's id exists and an inspector is set, a
 // finished one (completed, or archived when reviveArchived) cannot process

@@ -246,6 +246,20 @@ func (r *Reconciler) checkRun(ctx context.Context, run campaign.Run, now time.Ti
 				Msg("open run's task was archived (retries exhausted): re-enqueued with a fresh retry budget")
 		}
 		return nil
+	case staleTask(info, taskOf(run)):
+		// A task waiting under this run's id for another run's instant
+		// (SQLite gave a deleted run's id to this one, and that run's task
+		// was handed over at a stop): this run would go out at that
+		// instant. The enqueue replaces it.
+		got, err := r.queue.enqueue(ctx, taskOf(run), wallInstant(r.cfg.Clock, run.ScheduledFor), false)
+		if err != nil {
+			return err
+		}
+		if got != alreadyQueued {
+			res.Lost++
+			r.cfg.Logger.Warn().Int64("campaign", run.CampaignID).Int64("run", run.ID).Msg("another run's task waited under this run's id: replaced")
+		}
+		return nil
 	case info.State != asynq.TaskStateCompleted:
 		return nil // pending, scheduled, active, retry: live
 	}
@@ -292,7 +306,9 @@ func (r *Reconciler) requeue(ctx context.Context, run campaign.Run, now time.Tim
 		r.cfg.Logger.Warn().Int64("campaign", run.CampaignID).Int64("run", run.ID).Msg("run expired: it could not start within deliver_within")
 		return expiredRun, nil
 	}
-	got, err := r.queue.enqueue(ctx, taskOf(run), time.Time{}, false)
+	// A run not yet due (handed to Redis at a stop, and Redis lost it) is
+	// handed over at its instant, as the scheduler would, not at once.
+	got, err := r.queue.enqueue(ctx, taskOf(run), wallInstant(r.cfg.Clock, run.ScheduledFor), false)
 	if err != nil {
 		return 0, err
 	}

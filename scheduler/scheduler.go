@@ -411,16 +411,15 @@ func (s *Scheduler) flushHeld() {
 	s.mu.Unlock()
 	enqueued := 0
 	for _, r := range held {
-		// asynq schedules on the wall clock, and the scheduler's clock may
-		// run apart from it (the simulated clocks of the e2e suite and the
-		// demo): asynq gets the run's distance from now, from a wall
-		// instant read after the scheduler's (so never earlier on the wall
-		// clock). It keeps scheduled tasks by whole seconds and forwards a
-		// task once its second has begun: an unrounded instant could start
-		// up to a second early. The worker waits for the run's instant on
-		// its own clock in any case.
-		wait := r.ScheduledFor.Sub(s.cfg.Clock.Now())
-		err := s.enqueue(ctx, r, campaign.CeilSecond(time.Now().Add(wait)))
+		// A pause may have deleted the run while it was held, and SQLite
+		// may have given its id to another run since: its task would
+		// replace that run's (another fire's hints under the same id).
+		if cur, _, err := s.cfg.Store.GetRun(ctx, r.ID); errors.Is(err, campaign.ErrNotFound) ||
+			(err == nil && (cur.CampaignID != r.CampaignID || !cur.ScheduledFor.Equal(r.ScheduledFor))) {
+			s.cfg.Logger.Info().Int64("run", r.ID).Msg("held run deleted by a pause before the shutdown: not enqueued")
+			continue
+		}
+		err := s.enqueue(ctx, r, wallInstant(s.cfg.Clock, r.ScheduledFor))
 		switch {
 		case errors.Is(err, campaign.ErrNotFound):
 			// A pause deleted the run while it was held: nothing to send,
