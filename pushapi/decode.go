@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/tagcast/tagcast/internal/jsontext"
 )
 
 // DecodeRequest decodes a /push.json body strictly, for operators' files and
@@ -334,6 +336,24 @@ func mapKeyName(k reflect.Value) string {
 func checkRawJSON(p *problems, path string, raw []byte, depth int) {
 	if len(raw) == 0 {
 		return // encoding/json writes an empty RawMessage as null
+	}
+	// Checked as written: the decoder reads invalid UTF-8, and an escape
+	// of half a surrogate pair, as U+FFFD, and the raw bytes are what is
+	// sent.
+	if !utf8.Valid(raw) {
+		p.add(path, CodeParam, "must be valid UTF-8 JSON")
+		return
+	}
+	if at, lone := jsontext.LoneSurrogate(raw); lone {
+		switch {
+		case at == "":
+		case strings.HasPrefix(at, "["):
+			path += at
+		default:
+			path = joinPath(path, at)
+		}
+		p.add(path, CodeParam, jsontext.LoneSurrogateRule)
+		return
 	}
 	doc, err := parseJSON(raw)
 	if err != nil {

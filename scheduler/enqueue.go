@@ -48,15 +48,16 @@ func taskOf(r campaign.Run) queue.RunSendPayload {
 }
 
 // wallInstant is when asynq, which schedules on the wall clock, should hand
-// over a run due at at on clock's time; zero when it is due now. The
-// clock may run apart from the wall (the simulated clocks of the e2e suite
-// and the demo): asynq gets the run's distance from now, from a wall
-// instant read after the clock's (so never earlier on the wall clock),
-// rounded up to the second, since asynq keeps scheduled tasks by whole
-// seconds and forwards one once its second has begun. The worker waits for
-// the run's instant on its own clock in any case.
-func wallInstant(clock Clock, at time.Time) time.Time {
-	wait := at.Sub(clock.Now())
+// over a run due at at on clock's time, lead before it as a held run is
+// released; zero when that is now (processed at once, as the scheduler's
+// release is). The clock may run apart from the wall (the simulated clocks
+// of the e2e suite and the demo): asynq gets the distance from now, from a
+// wall instant read after the clock's (so never earlier on the wall
+// clock), rounded up to the second, since asynq keeps scheduled tasks by
+// whole seconds and forwards one once its second has begun. The worker
+// waits for the run's instant on its own clock in any case.
+func wallInstant(clock Clock, at time.Time, lead time.Duration) time.Time {
+	wait := at.Sub(clock.Now()) - lead
 	if wait <= 0 {
 		return time.Time{}
 	}

@@ -251,7 +251,7 @@ func (r *Reconciler) checkRun(ctx context.Context, run campaign.Run, now time.Ti
 		// (SQLite gave a deleted run's id to this one, and that run's task
 		// was handed over at a stop): this run would go out at that
 		// instant. The enqueue replaces it.
-		got, err := r.queue.enqueue(ctx, taskOf(run), wallInstant(r.cfg.Clock, run.ScheduledFor), false)
+		got, err := r.queue.enqueue(ctx, taskOf(run), wallInstant(r.cfg.Clock, run.ScheduledFor, DefaultReleaseLead), false)
 		if err != nil {
 			return err
 		}
@@ -308,7 +308,7 @@ func (r *Reconciler) requeue(ctx context.Context, run campaign.Run, now time.Tim
 	}
 	// A run not yet due (handed to Redis at a stop, and Redis lost it) is
 	// handed over at its instant, as the scheduler would, not at once.
-	got, err := r.queue.enqueue(ctx, taskOf(run), wallInstant(r.cfg.Clock, run.ScheduledFor), false)
+	got, err := r.queue.enqueue(ctx, taskOf(run), wallInstant(r.cfg.Clock, run.ScheduledFor, DefaultReleaseLead), false)
 	if err != nil {
 		return 0, err
 	}

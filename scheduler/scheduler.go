@@ -419,7 +419,7 @@ func (s *Scheduler) flushHeld() {
 			s.cfg.Logger.Info().Int64("run", r.ID).Msg("held run deleted by a pause before the shutdown: not enqueued")
 			continue
 		}
-		err := s.enqueue(ctx, r, wallInstant(s.cfg.Clock, r.ScheduledFor))
+		err := s.enqueue(ctx, r, wallInstant(s.cfg.Clock, r.ScheduledFor, s.cfg.ReleaseLead))
 		switch {
 		case errors.Is(err, campaign.ErrNotFound):
 			// A pause deleted the run while it was held: nothing to send,

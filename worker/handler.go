@@ -144,15 +144,40 @@ type Handler struct {
 }
 
 // runsInHand counts, per run, this Handler's attempts under way, from
-// before the claim to the end of the attempt. The search for a claim whose
-// answer was lost (giveBackLostClaim) tells its own claim by the process's
-// name and the claim's instant, which another task of the same run in this
-// process (a task delivered again while the first still runs) can share to
-// the microsecond: while another attempt of the run is under way here, a
-// claim found is not known to be this attempt's, and is left to its lease.
+// before the claim to the end of the attempt, and keeps the claims whose
+// call was made and whose outcome could not be recorded. The search for a
+// claim whose answer was lost (giveBackLostClaim) tells its own claim by the
+// process's name and the claim's instant, which another task of the same
+// run in this process (a task delivered again while the first still runs)
+// can share to the microsecond: while another attempt of the run is under
+// way here, a claim found is not known to be this attempt's, and is left to
+// its lease; a claim called and not recorded is never given back (the push
+// may have gone out), even once its attempt is over.
 type runsInHand struct {
 	mu sync.Mutex
 	m  map[int64]int
+	// called: claims whose push was called and whose outcome was not
+	// recorded (they become unknown when their lease lapses). Few: one
+	// per outcome the store refused to take, for the process's life.
+	called map[campaign.ClaimToken]bool
+}
+
+// calledUnrecorded keeps tok as a claim whose call was made and whose
+// outcome was not recorded.
+func (r *runsInHand) calledUnrecorded(tok campaign.ClaimToken) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.called == nil {
+		r.called = map[campaign.ClaimToken]bool{}
+	}
+	r.called[tok] = true
+}
+
+// wasCalled reports whether tok's push was called by this Handler.
+func (r *runsInHand) wasCalled(tok campaign.ClaimToken) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.called[tok]
 }
 
 func (r *runsInHand) begin(runID int64) {
@@ -803,6 +828,7 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, n
 		log.Error().Err(err).Str("outcome", string(d.class)).Str("push_id", d.record.PushID).
 			Str("message_uid", d.record.MessageUID).Msg("outcome not recorded: the send becomes unknown when its lease lapses")
 		errs = append(errs, fmt.Errorf("%s: record %s: %w", ids, d.record.Status, err))
+		h.inHand.calledUnrecorded(tok)
 	} else {
 		recorded = &sd
 	}
@@ -904,8 +930,13 @@ func (h *Handler) alreadyRecorded(ctx context.Context, runID int64, tok campaign
 	if err != nil {
 		return campaign.Send{}, false, false
 	}
+	// A send waiting for a worker (pending, retry_wait) in a cancelled run
+	// is stored cancelled: the same commit.
+	status := func(s campaign.SendStatus) bool {
+		return s == o.Status || (s == campaign.SendCancelled && (o.Status == campaign.SendPending || o.Status == campaign.SendRetryWait))
+	}
 	for _, sd := range sends {
-		if sd.ID == tok.SendID && sd.Claim == tok.Claim && sd.Status == o.Status &&
+		if sd.ID == tok.SendID && sd.Claim == tok.Claim && status(sd.Status) &&
 			sd.MessageUID == o.MessageUID && sd.PushID == o.PushID {
 			h.log.Warn().Int64("run", runID).Int64("send", sd.ID).Msg("outcome committed, its answer lost: recorded")
 			return sd, run.Status == campaign.RunDone, true
@@ -959,11 +990,13 @@ func (h *Handler) giveBackLostClaim(ctx context.Context, runID, sendID int64, re
 		// Stored to the microsecond.
 		if (sd.ID == sendID || (sendID == 0 && sd.Index == 0)) && sd.Status == campaign.SendInFlight && sd.ClaimedBy == h.store.Claimant() &&
 			sd.ClaimedAt != nil && sd.ClaimedAt.Sub(started).Abs() <= time.Microsecond {
-			if h.inHand.others(runID) {
+			if h.inHand.others(runID) || h.inHand.wasCalled(sd.Token()) {
 				// Another task of this process works on the run and may
 				// have made this claim at the same instant, and be calling
-				// it: not known to be this attempt's. If it is, it becomes
-				// unknown when its lease lapses; never sent twice.
+				// it, or a task of it called this claim and could not
+				// record the answer: not known to be this attempt's, or
+				// known not to be. It becomes unknown when its lease
+				// lapses; never sent twice.
 				h.log.Warn().Int64("run", runID).Int64("send", sd.ID).Msg("a claim like the one whose answer was lost is in flight, with another task of this process on the run: left to its lease")
 				return nil
 			}
