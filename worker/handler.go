@@ -961,7 +961,10 @@ func (h *Handler) giveBack(ctx context.Context, runID int64, tok campaign.ClaimT
 // notCalled gives back a claim of run runID whose call is not made, and its
 // quota slot.
 func (h *Handler) notCalled(ctx context.Context, runID int64, tok campaign.ClaimToken, res quota.Reservation, why string) error {
-	return errors.Join(h.giveBack(ctx, runID, tok, why), h.guard.Release(context.WithoutCancel(ctx), res))
+	gave := h.giveBack(ctx, runID, tok, why)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.StoreTimeout)
+	defer cancel()
+	return errors.Join(gave, h.guard.Release(rctx, res))
 }
 
 // errNotFirst: ClaimFirstSend found the run started, not due, expired or

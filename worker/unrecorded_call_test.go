@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tagcast/tagcast/campaign"
+	"github.com/tagcast/tagcast/quota"
 	"github.com/tagcast/tagcast/worker"
 )
 
@@ -153,5 +154,44 @@ func TestGiveBackInACancelledRunWithItsAnswerLost(t *testing.T) {
 	}
 	if err != nil {
 		t.Errorf("ProcessRun of a run cancelled during its claim, whose give-back committed = %v; want nil (the give-back was recorded, as cancelled)", err)
+	}
+}
+
+// boundedReleases is the guard that records whether every Release it was
+// given has a deadline.
+type boundedReleases struct {
+	worker.Guard
+	mu        sync.Mutex
+	releases  int
+	unbounded int
+}
+
+func (g *boundedReleases) Release(ctx context.Context, res quota.Reservation) error {
+	g.mu.Lock()
+	g.releases++
+	if _, ok := ctx.Deadline(); !ok {
+		g.unbounded++
+	}
+	g.mu.Unlock()
+	return g.Guard.Release(ctx, res)
+}
+
+// A claim not called (here its slot past UseBy after a slow claim) gives its
+// slot back on a bounded budget, as every other release does: it was given
+// a context without a deadline, and a Redis that did not answer held the
+// task (and a stopping worker's wait) for as long as go-redis retried.
+func TestNotCalledReleaseIsBounded(t *testing.T) {
+	t.Parallel()
+	e := setup(t, envOpts{})
+	ids := fire(t, e.ctx, e.store, 1, body(), t0, t0, 0)
+	g := &boundedReleases{Guard: e.guard}
+	h := e.handlerOn(slowClaims{e.store, &delay{clock: e.clock, by: 5 * time.Second, once: true}}, g)
+	if err := h.ProcessRun(e.ctx, ids[0]); err != nil {
+		t.Logf("ProcessRun: %v", err)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.releases == 0 || g.unbounded != 0 {
+		t.Errorf("%d slot releases, %d of them without a deadline; want at least one, all bounded", g.releases, g.unbounded)
 	}
 }
