@@ -8,10 +8,7 @@ package sqlstore_test
 // row lock.
 
 import (
-	"bufio"
 	"errors"
-	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -125,43 +122,23 @@ func TestFinishRunKeepsARenderFailedRunFailed(t *testing.T) {
 	}
 }
 
-// createdEdges reads the `[*] --> status` lines of each mermaid block of
-// docs/state-machine.md, by section (campaign, run, send). The table test
-// (campaign.TestStateMachineDocMatchesTable) skips them: its pattern only
-// matches lower-case names.
+// createdEdges reads the `[*] --> status` edges of docs/state-machine.md
+// (where a row is created), by section (campaign, run, send).
 func createdEdges(t *testing.T) map[string]map[string]bool {
 	t.Helper()
-	f, err := os.Open("../../docs/state-machine.md")
+	edges, err := testenv.StateMachineEdges("../../docs/state-machine.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = f.Close() }()
 	out := map[string]map[string]bool{}
-	entity, inBlock := "", false
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case strings.HasPrefix(line, "## "):
-			entity = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(line, "## ")))
-		case strings.HasPrefix(line, "```mermaid"):
-			inBlock = true
-		case strings.HasPrefix(line, "```"):
-			inBlock = false
-		case inBlock:
-			rest, ok := strings.CutPrefix(strings.TrimSpace(line), "[*] -->")
-			if !ok {
-				continue
-			}
-			to, _, _ := strings.Cut(strings.TrimSpace(rest), ":")
-			if out[entity] == nil {
-				out[entity] = map[string]bool{}
-			}
-			out[entity][strings.TrimSpace(to)] = true
+	for _, e := range edges {
+		if e.From != "[*]" {
+			continue
 		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
+		if out[e.Entity] == nil {
+			out[e.Entity] = map[string]bool{}
+		}
+		out[e.Entity][e.To] = true
 	}
 	return out
 }
