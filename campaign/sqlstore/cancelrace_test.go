@@ -57,26 +57,10 @@ func TestCancelCommittingDuringAGiveBack(t *testing.T) {
 				status campaign.SendStatus
 				err    error
 			}
-			done := make(chan result, 1)
-			go func() {
+			res := commitOnceBlocked(t, st.DB(), tx, func() result {
 				s, err := giveBack(b, held, now)
-				done <- result{s, err}
-			}()
-			var res result
-			finished := false
-			for !finished && !waitingForALock(t, st.DB()) {
-				select {
-				case res = <-done:
-					finished = true
-				case <-time.After(5 * time.Millisecond):
-				}
-			}
-			if err := tx.Commit(); err != nil {
-				t.Fatal(err)
-			}
-			if !finished {
-				res = <-done
-			}
+				return result{s, err}
+			})
 			if res.err != nil {
 				t.Fatal(res.err)
 			}
@@ -89,6 +73,30 @@ func TestCancelCommittingDuringAGiveBack(t *testing.T) {
 			}
 		})
 	}
+}
+
+// commitOnceBlocked runs call beside tx, commits tx once call waits for one
+// of its locks (or call returned first), and returns call's result.
+func commitOnceBlocked[T any](t *testing.T, db *sql.DB, tx *sql.Tx, call func() T) T {
+	t.Helper()
+	done := make(chan T, 1)
+	go func() { done <- call() }()
+	var res T
+	finished := false
+	for !finished && !waitingForALock(t, db) {
+		select {
+		case res = <-done:
+			finished = true
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if !finished {
+		res = <-done
+	}
+	return res
 }
 
 // waitingForALock reports whether a backend of db's database waits for a

@@ -47,26 +47,10 @@ func TestReidentifyReportsTheIdentityItReplaced(t *testing.T) {
 		oldID, newID string
 		err          error
 	}
-	done := make(chan result, 1)
-	go func() {
+	res := commitOnceBlocked(t, db, tx, func() result {
 		o, n, err := sqlstore.Reidentify(ctx, db, migrations.Postgres)
-		done <- result{o, n, err}
-	}()
-	var res result
-	finished := false
-	for !finished && !waitingForALock(t, db) {
-		select {
-		case res = <-done:
-			finished = true
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	if !finished {
-		res = <-done
-	}
+		return result{o, n, err}
+	})
 	if res.err != nil {
 		t.Fatal(res.err)
 	}
