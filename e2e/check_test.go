@@ -187,6 +187,38 @@ func describeSchedule(cs campaignSpec) string {
 
 func settled(runStatus string) bool { return runStatus != "pending" && runStatus != "running" }
 
+// checkRunOutcomes holds each settled run's status to its sends, as the
+// state machine draws it (docs/state-machine.md): done when every send is
+// sent, partially_failed when some are and some are not, failed or
+// expired when none is (cancelled is an operator's, with any).
+func checkRunOutcomes(p *problems, runs []runRow, sends []sendRow) {
+	total, sent := map[int64]int{}, map[int64]int{}
+	for _, s := range sends {
+		total[s.RunID]++
+		if s.Status == "sent" {
+			sent[s.RunID]++
+		}
+	}
+	for _, r := range runs {
+		n, k := total[r.ID], sent[r.ID]
+		var ok bool
+		switch r.Status {
+		case "done":
+			ok = n > 0 && k == n
+		case "partially_failed":
+			ok = k > 0 && k < n
+		case "failed", "expired":
+			ok = k == 0
+		default: // cancelled, or not settled (checkFires reports that)
+			ok = true
+		}
+		if !ok {
+			p.add("RUN MISREPORTED: run %d of campaign %d for %s is %s with %d of its %d sends sent",
+				r.ID, r.CampaignID, r.ScheduledFor.Format(time.RFC3339), r.Status, k, n)
+		}
+	}
+}
+
 // emuRecord is the emulator's side of a run, as the checks read it: every
 // accepted push (answered or not), its 429 counters, and the call log in
 // front of it.
@@ -355,7 +387,8 @@ func checkUnansweredAccounted(p *problems, rec emuRecord) {
 }
 
 // checkCallOrder reports a send called again after a call that went
-// unanswered (its outcome unknowable: it is never re-sent blindly), and
+// unanswered (its outcome unknowable: it is never re-sent blindly) or one
+// answered 200 (it was delivered), and
 // two calls of one send under way at once (two claims of one send). The
 // emulator shows a duplicate push only when the first call was processed
 // (stall_sent); after a stall_dropped or a reset the re-send left one
@@ -374,6 +407,12 @@ func checkCallOrder(p *problems, key string, calls []callResult) {
 			return
 		case prev.Dropped:
 			p.add("RESENT AFTER UNKNOWN: %q was called again after a call that went unanswered (calls %v)", key, calls)
+			return
+		case prev.Status == http.StatusOK:
+			// Its push was delivered and its answer read: a second call is
+			// a second delivery attempt, whatever that call met (a 5xx, a
+			// reset) and whether or not it left a push.
+			p.add("RESENT AFTER SENT: %q was called again after a call answered 200 (calls %v)", key, calls)
 			return
 		}
 	}
@@ -645,10 +684,29 @@ func checkQuota(p *problems, sc *scenario, pushes []emulator.Push) {
 // guard must keep those within the quota as well: a guard that forgot them
 // (a rebuild counting only sent attempts, say) goes over the service's
 // quota, and no 429 from the emulator would show it.
-func checkLedgerQuota(p *problems, sc *scenario, counted map[string][]time.Time) {
+//
+// The ledger must hold at least one attempt per push the emulator accepted
+// for the app (each is a distinct claim's attempt; a second push of one
+// claim is a duplicate, reported apart): an empty ledger, or one that lost
+// attempts, would otherwise pass, having nothing to count.
+func checkLedgerQuota(p *problems, sc *scenario, counted map[string][]time.Time, pushes []emulator.Push) {
 	byApp := map[string][]time.Time{}
 	for k, at := range counted {
 		byApp[k] = slices.Clone(at)
+	}
+	accepted := map[string]int{}
+	for _, ps := range pushes {
+		accepted[ps.AppKey]++
+	}
+	// nil: a hand-made record with no ledger read (the unit tests of other
+	// checks); record always reads one, empty or not.
+	for _, a := range sc.apps {
+		if counted == nil {
+			break
+		}
+		if n := accepted[a.Key]; len(byApp[a.Key]) < n {
+			p.add("LEDGER SHORT: app %s: the emulator accepted %d pushes, the store's quota ledger holds %d attempts", a.Name, n, len(byApp[a.Key]))
+		}
 	}
 	quotaWindows(p, sc, byApp, "attempts in the store's quota ledger")
 }
@@ -916,7 +974,7 @@ func pipelineChecks(p *problems, sc *scenario, ids map[string]int64, rec emuReco
 	checkEmulator(p, rec, sc, sends, none)
 	checkDeliveries(p, sc, ids, rec, sends, none)
 	checkQuota(p, sc, rec.pushes)
-	checkLedgerQuota(p, sc, rec.counted)
+	checkLedgerQuota(p, sc, rec.counted, rec.pushes)
 	checkLateness(p, sc, ids, rec.pushes, lateSlack)
 }
 
@@ -926,7 +984,7 @@ func chaosChecks(p *problems, sc *scenario, ids map[string]int64, rec emuRecord,
 	checkEmulator(p, rec, sc, sends, kills.heldAtKill)
 	checkDeliveries(p, sc, ids, rec, sends, unknowable(rec, kills.heldAtKill))
 	checkQuota(p, sc, rec.pushes)
-	checkLedgerQuota(p, sc, rec.counted)
+	checkLedgerQuota(p, sc, rec.counted, rec.pushes)
 	checkChaosLateness(p, sc, ids, rec, sends, kills)
 }
 

@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sort"
 	"strings"
@@ -82,6 +83,7 @@ func TestPipeline(t *testing.T) {
 
 	var p problems
 	checkFires(&p, sc, r.ids, runs)
+	checkRunOutcomes(&p, runs, sends)
 	for _, run := range runs {
 		if run.Status != "done" {
 			p.add("NOT SENT: run %d of campaign %d for %s ended %s, want done", run.ID, run.CampaignID, run.ScheduledFor.Format(time.RFC3339), run.Status)
@@ -142,6 +144,7 @@ func TestChaos(t *testing.T) {
 
 	var p problems
 	checkFires(&p, sc, r.ids, runs)
+	checkRunOutcomes(&p, runs, sends)
 	statuses := map[string]int{}
 	for _, s := range sends {
 		statuses[s.Status]++
@@ -204,11 +207,15 @@ func kindCounts(done []string) map[string]int {
 // short run makes too few calls to expect every kind.
 const minExpectedFaults = 10
 
+// faultSpread is how many standard deviations under its expected count a
+// fault count may fall by chance (checkFaultsHappened).
+const faultSpread = 4.5
+
 // checkFaultsHappened says what chaos did not happen, so that TestChaos
 // cannot pass without it: a fault kind whose configured rate promised at
 // least minExpectedFaults injections over the calls made but that never
-// happened, faults on fewer than half the share of calls configured, or no
-// kill among the events done.
+// happened, a kind or all faults together further under their configured
+// rate than chance allows, or no kill among the events done.
 func checkFaultsHappened(f emulator.Faults, seen emulator.Counters, done []string) []string {
 	var out []string
 	kinds := []struct {
@@ -238,8 +245,21 @@ func checkFaultsHappened(f emulator.Faults, seen emulator.Counters, done []strin
 		seen.StallSent+seen.StallDropped+seen.ResetConn == 0 {
 		out = append(out, fmt.Sprintf("NO CHAOS: no call went unanswered (stall_sent, stall_dropped, reset: %.0f expected over %.0f calls)", calls*unanswered, calls))
 	}
-	if rate > 0 && calls*rate >= minExpectedFaults && float64(faults) < calls*rate/2 {
-		out = append(out, fmt.Sprintf("NO CHAOS: faults on %d of %.0f calls, under half the %.0f%% configured", faults, calls, rate*100))
+	// Each kind, and all together, within chance of the configured rates:
+	// a count more than faultSpread standard deviations under what the
+	// rate promises over the calls made (a binomial's) is a wiring that
+	// skips calls, not chance (about 3 in a million).
+	short := func(n int, p float64) (float64, bool) {
+		expected := calls * p
+		return expected, expected >= minExpectedFaults && float64(n) < expected-faultSpread*math.Sqrt(expected*(1-p))
+	}
+	for _, k := range kinds {
+		if expected, low := short(k.n, k.rate); low && k.n > 0 {
+			out = append(out, fmt.Sprintf("NO CHAOS: the emulator fault %s on %d of %.0f calls, %.0f expected at rate %.2f", k.name, k.n, calls, expected, k.rate))
+		}
+	}
+	if expected, low := short(faults, rate); rate > 0 && low {
+		out = append(out, fmt.Sprintf("NO CHAOS: faults on %d of %.0f calls, %.0f expected at the %.0f%% configured", faults, calls, expected, rate*100))
 	}
 	kills := 0
 	for kind, n := range kindCounts(done) {
