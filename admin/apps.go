@@ -93,7 +93,8 @@ func (s *Server) quotaUnblock(w http.ResponseWriter, r *http.Request) {
 		s.quotaUnavailable(w, r, app, err)
 		return
 	}
-	s.writeJSON(w, r, http.StatusOK, QuotaUnblock{Status: st, Lifted: !lifted.IsZero(), LiftedBlockUntil: lifted})
+	was := !lifted.IsZero()
+	s.writeJSON(w, r, http.StatusOK, QuotaUnblock{Status: st, Lifted: &was, LiftedBlockUntil: lifted})
 }
 
 // quotaUnavailable answers a failed quota read: an unknown app is 404; any

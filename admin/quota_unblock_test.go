@@ -20,7 +20,7 @@ func TestQuotaUnblockAnswersTheBlockItLifted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !got.Lifted || !got.LiftedBlockUntil.Equal(until) || got.App != "main" || !got.BlockedUntil.IsZero() || !got.NextOpening.Equal(t0) {
+	if got.Lifted == nil || !*got.Lifted || !got.LiftedBlockUntil.Equal(until) || got.App != "main" || !got.BlockedUntil.IsZero() || !got.NextOpening.Equal(t0) {
 		t.Errorf("unblock of a held app = %+v; want lifted, until %s, and the quota after: not blocked, room now", got, until)
 	}
 

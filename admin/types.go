@@ -86,8 +86,10 @@ type QuotaReport struct {
 // the unblock, and the block it lifted.
 type QuotaUnblock struct {
 	quota.Status
-	// Lifted reports that the app was blocked and no longer is.
-	Lifted bool `json:"lifted"`
+	// Lifted reports that the app was blocked and no longer is. The server
+	// always sets it; nil in a client's result means the server did not
+	// say (one older than this client, which answered the quota only).
+	Lifted *bool `json:"lifted"`
 	// LiftedBlockUntil is when the lifted block would have ended (zero
 	// when nothing was lifted).
 	LiftedBlockUntil time.Time `json:"lifted_block_until,omitzero"`

@@ -77,9 +77,14 @@ was not blocked, then shows the app's quota.`,
 			if g.output == "json" {
 				return writeJSON(cmd.OutOrStdout(), rep)
 			}
-			if rep.Lifted {
+			switch {
+			case rep.Lifted == nil:
+				// A server older than this CLI lifts the block and answers
+				// the quota only.
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: block lifted if there was one (the server, older than this CLI, does not say)\n", rep.App)
+			case *rep.Lifted:
 				fmt.Fprintf(cmd.OutOrStdout(), "%s: block lifted (it held the app until %s)\n", rep.App, rep.LiftedBlockUntil.Format(time.RFC3339))
-			} else {
+			default:
 				fmt.Fprintf(cmd.OutOrStdout(), "%s: not blocked; nothing to lift\n", rep.App)
 			}
 			return printQuota(cmd.OutOrStdout(), []quota.Status{rep.Status})
