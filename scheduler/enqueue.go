@@ -33,6 +33,11 @@ type taskQueue struct {
 	client    queue.Enqueuer
 	inspector Inspector // nil: conflicts are taken as "already queued"
 	opts      queue.Options
+	// runs reads the run the store holds under an id, before another
+	// run's task is replaced (nil: not read).
+	runs interface {
+		GetRun(ctx context.Context, id int64) (campaign.Run, []campaign.Send, error)
+	}
 }
 
 func (q taskQueue) queueName() string {
@@ -95,7 +100,20 @@ func (q taskQueue) enqueue(ctx context.Context, p queue.RunSendPayload, processA
 		// id to the next run), waiting for that run's instant: this run
 		// would go out at it, late. A task that became active meanwhile
 		// processes this run anyway (its hints no longer match, so the
-		// worker reads the run from the store).
+		// worker reads the run from the store). Unless p is the stale one:
+		// a run a pause deleted, enqueued by what still held it (a stop's
+		// flush of the held runs), whose id now is the waiting task's run.
+		if q.runs != nil {
+			cur, _, err := q.runs.GetRun(ctx, runID)
+			switch {
+			case errors.Is(err, campaign.ErrNotFound):
+				return alreadyQueued, nil
+			case err != nil:
+				return 0, fmt.Errorf("run %d: read it before replacing task %s: %w", runID, queue.TaskID(runID), err)
+			case cur.App != p.App || !cur.ScheduledFor.Equal(p.ScheduledFor):
+				return alreadyQueued, nil
+			}
+		}
 		if err := q.inspector.DeleteTask(q.queueName(), queue.TaskID(runID)); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
 			return alreadyQueued, nil
 		}

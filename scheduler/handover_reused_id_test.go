@@ -35,6 +35,21 @@ func handoverScheduler(t *testing.T, b rbundle, inspect bool) *Scheduler {
 	return s
 }
 
+// heldAhead starts a scheduler (with the Inspector) at 08:58:00 and one
+// campaign due 90 s later, whose fire its first tick claims ahead and holds.
+func heldAhead(t *testing.T) (rbundle, *Scheduler, campaign.Campaign, time.Time) {
+	t.Helper()
+	start := utc("2026-12-01T08:58:00Z")
+	b := setupReconcile(t, sqliteURL(t), start, nil)
+	s := handoverScheduler(t, b, true)
+	at := start.Add(90 * time.Second)
+	c := create(t, b.store, newCampaign("a", campaign.Schedule{At: &at}), start)
+	if res, err := s.Tick(b.ctx); err != nil || res.Held != 1 {
+		t.Fatalf("tick: %+v %v; want the fire claimed ahead and held", res, err)
+	}
+	return b, s, c, at
+}
+
 // taskOfRun returns run id's task and its decoded payload.
 func (b rbundle) taskOfRun(t *testing.T, id int64) (*asynq.TaskInfo, queue.RunSendPayload) {
 	t.Helper()
@@ -179,14 +194,7 @@ func TestFlushHeldKeepsTheTaskOfTheRunThatReusedADeletedRunsID(t *testing.T) {
 // early.
 func TestReconcilerDoesNotHandARunToWorkersBeforeItsInstant(t *testing.T) {
 	t.Parallel()
-	start := utc("2026-12-01T08:58:00Z")
-	b := setupReconcile(t, sqliteURL(t), start, nil)
-	s := handoverScheduler(t, b, true)
-	at := start.Add(90 * time.Second)
-	c := create(t, b.store, newCampaign("a", campaign.Schedule{At: &at}), start)
-	if res, err := s.Tick(b.ctx); err != nil || res.Held != 1 {
-		t.Fatalf("tick: %+v %v; want the fire claimed ahead and held", res, err)
-	}
+	b, s, c, at := heldAhead(t)
 	s.flushHeld() // a graceful stop: the run goes to asynq, scheduled for its instant
 	run := runsOf(t, b.store, c.ID)[0]
 	if info, _ := b.taskOfRun(t, run.ID); info.State != asynq.TaskStateScheduled {
@@ -195,7 +203,7 @@ func TestReconcilerDoesNotHandARunToWorkersBeforeItsInstant(t *testing.T) {
 
 	b.redis.Flush(t) // Redis restarted empty
 	registerQueue(t, b.redis)
-	b.clock.Set(start.Add(5 * time.Second))
+	b.clock.Set(at.Add(-85 * time.Second)) // 5 s after the start
 	wall := time.Now()
 	res := b.reconcile(t)
 	left := at.Sub(b.clock.Now())

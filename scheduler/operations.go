@@ -47,7 +47,7 @@ func NewOperations(cfg OperationsConfig) (*Operations, error) {
 		cfg.Clock = SystemClock{}
 	}
 	cfg.Logger = cfg.Logger.With().Str("component", "operations").Logger()
-	return &Operations{cfg: cfg, queue: taskQueue{client: cfg.Queue, inspector: cfg.Inspector, opts: cfg.QueueOptions}}, nil
+	return &Operations{cfg: cfg, queue: taskQueue{client: cfg.Queue, inspector: cfg.Inspector, opts: cfg.QueueOptions, runs: cfg.Store}}, nil
 }
 
 // Create stores a validated campaign (campaign.ParseFile or Validate have

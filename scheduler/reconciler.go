@@ -76,7 +76,7 @@ func NewReconciler(cfg ReconcilerConfig) (*Reconciler, error) {
 		cfg.BatchSize = DefaultReconcileBatchSize
 	}
 	cfg.Logger = cfg.Logger.With().Str("component", "reconciler").Logger()
-	return &Reconciler{cfg: cfg, queue: taskQueue{client: cfg.Queue, inspector: cfg.Inspector, opts: cfg.QueueOptions}}, nil
+	return &Reconciler{cfg: cfg, queue: taskQueue{client: cfg.Queue, inspector: cfg.Inspector, opts: cfg.QueueOptions, runs: cfg.Store}}, nil
 }
 
 // ReconcileResult counts what one pass did.

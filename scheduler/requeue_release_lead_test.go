@@ -6,7 +6,6 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/tagcast/tagcast/campaign"
 	"github.com/tagcast/tagcast/queue"
 )
 
@@ -25,14 +24,7 @@ import (
 // no ReleaseLead, so a run within it goes through ProcessAt).
 func TestReconcilerHandsBackAReleasedRunAsTheSchedulerDid(t *testing.T) {
 	t.Parallel()
-	start := utc("2026-12-01T08:58:00Z")
-	b := setupReconcile(t, sqliteURL(t), start, nil)
-	s := handoverScheduler(t, b, true)
-	at := start.Add(90 * time.Second)
-	c := create(t, b.store, newCampaign("a", campaign.Schedule{At: &at}), start)
-	if res, err := s.Tick(b.ctx); err != nil || res.Held != 1 {
-		t.Fatalf("tick: %+v %v; want the fire claimed ahead and held", res, err)
-	}
+	b, s, c, at := heldAhead(t)
 	b.clock.Set(at.Add(-400 * time.Millisecond))
 	if res, err := s.Tick(b.ctx); err != nil || res.Enqueued != 1 {
 		t.Fatalf("tick 400 ms before the instant: %+v %v; want the held run released", res, err)

@@ -117,7 +117,7 @@ func New(cfg Config) (*Scheduler, error) {
 		cfg.ReleaseLead = 0
 	}
 	cfg.Logger = cfg.Logger.With().Str("component", "scheduler").Logger()
-	return &Scheduler{cfg: cfg, queue: taskQueue{client: cfg.Queue, inspector: cfg.Inspector, opts: cfg.QueueOptions}}, nil
+	return &Scheduler{cfg: cfg, queue: taskQueue{client: cfg.Queue, inspector: cfg.Inspector, opts: cfg.QueueOptions, runs: cfg.Store}}, nil
 }
 
 // markTimeout bounds recording runs enqueued once their tasks are in Redis.
@@ -411,14 +411,6 @@ func (s *Scheduler) flushHeld() {
 	s.mu.Unlock()
 	enqueued := 0
 	for _, r := range held {
-		// A pause may have deleted the run while it was held, and SQLite
-		// may have given its id to another run since: its task would
-		// replace that run's (another fire's hints under the same id).
-		if cur, _, err := s.cfg.Store.GetRun(ctx, r.ID); errors.Is(err, campaign.ErrNotFound) ||
-			(err == nil && (cur.CampaignID != r.CampaignID || !cur.ScheduledFor.Equal(r.ScheduledFor))) {
-			s.cfg.Logger.Info().Int64("run", r.ID).Msg("held run deleted by a pause before the shutdown: not enqueued")
-			continue
-		}
 		err := s.enqueue(ctx, r, wallInstant(s.cfg.Clock, r.ScheduledFor, s.cfg.ReleaseLead))
 		switch {
 		case errors.Is(err, campaign.ErrNotFound):
