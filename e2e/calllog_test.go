@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/tagcast/tagcast/pushapi"
 )
@@ -22,6 +23,7 @@ import (
 // `unknown` send against: a send may end unknown only if its last call
 // went unanswered (or the worker holding it was killed).
 type callLog struct {
+	now   func() time.Time // the emulator's clock: a call's instant
 	mu    sync.Mutex
 	seq   uint64 // orders every call's beginning and end
 	calls map[string][]callResult
@@ -34,9 +36,17 @@ type callResult struct {
 	// (the log's sequence; zero in hand-made records): two calls of one
 	// send overlap when one began before the other ended.
 	Began, Ended uint64
+	// App is the call's App-Key header and At the emulator's clock when
+	// the call arrived (empty in hand-made records): checkCallsCounted
+	// holds every call that reached the service against its app's quota
+	// and the store's quota ledger.
+	App string
+	At  time.Time
 }
 
-func newCallLog() *callLog { return &callLog{calls: map[string][]callResult{}} }
+func newCallLog(now func() time.Time) *callLog {
+	return &callLog{now: now, calls: map[string][]callResult{}}
+}
 
 func (l *callLog) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -56,6 +66,7 @@ func (l *callLog) wrap(h http.Handler) http.Handler {
 			key = sendKey(req)
 		}
 		rec := &recorder{ResponseWriter: w}
+		app, at := r.Header.Get("App-Key"), l.now().UTC()
 		l.mu.Lock()
 		l.seq++
 		began := l.seq
@@ -63,7 +74,8 @@ func (l *callLog) wrap(h http.Handler) http.Handler {
 		defer func() {
 			l.mu.Lock()
 			l.seq++
-			l.calls[key] = append(l.calls[key], callResult{Status: rec.status, Dropped: rec.hijacked || rec.status == 0, Began: began, Ended: l.seq})
+			l.calls[key] = append(l.calls[key], callResult{Status: rec.status, Dropped: rec.hijacked || rec.status == 0,
+				Began: began, Ended: l.seq, App: app, At: at})
 			l.mu.Unlock()
 		}()
 		h.ServeHTTP(rec, r)

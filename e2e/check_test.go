@@ -711,6 +711,47 @@ func checkLedgerQuota(p *problems, sc *scenario, counted map[string][]time.Time,
 	quotaWindows(p, sc, byApp, "attempts in the store's quota ledger")
 }
 
+// checkCallsCounted holds every /push.json call that reached the service
+// against the quota, whatever became of it: answered 200, answered a 5xx,
+// or dropped by a stall or a reset. The service may count any of them, so
+// the guard counts each one's attempt too (checkQuota recounts only the
+// pushes the emulator accepted, and a 5xx or a reset leaves none). And
+// each call must have its attempt in the store's quota ledger, at or
+// before the call's instant: the k-th call of an app (by instant) needs k
+// attempts of the app at or before it. A call with no attempt of its own
+// is one the guard would forget once Redis is flushed and rebuilt from the
+// ledger; a ledger short of the calls passed checkLedgerQuota as long as
+// it held one attempt per accepted push. Hand-made records (no instants,
+// or no ledger read) are not checked.
+func checkCallsCounted(p *problems, sc *scenario, rec emuRecord) {
+	if rec.counted == nil {
+		return
+	}
+	byApp := map[string][]time.Time{}
+	for _, cs := range rec.calls {
+		for _, c := range cs {
+			if !c.At.IsZero() {
+				byApp[c.App] = append(byApp[c.App], c.At)
+			}
+		}
+	}
+	quotaWindows(p, sc, byApp, "calls that reached the service (answered or not)")
+	for _, a := range sc.apps {
+		calls := slices.SortedFunc(slices.Values(byApp[a.Key]), time.Time.Compare)
+		ledger := slices.SortedFunc(slices.Values(rec.counted[a.Key]), time.Time.Compare)
+		for k, at := range calls {
+			// The ledger keeps microseconds: an attempt's instant may read
+			// up to half a microsecond after the call it began.
+			n := sort.Search(len(ledger), func(i int) bool { return ledger[i].After(at.Add(time.Microsecond)) })
+			if n < k+1 {
+				p.add("CALL NOT COUNTED: app %s: %d calls reached the service by %s, the store's quota ledger holds %d attempts at or before it",
+					a.Name, k+1, at.Format(time.RFC3339Nano), n)
+				break
+			}
+		}
+	}
+}
+
 // quotaWindows checks each app's instants (app key -> instants, what names
 // them) against its policy, window by window.
 func quotaWindows(p *problems, sc *scenario, byApp map[string][]time.Time, what string) {
@@ -975,6 +1016,7 @@ func pipelineChecks(p *problems, sc *scenario, ids map[string]int64, rec emuReco
 	checkDeliveries(p, sc, ids, rec, sends, none)
 	checkQuota(p, sc, rec.pushes)
 	checkLedgerQuota(p, sc, rec.counted, rec.pushes)
+	checkCallsCounted(p, sc, rec)
 	checkLateness(p, sc, ids, rec.pushes, lateSlack)
 }
 
@@ -985,6 +1027,7 @@ func chaosChecks(p *problems, sc *scenario, ids map[string]int64, rec emuRecord,
 	checkDeliveries(p, sc, ids, rec, sends, unknowable(rec, kills.heldAtKill))
 	checkQuota(p, sc, rec.pushes)
 	checkLedgerQuota(p, sc, rec.counted, rec.pushes)
+	checkCallsCounted(p, sc, rec)
 	checkChaosLateness(p, sc, ids, rec, sends, kills)
 }
 

@@ -7,6 +7,7 @@ package e2e
 // their fix. None needs Redis, PostgreSQL or a tagcast process.
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -112,8 +113,7 @@ func TestPlantedFaultRatesAreAsConfigured(t *testing.T) {
 // forgets it too) is simply not counted, and a ledger with no rows at all
 // passed (record, check_test.go:211-224, returns an empty map; the check
 // then had nothing to count). The ledger is now held to at least the pushes
-// the emulator accepted per app; an unanswered attempt missing from it is
-// still not seen (the call log has no instants to match it with).
+// the emulator accepted per app, and to every call (TestPlantedEveryCallIsCounted).
 func TestPlantedLedgerHoldsEveryAttempt(t *testing.T) {
 	plantedBaselineIsClean(t)
 	t.Run("an empty ledger while the emulator accepted pushes", func(t *testing.T) {
@@ -165,4 +165,81 @@ func TestPlantedRunStatusMatchesItsSends(t *testing.T) {
 			}
 		})
 	}
+}
+
+// timedRecord is cleanRecordAt's record as record reads a real run: each
+// call with its App-Key and instant (its push's), and the store's quota
+// ledger with one attempt per push at its instant.
+func timedRecord() (*scenario, map[string]int64, emuRecord, []sendRow, time.Time) {
+	sc, ids, rec, sends, fire := cleanRecordAt(time.Second)
+	rec.counted = map[string][]time.Time{}
+	for _, ps := range rec.pushes {
+		k := sendKey(ps.Request)
+		rec.calls[k] = []callResult{{Status: 200, App: ps.AppKey, At: ps.ReceivedAt}}
+		rec.counted[ps.AppKey] = append(rec.counted[ps.AppKey], ps.ReceivedAt)
+	}
+	return sc, ids, rec, sends, fire
+}
+
+// Was: a call that reached the service and left no push (answered a 5xx,
+// or reset) was held to nothing. checkQuota recounts the emulator's
+// accepted pushes, and checkLedgerQuota wants the ledger to hold one
+// attempt per accepted push: an attempt the guard never counted (a retry
+// after a 500 on a slot it forgot, or a ledger missing it, so that a
+// rebuild after a Redis flush forgets it) passed, and so did calls over
+// the quota as long as the pushes and the ledger were within it. The call
+// log now keeps each call's App-Key and instant.
+func TestPlantedEveryCallIsCounted(t *testing.T) {
+	sc, ids, rec, sends, _ := timedRecord()
+	if got := plantedChaosProblems(t, sc, ids, rec, sends, nil); len(got) != 0 {
+		t.Fatalf("the unplanted baseline already has problems: %q", got)
+	}
+	t.Run("a 500 call with no attempt in the ledger", func(t *testing.T) {
+		sc, ids, rec, sends, _ := timedRecord()
+		ok := rec.calls[sends[0].Key][0]
+		fail := callResult{Status: 500, Began: 1, Ended: 2, App: ok.App, At: ok.At.Add(-time.Minute)}
+		ok.Began, ok.Ended = 3, 4
+		rec.calls[sends[0].Key] = []callResult{fail, ok}
+		rec.counters["ka"] = emulator.Counters{Fault500: 1}
+		got := plantedChaosProblems(t, sc, ids, rec, sends, nil)
+		if !hasProblem(got, "CALL NOT COUNTED") {
+			t.Errorf("two calls of app alpha reached the service, its ledger holds one attempt: want CALL NOT COUNTED, got %q", got)
+		}
+		// With the attempt in the ledger, the same calls pass.
+		rec.counted["ka"] = append(rec.counted["ka"], fail.At)
+		if got := plantedChaosProblems(t, sc, ids, rec, sends, nil); len(got) != 0 {
+			t.Errorf("each call has its attempt in the ledger: want no problem, got %q", got)
+		}
+	})
+	t.Run("calls over the hour's quota, each attempt ledgered long before", func(t *testing.T) {
+		sc, ids, rec, sends, _ := timedRecord()
+		sc.apps[1].Hourly = 2 // beta: 2 an hour, rolling
+		// beta's two chunks, each called once more after a 504 a second
+		// before its 200: four calls within a second. Their attempts were
+		// ledgered hours apart (no window holds two), so only the calls'
+		// own instants show three in one hour.
+		var ledger []time.Time
+		for i, s := range sends[1:] {
+			ok := rec.calls[s.Key][0]
+			fail := callResult{Status: 504, Began: uint64(4*i + 1), Ended: uint64(4*i + 2), App: ok.App, At: ok.At.Add(-time.Second)}
+			ok.Began, ok.Ended = uint64(4*i+3), uint64(4*i+4)
+			rec.calls[s.Key] = []callResult{fail, ok}
+			ledger = append(ledger, fail.At.Add(-time.Duration(2*i+4)*time.Hour), ok.At.Add(-time.Duration(2*i+3)*time.Hour))
+		}
+		rec.counted["kb"] = ledger
+		rec.counters["kb"] = emulator.Counters{Fault504: 2}
+		got := plantedChaosProblems(t, sc, ids, rec, sends, nil)
+		if !hasProblem(got, "QUOTA EXCEEDED") {
+			t.Errorf("4 calls of beta within a second, quota 2 an hour: want QUOTA EXCEEDED, got %q", got)
+		}
+	})
+}
+
+func hasProblem(list []string, prefix string) bool {
+	for _, p := range list {
+		if strings.HasPrefix(p, prefix) {
+			return true
+		}
+	}
+	return false
 }

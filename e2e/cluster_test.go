@@ -158,7 +158,7 @@ func newCluster(t *testing.T, o clusterOptions) *cluster {
 	if c.emu, err = emulator.New(ecfg, emulator.WithClock(c.clock.Now)); err != nil {
 		t.Fatal(err)
 	}
-	c.calls = newCallLog()
+	c.calls = newCallLog(c.clock.Now)
 	emuSrv := httptest.NewServer(c.calls.wrap(c.emu))
 	t.Cleanup(emuSrv.Close)
 
