@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
+	"math/big"
 	"reflect"
 	"slices"
 	"strconv"
@@ -277,6 +279,9 @@ type fileSchedule struct {
 // fire. Any problem comes back as a *ValidationError listing all of them.
 func ParseFile(data []byte, opts ValidateOptions) (Campaign, error) {
 	raw, err := decodeFile(data)
+	if fe := (fieldError{}); errors.As(err, &fe) {
+		return Campaign{}, &ValidationError{Problems: []FieldProblem{fe.FieldProblem}}
+	}
 	if err != nil {
 		return Campaign{}, &ValidationError{Problems: []FieldProblem{{Rule: "not YAML or JSON: " + err.Error()}}}
 	}
@@ -506,6 +511,12 @@ func validatePush(verr *ValidationError, c Campaign, fireTime time.Time) {
 		body = c.Push
 	}
 	seen := map[string]bool{}
+	firstAt := map[string]int{} // a user id → its first place in the file
+	for i, id := range body.Audience.UserID {
+		if _, ok := firstAt[id]; !ok {
+			firstAt[id] = i
+		}
+	}
 	for _, chunk := range Split(body) {
 		err := chunk.Validate()
 		if err == nil {
@@ -517,7 +528,7 @@ func validatePush(verr *ValidationError, c Campaign, fireTime time.Time) {
 			continue
 		}
 		for _, fe := range pv.Problems {
-			p := FieldProblem{Path: "push." + fe.Path, Rule: fe.Rule}
+			p := FieldProblem{Path: "push." + userIDInFile(fe.Path, chunk.Audience.UserID, firstAt), Rule: fe.Rule}
 			if fe.Path == "" {
 				p.Path = "push"
 			}
@@ -527,6 +538,26 @@ func validatePush(verr *ValidationError, c Campaign, fireTime time.Time) {
 			}
 		}
 	}
+}
+
+// userIDInFile turns a chunk's audience.userid[j] path into the place of
+// that id in the file: a chunk holds at most MaxUserIDsPerSend of the
+// file's ids, duplicates dropped, so its own index names another entry.
+func userIDInFile(path string, chunk []string, firstAt map[string]int) string {
+	rest, ok := strings.CutPrefix(path, "audience.userid[")
+	if !ok {
+		return path
+	}
+	n, tail, ok := strings.Cut(rest, "]")
+	j, err := strconv.Atoi(n)
+	if !ok || err != nil || j < 0 || j >= len(chunk) {
+		return path
+	}
+	i, ok := firstAt[chunk[j]]
+	if !ok {
+		return path
+	}
+	return "audience.userid[" + strconv.Itoa(i) + "]" + tail
 }
 
 // errOneCampaign refuses a file holding a second document ("---" in YAML,
@@ -600,7 +631,72 @@ func decodeFile(data []byte) (any, error) {
 	if err := doc.Decode(&v); err != nil {
 		return nil, err
 	}
+	if p := inexactNumber(&doc, nil); p != nil {
+		return nil, fieldError{*p}
+	}
 	return v, nil
+}
+
+// fieldError is a problem found while reading the file, at a field.
+type fieldError struct{ FieldProblem }
+
+func (e fieldError) Error() string { return e.String() }
+
+// inexactNumber finds a YAML number that YAML's decoding would change: an
+// integer beyond 64 bits, or a decimal with more digits than a float64
+// keeps (yaml.v3 reads both as float64). JSON keeps every digit of a number
+// (json.Number) and extras promise to, so such a value is refused, naming
+// its field, rather than sent rounded. Aliases are not followed: the
+// anchored node is checked where it is defined.
+func inexactNumber(n *yaml.Node, path []string) *FieldProblem {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			if p := inexactNumber(c, path); p != nil {
+				return p
+			}
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			seg := n.Content[i].Value
+			if len(path) > 0 {
+				seg = "." + seg
+			}
+			if p := inexactNumber(n.Content[i+1], append(path, seg)); p != nil {
+				return p
+			}
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			if p := inexactNumber(c, append(path, "["+strconv.Itoa(i)+"]")); p != nil {
+				return p
+			}
+		}
+	case yaml.ScalarNode:
+		if t := n.ShortTag(); t != "!!int" && t != "!!float" {
+			return nil
+		}
+		var v any
+		if n.Decode(&v) != nil {
+			return nil // the document's decoding reported it
+		}
+		f, ok := v.(float64)
+		if !ok || math.IsInf(f, 0) || math.IsNaN(f) {
+			return nil // an int, int64 or uint64 is exact
+		}
+		written, ok := new(big.Rat).SetString(strings.ReplaceAll(n.Value, "_", ""))
+		if !ok {
+			return nil
+		}
+		// As it is sent: float64's shortest form (encoding/json's too).
+		short := strconv.FormatFloat(f, 'g', -1, 64)
+		if sent, ok := new(big.Rat).SetString(short); ok && written.Cmp(sent) != 0 {
+			return &FieldProblem{Path: strings.Join(path, ""), Rule: fmt.Sprintf(
+				"the number %s has more digits than YAML keeps (it would be sent as %s): quote it as a string, or write the campaign in JSON, which keeps every digit",
+				n.Value, short)}
+		}
+	}
+	return nil
 }
 
 // emptyDocument reports whether a YAML document holds nothing but perhaps

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"text/template"
+	"text/template/parse"
 	"time"
 
 	"github.com/tagcast/tagcast/pushapi"
@@ -94,8 +95,18 @@ func renderField(path, text string, data TemplateData) (string, error) {
 	if !strings.Contains(text, "{{") {
 		return text, nil
 	}
-	t, err := template.New(path).Option("missingkey=error").Funcs(templateFuncs).Parse(text)
+	steps := 0
+	step := func() (string, error) {
+		if steps++; steps > MaxTemplateSteps {
+			return "", errTemplateSteps
+		}
+		return "", nil
+	}
+	t, err := template.New(path).Option("missingkey=error").Funcs(templateFuncs).Funcs(template.FuncMap{stepFunc: step}).Parse(text)
 	if err != nil {
+		return "", err
+	}
+	if err := countSteps(t); err != nil {
 		return "", err
 	}
 	b := &cappedBuffer{max: pushapi.MaxBodyBytes}
@@ -103,6 +114,61 @@ func renderField(path, text string, data TemplateData) (string, error) {
 		return "", err
 	}
 	return b.String(), nil
+}
+
+// MaxTemplateSteps bounds a template's work at each rendering: its loop
+// iterations and template calls together. Its output is bounded too
+// (cappedBuffer), but a loop that writes nothing ({{range 1000000000000}}
+// {{end}}), or a template that calls itself twice, would otherwise keep a
+// campaign's creation (the admin API, the CLI) or a fire busy for hours.
+const MaxTemplateSteps = 100_000
+
+// stepFunc names the function countSteps calls at each loop iteration and
+// each template's start; a name no campaign has reason to use.
+const stepFunc = "_tagcast_step"
+
+var errTemplateSteps = fmt.Errorf("runs more than %d loop iterations and template calls (a template's work is bounded, as its output is)", MaxTemplateSteps)
+
+// countSteps makes every range iteration and every template's execution
+// (the main one, each {{define}}d one at every {{template}} call) begin
+// with a call of stepFunc: it grafts the action of a parsed {{stepFunc}}
+// at the head of each such list.
+func countSteps(t *template.Template) error {
+	probe, err := template.New("step").Funcs(template.FuncMap{stepFunc: func() string { return "" }}).Parse("{{" + stepFunc + "}}")
+	if err != nil {
+		return err
+	}
+	tick := probe.Root.Nodes[0]
+	var graft func(n parse.Node)
+	graft = func(n parse.Node) {
+		switch n := n.(type) {
+		case *parse.ListNode:
+			if n == nil {
+				return
+			}
+			for _, c := range n.Nodes {
+				graft(c)
+			}
+		case *parse.RangeNode:
+			graft(n.List)
+			graft(n.ElseList)
+			n.List.Nodes = append([]parse.Node{tick}, n.List.Nodes...)
+		case *parse.IfNode:
+			graft(n.List)
+			graft(n.ElseList)
+		case *parse.WithNode:
+			graft(n.List)
+			graft(n.ElseList)
+		}
+	}
+	for _, tt := range t.Templates() {
+		if tt.Tree == nil || tt.Root == nil {
+			continue
+		}
+		graft(tt.Root)
+		tt.Root.Nodes = append([]parse.Node{tick}, tt.Root.Nodes...)
+	}
+	return nil
 }
 
 // errRenderTooLong stops a template whose output outgrows any body the
@@ -397,6 +463,9 @@ func Render(c Campaign, fireTime time.Time) (pushapi.Request, error) {
 
 // templateRule turns a text/template error into a short rule.
 func templateRule(err error) string {
+	if errors.Is(err, errTemplateSteps) {
+		return "template " + errTemplateSteps.Error()
+	}
 	var ee template.ExecError
 	if errors.As(err, &ee) {
 		return "template: " + strings.TrimPrefix(ee.Err.Error(), "template: ")

@@ -114,7 +114,7 @@ push:
   fromuserid: system
   audience: {is_to_all: true}
   message: {objectName: AppNote, content: hi}
-  notification: {alert: '{{range 100000000}}xxxxxxxxxx{{end}}'}
+  notification: {alert: '{{range 100000}}xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx{{end}}'}
 `), testOpts)
 	var verr *ValidationError
 	if !errors.As(err, &verr) || !strings.Contains(err.Error(), "notification.alert") || !strings.Contains(err.Error(), "renders more than") {

@@ -1,0 +1,133 @@
+package campaign
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// Was: a user-id audience over 1000 ids is validated chunk by chunk
+// (Split), and each chunk's problems were reported with the chunk's own
+// index: the empty id at audience.userid[1200] of the file was reported as
+// push.audience.userid[200], an entry that is fine (and two problems at
+// the same place of two chunks were reported once).
+func TestUserIDProblemNamesItsPlaceInTheFile(t *testing.T) {
+	t.Parallel()
+	ids := make([]string, 1500)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("u%04d", i)
+	}
+	ids[1200] = " "
+	quoted, _ := json.Marshal(ids)
+	src := `{"name":"n","app":"main","schedule":{"now":true},"push":{"platform":["ios"],"fromuserid":"system",` +
+		`"audience":{"userid":` + string(quoted) + `,"is_to_all":false},` +
+		`"message":{"objectName":"RC:TxtMsg","content":"{\"content\":\"x\"}"},"notification":{"alert":"hi"}}}`
+	_, err := ParseFile([]byte(src), testOpts)
+	var verr *ValidationError
+	if !errors.As(err, &verr) {
+		t.Fatalf("ParseFile = %v; want a *ValidationError for the empty user id", err)
+	}
+	var paths []string
+	for _, p := range verr.Problems {
+		paths = append(paths, p.Path)
+	}
+	if len(paths) != 1 || paths[0] != "push.audience.userid[1200]" {
+		t.Errorf("problem paths = %q; want [push.audience.userid[1200]] (the blank id is entry 1200 of the file; entry 200 is %q)", paths, ids[200])
+	}
+}
+
+// Was: a YAML campaign's integer beyond 64 bits (an order id in extras)
+// was decoded by yaml.v3 as a float64 and sent as 1.2345678901234569e+23;
+// the same file in JSON keeps every digit (json.Number), as pushapi.Extras
+// promises "whether the request comes from a file, the admin API or the
+// store". Such a number is now refused, naming its field; numbers YAML
+// reads exactly are accepted as before.
+func TestYAMLNumberBeyondFloatIsRefusedNotRounded(t *testing.T) {
+	t.Parallel()
+	src := `
+name: n
+app: main
+schedule: {now: true}
+push:
+  platform: [ios]
+  fromuserid: system
+  audience: {tag: [vip], is_to_all: false}
+  message: {objectName: "RC:TxtMsg", content: '{"content":"x"}'}
+  notification:
+    alert: hi
+    ios: {extras: {order: 123456789012345678901234}}
+`
+	_, err := ParseFile([]byte(src), testOpts)
+	var verr *ValidationError
+	if !errors.As(err, &verr) || len(verr.Problems) != 1 || verr.Problems[0].Path != "push.notification.ios.extras.order" {
+		t.Fatalf("ParseFile = %v; want push.notification.ios.extras.order refused (the number would be sent rounded)", err)
+	}
+	for _, tt := range []struct{ written, sent string }{
+		{"0.1", "0.1"}, {"2.50", "2.5"}, {"1e3", "1000"}, {"-42", "-42"},
+		{"9223372036854775807", "9223372036854775807"},   // int64's largest
+		{"18446744073709551615", "18446744073709551615"}, // uint64's largest
+		{"0.12345678901234568", "0.12345678901234568"},   // as many digits as a float64 keeps
+	} {
+		c, err := ParseFile([]byte(strings.Replace(src, "123456789012345678901234", tt.written, 1)), testOpts)
+		if err != nil {
+			t.Errorf("%s: %v; want accepted (YAML reads it exactly)", tt.written, err)
+			continue
+		}
+		sends, err := RenderSends(c, *c.NextRunAt)
+		if err != nil {
+			t.Fatalf("%s: RenderSends: %v", tt.written, err)
+		}
+		if body := string(sends[0].Body); !strings.Contains(body, `"order":`+tt.sent+`}`) {
+			t.Errorf("%s: the body sent is %s; want \"order\":%s", tt.written, body, tt.sent)
+		}
+	}
+	for _, written := range []string{"0.123456789012345678901", "-99999999999999999999"} {
+		if _, err := ParseFile([]byte(strings.Replace(src, "123456789012345678901234", written, 1)), testOpts); err == nil {
+			t.Errorf("%s: accepted; YAML cannot keep it", written)
+		}
+	}
+}
+
+// Was: rendering capped a template's output (cappedBuffer) but not its
+// work. A range over an integer that writes nothing ran to the end:
+// 10,000,000 empty iterations take about 0.6 s here, so
+// '{{range 1000000000000}}{{end}}' kept ParseFile (the admin API's create
+// handler, the CLI) busy for some 16 hours, a core pinned, and a template
+// calling itself twice for good. Loop iterations and template calls are
+// now bounded (MaxTemplateSteps).
+func TestTemplateWorkIsBounded(t *testing.T) {
+	t.Parallel()
+	_, err := ParseFile([]byte(`name: n
+app: main
+schedule: {now: true}
+push:
+  platform: [ios]
+  fromuserid: system
+  audience: {is_to_all: true}
+  message: {objectName: AppNote, content: hi}
+  notification: {alert: 'hi{{range 10000000}}{{end}}'}
+`), testOpts)
+	if err == nil || !strings.Contains(err.Error(), "notification.alert") {
+		t.Errorf("ParseFile = %v; want notification.alert refused: a template's loops must be bounded like its output", err)
+	}
+	for _, tt := range []struct {
+		tpl     string
+		refused bool
+	}{
+		{`{{define "a"}}{{template "a" .}}{{template "a" .}}{{end}}{{template "a" .}}`, true}, // 2^depth calls
+		{`{{range 400}}{{range 250}}{{end}}{{end}}`, true},                                    // 100,400 steps
+		{`{{range 400}}{{range 300}}{{if false}}{{end}}{{end}}{{end}}`, true},
+		{`{{range 400}}{{range 300}}{{else}}{{end}}{{end}}`, true},
+		{`{{range 99}}{{range 1000}}{{end}}{{end}}`, false}, // 99,100 steps
+		{`{{define "b"}}x{{end}}{{range 3}}{{template "b"}}{{end}}`, false},
+	} {
+		out, err := renderField("notification.alert", tt.tpl, TemplateData{})
+		if refused := err != nil; refused != tt.refused {
+			t.Errorf("%s: rendered %d bytes, err %v; want refused %v", tt.tpl, len(out), err, tt.refused)
+		} else if refused && !strings.Contains(templateRule(err), "more than 100000 loop iterations") {
+			t.Errorf("%s: rule %q; want the bound named", tt.tpl, templateRule(err))
+		}
+	}
+}
