@@ -129,7 +129,11 @@ type App struct {
 	Hosts []string `yaml:"hosts"`
 	// Timeout bounds each call to the service, response body included.
 	Timeout time.Duration `yaml:"timeout"`
-	Quota   Quota         `yaml:"quota"`
+	// TimestampUnit is the unit of the signed Timestamp header: seconds
+	// (default: what the service's official SDKs send, and it accepts) or
+	// milliseconds (what its docs say). pushapi.TimestampSeconds/Milliseconds.
+	TimestampUnit string `yaml:"timestamp_unit"`
+	Quota         Quota  `yaml:"quota"`
 
 	// Secret is the App Secret resolved by Load from AppSecretEnv or
 	// AppSecretFile. Code that builds an App by hand may set it directly and
@@ -285,7 +289,8 @@ func Default() *Config {
 // else; every app read from a file or the environment starts from it.
 func DefaultApp() App {
 	return App{
-		Timeout: DefaultAppTimeout,
+		Timeout:       DefaultAppTimeout,
+		TimestampUnit: pushapi.TimestampSeconds,
 		Quota: Quota{
 			Hourly:     DefaultQuotaHourly,
 			Daily:      DefaultQuotaDaily,
@@ -323,9 +328,10 @@ func (c *Config) AppNames() []string {
 // a clock or a user agent before calling pushapi.NewClient.
 func (a *App) ClientConfig() pushapi.ClientConfig {
 	cc := pushapi.ClientConfig{
-		AppKey:    a.AppKey,
-		AppSecret: pushapi.NewSecret(a.Secret.Reveal()),
-		Timeout:   a.Timeout,
+		AppKey:        a.AppKey,
+		AppSecret:     pushapi.NewSecret(a.Secret.Reveal()),
+		Timeout:       a.Timeout,
+		TimestampUnit: a.TimestampUnit,
 	}
 	if len(a.Hosts) > 0 {
 		cc.Hosts = slices.Clone(a.Hosts)

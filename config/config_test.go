@@ -87,9 +87,9 @@ func TestAppDefaults(t *testing.T) {
 	cfg := mustLoad(t, "apps:\n  - name: main\n    app_key: k\n    app_secret_env: S\n    data_center: beijing\n", env{"S": "s3cr3t"}, nil)
 	want := App{
 		Name: "main", AppKey: "k", AppSecretEnv: "S", DataCenter: "beijing",
-		Timeout: 10 * time.Second,
-		Quota:   Quota{Hourly: 2, Daily: 3, HourWindow: "rolling", DayWindow: "calendar", Timezone: "Asia/Shanghai"},
-		Secret:  NewSecret("s3cr3t"),
+		Timeout: 10 * time.Second, TimestampUnit: "seconds",
+		Quota:  Quota{Hourly: 2, Daily: 3, HourWindow: "rolling", DayWindow: "calendar", Timezone: "Asia/Shanghai"},
+		Secret: NewSecret("s3cr3t"),
 	}
 	if diff := cmp.Diff(want, cfg.Apps[0], ignoreUnexported); diff != "" {
 		t.Errorf("app (-want +got):\n%s", diff)
@@ -292,7 +292,7 @@ extra: 1
 		t.Fatalf("Load error = %v, want *ValidationError", err)
 	}
 	want := []Problem{
-		{"apps[0].app_kee", "unknown key (line 3); known keys here: name, app_key, app_secret_env, app_secret_file, data_center, hosts, timeout, quota"},
+		{"apps[0].app_kee", "unknown key (line 3); known keys here: name, app_key, app_secret_env, app_secret_file, data_center, hosts, timeout, timestamp_unit, quota"},
 		{"apps[0].timeout", `must be a duration with a unit such as 10s or 1m30s, got "10" (line 4)`},
 		{"apps[0].quota.hourly", `must be an integer, got "two" (line 5)`},
 		{"apps[0].quota.dayly", "unknown key (line 5); known keys here: hourly, daily, hour_window, day_window, timezone"},
@@ -546,8 +546,10 @@ func TestClientConfig(t *testing.T) {
 	t.Parallel()
 	a := validApp("main")
 	a.Timeout = 3 * time.Second
+	a.TimestampUnit = pushapi.TimestampMilliseconds
 	got := a.ClientConfig()
-	want := pushapi.ClientConfig{AppKey: "key-main", AppSecret: pushapi.NewSecret("s"), DataCenter: "beijing", Timeout: 3 * time.Second}
+	want := pushapi.ClientConfig{AppKey: "key-main", AppSecret: pushapi.NewSecret("s"), DataCenter: "beijing", Timeout: 3 * time.Second,
+		TimestampUnit: pushapi.TimestampMilliseconds}
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(pushapi.ClientConfig{}, "Now", "HTTPClient")); diff != "" {
 		t.Errorf("ClientConfig (-want +got):\n%s", diff)
 	}

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -136,6 +137,17 @@ func joinPath(path, key string) string {
 	return path + "." + key
 }
 
+// keyLike reports whether an unknown key may be quoted in a problem: it
+// looks like a key name (letters, digits, '_' and '-', at most 64).
+func keyLike(k string) bool {
+	if k == "" || len(k) > 64 {
+		return false
+	}
+	return strings.IndexFunc(k, func(r rune) bool {
+		return (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '_' && r != '-'
+	}) < 0
+}
+
 func lineOf(n *yaml.Node) string { return "line " + strconv.Itoa(n.Line) }
 
 func kindName(n *yaml.Node) string {
@@ -184,6 +196,12 @@ func (l *loader) decode(cfg *Config, path string, n *yaml.Node, v reflect.Value)
 			p := joinPath(path, k.Value)
 			f, ok := fields[k.Value]
 			switch {
+			case !ok && !keyLike(k.Value):
+				// Not a key name: most likely a key and its value without the
+				// space after the colon (`{url:postgres://u:pw@db/x}` is one
+				// key in YAML), which may hold a password. Never quoted.
+				l.problem(path, "unknown key of %d characters, not shown since it may hold a secret (%s); a key's colon must be followed by a space; known keys here: %s",
+					utf8.RuneCountInString(k.Value), lineOf(k), strings.Join(known, ", "))
 			case !ok:
 				l.problem(p, "unknown key (%s); known keys here: %s", lineOf(k), strings.Join(known, ", "))
 			case seen[k.Value]:

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tagcast/tagcast/internal/calendar"
+	"github.com/tagcast/tagcast/pushapi"
 )
 
 // DataCenters are the data_center values (pushapi.DataCenterHosts knows the
@@ -404,6 +405,16 @@ func (a *App) validate(p string, v *validator) {
 		}
 	}
 	checkPositive(v, p+".timeout", a.Timeout)
+	if u := a.TimestampUnit; u != pushapi.TimestampSeconds && u != pushapi.TimestampMilliseconds {
+		v.add(p+".timestamp_unit", "must be %s or %s, got %q", pushapi.TimestampSeconds, pushapi.TimestampMilliseconds, u)
+	}
+	if maxCall := RunTaskTimeout - BeforeCall; a.Timeout >= maxCall {
+		// The call runs inside its run's task: a longer one could never
+		// finish. (Checked apart from the worker's sums, which a timeout
+		// near the largest duration would overflow.)
+		v.add(p+".timeout", "must be shorter than %s (a run task's timeout %s less %s before the call: a push call runs inside its task), got %s",
+			maxCall, RunTaskTimeout, BeforeCall, a.Timeout)
+	}
 
 	q := a.Quota
 	if q.Hourly < 1 {

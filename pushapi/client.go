@@ -48,6 +48,10 @@ type ClientConfig struct {
 	// Now is the clock (Timestamp header, Retry-After dates). Default
 	// time.Now.
 	Now func() time.Time
+	// TimestampUnit is the unit of the Timestamp header: TimestampSeconds
+	// (the default, what the official SDKs send) or TimestampMilliseconds
+	// (what the docs say).
+	TimestampUnit string
 }
 
 // PushResponse is the answer to a successful /push.json call.
@@ -80,6 +84,7 @@ type Client struct {
 	http      *http.Client
 	userAgent string
 	now       func() time.Time
+	tsUnit    string // the Timestamp header's unit
 	// ownTransport: http is the client's own transport (newTransport),
 	// whose connections count the bytes written, not a caller's
 	// ClientConfig.HTTPClient.
@@ -128,6 +133,11 @@ func newClient(cfg ClientConfig, dial dialFunc) (*Client, error) {
 	if cfg.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("timeout: must not be negative, got %s", cfg.Timeout))
 	}
+	switch cfg.TimestampUnit {
+	case "", TimestampSeconds, TimestampMilliseconds:
+	default:
+		errs = append(errs, fmt.Errorf("timestamp unit: must be %s or %s, got %q", TimestampSeconds, TimestampMilliseconds, cfg.TimestampUnit))
+	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("pushapi: invalid client config: %w", errors.Join(errs...))
 	}
@@ -138,6 +148,7 @@ func newClient(cfg ClientConfig, dial dialFunc) (*Client, error) {
 		timeout:   cfg.Timeout,
 		userAgent: cfg.UserAgent,
 		now:       cfg.Now,
+		tsUnit:    cfg.TimestampUnit,
 	}
 	if c.timeout == 0 {
 		c.timeout = DefaultTimeout
@@ -360,7 +371,7 @@ func (c *Client) attempt(ctx context.Context, host, path, contentType, requestID
 	if err != nil {
 		return fail(&Error{Message: "generating nonce", Err: err})
 	}
-	ts := timestamp(c.now())
+	ts := timestamp(c.now(), c.tsUnit)
 
 	var wrote, writeFailed atomic.Bool
 	sent := sentBytes{owned: c.ownTransport}

@@ -30,9 +30,22 @@ func newNonce() (string, error) {
 	return n.String(), nil
 }
 
-// timestamp is the Timestamp header: Unix seconds, as the official SDKs send
-// (the docs say milliseconds; the service accepts seconds).
-func timestamp(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }
+// Units of the Timestamp header (ClientConfig.TimestampUnit). The service's
+// docs say milliseconds; its official SDKs send seconds, which it accepts:
+// seconds is the default, milliseconds the setting for a service that
+// turns out to follow its docs.
+const (
+	TimestampSeconds      = "seconds"
+	TimestampMilliseconds = "milliseconds"
+)
+
+// timestamp is the Timestamp header in unit (TimestampSeconds when "").
+func timestamp(t time.Time, unit string) string {
+	if unit == TimestampMilliseconds {
+		return strconv.FormatInt(t.UnixMilli(), 10)
+	}
+	return strconv.FormatInt(t.Unix(), 10)
+}
 
 // newRequestID returns a random RFC 4122 version 4 UUID (36 characters, the
 // X-Request-ID limit) from the CSPRNG.
