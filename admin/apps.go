@@ -144,7 +144,7 @@ func decodeJSON(r *http.Request, v any) error {
 	if path, ok := jsontext.LoneSurrogate(data); ok {
 		return invalid("invalid body", Problem{Path: path, Rule: jsontext.LoneSurrogateRule})
 	}
-	if problems := unknownKeys(data, v); len(problems) > 0 {
+	if problems := shapeProblems(data, v); len(problems) > 0 {
 		return invalid("invalid body", problems...)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -380,19 +380,25 @@ func bodyProblem(data []byte) (Problem, bool) {
 	}
 }
 
-// unknownKeys lists a problem for each top-level key of the JSON object
-// data that is not exactly the JSON name of one of the fields of the
-// struct v points to (the admin bodies are flat). encoding/json matches
-// keys to fields regardless of case, so "TAGS" or "userids" would be read
-// as tags and userIds, and a key given twice under two spellings would
-// slip past bodyProblem, the last one winning. Nothing for a body that is
-// not an object: the decoder says why.
-func unknownKeys(data []byte, v any) []Problem {
+// shapeProblems lists every key of a JSON object body, for v a pointer to
+// a struct of string and []string fields, that is unknown or of the wrong
+// JSON type, each with its path (an array's element by its index), and
+// refuses a body that is not an object. encoding/json stops at the first
+// wrong type and names it by its Go type ("must be admin.TagsBatchSet,
+// got array"), without the element's index. null stands for an absent key
+// (the handlers say which are required); an element must be a string. A
+// key must be exactly a field's JSON name: encoding/json matches keys
+// regardless of case, so "TAGS" would be read as tags, and a key given
+// twice under two spellings would slip past bodyProblem, the last winning.
+func shapeProblems(data []byte, v any) []Problem {
 	var top map[string]json.RawMessage
-	if json.Unmarshal(data, &top) != nil {
-		return nil
+	if err := json.Unmarshal(data, &top); err != nil {
+		if te := (*json.UnmarshalTypeError)(nil); errors.As(err, &te) && te.Field == "" {
+			return []Problem{{Rule: "must be a JSON object, got " + te.Value}}
+		}
+		return nil // not JSON: the decoder says where
 	}
-	known := map[string]bool{}
+	fields := map[string]reflect.Type{}
 	t := reflect.TypeOf(v).Elem()
 	for i := range t.NumField() {
 		f := t.Field(i)
@@ -400,16 +406,67 @@ func unknownKeys(data []byte, v any) []Problem {
 		switch {
 		case name == "-" || !f.IsExported():
 		case name == "":
-			known[f.Name] = true
+			fields[f.Name] = f.Type
 		default:
-			known[name] = true
+			fields[name] = f.Type
 		}
 	}
 	var problems []Problem
 	for _, k := range slices.Sorted(maps.Keys(top)) {
-		if !known[k] {
+		ft, ok := fields[k]
+		if !ok {
 			problems = append(problems, Problem{Path: k, Rule: "unknown key"})
+			continue
+		}
+		if kind := jsonKind(top[k]); kind != "null" {
+			problems = append(problems, typeProblems(k, top[k], kind, ft)...)
 		}
 	}
 	return problems
+}
+
+// typeProblems checks raw, of JSON kind kind, against a string or []string
+// field's type (other types are left to encoding/json).
+func typeProblems(path string, raw json.RawMessage, kind string, t reflect.Type) []Problem {
+	switch t.Kind() {
+	case reflect.String:
+		if kind != "string" {
+			return []Problem{{Path: path, Rule: "must be a string, got " + kind}}
+		}
+	case reflect.Slice:
+		if kind != "array" {
+			return []Problem{{Path: path, Rule: "must be an array, got " + kind}}
+		}
+		var elems []json.RawMessage
+		if json.Unmarshal(raw, &elems) != nil {
+			return nil
+		}
+		var out []Problem
+		for i, e := range elems {
+			out = append(out, typeProblems(path+"["+strconv.Itoa(i)+"]", e, jsonKind(e), t.Elem())...)
+		}
+		return out
+	}
+	return nil
+}
+
+// jsonKind names the kind of a JSON value, by its first byte.
+func jsonKind(raw json.RawMessage) string {
+	b := bytes.TrimSpace(raw)
+	if len(b) == 0 {
+		return "nothing"
+	}
+	switch b[0] {
+	case '"':
+		return "string"
+	case '[':
+		return "array"
+	case '{':
+		return "object"
+	case 'n':
+		return "null"
+	case 't', 'f':
+		return "boolean"
+	}
+	return "number"
 }
