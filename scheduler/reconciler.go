@@ -36,6 +36,9 @@ type ReconcilerConfig struct {
 	// unknown because its lease lapsed (the store hands each such send to
 	// the one caller that settled it), e.g. to count them in a metric.
 	OnStaleSend func(campaign.Send)
+	// OnExpiredRun, if set, is called with every run a pass expires (its
+	// deliver_within passed before it could start), e.g. to count them.
+	OnExpiredRun func(campaign.Run)
 }
 
 // Reconciler makes the queue agree with the store: every open run has a
@@ -296,12 +299,16 @@ const (
 // deliver_within has passed and it never started.
 func (r *Reconciler) requeue(ctx context.Context, run campaign.Run, now time.Time) (enqueueResult, error) {
 	if run.Status == campaign.RunPending && run.DeliverBy != nil && !now.Before(*run.DeliverBy) {
-		if _, err := r.cfg.Store.ExpireRun(ctx, run.ID, now); err != nil {
+		expired, err := r.cfg.Store.ExpireRun(ctx, run.ID, now)
+		if err != nil {
 			if errors.Is(err, campaign.ErrIllegalTransition) {
 				r.cfg.Logger.Info().Err(err).Int64("campaign", run.CampaignID).Int64("run", run.ID).Msg("run not expired")
 				return notExpired, nil
 			}
 			return 0, err
+		}
+		if r.cfg.OnExpiredRun != nil {
+			r.cfg.OnExpiredRun(expired)
 		}
 		r.cfg.Logger.Warn().Int64("campaign", run.CampaignID).Int64("run", run.ID).Msg("run expired: it could not start within deliver_within")
 		return expiredRun, nil

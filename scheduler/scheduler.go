@@ -68,6 +68,9 @@ type Config struct {
 	// worker hosts' clocks must be synchronised to well under the lead. Keep
 	// it well under the worker's inline_wait.
 	ReleaseLead time.Duration
+	// OnExpiredRun, if set, is called with every run a tick expires
+	// (created after its deliver_within), e.g. to count them.
+	OnExpiredRun func(campaign.Run)
 }
 
 // Scheduler claims due campaigns and enqueues their runs. Tick does one
@@ -253,7 +256,8 @@ func (s *Scheduler) dispatch(ctx context.Context, r campaign.Run, now time.Time)
 		log.Error().Str("status", string(r.Status)).Str("error", r.Error).Msg("run created unsendable")
 		return TickResult{Failed: 1}, false
 	case r.DeliverBy != nil && !now.Before(*r.DeliverBy):
-		if _, err := s.cfg.Store.ExpireRun(ctx, r.ID, now); err != nil {
+		expired, err := s.cfg.Store.ExpireRun(ctx, r.ID, now)
+		if err != nil {
 			if errors.Is(err, campaign.ErrIllegalTransition) {
 				// Settled or re-opened (an operator retry) since it was
 				// created; the reconciler enqueues a re-opened run.
@@ -262,6 +266,9 @@ func (s *Scheduler) dispatch(ctx context.Context, r campaign.Run, now time.Time)
 			}
 			log.Error().Err(err).Msg("expire run")
 			return TickResult{}, false
+		}
+		if s.cfg.OnExpiredRun != nil {
+			s.cfg.OnExpiredRun(expired)
 		}
 		log.Warn().Time("deliver_by", *r.DeliverBy).Msg("run expired: created after its deliver_within")
 		return TickResult{Expired: 1}, false

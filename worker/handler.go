@@ -454,6 +454,7 @@ func (h *Handler) ProcessRun(ctx context.Context, runID int64) (err error) {
 			case err != nil:
 				return fmt.Errorf("campaign %d run %d: expire: %w", run.CampaignID, runID, err)
 			default:
+				h.metrics.RunExpired(r)
 				log.Info().Str("status", string(r.Status)).Time("deliver_by", *run.DeliverBy).Msg("deliver_within passed: run expired")
 			}
 			continue // settled, or a send in flight elsewhere settles it

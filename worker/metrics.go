@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,6 +25,7 @@ type Metrics struct {
 	fireLag    *prometheus.HistogramVec
 	snoozes    *prometheus.CounterVec
 	lineWaits  *prometheus.CounterVec
+	expired    *prometheus.CounterVec
 }
 
 // NewMetrics creates the worker's metrics and registers them on reg. A
@@ -61,8 +63,13 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: "tagcast", Subsystem: "quota", Name: "line_waits_total",
 			Help: "Waits (250 ms each) of runs that found room in their app's quota but were held back for runs due before them (runs waiting for one opening are served in the order they were due); a run held back several times counts each wait.",
 		}, []string{"app"}),
+		expired: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "tagcast", Name: "runs_expired_total",
+			Help: "Runs settled expired because their deliver_within passed before a send could go out (a fire missed for good), " +
+				"counted once per run by the scheduler, worker or reconciler that expired it.",
+		}, []string{"app"}),
 	}
-	for _, c := range []prometheus.Collector{m.sends, m.staleSends, m.apiLatency, m.quota, m.fireLag, m.snoozes, m.lineWaits} {
+	for _, c := range []prometheus.Collector{m.sends, m.staleSends, m.apiLatency, m.quota, m.fireLag, m.snoozes, m.lineWaits, m.expired} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -70,14 +77,33 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	return m, nil
 }
 
-// InitApps starts the per-app counters of rare events at 0 for apps, so
-// that an alert on their increase sees the first one.
+// InitApps starts the per-app series at 0 for apps, so that an alert on
+// their increase sees the first event: a series created at its first
+// increment appears at 1, and increase() over it is 0. With the default
+// quota (3 pushes a day) nearly every failed, unknown or rate-limited send
+// is the first of its series since the process started.
 func (m *Metrics) InitApps(apps ...string) {
 	if m == nil {
 		return
 	}
 	for _, app := range apps {
 		m.staleSends.WithLabelValues(app)
+		for _, o := range []pushapi.Outcome{pushapi.OutcomeSent, pushapi.OutcomeRetry, pushapi.OutcomeRateLimited, pushapi.OutcomeFailed, pushapi.OutcomeUnknown} {
+			m.sends.WithLabelValues(app, string(o))
+		}
+		m.fireLag.WithLabelValues(app)
+		m.lineWaits.WithLabelValues(app)
+		m.expired.WithLabelValues(app)
+	}
+}
+
+// RunExpired counts run, settled expired by its caller (the store's
+// ExpireRun returned it expired, to that caller only). The scheduler and
+// the reconciler call it (their OnExpiredRun); the Handler counts the runs
+// it expires itself.
+func (m *Metrics) RunExpired(run campaign.Run) {
+	if m != nil && run.Status == campaign.RunExpired {
+		m.expired.WithLabelValues(run.App).Inc()
 	}
 }
 
@@ -364,7 +390,23 @@ func (c *QueueCollector) read() []prometheus.Metric {
 		return nil
 	}
 	var out []prometheus.Metric
+	// add keeps a metric the client library accepts. Every queue in Redis
+	// is reported, another asynq user's too: a name that cannot be a label
+	// value (not UTF-8) is counted as an error, not a panic, which in the
+	// scrape's goroutine would end the process at every scrape.
+	add := func(d *prometheus.Desc, v float64, labels ...string) {
+		m, err := prometheus.NewConstMetric(d, prometheus.GaugeValue, v, labels...)
+		if err != nil {
+			c.errors.Inc()
+			return
+		}
+		out = append(out, m)
+	}
 	for _, q := range queues {
+		if !utf8.ValidString(q) {
+			c.errors.Inc()
+			continue
+		}
 		info, err := c.inspector.GetQueueInfo(q)
 		if err != nil {
 			c.errors.Inc()
@@ -374,14 +416,14 @@ func (c *QueueCollector) read() []prometheus.Metric {
 			"pending": info.Pending, "active": info.Active, "scheduled": info.Scheduled, "retry": info.Retry,
 			"archived": info.Archived, "completed": info.Completed, "aggregating": info.Aggregating,
 		} {
-			out = append(out, prometheus.MustNewConstMetric(c.size, prometheus.GaugeValue, float64(n), q, state))
+			add(c.size, float64(n), q, state)
 		}
-		out = append(out, prometheus.MustNewConstMetric(c.latency, prometheus.GaugeValue, info.Latency.Seconds(), q))
+		add(c.latency, info.Latency.Seconds(), q)
 		paused := 0.0
 		if info.Paused {
 			paused = 1
 		}
-		out = append(out, prometheus.MustNewConstMetric(c.paused, prometheus.GaugeValue, paused, q))
+		add(c.paused, paused, q)
 	}
 	return out
 }

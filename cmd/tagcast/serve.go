@@ -176,9 +176,13 @@ func (p *process) goPart(name string, fn func(ctx context.Context) error) {
 
 func (p *process) startScheduler(enq *asynq.Client, inspector *asynq.Inspector, opts roleOptions) error {
 	d := p.d
+	m, err := p.workerMetrics()
+	if err != nil {
+		return err
+	}
 	s, err := scheduler.New(scheduler.Config{
 		Store: d.store, Queue: enq, Inspector: inspector, QueueOptions: opts.queueOptions, Clock: d.clock, Logger: d.log,
-		Interval: d.cfg.Scheduler.Interval, Lookahead: opts.lookahead,
+		Interval: d.cfg.Scheduler.Interval, Lookahead: opts.lookahead, OnExpiredRun: m.RunExpired,
 	})
 	if err != nil {
 		return err
@@ -187,13 +191,9 @@ func (p *process) startScheduler(enq *asynq.Client, inspector *asynq.Inspector, 
 	if interval <= 0 {
 		interval = scheduler.DefaultReconcileInterval
 	}
-	m, err := p.workerMetrics()
-	if err != nil {
-		return err
-	}
 	r, err := scheduler.NewReconciler(scheduler.ReconcilerConfig{
 		Store: d.store, Queue: enq, Inspector: inspector, QueueOptions: opts.queueOptions, Clock: d.clock,
-		Logger: d.log, Interval: interval, OnStaleSend: m.StaleSend,
+		Logger: d.log, Interval: interval, OnStaleSend: m.StaleSend, OnExpiredRun: m.RunExpired,
 	})
 	if err != nil {
 		return err
@@ -558,7 +558,7 @@ func newWorkerCmd(g *globals) *cobra.Command {
 func newSchedulerCmd(g *globals) *cobra.Command {
 	return roleCommand(g, "scheduler", "run the scheduler and the reconciler",
 		"Claims due campaigns, creates their runs and enqueues them; the reconciler re-enqueues runs\nthe queue lost."+
-			distributedRole+"\nIts --metrics-addr serves the Go runtime, process and store connection pool (go_sql_*)\nmetrics, and the reconciler's tagcast_worker_stale_sends_total (tagcast's other metrics\nare the worker's and the admin API's)."+rolesStop("the reconciler and the scheduler"),
+			distributedRole+"\nIts --metrics-addr serves the Go runtime, process and store connection pool (go_sql_*)\nmetrics, the reconciler's tagcast_worker_stale_sends_total and the runs it and the scheduler\nexpired, tagcast_runs_expired_total (tagcast's other metrics are the worker's and the admin API's)."+rolesStop("the reconciler and the scheduler"),
 		roleSet{scheduler: true})
 }
 
