@@ -83,6 +83,11 @@ type UnreachableError struct {
 }
 
 func (e *UnreachableError) Error() string {
+	if OutcomeUnknown(e.Err) {
+		// The request went out (or may have): a timeout, a connection
+		// closed or reset before the answer.
+		return fmt.Sprintf("admin API at %s did not answer (the request may have been carried out: look before repeating it): %v", e.URL, e.Err)
+	}
 	return fmt.Sprintf("admin API at %s is unreachable (is `tagcast api` or `tagcast serve` running there? see admin.server): %v", e.URL, e.Err)
 }
 
@@ -150,6 +155,9 @@ func (c *Client) doHeader(ctx context.Context, method, path string, query url.Va
 		return nil, fmt.Errorf("admin API %s %s: HTTP %d: the answer is over the client's limit of %d MiB and was not read", method, path, resp.StatusCode, maxClientResponseBytes>>20)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		// An error page (a proxy's, a gateway's) may echo the request's
+		// headers: the token never reaches the error.
+		data = bytes.ReplaceAll(data, []byte(c.token), []byte("[redacted]"))
 		ae := &APIError{Status: resp.StatusCode}
 		switch {
 		case resp.StatusCode >= 300 && resp.StatusCode <= 399:
@@ -167,10 +175,43 @@ func (c *Client) doHeader(ctx context.Context, method, path string, query url.Va
 	if out == nil {
 		return resp.Header, nil
 	}
+	a, shaped := out.(answer)
+	if shaped {
+		out = a.out
+	}
 	if err := json.Unmarshal(data, out); err != nil {
 		return resp.Header, fmt.Errorf("admin API %s %s: decode answer: %w", method, path, err)
 	}
+	if shaped {
+		var keys map[string]json.RawMessage
+		if json.Unmarshal(data, &keys) != nil || keys[a.key] == nil || string(keys[a.key]) == "null" {
+			return resp.Header, &WrongAnswerError{Method: method, Path: path, Status: resp.StatusCode, Want: a.what, Key: a.key}
+		}
+	}
 	return resp.Header, nil
+}
+
+// answer is what a call's 2xx answer must be: out, decoded, from a JSON
+// object holding key (not null); what names it in the error.
+type answer struct {
+	out       any
+	key, what string
+}
+
+// WrongAnswerError is a 2xx answer that is not the admin API's: a JSON
+// object without the key every answer of the call holds (a gateway's
+// catch-all, a health page, another service at admin.server). Decoded as
+// is it would read as success with nothing in it ("campaign 0 created").
+// Whether anything was done cannot be told: OutcomeUnknown is true.
+type WrongAnswerError struct {
+	Method, Path string
+	Status       int
+	Want, Key    string
+}
+
+func (e *WrongAnswerError) Error() string {
+	return fmt.Sprintf("admin API %s %s: HTTP %d, but the answer is not %s (it has no %q): is admin.server tagcast's admin API?",
+		e.Method, e.Path, e.Status, e.Want, e.Key)
 }
 
 func firstLine(b []byte) string {
@@ -219,7 +260,7 @@ func (c *Client) CreateCampaignWith(ctx context.Context, file []byte, contentTyp
 		header = http.Header{HeaderIdempotencyKey: {opts.IdempotencyKey}}
 	}
 	var out Created
-	h, err := c.doHeader(ctx, http.MethodPost, "/v1/campaigns", nil, header, contentType, file, &out.Campaign)
+	h, err := c.doHeader(ctx, http.MethodPost, "/v1/campaigns", nil, header, contentType, file, answer{&out.Campaign, "id", "a campaign"})
 	out.Replayed = h.Get(HeaderIdempotentReplayed) == "true"
 	return out, err
 }
@@ -280,7 +321,7 @@ func (c *Client) ListCampaigns(ctx context.Context, q ListQuery) (CampaignPage, 
 		v.Set("limit", strconv.Itoa(q.Limit))
 	}
 	var out CampaignPage
-	err := c.do(ctx, http.MethodGet, "/v1/campaigns", v, "", nil, &out)
+	err := c.do(ctx, http.MethodGet, "/v1/campaigns", v, "", nil, answer{&out, "campaigns", "a page of campaigns"})
 	return out, err
 }
 
@@ -303,7 +344,7 @@ func (c *Client) GetCampaignPage(ctx context.Context, id int64, q campaign.RunsQ
 		v.Set("runs_before", strconv.FormatInt(q.Before, 10))
 	}
 	var out campaign.Detail
-	err := c.do(ctx, http.MethodGet, fmt.Sprintf("/v1/campaigns/%d", id), v, "", nil, &out)
+	err := c.do(ctx, http.MethodGet, fmt.Sprintf("/v1/campaigns/%d", id), v, "", nil, answer{&out, "id", "a campaign"})
 	return out, err
 }
 
@@ -341,7 +382,7 @@ func (c *Client) GetCampaignAll(ctx context.Context, id int64, pageSize int) (ca
 // campaign (or none) is an *APIError with Status 404.
 func (c *Client) GetRun(ctx context.Context, campaignID, runID int64) (campaign.RunDetail, error) {
 	var out campaign.RunDetail
-	err := c.do(ctx, http.MethodGet, fmt.Sprintf("/v1/campaigns/%d/runs/%d", campaignID, runID), nil, "", nil, &out)
+	err := c.do(ctx, http.MethodGet, fmt.Sprintf("/v1/campaigns/%d/runs/%d", campaignID, runID), nil, "", nil, answer{&out, "id", "a run"})
 	return out, err
 }
 
@@ -359,13 +400,13 @@ func (c *Client) ResumeCampaign(ctx context.Context, id int64) (campaign.Campaig
 // and unsent sends the cancel cancelled.
 func (c *Client) CancelCampaign(ctx context.Context, id int64) (campaign.Cancellation, error) {
 	var out campaign.Cancellation
-	err := c.do(ctx, http.MethodPost, fmt.Sprintf("/v1/campaigns/%d/cancel", id), nil, "", nil, &out)
+	err := c.do(ctx, http.MethodPost, fmt.Sprintf("/v1/campaigns/%d/cancel", id), nil, "", nil, answer{&out, "id", "a campaign"})
 	return out, err
 }
 
 func (c *Client) operate(ctx context.Context, id int64, op string) (campaign.Campaign, error) {
 	var out campaign.Campaign
-	err := c.do(ctx, http.MethodPost, fmt.Sprintf("/v1/campaigns/%d/%s", id, op), nil, "", nil, &out)
+	err := c.do(ctx, http.MethodPost, fmt.Sprintf("/v1/campaigns/%d/%s", id, op), nil, "", nil, answer{&out, "id", "a campaign"})
 	return out, err
 }
 
@@ -414,21 +455,21 @@ func (o RetryOptions) header() http.Header {
 // RetryCampaignWith is RetryCampaign with options.
 func (c *Client) RetryCampaignWith(ctx context.Context, id int64, opts RetryOptions) (RetryResult, error) {
 	var out RetryResult
-	_, err := c.doHeader(ctx, http.MethodPost, fmt.Sprintf("/v1/campaigns/%d/retry", id), unknownQuery(opts.Unknown), opts.header(), "", nil, &out)
+	_, err := c.doHeader(ctx, http.MethodPost, fmt.Sprintf("/v1/campaigns/%d/retry", id), unknownQuery(opts.Unknown), opts.header(), "", nil, answer{&out, "runs", "a retry's result"})
 	return out, err
 }
 
 // RetryRunWith is RetryRun with options.
 func (c *Client) RetryRunWith(ctx context.Context, runID int64, opts RetryOptions) (RetryResult, error) {
 	var out RetryResult
-	_, err := c.doHeader(ctx, http.MethodPost, fmt.Sprintf("/v1/runs/%d/retry", runID), unknownQuery(opts.Unknown), opts.header(), "", nil, &out)
+	_, err := c.doHeader(ctx, http.MethodPost, fmt.Sprintf("/v1/runs/%d/retry", runID), unknownQuery(opts.Unknown), opts.header(), "", nil, answer{&out, "runs", "a retry's result"})
 	return out, err
 }
 
 // Quota returns every configured app's quota.
 func (c *Client) Quota(ctx context.Context) (QuotaReport, error) {
 	var out QuotaReport
-	err := c.do(ctx, http.MethodGet, "/v1/quota", nil, "", nil, &out)
+	err := c.do(ctx, http.MethodGet, "/v1/quota", nil, "", nil, answer{&out, "apps", "a quota report"})
 	return out, err
 }
 
@@ -436,14 +477,14 @@ func (c *Client) Quota(ctx context.Context) (QuotaReport, error) {
 // and the app's quota after.
 func (c *Client) UnblockQuota(ctx context.Context, app string) (QuotaUnblock, error) {
 	var out QuotaUnblock
-	err := c.do(ctx, http.MethodDelete, "/v1/quota/"+url.PathEscape(app)+"/block", nil, "", nil, &out)
+	err := c.do(ctx, http.MethodDelete, "/v1/quota/"+url.PathEscape(app)+"/block", nil, "", nil, answer{&out, "app", "an app's quota"})
 	return out, err
 }
 
 // AppQuota returns one app's quota.
 func (c *Client) AppQuota(ctx context.Context, app string) (quota.Status, error) {
 	var out quota.Status
-	err := c.do(ctx, http.MethodGet, "/v1/quota/"+url.PathEscape(app), nil, "", nil, &out)
+	err := c.do(ctx, http.MethodGet, "/v1/quota/"+url.PathEscape(app), nil, "", nil, answer{&out, "app", "an app's quota"})
 	return out, err
 }
 
@@ -454,7 +495,7 @@ func (c *Client) SetUserTags(ctx context.Context, app, user string, tags []strin
 		return TagsSetResult{}, err
 	}
 	var out TagsSetResult
-	err = c.do(ctx, http.MethodPut, "/v1/apps/"+url.PathEscape(app)+"/users/"+url.PathEscape(user)+"/tags", nil, "application/json", body, &out)
+	err = c.do(ctx, http.MethodPut, "/v1/apps/"+url.PathEscape(app)+"/users/"+url.PathEscape(user)+"/tags", nil, "application/json", body, answer{&out, "app", "a tag update's result"})
 	return out, err
 }
 
@@ -465,21 +506,21 @@ func (c *Client) BatchSetUserTags(ctx context.Context, app string, users, tags [
 		return TagsSetResult{}, err
 	}
 	var out TagsSetResult
-	err = c.do(ctx, http.MethodPost, "/v1/apps/"+url.PathEscape(app)+"/tags/batch", nil, "application/json", body, &out)
+	err = c.do(ctx, http.MethodPost, "/v1/apps/"+url.PathEscape(app)+"/tags/batch", nil, "application/json", body, answer{&out, "app", "a tag update's result"})
 	return out, err
 }
 
 // GetUserTags returns the tags of up to 50 users of app.
 func (c *Client) GetUserTags(ctx context.Context, app string, users []string) (TagsGetResult, error) {
 	var out TagsGetResult
-	err := c.do(ctx, http.MethodGet, "/v1/apps/"+url.PathEscape(app)+"/tags", url.Values{"user": users}, "", nil, &out)
+	err := c.do(ctx, http.MethodGet, "/v1/apps/"+url.PathEscape(app)+"/tags", url.Values{"user": users}, "", nil, answer{&out, "app", "users' tags"})
 	return out, err
 }
 
 // Ready returns /readyz's answer; a 503 is an *APIError.
 func (c *Client) Ready(ctx context.Context) (ReadyStatus, error) {
 	var out ReadyStatus
-	err := c.do(ctx, http.MethodGet, PathReadyz, nil, "", nil, &out)
+	err := c.do(ctx, http.MethodGet, PathReadyz, nil, "", nil, answer{&out, "status", "a readiness answer"})
 	return out, err
 }
 

@@ -600,6 +600,29 @@ func decodeFile(data []byte) (any, error) {
 		// Not one JSON document (or not UTF-8): maybe YAML's flow style;
 		// YAML says.
 	}
+	return decodeYAML(data)
+}
+
+// YAMLToJSON reads data, one YAML document, as the JSON a campaign file's
+// YAML is read as: an unquoted timestamp stays the text written, a number
+// YAML cannot keep exactly is refused naming its path, a key given twice
+// and a second document are refused. (tagcast push and tags read their
+// YAML bodies with it.)
+func YAMLToJSON(data []byte) ([]byte, error) {
+	v, err := decodeYAML(data)
+	if err != nil {
+		return nil, err
+	}
+	fix, err := jsonable(v)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(fix)
+}
+
+// decodeYAML reads data, one YAML document, into a generic value (nil
+// when empty).
+func decodeYAML(data []byte) (any, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {

@@ -15,7 +15,6 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/tagcast/tagcast/campaign"
 	"github.com/tagcast/tagcast/config"
@@ -391,21 +390,20 @@ func isYAML(name string, data []byte) bool {
 	return len(trimmed) > 0 && trimmed[0] != '{' && trimmed[0] != '['
 }
 
+// yamlToJSON reads a YAML body as campaign files are read: timestamps as
+// written, a number YAML cannot keep exactly refused (it would be sent
+// rounded), one document only.
 func yamlToJSON(data []byte) ([]byte, error) {
-	var doc any
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, err
-	}
-	out, err := json.Marshal(doc)
+	out, err := campaign.YAMLToJSON(data)
 	var typeErr *json.UnsupportedTypeError
 	var valueErr *json.UnsupportedValueError
 	switch {
 	case errors.As(err, &typeErr):
-		return nil, fmt.Errorf("YAML document cannot be read as JSON (are all mapping keys strings?): %w", err)
+		return nil, fmt.Errorf("YAML document cannot be read as JSON: %w", err)
 	case errors.As(err, &valueErr):
 		return nil, fmt.Errorf("YAML document cannot be read as JSON (.inf and .nan are not JSON numbers): %w", err)
 	case err != nil:
-		return nil, fmt.Errorf("YAML document cannot be read as JSON: %w", err)
+		return nil, err // YAML's own error, or a number it cannot keep: its path and rule
 	}
 	return out, nil
 }
