@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tagcast/tagcast/campaign/sqlstore"
+	"github.com/tagcast/tagcast/internal/filelock"
 	"github.com/tagcast/tagcast/migrations"
 )
 
@@ -59,7 +60,8 @@ func newMigrateCmd(g *globals) *cobra.Command {
 					return &exitError{code: 1, err: err}
 				}
 				defer func() { _ = db.Close() }()
-				if err := fn(c.Context(), c.OutOrStdout(), &dbHandle{db: db, dialect: dialect, json: g.output == "json"}); err != nil {
+				h := &dbHandle{db: db, dialect: dialect, file: sqlstore.SQLiteFileOf(cfg.Database.URL), json: g.output == "json"}
+				if err := fn(c.Context(), c.OutOrStdout(), h); err != nil {
 					return &exitError{code: 1, err: err}
 				}
 				return nil
@@ -139,6 +141,11 @@ func newMigrateCmd(g *globals) *cobra.Command {
 func reidentify(run func(name, short string, fn func(ctx context.Context, w io.Writer, db *dbHandle) error) *cobra.Command) *cobra.Command {
 	c := run("reidentify", "draw a new identity for this store (a copy of another store, before its first start)",
 		func(ctx context.Context, w io.Writer, h *dbHandle) error {
+			release, err := h.lockIdle(ctx)
+			if err != nil {
+				return err
+			}
+			defer release()
 			oldID, newID, err := sqlstore.Reidentify(ctx, h.db, h.dialect)
 			if err != nil {
 				return err
@@ -154,7 +161,8 @@ func reidentify(run func(name, short string, fn func(ctx context.Context, w io.W
 		"deployments never share one. A copy of a store (a backup restored for staging, a copied SQLite\n" +
 		"file) keeps the original's identity, and the check cannot tell them apart: run this on the copy\n" +
 		"before its first start. Not on a store whose processes run: restarted, they would find their\n" +
-		"Redis database marked with the old identity and refuse it."
+		"Redis database marked with the old identity and refuse it. It refuses while any tagcast process\n" +
+		"works for the store (holds its guard lock), and changes nothing then."
 	return c
 }
 
@@ -176,7 +184,57 @@ func sqliteDirExists(file string) error {
 type dbHandle struct {
 	db      *sql.DB
 	dialect migrations.Dialect
+	file    string // the SQLite file ("" on PostgreSQL or in memory)
 	json    bool
+}
+
+// errStoreInUse refuses to give a store a new identity while its
+// processes run.
+var errStoreInUse = errors.New("a tagcast process works for this store (it holds the store's guard lock): " +
+	"reidentify is for a copy before its first start; its running processes, restarted, would refuse their Redis marked with the old identity. " +
+	"Nothing changed; stop every process of the store first")
+
+// lockIdle takes the store's guard lock exclusively, as no running process
+// lets it (each holds it while it works for the store, lockGuard), and
+// returns its release: errStoreInUse while any holds it.
+func (h *dbHandle) lockIdle(ctx context.Context) (func(), error) {
+	switch {
+	case h.dialect == migrations.Postgres:
+		tctx, cancel := context.WithTimeout(ctx, guardLockTimeout)
+		defer cancel()
+		conn, err := h.db.Conn(tctx)
+		if err != nil {
+			return nil, fmt.Errorf("store guard lock: %w", err)
+		}
+		var got bool
+		if err := conn.QueryRowContext(tctx, `SELECT pg_try_advisory_lock($1)`, guardLockKey).Scan(&got); err != nil || !got {
+			_ = conn.Close()
+			if err != nil {
+				return nil, fmt.Errorf("store guard lock: %w", err)
+			}
+			return nil, errStoreInUse
+		}
+		return func() {
+			uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), guardLockTimeout)
+			defer cancel()
+			_, _ = conn.ExecContext(uctx, `SELECT pg_advisory_unlock($1)`, guardLockKey)
+			_ = conn.Close() // the session's end drops the lock anyway
+		}, nil
+	case h.file != "":
+		path := h.file
+		if real, err := filepath.EvalSymlinks(path); err == nil {
+			path = real
+		}
+		unlock, err := filelock.TryLock(path + ".guard.lock")
+		if errors.Is(err, filelock.ErrLocked) {
+			return nil, errStoreInUse
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store guard lock: %w", err)
+		}
+		return func() { _ = unlock() }, nil
+	}
+	return func() {}, nil // in memory: private to this process
 }
 
 func (h *dbHandle) printResults(w io.Writer, verb string, res []migrations.Result) error {
