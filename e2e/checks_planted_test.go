@@ -197,7 +197,7 @@ func TestPlantedEveryCallIsCounted(t *testing.T) {
 	t.Run("a 500 call with no attempt in the ledger", func(t *testing.T) {
 		sc, ids, rec, sends, _ := timedRecord()
 		ok := rec.calls[sends[0].Key][0]
-		fail := callResult{Status: 500, Began: 1, Ended: 2, App: ok.App, At: ok.At.Add(-time.Minute)}
+		fail := callResult{Status: 500, Began: 1, Ended: 2, App: ok.App, At: ok.At}
 		ok.Began, ok.Ended = 3, 4
 		rec.calls[sends[0].Key] = []callResult{fail, ok}
 		rec.counters["ka"] = emulator.Counters{Fault500: 1}
@@ -233,6 +233,21 @@ func TestPlantedEveryCallIsCounted(t *testing.T) {
 			t.Errorf("4 calls of beta within a second, quota 2 an hour: want QUOTA EXCEEDED, got %q", got)
 		}
 	})
+}
+
+// Was: a call made before its fire that met a fault (a 504: no push)
+// passed: checkDeliveries times the emulator's accepted pushes only.
+func TestPlantedEarlyCallIsReported(t *testing.T) {
+	sc, ids, rec, sends, fire := timedRecord()
+	ok := rec.calls[sends[0].Key][0]
+	early := callResult{Status: 504, Began: 1, Ended: 2, App: ok.App, At: fire.Add(-time.Second)}
+	ok.Began, ok.Ended = 3, 4
+	rec.calls[sends[0].Key] = []callResult{early, ok}
+	rec.counted["ka"] = append(rec.counted["ka"], early.At)
+	rec.counters["ka"] = emulator.Counters{Fault504: 1}
+	if got := plantedChaosProblems(t, sc, ids, rec, sends, nil); !hasProblem(got, "EARLY CALL") {
+		t.Errorf("a call a second before its fire, answered 504: want EARLY CALL, got %q", got)
+	}
 }
 
 func hasProblem(list []string, prefix string) bool {
