@@ -86,10 +86,30 @@ func runIn(ctx context.Context, args []string, env environment) int {
 	printError(root.ErrOrStderr(), err)
 	// --output json: a failure is JSON on stdout too, unless the command
 	// already wrote its own (push validate, config check list problems).
-	if f := root.PersistentFlags().Lookup("output"); f != nil && f.Value.String() == "json" && out.n == 0 {
+	if f := root.PersistentFlags().Lookup("output"); (f != nil && f.Value.String() == "json" || asksJSON(args)) && out.n == 0 {
 		_ = writeJSON(out, errorReport(err))
 	}
 	return code
+}
+
+// asksJSON reports whether args give --output json: a command line cobra
+// refused before parsing its flags (an unknown command or flag) never set
+// the flag, and a script reading stdout must get its JSON error all the
+// same.
+func asksJSON(args []string) bool {
+	for i, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-o", "--output":
+			if i+1 < len(args) && args[i+1] == "json" {
+				return true
+			}
+		case "-ojson", "-o=json", "--output=json":
+			return true
+		}
+	}
+	return false
 }
 
 // countingWriter counts what goes through it.
