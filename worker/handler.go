@@ -866,6 +866,9 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, n
 	ev := log.Info()
 	switch d.class {
 	case pushapi.OutcomeSent:
+		if d.record.MessageUID == "" {
+			ev = log.Warn() // sent, but with nothing to trace it by
+		}
 	case pushapi.OutcomeRetry, pushapi.OutcomeRateLimited:
 		ev = log.Warn()
 	default:
@@ -884,10 +887,14 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, n
 	if d.record.Status == campaign.SendRetryWait {
 		ev = ev.Time("next_attempt", d.record.NextAttempt)
 	}
+	msg := "push attempt"
 	if d.class == pushapi.OutcomeSent {
 		ev = ev.Str("message_uid", d.record.MessageUID).Str("push_id", d.record.PushID)
+		if d.record.MessageUID == "" {
+			msg = "push attempt: the service answered 200 without a messageUID"
+		}
 	}
-	ev.Msg("push attempt")
+	ev.Msg(msg)
 	return wait, recorded, finished, errors.Join(errs...)
 }
 
