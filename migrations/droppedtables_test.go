@@ -47,6 +47,7 @@ func TestEmbeddedMigrationsDroppedTables(t *testing.T) {
 		// keeps store_identity, on purpose: applied again, the step keeps
 		// the store's identity
 		"00008_store_identity.sql": nil,
+		"00009_app_keys.sql":       {"app_keys"},
 	}
 	eachEmbeddedMigration(t, func(d Dialect, name, text string) {
 		w, ok := want[name]

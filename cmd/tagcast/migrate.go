@@ -7,13 +7,17 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tagcast/tagcast/campaign/sqlstore"
+	"github.com/tagcast/tagcast/config"
 	"github.com/tagcast/tagcast/internal/filelock"
 	"github.com/tagcast/tagcast/migrations"
 )
@@ -113,6 +117,7 @@ func newMigrateCmd(g *globals) *cobra.Command {
 		}),
 		down,
 		reidentify(run),
+		renameApp(run),
 		run("status", "list the migrations, whether each is applied, and any applied version this tagcast does not know", func(ctx context.Context, w io.Writer, h *dbHandle) error {
 			st, err := migrations.Status(ctx, h.db, h.dialect)
 			if err != nil {
@@ -136,9 +141,13 @@ func newMigrateCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
+// migrateRunner makes a migrate subcommand whose fn runs on the open
+// database (newMigrateCmd's run).
+type migrateRunner = func(name, short string, fn func(ctx context.Context, w io.Writer, db *dbHandle) error) *cobra.Command
+
 // reidentify is `tagcast migrate reidentify`: a new identity for a copy of
 // a store.
-func reidentify(run func(name, short string, fn func(ctx context.Context, w io.Writer, db *dbHandle) error) *cobra.Command) *cobra.Command {
+func reidentify(run migrateRunner) *cobra.Command {
 	c := run("reidentify", "draw a new identity for this store (a copy of another store, before its first start)",
 		func(ctx context.Context, w io.Writer, h *dbHandle) error {
 			release, err := h.lockIdle(ctx)
@@ -163,6 +172,52 @@ func reidentify(run func(name, short string, fn func(ctx context.Context, w io.W
 		"before its first start. Not on a store whose processes run: restarted, they would find their\n" +
 		"Redis database marked with the old identity and refuse it. It refuses while any tagcast process\n" +
 		"works for the store (holds its guard lock), and changes nothing then."
+	return c
+}
+
+// renameApp is `tagcast migrate rename-app OLD NEW`: an app renamed in
+// every table of the store at once, for its processes to start with the
+// renamed app in their configuration (they refuse an App Key the store
+// knows under another name: sqlstore.RecordAppKeys).
+func renameApp(run migrateRunner) *cobra.Command {
+	var from, to string
+	c := run("rename-app", "rename an app in the store (its campaigns, runs, sends, quota ledger and blocks), before starting with the new name",
+		func(ctx context.Context, w io.Writer, h *dbHandle) error {
+			release, err := h.lockIdle(ctx)
+			if err != nil {
+				return err
+			}
+			defer release()
+			renamed, err := sqlstore.RenameApp(ctx, h.db, h.dialect, from, to)
+			if err != nil {
+				return err
+			}
+			if h.json {
+				return writeJSON(w, map[string]any{"from": from, "to": to, "rows": renamed})
+			}
+			var parts []string
+			for _, table := range slices.Sorted(maps.Keys(renamed)) {
+				parts = append(parts, fmt.Sprintf("%s %d", table, renamed[table]))
+			}
+			_, err = fmt.Fprintf(w, "app %s renamed %s (%s rows: %s)\n", from, to, h.dialect, strings.Join(parts, ", "))
+			return err
+		})
+	c.Use = "rename-app OLD NEW"
+	c.Args = cobra.ExactArgs(2)
+	c.PreRunE = func(_ *cobra.Command, args []string) error {
+		from, to = args[0], args[1]
+		if !config.ValidAppName(to) {
+			return &exitError{code: 2, err: fmt.Errorf("rename-app: NEW %q is not an app name (letters, digits, . _ -; at most 64, starting with a letter or digit)", to)}
+		}
+		return nil
+	}
+	c.Long = "Rename an app in the store: its campaigns, runs, sends, quota ledger entries, quota block and\n" +
+		"recorded App Key, in one transaction. The service counts the quota per App Key, tagcast's quota\n" +
+		"guard and store by app name: a process refuses to start with an app whose App Key the store\n" +
+		"knows under another name (its windows would start empty and hand the key's quota out again).\n" +
+		"Stop every process of the store, run this, then start them with the new name in their\n" +
+		"configuration. It refuses, changing nothing, while a process of the store runs, when NEW\n" +
+		"already names rows, or when OLD names none."
 	return c
 }
 

@@ -43,51 +43,57 @@ func TestMigrateUpDownStatus(t *testing.T) {
 		}
 		return out
 	}
-	if diff := cmp.Diff([]bool{false, false, false, false, false, false, false, false}, applied()); diff != "" {
+	if diff := cmp.Diff([]bool{false, false, false, false, false, false, false, false, false}, applied()); diff != "" {
 		t.Errorf("fresh (-want +got):\n%s", diff)
 	}
 	if r := runTagcast(t, env, "migrate", "up"); r.code != 0 || !strings.Contains(r.stdout, "applied 00001 00001_campaigns.sql") ||
 		!strings.Contains(r.stdout, "applied 00002 00002_claimed_by.sql") || !strings.Contains(r.stdout, "applied 00003 00003_quota_blocks.sql") ||
 		!strings.Contains(r.stdout, "applied 00004 00004_idempotency_key.sql") || !strings.Contains(r.stdout, "applied 00005 00005_runs_campaign.sql") ||
 		!strings.Contains(r.stdout, "applied 00006 00006_retry_keys.sql") || !strings.Contains(r.stdout, "applied 00007 00007_json_as_written.sql") ||
-		!strings.Contains(r.stdout, "applied 00008 00008_store_identity.sql") {
+		!strings.Contains(r.stdout, "applied 00008 00008_store_identity.sql") || !strings.Contains(r.stdout, "applied 00009 00009_app_keys.sql") {
 		t.Fatalf("up: %s", r)
 	}
-	if diff := cmp.Diff([]bool{true, true, true, true, true, true, true, true}, applied()); diff != "" {
+	if diff := cmp.Diff([]bool{true, true, true, true, true, true, true, true, true}, applied()); diff != "" {
 		t.Errorf("after up (-want +got):\n%s", diff)
 	}
 	if r := runTagcast(t, env, "migrate", "up"); r.code != 0 || !strings.Contains(r.stdout, "nothing applied") {
 		t.Errorf("second up: %s", r)
 	}
 	// down rolls back the newest migration only.
+	if r := runTagcast(t, env, "migrate", "down"); r.code != 0 || !strings.Contains(r.stdout, "rolled back 00009") {
+		t.Fatalf("down: %s", r)
+	}
+	if diff := cmp.Diff([]bool{true, true, true, true, true, true, true, true, false}, applied()); diff != "" {
+		t.Errorf("after down (-want +got):\n%s", diff)
+	}
 	if r := runTagcast(t, env, "migrate", "down"); r.code != 0 || !strings.Contains(r.stdout, "rolled back 00008") {
 		t.Fatalf("down: %s", r)
 	}
-	if diff := cmp.Diff([]bool{true, true, true, true, true, true, true, false}, applied()); diff != "" {
+	if diff := cmp.Diff([]bool{true, true, true, true, true, true, true, false, false}, applied()); diff != "" {
 		t.Errorf("after down (-want +got):\n%s", diff)
 	}
 	if r := runTagcast(t, env, "migrate", "down"); r.code != 0 || !strings.Contains(r.stdout, "rolled back 00007") {
 		t.Fatalf("down: %s", r)
 	}
-	if diff := cmp.Diff([]bool{true, true, true, true, true, true, false, false}, applied()); diff != "" {
+	if diff := cmp.Diff([]bool{true, true, true, true, true, true, false, false, false}, applied()); diff != "" {
 		t.Errorf("after down (-want +got):\n%s", diff)
 	}
 	if r := runTagcast(t, env, "migrate", "down"); r.code != 0 || !strings.Contains(r.stdout, "rolled back 00006") {
 		t.Fatalf("down: %s", r)
 	}
-	if diff := cmp.Diff([]bool{true, true, true, true, true, false, false, false}, applied()); diff != "" {
+	if diff := cmp.Diff([]bool{true, true, true, true, true, false, false, false, false}, applied()); diff != "" {
 		t.Errorf("after down (-want +got):\n%s", diff)
 	}
 	if r := runTagcast(t, env, "migrate", "down"); r.code != 0 || !strings.Contains(r.stdout, "rolled back 00005") {
 		t.Fatalf("down: %s", r)
 	}
-	if diff := cmp.Diff([]bool{true, true, true, true, false, false, false, false}, applied()); diff != "" {
+	if diff := cmp.Diff([]bool{true, true, true, true, false, false, false, false, false}, applied()); diff != "" {
 		t.Errorf("after down (-want +got):\n%s", diff)
 	}
 	if r := runTagcast(t, env, "migrate", "down"); r.code != 0 || !strings.Contains(r.stdout, "rolled back 00004") {
 		t.Fatalf("down: %s", r)
 	}
-	if diff := cmp.Diff([]bool{true, true, true, false, false, false, false, false}, applied()); diff != "" {
+	if diff := cmp.Diff([]bool{true, true, true, false, false, false, false, false, false}, applied()); diff != "" {
 		t.Errorf("after down (-want +got):\n%s", diff)
 	}
 	if r := runTagcast(t, env, "migrate", "down"); r.code != 0 || !strings.Contains(r.stdout, "rolled back 00003") {
@@ -99,7 +105,7 @@ func TestMigrateUpDownStatus(t *testing.T) {
 	if r := runTagcast(t, env, "migrate", "down"); r.code != 0 || !strings.Contains(r.stdout, "rolled back 00001") {
 		t.Fatalf("second down: %s", r)
 	}
-	if diff := cmp.Diff([]bool{false, false, false, false, false, false, false, false}, applied()); diff != "" {
+	if diff := cmp.Diff([]bool{false, false, false, false, false, false, false, false, false}, applied()); diff != "" {
 		t.Errorf("after the last down (-want +got):\n%s", diff)
 	}
 	// --database wins over the environment.
@@ -107,7 +113,7 @@ func TestMigrateUpDownStatus(t *testing.T) {
 	if r := runTagcast(t, env, "migrate", "up", "--database", other); r.code != 0 {
 		t.Fatalf("up --database: %s", r)
 	}
-	if diff := cmp.Diff([]bool{false, false, false, false, false, false, false, false}, applied()); diff != "" {
+	if diff := cmp.Diff([]bool{false, false, false, false, false, false, false, false, false}, applied()); diff != "" {
 		t.Errorf("--database migrated the env database (-want +got):\n%s", diff)
 	}
 }
@@ -177,6 +183,9 @@ func TestMigrateDownKeepsData(t *testing.T) {
 	sqliteExec(t, file, `INSERT INTO campaigns (app, name, push, schedule, status, next_run_at, created_at, updated_at)
 		VALUES ('main', 'winter-sale', '{}', '{}', 'active', 1, 1, 1)`)
 
+	if r := runTagcast(t, env, "migrate", "down"); r.code != 0 || !strings.Contains(r.stdout, "rolled back 00009") {
+		t.Fatalf("down from 9 (no app key recorded): %s", r)
+	}
 	if r := runTagcast(t, env, "migrate", "down"); r.code != 0 || !strings.Contains(r.stdout, "rolled back 00008") {
 		t.Fatalf("down from 8 (keeps the store's identity, drops nothing): %s", r)
 	}
@@ -222,12 +231,12 @@ func TestMigrateRefusesNewerSchema(t *testing.T) {
 	}
 	sqliteExec(t, file, `INSERT INTO goose_db_version (version_id, is_applied) VALUES (99, 1)`)
 
-	if r := runTagcast(t, env, "migrate", "up"); r.code != 1 || !strings.Contains(r.stderr, "database schema is at version 99, this tagcast knows up to 8: upgrade tagcast") {
+	if r := runTagcast(t, env, "migrate", "up"); r.code != 1 || !strings.Contains(r.stderr, "database schema is at version 99, this tagcast knows up to 9: upgrade tagcast") {
 		t.Errorf("up on a newer schema: %s", r)
 	}
 	r := runTagcast(t, env, "migrate", "status")
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
-	if last := strings.Fields(lines[len(lines)-1]); r.code != 0 || len(lines) != 10 || last[0] != "99" || !strings.Contains(r.stdout, "(unknown to this tagcast: upgrade it)  true") {
+	if last := strings.Fields(lines[len(lines)-1]); r.code != 0 || len(lines) != 11 || last[0] != "99" || !strings.Contains(r.stdout, "(unknown to this tagcast: upgrade it)  true") {
 		t.Errorf("status on a newer schema: %s; want a last row for version 99, unknown to this tagcast, applied", r)
 	}
 	r = runTagcast(t, env, "migrate", "status", "--output", "json")
@@ -235,7 +244,7 @@ func TestMigrateRefusesNewerSchema(t *testing.T) {
 		Version int64 `json:"version"`
 		Unknown bool  `json:"unknown"`
 	}
-	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || len(st) != 9 || st[8].Version != 99 || !st[8].Unknown {
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || len(st) != 10 || st[9].Version != 99 || !st[9].Unknown {
 		t.Errorf("status --output json on a newer schema: %v\n%s", err, r)
 	}
 }

@@ -330,6 +330,16 @@ func (d *deps) buildStore(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("migrate the store: %w", err)
 	}
+	// The quota counts per App Key, the guard and the store per app name:
+	// an app renamed in the configuration is refused until the store is
+	// renamed with it (migrate rename-app).
+	keys := make(map[string]string, len(d.cfg.Apps))
+	for _, a := range d.cfg.Apps {
+		keys[a.Name] = a.AppKey
+	}
+	if err := st.RecordAppKeys(ctx, keys); err != nil {
+		return err
+	}
 	d.log.Info().Str("driver", d.cfg.Database.Driver()).Msg("store ready")
 	return nil
 }
