@@ -186,7 +186,7 @@ func (e *Error) refused() bool {
 // before any attempt's request was written, codes 1001-1007 and 1009, HTTP
 // 430, and 4xx statuses other than 429 — and no earlier attempt of the call
 // may have reached the service. Rate limiting (429/1008) is not
-// included (the quota guard handles it by blocking the window), nor are
+// included (the worker blocks the app, then gives the slot back), nor are
 // redirects or a success status with an unknown code (conservative: the
 // reservation is kept). The quota guard releases its reservation when NotSent
 // is true.

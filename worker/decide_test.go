@@ -51,7 +51,11 @@ func TestDecide(t *testing.T) {
 		{"retry class on the last attempt fails", nil, apiErr(500, 1000, true), 3, want{Class: "failed", Status: "failed", Code: 1000}},
 		{"not written: retry, quota released", nil, &pushapi.Error{Message: "request not sent", Err: errors.New("dial: refused")}, 1,
 			want{Class: "retry", Status: "retry_wait", Next: 5 * time.Second, ReleaseQuota: true}},
-		{"429", nil, apiErr(429, 1008, false), 1, want{Class: "rate_limited", Status: "pending", Code: 1008, BlockApp: true}},
+		// Refused, counted nothing: the app is blocked and the slot goes back.
+		{"429", nil, apiErr(429, 1008, false), 1, want{Class: "rate_limited", Status: "pending", Code: 1008, BlockApp: true, ReleaseQuota: true}},
+		// After a hop that may have pushed it: unknown, the slot kept.
+		{"429 after a hop that may have reached", nil, &pushapi.Error{HTTPStatus: 429, Code: 1008, MayHaveReached: true}, 1,
+			want{Class: "unknown", Status: "unknown", Code: 1008, BlockApp: true}},
 		{"1002 param", nil, apiErr(400, 1002, false), 1, want{Class: "failed", Status: "failed", Code: 1002, ReleaseQuota: true}},
 		{"1004 signature", nil, apiErr(401, 1004, false), 1, want{Class: "failed", Status: "failed", Code: 1004, ReleaseQuota: true}},
 		{"1009 not enabled", nil, apiErr(430, 1009, false), 1, want{Class: "failed", Status: "failed", Code: 1009, ReleaseQuota: true}},

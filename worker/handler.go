@@ -815,8 +815,8 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, n
 	// What the service answered is recorded first, even when the task's
 	// context has ended, on its own budget: a slow slot release or block
 	// before it would leave the send in flight, unknown when its lease
-	// lapses (a retry lost, a refusal not recorded as failed). The release,
-	// the block and the hold come after, on one budget of their own (a
+	// lapses (a retry lost, a refusal not recorded as failed). The block,
+	// the hold and the release come after, on one budget of their own (a
 	// stopping worker waits for two: Server.Shutdown); until the block,
 	// another send of the app may call and meet the same 429, which sends
 	// nothing.
@@ -840,9 +840,6 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, n
 			errs = append(errs, err)
 		}
 	}
-	if d.releaseQuota {
-		after(func(actx context.Context) error { return h.guard.Release(actx, res) })
-	}
 	var wait time.Time
 	if d.blockApp {
 		after(func(actx context.Context) error {
@@ -861,6 +858,11 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, n
 			}
 			return err
 		})
+	}
+	if d.releaseQuota {
+		// After the block: a 429's slot given back first could be taken
+		// by another send of the app, which would meet the same 429.
+		after(func(actx context.Context) error { return h.guard.Release(actx, res) })
 	}
 
 	ev := log.Info()

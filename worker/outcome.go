@@ -80,6 +80,13 @@ func decide(res *pushapi.PushResponse, err error, attempt int, now time.Time, b 
 	case pushapi.OutcomeRateLimited:
 		d.blockApp = true
 		d.record.Status = campaign.SendPending
+		// The service refused the call and counted nothing: its slot goes
+		// back once the app is blocked (the block, not the slot, does the
+		// waiting). Kept, it counted in the guard's windows (and not in the
+		// ledger) for its whole day: a 1008 of an app not yet enabled, or
+		// one caused by another client's pushes, cost the app a push the
+		// service would have taken.
+		d.releaseQuota = pe == nil || !pe.MayHaveReached
 		if pe != nil && pe.MayHaveReached {
 			// An earlier hop of the call may have pushed it (a 5xx, then a
 			// fail-over to the backup host, which answered 429: likely for

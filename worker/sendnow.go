@@ -114,6 +114,16 @@ func push(ctx context.Context, guard Guard, p Pusher, app string, req *pushapi.R
 		if err := guard.Release(context.WithoutCancel(ctx), res); err != nil {
 			errs = append(errs, err)
 		}
+	case errors.As(perr, &pe) && pe.Outcome() == pushapi.OutcomeRateLimited && !pe.MayHaveReached:
+		// Refused, counted nothing: the app is blocked, then the slot
+		// goes back and the attempt leaves the ledger (as a worker's).
+		outcome = campaign.SendFailed
+		if _, err := guard.BlockRateLimited(context.WithoutCancel(ctx), app, pe.RetryAfter); err != nil {
+			errs = append(errs, err)
+		}
+		if err := guard.Release(context.WithoutCancel(ctx), res); err != nil {
+			errs = append(errs, err)
+		}
 	default:
 		outcome = campaign.SendUnknown
 		switch {

@@ -339,9 +339,10 @@ func (s *Store) record(ctx context.Context, tok campaign.ClaimToken, o campaign.
 	if o.Status == campaign.SendSent && cur.Status == campaign.SendUnknown && cur.Claim == tok.Claim {
 		return s.recordLateSent(ctx, tok, cur.RunID, o)
 	}
-	// Only a claim never called (no slot kept: KeepsQuota false) comes
-	// back; a 429 keeps its slot (an earlier host of the call may have
-	// sent it: a 5xx, then the fail-over's 429) and stays unknown.
+	// Only a claim that sent nothing (no slot kept: KeepsQuota false;
+	// never called, or answered a plain 429) comes back; a 429 after a
+	// fail-over keeps its slot (an earlier host of the call may have sent
+	// it: a 5xx, then the backup's 429), is recorded unknown and stays so.
 	if o.Status == campaign.SendPending && !o.KeepsQuota && cur.Status == campaign.SendUnknown && cur.Claim == tok.Claim {
 		sd, err := s.recordLateGiveBack(ctx, tok, cur.RunID, o)
 		return sd, false, err

@@ -18,9 +18,7 @@ import (
 // guard's Status of one app, read first: a slot reserved after it and
 // claimed before the ledger is read would count -1) are not in the ledger:
 // slots reserved by workers that have not claimed their send yet, or that
-// died before they did. (A slot kept after a 429 is not in the ledger
-// either: a harness that waits for 0 stalls after one, and should fail on
-// the 429 itself.) margin must be the guard's (quota.DefaultMargin unless
+// died before they did. margin must be the guard's (quota.DefaultMargin unless
 // its Options set one). The count is exact while the clock stands still, as
 // a simulated one does between moves: a reservation and its claim then
 // carry the same instant.
