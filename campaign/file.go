@@ -660,6 +660,29 @@ func decodeYAML(data []byte) (any, error) {
 	return v, nil
 }
 
+// keyNotAsWritten refuses a mapping key YAML reads as a number, a boolean
+// or null whose text, as JSON gets it, is not what was written: 1.10 and
+// 1.1 are both the key "1.1" (one value dropped in silence), 0x10 is "16",
+// ~ is "<nil>".
+func keyNotAsWritten(k *yaml.Node, path []string) *FieldProblem {
+	if k.Kind != yaml.ScalarNode {
+		return nil // a mapping or a list as a key: jsonable's text, refused by the shape check
+	}
+	switch k.ShortTag() {
+	case "!!str", "!!merge":
+		return nil
+	}
+	var v any
+	if k.Decode(&v) != nil {
+		return nil // the document's decoding reported it
+	}
+	if text := fmt.Sprint(v); text != k.Value {
+		return &FieldProblem{Path: strings.Join(path, ""), Rule: fmt.Sprintf(
+			"the key %s is read by YAML as %s and would be sent as %q: quote it to keep it as written", k.Value, strings.TrimPrefix(k.ShortTag(), "!!"), text)}
+	}
+	return nil
+}
+
 // fieldError is a problem found while reading the file, at a field.
 type fieldError struct{ FieldProblem }
 
@@ -681,9 +704,13 @@ func inexactNumber(n *yaml.Node, path []string) *FieldProblem {
 		}
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			seg := n.Content[i].Value
+			k := n.Content[i]
+			seg := k.Value
 			if len(path) > 0 {
 				seg = "." + seg
+			}
+			if p := keyNotAsWritten(k, append(path, seg)); p != nil {
+				return p
 			}
 			if p := inexactNumber(n.Content[i+1], append(path, seg)); p != nil {
 				return p
@@ -846,7 +873,12 @@ func jsonable(v any) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			out[fmt.Sprint(k)] = j
+			key := fmt.Sprint(k)
+			if _, dup := out[key]; dup {
+				// 1 and "1": two keys to YAML, one to JSON.
+				return nil, fmt.Errorf("the key %q is given twice (once as text, once as a number or boolean): quote both alike", key)
+			}
+			out[key] = j
 		}
 		return out, nil
 	case []any:

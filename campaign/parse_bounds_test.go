@@ -131,3 +131,46 @@ push:
 		}
 	}
 }
+
+// Was: a YAML key read as a number, a boolean or null became JSON text by
+// fmt.Sprint: 1.10 and 1.1 were both "1.1" (one value dropped in silence),
+// 0x10 became "16", ~ became "<nil>", and 1 and "1" one key. Such keys are
+// now refused, naming the field; keys whose text stays as written pass.
+func TestYAMLKeysAreSentAsWritten(t *testing.T) {
+	t.Parallel()
+	src := func(extras string) []byte {
+		return []byte(`
+name: n
+app: main
+schedule: {now: true}
+push:
+  platform: [ios]
+  fromuserid: system
+  audience: {tag: [vip], is_to_all: false}
+  message: {objectName: "RC:TxtMsg", content: '{"content":"x"}'}
+  notification:
+    alert: hi
+    ios: {extras: ` + extras + `}
+`)
+	}
+	for _, extras := range []string{`{1.10: a, 1.1: b}`, `{0x10: a}`, `{~: a}`, `{1: a, "1": b}`, `{1e3: a}`} {
+		_, err := ParseFile(src(extras), testOpts)
+		if err == nil || !strings.Contains(err.Error(), "key") {
+			t.Errorf("extras %s: %v; want the key refused", extras, err)
+		}
+	}
+	for extras, want := range map[string]string{`{1: a}`: `"1":"a"`, `{true: a}`: `"true":"a"`, `{"1.10": a}`: `"1.10":"a"`, `{-5: a}`: `"-5":"a"`} {
+		c, err := ParseFile(src(extras), testOpts)
+		if err != nil {
+			t.Errorf("extras %s: %v; want accepted (the key's text is as written)", extras, err)
+			continue
+		}
+		sends, err := RenderSends(c, *c.NextRunAt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(sends[0].Body), want) {
+			t.Errorf("extras %s: body %s; want %s", extras, sends[0].Body, want)
+		}
+	}
+}

@@ -171,6 +171,24 @@ func countSteps(t *template.Template) error {
 	return nil
 }
 
+// cappedf and capped wrap the builtins that build text: a result longer
+// than any push body is errRenderTooLong. (The result is built before it
+// is measured: at most one value over the bound, from arguments under it.)
+func cappedf(f func(string, ...any) string) func(string, ...any) (string, error) {
+	return func(format string, args ...any) (string, error) { return bounded(f(format, args...)) }
+}
+
+func capped(f func(...any) string) func(...any) (string, error) {
+	return func(args ...any) (string, error) { return bounded(f(args...)) }
+}
+
+func bounded(s string) (string, error) {
+	if len(s) > pushapi.MaxBodyBytes {
+		return "", errRenderTooLong
+	}
+	return s, nil
+}
+
 // errRenderTooLong stops a template whose output outgrows any body the
 // service could take ({{range 100000000}}x{{end}}), before it fills memory.
 var errRenderTooLong = fmt.Errorf("renders more than %d bytes, more than any push body may hold", pushapi.MaxBodyBytes)
@@ -245,13 +263,23 @@ func toIndex(k any) (int, bool) {
 // templateFuncs replace text/template's index and comparisons: index errs
 // on a missing key, and the comparisons compare vars' numbers as numbers.
 var templateFuncs = template.FuncMap{
-	"index": strictIndex,
-	"eq":    eqFunc,
-	"ne":    func(a, b any) (bool, error) { eq, err := eqFunc(a, b); return !eq, err },
-	"lt":    orderFunc(func(c int) bool { return c < 0 }),
-	"le":    orderFunc(func(c int) bool { return c <= 0 }),
-	"gt":    orderFunc(func(c int) bool { return c > 0 }),
-	"ge":    orderFunc(func(c int) bool { return c >= 0 }),
+	// The builtins that build text, bounded like a template's output: a
+	// value doubled at each of a few loop steps ({{$s = printf "%s%s" $s
+	// $s}}) is not written, so cappedBuffer never saw it, and 40 steps
+	// would need a terabyte.
+	"printf":   cappedf(fmt.Sprintf),
+	"print":    capped(fmt.Sprint),
+	"println":  capped(fmt.Sprintln),
+	"js":       capped(template.JSEscaper),
+	"html":     capped(template.HTMLEscaper),
+	"urlquery": capped(template.URLQueryEscaper),
+	"index":    strictIndex,
+	"eq":       eqFunc,
+	"ne":       func(a, b any) (bool, error) { eq, err := eqFunc(a, b); return !eq, err },
+	"lt":       orderFunc(func(c int) bool { return c < 0 }),
+	"le":       orderFunc(func(c int) bool { return c <= 0 }),
+	"gt":       orderFunc(func(c int) bool { return c > 0 }),
+	"ge":       orderFunc(func(c int) bool { return c >= 0 }),
 }
 
 // Number is a number of vars as templates see it: its JSON text, printed as

@@ -43,6 +43,14 @@ func appKeyDigest(key string) string {
 // app's windows, which holds it back, never over the quota.
 func (s *Store) RecordAppKeys(ctx context.Context, keys map[string]string) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if s.dialect == migrations.Postgres {
+			// One recorder at a time (SQLite's writer lock does it there):
+			// two first starts at once would both pass ON CONFLICT's check
+			// on app and the later meet the other's key_hash.
+			if _, err := tx.ExecContext(ctx, `LOCK TABLE app_keys IN EXCLUSIVE MODE`); err != nil {
+				return fmt.Errorf("lock app_keys: %w", err)
+			}
+		}
 		for _, app := range slices.Sorted(maps.Keys(keys)) {
 			digest := appKeyDigest(keys[app])
 			if err := s.appKeyElsewhere(ctx, tx, app, digest); err != nil {

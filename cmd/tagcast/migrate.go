@@ -150,7 +150,7 @@ type migrateRunner = func(name, short string, fn func(ctx context.Context, w io.
 func reidentify(run migrateRunner) *cobra.Command {
 	c := run("reidentify", "draw a new identity for this store (a copy of another store, before its first start)",
 		func(ctx context.Context, w io.Writer, h *dbHandle) error {
-			release, err := h.lockIdle(ctx)
+			release, err := h.lockIdle(ctx, "reidentify is for a copy before its first start; its running processes, restarted, would refuse their Redis marked with the old identity")
 			if err != nil {
 				return err
 			}
@@ -183,7 +183,7 @@ func renameApp(run migrateRunner) *cobra.Command {
 	var from, to string
 	c := run("rename-app", "rename an app in the store (its campaigns, runs, sends, quota ledger and blocks), before starting with the new name",
 		func(ctx context.Context, w io.Writer, h *dbHandle) error {
-			release, err := h.lockIdle(ctx)
+			release, err := h.lockIdle(ctx, "rename-app renames an app its running processes know by the old name, and under which they would go on recording")
 			if err != nil {
 				return err
 			}
@@ -243,16 +243,15 @@ type dbHandle struct {
 	json    bool
 }
 
-// errStoreInUse refuses to give a store a new identity while its
-// processes run.
-var errStoreInUse = errors.New("a tagcast process works for this store (it holds the store's guard lock): " +
-	"reidentify is for a copy before its first start; its running processes, restarted, would refuse their Redis marked with the old identity. " +
-	"Nothing changed; stop every process of the store first")
+// errStoreInUse refuses a change to a store while its processes run.
+var errStoreInUse = errors.New("a tagcast process works for this store (it holds the store's guard lock)")
 
 // lockIdle takes the store's guard lock exclusively, as no running process
 // lets it (each holds it while it works for the store, lockGuard), and
-// returns its release: errStoreInUse while any holds it.
-func (h *dbHandle) lockIdle(ctx context.Context) (func(), error) {
+// returns its release: errStoreInUse, with why the command needs the
+// store idle, while any holds it.
+func (h *dbHandle) lockIdle(ctx context.Context, why string) (func(), error) {
+	inUse := fmt.Errorf("%w: %s. Nothing changed; stop every process of the store first", errStoreInUse, why)
 	switch {
 	case h.dialect == migrations.Postgres:
 		tctx, cancel := context.WithTimeout(ctx, guardLockTimeout)
@@ -267,7 +266,7 @@ func (h *dbHandle) lockIdle(ctx context.Context) (func(), error) {
 			if err != nil {
 				return nil, fmt.Errorf("store guard lock: %w", err)
 			}
-			return nil, errStoreInUse
+			return nil, inUse
 		}
 		return func() {
 			uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), guardLockTimeout)
@@ -282,7 +281,7 @@ func (h *dbHandle) lockIdle(ctx context.Context) (func(), error) {
 		}
 		unlock, err := filelock.TryLock(path + ".guard.lock")
 		if errors.Is(err, filelock.ErrLocked) {
-			return nil, errStoreInUse
+			return nil, inUse
 		}
 		if err != nil {
 			return nil, fmt.Errorf("store guard lock: %w", err)
