@@ -46,19 +46,7 @@ func TestUserIDProblemNamesItsPlaceInTheFile(t *testing.T) {
 // reads exactly are accepted as before.
 func TestYAMLNumberBeyondFloatIsRefusedNotRounded(t *testing.T) {
 	t.Parallel()
-	src := `
-name: n
-app: main
-schedule: {now: true}
-push:
-  platform: [ios]
-  fromuserid: system
-  audience: {tag: [vip], is_to_all: false}
-  message: {objectName: "RC:TxtMsg", content: '{"content":"x"}'}
-  notification:
-    alert: hi
-    ios: {extras: {order: 123456789012345678901234}}
-`
+	src := string(yamlCampaign("    alert: hi\n    ios: {extras: {order: 123456789012345678901234}}\n"))
 	_, err := ParseFile([]byte(src), testOpts)
 	var verr *ValidationError
 	if !errors.As(err, &verr) || len(verr.Problems) != 1 || verr.Problems[0].Path != "push.notification.ios.extras.order" {
@@ -138,21 +126,7 @@ push:
 // now refused, naming the field; keys whose text stays as written pass.
 func TestYAMLKeysAreSentAsWritten(t *testing.T) {
 	t.Parallel()
-	src := func(extras string) []byte {
-		return []byte(`
-name: n
-app: main
-schedule: {now: true}
-push:
-  platform: [ios]
-  fromuserid: system
-  audience: {tag: [vip], is_to_all: false}
-  message: {objectName: "RC:TxtMsg", content: '{"content":"x"}'}
-  notification:
-    alert: hi
-    ios: {extras: ` + extras + `}
-`)
-	}
+	src := func(extras string) []byte { return yamlCampaign("    alert: hi\n    ios: {extras: " + extras + "}\n") }
 	for _, extras := range []string{`{1.10: a, 1.1: b}`, `{0x10: a}`, `{~: a}`, `{1: a, "1": b}`, `{1e3: a}`} {
 		_, err := ParseFile(src(extras), testOpts)
 		if err == nil || !strings.Contains(err.Error(), "key") {
@@ -173,4 +147,20 @@ push:
 			t.Errorf("extras %s: body %s; want %s", extras, sends[0].Body, want)
 		}
 	}
+}
+
+// yamlCampaign is a valid YAML campaign file pushing to tag vip, its
+// notification's block as given (indented under "notification:").
+func yamlCampaign(notification string) []byte {
+	return []byte(`
+name: n
+app: main
+schedule: {now: true}
+push:
+  platform: [ios]
+  fromuserid: system
+  audience: {tag: [vip], is_to_all: false}
+  message: {objectName: "RC:TxtMsg", content: '{"content":"x"}'}
+  notification:
+` + notification)
 }

@@ -16,19 +16,8 @@ import (
 // builtins now refuse a result longer than any push body.
 func TestTemplateValueBuiltInVariablesIsBounded(t *testing.T) {
 	t.Parallel()
-	src := `
-name: n
-app: main
-schedule: {now: true}
-push:
-  platform: [ios]
-  fromuserid: system
-  audience: {tag: [vip], is_to_all: false}
-  message: {objectName: "RC:TxtMsg", content: '{"content":"x"}'}
-  notification:
-    alert: '{{$s := "x"}}{{range 24}}{{$s = printf "%s%s" $s $s}}{{end}}{{len $s}}'
-`
-	c, err := ParseFile([]byte(src), testOpts)
+	src := yamlCampaign(`    alert: '{{$s := "x"}}{{range 24}}{{$s = printf "%s%s" $s $s}}{{end}}{{len $s}}'` + "\n")
+	c, err := ParseFile(src, testOpts)
 	var verr *ValidationError
 	if !errors.As(err, &verr) || !strings.Contains(err.Error(), "notification.alert") {
 		alert := ""

@@ -54,10 +54,12 @@ func TestLostClaimAnswerAfterARebuildReleasesItsSlot(t *testing.T) {
 // answered 5xx after acting, then the client's hop to a second host that
 // answered 429, as pushapi.Client.call does), pauses past the claim's lease
 // while the reconciler settles the send unknown, and reports what the
-// client reports for that call: a 429 with MayHaveReached.
+// client reports for that call: a 429 with MayHaveReached. plain: one
+// host answered 429 and nothing went out (no call made, a plain 429).
 type lateRateLimited struct {
 	inner worker.Pusher
 	e     **env
+	plain bool
 	done  bool
 }
 
@@ -66,13 +68,18 @@ func (p *lateRateLimited) Push(ctx context.Context, req *pushapi.Request) (*push
 		return p.inner.Push(ctx, req)
 	}
 	p.done = true
-	if _, err := p.inner.Push(ctx, req); err != nil { // host A acted
-		return nil, err
+	if !p.plain {
+		if _, err := p.inner.Push(ctx, req); err != nil { // host A acted
+			return nil, err
+		}
 	}
 	e := *p.e
 	e.clock.Set(e.clock.Now().Add(3 * time.Minute)) // past the 1-minute lease
 	if _, err := e.store.ResolveStaleSends(ctx, e.clock.Now()); err != nil {
 		return nil, err
+	}
+	if p.plain {
+		return nil, &pushapi.Error{Path: pushapi.PathPush, HTTPStatus: 429, Code: pushapi.CodeRateLimited, Attempts: 1}
 	}
 	return nil, &pushapi.Error{Path: pushapi.PathPush, HTTPStatus: 429, Code: pushapi.CodeRateLimited, MayHaveReached: true, Attempts: 2}
 }

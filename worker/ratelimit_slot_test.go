@@ -1,7 +1,6 @@
 package worker_test
 
 import (
-	"context"
 	"errors"
 	"testing"
 	"time"
@@ -120,28 +119,6 @@ func TestSendNowGivesA429sSlotBack(t *testing.T) {
 	}
 }
 
-// latePlain429 answers the first call 429/1008 from one host (nothing went
-// out), after pausing past the claim's lease while the reconciler settles
-// the send unknown.
-type latePlain429 struct {
-	inner worker.Pusher
-	e     **env
-	done  bool
-}
-
-func (p *latePlain429) Push(ctx context.Context, req *pushapi.Request) (*pushapi.PushResponse, error) {
-	if p.done {
-		return p.inner.Push(ctx, req)
-	}
-	p.done = true
-	e := *p.e
-	e.clock.Set(e.clock.Now().Add(3 * time.Minute)) // past the 1-minute lease
-	if _, err := e.store.ResolveStaleSends(ctx, e.clock.Now()); err != nil {
-		return nil, err
-	}
-	return nil, &pushapi.Error{Path: pushapi.PathPush, HTTPStatus: 429, Code: pushapi.CodeRateLimited, Attempts: 1}
-}
-
 // A plain 429 (one host, nothing went out) heard after the claim's lease
 // lapsed: the send the reconciler settled unknown goes back to pending and
 // leaves the ledger, like a claim never called, and is sent once after the
@@ -150,7 +127,7 @@ func (p *latePlain429) Push(ctx context.Context, req *pushapi.Request) (*pushapi
 func TestLatePlain429GoesBackToPending(t *testing.T) {
 	t.Parallel()
 	var e *env
-	e = setup(t, envOpts{wrap: func(p worker.Pusher) worker.Pusher { return &latePlain429{inner: p, e: &e} }})
+	e = setup(t, envOpts{wrap: func(p worker.Pusher) worker.Pusher { return &lateRateLimited{inner: p, e: &e, plain: true} }})
 	ids := fire(t, e.ctx, e.store, 1, body(), t0, t0, 0)
 	e.clock.Set(t0)
 	err := e.handler.ProcessRun(e.ctx, ids[0])
