@@ -130,8 +130,26 @@ func (e *Error) Error() string {
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
-// Outcome classifies the error (see Classify).
+// RateLimited reports whether the service answered 429 or code 1008,
+// whatever an earlier hop of the call met: the App Key's window is full
+// (or the service is not enabled and was called again), so callers hold
+// every send of the app.
+func (e *Error) RateLimited() bool { return e.answered() == OutcomeRateLimited }
+
+// Outcome classifies the error (see Classify). A 429/1008 after a
+// fail-over hop is OutcomeUnknown: the first host may have pushed it
+// (a 5xx after acting), and the 429 was likely for that push's slot, so
+// it must not read as "not sent, send again".
 func (e *Error) Outcome() Outcome {
+	o := e.answered()
+	if o == OutcomeRateLimited && e.MayHaveReached {
+		return OutcomeUnknown
+	}
+	return o
+}
+
+// answered classifies the last attempt's answer.
+func (e *Error) answered() Outcome {
 	var ve *ValidationError
 	if errors.As(e.Err, &ve) && e.HTTPStatus == 0 {
 		return OutcomeFailed // rejected before sending
@@ -174,7 +192,7 @@ func (e *Error) Outcome() Outcome {
 // refused reports whether the last answer was a definitive refusal: the
 // service (or something in front of it) answered and did not act on the call.
 func (e *Error) refused() bool {
-	switch e.Outcome() {
+	switch e.answered() {
 	case OutcomeFailed, OutcomeRateLimited:
 		return e.HTTPStatus != 0
 	}

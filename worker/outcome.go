@@ -56,6 +56,9 @@ func decide(res *pushapi.PushResponse, err error, attempt int, now time.Time, b 
 		}
 		d.retryAfter = pe.RetryAfter
 		d.releaseQuota = pe.NotSent() // includes a network error before the request was written
+		// A 429/1008 holds the app, after a fail-over hop too (then the
+		// call is unknown: the first host may have pushed it).
+		d.blockApp = pe.RateLimited()
 	}
 	d.record.Code = d.code
 	d.record.Message = err.Error()
@@ -78,23 +81,16 @@ func decide(res *pushapi.PushResponse, err error, attempt int, now time.Time, b 
 		// maintenance page than about when to call again).
 		d.record.NextAttempt = now.Add(max(b.Delay(attempt, jitter), min(d.retryAfter, maxRetryAfter)))
 	case pushapi.OutcomeRateLimited:
-		d.blockApp = true
-		d.record.Status = campaign.SendPending
-		// The service refused the call and counted nothing: its slot goes
+		// One host refused the call and counted nothing: its slot goes
 		// back once the app is blocked (the block, not the slot, does the
 		// waiting). Kept, it counted in the guard's windows (and not in the
 		// ledger) for its whole day: a 1008 of an app not yet enabled, or
 		// one caused by another client's pushes, cost the app a push the
-		// service would have taken.
-		d.releaseQuota = pe == nil || !pe.MayHaveReached
-		if pe != nil && pe.MayHaveReached {
-			// An earlier hop of the call may have pushed it (a 5xx, then a
-			// fail-over to the backup host, which answered 429: likely for
-			// the very slot that push took). Never re-sent automatically,
-			// and ledgered: a rebuild counts it as the guard did.
-			d.class = pushapi.OutcomeUnknown
-			d.record.Status = campaign.SendUnknown
-		}
+		// service would have taken. (After a fail-over hop the class is
+		// unknown: the send is never re-sent automatically, its slot kept
+		// and ledgered, as the default case does.)
+		d.record.Status = campaign.SendPending
+		d.releaseQuota = true
 	case pushapi.OutcomeFailed:
 		d.record.Status = campaign.SendFailed
 	default: // unknown: the service may have sent it

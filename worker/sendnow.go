@@ -114,7 +114,7 @@ func push(ctx context.Context, guard Guard, p Pusher, app string, req *pushapi.R
 		if err := guard.Release(context.WithoutCancel(ctx), res); err != nil {
 			errs = append(errs, err)
 		}
-	case errors.As(perr, &pe) && pe.Outcome() == pushapi.OutcomeRateLimited && !pe.MayHaveReached:
+	case errors.As(perr, &pe) && pe.Outcome() == pushapi.OutcomeRateLimited:
 		// Refused, counted nothing: the app is blocked, then the slot
 		// goes back and the attempt leaves the ledger (as a worker's).
 		outcome = campaign.SendFailed
@@ -127,7 +127,7 @@ func push(ctx context.Context, guard Guard, p Pusher, app string, req *pushapi.R
 	default:
 		outcome = campaign.SendUnknown
 		switch {
-		case errors.As(perr, &pe) && pe.Outcome() == pushapi.OutcomeRateLimited:
+		case errors.As(perr, &pe) && pe.RateLimited(): // after a fail-over hop: unknown, and the app held
 			if _, err := guard.BlockRateLimited(context.WithoutCancel(ctx), app, pe.RetryAfter); err != nil {
 				errs = append(errs, err)
 			}
