@@ -87,16 +87,7 @@ func TestYAMLNumberBeyondFloatIsRefusedNotRounded(t *testing.T) {
 // now bounded (MaxTemplateSteps).
 func TestTemplateWorkIsBounded(t *testing.T) {
 	t.Parallel()
-	_, err := ParseFile([]byte(`name: n
-app: main
-schedule: {now: true}
-push:
-  platform: [ios]
-  fromuserid: system
-  audience: {is_to_all: true}
-  message: {objectName: AppNote, content: hi}
-  notification: {alert: 'hi{{range 10000000}}{{end}}'}
-`), testOpts)
+	_, err := ParseFile(yamlCampaign("    alert: 'hi{{range 10000000}}{{end}}'\n"), testOpts)
 	if err == nil || !strings.Contains(err.Error(), "notification.alert") {
 		t.Errorf("ParseFile = %v; want notification.alert refused: a template's loops must be bounded like its output", err)
 	}
