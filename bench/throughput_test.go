@@ -233,7 +233,7 @@ func (s span) rateFromStart(n int) float64 { return float64(n) / s.last.Sub(s.st
 // one goroutine while it ran, as until session 20, the server caught up
 // with its producer, found the queue empty and slept 100 - 300 ms before
 // polling again: in a window of 130 - 400 ms one such sleep moved the
-// baseline 2 - 3x (2,611 - 14,648 tasks/s across sessions), and measured
+// baseline 2 - 3x (2,137 - 14,648 tasks/s across sessions), and measured
 // the producer, not asynq (found by a review).
 func (s *stack) asynqNoopRate(b *testing.B, n, conc int) span {
 	b.Helper()

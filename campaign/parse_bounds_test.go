@@ -100,12 +100,14 @@ func TestTemplateWorkIsBounded(t *testing.T) {
 		{`{{range 400}}{{range 300}}{{if false}}{{end}}{{end}}{{end}}`, true},
 		{`{{range 400}}{{range 300}}{{else}}{{end}}{{end}}`, true},
 		{`{{range 99}}{{range 1000}}{{end}}{{end}}`, false}, // 99,100 steps
+		{`{{range 99999}}{{end}}`, false},                   // 100,000 steps, its own execution included
+		{`{{range 100000}}{{end}}`, true},
 		{`{{define "b"}}x{{end}}{{range 3}}{{template "b"}}{{end}}`, false},
 	} {
 		out, err := renderField("notification.alert", tt.tpl, TemplateData{})
 		if refused := err != nil; refused != tt.refused {
 			t.Errorf("%s: rendered %d bytes, err %v; want refused %v", tt.tpl, len(out), err, tt.refused)
-		} else if refused && !strings.Contains(templateRule(err), "more than 100000 loop iterations") {
+		} else if refused && !strings.Contains(templateRule(err), "takes more than 100000 steps") {
 			t.Errorf("%s: rule %q; want the bound named", tt.tpl, templateRule(err))
 		}
 	}

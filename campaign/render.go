@@ -117,7 +117,7 @@ func renderField(path, text string, data TemplateData) (string, error) {
 }
 
 // MaxTemplateSteps bounds a template's work at each rendering: its loop
-// iterations and template calls together. Its output is bounded too
+// iterations and template executions together (its own included). Its output is bounded too
 // (cappedBuffer), but a loop that writes nothing ({{range 1000000000000}}
 // {{end}}), or a template that calls itself twice, would otherwise keep a
 // campaign's creation (the admin API, the CLI) or a fire busy for hours.
@@ -127,7 +127,7 @@ const MaxTemplateSteps = 100_000
 // each template's start; a name no campaign has reason to use.
 const stepFunc = "_tagcast_step"
 
-var errTemplateSteps = fmt.Errorf("runs more than %d loop iterations and template calls (a template's work is bounded, as its output is)", MaxTemplateSteps)
+var errTemplateSteps = fmt.Errorf("takes more than %d steps, loop iterations and template executions (its own included): a template's work is bounded, as its output is", MaxTemplateSteps)
 
 // countSteps makes every range iteration and every template's execution
 // (the main one, each {{define}}d one at every {{template}} call) begin

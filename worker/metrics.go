@@ -82,17 +82,30 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 // increment appears at 1, and increase() over it is 0. With the default
 // quota (3 pushes a day) nearly every failed, unknown or rate-limited send
 // is the first of its series since the process started.
+// A worker process calls it; a process without a worker (`tagcast
+// scheduler`) calls InitSettlers, and exports no worker series.
 func (m *Metrics) InitApps(apps ...string) {
 	if m == nil {
 		return
 	}
+	m.InitSettlers(apps...)
 	for _, app := range apps {
-		m.staleSends.WithLabelValues(app)
 		for _, o := range []pushapi.Outcome{pushapi.OutcomeSent, pushapi.OutcomeRetry, pushapi.OutcomeRateLimited, pushapi.OutcomeFailed, pushapi.OutcomeUnknown} {
 			m.sends.WithLabelValues(app, string(o))
 		}
 		m.fireLag.WithLabelValues(app)
 		m.lineWaits.WithLabelValues(app)
+	}
+}
+
+// InitSettlers starts at 0 the per-app series of what the scheduler and
+// the reconciler settle too: stale sends and expired runs.
+func (m *Metrics) InitSettlers(apps ...string) {
+	if m == nil {
+		return
+	}
+	for _, app := range apps {
+		m.staleSends.WithLabelValues(app)
 		m.expired.WithLabelValues(app)
 	}
 }

@@ -239,13 +239,18 @@ func (p *process) workerMetrics() (*worker.Metrics, error) {
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
+	m.InitSettlers(p.appNames()...) // what the scheduler and the reconciler count too
+	p.metrics = m
+	return m, nil
+}
+
+// appNames are the configured apps' names.
+func (p *process) appNames() []string {
 	apps := make([]string, 0, len(p.d.cfg.Apps))
 	for _, a := range p.d.cfg.Apps {
 		apps = append(apps, a.Name)
 	}
-	m.InitApps(apps...)
-	p.metrics = m
-	return m, nil
+	return apps
 }
 
 func (p *process) startWorker(opts roleOptions) error {
@@ -254,6 +259,7 @@ func (p *process) startWorker(opts roleOptions) error {
 	if err != nil {
 		return err
 	}
+	m.InitApps(p.appNames()...) // the worker's own series at 0 (only where a worker runs)
 	pushers := make(map[string]worker.Pusher, len(d.clients))
 	for name, c := range d.clients {
 		pushers[name] = c

@@ -486,9 +486,52 @@ func TestWorkerServesMetrics(t *testing.T) {
 	cfg := roleConfig(t, emuURL, testenv.Redis(t).URL(), testenv.Postgres(t), testenv.FreeAddr(t))
 	r := startRole(t, "--config", cfg, "worker", "--metrics-addr", metricsAddr)
 	r.waitStarted(t)
+	body := scrape(t, metricsAddr)
+	// A worker's per-app series start at 0, for alerts on their increase.
+	for _, want := range []string{"go_goroutines", `go_sql_max_open_connections{db_name="tagcast"}`,
+		`tagcast_worker_sends_total{app="main",outcome="unknown"} 0`, `tagcast_runs_expired_total{app="main"} 0`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s:\n%.2000s", want, body)
+		}
+	}
+	if code := r.stop(t); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, r.stderr)
+	}
+}
+
+// A scheduler process serves what it and its reconciler count (stale
+// sends, expired runs, at 0 from the start) and no worker series: a
+// dashboard that finds workers by tagcast_worker_sends_total counted it as
+// one (found by a review of the docs).
+func TestSchedulerServesOnlyItsMetrics(t *testing.T) {
+	t.Parallel()
+	_, emuURL := roleEmulator(t)
+	metricsAddr := testenv.FreeAddr(t)
+	cfg := roleConfig(t, emuURL, testenv.Redis(t).URL(), testenv.Postgres(t), testenv.FreeAddr(t))
+	r := startRole(t, "--config", cfg, "scheduler", "--metrics-addr", metricsAddr)
+	r.waitStarted(t)
+	body := scrape(t, metricsAddr)
+	for _, want := range []string{`tagcast_worker_stale_sends_total{app="main"} 0`, `tagcast_runs_expired_total{app="main"} 0`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s:\n%.2000s", want, body)
+		}
+	}
+	for _, unwanted := range []string{"tagcast_worker_sends_total{", "tagcast_worker_fire_lag_seconds_count{", "tagcast_quota_line_waits_total{"} {
+		if strings.Contains(body, unwanted) {
+			t.Errorf("a scheduler's /metrics has the worker's %s series", unwanted)
+		}
+	}
+	if code := r.stop(t); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, r.stderr)
+	}
+}
+
+// scrape waits for /metrics at addr and returns its body.
+func scrape(t *testing.T, addr string) string {
+	t.Helper()
 	var body string
 	waitFor(t, "/metrics served", 10*time.Second, func() bool {
-		res, err := http.Get("http://" + metricsAddr + "/metrics")
+		res, err := http.Get("http://" + addr + "/metrics")
 		if err != nil {
 			return false
 		}
@@ -500,14 +543,7 @@ func TestWorkerServesMetrics(t *testing.T) {
 		body = string(b)
 		return true
 	})
-	for _, want := range []string{"go_goroutines", `go_sql_max_open_connections{db_name="tagcast"}`} {
-		if !strings.Contains(body, want) {
-			t.Errorf("/metrics lacks %s:\n%.2000s", want, body)
-		}
-	}
-	if code := r.stop(t); code != 0 {
-		t.Fatalf("exit %d:\n%s", code, r.stderr)
-	}
+	return body
 }
 
 // The embedded Redis listens on loopback, where any local user could
