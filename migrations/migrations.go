@@ -460,7 +460,11 @@ func refuseDataLoss(ctx context.Context, db *sql.DB, d Dialect, p *goose.Provide
 		return fmt.Errorf("read %s: %w", src.Path, err)
 	}
 	var held []TableRows
+	spare := expendableTables(string(text))
 	for _, table := range droppedTables(string(text)) {
+		if spare[table] {
+			continue
+		}
 		n, exists, err := countRows(ctx, db, d, table)
 		if err != nil {
 			return fmt.Errorf("%s drops %s: count its rows: %w", src.Path, table, err)
@@ -502,9 +506,11 @@ var (
 	dropModifier = regexp.MustCompile(`(?i)\s+(CASCADE|RESTRICT)\s*$`)
 	dropColumn   = regexp.MustCompile(`(?i)\bALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?("[^"]+"|[\w.]+)\s+DROP\s+(?:COLUMN\s+)?(?:IF\s+EXISTS\s+)?("[^"]+"|\w+)`)
 	expendable   = regexp.MustCompile(`(?m)^--\s*tagcast:expendable\s+("[^"]+"|[\w.]+)\.("[^"]+"|\w+)`)
-	makesTable   = regexp.MustCompile(`(?i)\b(?:CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?|RENAME\s+TO\s+)("[^"]+"|[\w.]+)`)
-	alterTable   = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?("[^"]+"|[\w.]+)\s+(.*)$`)
-	alterType    = regexp.MustCompile(`(?is)\bALTER\s+(?:COLUMN\s+)?("[^"]+"|\w+)\s+(?:SET\s+DATA\s+)?TYPE\s+((?:[^,(]|\([^)]*\))+?)\s*(?:\bCOLLATE\b|\bUSING\b|,|$)`)
+	// A whole table (no column): -- tagcast:expendable app_keys (reason).
+	expendableTable = regexp.MustCompile(`(?m)^--\s*tagcast:expendable\s+("[^"]+"|\w+)\s*(?:\(|$)`)
+	makesTable      = regexp.MustCompile(`(?i)\b(?:CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?|RENAME\s+TO\s+)("[^"]+"|[\w.]+)`)
+	alterTable      = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?("[^"]+"|[\w.]+)\s+(.*)$`)
+	alterType       = regexp.MustCompile(`(?is)\bALTER\s+(?:COLUMN\s+)?("[^"]+"|\w+)\s+(?:SET\s+DATA\s+)?TYPE\s+((?:[^,(]|\([^)]*\))+?)\s*(?:\bCOLLATE\b|\bUSING\b|,|$)`)
 )
 
 // droppedTables are the tables the Down section of a migration file drops
@@ -523,6 +529,18 @@ func droppedTables(migration string) []string {
 				out = append(out, name)
 			}
 		}
+	}
+	return out
+}
+
+// expendableTables are the tables a line of the Down section of a
+// migration file marks expendable (-- tagcast:expendable table, with the
+// reason: data no promise of the older schema rests on): dropped without
+// --force whatever rows they hold.
+func expendableTables(migration string) map[string]bool {
+	out := map[string]bool{}
+	for _, m := range expendableTable.FindAllStringSubmatch(downSection(migration), -1) {
+		out[unquote(m[1])] = true
 	}
 	return out
 }

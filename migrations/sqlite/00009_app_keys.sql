@@ -14,4 +14,5 @@ CREATE TABLE app_keys (
 );
 
 -- +goose Down
+-- tagcast:expendable app_keys (recorded again from the configuration at the next start; the older tagcast a rollback is for never reads it)
 DROP TABLE app_keys;
