@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"text/template"
 	"text/template/parse"
 	"time"
@@ -129,16 +130,25 @@ const stepFunc = "_tagcast_step"
 
 var errTemplateSteps = fmt.Errorf("takes more than %d steps, loop iterations and template executions (its own included): a template's work is bounded, as its output is", MaxTemplateSteps)
 
+// stepAction is the parsed action {{stepFunc}}, parsed once: countSteps
+// grafts it into every template, whose execution only reads it.
+var stepAction = sync.OnceValues(func() (parse.Node, error) {
+	probe, err := template.New("step").Funcs(template.FuncMap{stepFunc: func() string { return "" }}).Parse("{{" + stepFunc + "}}")
+	if err != nil {
+		return nil, err
+	}
+	return probe.Root.Nodes[0], nil
+})
+
 // countSteps makes every range iteration and every template's execution
 // (the main one, each {{define}}d one at every {{template}} call) begin
 // with a call of stepFunc: it grafts the action of a parsed {{stepFunc}}
 // at the head of each such list.
 func countSteps(t *template.Template) error {
-	probe, err := template.New("step").Funcs(template.FuncMap{stepFunc: func() string { return "" }}).Parse("{{" + stepFunc + "}}")
+	tick, err := stepAction()
 	if err != nil {
 		return err
 	}
-	tick := probe.Root.Nodes[0]
 	var graft func(n parse.Node)
 	graft = func(n parse.Node) {
 		switch n := n.(type) {

@@ -40,14 +40,7 @@ func TestHopTo429KeepsTheMaybeSentAttemptInTheLedger(t *testing.T) {
 	t.Parallel()
 	pol := quota.Policy{Hourly: 1, Daily: 2}
 	e := setup(t, envOpts{policy: pol})
-	primary := httptest.NewServer(actedThen504{next: e.emu})
-	t.Cleanup(primary.Close)
-	client, err := pushapi.NewClient(pushapi.ClientConfig{
-		AppKey: testKey, AppSecret: pushapi.NewSecret(testSecret), Hosts: []string{primary.URL, e.srvURL}, Timeout: 2 * time.Second, Now: e.clock.Now,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	client := hopClient(t, e)
 	h, err := worker.NewHandler(worker.Deps{
 		Store: e.store, Guard: e.guard, Pushers: map[string]worker.Pusher{testApp: client},
 		Clock: e.clock, Logger: testLogger(t), Jitter: func() float64 { return 0.5 },
@@ -120,4 +113,19 @@ func mustZone(t *testing.T, name string) *time.Location {
 		t.Fatal(err)
 	}
 	return loc
+}
+
+// hopClient is a client whose primary host acts on a push and answers
+// 504/1050, so that the client fails over to the emulator (the backup host).
+func hopClient(t *testing.T, e *env) *pushapi.Client {
+	t.Helper()
+	primary := httptest.NewServer(actedThen504{next: e.emu})
+	t.Cleanup(primary.Close)
+	client, err := pushapi.NewClient(pushapi.ClientConfig{
+		AppKey: testKey, AppSecret: pushapi.NewSecret(testSecret), Hosts: []string{primary.URL, e.srvURL}, Timeout: 2 * time.Second, Now: e.clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client
 }

@@ -2,9 +2,7 @@ package worker_test
 
 import (
 	"errors"
-	"net/http/httptest"
 	"testing"
-	"time"
 
 	"github.com/tagcast/tagcast/pushapi"
 	"github.com/tagcast/tagcast/pushapi/emulator"
@@ -22,17 +20,10 @@ import (
 func TestSendNowHop429ClassifiesAsUnknown(t *testing.T) {
 	t.Parallel()
 	e := setup(t, envOpts{policy: quota.Policy{Hourly: 5, Daily: 5}, emuQuota: &emulator.Quota{Hourly: 1, Daily: 3}})
-	primary := httptest.NewServer(actedThen504{next: e.emu})
-	t.Cleanup(primary.Close)
-	client, err := pushapi.NewClient(pushapi.ClientConfig{
-		AppKey: testKey, AppSecret: pushapi.NewSecret(testSecret), Hosts: []string{primary.URL, e.srvURL}, Timeout: 2 * time.Second, Now: e.clock.Now,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	client := hopClient(t, e)
 	p := worker.GuardedPusher{Guard: e.guard, Ledger: e.store, Pusher: client, App: testApp}
 	b := body()
-	_, err = p.Push(e.ctx, &b)
+	_, err := p.Push(e.ctx, &b)
 	var pe *pushapi.Error
 	if !errors.As(err, &pe) || pe.HTTPStatus != 429 || !pe.MayHaveReached || pe.Attempts != 2 {
 		t.Fatalf("direct push: %v; want a 429 after a fail-over hop, MayHaveReached", err)

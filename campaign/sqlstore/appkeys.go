@@ -42,7 +42,7 @@ func appKeyDigest(key string) string {
 // app) takes the new one: the old key's pushes then still count in the
 // app's windows, which holds it back, never over the quota.
 func (s *Store) RecordAppKeys(ctx context.Context, keys map[string]string) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
 		if s.dialect == migrations.Postgres {
 			// One recorder at a time (SQLite's writer lock does it there):
 			// two first starts at once would both pass ON CONFLICT's check
@@ -63,25 +63,14 @@ func (s *Store) RecordAppKeys(ctx context.Context, keys map[string]string) error
 		}
 		return nil
 	})
-	if err != nil && !errors.As(err, new(*AppRenamedError)) {
-		// Two processes with different names for one App Key started at
-		// once: the key's uniqueness refused the later one; say why.
-		for _, app := range slices.Sorted(maps.Keys(keys)) {
-			if rerr := s.appKeyElsewhere(ctx, s.db, app, appKeyDigest(keys[app])); rerr != nil {
-				return rerr
-			}
-		}
-	}
-	return err
 }
 
 // appKeyElsewhere returns an *AppRenamedError when digest is recorded
-// under a name other than app.
-func (s *Store) appKeyElsewhere(ctx context.Context, q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, app, digest string) error {
+// under a name other than app. (Recorders run one at a time: the table's
+// lock on PostgreSQL, the writer lock on SQLite.)
+func (s *Store) appKeyElsewhere(ctx context.Context, tx *sql.Tx, app, digest string) error {
 	var other string
-	switch err := q.QueryRowContext(ctx, s.q(`SELECT app FROM app_keys WHERE key_hash = ?`), digest).Scan(&other); {
+	switch err := tx.QueryRowContext(ctx, s.q(`SELECT app FROM app_keys WHERE key_hash = ?`), digest).Scan(&other); {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil
 	case err != nil:

@@ -481,21 +481,13 @@ push: {platform: [ios], fromuserid: system, message: {objectName: AppNote, conte
 // its own /metrics on --metrics-addr, so distributed workers can be scraped.
 func TestWorkerServesMetrics(t *testing.T) {
 	t.Parallel()
-	_, emuURL := roleEmulator(t)
-	metricsAddr := testenv.FreeAddr(t)
-	cfg := roleConfig(t, emuURL, testenv.Redis(t).URL(), testenv.Postgres(t), testenv.FreeAddr(t))
-	r := startRole(t, "--config", cfg, "worker", "--metrics-addr", metricsAddr)
-	r.waitStarted(t)
-	body := scrape(t, metricsAddr)
+	body := roleMetrics(t, "worker")
 	// A worker's per-app series start at 0, for alerts on their increase.
 	for _, want := range []string{"go_goroutines", `go_sql_max_open_connections{db_name="tagcast"}`,
 		`tagcast_worker_sends_total{app="main",outcome="unknown"} 0`, `tagcast_runs_expired_total{app="main"} 0`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s:\n%.2000s", want, body)
 		}
-	}
-	if code := r.stop(t); code != 0 {
-		t.Fatalf("exit %d:\n%s", code, r.stderr)
 	}
 }
 
@@ -505,12 +497,7 @@ func TestWorkerServesMetrics(t *testing.T) {
 // one (found by a review of the docs).
 func TestSchedulerServesOnlyItsMetrics(t *testing.T) {
 	t.Parallel()
-	_, emuURL := roleEmulator(t)
-	metricsAddr := testenv.FreeAddr(t)
-	cfg := roleConfig(t, emuURL, testenv.Redis(t).URL(), testenv.Postgres(t), testenv.FreeAddr(t))
-	r := startRole(t, "--config", cfg, "scheduler", "--metrics-addr", metricsAddr)
-	r.waitStarted(t)
-	body := scrape(t, metricsAddr)
+	body := roleMetrics(t, "scheduler")
 	for _, want := range []string{`tagcast_worker_stale_sends_total{app="main"} 0`, `tagcast_runs_expired_total{app="main"} 0`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s:\n%.2000s", want, body)
@@ -521,14 +508,17 @@ func TestSchedulerServesOnlyItsMetrics(t *testing.T) {
 			t.Errorf("a scheduler's /metrics has the worker's %s series", unwanted)
 		}
 	}
-	if code := r.stop(t); code != 0 {
-		t.Fatalf("exit %d:\n%s", code, r.stderr)
-	}
 }
 
-// scrape waits for /metrics at addr and returns its body.
-func scrape(t *testing.T, addr string) string {
+// roleMetrics starts role with --metrics-addr, returns its /metrics body
+// once served, and stops it (exit 0 wanted).
+func roleMetrics(t *testing.T, role string) string {
 	t.Helper()
+	_, emuURL := roleEmulator(t)
+	addr := testenv.FreeAddr(t)
+	cfg := roleConfig(t, emuURL, testenv.Redis(t).URL(), testenv.Postgres(t), testenv.FreeAddr(t))
+	r := startRole(t, "--config", cfg, role, "--metrics-addr", addr)
+	r.waitStarted(t)
 	var body string
 	waitFor(t, "/metrics served", 10*time.Second, func() bool {
 		res, err := http.Get("http://" + addr + "/metrics")
@@ -543,6 +533,9 @@ func scrape(t *testing.T, addr string) string {
 		body = string(b)
 		return true
 	})
+	if code := r.stop(t); code != 0 {
+		t.Fatalf("%s exit %d:\n%s", role, code, r.stderr)
+	}
 	return body
 }
 
