@@ -148,7 +148,7 @@ func newRun(c campaign.Campaign, at, now time.Time) (*campaign.Run, []string, er
 	}
 	sends, err := campaign.RenderSends(c, at)
 	if err != nil {
-		r.Status, r.Error, r.FinishedAt = campaign.RunFailed, err.Error(), utcp(&now)
+		r.Status, r.Error, r.FinishedAt = campaign.RunFailed, storableText(err.Error()), utcp(&now)
 		return r, nil, nil
 	}
 	bodies := make([]string, len(sends))
