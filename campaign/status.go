@@ -95,9 +95,9 @@ var transitions = map[string]map[string][]string{
 		"in_flight":  {"sent", "retry_wait", "failed", "unknown", "pending", "expired", "cancelled"},
 		"retry_wait": {"in_flight", "cancelled", "expired"},
 		"sent":       {},
-		"failed":     {"pending"},         // operator retry
-		"unknown":    {"pending", "sent"}, // operator retry, only when asked explicitly, or its own claim's give-back; the late answer of its own claim
-		"expired":    {"pending"},         // operator retry
+		"failed":     {"pending"},                                 // operator retry
+		"unknown":    {"pending", "sent", "retry_wait", "failed"}, // operator retry, only when asked explicitly, or its own claim's give-back; the late answer of its own claim
+		"expired":    {"pending"},                                 // operator retry
 		"cancelled":  {},
 	},
 }

@@ -126,6 +126,10 @@ type Store interface {
 	// unknown, pending to give the attempt back: a 429, or a claim not
 	// called, or expired).
 	// sent and unknown enter the quota ledger.
+	// A claim whose lease lapsed (its send settled unknown) still records
+	// its own 200, and an outcome that sent nothing (KeepsQuota false:
+	// pending, a refusal, a call never written) while its run is open;
+	// anything else is a *TransitionError.
 	RecordOutcome(ctx context.Context, tok ClaimToken, o Outcome) (Send, error)
 	// RecordOutcomeAndFinish is RecordOutcome that also finishes the run:
 	// when o is sent and every other send of the running run is sent too,

@@ -825,9 +825,18 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, n
 	var errs []error
 	var recorded *campaign.Send
 	sd, finished, err := h.recordOutcome(sctx, run.ID, tok, d.record)
+	// The status the store holds now: with the record failed, the send is
+	// still in flight, whatever the service answered, or was settled when
+	// its lease lapsed.
+	status := string(d.record.Status)
 	if err != nil {
+		held, msg := campaign.SendInFlight, "outcome not recorded: the send becomes unknown when its lease lapses"
+		if te := (*campaign.TransitionError)(nil); errors.As(err, &te) && te.Entity == "send" && te.From != string(campaign.SendInFlight) {
+			held, msg = campaign.SendStatus(te.From), "outcome not recorded: the send's lease lapsed and it was settled "+te.From
+		}
+		status = "not recorded (" + string(held) + ")"
 		log.Error().Err(err).Str("outcome", string(d.class)).Str("push_id", d.record.PushID).
-			Str("message_uid", d.record.MessageUID).Msg("outcome not recorded: the send becomes unknown when its lease lapses")
+			Str("message_uid", d.record.MessageUID).Msg(msg)
 		errs = append(errs, fmt.Errorf("%s: record %s: %w", ids, d.record.Status, err))
 		h.inHand.calledUnrecorded(tok)
 	} else {
@@ -875,12 +884,6 @@ func (h *Handler) attempt(ctx context.Context, run campaign.Run, sendID int64, n
 		ev = log.Warn()
 	default:
 		ev = log.Error()
-	}
-	// The status the store holds now: with the record failed, the send is
-	// still in flight, whatever the service answered.
-	status := string(d.record.Status)
-	if recorded == nil {
-		status = "not recorded (in_flight)"
 	}
 	ev = ev.Int("code", d.code).Str("outcome", string(d.class)).Str("status", status).Dur("latency", elapsed)
 	if perr != nil {

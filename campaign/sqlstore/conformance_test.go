@@ -185,6 +185,7 @@ func RunConformance(t *testing.T, newStore storeFactory) {
 		"CancelledRunsDoNotWait":    testCancelledRunsDoNotWait,
 		"LateAnswerIsRecorded":      testLateAnswerIsRecorded,
 		"LateGiveBack":              testLateGiveBack,
+		"LateNotSent":               testLateNotSent,
 		"RetryWaitAndRelease":       testRetryWaitAndRelease,
 		"StaleLeases":               testStaleLeases,
 		"PauseResumeCancel":         testPauseResumeCancel,
@@ -604,10 +605,12 @@ func testStaleLeases(t *testing.T, b bundle) {
 	if diff := cmp.Diff([]time.Time{t0, t0.Add(time.Second), t0.Add(50 * time.Second)}, ledger); diff != "" {
 		t.Errorf("stale attempts count against the quota, as does the one in flight (-want +got):\n%s", diff)
 	}
-	// The crashed worker comes back: its claim is over. (Only the
-	// service's 200 for that same claim is still recorded:
-	// LateAnswerIsRecorded.)
-	_, err = b.store.RecordOutcome(b.ctx, crashed.Token(), campaign.Outcome{Status: campaign.SendFailed, Code: 1002, At: t0.Add(62 * time.Second)})
+	// The crashed worker comes back: its claim is over for an answer that
+	// may have sent (a 5xx). (The service's 200 for that same claim, and an
+	// answer that says nothing went out, are still recorded:
+	// LateAnswerIsRecorded, LateGiveBack, LateNotSent.)
+	_, err = b.store.RecordOutcome(b.ctx, crashed.Token(), campaign.Outcome{Status: campaign.SendRetryWait, Code: 502, KeepsQuota: true,
+		NextAttempt: t0.Add(90 * time.Second), At: t0.Add(62 * time.Second)})
 	wantTransitionError(t, err, "outcome after the lease was resolved")
 	// unknown is never claimed again without an operator's retry.
 	_, err = b.store.ClaimSend(b.ctx, slow.ID, t0.Add(70*time.Second), time.Minute)
@@ -1135,13 +1138,14 @@ func testRecordOutcomeAndFinish(t *testing.T, b bundle) {
 		t.Fatalf("cancelled run after its in-flight send was sent is %s, want cancelled", r.Status)
 	}
 
-	// A lost claim records nothing and finishes nothing.
+	// A lost claim records nothing and finishes nothing (a 1000: it may
+	// have counted at the service, so the send stays unknown).
 	_, sends3 := b.fire(t, 0)
 	stale := b.claim(t, sends3[0].ID, at)
 	if _, err := b.store.ResolveStaleSends(b.ctx, at.Add(2*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	_, fin, err = b.store.RecordOutcomeAndFinish(b.ctx, stale.Token(), campaign.Outcome{Status: campaign.SendRetryWait, Code: 1000, NextAttempt: at.Add(time.Minute), At: at})
+	_, fin, err = b.store.RecordOutcomeAndFinish(b.ctx, stale.Token(), campaign.Outcome{Status: campaign.SendRetryWait, Code: 1000, KeepsQuota: true, NextAttempt: at.Add(time.Minute), At: at})
 	wantTransitionError(t, err, "record on a lapsed claim")
 	if fin {
 		t.Error("a refused outcome reported the run finished")

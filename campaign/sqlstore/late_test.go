@@ -112,3 +112,38 @@ func testLateGiveBack(t *testing.T, b bundle) {
 		t.Errorf("send of the settled run: %v (err %v), want unknown", s2, err)
 	}
 }
+
+// testLateNotSent: as testLateGiveBack, for a call whose answer says it
+// sent nothing, heard after the lease lapsed: a refusal (1009, failed) and
+// a request never written (connection refused: retry_wait). Each send
+// takes its outcome as if it had come in time, its ledger entry gone: the
+// refusal is failed (an operator's plain retry, no duplicate to fear), the
+// unwritten call is retried by its worker. Was: both stayed unknown, and
+// the push never sent waited for `retry --unknown`. An outcome that may
+// have sent (KeepsQuota: a 5xx) is refused, and the send stays unknown.
+func testLateNotSent(t *testing.T, b bundle) {
+	_, sends := b.startedRun(t, 2500, 3)
+	now := t0.Add(time.Second)
+	later := now.Add(2 * time.Minute) // the 1-minute lease has lapsed
+	claims := make([]campaign.Send, 3)
+	for i, sd := range sends {
+		claims[i] = b.claim(t, sd.ID, now)
+	}
+	if stale, err := b.store.ResolveStaleSends(b.ctx, later); err != nil || len(stale) != 3 {
+		t.Fatalf("resolve: %v %v, want the three sends unknown", stale, err)
+	}
+	refused, err := b.store.RecordOutcome(b.ctx, claims[0].Token(), campaign.Outcome{Status: campaign.SendFailed, Code: 1009, Message: "not enabled", At: later})
+	if err != nil || refused.Status != campaign.SendFailed || refused.LastCode != 1009 || refused.Attempts != 1 {
+		t.Errorf("late refusal: %s code %d, %d attempts (err %v); want failed 1009, its attempt spent", refused.Status, refused.LastCode, refused.Attempts, err)
+	}
+	next := later.Add(30 * time.Second)
+	unwritten, err := b.store.RecordOutcome(b.ctx, claims[1].Token(), campaign.Outcome{Status: campaign.SendRetryWait, Message: "request not sent: connection refused", NextAttempt: next, At: later})
+	if err != nil || unwritten.Status != campaign.SendRetryWait || unwritten.NextAttemptAt == nil || !unwritten.NextAttemptAt.Equal(next) {
+		t.Errorf("late unwritten call: %s, next attempt %v (err %v); want retry_wait at %s", unwritten.Status, unwritten.NextAttemptAt, err, next)
+	}
+	_, err = b.store.RecordOutcome(b.ctx, claims[2].Token(), campaign.Outcome{Status: campaign.SendRetryWait, Code: 502, KeepsQuota: true, NextAttempt: next, At: later})
+	wantTransitionError(t, err, "a late 5xx (it may have sent)")
+	if l, err := b.store.SentBetween(b.ctx, "main", now, later.Add(time.Hour)); err != nil || len(l) != 1 {
+		t.Errorf("ledger: %v (err %v), want the one attempt that may have sent", l, err)
+	}
+}

@@ -191,8 +191,11 @@ const orCancelled = `CASE WHEN (SELECT r.status FROM runs r WHERE r.id = sends.r
 // lostClaim explains why a claim token no longer holds: the send moved on
 // (resolved, settled or claimed again) since the claim.
 func lostClaim(cur campaign.Send, tok campaign.ClaimToken, to string) *campaign.TransitionError {
-	return &campaign.TransitionError{Entity: "send", ID: cur.ID, From: string(cur.Status), To: to,
-		Reason: fmt.Sprintf("claim %d is over (current claim %d)", tok.Claim, cur.Claim)}
+	reason := fmt.Sprintf("claim %d is over (current claim %d)", tok.Claim, cur.Claim)
+	if cur.Claim == tok.Claim {
+		reason = fmt.Sprintf("claim %d's lease lapsed and the send was settled %s", tok.Claim, cur.Status)
+	}
+	return &campaign.TransitionError{Entity: "send", ID: cur.ID, From: string(cur.Status), To: to, Reason: reason}
 }
 
 // RecordOutcome ends a claim with its outcome.
@@ -340,11 +343,12 @@ func (s *Store) record(ctx context.Context, tok campaign.ClaimToken, o campaign.
 		return s.recordLateSent(ctx, tok, cur.RunID, o)
 	}
 	// Only a claim that sent nothing (no slot kept: KeepsQuota false;
-	// never called, or answered a plain 429) comes back; a 429 after a
-	// fail-over keeps its slot (an earlier host of the call may have sent
-	// it: a 5xx, then the backup's 429), is recorded unknown and stays so.
-	if o.Status == campaign.SendPending && !o.KeepsQuota && cur.Status == campaign.SendUnknown && cur.Claim == tok.Claim {
-		sd, err := s.recordLateGiveBack(ctx, tok, cur.RunID, o)
+	// never called, answered a plain 429, a refusal, or a call never
+	// written) comes back; a 429 after a fail-over keeps its slot (an
+	// earlier host of the call may have sent it: a 5xx, then the backup's
+	// 429), is recorded unknown and stays so.
+	if o.Status != campaign.SendUnknown && !o.KeepsQuota && cur.Status == campaign.SendUnknown && cur.Claim == tok.Claim {
+		sd, err := s.recordLateNotSent(ctx, tok, cur.RunID, o)
 		return sd, false, err
 	}
 	return cur, false, fmt.Errorf("campaign %d run %d: %w", cur.CampaignID, cur.RunID, lostClaim(cur, tok, string(o.Status)))
@@ -397,17 +401,32 @@ func (s *Store) recordLateSent(ctx context.Context, tok campaign.ClaimToken, run
 	return out, finished, nil
 }
 
-// recordLateGiveBack gives back a claim whose lease lapsed before its
-// worker decided not to call (it paused past the lease, its slot or the
-// run's deliver_by passed), so that the reconciler settled it unknown
-// meanwhile: the claimant knows no push went out under this
-// very claim (no later claim exists; unknown is never claimed again
-// without an operator's retry, which takes a new claim token). The send
-// goes back to pending, its attempt and its quota-ledger entry unspent, as
-// if the give-back had come in time, while its run is open; a settled run
-// keeps it unknown for an operator's retry. It used to stay unknown, and
-// the push never sent waited for an operator's `retry --unknown`.
-func (s *Store) recordLateGiveBack(ctx context.Context, tok campaign.ClaimToken, runID int64, o campaign.Outcome) (campaign.Send, error) {
+// recordLateNotSent records the outcome of a claim that sent nothing,
+// heard after its lease lapsed, so that the reconciler settled it unknown
+// meanwhile: its worker decided not to call (it paused past the lease, its
+// slot or the run's deliver_by passed: a give-back, pending), or its call
+// was refused (failed) or never written (retry_wait). The claimant knows
+// no push went out under this very claim (no later claim exists; unknown
+// is never claimed again without an operator's retry, which takes a new
+// claim token). While its run is open the send takes the outcome as if it
+// had come in time, its quota-ledger entry unspent (and, given back, its
+// attempt); a settled run keeps it unknown for an operator's retry. It
+// used to stay unknown, and the push never sent waited for an operator's
+// `retry --unknown`, which warns of a duplicate.
+func (s *Store) recordLateNotSent(ctx context.Context, tok campaign.ClaimToken, runID int64, o campaign.Outcome) (campaign.Send, error) {
+	set, note := `status = 'pending', attempts = attempts - 1, sent_at = NULL, claimed_at = NULL`, " (given back after its lease lapsed)"
+	args := []any{}
+	switch o.Status {
+	case campaign.SendPending:
+	case campaign.SendRetryWait:
+		set, note = `status = 'retry_wait', next_attempt_at = ?`, " (heard after its lease lapsed)"
+		args = append(args, s.ts(o.NextAttempt))
+	case campaign.SendFailed:
+		set, note = `status = 'failed'`, " (heard after its lease lapsed)"
+	default:
+		return campaign.Send{}, fmt.Errorf("send %d: record a late %s: not an outcome that sent nothing", tok.SendID, o.Status)
+	}
+	args = append(args, o.Code, o.Message+note, s.ts(o.At), tok.SendID, tok.Claim)
 	var out campaign.Send
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		run, err := s.getRun(ctx, tx, runID, true) // the run's lock first, as every writer takes it
@@ -416,9 +435,8 @@ func (s *Store) recordLateGiveBack(ctx context.Context, tok campaign.ClaimToken,
 		}
 		var back []campaign.Send
 		if run.Status == campaign.RunPending || run.Status == campaign.RunRunning {
-			rows, err := tx.QueryContext(ctx, s.q(`UPDATE sends SET status = 'pending', attempts = attempts - 1, sent_at = NULL, claimed_at = NULL,
-				last_code = ?, last_message = ?, updated_at = ? WHERE id = ? AND status = 'unknown' AND claim = ? RETURNING `+sendCols),
-				o.Code, o.Message+" (given back after its lease lapsed)", s.ts(o.At), tok.SendID, tok.Claim)
+			rows, err := tx.QueryContext(ctx, s.q(`UPDATE sends SET `+set+`,
+				last_code = ?, last_message = ?, updated_at = ? WHERE id = ? AND status = 'unknown' AND claim = ? RETURNING `+sendCols), args...)
 			if err != nil {
 				return err
 			}
@@ -444,7 +462,7 @@ func (s *Store) recordLateGiveBack(ctx context.Context, tok campaign.ClaimToken,
 		return nil
 	})
 	if err != nil {
-		return campaign.Send{}, fmt.Errorf("send %d: give back late: %w", tok.SendID, err)
+		return campaign.Send{}, fmt.Errorf("send %d: record a late %s: %w", tok.SendID, o.Status, err)
 	}
 	return out, nil
 }
