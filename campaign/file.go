@@ -565,6 +565,11 @@ func userIDInFile(path string, chunk []string, firstAt map[string]int) string {
 // while dropping the others in silence would lose them.
 var errOneCampaign = errors.New("a campaign file holds one campaign: found a second document; split the campaigns into files of their own")
 
+// errSecondDocument is decodeYAML's refusal of a second document; a
+// campaign file's reader says errOneCampaign instead, a body's reader
+// (YAMLToJSON: a push or tag body) this.
+var errSecondDocument = errors.New("the file holds one YAML document: found a second one (after ---)")
+
 // decodeFile reads a campaign file into a generic value. A JSON document is
 // read as JSON: YAML's parser refuses JSON's surrogate-pair escapes
 // ("\ud83d\ude00", how many tools write an emoji). In YAML, an unquoted
@@ -600,7 +605,11 @@ func decodeFile(data []byte) (any, error) {
 		// Not one JSON document (or not UTF-8): maybe YAML's flow style;
 		// YAML says.
 	}
-	return decodeYAML(data)
+	v, err := decodeYAML(data)
+	if errors.Is(err, errSecondDocument) {
+		return nil, errOneCampaign
+	}
+	return v, err
 }
 
 // YAMLToJSON reads data, one YAML document, as the JSON a campaign file's
@@ -646,7 +655,7 @@ func decodeYAML(data []byte) (any, error) {
 			return nil, err
 		}
 		if !emptyDocument(&more) {
-			return nil, errOneCampaign
+			return nil, errSecondDocument
 		}
 	}
 	timestampsAsText(&doc)

@@ -25,7 +25,43 @@ const (
 	// guardLockCheckEvery is how often a long-running process checks that
 	// its PostgreSQL session, and so its lock, is still there.
 	guardLockCheckEvery = 5 * time.Second
+	// guardLockRetryEvery is how often a process on a shared Redis tries
+	// again for the shared lock while another holds it exclusively, for at
+	// most guardLockWait (within guardLockTimeout): a process on a shared
+	// Redis that starts holds it so for a moment (lockFileShared,
+	// lockPostgresGuard), one on an embedded Redis for its whole life.
+	guardLockRetryEvery = 25 * time.Millisecond
+	guardLockWait       = 3 * time.Second
 )
+
+// retryShared calls try (a take of the shared lock, true once taken) until
+// it succeeds, fails, or guardLockWait has passed since start: then the
+// lock is another's for good (errGuardLocked). Two processes on a shared
+// Redis that start together each take the lock exclusively for a moment to
+// learn whether they are alone; without the retry the second one was
+// refused, blaming an embedded Redis that ran nowhere.
+func (d *deps) retryShared(ctx context.Context, start time.Time, try func() (bool, error)) error {
+	logged := false
+	for {
+		got, err := try()
+		if err != nil || got {
+			return err
+		}
+		if time.Since(start) >= guardLockWait {
+			return errGuardLocked
+		}
+		if !logged {
+			logged = true
+			d.log.Info().Dur("up_to", guardLockWait).Msg("quota guard lock: held exclusively by another process (one starting, for a moment; " +
+				"or one on an embedded Redis, for good): waiting for it")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(guardLockRetryEvery):
+		}
+	}
+}
 
 // errGuardLocked is the refusal of a process whose quota guard cannot share
 // the store with those already working for it.
@@ -77,7 +113,7 @@ func (d *deps) lockGuard(ctx context.Context) error {
 		if exclusive {
 			unlock, err = filelock.TryLock(lockPath)
 		} else {
-			unlock, err = d.lockFileShared(lockPath)
+			unlock, err = d.lockFileShared(ctx, lockPath)
 		}
 		if errors.Is(err, filelock.ErrLocked) {
 			return errGuardLocked
@@ -94,14 +130,27 @@ func (d *deps) lockGuard(ctx context.Context) error {
 // process is alone on the store (the exclusive lock was free). Between the
 // two, another process may take it: the shared lock then fails, as it
 // would have anyway.
-func (d *deps) lockFileShared(path string) (func() error, error) {
+func (d *deps) lockFileShared(ctx context.Context, path string) (func() error, error) {
+	start := time.Now()
 	if unlock, err := filelock.TryLock(path); err == nil {
 		d.guardAlone = true
 		if err := unlock(); err != nil {
 			return nil, err
 		}
 	}
-	return filelock.TryLockShared(path)
+	var unlock func() error
+	err := d.retryShared(ctx, start, func() (bool, error) {
+		var err error
+		unlock, err = filelock.TryLockShared(path)
+		if errors.Is(err, filelock.ErrLocked) {
+			return false, nil
+		}
+		return err == nil, err
+	})
+	if errors.Is(err, errGuardLocked) {
+		return nil, filelock.ErrLocked
+	}
+	return unlock, err
 }
 
 // forgetShared makes a guard on a shared Redis rebuild its windows from the
@@ -153,9 +202,16 @@ func (d *deps) lockPostgresGuard(ctx context.Context, exclusive bool) error {
 		// the shared one, then let the exclusive one go (one session may
 		// hold both), so that no exclusive holder can come in between.
 		var alone bool
+		start := time.Now()
 		err = conn.QueryRowContext(tctx, `SELECT pg_try_advisory_lock($1)`, guardLockKey).Scan(&alone)
 		if err == nil {
-			err = conn.QueryRowContext(tctx, `SELECT pg_try_advisory_lock_shared($1)`, guardLockKey).Scan(&got)
+			err = d.retryShared(tctx, start, func() (bool, error) {
+				err := conn.QueryRowContext(tctx, `SELECT pg_try_advisory_lock_shared($1)`, guardLockKey).Scan(&got)
+				return got, err
+			})
+			if errors.Is(err, errGuardLocked) {
+				err = nil // got is false: refused below
+			}
 		}
 		if err == nil && alone {
 			d.guardAlone = true

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tagcast/tagcast/campaign"
+	"github.com/tagcast/tagcast/campaign/sqlstore"
 	"github.com/tagcast/tagcast/config"
 	"github.com/tagcast/tagcast/internal/jsontext"
 	"github.com/tagcast/tagcast/pushapi"
@@ -92,6 +94,35 @@ type pusher interface {
 	Push(ctx context.Context, req *pushapi.Request) (*pushapi.PushResponse, error)
 }
 
+// sqliteBesideAnotherConfig refuses a relative SQLite path that names no
+// file when the configuration file is in another directory: the path is
+// read from the working directory, and push send there would create a
+// store of its own, with an empty quota ledger and a guard lock of its
+// own, and not count the pushes of the store its serve or worker use (an
+// operator running it with the team's --config from a shell elsewhere).
+// Without a configuration file, or beside it, a missing store is created,
+// as on a first use.
+func sqliteBesideAnotherConfig(cfg *config.Config) error {
+	file := sqlstore.SQLiteFileOf(cfg.Database.URL)
+	if file == "" || filepath.IsAbs(file) || cfg.File() == "" {
+		return nil
+	}
+	if _, err := os.Stat(file); !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil
+	}
+	cfgDir, err := filepath.Abs(filepath.Dir(cfg.File()))
+	if err != nil || cfgDir == wd {
+		return nil
+	}
+	return fmt.Errorf("database.url: no SQLite database at %s (nothing created, nothing sent): the path is relative to the working directory, "+
+		"not to the configuration file in %s; push send counts the app's quota in the store of the processes that send for it: "+
+		"run it in their directory, or give database.url an absolute path", filepath.Join(wd, file), cfgDir)
+}
+
 // newAppPusher builds what `push send` sends through for app: the quota
 // guard (on the configured Redis, or on an empty embedded one, in which case
 // the guard rebuilds the app's windows from the store's ledger, as it must,
@@ -99,6 +130,9 @@ type pusher interface {
 // around the app's client, with the push recorded in the store's ledger.
 // release closes the store and Redis, in reverse order of opening.
 func newAppPusher(ctx context.Context, cfg *config.Config, app *config.App) (p pusher, release func(), err error) {
+	if err := sqliteBesideAnotherConfig(cfg); err != nil {
+		return nil, nil, err
+	}
 	d := &deps{cfg: cfg, log: zerolog.Nop(), clock: wallClock{}}
 	closeAll := func() { _ = d.close() }
 	defer func() {
@@ -110,12 +144,6 @@ func newAppPusher(ctx context.Context, cfg *config.Config, app *config.App) (p p
 		return nil, nil, err
 	}
 	if err := d.buildStore(ctx); err != nil {
-		return nil, nil, err
-	}
-	if err := d.claimRedis(ctx); err != nil {
-		return nil, nil, err
-	}
-	if err := d.lockGuard(ctx); err != nil {
 		return nil, nil, err
 	}
 	if err := d.buildGuard(); err != nil {

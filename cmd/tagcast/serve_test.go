@@ -392,19 +392,9 @@ type simulatedServe struct {
 // the configuration config writes for the emulator's URL.
 func startSimulatedServe(t *testing.T, t0 time.Time, config func(emuURL string) string) *simulatedServe {
 	t.Helper()
-	clock, err := simclock.Create(filepath.Join(t.TempDir(), "clock"), t0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(clock.Close)
-	emu, err := emulator.New(emulator.Config{Seed: 5, Apps: []emulator.AppConfig{{AppKey: "key-main", Secret: roleSecret}}},
-		emulator.WithClock(clock.Now))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(emu)
-	t.Cleanup(srv.Close)
-	cfg := config(srv.URL)
+	w := newLCWorld(t, t0, 5)
+	clock, emu := w.clock, w.emu
+	cfg := config(w.emuURL)
 	env := map[string]string{simclock.EnvVar: clock.Path()}
 	for k, v := range roleVars {
 		env[k] = v

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -167,9 +169,11 @@ too ([] clears).`,
 				if err != nil {
 					return &exitError{code: 1, err: err}
 				}
-				if req.Tags == nil {
+				if req.Tags == nil && (len(problems) == 0 || !keyGiven(file, data, "tags")) {
 					// Absent or null is a mistake, not a wish to wipe every
-					// listed user's tags (as the admin API says too).
+					// listed user's tags (as the admin API says too). (With
+					// other problems the decoding may have stopped before the
+					// tags: they are missing only if the document lacks them.)
 					problems = append(problems, pushapi.FieldError{Path: "tags", Rule: "required: the users' whole new tag list ([] clears it)", Code: pushapi.CodeParam})
 				}
 				if len(problems) > 0 {
@@ -248,4 +252,27 @@ func newTagsGetCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&appName, "app", "", "the configured app (App Key)")
 	_ = cmd.MarkFlagRequired("app")
 	return cmd
+}
+
+// keyGiven reports whether the JSON or YAML document data (named name) has
+// key at its top level (as encoding/json matches it: case aside) with a
+// value other than null.
+func keyGiven(name string, data []byte, key string) bool {
+	if isYAML(name, data) {
+		converted, err := yamlToJSON(data)
+		if err != nil {
+			return false
+		}
+		data = converted
+	}
+	var doc map[string]json.RawMessage
+	if json.Unmarshal(data, &doc) != nil {
+		return false
+	}
+	for k, v := range doc {
+		if strings.EqualFold(k, key) && string(bytes.TrimSpace(v)) != "null" {
+			return true
+		}
+	}
+	return false
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -306,8 +307,14 @@ func (o redisConnOpt) MakeRedisClient() any { return o.make() }
 
 var _ asynq.RedisConnOpt = redisConnOpt{}
 
-// buildStore opens the store and migrates it (idempotent; on PostgreSQL
-// goose holds a lock, so replicas may start together).
+// buildStore opens the store, takes the lock that keeps the store's
+// processes on one quota guard (lockGuard), migrates the store (idempotent;
+// on PostgreSQL goose holds a lock, so replicas may start together),
+// records the configuration's App Keys and marks the shared Redis database
+// as this store's (claimRedis), in that order: a process the lock refuses
+// writes nothing to the store. (It used to migrate and record its App Keys
+// first: a refused `push send` whose file gave an app another key replaced
+// the app's record, and the rename check no longer knew the app's real key.)
 func (d *deps) buildStore(ctx context.Context) error {
 	st, err := sqlstore.Open(ctx, d.cfg.Database.URL)
 	if err != nil {
@@ -319,6 +326,9 @@ func (d *deps) buildStore(ctx context.Context) error {
 	if st.Dialect() == migrations.Postgres {
 		st.DB().SetMaxOpenConns(d.cfg.Database.MaxOpenConns)
 		st.DB().SetMaxIdleConns(d.cfg.Database.MaxOpenConns)
+	}
+	if err := d.lockGuard(ctx); err != nil {
+		return err
 	}
 	// Replicas started together migrate one at a time: say so if this one
 	// waits, or its silence looks like a hang.
@@ -340,7 +350,18 @@ func (d *deps) buildStore(ctx context.Context) error {
 	if err := st.RecordAppKeys(ctx, keys); err != nil {
 		return err
 	}
-	d.log.Info().Str("driver", d.cfg.Database.Driver()).Msg("store ready")
+	if err := d.claimRedis(ctx); err != nil {
+		return err
+	}
+	ev := d.log.Info().Str("driver", d.cfg.Database.Driver())
+	if f := st.SQLiteFile(); f != "" {
+		// A relative path is the working directory's: say which file it is.
+		if abs, err := filepath.Abs(f); err == nil {
+			f = abs
+		}
+		ev = ev.Str("file", f)
+	}
+	ev.Msg("store ready")
 	return nil
 }
 
@@ -387,21 +408,15 @@ func (d *deps) buildClients() error {
 	return nil
 }
 
-// buildCore builds what every role needs after the logger: Redis, the store,
-// the Redis database's mark as this store's (claimRedis), the lock that
-// keeps the store's processes on one quota guard (lockGuard), the quota
-// guard and the push clients, in that order.
+// buildCore builds what every role needs after the logger: Redis, the store
+// (the guard lock taken before anything is written to it, and the Redis
+// database's mark: buildStore), the quota guard and the push clients, in
+// that order.
 func (d *deps) buildCore(ctx context.Context, sharedRedis bool) error {
 	if err := d.buildRedis(ctx, sharedRedis); err != nil {
 		return err
 	}
 	if err := d.buildStore(ctx); err != nil {
-		return err
-	}
-	if err := d.claimRedis(ctx); err != nil {
-		return err
-	}
-	if err := d.lockGuard(ctx); err != nil {
 		return err
 	}
 	if err := d.buildGuard(); err != nil {
