@@ -73,3 +73,43 @@ func TestRebuildKeepsABlockSetWhileItReadTheStore(t *testing.T) {
 		t.Errorf("after a rebuild that raced a 429's block: no room by %s until %s; want blocked until %s", nr.By, nr.OpensAt.Format(time.RFC3339), until.Format(time.RFC3339))
 	}
 }
+
+// An operator lifts a day-long hold (Unblock: the store's record, then
+// Redis's key) while a rebuild of the app's windows is under way (Redis
+// lost its state: restarted, flushed, or a shared process started alone
+// and forgot the windows). The rebuild read the store's hold just before
+// Unblock cleared it. Was: syncblock.lua wrote it back (Redis held no block
+// before the read and none after, so the store's stale answer was taken as
+// the truth): Unblock reported the hold lifted, the store recorded none,
+// yet every send of the app waited out the rest of the day. Unblock now
+// leaves a mark the rebuild sees.
+func TestUnblockDuringARebuildIsNotUndone(t *testing.T) {
+	t.Parallel()
+	now := at(t, "2026-06-01T12:00:00+08:00")
+	b, bl := setupBlocks(t, now)
+	ctx := context.Background()
+	b.mustReserve(t, "main")
+	if _, err := b.guard.HoldFor(ctx, "main", 24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	b.redis.Flush(t) // the next reservation rebuilds
+	var lifted time.Time
+	bl.afterRead = func() {
+		bl.afterRead = nil
+		var err error
+		if lifted, err = b.guard.Unblock(ctx, "main"); err != nil { // the operator, in that moment
+			t.Error(err)
+		}
+	}
+	res, nr := b.reserve(t, "main")
+	if lifted.IsZero() {
+		t.Fatal("setup: Unblock lifted nothing")
+	}
+	if got := bl.blocks["main"]; !got.IsZero() {
+		t.Fatalf("setup: the store still records a block until %s", got)
+	}
+	if nr != nil {
+		t.Errorf("after Unblock (lifted the hold until %s, the store records none): no room by %s until %s; want room, got %+v",
+			lifted.Format(time.RFC3339), nr.By, nr.OpensAt.Format(time.RFC3339), res)
+	}
+}

@@ -838,6 +838,10 @@ func (g *Guard) NextBoundary(app string) (time.Time, error) {
 	return r.nextBoundary(g.now()), nil
 }
 
+// unblockMark is how long Unblock's mark (unblock.lua) outlives the lift:
+// longer than any rebuild's read of the store.
+const unblockMark = 10 * time.Minute
+
 // maxRetryAfter caps a service's Retry-After in BlockRateLimited.
 const maxRetryAfter = 25 * time.Hour
 
@@ -871,7 +875,7 @@ func (g *Guard) Unblock(ctx context.Context, app string) (time.Time, error) {
 		}
 		lifted = stored
 	}
-	ms, err := unblockScript.Run(ctx, g.client, []string{g.keys(app).blocked}).Int64()
+	ms, err := unblockScript.Run(ctx, g.client, []string{g.keys(app).blocked}, g.now().UnixMilli(), unblockMark.Milliseconds()).Int64()
 	if err != nil {
 		return time.Time{}, fmt.Errorf("quota: app %s: clear the block: %w", app, err)
 	}

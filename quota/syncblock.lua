@@ -15,12 +15,17 @@
 -- first and Redis after, so a block set in Redis since that read may be
 -- missing from the store's answer, and is kept, as block.lua keeps a longer
 -- block. (A block the store could not record is dropped by a rebuild: the
--- service's next 429 sets it again.)
+-- service's next 429 sets it again.) Nor one an operator lifted since that
+-- read: unblock.lua leaves a negative mark, and the store's answer may
+-- predate the lift.
 --
 -- Returns the blocked-until in force afterwards, Unix ms (0: none).
 local current = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
 local before = tonumber(ARGV[1])
 local stored = tonumber(ARGV[2])
+if current ~= before and current < 0 then
+  return 0
+end
 if current == before or stored > current then
   if stored > 0 then
     redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])

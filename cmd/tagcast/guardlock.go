@@ -40,10 +40,19 @@ const (
 // Redis that start together each take the lock exclusively for a moment to
 // learn whether they are alone; without the retry the second one was
 // refused, blaming an embedded Redis that ran nowhere.
+//
+// A process that had to wait sets d.guardAlone: the holder may have been a
+// process on an embedded Redis (a `push send` without redis.url) whose
+// pushes are in the ledger and not in the shared windows, so the windows
+// must be rebuilt (forgetShared), as for a process that starts alone. (It
+// did not, at first, and the guard granted a push over the quota.)
 func (d *deps) retryShared(ctx context.Context, start time.Time, try func() (bool, error)) error {
 	logged := false
 	for {
 		got, err := try()
+		if got && logged {
+			d.guardAlone = true
+		}
 		if err != nil || got {
 			return err
 		}

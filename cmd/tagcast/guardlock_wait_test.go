@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/tagcast/tagcast/campaign/sqlstore"
+	"github.com/tagcast/tagcast/internal/filelock"
+)
+
+// logSignal closes ch once a log line holding want is written.
+type logSignal struct {
+	want string
+	once sync.Once
+	ch   chan struct{}
+}
+
+func (w *logSignal) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), w.want) {
+		w.once.Do(func() { close(w.ch) })
+	}
+	return len(p), nil
+}
+
+// A process on an embedded Redis (`push send` without redis.url) holds the
+// store's guard lock exclusively while it sends; its push is recorded in
+// the store's ledger only, the shared Redis never sees it. A process on
+// the shared Redis that takes the lock after it is alone on the store and
+// must forget the shared windows (guardAlone: forgetShared), or they lack
+// that push and the guard grants one push over the quota. Before
+// retryShared such a process met the exclusive lock and was refused (and,
+// started again, found itself alone). With it, it waits up to
+// guardLockWait and the embedded sender ends meanwhile. Was: it started
+// with guardAlone false, nobody forgot, and the shared windows missed the
+// embedded push.
+func TestASharedStartThatWaitedOutAnEmbeddedSenderForgetsTheWindows(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	file := filepath.Join(t.TempDir(), "tagcast.db")
+	st, err := sqlstore.Open(ctx, "sqlite://"+file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if real, err := filepath.EvalSymlinks(file); err == nil {
+		file = real
+	}
+	// The embedded sender's lock, held for its push.
+	unlock, err := filelock.TryLock(file + ".guard.lock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := &logSignal{want: "quota guard lock: held exclusively by another process", ch: make(chan struct{})}
+	d := &deps{log: zerolog.New(sig), clock: wallClock{}, store: st}
+	d.onClose("store", st.Close)
+	t.Cleanup(func() { _ = d.close() })
+
+	done := make(chan error, 1)
+	go func() { done <- d.lockGuard(ctx) }() // a shared start (d.mr nil)
+	select {
+	case <-sig.ch:
+	case err := <-done:
+		t.Fatalf("lockGuard returned before waiting: %v", err)
+	}
+	if err := unlock(); err != nil { // the embedded sender is done
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("lockGuard after the exclusive holder left: %v", err)
+	}
+	if !d.guardAlone {
+		t.Errorf("the shared process took the lock once the embedded sender had left, alone on the store, but guardAlone is false: " +
+			"forgetShared does nothing, and the shared Redis's windows lack the embedded push (a push over the quota)")
+	}
+}
