@@ -331,7 +331,14 @@ func (s *Server) operate(op string) http.HandlerFunc {
 			c, err = s.opts.Operations.Pause(r.Context(), id)
 			body = c
 		case "resume":
-			c, err = s.opts.Operations.Resume(r.Context(), id)
+			// A campaign of an app no longer configured would fire runs no
+			// worker can send (as a retry of its runs would re-open them).
+			if c, err = s.opts.Store.GetCampaign(r.Context(), id); err == nil && !slices.Contains(s.opts.Apps, c.App) {
+				err = s.appGone(fmt.Sprintf("campaign %d", id), c.App, "resume")
+			}
+			if err == nil {
+				c, err = s.opts.Operations.Resume(r.Context(), id)
+			}
 			body = c
 		default:
 			var cc campaign.Cancellation

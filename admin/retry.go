@@ -144,7 +144,7 @@ func (s *Server) retryRun(w http.ResponseWriter, r *http.Request) {
 	}
 	var refusal *apiError
 	if !slices.Contains(s.opts.Apps, run.App) {
-		refusal = s.appGone(fmt.Sprintf("run %d", id), run.App)
+		refusal = s.appGone(fmt.Sprintf("run %d", id), run.App, "retry")
 	}
 	replay := func(reset int) {
 		res := RetryResult{Unknown: req.unknown, Runs: []RunRetry{{RunID: id, Reset: reset, Earlier: true}}, Reset: reset}
@@ -191,12 +191,14 @@ func (s *Server) retryRun(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, r, http.StatusOK, res)
 }
 
-// appGone refuses a retry of runs (of what) whose app is no longer
-// configured: no worker has a client for it, so a re-opened run would stay
-// pending for good, its task failing and revived by the reconciler.
-func (s *Server) appGone(what, app string) *apiError {
-	return &apiError{status: http.StatusConflict, body: errorf("%s: app %q is not configured (configured: %s): no worker could send it; configure the app again to retry",
-		what, app, strings.Join(s.opts.Apps, ", "))}
+// appGone refuses to act (a retry of runs, a resume: the verb) on what
+// when its app is no longer configured: no worker has a client for it, so
+// a re-opened or newly fired run would stay pending for good, its task
+// failing and revived by the reconciler, and go out late, every one of
+// them, if the app came back.
+func (s *Server) appGone(what, app, verb string) *apiError {
+	return &apiError{status: http.StatusConflict, body: errorf("%s: app %q is not configured (configured: %s): no worker could send it; configure the app again to %s",
+		what, app, strings.Join(s.opts.Apps, ", "), verb)}
 }
 
 // retryWarning says that a run was re-opened but its enqueue (or the record
@@ -237,7 +239,7 @@ func (s *Server) retryCampaign(w http.ResponseWriter, r *http.Request) {
 	case c.Status == campaign.CampaignCancelled:
 		refusal = &apiError{status: http.StatusConflict, body: errorf("campaign %d is cancelled: its runs cannot be retried", id)}
 	case !slices.Contains(s.opts.Apps, c.App): // its runs are of its app
-		refusal = s.appGone(fmt.Sprintf("campaign %d", id), c.App)
+		refusal = s.appGone(fmt.Sprintf("campaign %d", id), c.App, "retry")
 	}
 	if refusal != nil {
 		if len(req.earlier) == 0 {
