@@ -42,13 +42,19 @@ type callResult struct {
 	// and the store's quota ledger.
 	App string
 	At  time.Time
+	// Host names the emulator's listener the call reached ("primary" or
+	// "backup": the app's two hosts) and RequestID is its X-Request-ID,
+	// the same on both hosts of one call's fail-over hop (empty in
+	// hand-made records).
+	Host, RequestID string
 }
 
 func newCallLog(now func() time.Time) *callLog {
 	return &callLog{now: now, calls: map[string][]callResult{}}
 }
 
-func (l *callLog) wrap(h http.Handler) http.Handler {
+// wrap logs the calls h gets as host (the listener's name).
+func (l *callLog) wrap(h http.Handler, host string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != pushapi.PathPush {
 			h.ServeHTTP(w, r)
@@ -66,7 +72,7 @@ func (l *callLog) wrap(h http.Handler) http.Handler {
 			key = sendKey(req)
 		}
 		rec := &recorder{ResponseWriter: w}
-		app, at := r.Header.Get("App-Key"), l.now().UTC()
+		app, requestID, at := r.Header.Get("App-Key"), r.Header.Get("X-Request-ID"), l.now().UTC()
 		l.mu.Lock()
 		l.seq++
 		began := l.seq
@@ -75,7 +81,7 @@ func (l *callLog) wrap(h http.Handler) http.Handler {
 			l.mu.Lock()
 			l.seq++
 			l.calls[key] = append(l.calls[key], callResult{Status: rec.status, Dropped: rec.hijacked || rec.status == 0,
-				Began: began, Ended: l.seq, App: app, At: at})
+				Began: began, Ended: l.seq, App: app, At: at, Host: host, RequestID: requestID})
 			l.mu.Unlock()
 		}()
 		h.ServeHTTP(rec, r)

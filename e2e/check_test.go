@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -40,6 +41,9 @@ type sendRow struct {
 	Alert    string
 	UserIDs  []string
 	Audience pushapi.Audience
+	// Body is the stored body itself, what every call of the send must
+	// carry (nil in hand-made records: not compared).
+	Body *pushapi.Request
 }
 
 func (s sendRow) String() string {
@@ -87,7 +91,7 @@ func (c *cluster) loadRuns(ctx context.Context) ([]runRow, []sendRow, error) {
 		if req.Notification != nil {
 			s.Alert = req.Notification.Alert
 		}
-		s.UserIDs, s.Audience = req.Audience.UserID, req.Audience
+		s.UserIDs, s.Audience, s.Body = req.Audience.UserID, req.Audience, &req
 		sends = append(sends, s)
 	}
 	return runs, sends, rows.Err()
@@ -188,33 +192,46 @@ func describeSchedule(cs campaignSpec) string {
 func settled(runStatus string) bool { return runStatus != "pending" && runStatus != "running" }
 
 // checkRunOutcomes holds each settled run's status to its sends, as the
-// state machine draws it (docs/state-machine.md): done when every send is
-// sent, partially_failed when some are and some are not, failed or
-// expired when none is (cancelled is an operator's, with any).
+// state machine settles a run (docs/state-machine.md, FinishRun): done
+// when every send is sent, partially_failed when some are and some are
+// not, expired when none is and every one expired (deliver_within passed
+// before it was attempted), failed when none is otherwise (or the run has
+// no send: its templates failed at its fire). Only an operator cancels a
+// run, and the e2e tests cancel nothing: a cancelled run is a misreport
+// whatever its sends (it was accepted with any, found by a review).
 func checkRunOutcomes(p *problems, runs []runRow, sends []sendRow) {
-	total, sent := map[int64]int{}, map[int64]int{}
+	total, sent, expired := map[int64]int{}, map[int64]int{}, map[int64]int{}
 	for _, s := range sends {
 		total[s.RunID]++
-		if s.Status == "sent" {
+		switch s.Status {
+		case "sent":
 			sent[s.RunID]++
+		case "expired":
+			expired[s.RunID]++
 		}
 	}
 	for _, r := range runs {
-		n, k := total[r.ID], sent[r.ID]
+		n, k, x := total[r.ID], sent[r.ID], expired[r.ID]
 		var ok bool
 		switch r.Status {
 		case "done":
 			ok = n > 0 && k == n
 		case "partially_failed":
 			ok = k > 0 && k < n
-		case "failed", "expired":
-			ok = k == 0
-		default: // cancelled, or not settled (checkFires reports that)
-			ok = true
+		case "expired":
+			ok = n > 0 && x == n
+		case "failed":
+			ok = k == 0 && (n == 0 || x < n)
+		case "cancelled":
+			p.add("RUN CANCELLED: run %d of campaign %d for %s is cancelled (%d of its %d sends sent), but the test cancelled nothing",
+				r.ID, r.CampaignID, r.ScheduledFor.Format(time.RFC3339), k, n)
+			continue
+		case "pending", "running":
+			ok = true // not settled: checkFires reports it
 		}
 		if !ok {
-			p.add("RUN MISREPORTED: run %d of campaign %d for %s is %s with %d of its %d sends sent",
-				r.ID, r.CampaignID, r.ScheduledFor.Format(time.RFC3339), r.Status, k, n)
+			p.add("RUN MISREPORTED: run %d of campaign %d for %s is %s with %d of its %d sends sent, %d expired",
+				r.ID, r.CampaignID, r.ScheduledFor.Format(time.RFC3339), r.Status, k, n, x)
 		}
 	}
 }
@@ -323,6 +340,13 @@ func checkEmulator(p *problems, rec emuRecord, sc *scenario, sends []sendRow, ki
 			if !sameAudience(x.Request.Audience, ss[0].Audience) {
 				p.add("WRONG AUDIENCE: the emulator accepted %q (messageUID %s) for %s, its send %d in the store has %s",
 					k, x.MessageUID, describeAudience(x.Request.Audience), ss[0].ID, describeAudience(ss[0].Audience))
+			}
+			if ss[0].Body == nil {
+				continue // a hand-made record: no stored body
+			}
+			if fields := bodyDiff(x.Request, *ss[0].Body); len(fields) > 0 {
+				p.add("PUSH NOT AS STORED: the emulator accepted %q (messageUID %s) with %s other than its send %d's stored body",
+					k, x.MessageUID, strings.Join(fields, ", "), ss[0].ID)
 			}
 		}
 	}
@@ -444,6 +468,45 @@ func judgePush(key string, ps emulator.Push, s sendRow, killed func(sendRow) boo
 	return ""
 }
 
+// bodyDiff names the top-level fields of a pushed request that differ from
+// the send's stored body, compared as JSON (both are decoded from JSON into
+// a pushapi.Request: re-encoded, equal bodies read the same). The store's
+// body is what the worker must send as it is; a push narrowed to one
+// platform, re-rendered or with another sender reaches other people, or
+// says something else, than the campaign asked for.
+func bodyDiff(pushed, stored pushapi.Request) []string {
+	var out []string
+	for _, f := range []struct {
+		name string
+		a, b any
+	}{
+		{"platform", pushed.Platform, stored.Platform},
+		{"fromuserid", pushed.FromUserID, stored.FromUserID},
+		{"audience", pushed.Audience, stored.Audience},
+		{"message", pushed.Message, stored.Message},
+		{"notification", pushed.Notification, stored.Notification},
+	} {
+		a, errA := json.Marshal(f.a)
+		b, errB := json.Marshal(f.b)
+		if errA != nil || errB != nil || !bytes.Equal(a, b) {
+			out = append(out, f.name)
+		}
+	}
+	if a, b := normalizedJSON(pushed), normalizedJSON(stored); len(out) == 0 && a != b {
+		out = append(out, "another field") // one added to pushapi.Request since
+	}
+	return out
+}
+
+// normalizedJSON is r encoded as JSON ("" if it cannot be).
+func normalizedJSON(r pushapi.Request) string {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
 // alertFor is the alert alertTemplate renders for a campaign's fire.
 func alertFor(id int64, fire time.Time) string {
 	return fmt.Sprintf("e2e campaign %d fire %s", id, fire.UTC().Format("2006-01-02T15:04:05Z"))
@@ -491,9 +554,17 @@ func checkDeliveries(p *problems, sc *scenario, ids map[string]int64, rec emuRec
 			alert := alertFor(id, f)
 			what := fmt.Sprintf("campaign %s (id %d, %s) fire at %s", cs.Name, id, describeSchedule(cs), f.Format(time.RFC3339))
 			ps, ss := pushesByAlert[alert], sendsByAlert[alert]
+			for _, s := range ss {
+				if s.Body != nil && !samePlatforms(s.Body.Platform, campaignPlatform) {
+					p.add("WRONG PLATFORM: %s: the store's send %d has platform %v; the campaign's is %v", what, s.ID, s.Body.Platform, campaignPlatform)
+				}
+			}
 			for _, x := range ps {
 				if x.AppKey != appKey[cs.App] {
 					p.add("WRONG APP: %s was pushed with App Key %s, the campaign's app %s has %s", what, x.AppKey, cs.App, appKey[cs.App])
+				}
+				if !samePlatforms(x.Request.Platform, campaignPlatform) {
+					p.add("WRONG PLATFORM: %s was pushed (messageUID %s) to platform %v; the campaign's is %v", what, x.MessageUID, x.Request.Platform, campaignPlatform)
 				}
 				if x.ReceivedAt.Before(f) {
 					p.add("EARLY: %s was received by the emulator at %s, %s early", what, x.ReceivedAt.UTC().Format(time.RFC3339Nano), f.Sub(x.ReceivedAt))
@@ -606,6 +677,17 @@ var tagAudience = pushapi.Audience{Tag: []string{"all"}}
 func sameAudience(a, b pushapi.Audience) bool {
 	return slices.Equal(a.UserID, b.UserID) && slices.Equal(a.Tag, b.Tag) && slices.Equal(a.TagOr, b.TagOr) &&
 		a.PackageName == b.PackageName && a.IsToAll == b.IsToAll
+}
+
+// samePlatforms compares two platform lists as sets: a push to [ios] of a
+// campaign for [ios, android] never reaches its Android users, and the
+// audience alone does not show it (the emulator resolves recipients
+// whatever the platform).
+func samePlatforms(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(slices.Compact(a), slices.Compact(b))
 }
 
 func describeAudience(a pushapi.Audience) string {
@@ -768,12 +850,58 @@ func checkCallsNotEarly(p *problems, sc *scenario, ids map[string]int64, rec emu
 		alert, _, _ := strings.Cut(key, " chunk-from ")
 		f, ok := fireOf[alert]
 		if !ok {
-			continue // a stray call: checkEmulator's
+			continue // a call of no due fire: checkCalls reports it (STRAY CALL), checkFires its run
 		}
 		for _, c := range rec.calls[key] {
 			if !c.At.IsZero() && c.At.Before(f) {
 				p.add("EARLY CALL: %q was called at %s, %s before its fire (status %d, dropped %v)",
 					key, c.At.Format(time.RFC3339Nano), f.Sub(c.At), c.Status, c.Dropped)
+				break
+			}
+		}
+	}
+}
+
+// checkCalls holds every /push.json call of the call log, answered or
+// not, to a send of the store and to its campaign's App Key. The pushes
+// are held to both by checkEmulator (STRAY PUSH) and checkDeliveries
+// (WRONG APP), but a call that met a fault leaves no push: a reset, a
+// stall_dropped or a 504 may well have been delivered at the real service,
+// so a call that is no send's (a push nobody scheduled) or made with
+// another app's key (a push to that app's users, on its quota) is as
+// wrong as one that pushed. Both passed unseen (found by a review).
+func checkCalls(p *problems, sc *scenario, ids map[string]int64, rec emuRecord, sends []sendRow) {
+	stored := map[string]sendRow{}
+	for _, s := range sends {
+		stored[s.Key] = s
+	}
+	keyOf := map[string]string{}
+	for _, a := range sc.apps {
+		keyOf[a.Name] = a.Key
+	}
+	appOf := map[string]string{} // alert of a due fire → its campaign's app
+	for _, cs := range sc.campaigns {
+		for _, f := range cs.Fires {
+			appOf[alertFor(ids[cs.Name], f)] = cs.App
+		}
+	}
+	for _, key := range slices.Sorted(maps.Keys(rec.calls)) {
+		calls := rec.calls[key]
+		s, ok := stored[key]
+		if !ok {
+			p.add("STRAY CALL: the service got %d calls of %q, which is no send of the store (calls %v)", len(calls), key, calls)
+			continue
+		}
+		alert, _, _ := strings.Cut(key, " chunk-from ")
+		app, ok := appOf[alert]
+		if !ok {
+			app = s.App // a send of no due fire (checkFires reports its run): held to its own app
+		}
+		want, known := keyOf[app]
+		for _, c := range calls {
+			if c.App != "" && (!known || c.App != want) {
+				p.add("WRONG APP CALL: %q (send %d, app %s, App Key %s) was called with App Key %s (status %d, dropped %v)",
+					key, s.ID, app, want, c.App, c.Status, c.Dropped)
 				break
 			}
 		}
@@ -1035,12 +1163,32 @@ func killedBeforeCall(rec emuRecord, sends []sendRow, killed func(sendRow) bool)
 	return out
 }
 
+// hopsOf counts the calls each host got and the client's fail-over hops
+// among them: a call of a send whose request id an earlier call of the
+// same send, on the other host, carried (one call of the client, two
+// hosts).
+func hopsOf(rec emuRecord) (byHost map[string]int, hops int) {
+	byHost = map[string]int{}
+	for _, cs := range rec.calls {
+		hostOf := map[string]string{}
+		for _, c := range slices.SortedStableFunc(slices.Values(cs), func(a, b callResult) int { return cmp.Compare(a.Began, b.Began) }) {
+			byHost[c.Host]++
+			if h, seen := hostOf[c.RequestID]; seen && c.RequestID != "" && h != c.Host {
+				hops++
+			}
+			hostOf[c.RequestID] = c.Host
+		}
+	}
+	return byHost, hops
+}
+
 // pipelineChecks are the checks of a run without faults (TestPipeline) on
 // what the emulator recorded and the store's sends: nothing is excused,
 // and nothing may be late while its app had room.
 func pipelineChecks(p *problems, sc *scenario, ids map[string]int64, rec emuRecord, sends []sendRow) {
 	none := func(sendRow) bool { return false }
 	checkEmulator(p, rec, sc, sends, none)
+	checkCalls(p, sc, ids, rec, sends)
 	checkDeliveries(p, sc, ids, rec, sends, none)
 	checkQuota(p, sc, rec.pushes)
 	checkLedgerQuota(p, sc, rec.counted, rec.pushes)
@@ -1052,6 +1200,7 @@ func pipelineChecks(p *problems, sc *scenario, ids map[string]int64, rec emuReco
 // excused where its last call went unanswered or a killed worker held it.
 func chaosChecks(p *problems, sc *scenario, ids map[string]int64, rec emuRecord, sends []sendRow, kills *killRecord) {
 	checkEmulator(p, rec, sc, sends, kills.heldAtKill)
+	checkCalls(p, sc, ids, rec, sends)
 	checkDeliveries(p, sc, ids, rec, sends, unknowable(rec, kills.heldAtKill))
 	checkQuota(p, sc, rec.pushes)
 	checkLedgerQuota(p, sc, rec.counted, rec.pushes)

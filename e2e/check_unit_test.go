@@ -117,7 +117,7 @@ func TestCheckClaimants(t *testing.T) {
 
 // pushOf is an accepted push as the emulator records it.
 func pushOf(appKey, alert string, userIDs []string, at time.Time, answer, uid string) emulator.Push {
-	req := pushapi.Request{Notification: &pushapi.Notification{Alert: alert}}
+	req := pushapi.Request{Platform: slices.Clone(campaignPlatform), Notification: &pushapi.Notification{Alert: alert}}
 	if userIDs != nil {
 		req.Audience.UserID = userIDs
 	} else {

@@ -158,13 +158,13 @@ func newCluster(t *testing.T, o clusterOptions) *cluster {
 	if c.emu, err = emulator.New(ecfg, emulator.WithClock(c.clock.Now)); err != nil {
 		t.Fatal(err)
 	}
-	c.calls = newCallLog(c.clock.Now)
-	emuSrv := httptest.NewServer(c.calls.wrap(c.emu))
-	t.Cleanup(emuSrv.Close)
+	var emuURLs []string
+	c.calls, emuURLs = serveEmulator(t, c.emu, c.clock.Now)
+	emuURLs = emuURLs[:configuredHosts]
 
 	c.adminAddr = testenv.FreeAddr(t)
 	c.cfgPath = filepath.Join(c.dir, "tagcast.yaml")
-	if err := os.WriteFile(c.cfgPath, []byte(c.config(emuSrv.URL, pgURL)), 0o600); err != nil {
+	if err := os.WriteFile(c.cfgPath, []byte(c.config(emuURLs, pgURL)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if c.admin, err = admin.NewClient("http://"+c.adminAddr, adminToken, &http.Client{Timeout: 30 * time.Second}); err != nil {
@@ -174,13 +174,43 @@ func newCluster(t *testing.T, o clusterOptions) *cluster {
 	return c
 }
 
-// config is the tagcast.yaml every role process reads.
-func (c *cluster) config(emuURL, pgURL string) string {
+// configuredHosts is how many of serveEmulator's hosts the cluster's
+// config gives each app, primary first: both, so that the client's
+// fail-over runs under the chaos faults (TestChaosExercisesFailOver).
+const configuredHosts = 2
+
+// serveEmulator serves emu as an app's two hosts, primary and backup, as a
+// data center has them (DESIGN.md, pushapi.DataCenterHosts): one emulator
+// (one service: one quota, one record of pushes) on two listeners behind
+// one call log, which names the host of every call, so that a client's
+// fail-over hop (a 5xx or a connection error on the host in use moves the
+// same attempt to the other) leaves both its calls in the log, each checked
+// as a call of its send. It returns the log and the hosts' URLs, primary
+// first (the cluster configures configuredHosts of them).
+func serveEmulator(t *testing.T, emu http.Handler, now func() time.Time) (*callLog, []string) {
+	t.Helper()
+	calls := newCallLog(now)
+	var urls []string
+	for _, host := range []string{"primary", "backup"} {
+		srv := httptest.NewServer(calls.wrap(emu, host))
+		t.Cleanup(srv.Close)
+		urls = append(urls, srv.URL)
+	}
+	return calls, urls
+}
+
+// config is the tagcast.yaml every role process reads: each app's hosts
+// are emuURLs, primary first.
+func (c *cluster) config(emuURLs []string, pgURL string) string {
+	quoted := make([]string, len(emuURLs))
+	for i, u := range emuURLs {
+		quoted[i] = strconv.Quote(u)
+	}
 	var b strings.Builder
 	b.WriteString("apps:\n")
 	for _, a := range c.opts.apps {
-		fmt.Fprintf(&b, "  - name: %s\n    app_key: %s\n    app_secret_env: %s\n    hosts: [%q]\n    timeout: %s\n",
-			a.Name, a.Key, a.secretEnv(), emuURL, c.opts.appTimeout)
+		fmt.Fprintf(&b, "  - name: %s\n    app_key: %s\n    app_secret_env: %s\n    hosts: [%s]\n    timeout: %s\n",
+			a.Name, a.Key, a.secretEnv(), strings.Join(quoted, ", "), c.opts.appTimeout)
 		fmt.Fprintf(&b, "    quota: {hourly: %d, daily: %d, hour_window: %s, day_window: %s, timezone: %s}\n",
 			a.Hourly, a.Daily, a.HourWindow, a.DayWindow, a.Timezone)
 	}

@@ -9,7 +9,9 @@
 // oracle expects, to catch an early send), then checks every promise
 // against the store and the emulator: each due fire sent exactly once, to
 // exactly its campaign's audience (the whole audience, and the recipients
-// the emulator resolved), never early, never held back while its app had
+// the emulator resolved) and platforms, with its send's stored body, every
+// call (answered or not) a call of a send of the store on its campaign's
+// App Key, each run's status what its sends settle it to, never early, never held back while its app had
 // room, never a 429, every messageUID recorded, the quota never exceeded
 // (day windows included: the scenario makes them bind), and under chaos
 // (kill -9, Redis restart and FLUSHALL, 20% emulator faults, each asserted

@@ -185,8 +185,9 @@ func TestChaos(t *testing.T) {
 	for _, s := range beforeCall {
 		beforeIDs = append(beforeIDs, fmt.Sprint(s.ID))
 	}
-	t.Logf("chaos events: %d (%v); sends by status %v; unknown sends killed before the call: %d %v; emulator faults %s",
-		len(done), kindCounts(done), statuses, len(beforeCall), beforeIDs, describeFaults(faultsSeen))
+	byHost, hops := hopsOf(rec)
+	t.Logf("chaos events: %d (%v); sends by status %v; unknown sends killed before the call: %d %v; emulator faults %s; calls by host %v, fail-over hops %d",
+		len(done), kindCounts(done), statuses, len(beforeCall), beforeIDs, describeFaults(faultsSeen), byHost, hops)
 	r.report(name, &p)
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tagcast/tagcast/campaign"
+	"github.com/tagcast/tagcast/pushapi"
 )
 
 // scenario is a set of campaigns over a simulated horizon, with the fires
@@ -42,6 +43,10 @@ func (c campaignSpec) sendsPerRun() int {
 // alertTemplate renders to a text naming the campaign and the fire, the
 // send key the checks match store and emulator on.
 const alertTemplate = `e2e campaign {{.Campaign.ID}} fire {{.FireTime.UTC.Format "2006-01-02T15:04:05Z"}}`
+
+// campaignPlatform is the platform of every campaign of the scenario: a
+// push must reach both (checkDeliveries).
+var campaignPlatform = []string{pushapi.PlatformIOS, pushapi.PlatformAndroid}
 
 // file is the campaign file (JSON) the admin API receives.
 func (c campaignSpec) file() ([]byte, error) {
@@ -78,7 +83,7 @@ func (c campaignSpec) file() ([]byte, error) {
 		"schedule": sched,
 		"vars":     map[string]any{"n": c.Name},
 		"push": map[string]any{
-			"platform":     []string{"ios", "android"},
+			"platform":     campaignPlatform,
 			"fromuserid":   "system",
 			"message":      map[string]any{"objectName": "RC:TxtMsg", "content": `{"content":"e2e {{.Vars.n}}"}`},
 			"audience":     audience,

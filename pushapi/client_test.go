@@ -353,7 +353,7 @@ func TestNoFailoverOnRefusal(t *testing.T) {
 func TestFailoverBothHostsFail(t *testing.T) {
 	t.Parallel()
 	primary, backup := newFakeService(t), newFakeService(t)
-	primary.setReply(replyStatus(500, "application/json", `{"code":1000,"errorMessage":"internal"}`))
+	primary.setReply(replyStatus(503, "application/json", `{"code":1000,"errorMessage":"unavailable"}`))
 	backup.setReply(replyStatus(400, "application/json", `{"code":1002,"errorMessage":"bad"}`))
 	c := newTestClient(t, newFakeClock(), 5*time.Second, primary.URL(), backup.URL())
 	_, err := c.Push(context.Background(), validRequest())
@@ -361,8 +361,8 @@ func TestFailoverBothHostsFail(t *testing.T) {
 	if !errors.As(err, &e) {
 		t.Fatal(err)
 	}
-	// The last answer classifies; the 5xx attempt may have reached the service,
-	// so the quota reservation must be kept.
+	// The last answer classifies; the 503 attempt is still held as possibly
+	// reaching the service, so the quota reservation is kept.
 	if Classify(err) != OutcomeFailed || e.Attempts != 2 || e.Host != backup.URL() || !e.MayHaveReached || e.NotSent() {
 		t.Errorf("got outcome %s attempts %d host %s reached %v notSent %v", Classify(err), e.Attempts, e.Host, e.MayHaveReached, e.NotSent())
 	}

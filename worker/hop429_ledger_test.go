@@ -13,21 +13,23 @@ import (
 	"github.com/tagcast/tagcast/worker"
 )
 
-// actedThen504 is a primary host that processes the call (the service
-// counts and sends the push) and then answers 504 {"code":1050}, the
-// service's own "internal service timeout": the case where a 5xx follows
-// the push.
-type actedThen504 struct{ next http.Handler }
+// actedThen503 is a primary host that processes the call (the service
+// counts and sends the push) and then answers 503 {"code":1050}: a 503
+// that followed the push after all. HTTP says a 503 was not handled, and
+// the client hops on it within the call (on another 5xx it does not: the
+// next call moves instead); tagcast still holds the first host as possibly
+// having acted, the conservative answer these tests keep.
+type actedThen503 struct{ next http.Handler }
 
-func (h actedThen504) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (h actedThen503) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.next.ServeHTTP(httptest.NewRecorder(), r) // processed, its answer lost
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusGatewayTimeout)
+	w.WriteHeader(http.StatusServiceUnavailable)
 	_, _ = w.Write([]byte(`{"code":1050,"errorMessage":"internal service timeout"}`))
 }
 
 // TestHopTo429KeepsTheMaybeSentAttemptInTheLedger: the primary host
-// takes the push (the service counts it) and answers 504/1050; the client
+// takes the push (the service counts it) and answers 503/1050; the client
 // hops to the backup host, which answers 429/1008, since the slot is now
 // used, and reports a 429 with MayHaveReached. The send ends unknown
 // (never re-sent automatically) and its attempt is in the quota ledger.
@@ -116,10 +118,10 @@ func mustZone(t *testing.T, name string) *time.Location {
 }
 
 // hopClient is a client whose primary host acts on a push and answers
-// 504/1050, so that the client fails over to the emulator (the backup host).
+// 503/1050, so that the client fails over to the emulator (the backup host).
 func hopClient(t *testing.T, e *env) *pushapi.Client {
 	t.Helper()
-	primary := httptest.NewServer(actedThen504{next: e.emu})
+	primary := httptest.NewServer(actedThen503{next: e.emu})
 	t.Cleanup(primary.Close)
 	client, err := pushapi.NewClient(pushapi.ClientConfig{
 		AppKey: testKey, AppSecret: pushapi.NewSecret(testSecret), Hosts: []string{primary.URL, e.srvURL}, Timeout: 2 * time.Second, Now: e.clock.Now,

@@ -11,7 +11,7 @@ import (
 )
 
 // Was: a direct push (`tagcast push send`, worker.SendNow) whose primary
-// host acts on the call and answers 504/1050, then whose backup host
+// host acts on the call and answers 503/1050, then whose backup host
 // answers 429/1008 (the service's slot now used), was kept by SendNow as
 // possibly sent (slot kept, ledger entry unknown), but the error it
 // returned classified as rate_limited ("nothing counted, send again when
