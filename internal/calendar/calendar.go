@@ -8,6 +8,7 @@ import (
 	"errors"
 	"path"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -101,6 +102,14 @@ func LoadZone(name string) (*time.Location, error) {
 	// "localtime" too, and "posix/localtime" links to it where it exists.
 	if base := path.Base(path.Clean(name)); name == "Local" || base == "localtime" || base == "posixrules" {
 		return nil, &HostZoneError{Name: name}
+	}
+	// The right/ and posix/ trees are variants some hosts' zoneinfo has and
+	// Go's embedded copy has not (a configuration that loads on one host
+	// fails on another), and right/ zones count leap seconds, which Go
+	// ignores: every clock change of theirs lands about 27 s late.
+	if dir, _, ok := strings.Cut(path.Clean(name), "/"); ok && (dir == "right" || dir == "posix") {
+		return nil, errors.New("time zone " + strconv.Quote(name) + " is a variant of some hosts' zoneinfo (right/ counts leap seconds): name the IANA zone itself, such as " +
+			strconv.Quote(strings.TrimPrefix(path.Clean(name), dir+"/")))
 	}
 	loc, err := time.LoadLocation(name)
 	if err != nil {

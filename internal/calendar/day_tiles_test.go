@@ -100,6 +100,13 @@ func clockChanges(loc *time.Location, from, to time.Time) (changes, backwards []
 		if end.IsZero() || !end.Before(to) {
 			return changes, backwards
 		}
+		if !end.After(t) {
+			// Past a zone's last explicit transition Go's bounds can be
+			// approximate (a year's end, even t itself in a leap year with
+			// some zoneinfo data): step on by a day, or the walk stands still.
+			t = t.Add(24 * time.Hour)
+			continue
+		}
 		changes = append(changes, end)
 		if localDate(end, loc) < localDate(end.Add(-time.Nanosecond), loc) {
 			backwards = append(backwards, end)
