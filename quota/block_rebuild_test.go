@@ -113,3 +113,53 @@ func TestUnblockDuringARebuildIsNotUndone(t *testing.T) {
 			lifted.Format(time.RFC3339), nr.By, nr.OpensAt.Format(time.RFC3339), res)
 	}
 }
+
+// Two processes rebuild an app's windows at once after Redis lost its
+// state (every worker's next reservation finds the marker gone), and an
+// operator lifts a day-long hold in between. Process 1 reads the store's
+// hold; the operator's Unblock clears the store and leaves its negative
+// mark (unblock.lua); process 2, starting its rebuild after the lift, reads
+// the mark as "before" and the store's empty answer, and its syncblock.lua
+// (current == before, nothing stored) DELetes the key: the mark is gone.
+// Process 1's syncblock.lua then finds no key, as it did before its read
+// (current == before == 0), and writes its stale hold back. Unblock said
+// the hold was lifted, the store records none, yet every send of the app
+// waits out the rest of the day: the race 7f65d33 meant to close, with one
+// more rebuild in it.
+func TestUnblockDuringTwoRebuildsIsNotUndone(t *testing.T) {
+	t.Parallel()
+	now := at(t, "2026-06-01T12:00:00+08:00")
+	b, bl := setupBlocks(t, now)
+	ctx := context.Background()
+	other, err := New(b.opts) // another worker process on the same Redis and store
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.mustReserve(t, "main")
+	if _, err := b.guard.HoldFor(ctx, "main", 24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	b.redis.Flush(t) // every process's next reservation rebuilds
+	var lifted time.Time
+	bl.afterRead = func() { // process 1 has read the store's hold
+		bl.afterRead = nil
+		var err error
+		if lifted, err = b.guard.Unblock(ctx, "main"); err != nil { // the operator
+			t.Error(err)
+		}
+		if _, err := other.Status(ctx, "main"); err != nil { // process 2's rebuild, after the lift
+			t.Error(err)
+		}
+	}
+	res, nr := b.reserve(t, "main") // process 1's rebuild, then its reservation
+	if lifted.IsZero() {
+		t.Fatal("setup: Unblock lifted nothing")
+	}
+	if got := bl.blocks["main"]; !got.IsZero() {
+		t.Fatalf("setup: the store still records a block until %s", got)
+	}
+	if nr != nil {
+		t.Errorf("after Unblock (lifted the hold until %s; the store records none) during two rebuilds: no room by %s until %s; want room, got %+v",
+			lifted.Format(time.RFC3339), nr.By, nr.OpensAt.Format(time.RFC3339), res)
+	}
+}

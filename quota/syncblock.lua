@@ -29,9 +29,11 @@ end
 if current == before or stored > current then
   if stored > 0 then
     redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-  else
+  elseif current > 0 then
     redis.call('DEL', KEYS[1])
   end
+  -- A mark is never removed: another rebuild under way may have read the
+  -- store before the lift, and only the mark tells it so.
   return stored
 end
 return current
