@@ -803,8 +803,10 @@ func checkLedgerQuota(p *problems, sc *scenario, counted map[string][]time.Time,
 // attempts of the app at or before it. A call with no attempt of its own
 // is one the guard would forget once Redis is flushed and rebuilt from the
 // ledger; a ledger short of the calls passed checkLedgerQuota as long as
-// it held one attempt per accepted push. Hand-made records (no instants,
-// or no ledger read) are not checked.
+// it held one attempt per accepted push. A call answered 503 is not
+// counted: tagcast holds a 503 as not acted on (its slot goes back, and the
+// client hops to the other host within the call). Hand-made records (no
+// instants, or no ledger read) are not checked.
 func checkCallsCounted(p *problems, sc *scenario, ids map[string]int64, rec emuRecord) {
 	if rec.counted == nil {
 		return
@@ -812,7 +814,7 @@ func checkCallsCounted(p *problems, sc *scenario, ids map[string]int64, rec emuR
 	byApp := map[string][]time.Time{}
 	for _, cs := range rec.calls {
 		for _, c := range cs {
-			if !c.At.IsZero() {
+			if !c.At.IsZero() && c.Status != http.StatusServiceUnavailable {
 				byApp[c.App] = append(byApp[c.App], c.At)
 			}
 		}

@@ -182,10 +182,10 @@ const configuredHosts = 2
 // serveEmulator serves emu as an app's two hosts, primary and backup, as a
 // data center has them (DESIGN.md, pushapi.DataCenterHosts): one emulator
 // (one service: one quota, one record of pushes) on two listeners behind
-// one call log, which names the host of every call, so that a client's
-// fail-over hop (a 5xx or a connection error on the host in use moves the
-// same attempt to the other) leaves both its calls in the log, each checked
-// as a call of its send. It returns the log and the hosts' URLs, primary
+// one call log, which names the host of every call, so that the client's
+// fail-over (after a 5xx or a timeout its next call goes to the other host;
+// within a call it hops when the first did not take the request) leaves
+// every call in the log on its host, each checked as a call of its send. It returns the log and the hosts' URLs, primary
 // first (the cluster configures configuredHosts of them).
 func serveEmulator(t *testing.T, emu http.Handler, now func() time.Time) (*callLog, []string) {
 	t.Helper()

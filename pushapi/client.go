@@ -69,15 +69,18 @@ type PushResponse struct {
 // network error, a timeout or an HTTP 5xx there, the client fails over to the
 // next host and stays there until that host fails in turn (the service's
 // advice: keep using the host that works). Within one call the client makes
-// at most one fail-over hop, and only when the request was never fully
-// written to the first host: a second call then neither duplicates a send
-// nor costs the service's quota twice. After a 5xx (or a timeout) the next
-// call goes to the other host: an answered call may have counted at the
-// service (the worker keeps a 5xx's quota slot), so a hop within the call
-// would make two calls that may count of one reservation. (It hopped on
-// every 5xx, until the e2e harness, given two hosts, found calls over the
-// quota the guard had reserved; then on a 503, until a review showed a
-// 503 that followed a push sending it twice.) It never retries
+// at most one fail-over hop, and only when the first host did not take the
+// request: it was never fully written, or the answer was 503 (HTTP's
+// "unable to handle the request": a gateway, or a host out of service;
+// the project holds a 503 as not acted on, so its quota slot goes back).
+// A second call then neither duplicates a send nor costs the service's
+// quota twice. After another 5xx (500, 502, 504), which may follow a push
+// and count at the service (the worker keeps its slot), the next call goes
+// to the other host instead: a hop within the call would make two calls
+// that may count of one reservation. (It hopped on every 5xx, until the
+// e2e harness, given two hosts, found calls over the quota the guard had
+// reserved.) The tag APIs, idempotent and outside the push quota, hop after
+// any 5xx. It never retries
 // beyond that: retry policy (backoff, attempts, quota) belongs to the
 // caller; classify errors with Classify.
 type Client struct {
@@ -359,8 +362,11 @@ func (c *Client) call(ctx context.Context, path, contentType string, body []byte
 		}
 		// A second attempt must neither duplicate a send nor make a second
 		// call that may count against the quota: only when the request never
-		// got written. An answer (a 5xx) moves the next call instead.
-		hop := hostFault && !e.lastWritten && callCtx.Err() == nil
+		// got written or the host did not take it (503). Another 5xx moves
+		// the next call instead, but for the tag APIs (idempotent, outside
+		// the push quota).
+		notTaken := !e.lastWritten || e.HTTPStatus == http.StatusServiceUnavailable
+		hop := hostFault && (notTaken || path != PathPush) && callCtx.Err() == nil
 		if !hop || i == attempts-1 {
 			return callResult{}, e
 		}
@@ -446,7 +452,8 @@ func (c *Client) attempt(ctx context.Context, host, path, contentType, requestID
 		}
 		e.Code, e.Message = *env.Code, env.ErrorMessage
 	}
-	e.MayHaveReached = !e.refused()
+	// A 503 is HTTP's "unable to handle the request": not acted on.
+	e.MayHaveReached = !e.refused() && resp.StatusCode != http.StatusServiceUnavailable
 	return fail(e)
 }
 

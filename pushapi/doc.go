@@ -18,9 +18,10 @@
 //   - Client (one per App Key, any number per process) sends calls with a
 //     context and an overall per-call deadline, fails over between a data
 //     center's hosts, and bounds connection reuse as the service advises. It
-//     makes at most one fail-over hop per call, only when nothing of the
-//     request was written to the first host (a second call must not count
-//     twice against the quota), and never retries otherwise.
+//     makes at most one fail-over hop per call, only when the first host did
+//     not take the request (nothing written, or a 503: a second push call
+//     must not count twice against the quota; the tag APIs hop after any
+//     5xx), and never retries otherwise.
 //   - Every Client error is an *Error; Classify maps any result to an Outcome
 //     (sent, retry, rate_limited, failed, unknown) for the worker, and
 //     (*Error).NotSent tells the quota guard a reservation can be released.

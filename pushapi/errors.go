@@ -137,9 +137,11 @@ func (e *Error) Unwrap() error { return e.Err }
 func (e *Error) RateLimited() bool { return e.answered() == OutcomeRateLimited }
 
 // Outcome classifies the error (see Classify). A 429/1008 after a
-// fail-over hop is OutcomeUnknown: the first host may have pushed it
-// (a 5xx after acting), and the 429 was likely for that push's slot, so
-// it must not read as "not sent, send again".
+// fail-over hop whose first host may have acted (the client hops only when
+// it did not: nothing written, or a 503; the tag APIs after any 5xx) is
+// OutcomeUnknown: the first host may have pushed it, and the 429 was
+// likely for that push's slot, so it must not read as "not sent, send
+// again".
 func (e *Error) Outcome() Outcome {
 	o := e.answered()
 	if o == OutcomeRateLimited && e.MayHaveReached {
@@ -168,8 +170,8 @@ func (e *Error) answered() Outcome {
 	case s == 0:
 		// A transport failure of the last attempt before its request was
 		// written is retryable even when an earlier attempt may have
-		// reached the service: the client hops only after a 5xx or an
-		// unwritten request, both retryable themselves.
+		// reached the service: the client hops only after a retryable
+		// attempt (an unwritten request, a 503; for the tag APIs a 5xx).
 		if e.MayHaveReached && (!e.transport || e.lastWritten) {
 			return OutcomeUnknown
 		}
@@ -220,6 +222,9 @@ func (e *Error) NotSent() bool {
 		// No answer, and no attempt's request was (or may have been)
 		// written: nothing left this host.
 		return e.Outcome() == OutcomeRetry
+	}
+	if e.HTTPStatus == http.StatusServiceUnavailable {
+		return true // not acted on (HTTP's "unable to handle the request"), whatever its code
 	}
 	switch e.Code {
 	case CodeAppKeyMismatch, CodeParam, CodeNoPostData, CodeSignature, CodeTooLong,

@@ -13,30 +13,28 @@ import (
 	"github.com/tagcast/tagcast/worker"
 )
 
-// actedThen503 is a primary host that processes the call (the service
-// counts and sends the push) and then answers 503 {"code":1050}: a 503
-// that followed the push after all. HTTP says a 503 was not handled, and
-// the client hops on it within the call (on another 5xx it does not: the
-// next call moves instead); tagcast still holds the first host as possibly
-// having acted, the conservative answer these tests keep.
-type actedThen503 struct{ next http.Handler }
+// actedThen504 is a primary host that processes the call (the service
+// counts and sends the push) and then answers 504 {"code":1050}, the
+// service's own "internal service timeout": the case where a 5xx follows
+// the push. (A 503 is held as not acted on: the client hops on it.)
+type actedThen504 struct{ next http.Handler }
 
-func (h actedThen503) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (h actedThen504) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.next.ServeHTTP(httptest.NewRecorder(), r) // processed, its answer lost
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusServiceUnavailable)
+	w.WriteHeader(http.StatusGatewayTimeout)
 	_, _ = w.Write([]byte(`{"code":1050,"errorMessage":"internal service timeout"}`))
 }
 
 // TestAnAnsweredPrimaryIsTheCallsOnlyCall: the primary host takes the push
-// (the service counts it) and answers 503/1050. The send waits to retry,
+// (the service counts it) and answers 504/1050. The send waits to retry,
 // its slot kept and its attempt in the quota ledger (the service may have
 // counted it, and here did): the client does not hop to the backup within
 // the call, so one send made one call under its one reservation. After
 // Redis loses its state the rebuilt windows count that attempt. Was: the
-// client hopped on a 5xx (then on a 503) and the backup pushed the same
-// send again, two pushes of one send under one slot and one ledger row
-// (found by the e2e harness given two hosts, and by a review).
+// client hopped on any 5xx and the backup pushed the same send again, two
+// pushes of one send under one slot and one ledger row (found by the e2e
+// harness given two hosts).
 func TestAnAnsweredPrimaryIsTheCallsOnlyCall(t *testing.T) {
 	t.Parallel()
 	pol := quota.Policy{Hourly: 2, Daily: 3}
@@ -59,10 +57,10 @@ func TestAnAnsweredPrimaryIsTheCallsOnlyCall(t *testing.T) {
 	}
 	_, sends := e.run(ids[0])
 	if sends[0].Status != campaign.SendRetryWait || sends[0].LastCode != 1050 {
-		t.Errorf("after the primary's 503/1050: send %s (code %d); want retry_wait", sends[0].Status, sends[0].LastCode)
+		t.Errorf("after the primary's 504/1050: send %s (code %d); want retry_wait", sends[0].Status, sends[0].LastCode)
 	}
 	if n := ledgerCount(t, e); n != 1 {
-		t.Errorf("quota ledger: %d attempts, want 1 (the 503 may have counted, and here did)", n)
+		t.Errorf("quota ledger: %d attempts, want 1 (the 504 may have counted, and here did)", n)
 	}
 	e.redis.Flush(t)
 	after, err := e.guard.Status(e.ctx, testApp)
@@ -75,10 +73,10 @@ func TestAnAnsweredPrimaryIsTheCallsOnlyCall(t *testing.T) {
 }
 
 // hopClient is a client whose primary host acts on a push and answers
-// 503/1050, so that the client fails over to the emulator (the backup host).
+// 504/1050, so that the client fails over to the emulator (the backup host).
 func hopClient(t *testing.T, e *env) *pushapi.Client {
 	t.Helper()
-	primary := httptest.NewServer(actedThen503{next: e.emu})
+	primary := httptest.NewServer(actedThen504{next: e.emu})
 	t.Cleanup(primary.Close)
 	client, err := pushapi.NewClient(pushapi.ClientConfig{
 		AppKey: testKey, AppSecret: pushapi.NewSecret(testSecret), Hosts: []string{primary.URL, e.srvURL}, Timeout: 2 * time.Second, Now: e.clock.Now,

@@ -111,6 +111,13 @@ func push(ctx context.Context, guard Guard, p Pusher, app string, req *pushapi.R
 	case perr == nil:
 	case errors.As(perr, &pe) && pe.NotSent():
 		outcome = campaign.SendFailed
+		if pe.Outcome() == pushapi.OutcomeRetry && pe.RetryAfter > 0 {
+			// A 503's announced outage holds every send of the app, as
+			// a worker's send does; the slot goes back after the hold.
+			if _, err := guard.HoldFor(context.WithoutCancel(ctx), app, pe.RetryAfter); err != nil {
+				errs = append(errs, err)
+			}
+		}
 		if err := guard.Release(context.WithoutCancel(ctx), res); err != nil {
 			errs = append(errs, err)
 		}

@@ -11,10 +11,10 @@ import (
 )
 
 // A direct push (`tagcast push send`, worker.SendNow) whose primary host
-// acts on the call and answers 503/1050 makes that one call: the client
-// does not hop to the backup within the call (it did, and a backup's 429
-// followed, or a second push). SendNow keeps the attempt as possibly sent
-// (slot kept, ledger entry), and the error is the 503's: retry class.
+// acts on the call and answers 504/1050 makes that one call: the client
+// does not hop to the backup within the call after such an answer (it did,
+// and a backup's 429 followed, or a second push). SendNow keeps the attempt as possibly sent
+// (slot kept, ledger entry), and the error is the 504's: retry class.
 func TestSendNowAnsweredPrimaryIsTheOnlyCall(t *testing.T) {
 	t.Parallel()
 	e := setup(t, envOpts{policy: quota.Policy{Hourly: 5, Daily: 5}, emuQuota: &emulator.Quota{Hourly: 1, Daily: 3}})
@@ -23,8 +23,8 @@ func TestSendNowAnsweredPrimaryIsTheOnlyCall(t *testing.T) {
 	b := body()
 	_, err := p.Push(e.ctx, &b)
 	var pe *pushapi.Error
-	if !errors.As(err, &pe) || pe.HTTPStatus != 503 || pe.Attempts != 1 {
-		t.Fatalf("direct push: %v; want the primary's 503 after one attempt", err)
+	if !errors.As(err, &pe) || pe.HTTPStatus != 504 || pe.Attempts != 1 {
+		t.Fatalf("direct push: %v; want the primary's 504 after one attempt", err)
 	}
 	if c := e.emu.Counters(testKey); c.Accepted != 1 || c.RateLimited != 0 {
 		t.Fatalf("emulator accepted %d pushes, rate limited %d; want 1 (the primary took it) and 0", c.Accepted, c.RateLimited)

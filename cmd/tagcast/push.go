@@ -247,7 +247,7 @@ every push costs quota.`,
 				}
 			}
 			if sendErr != nil {
-				return &exitError{code: 1, err: fmt.Errorf("push send (app %s): %w%s", app.Name, sendErr, outcomeAdvice(report.Outcome))}
+				return &exitError{code: 1, err: fmt.Errorf("push send (app %s): %w%s", app.Name, sendErr, outcomeAdvice(report.Outcome, sendErr))}
 			}
 			return nil
 		},
@@ -281,13 +281,18 @@ func sendReport(app string, res *pushapi.PushResponse, err error) pushSendReport
 }
 
 // outcomeAdvice tells the operator what a failed send means for them.
-func outcomeAdvice(o pushapi.Outcome) string {
+func outcomeAdvice(o pushapi.Outcome, err error) string {
 	switch o {
 	case pushapi.OutcomeUnknown:
 		return "\n  outcome unknown: the service may have sent this push; check before sending it again (each push costs quota)"
 	case pushapi.OutcomeRateLimited:
 		return "\n  rate limited: the app's quota is used up; send again when its window reopens"
 	case pushapi.OutcomeRetry:
+		// An answered 5xx (but a 503) may follow a push: its quota slot is
+		// kept, and "nothing was sent" would invite a second push.
+		if pe := (*pushapi.Error)(nil); errors.As(err, &pe) && pe.MayHaveReached {
+			return "\n  temporary failure: the service answered an error after it may have acted on the push; check before sending it again"
+		}
 		return "\n  temporary failure: nothing was sent; try again later"
 	case pushapi.OutcomeFailed:
 		return "\n  rejected by the service: fix the cause before sending again"
