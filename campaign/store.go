@@ -128,7 +128,8 @@ type Store interface {
 	// sent and unknown enter the quota ledger.
 	// A claim whose lease lapsed (its send settled unknown) still records
 	// its own 200, and an outcome that sent nothing (KeepsQuota false:
-	// pending, a refusal, a call never written) while its run is open;
+	// pending, a refusal, a call never written or answered 503 without a
+	// service code) while its run is open;
 	// anything else is a *TransitionError.
 	RecordOutcome(ctx context.Context, tok ClaimToken, o Outcome) (Send, error)
 	// RecordOutcomeAndFinish is RecordOutcome that also finishes the run:

@@ -15,7 +15,7 @@ import (
 func TestServiceUnavailableThenUnsentHopIsRetry(t *testing.T) {
 	t.Parallel()
 	primary := newFakeService(t)
-	primary.setReply(replyStatus(503, "application/json", `{"code":1000,"errorMessage":"unavailable"}`))
+	primary.setReply(replyStatus(503, "text/html", "<html>Service Unavailable</html>"))
 	c := newTestClient(t, newFakeClock(), 5*time.Second, primary.URL(), deadHost(t))
 	_, err := c.Push(context.Background(), validRequest())
 	var e *Error
@@ -62,18 +62,19 @@ func TestFiveHundredDoesNotHopWithinTheCall(t *testing.T) {
 	}
 }
 
-// A 503 is HTTP's "unable to handle the request": not acted on, so a call
-// whose only answer is a 503 gives its quota reservation back (NotSent),
-// whatever code its body carries, and stays in the retry class.
+// A 503 without a service code (a gateway's, a host out of service) is
+// HTTP's "unable to handle the request": not acted on, so a call whose only
+// answer it is gives its quota reservation back (NotSent), and stays in the
+// retry class.
 func TestA503WasNotActedOn(t *testing.T) {
 	t.Parallel()
 	svc := newFakeService(t)
-	svc.setReply(replyStatus(503, "application/json", `{"code":1000,"errorMessage":"maintenance"}`))
+	svc.setReply(replyStatus(503, "text/html", "<html>Service Unavailable</html>"))
 	c := newTestClient(t, newFakeClock(), 5*time.Second, svc.URL())
 	_, err := c.Push(context.Background(), validRequest())
 	var e *Error
 	if !errors.As(err, &e) || Classify(err) != OutcomeRetry || e.MayHaveReached || !e.NotSent() {
-		t.Errorf("a lone 503/1000: %v (outcome %s, MayHaveReached %v, NotSent %v); want retry, not reached, not sent",
+		t.Errorf("a lone 503 without a service code: %v (outcome %s, MayHaveReached %v, NotSent %v); want retry, not reached, not sent",
 			err, Classify(err), e.MayHaveReached, e.NotSent())
 	}
 }
@@ -92,5 +93,29 @@ func TestTagCallsHopAfterAny5xx(t *testing.T) {
 	}
 	if backup.callCount() != 1 {
 		t.Errorf("backup calls %d, want 1 (the hop)", backup.callCount())
+	}
+}
+
+// A 503 whose body is the service's own code 1050 ("internal service
+// timeout": the service took the call and timed out inside it) may follow
+// a push, as at 504: no hop within the push call, the slot kept. Only a 503
+// without a service code (from in front of the service) is held as not
+// acted on. Was (759e978, for a moment): every 503, whatever its code, and
+// the backup pushed the same send a second time under one reservation,
+// which was then given back.
+func TestA503CarryingTheServiceTimeoutCodeMayHaveActed(t *testing.T) {
+	t.Parallel()
+	primary, backup := newFakeService(t), newFakeService(t)
+	primary.setReply(replyStatus(503, "application/json", `{"code":1050,"errorMessage":"internal service timeout"}`))
+	c := newTestClient(t, newFakeClock(), 5*time.Second, primary.URL(), backup.URL())
+
+	_, err := c.Push(context.Background(), validRequest())
+	if n := backup.callCount(); n != 0 {
+		t.Errorf("after the primary's 503/1050 the backup got %d push calls within the call, want 0: "+
+			"the service's code says it timed out while handling the push, which may have gone out", n)
+	}
+	var e *Error
+	if errors.As(err, &e) && (e.NotSent() || !e.MayHaveReached) {
+		t.Errorf("503/1050: NotSent %v, MayHaveReached %v; want false, true (1050 may follow a push, as at 504)", e.NotSent(), e.MayHaveReached)
 	}
 }

@@ -70,11 +70,12 @@ type PushResponse struct {
 // next host and stays there until that host fails in turn (the service's
 // advice: keep using the host that works). Within one call the client makes
 // at most one fail-over hop, and only when the first host did not take the
-// request: it was never fully written, or the answer was 503 (HTTP's
-// "unable to handle the request": a gateway, or a host out of service;
-// the project holds a 503 as not acted on, so its quota slot goes back).
-// A second call then neither duplicates a send nor costs the service's
-// quota twice. After another 5xx (500, 502, 504), which may follow a push
+// request: it was never fully written, or the answer was a 503 without a
+// service code (HTTP's "unable to handle the request", from a gateway or a
+// host out of service: not acted on, so its quota slot goes back). A
+// second call then neither duplicates a send nor costs the service's quota
+// twice. After another 5xx (500, 502, 504, or a 503 carrying the service's
+// own code, such as 1050, its internal timeout), which may follow a push
 // and count at the service (the worker keeps its slot), the next call goes
 // to the other host instead: a hop within the call would make two calls
 // that may count of one reservation. (It hopped on every 5xx, until the
@@ -365,7 +366,7 @@ func (c *Client) call(ctx context.Context, path, contentType string, body []byte
 		// got written or the host did not take it (503). Another 5xx moves
 		// the next call instead, but for the tag APIs (idempotent, outside
 		// the push quota).
-		notTaken := !e.lastWritten || e.HTTPStatus == http.StatusServiceUnavailable
+		notTaken := !e.lastWritten || e.unavailable()
 		hop := hostFault && (notTaken || path != PathPush) && callCtx.Err() == nil
 		if !hop || i == attempts-1 {
 			return callResult{}, e
@@ -452,8 +453,7 @@ func (c *Client) attempt(ctx context.Context, host, path, contentType, requestID
 		}
 		e.Code, e.Message = *env.Code, env.ErrorMessage
 	}
-	// A 503 is HTTP's "unable to handle the request": not acted on.
-	e.MayHaveReached = !e.refused() && resp.StatusCode != http.StatusServiceUnavailable
+	e.MayHaveReached = !e.refused() && !e.unavailable()
 	return fail(e)
 }
 

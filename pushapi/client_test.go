@@ -353,7 +353,7 @@ func TestNoFailoverOnRefusal(t *testing.T) {
 func TestFailoverBothHostsFail(t *testing.T) {
 	t.Parallel()
 	primary, backup := newFakeService(t), newFakeService(t)
-	primary.setReply(replyStatus(503, "application/json", `{"code":1000,"errorMessage":"unavailable"}`))
+	primary.setReply(replyStatus(503, "text/html", "<html>Service Unavailable</html>"))
 	backup.setReply(replyStatus(400, "application/json", `{"code":1002,"errorMessage":"bad"}`))
 	c := newTestClient(t, newFakeClock(), 5*time.Second, primary.URL(), backup.URL())
 	_, err := c.Push(context.Background(), validRequest())

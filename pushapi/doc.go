@@ -19,7 +19,8 @@
 //     context and an overall per-call deadline, fails over between a data
 //     center's hosts, and bounds connection reuse as the service advises. It
 //     makes at most one fail-over hop per call, only when the first host did
-//     not take the request (nothing written, or a 503: a second push call
+//     not take the request (nothing written, or a 503 without a service
+//     code: a second push call
 //     must not count twice against the quota; the tag APIs hop after any
 //     5xx), and never retries otherwise.
 //   - Every Client error is an *Error; Classify maps any result to an Outcome

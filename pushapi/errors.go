@@ -86,7 +86,8 @@ type Error struct {
 	// MayHaveReached is true when any attempt of the call may have been acted
 	// on by the service: the request was (or may have been) fully written and
 	// no definitive refusal came back (a timeout or reset after writing, a
-	// 5xx, an unreadable 2xx). The quota ledger counts such calls.
+	// 5xx but a 503 without a service code, an unreadable 2xx). The quota
+	// ledger counts such calls.
 	MayHaveReached bool
 	// RetryAfter is the service's Retry-After header (seconds or HTTP date),
 	// 0 when absent.
@@ -201,10 +202,20 @@ func (e *Error) refused() bool {
 	return false
 }
 
+// unavailable reports a 503 without a service code: HTTP's "unable to handle
+// the request" from something in front of the service (a gateway, a host
+// out of service), which did not act on it. A 503 carrying the service's
+// own code (1000, 1050) came from the service's handling, which may have
+// pushed first: it is held as any other 5xx.
+func (e *Error) unavailable() bool {
+	return e.HTTPStatus == http.StatusServiceUnavailable && e.Code == 0
+}
+
 // NotSent reports whether the service definitively refused the call without
 // sending anything: an invalid request rejected locally, a network failure
 // before any attempt's request was written, codes 1001-1007 and 1009, HTTP
-// 430, and 4xx statuses other than 429 — and no earlier attempt of the call
+// 430, 4xx statuses other than 429, and a 503 without a service code (not
+// acted on: unavailable) — and no earlier attempt of the call
 // may have reached the service. Rate limiting (429/1008) is not
 // included (the worker blocks the app, then gives the slot back), nor are
 // redirects or a success status with an unknown code (conservative: the
@@ -223,8 +234,8 @@ func (e *Error) NotSent() bool {
 		// written: nothing left this host.
 		return e.Outcome() == OutcomeRetry
 	}
-	if e.HTTPStatus == http.StatusServiceUnavailable {
-		return true // not acted on (HTTP's "unable to handle the request"), whatever its code
+	if e.unavailable() {
+		return true
 	}
 	switch e.Code {
 	case CodeAppKeyMismatch, CodeParam, CodeNoPostData, CodeSignature, CodeTooLong,

@@ -16,7 +16,7 @@ import (
 func TestRetryAfterSurvivesTheFailoverHop(t *testing.T) {
 	t.Parallel()
 	primary := newFakeService(t)
-	primary.setReply(replyStatus(503, "application/json", `{"code":1000,"errorMessage":"maintenance"}`, "Retry-After", "600"))
+	primary.setReply(replyStatus(503, "text/html", "<html>Down for maintenance</html>", "Retry-After", "600"))
 	c := newTestClient(t, newFakeClock(), 5*time.Second, primary.URL(), deadHost(t))
 
 	_, err := c.Push(context.Background(), validRequest())

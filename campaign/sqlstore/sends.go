@@ -343,10 +343,9 @@ func (s *Store) record(ctx context.Context, tok campaign.ClaimToken, o campaign.
 		return s.recordLateSent(ctx, tok, cur.RunID, o)
 	}
 	// Only a claim that sent nothing (no slot kept: KeepsQuota false;
-	// never called, answered a plain 429, a refusal, or a call never
-	// written) comes back; a 429 after a fail-over keeps its slot (an
-	// earlier host of the call may have sent it: a 5xx, then the backup's
-	// 429), is recorded unknown and stays so.
+	// never called, answered a plain 429, a refusal, an unavailable host's
+	// 503, or a call never written) comes back; anything that may have
+	// sent keeps its slot, is recorded unknown and stays so.
 	if o.Status != campaign.SendUnknown && !o.KeepsQuota && cur.Status == campaign.SendUnknown && cur.Claim == tok.Claim {
 		sd, err := s.recordLateNotSent(ctx, tok, cur.RunID, o)
 		return sd, false, err

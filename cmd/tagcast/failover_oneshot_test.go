@@ -9,14 +9,14 @@ import (
 	"testing"
 )
 
-// primaryDown answers every call 503 with the service's 1000 body: the
-// data center's primary is unavailable (the case the service advises to
-// switch hosts for: "on a timeout or unavailability switch to the other
-// host and stay there").
+// primaryDown answers every call 503 from something in front of the
+// service (no service code): the data center's primary is unavailable (the
+// case the service advises to switch hosts for: "on a timeout or
+// unavailability switch to the other host and stay there").
 func primaryDown(w http.ResponseWriter, _ *http.Request, _ []byte) {
-	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Type", "text/html")
 	w.WriteHeader(http.StatusServiceUnavailable)
-	_, _ = io.WriteString(w, `{"code":1000,"errorMessage":"service unavailable"}`)
+	_, _ = io.WriteString(w, `<html>503 Service Unavailable</html>`)
 }
 
 // primaryFails answers every call 500 with the service's 1000 body: an
@@ -108,5 +108,26 @@ func TestPushSendAfterA5xxSaysWhatMayHaveHappened(t *testing.T) {
 		if got := strings.Contains(r.stderr, "nothing was sent"); got != tc.nothingSent {
 			t.Errorf("%s: push send says \"nothing was sent\": %v, want %v:\n%s", tc.name, got, tc.nothingSent, r)
 		}
+	}
+}
+
+// A 500/1000 on `tags set` may follow the service replacing the user's
+// tags (set replaces them all; [] clears them). Was: the tag commands said
+// "nothing was changed" after one, telling the operator the old tags were
+// intact when they may be gone.
+func TestTagsAdviceAfterA500DoesNotSayNothingChanged(t *testing.T) {
+	t.Parallel()
+	svc := newFakeService(t, func(w http.ResponseWriter, _ *http.Request, _ []byte) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = io.WriteString(w, `{"code":1000,"errorMessage":"internal error"}`)
+	})
+	cfgFile, vars := svc.configFor(t)
+	r := runTagcast(t, cliEnv{vars: vars}, "--config", cfgFile, "tags", "set", "--app", "main", "u1")
+	if r.code != 1 {
+		t.Fatalf("tags set against a 500: %s", r)
+	}
+	if strings.Contains(r.stderr, "nothing was changed") {
+		t.Errorf("tags set after an answered 500 (which may follow the change) says \"nothing was changed\":\n%s", r.stderr)
 	}
 }

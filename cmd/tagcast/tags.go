@@ -64,20 +64,25 @@ func (e *problemsError) Unwrap() error { return e.ve }
 
 // callFailed wraps a failed tag call with the app name and the advice.
 func callFailed(what, app string, err error) error {
-	return &exitError{code: 1, err: fmt.Errorf("%s (app %s): %w%s", what, app, err, tagAdvice(pushapi.Classify(err)))}
+	return &exitError{code: 1, err: fmt.Errorf("%s (app %s): %w%s", what, app, err, tagAdvice(pushapi.Classify(err), err))}
 }
 
 // tagAdvice is outcomeAdvice for the tag APIs: they cost no push quota, a
 // 429 is the batch endpoint's 10 calls a second, and setting a user's tags
 // replaces them (and getting them changes nothing), so a call whose outcome
 // is unknown is safe to run again.
-func tagAdvice(o pushapi.Outcome) string {
+func tagAdvice(o pushapi.Outcome, err error) string {
 	switch o {
 	case pushapi.OutcomeUnknown:
 		return "\n  outcome unknown: the call may or may not have taken effect; running the command again is safe (tag calls read or replace tags, and are not counted as pushes)"
 	case pushapi.OutcomeRateLimited:
 		return "\n  rate limited: the tag APIs allow 10 batch calls a second per app; try again in a second"
 	case pushapi.OutcomeRetry:
+		// An answered 5xx (but an unavailable host's 503) may follow the
+		// change: the old tags may be gone.
+		if pe := (*pushapi.Error)(nil); errors.As(err, &pe) && pe.MayHaveReached {
+			return "\n  temporary failure: the service answered an error after it may have applied the call; running the command again is safe"
+		}
 		return "\n  temporary failure: nothing was changed; try again later"
 	case pushapi.OutcomeFailed:
 		return "\n  rejected by the service: fix the cause before trying again"
