@@ -81,9 +81,8 @@ type PushResponse struct {
 // that may count of one reservation. (It hopped on every 5xx, until the
 // e2e harness, given two hosts, found calls over the quota the guard had
 // reserved.) The tag APIs, idempotent and outside the push quota, hop after
-// any 5xx. It never retries
-// beyond that: retry policy (backoff, attempts, quota) belongs to the
-// caller; classify errors with Classify.
+// any 5xx. It never retries beyond that: retry policy (backoff, attempts,
+// quota) belongs to the caller; classify errors with Classify.
 type Client struct {
 	appKey string
 	// secret prints as an address: fmt cannot call Secret's redacting
@@ -363,7 +362,8 @@ func (c *Client) call(ctx context.Context, path, contentType string, body []byte
 		}
 		// A second attempt must neither duplicate a send nor make a second
 		// call that may count against the quota: only when the request never
-		// got written or the host did not take it (503). Another 5xx moves
+		// got written or the host did not take it (a 503 without a service
+		// code). Another 5xx moves
 		// the next call instead, but for the tag APIs (idempotent, outside
 		// the push quota).
 		notTaken := !e.lastWritten || e.unavailable()

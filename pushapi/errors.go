@@ -139,7 +139,8 @@ func (e *Error) RateLimited() bool { return e.answered() == OutcomeRateLimited }
 
 // Outcome classifies the error (see Classify). A 429/1008 after a
 // fail-over hop whose first host may have acted (the client hops only when
-// it did not: nothing written, or a 503; the tag APIs after any 5xx) is
+// it did not: nothing written, or a 503 without a service code; the tag
+// APIs after any 5xx) is
 // OutcomeUnknown: the first host may have pushed it, and the 429 was
 // likely for that push's slot, so it must not read as "not sent, send
 // again".
@@ -172,7 +173,8 @@ func (e *Error) answered() Outcome {
 		// A transport failure of the last attempt before its request was
 		// written is retryable even when an earlier attempt may have
 		// reached the service: the client hops only after a retryable
-		// attempt (an unwritten request, a 503; for the tag APIs a 5xx).
+		// attempt (an unwritten request, a 503 without a service code; for
+		// the tag APIs a 5xx).
 		if e.MayHaveReached && (!e.transport || e.lastWritten) {
 			return OutcomeUnknown
 		}
