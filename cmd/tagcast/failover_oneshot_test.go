@@ -117,11 +117,7 @@ func TestPushSendAfterA5xxSaysWhatMayHaveHappened(t *testing.T) {
 // intact when they may be gone.
 func TestTagsAdviceAfterA500DoesNotSayNothingChanged(t *testing.T) {
 	t.Parallel()
-	svc := newFakeService(t, func(w http.ResponseWriter, _ *http.Request, _ []byte) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusInternalServerError)
-		_, _ = io.WriteString(w, `{"code":1000,"errorMessage":"internal error"}`)
-	})
+	svc := newFakeService(t, primaryFails)
 	cfgFile, vars := svc.configFor(t)
 	r := runTagcast(t, cliEnv{vars: vars}, "--config", cfgFile, "tags", "set", "--app", "main", "u1")
 	if r.code != 1 {

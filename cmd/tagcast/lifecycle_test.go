@@ -78,18 +78,25 @@ func (w *lcWorld) serve(t *testing.T, cfg string) *runningRole {
 // waits, so that a run waiting for the quota snoozes (and says so) soon.
 func lcConfig(t *testing.T, emuURL, dbURL, addr string) string {
 	t.Helper()
+	return lcSharedConfig(t, emuURL, "", dbURL, addr)
+}
+
+// lcSharedConfig is lcConfig on the Redis at redisURL ("": embedded).
+func lcSharedConfig(t *testing.T, emuURL, redisURL, dbURL, addr string) string {
+	t.Helper()
 	return writeFile(t, "tagcast.yaml", fmt.Sprintf(`apps:
   - name: main
     app_key: key-main
     app_secret_env: MAIN_SECRET
     hosts: [%q]
     timeout: 5s
+redis: {url: %q}
 database: {url: %q}
 admin: {addr: %q, server: "http://%s", tokens_env: ROLE_TOKENS, token_env: ROLE_TOKEN}
 worker: {shutdown_timeout: 11s, inline_wait: 1s, max_snooze: 2s, snooze_lead: 500ms}
 scheduler: {interval: 200ms}
 log: {level: info, format: json}
-`, emuURL, dbURL, addr, addr))
+`, emuURL, redisURL, dbURL, addr, addr))
 }
 
 // twoSentOneWaiting creates three campaigns due now (the hourly quota is
@@ -109,7 +116,7 @@ func (w *lcWorld) twoSentOneWaiting(t *testing.T, client *admin.Client, stderr *
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(d.Runs) == 1 && d.Runs[0].Status != campaign.RunDone && snoozedForQuota(stderr.String(), d.Runs[0].ID) {
+			if len(d.Runs) == 1 && d.Runs[0].Status != campaign.RunDone && countSnoozes(stderr.String(), d.Runs[0].ID) > 0 {
 				waiting = d.Runs[0].ID
 				return true
 			}
@@ -117,17 +124,6 @@ func (w *lcWorld) twoSentOneWaiting(t *testing.T, client *admin.Client, stderr *
 		return false
 	})
 	return ids, waiting
-}
-
-// snoozedForQuota reports whether the log says run id snoozed for the quota.
-func snoozedForQuota(log string, run int64) bool {
-	for line := range strings.Lines(log) {
-		if strings.Contains(line, `"message":"run snoozed"`) && strings.Contains(line, `"reason":"quota"`) &&
-			strings.Contains(line, fmt.Sprintf(`"run":%d,`, run)) {
-			return true
-		}
-	}
-	return false
 }
 
 // An embedded serve keeps the queue and the guard's windows in its own
@@ -156,7 +152,7 @@ func TestLifecycleEmbeddedRestartKeepsTheQuotaAndTheWaitingRun(t *testing.T) {
 	// The restarted process finds the waiting run (its task was lost with
 	// the embedded Redis) and waits for the quota again.
 	waitFor(t, "the waiting run snoozed for the quota after the restart", 30*time.Second, func() bool {
-		return snoozedForQuota(second.stderr.String(), waiting)
+		return countSnoozes(second.stderr.String(), waiting) > 0
 	})
 	if n := len(w.emu.PushesFor("key-main")); n != 2 {
 		t.Fatalf("after the restart, within the hour: %d pushes, want 2:\n%s", n, second.stderr.Tail(30))
@@ -282,7 +278,7 @@ func TestLifecycleEmbeddedKillMidCallCountsTheCallAfterTheRestart(t *testing.T) 
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(d.Runs) == 1 && snoozedForQuota(second.stderr.String(), d.Runs[0].ID) {
+			if len(d.Runs) == 1 && countSnoozes(second.stderr.String(), d.Runs[0].ID) > 0 {
 				return true
 			}
 		}
@@ -423,19 +419,7 @@ func TestLifecycleSharedRedisRestartKeepsTheWaitingRun(t *testing.T) {
 	rs := testenv.Redis(t)
 	addr := testenv.FreeAddr(t)
 	dbURL := "sqlite://" + filepath.Join(t.TempDir(), "tagcast.db")
-	cfg := writeFile(t, "tagcast.yaml", fmt.Sprintf(`apps:
-  - name: main
-    app_key: key-main
-    app_secret_env: MAIN_SECRET
-    hosts: [%q]
-    timeout: 5s
-redis: {url: %q}
-database: {url: %q}
-admin: {addr: %q, server: "http://%s", tokens_env: ROLE_TOKENS, token_env: ROLE_TOKEN}
-worker: {shutdown_timeout: 11s, inline_wait: 1s, max_snooze: 2s, snooze_lead: 500ms}
-scheduler: {interval: 200ms}
-log: {level: info, format: json}
-`, w.emuURL, rs.URL(), dbURL, addr, addr))
+	cfg := lcSharedConfig(t, w.emuURL, rs.URL(), dbURL, addr)
 
 	r := w.serve(t, cfg)
 	r.waitStarted(t)
