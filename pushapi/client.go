@@ -11,6 +11,7 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -52,7 +53,29 @@ type ClientConfig struct {
 	// (the default, what the official SDKs send) or TimestampMilliseconds
 	// (what the docs say).
 	TimestampUnit string
+	// Board, when set, shares the active host with the other clients of the
+	// same app (other processes on the same Redis): a host one of them saw
+	// fail is left by all of them at their next call, rather than each
+	// meeting the failure once (a 500 costs a push quota slot). When the
+	// board cannot be read, the client uses its own record of the active
+	// host. Nil: the client's own record only.
+	Board HostBoard
 }
+
+// HostBoard is where the clients of one app, in any number of processes,
+// keep the active host. A host is named by its base URL as the client
+// normalized it; an empty board names the primary.
+type HostBoard interface {
+	// Active returns the host the board names, "" for none.
+	Active(ctx context.Context) (string, error)
+	// Move names to on the board, if the board still names from (an empty
+	// board names primary). A concurrent move away from from wins.
+	Move(ctx context.Context, from, to, primary string) error
+}
+
+// boardTimeout bounds a read or a move on the client's HostBoard: a board
+// that does not answer must not hold up the call much.
+const boardTimeout = time.Second
 
 // PushResponse is the answer to a successful /push.json call.
 type PushResponse struct {
@@ -81,8 +104,10 @@ type PushResponse struct {
 // that may count of one reservation. (It hopped on every 5xx, until the
 // e2e harness, given two hosts, found calls over the quota the guard had
 // reserved.) The tag APIs, idempotent and outside the push quota, hop after
-// any 5xx. It never retries beyond that: retry policy (backoff, attempts,
-// quota) belongs to the caller; classify errors with Classify.
+// any 5xx. With a ClientConfig.Board, the active host is the board's, shared
+// with the app's clients in other processes. It never retries beyond that:
+// retry policy (backoff, attempts, quota) belongs to the caller; classify
+// errors with Classify.
 type Client struct {
 	appKey string
 	// secret prints as an address: fmt cannot call Secret's redacting
@@ -100,6 +125,7 @@ type Client struct {
 	// ClientConfig.HTTPClient.
 	ownTransport bool
 
+	board  HostBoard // nil: active alone decides
 	mu     sync.Mutex
 	active int // index in hosts of the host calls go to
 }
@@ -159,6 +185,7 @@ func newClient(cfg ClientConfig, dial dialFunc) (*Client, error) {
 		userAgent: cfg.UserAgent,
 		now:       cfg.Now,
 		tsUnit:    cfg.TimestampUnit,
+		board:     cfg.Board,
 	}
 	if c.timeout == 0 {
 		c.timeout = DefaultTimeout
@@ -248,18 +275,51 @@ func (c *Client) activeHost() int {
 	return c.active
 }
 
-// hostFailed moves to the host after idx, which stays active until it fails
-// in turn, unless a concurrent call already moved away from idx.
-func (c *Client) hostFailed(idx int) {
-	if len(c.hosts) < 2 {
-		return
+// startHost returns the index of the host a call starts on: the one the
+// board names, when there is a board that answers and names one of the
+// client's hosts (the client's own record follows it), else the client's
+// own record.
+func (c *Client) startHost(ctx context.Context) int {
+	if c.board == nil || len(c.hosts) < 2 {
+		return c.activeHost()
+	}
+	bctx, cancel := context.WithTimeout(ctx, boardTimeout)
+	defer cancel()
+	h, err := c.board.Active(bctx)
+	if err != nil {
+		return c.activeHost()
+	}
+	idx := 0
+	if h != "" {
+		if idx = slices.Index(c.hosts, h); idx < 0 {
+			return c.activeHost() // a board written with other hosts
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.active != idx {
+	c.active = idx
+	return idx
+}
+
+// hostFailed moves to the host after idx, which stays active until it fails
+// in turn, unless a concurrent call already moved away from idx; and so does
+// the board, unless another client already moved it away from idx.
+func (c *Client) hostFailed(ctx context.Context, idx int) {
+	if len(c.hosts) < 2 {
 		return
 	}
-	c.active = (idx + 1) % len(c.hosts)
+	next := (idx + 1) % len(c.hosts)
+	c.mu.Lock()
+	if c.active == idx {
+		c.active = next
+	}
+	c.mu.Unlock()
+	if c.board != nil {
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), boardTimeout)
+		defer cancel()
+		// An error leaves the others to meet the failure themselves.
+		_ = c.board.Move(bctx, c.hosts[idx], c.hosts[next], c.hosts[0])
+	}
 }
 
 // CloseIdleConnections closes the client's idle connections (at shutdown).
@@ -328,7 +388,7 @@ func (c *Client) call(ctx context.Context, path, contentType string, body []byte
 	defer cancel()
 
 	observe, _ := ctx.Value(attemptObserverKey{}).(func(Attempt))
-	first := c.activeHost()
+	first := c.startHost(callCtx)
 	attempts := min(2, len(c.hosts))
 	var (
 		mayHaveReached bool
@@ -358,7 +418,7 @@ func (c *Client) call(ctx context.Context, path, contentType string, body []byte
 		e.Attempts = i + 1
 		hostFault := e.HTTPStatus >= 500 || e.transport
 		if hostFault && ctx.Err() == nil { // the caller's own cancellation says nothing about the host
-			c.hostFailed(idx)
+			c.hostFailed(ctx, idx)
 		}
 		// A second attempt must neither duplicate a send nor make a second
 		// call that may count against the quota: only when the request never

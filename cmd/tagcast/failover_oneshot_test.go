@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tagcast/tagcast/internal/testenv"
 )
 
 // primaryDown answers every call 503 from something in front of the
@@ -125,5 +128,33 @@ func TestTagsAdviceAfterA500DoesNotSayNothingChanged(t *testing.T) {
 	}
 	if strings.Contains(r.stderr, "nothing was changed") {
 		t.Errorf("tags set after an answered 500 (which may follow the change) says \"nothing was changed\":\n%s", r.stderr)
+	}
+}
+
+// With a shared Redis, a `push send` starts on the host the workers (and
+// earlier push sends) use: after one push send met the primary's 500 (its
+// slot kept: it may have pushed), the next goes to the backup at once.
+// Was: each push send started on the primary, and each cost a quota slot
+// on the failing host.
+func TestPushSendStartsOnTheSharedActiveHost(t *testing.T) {
+	t.Parallel()
+	primary := newFakeService(t, primaryFails)
+	backup := newFakeService(t, okPush)
+	cfg, vars := twoHostConfig(t, primary, backup)
+	rds := testenv.Redis(t)
+	cfgText, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, append(cfgText, fmt.Sprintf("redis: {url: %q}\n", rds.URL())...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := runTagcast(t, cliEnv{vars: vars}, "--config", cfg, "push", "send", "--app", "main", examplePushBody); r.code == 0 {
+		t.Fatalf("push send with the primary answering 500 succeeded: %s", r)
+	}
+	r := runTagcast(t, cliEnv{vars: vars}, "--config", cfg, "push", "send", "--app", "main", examplePushBody)
+	if r.code != 0 || callsTo(primary, "/push.json") != 1 || callsTo(backup, "/push.json") != 1 {
+		t.Errorf("the second push send: %s; calls primary %d, backup %d; want 1 (the first's) and 1",
+			r, callsTo(primary, "/push.json"), callsTo(backup, "/push.json"))
 	}
 }

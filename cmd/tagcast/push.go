@@ -20,6 +20,7 @@ import (
 	"github.com/tagcast/tagcast/campaign"
 	"github.com/tagcast/tagcast/campaign/sqlstore"
 	"github.com/tagcast/tagcast/config"
+	"github.com/tagcast/tagcast/internal/hostboard"
 	"github.com/tagcast/tagcast/internal/jsontext"
 	"github.com/tagcast/tagcast/pushapi"
 	"github.com/tagcast/tagcast/quota"
@@ -153,6 +154,7 @@ func newAppPusher(ctx context.Context, cfg *config.Config, app *config.App) (p p
 		return nil, nil, err
 	}
 	cc := app.ClientConfig()
+	cc.Board = hostboard.New(d.rdb, app.Name) // a shared Redis: the workers' active host
 	client, err := pushapi.NewClient(cc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("app %s: %w", app.Name, err)

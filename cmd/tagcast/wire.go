@@ -23,6 +23,7 @@ import (
 
 	"github.com/tagcast/tagcast/campaign/sqlstore"
 	"github.com/tagcast/tagcast/config"
+	"github.com/tagcast/tagcast/internal/hostboard"
 	"github.com/tagcast/tagcast/internal/simclock"
 	"github.com/tagcast/tagcast/migrations"
 	"github.com/tagcast/tagcast/pushapi"
@@ -391,13 +392,16 @@ func quotaPolicy(q config.Quota) quota.Policy {
 	}
 }
 
-// buildClients builds one push service client per app.
+// buildClients builds one push service client per app, each keeping its
+// active host on the app's board in Redis (shared with the other processes
+// on the same Redis).
 func (d *deps) buildClients() error {
 	d.clients = make(map[string]*pushapi.Client, len(d.cfg.Apps))
 	for i := range d.cfg.Apps {
 		a := &d.cfg.Apps[i]
 		cc := a.ClientConfig()
 		cc.Now = d.clock.Now
+		cc.Board = hostboard.New(d.rdb, a.Name)
 		c, err := pushapi.NewClient(cc)
 		if err != nil {
 			return fmt.Errorf("apps[%d] (%s): %w", i, a.Name, err)
