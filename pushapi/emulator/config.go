@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	_ "time/tzdata" // quota time zones must load on hosts without zoneinfo
+
+	"github.com/tagcast/tagcast/internal/calendar"
 )
 
 // Defaults used where a Config leaves a field at its zero value.
@@ -198,9 +200,12 @@ func (q Quota) validate(path string) (*time.Location, error) {
 	if q.DayWindow != DayWindowCalendar && q.DayWindow != DayWindowRolling {
 		errs = append(errs, fmt.Errorf("%s.day_window: must be calendar or rolling, got %q", path, q.DayWindow))
 	}
-	loc, err := time.LoadLocation(q.Timezone)
+	// calendar.LoadZone, as the quota guard and the schedules: a name that
+	// means the host's own zone ("Local") would count another day on
+	// another machine.
+	loc, err := calendar.LoadZone(q.Timezone)
 	if err != nil {
-		errs = append(errs, fmt.Errorf("%s.timezone: unknown time zone %q", path, q.Timezone))
+		errs = append(errs, fmt.Errorf("%s.timezone: %w", path, err))
 	}
 	return loc, errors.Join(errs...)
 }

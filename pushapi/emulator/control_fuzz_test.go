@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/tagcast/tagcast/internal/calendar"
 	"github.com/tagcast/tagcast/pushapi"
 )
 
@@ -697,7 +698,9 @@ func quotaProblems(q Quota) []string {
 	if q.DayWindow != "calendar" && q.DayWindow != "rolling" {
 		probs = append(probs, "quota.day_window")
 	}
-	if _, err := time.LoadLocation(q.Timezone); err != nil {
+	// The quota guard's rule (calendar.LoadZone): the emulator counts the
+	// days the guard counts, so it refuses the zones the guard refuses.
+	if _, err := calendar.LoadZone(q.Timezone); err != nil {
 		probs = append(probs, "quota.timezone")
 	}
 	return probs

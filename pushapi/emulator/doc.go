@@ -30,7 +30,10 @@
 //     the one expected;
 //  4. faults (when configured for the app, or globally): latency, then one
 //     seeded draw that may answer 500/1000 or 504/1050, reset the connection,
-//     or stall and drop it (with the push recorded as sent, or not);
+//     or stall and drop it (with the push recorded as sent, or not); none
+//     for a /push.json call beyond the quota (the 430 ledger's, while not
+//     enabled): the service's rate limit stands in front of the rest of it,
+//     so such a call is answered 429/1008 (5 or 7) and counted as one;
 //  5. /push.json only: service not enabled → 430/1009 while the app's
 //     not-enabled calls fit in its quota windows, 429/1008 beyond (see below);
 //  6. validation with pushapi's per-field rules (Request.ValidateFields,

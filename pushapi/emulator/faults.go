@@ -49,6 +49,14 @@ func (e *Emulator) injectFaults(w http.ResponseWriter, c *call) bool {
 		e.mu.Unlock()
 		return false
 	}
+	// The service's rate limit stands in front of the rest of it (it
+	// refuses even an app whose push service is not enabled): a push over
+	// the quota is answered 429/1008 (processPush) whatever fault it would
+	// have drawn, so a check for "never a 429" sees every call over it.
+	if c.endpoint == pushapi.PathPush && !c.st.pushRoom(e.clock.now()) {
+		e.mu.Unlock()
+		return false
+	}
 	if f.Latency > 0 {
 		c.st.counters.LatencyFaults++
 	}

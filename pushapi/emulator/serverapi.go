@@ -304,6 +304,16 @@ func validationAnswer(err error) answer {
 	return fail(http.StatusBadRequest, pushapi.CodeParam, "%v", err)
 }
 
+// pushRoom reports whether a /push.json call at now is within the app's
+// quota: its accepted pushes', or while the service is not enabled its
+// calls'. Callers hold e.mu.
+func (st *app) pushRoom(now time.Time) bool {
+	if st.cfg.PushDisabled {
+		return st.windows.room(&st.notEnabled, now)
+	}
+	return st.windows.room(&st.accepted, now)
+}
+
 // processPush handles an authenticated /push.json call with a body.
 func (e *Emulator) processPush(c *call) answer {
 	e.mu.Lock()
