@@ -248,14 +248,17 @@ func (f *scrapeReads) start(read func() []prometheus.Metric) *scrapeRead {
 // guard (Guard.Status) at scrape time for the apps of the latest Handler
 // made with these metrics: what is left now, as `tagcast quota status`
 // says, not at this worker's latest reservation (a window that reopened
-// since would read 0 until the app's next send). An app whose status
-// cannot be read within the timeout is left out of the scrape, and an
-// error counted, rather than served a stale value.
+// since would read 0 until the app's next send), and 0 while the app is
+// blocked (quota status's "0 (blocked)": nothing can be sent), with
+// tagcast_quota_blocked_until_seconds saying until when. An app whose
+// status cannot be read within the timeout is left out of the scrape, and
+// an error counted, rather than served a stale value.
 type quotaCollector struct {
-	timeout   time.Duration // zero: DefaultQuotaCollectTimeout
-	remaining *prometheus.Desc
-	errors    prometheus.Counter
-	reads     scrapeReads
+	timeout      time.Duration // zero: DefaultQuotaCollectTimeout
+	remaining    *prometheus.Desc
+	blockedUntil *prometheus.Desc
+	errors       prometheus.Counter
+	reads        scrapeReads
 
 	mu    sync.Mutex
 	guard Guard
@@ -265,8 +268,11 @@ type quotaCollector struct {
 func newQuotaCollector() *quotaCollector {
 	return &quotaCollector{
 		remaining: prometheus.NewDesc("tagcast_quota_remaining",
-			"Sends left in the app's quota window (hour or day), read from the quota guard at scrape time (as tagcast quota status reads it); absent for an app whose quota could not be read in time.",
+			"Sends left in the app's quota window (hour or day), read from the quota guard at scrape time (as tagcast quota status reads it); 0 while the app is blocked by the service's answer; absent for an app whose quota could not be read in time.",
 			[]string{"app", "window"}, nil),
+		blockedUntil: prometheus.NewDesc("tagcast_quota_blocked_until_seconds",
+			"End of the app's block by the service's answer (a 429/1008, or a Retry-After), as a Unix time; 0 when the app is not blocked.",
+			[]string{"app"}, nil),
 		errors: prometheus.NewCounter(prometheus.CounterOpts{Name: "tagcast_quota_metrics_errors_total",
 			Help: "Failures to read an app's quota for tagcast_quota_remaining, and scrapes served without the quota gauges because the quota guard did not answer in time."}),
 	}
@@ -282,6 +288,7 @@ func (c *quotaCollector) watch(guard Guard, apps []string) {
 // Describe implements prometheus.Collector.
 func (c *quotaCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.remaining
+	ch <- c.blockedUntil
 	c.errors.Describe(ch)
 }
 
@@ -317,9 +324,15 @@ func (c *quotaCollector) read(guard Guard, apps []string, timeout time.Duration)
 			c.errors.Inc()
 			continue
 		}
+		hour, day, until := st.Hour.Remaining, st.Day.Remaining, 0.0
+		if st.BlockedUntil.After(st.At) {
+			hour, day = 0, 0
+			until = float64(st.BlockedUntil.UnixMilli()) / 1e3
+		}
 		out = append(out,
-			prometheus.MustNewConstMetric(c.remaining, prometheus.GaugeValue, float64(st.Hour.Remaining), app, "hour"),
-			prometheus.MustNewConstMetric(c.remaining, prometheus.GaugeValue, float64(st.Day.Remaining), app, "day"))
+			prometheus.MustNewConstMetric(c.remaining, prometheus.GaugeValue, float64(hour), app, "hour"),
+			prometheus.MustNewConstMetric(c.remaining, prometheus.GaugeValue, float64(day), app, "day"),
+			prometheus.MustNewConstMetric(c.blockedUntil, prometheus.GaugeValue, until, app))
 	}
 	return out
 }
