@@ -168,6 +168,7 @@ func (s *Server) listCampaigns(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := campaign.ListFilter{App: q.Get("app"), Name: q.Get("name"), Limit: DefaultListLimit}
 	problems := unknownQueryKeys(r, "app", "status", "name", "after", "limit")
+	problems = append(problems, repeatedQueryKeys(r, "app", "status", "name", "after", "limit")...)
 	for _, key := range []string{"app", "name"} {
 		// Invalid UTF-8 or a NUL matches no stored name, and PostgreSQL
 		// would refuse the query (SQLite would not): the same 400 on both.
@@ -242,6 +243,7 @@ func (s *Server) showCampaign(w http.ResponseWriter, r *http.Request) {
 		problems = append(problems, ae.body.Problems...)
 	}
 	problems = append(problems, unknownQueryKeys(r, "runs_limit", "runs_before")...)
+	problems = append(problems, repeatedQueryKeys(r, "runs_limit", "runs_before")...)
 	rq := campaign.RunsQuery{Limit: campaign.DefaultRunsLimit}
 	if v := q.Get("runs_limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -397,6 +399,21 @@ func unknownQueryKeys(r *http.Request, known ...string) []Problem {
 	for _, k := range keys {
 		if !slices.Contains(known, k) {
 			problems = append(problems, Problem{Path: k, Rule: rule})
+		}
+	}
+	return problems
+}
+
+// repeatedQueryKeys names each of keys r's query gives more than once: the
+// handlers read one value, and ?after=0&after=N (a cursor added to a URL
+// that had one) would serve the first page again, forever, rather than be
+// refused.
+func repeatedQueryKeys(r *http.Request, keys ...string) []Problem {
+	var problems []Problem
+	q := r.URL.Query()
+	for _, k := range keys {
+		if n := len(q[k]); n > 1 {
+			problems = append(problems, Problem{Path: k, Rule: fmt.Sprintf("must be given once, got %d values", n)})
 		}
 	}
 	return problems

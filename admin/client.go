@@ -179,7 +179,7 @@ func (c *Client) doHeader(ctx context.Context, method, path string, query url.Va
 	if shaped {
 		out = a.out
 	}
-	if err := json.Unmarshal(data, out); err != nil {
+	if err := unmarshalNumbers(data, out); err != nil {
 		return resp.Header, fmt.Errorf("admin API %s %s: decode answer: %w", method, path, err)
 	}
 	if shaped {
@@ -189,6 +189,22 @@ func (c *Client) doHeader(ctx context.Context, method, path string, query url.Va
 		}
 	}
 	return resp.Header, nil
+}
+
+// unmarshalNumbers is json.Unmarshal keeping a number decoded into an
+// interface (a campaign's vars) as a json.Number: a float64 would round
+// 9007199254740993 to another number, and what the client shows would not
+// be what the store holds and the pushes carry.
+func unmarshalNumbers(data []byte, out any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(out); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errors.New("invalid character after the answer's JSON value")
+	}
+	return nil
 }
 
 // answer is what a call's 2xx answer must be: out, decoded, from a JSON
