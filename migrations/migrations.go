@@ -23,6 +23,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -60,26 +61,31 @@ const versionTable = "goose_db_version"
 // newProvider returns a goose provider for db. On PostgreSQL it takes a
 // session advisory lock around each operation, so replicas starting
 // together migrate one at a time; on SQLite, run holds a file lock instead.
-func newProvider(db *sql.DB, d Dialect) (*goose.Provider, error) {
+// It returns the PostgreSQL lock too (nil on SQLite).
+func newProvider(db *sql.DB, d Dialect) (*goose.Provider, *pgLocker, error) {
 	fsys, err := FS(d)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	gd := goose.DialectSQLite3
-	var opts []goose.ProviderOption
+	var (
+		opts   []goose.ProviderOption
+		locker *pgLocker
+	)
 	if d == Postgres {
 		gd = goose.DialectPostgres
 		unlocker, err := lock.NewPostgresSessionLocker(lock.WithLockID(pgLockID))
 		if err != nil {
-			return nil, fmt.Errorf("migrations: %w", err)
+			return nil, nil, fmt.Errorf("migrations: %w", err)
 		}
-		opts = append(opts, goose.WithSessionLocker(&pgLocker{SessionLocker: unlocker, retry: pgLockRetry, timeout: pgLockTimeout}))
+		locker = &pgLocker{SessionLocker: unlocker, retry: pgLockRetry, timeout: pgLockTimeout}
+		opts = append(opts, goose.WithSessionLocker(locker))
 	}
 	p, err := goose.NewProvider(gd, db, fsys, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("migrations: %w", err)
+		return nil, nil, fmt.Errorf("migrations: %w", err)
 	}
-	return p, nil
+	return p, locker, nil
 }
 
 // goose's session advisory lock on PostgreSQL, as pgLocker takes it.
@@ -101,6 +107,18 @@ const (
 type pgLocker struct {
 	lock.SessionLocker
 	retry, timeout time.Duration
+
+	mu   sync.Mutex
+	then func(ctx context.Context, conn *sql.Conn) error // see runNext
+}
+
+// runNext makes the next SessionLock run fn once the lock is taken, on the
+// locked connection, before goose's operation reads anything; an error of
+// fn releases the lock and is SessionLock's. Nil disarms it.
+func (l *pgLocker) runNext(fn func(ctx context.Context, conn *sql.Conn) error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.then = fn
 }
 
 // SessionLock takes the lock on conn's session.
@@ -120,6 +138,16 @@ func (l *pgLocker) SessionLock(ctx context.Context, conn *sql.Conn) error {
 			return fmt.Errorf("take the migration lock (PostgreSQL advisory lock %d): %w", pgLockID, err)
 		}
 		if locked {
+			l.mu.Lock()
+			then := l.then
+			l.then = nil
+			l.mu.Unlock()
+			if then == nil {
+				return nil
+			}
+			if err := then(ctx, conn); err != nil {
+				return errors.Join(err, l.SessionUnlock(context.WithoutCancel(ctx), conn))
+			}
 			return nil
 		}
 		held = true
@@ -187,8 +215,8 @@ func opError(what string, err error) error {
 // processes migrating a new file together would both apply migration 1.
 // An in-memory SQLite database is private to its connection and needs no
 // lock; PostgreSQL has goose's session lock (newProvider).
-func run(ctx context.Context, db *sql.DB, d Dialect, fn func(p *goose.Provider) error) (err error) {
-	p, err := newProvider(db, d)
+func run(ctx context.Context, db *sql.DB, d Dialect, fn func(p *goose.Provider, l *pgLocker) error) (err error) {
+	p, l, err := newProvider(db, d)
 	if err != nil {
 		return err
 	}
@@ -203,7 +231,7 @@ func run(ctx context.Context, db *sql.DB, d Dialect, fn func(p *goose.Provider) 
 			}
 		}()
 	}
-	return fn(p)
+	return fn(p, l)
 }
 
 // lockSQLiteFile takes the migration lock beside db's main database file
@@ -281,20 +309,20 @@ func results(rs ...*goose.MigrationResult) []Result {
 // and applies nothing, when the database is at a version newer than this
 // binary embeds.
 func Up(ctx context.Context, db *sql.DB, d Dialect) ([]Result, error) {
-	return migrate(ctx, db, d, "up", func(p *goose.Provider) ([]*goose.MigrationResult, error) {
+	return migrate(ctx, db, d, "up", func(p *goose.Provider, _ *pgLocker) ([]*goose.MigrationResult, error) {
 		return p.Up(ctx)
 	})
 }
 
 // migrate runs op on db under the migration lock (run), after refusing a
 // schema newer than this binary; what names the operation in errors.
-func migrate(ctx context.Context, db *sql.DB, d Dialect, what string, op func(p *goose.Provider) ([]*goose.MigrationResult, error)) ([]Result, error) {
+func migrate(ctx context.Context, db *sql.DB, d Dialect, what string, op func(p *goose.Provider, l *pgLocker) ([]*goose.MigrationResult, error)) ([]Result, error) {
 	var out []Result
-	err := run(ctx, db, d, func(p *goose.Provider) error {
+	err := run(ctx, db, d, func(p *goose.Provider, l *pgLocker) error {
 		if err := refuseNewer(ctx, p); err != nil {
 			return opError(what, err)
 		}
-		rs, err := op(p)
+		rs, err := op(p, l)
 		out = results(rs...)
 		if err != nil {
 			return opError(what, err)
@@ -339,18 +367,31 @@ var ErrNothingToRollBack = errors.New("nothing to roll back: the database is at 
 // refuses with a *SchemaTooNewError on a database newer than this binary,
 // and returns ErrNothingToRollBack when no migration is applied.
 //
-// On PostgreSQL the row count is taken just before goose's lock: a row
+// The step checked is the step rolled back: the check runs under the
+// migration lock (on PostgreSQL, goose's, on its connection, once goose
+// has taken it for the step). Rows are counted just before the step: a row
 // inserted in between is dropped with its table.
 func Down(ctx context.Context, db *sql.DB, d Dialect, data DataLoss) ([]Result, error) {
-	return migrate(ctx, db, d, "down", func(p *goose.Provider) ([]*goose.MigrationResult, error) {
+	return migrate(ctx, db, d, "down", func(p *goose.Provider, l *pgLocker) ([]*goose.MigrationResult, error) {
 		if data == KeepData {
-			if err := refuseDataLoss(ctx, db, d, p); err != nil {
-				return nil, err
+			if l == nil { // SQLite: run holds the file lock over this and the step
+				if err := refuseDataLoss(ctx, db, d, p); err != nil {
+					return nil, err
+				}
+			} else {
+				// Not before goose's own lock: a `migrate down` in between
+				// would leave goose to roll back the step below, unchecked
+				// (found by a review).
+				l.runNext(func(ctx context.Context, conn *sql.Conn) error { return refuseDataLoss(ctx, conn, d, p) })
+				defer l.runNext(nil)
 			}
 		}
 		r, err := p.Down(ctx)
 		if errors.Is(err, goose.ErrNoNextVersion) {
 			return nil, ErrNothingToRollBack
+		}
+		if dl, ok := errors.AsType[*DataLossError](err); ok {
+			return nil, dl // without goose's "failed to initialize"
 		}
 		return []*goose.MigrationResult{r}, err
 	})
@@ -359,7 +400,7 @@ func Down(ctx context.Context, db *sql.DB, d Dialect, data DataLoss) ([]Result, 
 // Reset rolls back every migration, whatever the tables hold (for tests).
 // The store's identity stays (00008's Down keeps store_identity).
 func Reset(ctx context.Context, db *sql.DB, d Dialect) ([]Result, error) {
-	return migrate(ctx, db, d, "reset", func(p *goose.Provider) ([]*goose.MigrationResult, error) {
+	return migrate(ctx, db, d, "reset", func(p *goose.Provider, _ *pgLocker) ([]*goose.MigrationResult, error) {
 		return p.DownTo(ctx, 0)
 	})
 }
@@ -437,7 +478,7 @@ func (e *DataLossError) Error() string {
 // goose would roll back next (the newest row of its version table) drops
 // tables that hold rows, or drops or changes the type of columns that hold
 // values.
-func refuseDataLoss(ctx context.Context, db *sql.DB, d Dialect, p *goose.Provider) error {
+func refuseDataLoss(ctx context.Context, db querier, d Dialect, p *goose.Provider) error {
 	var v int64
 	err := db.QueryRowContext(ctx, `SELECT version_id FROM `+versionTable+` ORDER BY id DESC LIMIT 1`).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && v == 0) {
@@ -624,8 +665,13 @@ func castColumns(migration string) []TableRows {
 
 func unquote(name string) string { return strings.ReplaceAll(name, `"`, "") }
 
+// querier is a *sql.DB or a *sql.Conn.
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
 // countRows counts the rows of table, if it exists.
-func countRows(ctx context.Context, db *sql.DB, d Dialect, table string) (n int64, exists bool, err error) {
+func countRows(ctx context.Context, db querier, d Dialect, table string) (n int64, exists bool, err error) {
 	q := `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?`
 	if d == Postgres {
 		q = `SELECT count(*) FROM pg_catalog.pg_class WHERE oid = to_regclass($1)`
@@ -645,7 +691,7 @@ func countRows(ctx context.Context, db *sql.DB, d Dialect, table string) (n int6
 
 // countValues counts the rows of table holding a value (not NULL) in
 // column, if both exist.
-func countValues(ctx context.Context, db *sql.DB, d Dialect, table, column string) (n int64, exists bool, err error) {
+func countValues(ctx context.Context, db querier, d Dialect, table, column string) (n int64, exists bool, err error) {
 	q := `SELECT count(*) FROM sqlite_master m, pragma_table_info(m.name) c WHERE m.type = 'table' AND m.name = ? AND c.name = ?`
 	if d == Postgres {
 		q = `SELECT count(*) FROM pg_catalog.pg_attribute WHERE attrelid = to_regclass($1) AND attname = $2 AND attnum > 0 AND NOT attisdropped`
@@ -689,7 +735,7 @@ type MigrationStatus struct {
 // embed, marked Unknown; in version order. AppliedAt is UTC.
 func Status(ctx context.Context, db *sql.DB, d Dialect) ([]MigrationStatus, error) {
 	var out []MigrationStatus
-	err := run(ctx, db, d, func(p *goose.Provider) error {
+	err := run(ctx, db, d, func(p *goose.Provider, _ *pgLocker) error {
 		ss, err := p.Status(ctx) // creates the version table on a new database
 		if err != nil {
 			return opError("status", err)
