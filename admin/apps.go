@@ -15,8 +15,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/tagcast/tagcast/internal/jsontext"
-	"github.com/tagcast/tagcast/internal/problemlist"
 	"github.com/tagcast/tagcast/pushapi"
 	"github.com/tagcast/tagcast/quota"
 )
@@ -141,8 +139,8 @@ func decodeJSON(r *http.Request, v any) error {
 	if p, ok := bodyProblem(data); ok {
 		return invalid("invalid body", p)
 	}
-	if path, ok := jsontext.LoneSurrogate(data); ok {
-		return invalid("invalid body", Problem{Path: path, Rule: jsontext.LoneSurrogateRule})
+	if path, ok := pushapi.LoneSurrogate(data); ok {
+		return invalid("invalid body", Problem{Path: path, Rule: pushapi.LoneSurrogateRule})
 	}
 	if problems := shapeProblems(data, v); len(problems) > 0 {
 		return invalid("invalid body", problems...)
@@ -215,7 +213,7 @@ func (s *Server) setUserTags(w http.ResponseWriter, r *http.Request) {
 			problems = append(problems, Problem{Path: p.Path, Rule: p.Rule})
 			lines = append(lines, p.Path+": "+p.Rule)
 		}
-		s.fail(w, r, invalid(problemlist.Message("request", lines), problems...))
+		s.fail(w, r, invalid(pushapi.ProblemsMessage("request", lines), problems...))
 		return
 	}
 	if err := svc.SetUserTags(r.Context(), req.UserID, req.Tags); err != nil {

@@ -7,7 +7,7 @@ import (
 )
 
 // A tags body with a thousand problems answers an "error" that lists the
-// first few and counts the rest (problemlist.Message), on both tags
+// first few and counts the rest (pushapi.ProblemsMessage), on both tags
 // endpoints; the problems list keeps every one. PUT .../users/{user}/tags
 // built its own message from every problem: 30 KB for 1,000 empty tags.
 func TestTagsMessagesAreCapped(t *testing.T) {

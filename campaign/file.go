@@ -18,8 +18,6 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/tagcast/tagcast/internal/jsontext"
-	"github.com/tagcast/tagcast/internal/problemlist"
 	"github.com/tagcast/tagcast/pushapi"
 )
 
@@ -43,13 +41,13 @@ type ValidationError struct {
 }
 
 // Error lists the problems as "path: rule", separated by "; " (the first
-// problemlist.MaxListed of them, the rest counted; Problems holds all).
+// pushapi.MaxListedProblems of them, the rest counted; Problems holds all).
 func (e *ValidationError) Error() string {
 	parts := make([]string, len(e.Problems))
 	for i, p := range e.Problems {
 		parts[i] = p.String()
 	}
-	return problemlist.Message("campaign", parts)
+	return pushapi.ProblemsMessage("campaign", parts)
 }
 
 func (e *ValidationError) add(path, format string, a ...any) {
@@ -591,8 +589,8 @@ func decodeFile(data []byte) (any, error) {
 				}
 				// Read as U+FFFD in silence: a tag "vip-\ud83c" would
 				// push to a tag nobody has (YAML refuses the escape).
-				if path, lone := jsontext.LoneSurrogate(t); lone {
-					return nil, fmt.Errorf("%s %s", path, jsontext.LoneSurrogateRule)
+				if path, lone := pushapi.LoneSurrogate(t); lone {
+					return nil, fmt.Errorf("%s %s", path, pushapi.LoneSurrogateRule)
 				}
 				return v, nil
 			}

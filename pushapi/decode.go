@@ -13,8 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/tagcast/tagcast/internal/jsontext"
 )
 
 // DecodeRequest decodes a /push.json body strictly, for operators' files and
@@ -344,7 +342,7 @@ func checkRawJSON(p *problems, path string, raw []byte, depth int) {
 		p.add(path, CodeParam, "must be valid UTF-8 JSON")
 		return
 	}
-	if at, lone := jsontext.LoneSurrogate(raw); lone {
+	if at, lone := LoneSurrogate(raw); lone {
 		switch {
 		case at == "":
 		case strings.HasPrefix(at, "["):
@@ -352,7 +350,7 @@ func checkRawJSON(p *problems, path string, raw []byte, depth int) {
 		default:
 			path = joinPath(path, at)
 		}
-		p.add(path, CodeParam, jsontext.LoneSurrogateRule)
+		p.add(path, CodeParam, LoneSurrogateRule)
 		return
 	}
 	doc, err := parseJSON(raw)

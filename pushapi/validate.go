@@ -9,8 +9,6 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/tagcast/tagcast/internal/problemlist"
 )
 
 // Documented limits of the Server API (push-by-tag.txt and push-api-facts.md).
@@ -97,13 +95,13 @@ type ValidationError struct {
 }
 
 // Error lists the problems as "path: rule", separated by "; " (the first
-// problemlist.MaxListed of them, the rest counted; Problems holds all).
+// MaxListedProblems of them, the rest counted; Problems holds all).
 func (e *ValidationError) Error() string {
 	parts := make([]string, len(e.Problems))
 	for i, p := range e.Problems {
 		parts[i] = p.String()
 	}
-	return problemlist.Message("request", parts)
+	return ProblemsMessage("request", parts)
 }
 
 // Code is the service code of the first problem (what the real service would

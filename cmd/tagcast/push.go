@@ -21,7 +21,6 @@ import (
 	"github.com/tagcast/tagcast/campaign/sqlstore"
 	"github.com/tagcast/tagcast/config"
 	"github.com/tagcast/tagcast/internal/hostboard"
-	"github.com/tagcast/tagcast/internal/jsontext"
 	"github.com/tagcast/tagcast/pushapi"
 	"github.com/tagcast/tagcast/quota"
 	"github.com/tagcast/tagcast/worker"
@@ -393,8 +392,8 @@ func decodeBody(name string, data []byte, v any) ([]pushapi.FieldError, error) {
 		}
 		// encoding/json reads a lone surrogate escape as U+FFFD: the
 		// service would get other text than the file's.
-		if path, ok := jsontext.LoneSurrogate(data); ok {
-			dup = append(dup, pushapi.FieldError{Path: path, Rule: jsontext.LoneSurrogateRule, Code: pushapi.CodeParam})
+		if path, ok := pushapi.LoneSurrogate(data); ok {
+			dup = append(dup, pushapi.FieldError{Path: path, Rule: pushapi.LoneSurrogateRule, Code: pushapi.CodeParam})
 		}
 	}
 	switch {

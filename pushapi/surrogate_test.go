@@ -1,4 +1,4 @@
-package jsontext
+package pushapi
 
 import (
 	"encoding/json"

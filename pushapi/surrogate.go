@@ -1,6 +1,4 @@
-// Package jsontext checks JSON text for what encoding/json reads without a
-// word but not as written.
-package jsontext
+package pushapi
 
 import (
 	"bytes"
@@ -10,7 +8,8 @@ import (
 )
 
 // LoneSurrogateRule is the rule a lone surrogate escape breaks, as problems
-// say it.
+// say it (here, and in the admin API, campaign files and push send, which
+// check their JSON with LoneSurrogate too).
 const LoneSurrogateRule = `holds a \u escape of half a UTF-16 surrogate pair, which is no character (encoding/json would read it as U+FFFD); ` +
 	`write the character, or both halves of its pair`
 
