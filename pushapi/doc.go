@@ -20,9 +20,10 @@
 //     center's hosts, and bounds connection reuse as the service advises. It
 //     makes at most one fail-over hop per call, only when the first host did
 //     not take the request (nothing written, or a 503 without a service
-//     code: a second push call
-//     must not count twice against the quota; the tag APIs hop after any
-//     5xx), and never retries otherwise.
+//     code: a second push call must not count twice against the quota; the
+//     tag APIs, idempotent, hop after any 5xx or network failure), and never
+//     retries otherwise. With a HostBoard, the clients of an app in several
+//     processes share the active host.
 //   - Every Client error is an *Error; Classify maps any result to an Outcome
 //     (sent, retry, rate_limited, failed, unknown) for the worker, and
 //     (*Error).NotSent tells the quota guard a reservation can be released.
