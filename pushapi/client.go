@@ -68,14 +68,16 @@ type ClientConfig struct {
 type HostBoard interface {
 	// Active returns the host the board names, "" for none.
 	Active(ctx context.Context) (string, error)
-	// Move names to on the board, if the board still names from (an empty
-	// board names primary). A concurrent move away from from wins.
-	Move(ctx context.Context, from, to, primary string) error
+	// Move names to on the board, if the board still names from, or names
+	// none of hosts (empty, or written with other hosts) and from is the
+	// primary, hosts[0]. A concurrent move away from from wins.
+	Move(ctx context.Context, from, to string, hosts []string) error
 }
 
 // boardTimeout bounds a read or a move on the client's HostBoard: a board
-// that does not answer must not hold up the call much.
-const boardTimeout = time.Second
+// that does not answer must not hold up the call much. A move after a
+// call's last attempt can end the call this much after its Timeout.
+const boardTimeout = 250 * time.Millisecond
 
 // PushResponse is the answer to a successful /push.json call.
 type PushResponse struct {
@@ -128,7 +130,14 @@ type Client struct {
 	board  HostBoard // nil: active alone decides
 	mu     sync.Mutex
 	active int // index in hosts of the host calls go to
+	// unsynced is a move the board refused (an error), made again before
+	// the board is believed: until it lands, the board names a host this
+	// client saw fail.
+	unsynced *boardMove
 }
+
+// boardMove is a move of the board from one host to another.
+type boardMove struct{ from, to string }
 
 // NewClient checks cfg and returns a Client.
 func NewClient(cfg ClientConfig) (*Client, error) { return newClient(cfg, nil) }
@@ -278,13 +287,28 @@ func (c *Client) activeHost() int {
 // startHost returns the index of the host a call starts on: the one the
 // board names, when there is a board that answers and names one of the
 // client's hosts (the client's own record follows it), else the client's
-// own record.
+// own record. A move the board refused before is made first; while it
+// still fails, the client's own record decides (the board names a host
+// this client saw fail).
 func (c *Client) startHost(ctx context.Context) int {
 	if c.board == nil || len(c.hosts) < 2 {
 		return c.activeHost()
 	}
 	bctx, cancel := context.WithTimeout(ctx, boardTimeout)
 	defer cancel()
+	c.mu.Lock()
+	u := c.unsynced
+	c.mu.Unlock()
+	if u != nil {
+		if c.board.Move(bctx, u.from, u.to, c.hosts) != nil {
+			return c.activeHost()
+		}
+		c.mu.Lock()
+		if c.unsynced == u {
+			c.unsynced = nil
+		}
+		c.mu.Unlock()
+	}
 	h, err := c.board.Active(bctx)
 	if err != nil {
 		return c.activeHost()
@@ -317,8 +341,17 @@ func (c *Client) hostFailed(ctx context.Context, idx int) {
 	if c.board != nil {
 		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), boardTimeout)
 		defer cancel()
-		// An error leaves the others to meet the failure themselves.
-		_ = c.board.Move(bctx, c.hosts[idx], c.hosts[next], c.hosts[0])
+		// An error leaves the others to meet the failure themselves, and
+		// this client to make the move again before it believes the board.
+		m := &boardMove{from: c.hosts[idx], to: c.hosts[next]}
+		err := c.board.Move(bctx, m.from, m.to, c.hosts)
+		c.mu.Lock()
+		if err != nil {
+			c.unsynced = m
+		} else {
+			c.unsynced = nil
+		}
+		c.mu.Unlock()
 	}
 }
 

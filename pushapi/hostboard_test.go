@@ -3,6 +3,7 @@ package pushapi
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -23,13 +24,13 @@ func (b *memBoard) Active(context.Context) (string, error) {
 	return b.host, b.err
 }
 
-func (b *memBoard) Move(_ context.Context, from, to, primary string) error {
+func (b *memBoard) Move(_ context.Context, from, to string, hosts []string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.err != nil {
 		return b.err
 	}
-	if b.host == from || (b.host == "" && from == primary) {
+	if b.host == from || (!slices.Contains(hosts, b.host) && from == hosts[0]) {
 		b.host = to
 		b.moves++
 	}
@@ -129,5 +130,72 @@ func TestBoardUnreadableUsesOwnRecord(t *testing.T) {
 		if p, b := primary.callCount(), backup.callCount(); p != 1 || b != 1 {
 			t.Errorf("%s: calls: primary %d, backup %d; want 1 and 1 (the client's own fail-over)", name, p, b)
 		}
+	}
+}
+
+// writeFailsBoard is a board that can be read but not moved: a Move that
+// times out (the 1 s cap), a READONLY answer from a demoted master, a
+// dropped connection. Reads answer what the board holds.
+type writeFailsBoard struct {
+	mu   sync.Mutex
+	host string
+}
+
+func (b *writeFailsBoard) Active(context.Context) (string, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.host, nil
+}
+
+func (b *writeFailsBoard) Move(context.Context, string, string, []string) error {
+	return errors.New("READONLY You can't write against a read only replica")
+}
+
+// A 500 on the primary (the send keeps its quota slot: it may have pushed)
+// whose board move fails must not send this same client's next call back to
+// the primary: until its move lands, the board names a host this client
+// saw fail, and its own record decides. Was: startHost overwrote the own
+// record with the board's stale "" (the primary), and the next send spent
+// a second slot on the failed host (found by a review).
+func TestBoardMoveErrorKeepsTheClientOffTheFailedHost(t *testing.T) {
+	t.Parallel()
+	primary, backup := newFakeService(t), newFakeService(t)
+	primary.setReply(replyStatus(500, "application/json", `{"code":1000,"errorMessage":"internal"}`))
+	c := newBoardClient(t, &writeFailsBoard{}, primary.URL(), backup.URL())
+
+	if _, err := c.Push(context.Background(), validRequest()); err == nil {
+		t.Fatal("a 500 on the primary: want an error")
+	}
+	_, err := c.Push(context.Background(), validRequest())
+	if p, b := primary.callCount(), backup.callCount(); p != 1 || b != 1 || err != nil {
+		t.Errorf("after the primary's 500 (board move failed): calls primary %d, backup %d, second push err %v; "+
+			"want 1 and 1 (the client saw the primary fail and stays on the backup)", p, b, err)
+	}
+}
+
+// A board left naming a host no current config has (the app's data_center
+// or hosts changed; the key has no expiry) counts as naming the primary:
+// the first failure of the primary moves it, and every process leaves the
+// failed host. Was: Move replaced only the host it was given or an empty
+// board, startHost ignored the foreign name, and every process (and every
+// push send) met the primary's 500 itself, a quota slot each, for good
+// (found by a review).
+func TestBoardNamingAnotherConfigsHostIsTakenOver(t *testing.T) {
+	t.Parallel()
+	primary, backup := newFakeService(t), newFakeService(t)
+	primary.setReply(replyStatus(500, "application/json", `{"code":1000,"errorMessage":"internal"}`))
+	// Written by the processes before the app's hosts were changed.
+	board := &memBoard{host: "https://api-b.rong-api.com"}
+	a := newBoardClient(t, board, primary.URL(), backup.URL())
+	b := newBoardClient(t, board, primary.URL(), backup.URL())
+
+	if _, err := a.Push(context.Background(), validRequest()); err == nil {
+		t.Fatal("a 500 on the primary: want an error")
+	}
+	_, err := b.Push(context.Background(), validRequest())
+	host, _ := board.named()
+	if p, bk := primary.callCount(), backup.callCount(); p != 1 || bk != 1 || err != nil {
+		t.Errorf("after process a met the primary's 500: board names %q; process b: calls primary %d, backup %d, err %v; "+
+			"want the board on the backup and b's push on it (1 and 1)", host, p, bk, err)
 	}
 }

@@ -88,6 +88,11 @@ type deps struct {
 	// newRedisClient makes a further client to the same Redis, for parts
 	// that insist on owning theirs (the monitoring UI).
 	newRedisClient func() redis.UniversalClient
+	// boardRedis is the push clients' host boards' Redis client (made by
+	// buildRedis, closed with the rest): its calls end at their context's
+	// deadline, where go-redis otherwise waits out its own read timeout
+	// (3 s), and a board read must not hold a push call up.
+	boardRedis redis.UniversalClient
 
 	store *sqlstore.Store
 	// storeID is the store's identity, marked in a shared Redis
@@ -209,9 +214,11 @@ func (d *deps) buildRedis(ctx context.Context, shared bool) error {
 	if err != nil {
 		return fmt.Errorf("redis.url: %w", err) // never quotes the URL
 	}
-	d.newRedisClient = func() redis.UniversalClient { return redisClient(t) }
+	d.newRedisClient = func() redis.UniversalClient { return redisClient(t, false) }
 	d.rdb = d.newRedisClient()
 	d.onClose("redis client", d.rdb.Close)
+	d.boardRedis = redisClient(t, true)
+	d.onClose("redis client (host boards)", d.boardRedis.Close)
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := d.rdb.Ping(pctx).Err(); err != nil {
@@ -266,6 +273,8 @@ func (d *deps) buildEmbeddedRedis() error {
 	d.newRedisClient = func() redis.UniversalClient { return redis.NewClient(&redis.Options{Addr: addr, Password: password}) }
 	d.rdb = d.newRedisClient()
 	d.onClose("redis client", d.rdb.Close)
+	d.boardRedis = redis.NewClient(&redis.Options{Addr: addr, Password: password, ContextTimeoutEnabled: true})
+	d.onClose("redis client (host boards)", d.boardRedis.Close)
 	d.log.Info().Str("addr", addr).Msg("embedded redis started (in-process; its data lives and dies with this process)")
 	return nil
 }
@@ -274,18 +283,19 @@ func (d *deps) buildEmbeddedRedis() error {
 // rediss://, a unix socket for redis-socket://) or a Sentinel fail-over
 // client. For Sentinel, the URL's user and password authenticate to the
 // master and sentinel_password to the sentinels (see config.RedisTarget).
-func redisClient(t *config.RedisTarget) redis.UniversalClient {
+func redisClient(t *config.RedisTarget, ctxTimeouts bool) redis.UniversalClient {
 	if t.Scheme == "redis-sentinel" {
 		return redis.NewFailoverClient(&redis.FailoverOptions{
-			MasterName:       t.MasterName,
-			SentinelAddrs:    slices.Clone(t.Addrs),
-			SentinelPassword: t.SentinelPassword.Reveal(),
-			Username:         t.Username,
-			Password:         t.Password.Reveal(),
-			DB:               t.DB,
+			MasterName:            t.MasterName,
+			SentinelAddrs:         slices.Clone(t.Addrs),
+			SentinelPassword:      t.SentinelPassword.Reveal(),
+			Username:              t.Username,
+			Password:              t.Password.Reveal(),
+			DB:                    t.DB,
+			ContextTimeoutEnabled: ctxTimeouts,
 		})
 	}
-	o := &redis.Options{Addr: t.Addrs[0], Username: t.Username, Password: t.Password.Reveal(), DB: t.DB}
+	o := &redis.Options{Addr: t.Addrs[0], Username: t.Username, Password: t.Password.Reveal(), DB: t.DB, ContextTimeoutEnabled: ctxTimeouts}
 	if t.Scheme == "redis-socket" {
 		o.Network = "unix"
 	}
@@ -401,7 +411,7 @@ func (d *deps) buildClients() error {
 		a := &d.cfg.Apps[i]
 		cc := a.ClientConfig()
 		cc.Now = d.clock.Now
-		cc.Board = hostboard.New(d.rdb, a.Name)
+		cc.Board = hostboard.New(d.boardRedis, a.Name)
 		c, err := pushapi.NewClient(cc)
 		if err != nil {
 			return fmt.Errorf("apps[%d] (%s): %w", i, a.Name, err)

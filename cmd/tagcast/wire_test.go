@@ -37,11 +37,19 @@ func TestRedisClientFromURL(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tt.url, err)
 		}
-		c := redisClient(target)
-		rc, ok := c.(*redis.Client)
-		if !ok {
-			t.Fatalf("%s: %T", tt.url, c)
+		for _, ctxTimeouts := range []bool{false, true} {
+			c := redisClient(target, ctxTimeouts)
+			rc, ok := c.(*redis.Client)
+			if !ok {
+				t.Fatalf("%s: %T", tt.url, c)
+			}
+			if o := rc.Options(); o.ContextTimeoutEnabled != ctxTimeouts {
+				t.Errorf("%s: ContextTimeoutEnabled %v, want %v", tt.url, o.ContextTimeoutEnabled, ctxTimeouts)
+			}
+			_ = c.Close()
 		}
+		c := redisClient(target, false)
+		rc := c.(*redis.Client)
 		o := rc.Options()
 		if o.Addr != tt.addr || o.Username != tt.user || o.Password != tt.password || o.DB != tt.db || o.Network != tt.network {
 			t.Errorf("%s: addr %q user %q password %q db %d network %q", tt.url, o.Addr, o.Username, o.Password, o.DB, o.Network)

@@ -50,9 +50,19 @@ func (b *Board) Active(ctx context.Context) (string, error) {
 	return h, err
 }
 
-// Move names to when the board names from, or names nothing and from is
-// the primary, in one step: of two processes failing on the same host, the
+// Move names to when the board names from, or names none of hosts (nothing,
+// or a host of a configuration since changed) and from is the primary,
+// hosts[0]; in one step: of two processes failing on the same host, the
 // second does not move the board on again.
-func (b *Board) Move(ctx context.Context, from, to, primary string) error {
-	return moveScript.Run(ctx, b.rdb, []string{b.key}, from, to, primary).Err()
+func (b *Board) Move(ctx context.Context, from, to string, hosts []string) error {
+	args := append([]any{from, to}, anys(hosts)...)
+	return moveScript.Run(ctx, b.rdb, []string{b.key}, args...).Err()
+}
+
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }

@@ -96,21 +96,33 @@ func TestMove(t *testing.T) {
 	srv := testenv.Redis(t)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	t.Cleanup(func() { _ = rdb.Close() })
-	const p, b = "https://api.example", "https://api-b.example"
+	const p, b, old = "https://api.example", "https://api-b.example", "https://api.old.example"
+	hosts := []string{p, b}
 	ctx := context.Background()
 	board := hostboard.New(rdb, "main")
 	steps := []struct {
 		from, to, want string
+		before         string // set the board first, when not ""
 	}{
-		{b, p, ""}, // the board names nothing, the primary: not from the backup
-		{p, b, b},  // the primary failed
-		{p, b, b},  // a second process's failure on the primary: no change
-		{b, p, p},  // the backup failed
-		{b, p, p},  // again: no change
-		{p, b, b},  // the primary, named, failed
+		{from: b, to: p, want: ""}, // the board names nothing, the primary: not from the backup
+		{from: p, to: b, want: b},  // the primary failed
+		{from: p, to: b, want: b},  // a second process's failure on the primary: no change
+		{from: b, to: p, want: p},  // the backup failed
+		{from: b, to: p, want: p},  // again: no change
+		{from: p, to: b, want: b},  // the primary, named, failed
+		// A board written with other hosts (the app's hosts changed) names
+		// the primary to this client: a failure of the primary moves it,
+		// one of the backup does not.
+		{before: old, from: b, to: p, want: old},
+		{from: p, to: b, want: b},
 	}
 	for i, s := range steps {
-		if err := board.Move(ctx, s.from, s.to, p); err != nil {
+		if s.before != "" {
+			if err := rdb.Set(ctx, hostboard.Prefix+"main", s.before, 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := board.Move(ctx, s.from, s.to, hosts); err != nil {
 			t.Fatalf("step %d: %v", i, err)
 		}
 		got, err := board.Active(ctx)
