@@ -445,9 +445,13 @@ func (c *Client) call(ctx context.Context, path, contentType string, body []byte
 		e.MayHaveReached = mayHaveReached
 		// A primary's announced outage (503, Retry-After) still holds when
 		// the backup then fails without an answer: the next call goes back
-		// to the primary.
+		// to the primary. A backup that answers says for itself when to
+		// come back (a 429 without a Retry-After: its window's end, not
+		// the primary's maintenance day; found by a review).
+		if e.HTTPStatus == 0 {
+			e.RetryAfter = max(e.RetryAfter, retryAfter)
+		}
 		retryAfter = max(retryAfter, e.RetryAfter)
-		e.RetryAfter = retryAfter
 		e.Attempts = i + 1
 		hostFault := e.HTTPStatus >= 500 || e.transport
 		if hostFault && ctx.Err() == nil { // the caller's own cancellation says nothing about the host
