@@ -25,28 +25,31 @@ const (
 	// guardLockCheckEvery is how often a long-running process checks that
 	// its PostgreSQL session, and so its lock, is still there.
 	guardLockCheckEvery = 5 * time.Second
-	// guardLockRetryEvery is how often a process on a shared Redis tries
-	// again for the shared lock while another holds it exclusively, for at
+	// guardLockRetryEvery is how often a process tries again for the lock
+	// while another holds it (exclusively, for the shared lock), for at
 	// most guardLockWait (within guardLockTimeout): a process on a shared
 	// Redis that starts holds it so for a moment (lockFileShared,
-	// lockPostgresGuard), one on an embedded Redis for its whole life.
+	// lockPostgresGuard), one on an embedded Redis for its whole life, and
+	// one that ends may still hold it for a moment (a flock outlives its
+	// close while a child forked meanwhile holds the file, until its exec).
 	guardLockRetryEvery = 25 * time.Millisecond
 	guardLockWait       = 3 * time.Second
 )
 
-// retryShared calls try (a take of the shared lock, true once taken) until
-// it succeeds, fails, or guardLockWait has passed since start: then the
-// lock is another's for good (errGuardLocked). Two processes on a shared
-// Redis that start together each take the lock exclusively for a moment to
-// learn whether they are alone; without the retry the second one was
-// refused, blaming an embedded Redis that ran nowhere.
+// retryLock calls try (a take of the lock, true once taken) until it
+// succeeds, fails, or guardLockWait has passed since start: then the lock
+// is another's for good (errGuardLocked). Two processes on a shared Redis
+// that start together each take the lock exclusively for a moment to learn
+// whether they are alone; without the retry the second one was refused,
+// blaming an embedded Redis that ran nowhere. A process on an embedded
+// Redis (exclusive) retries too: the process before it may be ending.
 //
 // A process that had to wait sets d.guardAlone: the holder may have been a
 // process on an embedded Redis (a `push send` without redis.url) whose
 // pushes are in the ledger and not in the shared windows, so the windows
 // must be rebuilt (forgetShared), as for a process that starts alone. (It
 // did not, at first, and the guard granted a push over the quota.)
-func (d *deps) retryShared(ctx context.Context, start time.Time, try func() (bool, error)) error {
+func (d *deps) retryLock(ctx context.Context, start time.Time, exclusive bool, try func() (bool, error)) error {
 	logged := false
 	for {
 		got, err := try()
@@ -61,8 +64,11 @@ func (d *deps) retryShared(ctx context.Context, start time.Time, try func() (boo
 		}
 		if !logged {
 			logged = true
-			d.log.Info().Dur("up_to", guardLockWait).Msg("quota guard lock: held exclusively by another process (one starting, for a moment; " +
-				"or one on an embedded Redis, for good): waiting for it")
+			msg := "quota guard lock: held exclusively by another process (one starting, for a moment; or one on an embedded Redis, for good): waiting for it"
+			if exclusive {
+				msg = "quota guard lock: held by another process (one ending, for a moment; or one working for the store, for good): waiting for it"
+			}
+			d.log.Info().Dur("up_to", guardLockWait).Msg(msg)
 		}
 		select {
 		case <-ctx.Done():
@@ -120,7 +126,17 @@ func (d *deps) lockGuard(ctx context.Context) error {
 		var unlock func() error
 		var err error
 		if exclusive {
-			unlock, err = filelock.TryLock(lockPath)
+			err = d.retryLock(ctx, time.Now(), true, func() (bool, error) {
+				var err error
+				unlock, err = filelock.TryLock(lockPath)
+				if errors.Is(err, filelock.ErrLocked) {
+					return false, nil
+				}
+				return err == nil, err
+			})
+			if errors.Is(err, errGuardLocked) {
+				err = filelock.ErrLocked
+			}
 		} else {
 			unlock, err = d.lockFileShared(ctx, lockPath)
 		}
@@ -148,7 +164,7 @@ func (d *deps) lockFileShared(ctx context.Context, path string) (func() error, e
 		}
 	}
 	var unlock func() error
-	err := d.retryShared(ctx, start, func() (bool, error) {
+	err := d.retryLock(ctx, start, false, func() (bool, error) {
 		var err error
 		unlock, err = filelock.TryLockShared(path)
 		if errors.Is(err, filelock.ErrLocked) {
@@ -205,7 +221,13 @@ func (d *deps) lockPostgresGuard(ctx context.Context, exclusive bool) error {
 	}
 	var got bool
 	if exclusive {
-		err = conn.QueryRowContext(tctx, `SELECT pg_try_advisory_lock($1)`, guardLockKey).Scan(&got)
+		err = d.retryLock(tctx, time.Now(), true, func() (bool, error) {
+			err := conn.QueryRowContext(tctx, `SELECT pg_try_advisory_lock($1)`, guardLockKey).Scan(&got)
+			return got, err
+		})
+		if errors.Is(err, errGuardLocked) {
+			err = nil // got is false: refused below
+		}
 	} else {
 		// Alone on the store if the exclusive lock is free: take it, then
 		// the shared one, then let the exclusive one go (one session may
@@ -214,7 +236,7 @@ func (d *deps) lockPostgresGuard(ctx context.Context, exclusive bool) error {
 		start := time.Now()
 		err = conn.QueryRowContext(tctx, `SELECT pg_try_advisory_lock($1)`, guardLockKey).Scan(&alone)
 		if err == nil {
-			err = d.retryShared(tctx, start, func() (bool, error) {
+			err = d.retryLock(tctx, start, false, func() (bool, error) {
 				err := conn.QueryRowContext(tctx, `SELECT pg_try_advisory_lock_shared($1)`, guardLockKey).Scan(&got)
 				return got, err
 			})

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/rs/zerolog"
 
 	"github.com/tagcast/tagcast/campaign/sqlstore"
@@ -33,7 +34,7 @@ func (w *logSignal) Write(p []byte) (int, error) {
 // the shared Redis that takes the lock after it is alone on the store and
 // must forget the shared windows (guardAlone: forgetShared), or they lack
 // that push and the guard grants one push over the quota. Before
-// retryShared such a process met the exclusive lock and was refused (and,
+// retryLock such a process met the exclusive lock and was refused (and,
 // started again, found itself alone). With it, it waits up to
 // guardLockWait and the embedded sender ends meanwhile. Was: it started
 // with guardAlone false, nobody forgot, and the shared windows missed the
@@ -75,5 +76,50 @@ func TestASharedStartThatWaitedOutAnEmbeddedSenderForgetsTheWindows(t *testing.T
 	if !d.guardAlone {
 		t.Errorf("the shared process took the lock once the embedded sender had left, alone on the store, but guardAlone is false: " +
 			"forgetShared does nothing, and the shared Redis's windows lack the embedded push (a push over the quota)")
+	}
+}
+
+// A process on an embedded Redis (exclusive) that finds the store's guard
+// lock held waits for it, up to guardLockWait, as a shared start does: the
+// holder may be ending. Was: it was refused at once, and a `push send`
+// right after another process released the lock could meet it still held
+// (a flock outlives its close while a child forked meanwhile holds the
+// file: the clean-clone CI run failed so on TestRenamedAppIsRefusedUntilTheStoreIsRenamed,
+// a test beside it starting a server).
+func TestAnEmbeddedStartWaitsForAHolderThatEnds(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	file := filepath.Join(t.TempDir(), "tagcast.db")
+	st, err := sqlstore.Open(ctx, "sqlite://"+file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if real, err := filepath.EvalSymlinks(file); err == nil {
+		file = real
+	}
+	unlock, err := filelock.TryLockShared(file + ".guard.lock") // a process ending
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := &logSignal{want: "quota guard lock: held by another process", ch: make(chan struct{})}
+	d := &deps{log: zerolog.New(sig), clock: wallClock{}, store: st, mr: miniredis.NewMiniRedis()}
+	d.onClose("store", st.Close)
+	t.Cleanup(func() { _ = d.close() })
+
+	done := make(chan error, 1)
+	go func() { done <- d.lockGuard(ctx) }()
+	select {
+	case <-sig.ch:
+	case err := <-done:
+		t.Fatalf("lockGuard returned before waiting: %v", err)
+	}
+	if err := unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("lockGuard after the holder left: %v", err)
+	}
+	if _, err := filelock.TryLockShared(file + ".guard.lock"); err == nil {
+		t.Error("the embedded process's lock is not exclusive: a shared take succeeded beside it")
 	}
 }
