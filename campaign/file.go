@@ -2,14 +2,15 @@ package campaign
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
-	"math"
-	"math/big"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -507,6 +508,11 @@ func validatePush(verr *ValidationError, c Campaign, fireTime time.Time) {
 			verr.add("push."+p.Path, "%s", p.Rule)
 		}
 		body = c.Push
+	} else {
+		// What the first fire did not execute names vars too.
+		for _, p := range checkTemplateNames(c, fireTime) {
+			verr.add("push."+p.Path, "%s", p.Rule)
+		}
 	}
 	seen := map[string]bool{}
 	firstAt := map[string]int{} // a user id → its first place in the file
@@ -657,12 +663,96 @@ func decodeYAML(data []byte) (any, error) {
 		}
 	}
 	timestampsAsText(&doc)
+	if p := inexactNumber(&doc, nil); p != nil {
+		return nil, fieldError{*p}
+	}
+	mark, err := numberMark()
+	if err != nil {
+		return nil, err
+	}
+	numbersAsMarkedText(&doc, mark)
 	var v any
 	if err := doc.Decode(&v); err != nil {
 		return nil, err
 	}
-	if p := inexactNumber(&doc, nil); p != nil {
-		return nil, fieldError{*p}
+	return markedNumbers(v, mark)
+}
+
+// numberMark is a prefix no text of a document holds (a NUL and 16 random
+// bytes): numbersAsMarkedText writes it before each number's text, and
+// markedNumbers turns such texts back into numbers.
+func numberMark() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("campaign: reading YAML numbers: %w", err)
+	}
+	return "\x00" + hex.EncodeToString(b[:]) + ":", nil
+}
+
+// numbersAsMarkedText turns each number of the document (a JSON number as
+// written: inexactNumber refused any other spelling) into the text mark +
+// its text, so that YAML's decoding keeps it as written: yaml.v3 reads
+// 19.90 as 19.9 and 1e3 as 1000 (and 0123 as 83, which inexactNumber
+// refuses). Aliases share the anchored node: their numbers follow it.
+func numbersAsMarkedText(n *yaml.Node, mark string) {
+	if n.Kind == yaml.ScalarNode {
+		if t := n.ShortTag(); t == "!!int" || t == "!!float" {
+			n.Tag, n.Value = "!!str", mark+n.Value
+		}
+		return
+	}
+	for _, c := range n.Content {
+		numbersAsMarkedText(c, mark)
+	}
+}
+
+// markedNumbers turns the marked texts of v (numbersAsMarkedText) back
+// into numbers (json.Number, their text as written), keys into their text.
+func markedNumbers(v any, mark string) (any, error) {
+	switch t := v.(type) {
+	case string:
+		if rest, ok := strings.CutPrefix(t, mark); ok {
+			return json.Number(rest), nil
+		}
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			key := strings.TrimPrefix(k, mark)
+			if _, dup := out[key]; dup {
+				// 1 and "1": two keys to YAML, one to JSON.
+				return nil, fmt.Errorf("the key %q is given twice (once as text, once as a number): quote both alike", key)
+			}
+			m, err := markedNumbers(e, mark)
+			if err != nil {
+				return nil, err
+			}
+			out[key] = m
+		}
+		return out, nil
+	case map[any]any:
+		out := make(map[any]any, len(t))
+		for k, e := range t {
+			if ks, ok := k.(string); ok {
+				k = strings.TrimPrefix(ks, mark)
+			}
+			if _, dup := out[k]; dup {
+				return nil, fmt.Errorf("the key %q is given twice (once as text, once as a number): quote both alike", fmt.Sprint(k))
+			}
+			m, err := markedNumbers(e, mark)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = m
+		}
+		return out, nil
+	case []any:
+		for i, e := range t {
+			m, err := markedNumbers(e, mark)
+			if err != nil {
+				return nil, err
+			}
+			t[i] = m
+		}
 	}
 	return v, nil
 }
@@ -695,12 +785,13 @@ type fieldError struct{ FieldProblem }
 
 func (e fieldError) Error() string { return e.String() }
 
-// inexactNumber finds a YAML number that YAML's decoding would change: an
-// integer beyond 64 bits, or a decimal with more digits than a float64
-// keeps (yaml.v3 reads both as float64). JSON keeps every digit of a number
-// (json.Number) and extras promise to, so such a value is refused, naming
-// its field, rather than sent rounded. Aliases are not followed: the
-// anchored node is checked where it is defined.
+// inexactNumber finds a YAML number whose text is not a JSON number as
+// written (0123, which YAML reads as octal 83; 0x1F, +5, .5, 1_000, .inf):
+// it would go out as another text than the one written, so it is refused,
+// naming its field (numbersAsMarkedText keeps every other number's text,
+// 19.90 and 12345678901234567890 included). And a mapping key YAML reads as
+// something whose text changes (keyNotAsWritten). Aliases are not
+// followed: the anchored node is checked where it is defined.
 func inexactNumber(n *yaml.Node, path []string) *FieldProblem {
 	switch n.Kind {
 	case yaml.DocumentNode:
@@ -733,28 +824,22 @@ func inexactNumber(n *yaml.Node, path []string) *FieldProblem {
 		if t := n.ShortTag(); t != "!!int" && t != "!!float" {
 			return nil
 		}
-		var v any
-		if n.Decode(&v) != nil {
-			return nil // the document's decoding reported it
-		}
-		f, ok := v.(float64)
-		if !ok || math.IsInf(f, 0) || math.IsNaN(f) {
-			return nil // an int, int64 or uint64 is exact
-		}
-		written, ok := new(big.Rat).SetString(strings.ReplaceAll(n.Value, "_", ""))
-		if !ok {
-			return nil
-		}
-		// As it is sent: float64's shortest form (encoding/json's too).
-		short := strconv.FormatFloat(f, 'g', -1, 64)
-		if sent, ok := new(big.Rat).SetString(short); ok && written.Cmp(sent) != 0 {
+		if !jsonNumber.MatchString(n.Value) {
+			read := "a number"
+			var v any
+			if n.Decode(&v) == nil {
+				read = fmt.Sprint(v)
+			}
 			return &FieldProblem{Path: strings.Join(path, ""), Rule: fmt.Sprintf(
-				"the number %s has more digits than YAML keeps (it would be sent as %s): quote it as a string, or write the campaign in JSON, which keeps every digit",
-				n.Value, short)}
+				"the number %s is read by YAML as %s: write it as a JSON number (such as 123, 19.90 or 1e3), or quote it to send it as text",
+				n.Value, read)}
 		}
 	}
 	return nil
 }
+
+// jsonNumber is a JSON number's text (RFC 8259).
+var jsonNumber = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$`)
 
 // emptyDocument reports whether a YAML document holds nothing but perhaps
 // comments (an explicit null, "~", is something: a second document).

@@ -38,42 +38,39 @@ func TestUserIDProblemNamesItsPlaceInTheFile(t *testing.T) {
 	}
 }
 
-// Was: a YAML campaign's integer beyond 64 bits (an order id in extras)
-// was decoded by yaml.v3 as a float64 and sent as 1.2345678901234569e+23;
-// the same file in JSON keeps every digit (json.Number), as pushapi.Extras
-// promises "whether the request comes from a file, the admin API or the
-// store". Such a number is now refused, naming its field; numbers YAML
-// reads exactly are accepted as before.
-func TestYAMLNumberBeyondFloatIsRefusedNotRounded(t *testing.T) {
+// A YAML campaign's numbers go out as written, as a JSON file's do
+// (json.Number; pushapi.Extras promises it "whether the request comes from
+// a file, the admin API or the store"): an order id beyond 64 bits, 2.50,
+// 1e3. A number not written as JSON writes one (0123, which YAML reads as
+// octal 83; 0x1F, +5, .5, 1_000, .inf) is refused, naming its field. Was:
+// yaml.v3's reading went out (2.50 as 2.5, 0123 as 83: a ZIP code, an
+// order code; found by a review), and before that a 24-digit id as
+// 1.2345678901234569e+23 (then refused).
+func TestYAMLNumbersAreSentAsWritten(t *testing.T) {
 	t.Parallel()
-	src := string(yamlCampaign("    alert: hi\n    ios: {extras: {order: 123456789012345678901234}}\n"))
-	_, err := ParseFile([]byte(src), testOpts)
-	var verr *ValidationError
-	if !errors.As(err, &verr) || len(verr.Problems) != 1 || verr.Problems[0].Path != "push.notification.ios.extras.order" {
-		t.Fatalf("ParseFile = %v; want push.notification.ios.extras.order refused (the number would be sent rounded)", err)
-	}
-	for _, tt := range []struct{ written, sent string }{
-		{"0.1", "0.1"}, {"2.50", "2.5"}, {"1e3", "1000"}, {"-42", "-42"},
-		{"9223372036854775807", "9223372036854775807"},   // int64's largest
-		{"18446744073709551615", "18446744073709551615"}, // uint64's largest
-		{"0.12345678901234568", "0.12345678901234568"},   // as many digits as a float64 keeps
+	src := string(yamlCampaign("    alert: hi\n    ios: {extras: {order: ORDER}}\n"))
+	for _, written := range []string{
+		"123456789012345678901234", "0.1", "2.50", "1e3", "-42", "0", "-0", "19.90",
+		"9223372036854775807", "18446744073709551615", "0.123456789012345678901", "-99999999999999999999",
 	} {
-		c, err := ParseFile([]byte(strings.Replace(src, "123456789012345678901234", tt.written, 1)), testOpts)
+		c, err := ParseFile([]byte(strings.Replace(src, "ORDER", written, 1)), testOpts)
 		if err != nil {
-			t.Errorf("%s: %v; want accepted (YAML reads it exactly)", tt.written, err)
+			t.Errorf("%s: %v; want accepted", written, err)
 			continue
 		}
 		sends, err := RenderSends(c, *c.NextRunAt)
 		if err != nil {
-			t.Fatalf("%s: RenderSends: %v", tt.written, err)
+			t.Fatalf("%s: RenderSends: %v", written, err)
 		}
-		if body := string(sends[0].Body); !strings.Contains(body, `"order":`+tt.sent+`}`) {
-			t.Errorf("%s: the body sent is %s; want \"order\":%s", tt.written, body, tt.sent)
+		if body := string(sends[0].Body); !strings.Contains(body, `"order":`+written+`}`) {
+			t.Errorf("%s: the body sent is %s; want \"order\":%s", written, body, written)
 		}
 	}
-	for _, written := range []string{"0.123456789012345678901", "-99999999999999999999"} {
-		if _, err := ParseFile([]byte(strings.Replace(src, "123456789012345678901234", written, 1)), testOpts); err == nil {
-			t.Errorf("%s: accepted; YAML cannot keep it", written)
+	for _, written := range []string{"0123", "02134", "0x1F", "0o17", "+5", ".5", "1_000", ".inf", "-.inf", ".nan", "1."} {
+		_, err := ParseFile([]byte(strings.Replace(src, "ORDER", written, 1)), testOpts)
+		var verr *ValidationError
+		if !errors.As(err, &verr) || len(verr.Problems) != 1 || verr.Problems[0].Path != "push.notification.ios.extras.order" {
+			t.Errorf("%s: ParseFile = %v; want push.notification.ios.extras.order refused (YAML reads it as another number)", written, err)
 		}
 	}
 }

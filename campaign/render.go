@@ -107,6 +107,9 @@ func renderField(path, text string, data TemplateData) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if err := numbersTruth(t); err != nil {
+		return "", err
+	}
 	if err := countSteps(t); err != nil {
 		return "", err
 	}
@@ -290,6 +293,7 @@ var templateFuncs = template.FuncMap{
 	"le":       orderFunc(func(c int) bool { return c <= 0 }),
 	"gt":       orderFunc(func(c int) bool { return c > 0 }),
 	"ge":       orderFunc(func(c int) bool { return c >= 0 }),
+	truthFunc:  truthValue,
 }
 
 // Number is a number of vars as templates see it: its JSON text, printed as

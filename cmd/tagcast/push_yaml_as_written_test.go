@@ -11,8 +11,9 @@ import (
 // any, so a 24-digit order id became a rounded float and an unquoted date a
 // midnight-UTC timestamp, in silence, and a second document was dropped.
 // YAML bodies are now read as campaign files are (campaign.YAMLToJSON):
-// such a number is refused naming its field, a date stays its text, and a
-// second document is refused.
+// every number goes out as written, one YAML reads as another number
+// (0x1F) is refused naming its field, a date stays its text, and a second
+// document is refused.
 func TestPushSendYAMLBodyIsSentAsWritten(t *testing.T) {
 	t.Parallel()
 	svc := newFakeService(t, okPush)
@@ -26,16 +27,16 @@ notification:
   alert: hi
   ios: {extras: {order: ORDER, day: 2026-12-01}}
 `
-	body := writeFile(t, "push.yaml", strings.Replace(yamlBody, "ORDER", "123456789012345678901234", 1))
+	body := writeFile(t, "push.yaml", strings.Replace(yamlBody, "ORDER", "0x1F", 1))
 	r := runTagcast(t, cliEnv{vars: vars}, "--config", cfgFile, "push", "send", "--app", "main", body)
 	if r.code != 1 || len(svc.recorded()) != 0 || !strings.Contains(r.stderr, "notification.ios.extras.order") {
-		t.Fatalf("a 24-digit number YAML reads rounded: %s, %d requests; want exit 1 naming notification.ios.extras.order, nothing sent", r, len(svc.recorded()))
+		t.Fatalf("a number YAML reads as 31: %s, %d requests; want exit 1 naming notification.ios.extras.order, nothing sent", r, len(svc.recorded()))
 	}
 	second := writeFile(t, "two.yaml", strings.Replace(yamlBody, "ORDER", "42", 1)+"---\nplatform: [ios]\n")
 	if r := runTagcast(t, cliEnv{vars: vars}, "--config", cfgFile, "push", "send", "--app", "main", second); r.code != 1 || len(svc.recorded()) != 0 {
 		t.Fatalf("a second YAML document: %s, %d requests; want it refused, nothing sent", r, len(svc.recorded()))
 	}
-	body = writeFile(t, "push.yaml", strings.Replace(yamlBody, "ORDER", "42", 1))
+	body = writeFile(t, "push.yaml", strings.Replace(yamlBody, "ORDER", "123456789012345678901234", 1))
 	r = runTagcast(t, cliEnv{vars: vars}, "--config", cfgFile, "push", "send", "--app", "main", body)
 	reqs := svc.recorded()
 	if r.code != 0 || len(reqs) != 1 {
@@ -52,8 +53,8 @@ notification:
 		t.Fatal(err)
 	}
 	x := sent.Notification.IOS.Extras
-	if got := string(x["order"]); got != "42" {
-		t.Errorf("extras.order sent as %s, written 42", got)
+	if got := string(x["order"]); got != "123456789012345678901234" {
+		t.Errorf("extras.order sent as %s, written 123456789012345678901234", got)
 	}
 	if got := string(x["day"]); got != `"2026-12-01"` {
 		t.Errorf("extras.day sent as %s, written 2026-12-01", got)
