@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/url"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -208,24 +209,35 @@ func RedactURL(raw string) string {
 		return out
 	}
 	query, fragment, hasFragment := strings.Cut(query, "#")
-	q, err := url.ParseQuery(query)
-	if err != nil {
+	if _, err := url.ParseQuery(query); err != nil {
 		return out + "?" + redacted
 	}
-	const placeholder = "REDACTEDPLACEHOLDER"
-	for k := range q {
-		if sensitiveParam(k) {
-			for i := range q[k] {
-				q[k][i] = placeholder
-			}
+	// In the order written: after a secret parameter, a part that is not
+	// name=value with a plain name may be the rest of the secret (a
+	// password holding an unencoded '&'), and is hidden whole.
+	parts := strings.Split(query, "&")
+	afterSecret := false
+	for i, part := range parts {
+		name, value, hasValue := strings.Cut(part, "=")
+		n, _ := url.QueryUnescape(name) // ParseQuery read it
+		switch {
+		case sensitiveParam(n):
+			parts[i] = name + "=" + redacted
+			afterSecret = true
+		case afterSecret && (!hasValue || value == "" || !plainParamName.MatchString(n)):
+			parts[i] = redacted
 		}
 	}
-	out += "?" + strings.ReplaceAll(q.Encode(), placeholder, redacted)
+	out += "?" + strings.Join(parts, "&")
 	if hasFragment {
 		out += "#" + fragment
 	}
 	return out
 }
+
+// plainParamName is a query parameter name as the URLs tagcast reads have
+// them (sslmode, master, application_name).
+var plainParamName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
 
 // redactOpaque hides what may be a secret in text that is not a URL: all
 // before the last '@' ("user:pass@host" without its scheme), and the value

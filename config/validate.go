@@ -495,6 +495,11 @@ func checkHTTPURL(raw string) error {
 	case scheme != "http" && scheme != "https":
 		return fmt.Errorf("%s, got scheme %q", want, scheme)
 	}
+	if passwordSpilled(raw) {
+		// "https://gw:12/S3CRET@push.example.com": a password with an
+		// unencoded '/' read as a path, the host another than meant.
+		return fmt.Errorf("must not contain credentials; %w", errPasswordSpilled)
+	}
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil:
@@ -742,8 +747,14 @@ var redisParams = map[string][]string{
 // be part of a password.
 func onlyParams(q url.Values, known []string) error {
 	names := slices.Sorted(maps.Keys(q))
+	secret := slices.ContainsFunc(names, sensitiveParam)
 	for _, name := range names {
 		if !slices.Contains(known, name) {
+			if secret {
+				// Maybe the tail of a password holding an unencoded '&':
+				// not quoted.
+				return fmt.Errorf("has a query parameter tagcast does not know (known: %s); if a password holds '&', '+' or '%%', percent-encode them (%%26, %%2B, %%25)", strings.Join(known, ", "))
+			}
 			if len(known) == 0 {
 				return fmt.Errorf("takes no query parameter, got %q", name)
 			}
