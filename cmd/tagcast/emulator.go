@@ -219,9 +219,46 @@ func (f *emulatorFlags) config(cmd *cobra.Command, g *globals) (emulator.Config,
 		cfg.Seed = f.seed
 	}
 	if err := cfg.Validate(); err != nil {
+		if ferr := emulatorFlagProblems(err, changed); ferr != nil {
+			return cfg, ferr
+		}
 		return cfg, &exitError{code: 1, err: fmt.Errorf("emulator config: %w", err)}
 	}
 	return cfg, nil
+}
+
+// emulatorFlagKeys are the config keys (the last part of a problem's path)
+// the emulator's flags set.
+var emulatorFlagKeys = map[string]string{
+	"quota.hour_window": "hour-window", "quota.day_window": "day-window", "quota.timezone": "timezone",
+	"faults.latency": "latency", "faults.error_500": "error-500", "faults.error_504": "error-504",
+	"faults.stall_sent": "stall-sent", "faults.stall_dropped": "stall-dropped", "faults.reset": "reset",
+	"faults.stall_for": "stall-for", "freshness": "freshness", "max_nonce_len": "max-nonce-len",
+}
+
+// emulatorFlagProblems is the usage error naming the flags whose values
+// the emulator's check refused (it names config keys: "faults.error_500"
+// for --error-500 2); nil when no problem comes from a flag.
+func emulatorFlagProblems(err error, changed func(string) bool) error {
+	var out []string
+	seen := map[string]bool{}
+	for _, line := range strings.Split(err.Error(), "\n") {
+		path, rule, ok := strings.Cut(line, ": ")
+		if !ok {
+			continue
+		}
+		for key, flag := range emulatorFlagKeys {
+			if changed(flag) && (path == key || strings.HasSuffix(path, "."+key)) && !seen[flag+rule] {
+				seen[flag+rule] = true
+				out = append(out, "--"+flag+": "+rule)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	slices.Sort(out)
+	return usageError("%s", strings.Join(out, "; "))
 }
 
 // resolveEmulatorSecret fills a.Secret from app_secret_env or app_secret_file.

@@ -134,8 +134,9 @@ func TestEmulatorCommandRejects(t *testing.T) {
 		{"no apps", []string{"emulator"}, 2, "no apps to serve"},
 		{"bad --app", []string{"emulator", "--app", "justakey"}, 2, "--app: want KEY:SECRET"},
 		{"unknown --disabled", []string{"emulator", "--app", "k:s", "--disabled", "other"}, 2, `--disabled: no app with App Key "other"`},
-		{"bad fault fraction", []string{"emulator", "--app", "k:s", "--error-500", "2"}, 1, "faults.error_500"},
-		{"bad hour window flag", []string{"emulator", "--app", "k:s", "--hour-window", "weekly"}, 1, "apps[0].quota.hour_window"},
+		// A flag's value is a usage error naming the flag, not the key it sets.
+		{"bad fault fraction", []string{"emulator", "--app", "k:s", "--error-500", "2"}, 2, "--error-500: must be a fraction in [0, 1], got 2"},
+		{"bad hour window flag", []string{"emulator", "--app", "k:s", "--hour-window", "weekly"}, 2, "--hour-window: must be rolling or clock"},
 		{"bad hour window in file", []string{"emulator", "--config", badWindow}, 1, "apps[0].quota.hour_window: must be rolling or clock"},
 		{"secret variable unset", []string{"emulator", "--config", noSecret}, 1, "apps[0].app_secret_env: variable MISSING_SECRET is not set"},
 		{"config file missing", []string{"emulator", "--config", filepath.Join(dir, "none.yaml")}, 1, "none.yaml"},

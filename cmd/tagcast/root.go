@@ -78,6 +78,13 @@ func newRootCmd(env environment) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.configPath, "config", "", "config file (default tagcast.yaml when present)")
 	root.PersistentFlags().StringVarP(&g.output, "output", "o", "table", "output format: table or json")
 
+	// Bare `tagcast` is a usage error, as a bare command group is: a
+	// script whose call lost its subcommand must not read a help page and
+	// exit 0.
+	root.RunE = requireSubcommand
+	// Whatever pflag's wording (bad flag syntax: ---status), a command
+	// line it refuses is a usage error (exit 2).
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError("%v", err) })
 	root.SetHelpCommand(newHelpCmd())
 	root.AddCommand(newVersionCmd(g))
 	// Subcommands register here, one line each.
