@@ -444,11 +444,11 @@ func (c *Client) call(ctx context.Context, path, contentType string, body []byte
 		mayHaveReached = mayHaveReached || e.MayHaveReached
 		e.MayHaveReached = mayHaveReached
 		// A primary's announced outage (503, Retry-After) still holds when
-		// the backup then fails without an answer: the next call goes back
-		// to the primary. A backup that answers says for itself when to
-		// come back (a 429 without a Retry-After: its window's end, not
+		// the backup then fails (no answer, or a 5xx): the next call goes
+		// back to the primary. A backup that answers as itself says when
+		// to come back (a 429 without a Retry-After: its window's end, not
 		// the primary's maintenance day; found by a review).
-		if e.HTTPStatus == 0 {
+		if e.HTTPStatus == 0 || e.HTTPStatus >= 500 {
 			e.RetryAfter = max(e.RetryAfter, retryAfter)
 		}
 		retryAfter = max(retryAfter, e.RetryAfter)

@@ -32,7 +32,7 @@ func (l *blockLedger) SaveBlock(_ context.Context, app string, until, _ time.Tim
 	return l.blocks[app], nil
 }
 
-func (l *blockLedger) ClearBlock(_ context.Context, app string) (time.Time, error) {
+func (l *blockLedger) ClearBlock(_ context.Context, app string, _ time.Time) (time.Time, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	until := l.blocks[app]

@@ -849,8 +849,10 @@ const maxRetryAfter = 25 * time.Hour
 // (*sqlstore.Store is one).
 type BlockClearer interface {
 	// ClearBlock forgets app's recorded block and returns its end (zero
-	// if none was recorded).
-	ClearBlock(ctx context.Context, app string) (time.Time, error)
+	// if none was recorded). The app's sends waiting in retry_wait until
+	// that end at the latest (a 5xx's Retry-After: they waited on the
+	// block) may go at now.
+	ClearBlock(ctx context.Context, app string, now time.Time) (time.Time, error)
 }
 
 // Unblock lifts app's block, whatever set it (a 429/1008, a 5xx's
@@ -869,7 +871,7 @@ func (g *Guard) Unblock(ctx context.Context, app string) (time.Time, error) {
 	}
 	var lifted time.Time
 	if bc, ok := g.ledger.(BlockClearer); ok {
-		stored, err := bc.ClearBlock(ctx, app)
+		stored, err := bc.ClearBlock(ctx, app, g.now())
 		if err != nil {
 			return time.Time{}, fmt.Errorf("quota: app %s: clear the recorded block: %w", app, err)
 		}

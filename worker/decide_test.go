@@ -41,17 +41,17 @@ func TestDecide(t *testing.T) {
 		{"500 first attempt", nil, apiErr(500, 1000, true), 1, want{Class: "retry", Status: "retry_wait", Code: 1000, Next: 5 * time.Second}},
 		{"504 second attempt", nil, apiErr(504, 1050, true), 2, want{Class: "retry", Status: "retry_wait", Code: 1050, Next: 10 * time.Second}},
 		{"502 without body", nil, apiErr(502, 0, true), 1, want{Class: "retry", Status: "retry_wait", Code: 502, Next: 5 * time.Second}},
-		// A Retry-After holds the app (every send of it, this one too: its
-		// next reservation waits for the hold), and the send keeps its
-		// backoff, so that an operator's unblock frees it with the rest.
-		{"503 with a longer Retry-After holds the app for it", nil, &pushapi.Error{HTTPStatus: 503, MayHaveReached: true, RetryAfter: 2 * time.Minute}, 1,
-			want{Class: "retry", Status: "retry_wait", Code: 503, Next: 5 * time.Second, Hold: 2 * time.Minute}},
-		{"503 with a shorter Retry-After", nil, &pushapi.Error{HTTPStatus: 503, MayHaveReached: true, RetryAfter: time.Second}, 1,
+		// A Retry-After holds the app (its other sends), and the send that
+		// got it waits for it too (should the hold fail to be written, it
+		// still waits); an operator's unblock frees it (ClearBlock).
+		{"503 with a longer Retry-After waits for it", nil, &pushapi.Error{HTTPStatus: 503, MayHaveReached: true, RetryAfter: 2 * time.Minute}, 1,
+			want{Class: "retry", Status: "retry_wait", Code: 503, Next: 2 * time.Minute, Hold: 2 * time.Minute}},
+		{"503 with a shorter Retry-After keeps the backoff", nil, &pushapi.Error{HTTPStatus: 503, MayHaveReached: true, RetryAfter: time.Second}, 1,
 			want{Class: "retry", Status: "retry_wait", Code: 503, Next: 5 * time.Second, Hold: time.Second}},
 		// A maintenance page's Retry-After, or a date from a server whose
-		// clock runs a year ahead, would hold the app for that long.
-		{"503 with a Retry-After beyond a day holds a day", nil, &pushapi.Error{HTTPStatus: 503, MayHaveReached: true, RetryAfter: 400 * 24 * time.Hour}, 1,
-			want{Class: "retry", Status: "retry_wait", Code: 503, Next: 5 * time.Second, Hold: 25 * time.Hour}},
+		// clock runs a year ahead, would park the send for that long.
+		{"503 with a Retry-After beyond a day waits a day", nil, &pushapi.Error{HTTPStatus: 503, MayHaveReached: true, RetryAfter: 400 * 24 * time.Hour}, 1,
+			want{Class: "retry", Status: "retry_wait", Code: 503, Next: 25 * time.Hour, Hold: 25 * time.Hour}},
 		{"retry class on the last attempt fails", nil, apiErr(500, 1000, true), 3, want{Class: "failed", Status: "failed", Code: 1000}},
 		{"not written: retry, quota released", nil, &pushapi.Error{Message: "request not sent", Err: errors.New("dial: refused")}, 1,
 			want{Class: "retry", Status: "retry_wait", Next: 5 * time.Second, ReleaseQuota: true}},

@@ -76,12 +76,13 @@ func decide(res *pushapi.PushResponse, err error, attempt int, now time.Time, b 
 		}
 		d.record.Status = campaign.SendRetryWait
 		// A Retry-After on a 5xx (or 1000, 1050) asks for at least that
-		// long: the app's hold (holdFor) does the waiting, for every send
-		// of the app, this one too (its next reservation is refused until
-		// the hold ends), so that an operator's unblock frees this send
-		// with the rest. Was: the send's own next attempt waited out the
-		// Retry-After too, up to a day after an unblock (found by a review).
-		d.record.NextAttempt = now.Add(b.Delay(attempt, jitter))
+		// long: honour it when it is longer than the backoff, up to
+		// maxRetryAfter (beyond, it says more about the server's clock or a
+		// maintenance page than about when to call again). The app's hold
+		// (holdFor) keeps its other sends waiting too; should it fail to be
+		// written, this send still waits. An operator's unblock frees it
+		// with the rest (quota.Guard.Unblock: the store's ClearBlock).
+		d.record.NextAttempt = now.Add(max(b.Delay(attempt, jitter), d.holdFor))
 	case pushapi.OutcomeRateLimited:
 		// One host refused the call and counted nothing: its slot goes
 		// back once the app is blocked (the block, not the slot, does the

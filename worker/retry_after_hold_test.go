@@ -14,8 +14,8 @@ import (
 )
 
 // The service answers 503 with Retry-After: 3600 (an announced outage,
-// push-api-facts.md: "honour one if present"). The app is held for the
-// hour (the send that got it waits with the rest); another run of the same app, due at the same instant, must not
+// push-api-facts.md: "honour one if present"). The send that got it waits
+// the hour, and the app is held for it; another run of the same app, due at the same instant, must not
 // call the service during that hour either: each such call gets the same
 // 503, spends one of its send's attempts, and keeps a quota slot (a 5xx may
 // count at the service), so with the default quota (3 a day) an announced
@@ -44,8 +44,8 @@ func TestRetryAfterOnA5xxHoldsTheApp(t *testing.T) {
 	if err := e.handler.ProcessRun(e.ctx, ids[0]); !errors.As(err, &s) {
 		t.Fatalf("run 1: %v, want a snooze for its next attempt", err)
 	}
-	if _, sends := e.run(ids[0]); sends[0].Status != campaign.SendRetryWait {
-		t.Fatalf("run 1's send: %s, want retry_wait", sends[0].Status)
+	if _, sends := e.run(ids[0]); sends[0].Status != campaign.SendRetryWait || !sends[0].NextAttemptAt.Equal(outageEnd) {
+		t.Fatalf("run 1's send: %s next %v, want retry_wait at the Retry-After %v", sends[0].Status, sends[0].NextAttemptAt, outageEnd)
 	}
 	if st, err := e.guard.Status(e.ctx, testApp); err != nil || !st.BlockedUntil.Equal(outageEnd) {
 		t.Fatalf("the app's hold ends %v (%v), want at the Retry-After %v", st.BlockedUntil, err, outageEnd)

@@ -1251,11 +1251,20 @@ func testQuotaBlocks(t *testing.T, b bundle) {
 	}
 	// An operator's unblock (quota.BlockClearer) forgets one app's block
 	// and returns it, to the microsecond; nothing the second time.
+	// The app's sends that wait on the block (retry_wait until its end at
+	// the latest: a 5xx's Retry-After) may go at once; one waiting past
+	// it, or another app's, keep their wait.
+	_, sends := b.fire(t, 0)
+	waiting := b.send(t, b.claim(t, sends[0].ID, t0), t0, campaign.Outcome{Status: campaign.SendRetryWait, Code: 503, NextAttempt: long})
 	var bc quota.BlockClearer = b.store.(*sqlstore.Store)
+	lift := t0.Add(time.Minute)
 	for _, want := range []time.Time{long, {}} {
-		if got, err := bc.ClearBlock(b.ctx, "main"); err != nil || !got.Equal(want) {
+		if got, err := bc.ClearBlock(b.ctx, "main", lift); err != nil || !got.Equal(want) {
 			t.Errorf("ClearBlock(main) = %s, %v; want %s", got, err, want)
 		}
+	}
+	if _, err := b.store.ClaimSend(b.ctx, waiting.ID, lift, time.Minute); err != nil {
+		t.Errorf("after ClearBlock at %s: the send that waited on the block (until %s) cannot be claimed: %v", lift, long, err)
 	}
 	if got, err := bs.BlockedUntil(b.ctx, "main"); err != nil || !got.IsZero() {
 		t.Errorf("after ClearBlock: BlockedUntil(main) = %s, %v; want none", got, err)
