@@ -673,20 +673,22 @@ func decodeYAML(data []byte) (any, error) {
 	numbersAsMarkedText(&doc, mark)
 	var v any
 	if err := doc.Decode(&v); err != nil {
-		return nil, err
+		// yaml.v3 quotes a key it refuses (given twice): as written.
+		return nil, errors.New(strings.ReplaceAll(err.Error(), mark, ""))
 	}
 	return markedNumbers(v, mark)
 }
 
-// numberMark is a prefix no text of a document holds (a NUL and 16 random
-// bytes): numbersAsMarkedText writes it before each number's text, and
-// markedNumbers turns such texts back into numbers.
+// numberMark is a prefix no text of a document holds (16 random bytes):
+// numbersAsMarkedText writes it before each number's text, and
+// markedNumbers turns such texts back into numbers. Printable, so that it
+// can be taken out of yaml.v3's messages, which quote keys.
 func numberMark() (string, error) {
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", fmt.Errorf("campaign: reading YAML numbers: %w", err)
 	}
-	return "\x00" + hex.EncodeToString(b[:]) + ":", nil
+	return "tagcast-number-" + hex.EncodeToString(b[:]) + ":", nil
 }
 
 // numbersAsMarkedText turns each number of the document (a JSON number as

@@ -269,6 +269,8 @@ func toIndex(k any) (int, bool) {
 		if i, err := strconv.Atoi(n.text); err == nil {
 			return i, true
 		}
+	case zeroNumber:
+		return toIndex(n.number())
 	}
 	return 0, false
 }
@@ -336,6 +338,9 @@ func (n Number) Format(f fmt.State, verb rune) {
 // operand reads a comparison's operand: a number (a Number, or any Go
 // integer or float) as an exact rational, a text, or a bool.
 func operand(v any) (any, error) {
+	if z, ok := v.(zeroNumber); ok {
+		v = z.number()
+	}
 	if n, ok := v.(Number); ok {
 		r, ok := new(big.Rat).SetString(n.text)
 		if !ok {

@@ -49,6 +49,9 @@ func checkTemplateNames(c Campaign, fireTime time.Time) []FieldProblem {
 // from the data that names nothing breaks, "" if none.
 func missingName(root *parse.ListNode, data reflect.Value) string {
 	var miss string
+	// A template may declare $ again ({{$ := .Vars}}): its $ is then no
+	// longer the data.
+	dollarDeclared := declaresDollar(root)
 	var node func(n parse.Node, dotIsData bool)
 	var pipe func(p *parse.PipeNode, dotIsData bool)
 	arg := func(a parse.Node, dotIsData bool) {
@@ -58,7 +61,7 @@ func missingName(root *parse.ListNode, data reflect.Value) string {
 				miss = chainMiss(data, a.Ident)
 			}
 		case *parse.VariableNode:
-			if len(a.Ident) > 1 && a.Ident[0] == "$" && miss == "" {
+			if len(a.Ident) > 1 && a.Ident[0] == "$" && !dollarDeclared && miss == "" {
 				miss = chainMiss(data, a.Ident[1:])
 			}
 		case *parse.PipeNode:
@@ -116,7 +119,7 @@ func missingName(root *parse.ListNode, data reflect.Value) string {
 // a value whose fields only a fire can tell.
 func chainMiss(v reflect.Value, idents []string) string {
 	for i, id := range idents {
-		for v.IsValid() && (v.Kind() == reflect.Interface || v.Kind() == reflect.Pointer) {
+		for v.IsValid() && v.Kind() == reflect.Interface {
 			if v.IsNil() {
 				return ""
 			}
@@ -126,7 +129,20 @@ func chainMiss(v reflect.Value, idents []string) string {
 			return ""
 		}
 		chain := "." + strings.Join(idents[:i+1], ".")
-		if m := v.MethodByName(id); m.IsValid() {
+		// As text/template: a method of the value or of its pointer
+		// (time.Location's String), then the pointer's target.
+		m := v.MethodByName(id)
+		if !m.IsValid() && v.Kind() != reflect.Pointer && v.CanAddr() {
+			m = v.Addr().MethodByName(id)
+		}
+		if !m.IsValid() && v.Kind() == reflect.Pointer {
+			if v.IsNil() {
+				return ""
+			}
+			v = v.Elem()
+			m = v.MethodByName(id)
+		}
+		if m.IsValid() {
 			if m.Type().NumIn() != 0 || m.Type().NumOut() == 0 {
 				return "" // called with arguments: the fire tells
 			}
@@ -165,4 +181,48 @@ func listOrNothing(keys []string) string {
 	}
 	slices.Sort(keys)
 	return strings.Join(keys, ", ")
+}
+
+// declaresDollar reports whether any action under n declares or assigns $.
+func declaresDollar(n parse.Node) bool {
+	found := false
+	var pipe func(p *parse.PipeNode)
+	var walk func(n parse.Node)
+	pipe = func(p *parse.PipeNode) {
+		if p == nil {
+			return
+		}
+		for _, d := range p.Decl {
+			if len(d.Ident) > 0 && d.Ident[0] == "$" {
+				found = true
+			}
+		}
+	}
+	walk = func(n parse.Node) {
+		switch n := n.(type) {
+		case *parse.ListNode:
+			if n == nil {
+				return
+			}
+			for _, c := range n.Nodes {
+				walk(c)
+			}
+		case *parse.ActionNode:
+			pipe(n.Pipe)
+		case *parse.IfNode:
+			pipe(n.Pipe)
+			walk(n.List)
+			walk(n.ElseList)
+		case *parse.WithNode:
+			pipe(n.Pipe)
+			walk(n.List)
+			walk(n.ElseList)
+		case *parse.RangeNode:
+			pipe(n.Pipe)
+			walk(n.List)
+			walk(n.ElseList)
+		}
+	}
+	walk(n)
+	return found
 }

@@ -1,6 +1,7 @@
 package campaign
 
 import (
+	"fmt"
 	"math/big"
 	"sync"
 	"text/template"
@@ -15,15 +16,36 @@ import (
 // number 0 is empty, as text/template says of numbers.
 const truthFunc = "_tagcast_truth"
 
-// truthValue is truthFunc: a Number that is zero becomes 0 (an int: empty
-// to text/template), any other value passes unchanged ({{with}}'s dot, and
-// what and/or return, stay the Number that prints as written).
+// truthValue is truthFunc: a Number that is zero becomes a zeroNumber
+// (empty to text/template, and still the number as written), any other
+// value passes unchanged ({{with}}'s dot, and what and/or return, print and
+// format as the var was written).
 func truthValue(v any) any {
 	if n, ok := v.(Number); ok && n.isZero() {
-		return 0
+		return newZeroNumber(n)
 	}
 	return v
 }
+
+// zeroNumber is a var's number 0 as a test sees it: a slice of length 0,
+// which text/template finds empty, whose one element beyond its length is
+// the Number, so that it prints, formats and compares as the number
+// written (0.00 stays 0.00 through {{or .Vars.sale .Vars.price}}).
+type zeroNumber []Number
+
+func newZeroNumber(n Number) zeroNumber {
+	z := make(zeroNumber, 0, 1)
+	return append(z, n)[:0]
+}
+
+// number is the Number z stands for.
+func (z zeroNumber) number() Number { return z[:1][0] }
+
+// String is the number as written.
+func (z zeroNumber) String() string { return z.number().text }
+
+// Format implements fmt.Formatter as Number does.
+func (z zeroNumber) Format(f fmt.State, verb rune) { z.number().Format(f, verb) }
 
 // isZero reports whether n is a number 0 (0, -0, 0.00, 0e5).
 func (n Number) isZero() bool {
