@@ -230,6 +230,10 @@ func RedactURL(raw string) string {
 	}
 	out += "?" + strings.Join(parts, "&")
 	if hasFragment {
+		if afterSecret {
+			// The rest of a secret holding an unencoded '#'.
+			fragment = redacted
+		}
 		out += "#" + fragment
 	}
 	return out

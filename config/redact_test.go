@@ -197,7 +197,7 @@ func TestRedactURL(t *testing.T) {
 		"redis://user@h":           "redis://user@h",
 		"redis-sentinel://:pw@a:1,b:2?master=m&sentinel_password=sp": "redis-sentinel://:[redacted]@a:1,b:2?master=m&sentinel_password=[redacted]",
 		"postgres://u:p@ss@h/db":                                     "postgres://u:[redacted]@h/db",
-		"postgres://h/db?password=x#frag":                            "postgres://h/db?password=[redacted]#frag",
+		"postgres://h/db?password=x#frag":                            "postgres://h/db?password=[redacted]#[redacted]",
 		"postgres://h/db?%zz":                                        "postgres://h/db?[redacted]",
 		"https://api.example.com/prefix":                             "https://api.example.com/prefix",
 		// Not URLs (refused by Validate, but shown in its errors and dumps):

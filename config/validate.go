@@ -605,6 +605,9 @@ func checkDatabaseURL(raw string) error {
 		if passwordSpilled(raw) {
 			return errPasswordSpilled
 		}
+		if u.Fragment != "" || strings.Contains(raw, "#") {
+			return errFragment
+		}
 		if authorityAts(raw) > 1 {
 			return errPostgresAts
 		}
@@ -674,6 +677,9 @@ func ParseRedisURL(raw string) (*RedisTarget, error) {
 	}
 	if passwordSpilled(raw) {
 		return nil, errPasswordSpilled
+	}
+	if strings.Contains(raw, "#") {
+		return nil, errFragment
 	}
 	if err := onlyParams(u.Query(), redisParams[scheme]); err != nil {
 		return nil, err
@@ -767,6 +773,11 @@ func onlyParams(q url.Values, known []string) error {
 // errPasswordSpilled names the problem passwordSpilled finds without quoting
 // any of the URL.
 var errPasswordSpilled = errors.New("has an unencoded '@' after the host: percent-encode '@' in query values and the database name (%40), and '/', '?', '#' in the password (%2F, %3F, %23); otherwise the URL can name another host than meant, and part of the password ends up where it is shown")
+
+// errFragment refuses a '#' in a store or Redis URL, without quoting what
+// follows it: no such URL has a fragment, and the text after an unencoded
+// '#' is most likely the rest of a password given as a query value.
+var errFragment = errors.New("has an unencoded '#': percent-encode '#' in a password (%23); the text after it would be dropped from the password and shown where the URL is")
 
 // errPostgresAts names the problem of a PostgreSQL URL whose user
 // information holds an unencoded '@', without quoting any of it.
