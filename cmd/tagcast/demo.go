@@ -587,9 +587,11 @@ func (dm *demo) verify(ctx context.Context) {
 		rep.Problems = append(rep.Problems, "reading the final state: "+err.Error())
 	}
 	received := map[string]int{}
+	arrived := map[string]time.Time{} // messageUID → when the emulator took it
 	pushes := dm.emu.PushesFor(demoAppKey)
 	for _, p := range pushes {
 		received[p.MessageUID]++
+		arrived[p.MessageUID] = p.ReceivedAt
 	}
 	rep.Pushes = len(pushes)
 	rep.RateLimited = dm.emu.Counters(demoAppKey).RateLimited
@@ -611,6 +613,9 @@ func (dm *demo) verify(ctx context.Context) {
 					rep.Problems = append(rep.Problems, fmt.Sprintf("lost: campaign %d run %d send %d: the emulator never received messageUID %s", c.ID, r.ID, s.ID, s.MessageUID))
 				case received[s.MessageUID] > 1:
 					rep.Problems = append(rep.Problems, fmt.Sprintf("duplicated: messageUID %s received %d times", s.MessageUID, received[s.MessageUID]))
+				case arrived[s.MessageUID].Before(r.ScheduledFor):
+					rep.Problems = append(rep.Problems, fmt.Sprintf("early: campaign %d run %d send %d reached the emulator at %s, before its run's instant %s",
+						c.ID, r.ID, s.ID, sim(arrived[s.MessageUID]), sim(r.ScheduledFor)))
 				default:
 					rep.Sent++
 				}
@@ -657,7 +662,7 @@ func (dm *demo) summary(duration time.Duration) {
 	case rep.Interrupted:
 		dm.say("    INTERRUPTED: stopped cleanly (exit %d)", demoExitInterrupted)
 	case rep.OK:
-		dm.say("    OK: every send went out exactly once, with its messageUID recorded; nothing lost, nothing duplicated")
+		dm.say("    OK: every send went out exactly once, none before its run's instant, with its messageUID recorded; nothing lost, nothing duplicated")
 	default:
 		dm.say("    FAILED:")
 		for _, p := range rep.Problems {
