@@ -153,7 +153,7 @@ func newAppPusher(ctx context.Context, cfg *config.Config, app *config.App) (p p
 		return nil, nil, err
 	}
 	cc := app.ClientConfig()
-	cc.Board = hostboard.New(d.boardRedis, app.Name) // a shared Redis: the workers' active host
+	cc.Board = hostboard.New(d.promptRedis, app.Name) // a shared Redis: the workers' active host
 	client, err := pushapi.NewClient(cc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("app %s: %w", app.Name, err)

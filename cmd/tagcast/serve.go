@@ -387,7 +387,7 @@ func (p *process) prepareAPI(ctx context.Context, enq *asynq.Client, inspector *
 	}
 	ui := monitoring.New(redisConnOpt{make: d.newRedisClient})
 	p.stops = append(p.stops, closer{name: "monitoring UI", close: ui.Close})
-	rdb, store := d.rdb, d.store
+	rdb, store := d.promptRedis, d.store
 	srv, err := admin.New(admin.Options{
 		Addr: d.cfg.Admin.Addr, Tokens: tokens, Apps: d.cfg.AppNames(),
 		Store: store, Operations: ops, Quota: d.guard, Tags: tags,

@@ -88,11 +88,13 @@ type deps struct {
 	// newRedisClient makes a further client to the same Redis, for parts
 	// that insist on owning theirs (the monitoring UI).
 	newRedisClient func() redis.UniversalClient
-	// boardRedis is the push clients' host boards' Redis client (made by
-	// buildRedis, closed with the rest): its calls end at their context's
-	// deadline, where go-redis otherwise waits out its own read timeout
-	// (3 s), and a board read must not hold a push call up.
-	boardRedis redis.UniversalClient
+	// promptRedis is a client of the same Redis whose calls end at their
+	// context's deadline, where go-redis otherwise waits out its own read
+	// timeout (3 s) and retries: for the push clients' host boards (a
+	// board read must not hold a push call up) and /readyz's ping (a
+	// frozen Redis answered not ready after some 13 s, past a probe's
+	// timeout). Made by buildRedis, closed with the rest.
+	promptRedis redis.UniversalClient
 
 	store *sqlstore.Store
 	// storeID is the store's identity, marked in a shared Redis
@@ -217,8 +219,8 @@ func (d *deps) buildRedis(ctx context.Context, shared bool) error {
 	d.newRedisClient = func() redis.UniversalClient { return redisClient(t, false) }
 	d.rdb = d.newRedisClient()
 	d.onClose("redis client", d.rdb.Close)
-	d.boardRedis = redisClient(t, true)
-	d.onClose("redis client (host boards)", d.boardRedis.Close)
+	d.promptRedis = redisClient(t, true)
+	d.onClose("redis client (prompt)", d.promptRedis.Close)
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := d.rdb.Ping(pctx).Err(); err != nil {
@@ -273,8 +275,8 @@ func (d *deps) buildEmbeddedRedis() error {
 	d.newRedisClient = func() redis.UniversalClient { return redis.NewClient(&redis.Options{Addr: addr, Password: password}) }
 	d.rdb = d.newRedisClient()
 	d.onClose("redis client", d.rdb.Close)
-	d.boardRedis = redis.NewClient(&redis.Options{Addr: addr, Password: password, ContextTimeoutEnabled: true})
-	d.onClose("redis client (host boards)", d.boardRedis.Close)
+	d.promptRedis = redis.NewClient(&redis.Options{Addr: addr, Password: password, ContextTimeoutEnabled: true})
+	d.onClose("redis client (prompt)", d.promptRedis.Close)
 	d.log.Info().Str("addr", addr).Msg("embedded redis started (in-process; its data lives and dies with this process)")
 	return nil
 }
@@ -411,7 +413,7 @@ func (d *deps) buildClients() error {
 		a := &d.cfg.Apps[i]
 		cc := a.ClientConfig()
 		cc.Now = d.clock.Now
-		cc.Board = hostboard.New(d.boardRedis, a.Name)
+		cc.Board = hostboard.New(d.promptRedis, a.Name)
 		c, err := pushapi.NewClient(cc)
 		if err != nil {
 			return fmt.Errorf("apps[%d] (%s): %w", i, a.Name, err)

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
+	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -201,5 +204,49 @@ func TestStorePoolFollowsConfig(t *testing.T) {
 	}
 	if got := d.store.DB().Stats().MaxOpenConnections; got != 7 {
 		t.Errorf("PostgreSQL pool = %d connections, want 7 (database.max_open_conns)", got)
+	}
+}
+
+// The prompt client (host boards, /readyz) ends a call at its context's
+// deadline on a Redis that accepts and never answers. Was: /readyz pinged
+// with the shared client, which waits out go-redis's own read timeout and
+// retries (some 13 s) whatever the probe's deadline.
+func TestPromptRedisEndsAtTheContextsDeadline(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn // frozen: read nothing, answer nothing
+	t.Cleanup(func() {
+		_ = ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	target, err := config.ParseRedisURL("redis://" + ln.Addr().String() + "/0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redisClient(target, true)
+	t.Cleanup(func() { _ = c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := c.Ping(ctx).Err(); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("ping of a frozen Redis: %v; want the context's deadline", err)
 	}
 }
