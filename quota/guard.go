@@ -849,9 +849,9 @@ const maxRetryAfter = 25 * time.Hour
 // (*sqlstore.Store is one).
 type BlockClearer interface {
 	// ClearBlock forgets app's recorded block and returns its end (zero
-	// if none was recorded). The app's sends waiting in retry_wait until
-	// that end at the latest (a 5xx's Retry-After: they waited on the
-	// block) may go at now.
+	// if none was recorded). The app's sends waiting in retry_wait (a
+	// 5xx's Retry-After: they wait on it themselves) may go at now,
+	// whether or not the store had recorded the block.
 	ClearBlock(ctx context.Context, app string, now time.Time) (time.Time, error)
 }
 

@@ -1251,9 +1251,9 @@ func testQuotaBlocks(t *testing.T, b bundle) {
 	}
 	// An operator's unblock (quota.BlockClearer) forgets one app's block
 	// and returns it, to the microsecond; nothing the second time.
-	// The app's sends that wait on the block (retry_wait until its end at
-	// the latest: a 5xx's Retry-After) may go at once; one waiting past
-	// it, or another app's, keep their wait.
+	// The app's sends waiting in retry_wait (a 5xx's Retry-After) may go
+	// at once, the block recorded or not (a store write may have failed
+	// while Redis holds it).
 	_, sends := b.fire(t, 0)
 	waiting := b.send(t, b.claim(t, sends[0].ID, t0), t0, campaign.Outcome{Status: campaign.SendRetryWait, Code: 503, NextAttempt: long})
 	var bc quota.BlockClearer = b.store.(*sqlstore.Store)
@@ -1265,6 +1265,15 @@ func testQuotaBlocks(t *testing.T, b bundle) {
 	}
 	if _, err := b.store.ClaimSend(b.ctx, waiting.ID, lift, time.Minute); err != nil {
 		t.Errorf("after ClearBlock at %s: the send that waited on the block (until %s) cannot be claimed: %v", lift, long, err)
+	}
+	// Once more, nothing recorded: a send that waits still goes.
+	_, sends = b.fireAt(t, newCampaign("main", "second", t0, 0), t0)
+	waiting = b.send(t, b.claim(t, sends[0].ID, t0), t0, campaign.Outcome{Status: campaign.SendRetryWait, Code: 503, NextAttempt: long})
+	if got, err := bc.ClearBlock(b.ctx, "main", lift); err != nil || !got.IsZero() {
+		t.Errorf("ClearBlock(main) with no block recorded = %s, %v; want zero", got, err)
+	}
+	if _, err := b.store.ClaimSend(b.ctx, waiting.ID, lift, time.Minute); err != nil {
+		t.Errorf("after ClearBlock at %s with no block recorded: the waiting send cannot be claimed: %v", lift, err)
 	}
 	if got, err := bs.BlockedUntil(b.ctx, "main"); err != nil || !got.IsZero() {
 		t.Errorf("after ClearBlock: BlockedUntil(main) = %s, %v; want none", got, err)

@@ -720,27 +720,24 @@ func (s *Store) SaveBlock(ctx context.Context, app string, until, now time.Time)
 
 // ClearBlock forgets app's recorded block (quota.Guard.Unblock) and returns
 // its end, zero if none was recorded. In the same transaction, the app's
-// sends in retry_wait whose next attempt lies after now and no later than
-// that end (those that waited on the block: a 5xx's Retry-After holds the
-// send as long as the app) may go at now: an operator's unblock frees them
-// with the rest.
+// sends waiting in retry_wait may go at now: an operator's unblock says the
+// service takes the app's pushes again, and a send that got a 5xx's
+// Retry-After waits for it itself (were the block recorded in Redis alone,
+// a store write having failed, it would wait on). A send whose wait was
+// its own backoff (minutes) goes a little early, with its quota slot.
 func (s *Store) ClearBlock(ctx context.Context, app string, now time.Time) (time.Time, error) {
 	var until time.Time
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, s.q(`DELETE FROM quota_blocks WHERE app = ? RETURNING blocked_until`), app).Scan(scanTimeV{&until})
-		if errors.Is(err, sql.ErrNoRows) {
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
 			until = time.Time{}
-			return nil
-		}
-		if err != nil {
+		case err != nil:
 			return err
 		}
-		if !until.After(now) {
-			return nil
-		}
 		_, err = tx.ExecContext(ctx, s.q(`UPDATE sends SET next_attempt_at = ?, updated_at = ?
-			WHERE app = ? AND status = 'retry_wait' AND next_attempt_at > ? AND next_attempt_at <= ?`),
-			s.ts(now), s.ts(now), app, s.ts(now), s.ts(until))
+			WHERE app = ? AND status = 'retry_wait' AND next_attempt_at > ?`),
+			s.ts(now), s.ts(now), app, s.ts(now))
 		return err
 	})
 	if err != nil {
