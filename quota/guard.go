@@ -61,16 +61,21 @@ const DefaultMargin = 10 * time.Second
 const NoMargin time.Duration = -1
 
 // Key lifetimes. Entries outlive the longest window (a calendar day is up to
-// 26 hours across a DST change) plus the margin: Guard.keep, at least
-// entriesTTL. The marker lives twice as long, so a missing marker with live
-// entries only ever means lost state.
+// 27 hours across a clock change) plus the margin: Guard.keep. The marker
+// lives twice as long, so a missing marker with live entries only ever
+// means lost state.
 const (
-	entriesTTL = 26 * time.Hour
-	// longestDay is the longest window of any policy: a calendar day
-	// across a DST change (a rolling day is 24 hours, an hour at most one).
-	// Most changes move clocks by an hour; Antarctica/Troll's move them by
-	// two every October (and Vostok, Chita and Magadan once did): 26 hours.
-	longestDay = 26 * time.Hour
+	// longestDay bounds the longest window of any policy: a calendar day
+	// across a clock change (a rolling day is 24 hours, an hour at most
+	// one). Most changes move clocks by an hour; Antarctica/Troll's move
+	// them by two every October (26 hours), and Antarctica/Casey fell back
+	// three across midnight each March from 2018 to 2023 (a 27-hour day,
+	// calendar.Day's own). It was 26 hours: in such a day's last hour its
+	// first sends were trimmed while the day still counted them, and a 4th
+	// push of 3 was granted (found by a review). 48 hours leaves room for
+	// a longer change tzdata may bring, at the cost of a day more of
+	// entries in the windows' sets.
+	longestDay = 48 * time.Hour
 )
 
 // ledgerHorizon is the "to" of a rebuild's ledger read: no send is later.
@@ -212,7 +217,7 @@ func New(opts Options) (*Guard, error) {
 	case g.margin < 0:
 		return nil, fmt.Errorf("quota: Options.Margin: must not be negative, got %s", opts.Margin)
 	}
-	g.keep = max(entriesTTL, longestDay+g.margin)
+	g.keep = longestDay + g.margin
 	g.keepMarker = 2 * g.keep
 	if g.now == nil {
 		g.now = time.Now
