@@ -36,3 +36,23 @@ func TestZeroNumberVarIsEmptyInTests(t *testing.T) {
 		wantRendered(t, fireWithVars(t, tc.vars, tc.alert), tc.want)
 	}
 }
+
+// A value piped into not (and, or) is tested as one written after it:
+// {{if .Vars.stock | not}} is {{if not .Vars.stock}}. Was (for a moment
+// this session): numbersTruth wrapped only the arguments written after
+// not, and with stock: 0 the piped form pushed "In stock" (found by a
+// review of the documentation).
+func TestPipedNotFindsZeroEmpty(t *testing.T) {
+	t.Parallel()
+	written := fireWithVars(t, `{stock: 0}`, `{{if not .Vars.stock}}Sold out{{else}}In stock{{end}}`)
+	piped := fireWithVars(t, `{stock: 0}`, `{{if .Vars.stock | not}}Sold out{{else}}In stock{{end}}`)
+	if written != "Sold out" {
+		t.Fatalf("setup: {{if not .Vars.stock}} with stock: 0 pushes %q, want %q", written, "Sold out")
+	}
+	if piped != written {
+		t.Errorf("{{if .Vars.stock | not}} with stock: 0 pushes %q; {{if not .Vars.stock}} pushes %q: README says not finds a var's 0 empty", piped, written)
+	}
+	if got := fireWithVars(t, `{stock: 0}`, `{{.Vars.stock | not}}`); got != "true" {
+		t.Errorf("{{.Vars.stock | not}} with stock: 0 prints %q, want %q (0 is empty, so not 0 is true)", got, "true")
+	}
+}

@@ -73,8 +73,8 @@ func wrapTruth(probe *parse.PipeNode, arg parse.Node) *parse.PipeNode {
 // numbersTruth rewrites t's templates so that their tests see a var's
 // number 0 as empty: the pipeline of each {{if}} and {{with}} (its
 // variables kept outside: {{with $x := .Vars.n}} still binds the Number),
-// and each argument of and, or and not, go through truthFunc. (A value
-// piped into not, {{.Vars.n | not}}, is not reached.)
+// and each argument of and, or and not (the value piped into one too:
+// {{.Vars.n | not}}), go through truthFunc.
 func numbersTruth(t *template.Template) error {
 	probe, err := truthProbe()
 	if err != nil {
@@ -86,7 +86,16 @@ func numbersTruth(t *template.Template) error {
 		if p == nil {
 			return
 		}
-		for _, cmd := range p.Cmds {
+		cmds := make([]*parse.CommandNode, 0, len(p.Cmds))
+		for i, cmd := range p.Cmds {
+			if id, ok := cmd.Args[0].(*parse.IdentifierNode); ok && i > 0 && (id.Ident == "and" || id.Ident == "or" || id.Ident == "not") {
+				// The value piped in ({{.Vars.n | not}}) goes through
+				// truthFunc first: a step of its own before the command.
+				step := probe.Cmds[0].Copy().(*parse.CommandNode)
+				step.Args = step.Args[:1]
+				cmds = append(cmds, step)
+			}
+			cmds = append(cmds, cmd)
 			for _, a := range cmd.Args {
 				switch a := a.(type) {
 				case *parse.PipeNode:
@@ -103,6 +112,7 @@ func numbersTruth(t *template.Template) error {
 				}
 			}
 		}
+		p.Cmds = cmds
 	}
 	test := func(b *parse.BranchNode) {
 		pipe(b.Pipe)

@@ -132,7 +132,8 @@ for a quota window, so you see the deferred sends go out without waiting
 The scenario fits in --duration; once it has settled the admin API stays up
 until --duration has passed. At the end the demo checks every send of the
 store against what the emulator received: exit 0 when each was sent exactly
-once, 1 when anything was lost or duplicated (or did not settle within
+once and none before its run's instant, 1 when anything was lost, duplicated
+or early (or did not settle within
 --duration plus a minute), 130 after Ctrl-C while the scenario runs (a clean
 stop; once it has settled, Ctrl-C ends the demo with the check's code).`,
 		Args: cobra.NoArgs,

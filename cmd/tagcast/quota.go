@@ -59,6 +59,7 @@ func newQuotaUnblockCmd(g *globals) *cobra.Command {
 window boundary) or a Retry-After on a 5xx, 1000 or 1050 (up to 25 hours). For a block
 the service no longer means, a proxy's Retry-After of a day say. The windows' counts
 are kept; if the service still refuses, its next answer blocks the app again.
+The app's sends waiting to retry (a 5xx's Retry-After) may go at once, blocked or not.
 Says whether a block was lifted (and until when it held the app) or the app
 was not blocked, then shows the app's quota.`,
 		Args: cobra.NoArgs,
@@ -85,7 +86,7 @@ was not blocked, then shows the app's quota.`,
 			case *rep.Lifted:
 				fmt.Fprintf(cmd.OutOrStdout(), "%s: block lifted (it held the app until %s)\n", rep.App, rep.LiftedBlockUntil.Format(time.RFC3339))
 			default:
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: not blocked; nothing to lift\n", rep.App)
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: not blocked; nothing to lift (its sends waiting to retry may go now)\n", rep.App)
 			}
 			return printQuota(cmd.OutOrStdout(), []quota.Status{rep.Status})
 		},
