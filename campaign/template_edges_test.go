@@ -61,19 +61,7 @@ func TestNameCheckAcceptsWhatTemplatesRender(t *testing.T) {
 		`Zone {{.FireTime.Location.String}}`,
 		`{{$ := .Vars}}{{$.n}}`,
 	} {
-		src := `
-name: n
-app: main
-schedule: {at: 2026-12-01T09:00:00+08:00, timezone: Asia/Shanghai}
-vars: {n: 3}
-push:
-  platform: [ios]
-  fromuserid: system
-  audience: {is_to_all: true}
-  message: {objectName: "RC:TxtMsg", content: '{"content":"x"}'}
-  notification: {alert: '` + alert + `'}
-`
-		c, err := ParseFile([]byte(src), testOpts)
+		c, err := ParseFile(campaignWith(`{at: 2026-12-01T09:00:00+08:00, timezone: Asia/Shanghai}`, `{n: 3}`, alert), testOpts)
 		if err != nil {
 			t.Errorf("%s: ParseFile refused a template that renders: %v", alert, err)
 			continue

@@ -13,18 +13,7 @@ import (
 // the month here) ended its run failed, nothing sent (found by a review).
 func TestUnknownNameInAnyBranchIsRejectedAtCreation(t *testing.T) {
 	t.Parallel()
-	src := `
-name: n
-app: main
-schedule: {cron: "0 9 * * *", timezone: Asia/Shanghai}
-vars: {product: coat}
-push:
-  platform: [ios]
-  fromuserid: system
-  audience: {is_to_all: true}
-  message: {objectName: "RC:TxtMsg", content: '{"content":"x"}'}
-  notification: {alert: '{{.Vars.product}} on sale{{if eq .FireTime.Day 1}}, and {{.Vars.prodcut}} too{{end}}'}
-`
+	src := string(campaignWith(daily, `{product: coat}`, `{{.Vars.product}} on sale{{if eq .FireTime.Day 1}}, and {{.Vars.prodcut}} too{{end}}`))
 	c, err := ParseFile([]byte(src), testOpts)
 	if err == nil {
 		_, ferr := RenderSends(c, time.Date(2026, 12, 1, 1, 0, 0, 0, time.UTC))
@@ -56,18 +45,7 @@ func TestNameCheckCoversChainsFromTheData(t *testing.T) {
 		{`{{define "x"}}{{if false}}{{.anything}}{{end}}{{end}}{{template "x" .Vars.shop}}`, true},
 		{`{{if false}}{{index .Vars "shop"}}{{end}}`, true},
 	} {
-		src := `
-name: n
-app: main
-schedule: {cron: "0 9 * * *", timezone: Asia/Shanghai}
-vars: {shop: {city: Shanghai}, items: [{name: a}]}
-push:
-  platform: [ios]
-  fromuserid: system
-  audience: {is_to_all: true}
-  message: {objectName: "RC:TxtMsg", content: '{"content":"x"}'}
-  notification: {alert: 'x` + tc.alert + `'}
-`
+		src := string(campaignWith(daily, `{shop: {city: Shanghai}, items: [{name: a}]}`, "x"+tc.alert))
 		_, err := ParseFile([]byte(src), testOpts)
 		if tc.ok && err != nil {
 			t.Errorf("%s: refused: %v", tc.alert, err)

@@ -11,12 +11,14 @@ import (
 // fireWithVars parses a campaign file as `campaign create` does, round-trips
 // its vars as the store does (json.Marshal, then UseNumber), and renders the
 // alert of the first fire, as newRun does.
-func fireWithVars(t *testing.T, vars, alert string) string {
-	t.Helper()
-	src := `
+// campaignWith is a YAML campaign file of schedule (a flow mapping), vars
+// and an iOS push to everyone whose alert is alert (quoted in single
+// quotes).
+func campaignWith(schedule, vars, alert string) []byte {
+	return []byte(`
 name: n
 app: main
-schedule: {at: 2026-12-01T09:00:00+08:00}
+schedule: ` + schedule + `
 vars: ` + vars + `
 push:
   platform: [ios]
@@ -24,8 +26,18 @@ push:
   audience: {is_to_all: true}
   message: {objectName: "RC:TxtMsg", content: '{"content":"x"}'}
   notification: {alert: '` + alert + `'}
-`
-	c, err := ParseFile([]byte(src), testOpts)
+`)
+}
+
+// onceAt and daily are campaignWith's schedules of the tests.
+const (
+	onceAt = `{at: 2026-12-01T09:00:00+08:00}`
+	daily  = `{cron: "0 9 * * *", timezone: Asia/Shanghai}`
+)
+
+func fireWithVars(t *testing.T, vars, alert string) string {
+	t.Helper()
+	c, err := ParseFile(campaignWith(onceAt, vars, alert), testOpts)
 	if err != nil {
 		t.Fatalf("ParseFile refuses a campaign that rendered fine at every fire before f1c5317: %v", err)
 	}

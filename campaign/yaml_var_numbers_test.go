@@ -18,19 +18,7 @@ func TestYAMLVarNumbersPushedAsWritten(t *testing.T) {
 		{"02134", "vars.code"}, // a ZIP code: pushed as 1116
 		{"19.90", "vars.code"}, // a price: pushed as 19.9
 	} {
-		src := `
-name: n
-app: main
-schedule: {at: 2026-12-01T09:00:00+08:00}
-vars: {code: ` + tt.written + `}
-push:
-  platform: [ios]
-  fromuserid: system
-  audience: {is_to_all: true}
-  message: {objectName: "RC:TxtMsg", content: '{"content":"x"}'}
-  notification: {alert: 'Code {{.Vars.code}}'}
-`
-		c, err := ParseFile([]byte(src), testOpts)
+		c, err := ParseFile(campaignWith(onceAt, `{code: `+tt.written+`}`, `Code {{.Vars.code}}`), testOpts)
 		if err != nil {
 			var verr *ValidationError
 			if !errors.As(err, &verr) || !verr.reported(tt.field) {
