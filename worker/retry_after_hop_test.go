@@ -41,20 +41,7 @@ func TestBackup5xxAfterPrimarysRetryAfterStillHoldsTheApp(t *testing.T) {
 		_, _ = w.Write([]byte("<html>Bad gateway</html>"))
 	}))
 	t.Cleanup(backup.Close)
-	client, err := pushapi.NewClient(pushapi.ClientConfig{
-		AppKey: testKey, AppSecret: pushapi.NewSecret(testSecret), Hosts: []string{primary.URL, backup.URL},
-		Timeout: 2 * time.Second, Now: e.clock.Now,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := worker.NewHandler(worker.Deps{
-		Store: e.store, Guard: e.guard, Pushers: map[string]worker.Pusher{testApp: client},
-		Clock: e.clock, Logger: testLogger(t), Jitter: func() float64 { return 0.5 },
-	}, worker.Config{Lease: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := twoHostHandler(t, e, primary.URL, backup.URL)
 	ids := fire(t, e.ctx, e.store, 1, body(), t0, t0, 0)
 	outageEnd := t0.Add(time.Hour)
 
@@ -105,13 +92,7 @@ func TestUnwrittenHoldStillKeepsTheSendToTheRetryAfter(t *testing.T) {
 		return nil, &pushapi.Error{Path: pushapi.PathPush, HTTPStatus: 503, Message: "maintenance",
 			MayHaveReached: true, RetryAfter: time.Hour, Attempts: 1}
 	})
-	h, err := worker.NewHandler(worker.Deps{
-		Store: e.store, Guard: failingHoldGuard{e.guard}, Pushers: map[string]worker.Pusher{testApp: p},
-		Clock: e.clock, Logger: testLogger(t), Jitter: func() float64 { return 0.5 },
-	}, worker.Config{Lease: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := ntHandler(t, e, nil, failingHoldGuard{e.guard}, p, 0)
 	ids := fire(t, e.ctx, e.store, 1, body(), t0, t0, 0)
 	outageEnd := t0.Add(time.Hour)
 

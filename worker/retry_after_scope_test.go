@@ -38,20 +38,7 @@ func TestBackup429AfterAPrimarysMaintenanceRetryAfterBlocksToTheBoundary(t *test
 		_, _ = w.Write([]byte(`{"code":1008,"errorMessage":"rate limit exceeded"}`))
 	}))
 	t.Cleanup(backup.Close)
-	client, err := pushapi.NewClient(pushapi.ClientConfig{
-		AppKey: testKey, AppSecret: pushapi.NewSecret(testSecret), Hosts: []string{primary.URL, backup.URL},
-		Timeout: 2 * time.Second, Now: e.clock.Now,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := worker.NewHandler(worker.Deps{
-		Store: e.store, Guard: e.guard, Pushers: map[string]worker.Pusher{testApp: client},
-		Clock: e.clock, Logger: testLogger(t), Jitter: func() float64 { return 0.5 },
-	}, worker.Config{Lease: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := twoHostHandler(t, e, primary.URL, backup.URL)
 	ids := fire(t, e.ctx, e.store, 1, body(), t0, t0, 0)
 
 	s := snoozeOf(t, h.ProcessRun(e.ctx, ids[0]))
@@ -129,4 +116,18 @@ func TestUnblockAlsoFreesTheSendThatMetTheRetryAfter(t *testing.T) {
 			"the unblock does not reach the send that met the Retry-After, which still waits out the proxy's day",
 			sends[0].Status, next, err)
 	}
+}
+
+// twoHostHandler is a handler of e whose app's client calls primary, then
+// backup (a real pushapi client: its fail-over and Retry-After rules).
+func twoHostHandler(t *testing.T, e *env, primary, backup string) *worker.Handler {
+	t.Helper()
+	client, err := pushapi.NewClient(pushapi.ClientConfig{
+		AppKey: testKey, AppSecret: pushapi.NewSecret(testSecret), Hosts: []string{primary, backup},
+		Timeout: 2 * time.Second, Now: e.clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ntHandler(t, e, nil, e.guard, client, 0)
 }

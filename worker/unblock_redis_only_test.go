@@ -52,13 +52,7 @@ func TestUnblockOfARedisOnlyHoldFreesTheSend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := worker.NewHandler(worker.Deps{
-		Store: e.store, Guard: g, Pushers: map[string]worker.Pusher{testApp: wrapped},
-		Clock: e.clock, Logger: testLogger(t), Jitter: func() float64 { return 0.5 },
-	}, worker.Config{Lease: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := ntHandler(t, e, nil, g, wrapped, 0)
 	ids := fire(t, e.ctx, e.store, 1, body(), t0, t0, 0)
 
 	_ = h.ProcessRun(e.ctx, ids[0]) // the hold's store error goes to asynq
