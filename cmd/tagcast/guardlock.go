@@ -44,11 +44,12 @@ const (
 // blaming an embedded Redis that ran nowhere. A process on an embedded
 // Redis (exclusive) retries too: the process before it may be ending.
 //
-// A process that had to wait sets d.guardAlone: the holder may have been a
-// process on an embedded Redis (a `push send` without redis.url) whose
-// pushes are in the ledger and not in the shared windows, so the windows
-// must be rebuilt (forgetShared), as for a process that starts alone. (It
-// did not, at first, and the guard granted a push over the quota.)
+// A process that had to wait sets d.guardAlone (a shared one sets it
+// anyway: lockGuard): the holder may have been a process on an embedded
+// Redis (a `push send` without redis.url) whose pushes are in the ledger
+// and not in the shared windows, so the windows must be rebuilt
+// (forgetShared). (It did not, at first, and the guard granted a push over
+// the quota.)
 func (d *deps) retryLock(ctx context.Context, start time.Time, exclusive bool, try func() (bool, error)) error {
 	logged := false
 	for {
@@ -100,10 +101,16 @@ var errGuardLocked = errors.New("another tagcast process works for this store wi
 // included. An in-memory SQLite store is private to the process and needs
 // none.
 //
-// A process on a shared Redis that finds itself alone (it could have taken
-// the lock exclusively) sets d.guardAlone: an embedded process may have
-// sent for the store since the shared Redis last saw a push, so its guard
-// must rebuild every app's windows from the ledger (forgetShared).
+// A process on a shared Redis sets d.guardAlone whenever it starts: an
+// embedded process may have sent for the store since the shared Redis last
+// saw a push, so its guard must rebuild every app's windows from the ledger
+// (forgetShared). It did so only when it found itself alone (it could take
+// the lock exclusively) or had to wait for the lock; but an embedded
+// process that held the lock at the exclusive probe and let go before the
+// shared take went unnoticed, and the guard granted a push over the quota
+// (found by a review). A flock cannot tell that holder from the shared
+// holders of processes already running, so every start rebuilds: what a
+// Redis flush causes, and as safe.
 func (d *deps) lockGuard(ctx context.Context) error {
 	if d.store == nil {
 		return nil
@@ -151,18 +158,11 @@ func (d *deps) lockGuard(ctx context.Context) error {
 	}
 }
 
-// lockFileShared takes the file lock shared, noting first whether this
-// process is alone on the store (the exclusive lock was free). Between the
-// two, another process may take it: the shared lock then fails, as it
-// would have anyway.
+// lockFileShared takes the file lock shared (and sets d.guardAlone: see
+// lockGuard).
 func (d *deps) lockFileShared(ctx context.Context, path string) (func() error, error) {
 	start := time.Now()
-	if unlock, err := filelock.TryLock(path); err == nil {
-		d.guardAlone = true
-		if err := unlock(); err != nil {
-			return nil, err
-		}
-	}
+	d.guardAlone = true
 	var unlock func() error
 	err := d.retryLock(ctx, start, false, func() (bool, error) {
 		var err error
@@ -229,24 +229,15 @@ func (d *deps) lockPostgresGuard(ctx context.Context, exclusive bool) error {
 			err = nil // got is false: refused below
 		}
 	} else {
-		// Alone on the store if the exclusive lock is free: take it, then
-		// the shared one, then let the exclusive one go (one session may
-		// hold both), so that no exclusive holder can come in between.
-		var alone bool
-		start := time.Now()
-		err = conn.QueryRowContext(tctx, `SELECT pg_try_advisory_lock($1)`, guardLockKey).Scan(&alone)
-		if err == nil {
-			err = d.retryLock(tctx, start, false, func() (bool, error) {
-				err := conn.QueryRowContext(tctx, `SELECT pg_try_advisory_lock_shared($1)`, guardLockKey).Scan(&got)
-				return got, err
-			})
-			if errors.Is(err, errGuardLocked) {
-				err = nil // got is false: refused below
-			}
-		}
-		if err == nil && alone {
-			d.guardAlone = true
-			_, err = conn.ExecContext(tctx, `SELECT pg_advisory_unlock($1)`, guardLockKey)
+		// Shared, and d.guardAlone set whatever the lock's other holders
+		// (see lockGuard).
+		d.guardAlone = true
+		err = d.retryLock(tctx, time.Now(), false, func() (bool, error) {
+			err := conn.QueryRowContext(tctx, `SELECT pg_try_advisory_lock_shared($1)`, guardLockKey).Scan(&got)
+			return got, err
+		})
+		if errors.Is(err, errGuardLocked) {
+			err = nil // got is false: refused below
 		}
 	}
 	if err != nil || !got {

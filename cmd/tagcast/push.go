@@ -236,19 +236,27 @@ every push costs quota.`,
 			}
 			report := sendReport(app.Name, res, sendErr)
 			out := cmd.OutOrStdout()
+			var werr error
 			if g.output == "json" {
-				if err := writeJSON(out, report); err != nil {
-					return err
-				}
+				werr = writeJSON(out, report)
 			} else if sendErr == nil {
 				tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 				fmt.Fprintf(tw, "app\t%s\nid\t%s\nmessageUID\t%s\nhost\t%s\nrequestId\t%s\n", app.Name, res.ID, res.MessageUID, res.Host, res.RequestID)
-				if err := tw.Flush(); err != nil {
-					return err
-				}
+				werr = tw.Flush()
 			}
+			// A report that cannot be written does not hide the send's
+			// result: "no space left on device" alone after a push that
+			// went out invites a second one (found by a review).
 			if sendErr != nil {
-				return &exitError{code: 1, err: fmt.Errorf("push send (app %s): %w%s", app.Name, sendErr, outcomeAdvice(report.Outcome, sendErr))}
+				err := fmt.Errorf("push send (app %s): %w%s", app.Name, sendErr, outcomeAdvice(report.Outcome, sendErr))
+				if werr != nil {
+					err = fmt.Errorf("%w (and the report could not be written: %w)", err, werr)
+				}
+				return &exitError{code: 1, err: err}
+			}
+			if werr != nil {
+				return &exitError{code: 1, err: fmt.Errorf("push send (app %s): the push was SENT (id %s, messageUID %s): do not send it again; only the report could not be written: %w",
+					app.Name, res.ID, res.MessageUID, werr)}
 			}
 			return nil
 		},

@@ -187,7 +187,11 @@ too ([] clears).`,
 			case !usersSet || !tagsSet:
 				return usageError("--users and --tags are required (--tags \"\" clears), or --file")
 			default:
-				req = pushapi.BatchSetUserTagsRequest{UserIDs: trimAll(users), Tags: trimAll(tags)}
+				// A blank tag item (--tags " ", --tags ,) is refused by
+				// Validate, not dropped: dropped, it left [] and cleared
+				// every listed user's tags (found by a review). --tags ""
+				// alone is the empty list, the documented clear.
+				req = pushapi.BatchSetUserTagsRequest{UserIDs: trimAll(users), Tags: trimEach(tags)}
 			}
 			if err := req.Validate(); err != nil {
 				return invalidRequest(cmd, "tags batch-set", err)
@@ -208,6 +212,16 @@ too ([] clears).`,
 	cmd.Flags().StringVar(&file, "file", "", `JSON or YAML file {"userIds": [...], "tags": [...]}`)
 	_ = cmd.MarkFlagRequired("app")
 	return cmd
+}
+
+// trimEach trims blanks around each item, keeping empty ones (for the
+// checks to refuse).
+func trimEach(items []string) []string {
+	out := make([]string, len(items))
+	for i, s := range items {
+		out[i] = strings.TrimSpace(s)
+	}
+	return out
 }
 
 // trimAll trims blanks around each item and drops empty ones.

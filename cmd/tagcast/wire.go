@@ -103,8 +103,9 @@ type deps struct {
 	// guardLockCheck tells whether the store's guard lock is still held
 	// (nil where it cannot be lost: a flock, or no lock).
 	guardLockCheck func(context.Context) error
-	// guardAlone: this process on a shared Redis found no other process on
-	// the store when it took the guard lock (see forgetShared).
+	// guardAlone: this process must rebuild the shared windows from the
+	// ledger at start (forgetShared): set by every start on a shared Redis,
+	// as an embedded process may have sent for the store since (lockGuard).
 	guardAlone bool
 	guard      *quota.Guard
 	clients    map[string]*pushapi.Client
