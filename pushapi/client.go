@@ -74,9 +74,9 @@ type HostBoard interface {
 	Move(ctx context.Context, from, to string, hosts []string) error
 }
 
-// boardTimeout bounds a read or a move on the client's HostBoard: a board
-// that does not answer must not hold up the call much. A move after a
-// call's last attempt can end the call this much after its Timeout.
+// boardTimeout bounds a read or a move on the client's HostBoard, within
+// the call's Timeout: a board that does not answer must not hold up the
+// call much.
 const boardTimeout = 250 * time.Millisecond
 
 // PushResponse is the answer to a successful /push.json call.
@@ -339,10 +339,14 @@ func (c *Client) hostFailed(ctx context.Context, idx int) {
 	}
 	c.mu.Unlock()
 	if c.board != nil {
-		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), boardTimeout)
+		// Within the call's deadline (Timeout bounds the whole call, and
+		// the worker's lease and stop rules count on it: a move outside it
+		// made a call up to boardTimeout late, found by a review). An
+		// error, or no time left, leaves the others to meet the failure
+		// themselves, and this client to make the move again before it
+		// believes the board.
+		bctx, cancel := context.WithTimeout(ctx, boardTimeout)
 		defer cancel()
-		// An error leaves the others to meet the failure themselves, and
-		// this client to make the move again before it believes the board.
 		m := &boardMove{from: c.hosts[idx], to: c.hosts[next]}
 		err := c.board.Move(bctx, m.from, m.to, c.hosts)
 		c.mu.Lock()
@@ -455,7 +459,7 @@ func (c *Client) call(ctx context.Context, path, contentType string, body []byte
 		e.Attempts = i + 1
 		hostFault := e.HTTPStatus >= 500 || e.transport
 		if hostFault && ctx.Err() == nil { // the caller's own cancellation says nothing about the host
-			c.hostFailed(ctx, idx)
+			c.hostFailed(callCtx, idx)
 		}
 		// A second attempt must neither duplicate a send nor make a second
 		// call that may count against the quota: only when the request never

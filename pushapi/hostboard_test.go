@@ -199,3 +199,65 @@ func TestBoardNamingAnotherConfigsHostIsTakenOver(t *testing.T) {
 			"want the board on the backup and b's push on it (1 and 1)", host, p, bk, err)
 	}
 }
+
+// deadlineBoard is a HostBoard that answers at once and records the
+// deadline of the context each read and move was given.
+type deadlineBoard struct {
+	mu            sync.Mutex
+	readDeadline  time.Time
+	moveDeadlines []time.Time
+}
+
+func (b *deadlineBoard) Active(ctx context.Context) (string, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.readDeadline, _ = ctx.Deadline()
+	return "", nil
+}
+
+func (b *deadlineBoard) Move(ctx context.Context, _, _ string, _ []string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	dl, _ := ctx.Deadline()
+	b.moveDeadlines = append(b.moveDeadlines, dl)
+	return nil
+}
+
+// ClientConfig.Timeout "bounds a whole call (both hosts of a fail-over,
+// reading the response body included), whatever the server does", and the
+// configuration's timing rules rely on it (worker.lease, attempt_budget,
+// shutdown_timeout): the board's read and move run within the call's
+// deadline. Was (for a moment this session): the move after a host's
+// failure ran on context.WithoutCancel with its own 250 ms, and could end
+// the call that much after its Timeout (found by a review).
+//
+// Deterministic: with a Timeout under boardTimeout, the board read's
+// context carries the call's own deadline; every context the call hands
+// the board must end by it.
+func TestBoardMoveStaysWithinTheCallTimeout(t *testing.T) {
+	t.Parallel()
+	primary, backup := newFakeService(t), newFakeService(t)
+	primary.setReply(replyStatus(500, "application/json", `{"code":1000,"errorMessage":"internal"}`))
+	board := &deadlineBoard{}
+	c, err := NewClient(ClientConfig{
+		AppKey: testAppKey, AppSecret: NewSecret(testSecret), Hosts: []string{primary.URL(), backup.URL()},
+		Timeout: 200 * time.Millisecond, Now: newFakeClock().Now, UserAgent: "tagcast/test", Board: board,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Push(context.Background(), validRequest()); err == nil {
+		t.Fatal("setup: a 500 on the primary: want an error")
+	}
+	board.mu.Lock()
+	defer board.mu.Unlock()
+	callDeadline := board.readDeadline
+	if callDeadline.IsZero() || len(board.moveDeadlines) != 1 {
+		t.Fatalf("setup: board read with deadline %v, %d moves; want a read and one move", callDeadline, len(board.moveDeadlines))
+	}
+	if mv := board.moveDeadlines[0]; mv.After(callDeadline) {
+		t.Errorf("the board move after the primary's 500 may run until %s past the call's deadline (Timeout 200ms): "+
+			"ClientConfig.Timeout promises to bound the whole call, and the lease/attempt-budget/shutdown rules count on it",
+			mv.Sub(callDeadline).Round(time.Millisecond))
+	}
+}
