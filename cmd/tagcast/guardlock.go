@@ -38,25 +38,16 @@ const (
 
 // retryLock calls try (a take of the lock, true once taken) until it
 // succeeds, fails, or guardLockWait has passed since start: then the lock
-// is another's for good (errGuardLocked). Two processes on a shared Redis
-// that start together each take the lock exclusively for a moment to learn
-// whether they are alone; without the retry the second one was refused,
-// blaming an embedded Redis that ran nowhere. A process on an embedded
-// Redis (exclusive) retries too: the process before it may be ending.
-//
-// A process that had to wait sets d.guardAlone (a shared one sets it
-// anyway: lockGuard): the holder may have been a process on an embedded
-// Redis (a `push send` without redis.url) whose pushes are in the ledger
-// and not in the shared windows, so the windows must be rebuilt
-// (forgetShared). (It did not, at first, and the guard granted a push over
-// the quota.)
+// is another's for good (errGuardLocked). The holder may be ending: a
+// process on an embedded Redis (a `push send` without redis.url), or, for
+// a moment, a tagcast before session 22 starting on a shared Redis (it
+// took the lock exclusively to learn whether it was alone); without the
+// retry, a process starting then was refused, blaming an embedded Redis
+// that was gone. A process on an embedded Redis (exclusive) retries too.
 func (d *deps) retryLock(ctx context.Context, start time.Time, exclusive bool, try func() (bool, error)) error {
 	logged := false
 	for {
 		got, err := try()
-		if got && logged {
-			d.guardAlone = true
-		}
 		if err != nil || got {
 			return err
 		}
@@ -65,7 +56,7 @@ func (d *deps) retryLock(ctx context.Context, start time.Time, exclusive bool, t
 		}
 		if !logged {
 			logged = true
-			msg := "quota guard lock: held exclusively by another process (one starting, for a moment; or one on an embedded Redis, for good): waiting for it"
+			msg := "quota guard lock: held exclusively by another process (one on an embedded Redis, ending or for good; or an older tagcast starting, for a moment): waiting for it"
 			if exclusive {
 				msg = "quota guard lock: held by another process (one ending, for a moment; or one working for the store, for good): waiting for it"
 			}
@@ -179,9 +170,10 @@ func (d *deps) lockFileShared(ctx context.Context, path string) (func() error, e
 }
 
 // forgetShared makes a guard on a shared Redis rebuild its windows from the
-// ledger when its process started alone on the store: pushes an embedded
-// process recorded there meanwhile are then counted. With others running,
-// none can have been sent by an embedded process since they started.
+// ledger as its process starts (d.guardAlone, set by every shared start:
+// lockGuard): pushes an embedded process recorded there meanwhile are then
+// counted. Other processes reserving meanwhile meet what a Redis flush
+// causes: a reservation the rebuild dropped is not held, and is made again.
 func (d *deps) forgetShared(ctx context.Context) error {
 	if !d.guardAlone || d.guard == nil {
 		return nil
