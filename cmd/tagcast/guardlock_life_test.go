@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -206,6 +207,18 @@ type dbProxy struct {
 	thawed chan struct{} // closed while bytes flow
 	delay  time.Duration
 	conns  []net.Conn
+	// pattern and hook: see arm.
+	pattern []byte
+	hook    func()
+}
+
+// arm makes the proxy run hook (once) just before it passes on the first
+// client bytes holding pattern: the test acts at a chosen point of a
+// process's talk with the database, deterministically.
+func (p *dbProxy) arm(pattern string, hook func()) {
+	p.mu.Lock()
+	p.pattern, p.hook = []byte(pattern), hook
+	p.mu.Unlock()
 }
 
 // proxiedPostgres is a throwaway PostgreSQL behind a dbProxy, and the URL
@@ -281,9 +294,23 @@ func newDBProxy(t *testing.T, target string) *dbProxy {
 
 func (p *dbProxy) pipe(dst, src net.Conn, toServer bool) {
 	buf := make([]byte, 32<<10)
+	var tail []byte // the end of what went before, for a pattern split across reads
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
+			if toServer {
+				seen := append(append([]byte(nil), tail...), buf[:n]...)
+				p.mu.Lock()
+				var hook func()
+				if p.hook != nil && bytes.Contains(seen, p.pattern) {
+					hook, p.hook = p.hook, nil
+				}
+				p.mu.Unlock()
+				if hook != nil {
+					hook()
+				}
+				tail = seen[max(0, len(seen)-128):]
+			}
 			p.mu.Lock()
 			gate, d := p.thawed, p.delay
 			p.mu.Unlock()

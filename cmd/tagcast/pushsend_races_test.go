@@ -3,107 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
-	"net"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 
 	"github.com/tagcast/tagcast/campaign/sqlstore"
 	"github.com/tagcast/tagcast/internal/testenv"
 )
-
-// gateProxy forwards TCP connections to a PostgreSQL server and, once
-// armed, runs hook (once) just before it passes on the first client bytes
-// holding pattern: the test acts at a chosen point of a process's talk
-// with the database, deterministically.
-type gateProxy struct {
-	ln     net.Listener
-	target string
-
-	mu      sync.Mutex
-	pattern []byte
-	hook    func()
-	conns   []net.Conn
-}
-
-func newGateProxy(t *testing.T, target string) *gateProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &gateProxy{ln: ln, target: target}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", target)
-			if err != nil {
-				_ = c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, u)
-			p.mu.Unlock()
-			go p.pipe(u, c, true)
-			go p.pipe(c, u, false)
-		}
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		p.mu.Lock()
-		for _, c := range p.conns {
-			_ = c.Close()
-		}
-		p.mu.Unlock()
-	})
-	return p
-}
-
-// arm makes the proxy run hook before it forwards the first client bytes
-// holding pattern.
-func (p *gateProxy) arm(pattern string, hook func()) {
-	p.mu.Lock()
-	p.pattern, p.hook = []byte(pattern), hook
-	p.mu.Unlock()
-}
-
-func (p *gateProxy) pipe(dst, src net.Conn, toServer bool) {
-	buf := make([]byte, 32<<10)
-	var tail []byte // the end of what went before, for a pattern split across reads
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			if toServer {
-				seen := append(append([]byte(nil), tail...), buf[:n]...)
-				p.mu.Lock()
-				var hook func()
-				if p.hook != nil && bytes.Contains(seen, p.pattern) {
-					hook, p.hook = p.hook, nil
-				}
-				p.mu.Unlock()
-				if hook != nil {
-					hook()
-				}
-				if len(seen) > 128 {
-					seen = seen[len(seen)-128:]
-				}
-				tail = seen
-			}
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			_ = dst.Close()
-			return
-		}
-	}
-}
 
 // A `push send` on a shared Redis that starts while an embedded-Redis push
 // send is ending rebuilds the shared windows from the ledger, which holds
@@ -124,7 +31,7 @@ func TestSharedPushSendAfterAnEndingEmbeddedOneCountsItsPush(t *testing.T) {
 	ctx := context.Background()
 	dbURL := testenv.Postgres(t)
 	hostPort, rest, _ := strings.Cut(strings.TrimPrefix(dbURL, "postgres://postgres@"), "/")
-	proxy := newGateProxy(t, hostPort)
+	proxy := newDBProxy(t, hostPort)
 	proxied := "postgres://postgres@" + proxy.ln.Addr().String() + "/" + rest
 
 	svc := newFakeService(t, okPush)
