@@ -697,17 +697,24 @@ func (g *Guard) rebuild(ctx context.Context, app string, r resolved, now time.Ti
 	return nil
 }
 
-// Forget drops every app's windows marker, so that each app's next
-// reservation rebuilds its windows from the ledger. A caller that knows the
-// ledger holds pushes this Redis never saw (a process on another guard sent
-// for the store while none on this Redis ran) calls it while no process
-// reserves on this Redis; the rebuild is what a flush would cause, and as
-// safe.
+// Forget drops every app's windows marker and rebuild generation, so that
+// each app's next reservation rebuilds its windows from the ledger. A
+// caller that knows the ledger may hold pushes this Redis never saw (a
+// process on another guard sent for the store) calls it, with other
+// processes reserving or not: the rebuild is what a flush would cause, and
+// as safe. The generation goes too, as a flush takes it: a rebuild that
+// read the ledger before the Forget (before a push another process
+// reserved and sent) must not seed its stale read afterwards, over that
+// push's slot. (Forget kept it, until every shared start called Forget
+// and a review found the stale seed granting a push over the quota.)
 func (g *Guard) Forget(ctx context.Context) error {
 	for app := range g.apps {
-		// One key at a time: on a cluster the apps' keys lie in different
-		// slots.
-		if err := g.client.Del(ctx, g.keys(app).marker).Err(); err != nil {
+		// One app at a time: on a cluster the apps' keys lie in different
+		// slots (an app's share one, its name being their hash tag). The
+		// generation with the marker, in one command: a seed in between
+		// would find the marker gone and its generation still current.
+		k := g.keys(app)
+		if err := g.client.Del(ctx, k.generation, k.marker).Err(); err != nil {
 			return fmt.Errorf("quota: app %s: forget the windows: %w", app, err)
 		}
 	}

@@ -1103,8 +1103,8 @@ func (r *modelRun) block(g modelGuard, app string) {
 }
 
 // lose makes Redis lose every app's windows: 0 FLUSHALL, 1 a restart
-// (empty), 2 Forget (the markers only: the entries and the released set
-// stay).
+// (empty), 2 Forget (the markers and the rebuild generations: the entries
+// and the released set stay).
 func (r *modelRun) lose(g modelGuard, how int) {
 	switch how {
 	case 0:
@@ -1270,7 +1270,7 @@ func (r *modelRun) stoppedRebuild(g modelGuard, app string) {
 			how := r.rng.IntN(3)
 			r.lose(o, how)
 			r.doing = []string{"FLUSHALL", "restart", "Forget on " + o.name}[how]
-			again = again || how != 2
+			again = true // each takes the generation: the stale read is refused
 		}
 		if r.doing != "" {
 			during = append(during, r.doing)

@@ -173,7 +173,9 @@ func (d *deps) lockFileShared(ctx context.Context, path string) (func() error, e
 // ledger as its process starts (d.guardAlone, set by every shared start:
 // lockGuard): pushes an embedded process recorded there meanwhile are then
 // counted. Other processes reserving meanwhile meet what a Redis flush
-// causes: a reservation the rebuild dropped is not held, and is made again.
+// causes: a reservation the rebuild dropped is not held, and is made again;
+// a rebuild of theirs under way reads the ledger again (Forget takes the
+// rebuild generation too).
 func (d *deps) forgetShared(ctx context.Context) error {
 	if !d.guardAlone || d.guard == nil {
 		return nil
