@@ -2,32 +2,8 @@ package quota
 
 import (
 	"context"
-	"sync"
 	"testing"
-	"time"
 )
-
-// stallOnceLedger reads its inner ledger at the call, then (the first
-// call only) waits for gate before answering what it read: a rebuild
-// whose ledger read is slow (a busy database) and answers a snapshot taken
-// at its start.
-type stallOnceLedger struct {
-	inner *fakeLedger
-	once  sync.Once
-	read  chan struct{}
-	gate  chan struct{}
-}
-
-func (l *stallOnceLedger) SentBetween(ctx context.Context, app string, from, to time.Time) ([]time.Time, error) {
-	out, err := l.inner.SentBetween(ctx, app, from, to)
-	first := false
-	l.once.Do(func() { first = true })
-	if first {
-		close(l.read)
-		<-l.gate
-	}
-	return out, err
-}
 
 // Every process on a shared Redis calls Guard.Forget as it starts
 // (cmd/tagcast forgetShared), while other processes reserve and rebuild.
@@ -47,7 +23,7 @@ func TestForgetDuringARebuildRefusesAStaleLedgerRead(t *testing.T) {
 
 	// Process A: a worker on the same Redis and store, whose rebuild's
 	// ledger read is slow.
-	slow := &stallOnceLedger{inner: b.ledger, read: make(chan struct{}), gate: make(chan struct{})}
+	slow := &pausingLedger{inner: b.ledger, read: make(chan struct{}), proceed: make(chan struct{})} // held_test.go
 	optsA := b.opts
 	optsA.Ledger = slow
 	gA, err := New(optsA)
@@ -82,7 +58,7 @@ func TestForgetDuringARebuildRefusesAStaleLedgerRead(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	close(slow.gate) // A's ledger read answers: it seeds, then reserves
+	close(slow.proceed) // A's ledger read answers: it seeds, then reserves
 	r := <-done
 	if r.err == nil {
 		held, herr := gA.Held(ctx, r.res)

@@ -42,14 +42,7 @@ func (w *logSignal) Write(p []byte) (int, error) {
 func TestASharedStartThatWaitedOutAnEmbeddedSenderForgetsTheWindows(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	file := filepath.Join(t.TempDir(), "tagcast.db")
-	st, err := sqlstore.Open(ctx, "sqlite://"+file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if real, err := filepath.EvalSymlinks(file); err == nil {
-		file = real
-	}
+	st, file := guardLockStore(t)
 	// The embedded sender's lock, held for its push.
 	unlock, err := filelock.TryLock(file + ".guard.lock")
 	if err != nil {
@@ -89,14 +82,7 @@ func TestASharedStartThatWaitedOutAnEmbeddedSenderForgetsTheWindows(t *testing.T
 func TestAnEmbeddedStartWaitsForAHolderThatEnds(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	file := filepath.Join(t.TempDir(), "tagcast.db")
-	st, err := sqlstore.Open(ctx, "sqlite://"+file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if real, err := filepath.EvalSymlinks(file); err == nil {
-		file = real
-	}
+	st, file := guardLockStore(t)
 	unlock, err := filelock.TryLockShared(file + ".guard.lock") // a process ending
 	if err != nil {
 		t.Fatal(err)
@@ -122,4 +108,19 @@ func TestAnEmbeddedStartWaitsForAHolderThatEnds(t *testing.T) {
 	if _, err := filelock.TryLockShared(file + ".guard.lock"); err == nil {
 		t.Error("the embedded process's lock is not exclusive: a shared take succeeded beside it")
 	}
+}
+
+// guardLockStore opens a store on a new SQLite file and returns it with
+// the file's real path, beside which its guard lock lies.
+func guardLockStore(t *testing.T) (*sqlstore.Store, string) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "tagcast.db")
+	st, err := sqlstore.Open(context.Background(), "sqlite://"+file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if real, err := filepath.EvalSymlinks(file); err == nil {
+		file = real
+	}
+	return st, file
 }
